@@ -1,0 +1,65 @@
+import chalk from 'chalk';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { readTrace } from '../trace/reader.js';
+import { summarizeTrace, type TraceSummary } from '../trace/summary.js';
+import { fmtDuration, num, pct, table } from './ui.js';
+
+interface InspectArgs {
+  trace: string;
+  json: boolean;
+}
+
+export const command = 'inspect <trace>';
+export const describe = 'Show a trace: schema, run metadata, status, and a per-epoch summary';
+
+export function builder(y: Argv) {
+  return y
+    .positional('trace', { type: 'string', demandOption: true, describe: 'an .arrow trace written by probe run' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
+    .example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', '')
+    .example("$0 inspect runs/x.arrow --json | jq '.epochs[-1].testAcc'", 'for scripts');
+}
+
+export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {
+  const s = summarizeTrace(readTrace(argv.trace));
+  process.stdout.write((argv.json ? JSON.stringify(s, null, 2) : render(s)) + '\n');
+  // A truncated trace is readable, but scripts should be able to tell.
+  if (s.truncated) process.exitCode = 3;
+}
+
+export function statusLine(s: TraceSummary): string {
+  if (!s.truncated) return chalk.green('complete');
+  const planned = s.epochsPlanned ?? '?';
+  const why = s.recovered
+    ? 'its footer was damaged (the process died while writing); batches were recovered in order'
+    : s.status === 'running'
+      ? 'the process ended without closing it (killed or crashed)'
+      : s.status === 'interrupted' ? 'it was interrupted (Ctrl-C or SIGTERM)' : 'the run failed with an error';
+  return chalk.yellow(`TRUNCATED: ${s.epochs.length} of ${planned} epochs finished, probe rows up to step ${s.stepsRecorded - 1}; ${why}`);
+}
+
+function render(s: TraceSummary): string {
+  const f = s.facts, c = s.config as Record<string, unknown>;
+  const out: string[] = [];
+  out.push(`${chalk.bold(s.path)} · Arrow IPC file, trace version ${chalk.dim('1')} · ${s.rows.toLocaleString('en-US')} rows · ${(s.bytes / 1e6).toFixed(1)} MB`);
+  out.push(`status: ${statusLine(s)}`);
+  out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
+  out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${l.activation}`).join(', ')}`);
+  out.push(`config lr ${c.lr} · momentum ${c.momentum} · batch ${c.batch} · epochs ${c.epochs} · probes every ${c.every} step(s) · hash ${c.configHash}`);
+  out.push(`versions ${Object.entries(f.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.push(`columns ${s.columns.map((col) => `${col.name}: ${chalk.dim(col.type)}`).join(' · ')}`);
+  out.push('recorded');
+  for (const r of s.recorded) {
+    const act = r.layer === 0 ? 'network' : f.layers[r.layer - 1]?.activation ?? '?';
+    out.push(`  layer ${r.layer} ${chalk.dim(act)} ${r.probe}: ${r.metrics.join(', ')}`);
+  }
+  if (s.epochs.length) {
+    out.push('per epoch');
+    out.push(table(['epoch', 'step', 'train loss', 'test loss', 'test acc', 'time', 'probes'],
+      s.epochs.map((e) => [String(e.epoch), String(e.step), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2),
+        e.seconds == null ? '—' : fmtDuration(e.seconds), e.seconds && e.probeSeconds != null ? pct(e.probeSeconds / e.seconds) : '—'])).replace(/^/gm, '  '));
+  } else {
+    out.push('per epoch: none finished');
+  }
+  return out.join('\n');
+}

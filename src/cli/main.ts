@@ -1,0 +1,48 @@
+/**
+ * The `probe` command line. Each command is a module exporting `{command, describe, builder,
+ * handler}`; handlers are one call into the library. Errors the user can fix print one line and
+ * exit 2; anything else is a bug and prints its stack with `--verbose`.
+ */
+import chalk from 'chalk';
+import yargs from 'yargs';
+import { isProbeError } from '../errors.js';
+import * as inspect from './inspect.js';
+import * as run from './run.js';
+
+export async function main(args: readonly string[]): Promise<void> {
+  const verbose = args.includes('--verbose');
+  const fail = (text: string, code: number) => {
+    process.stderr.write(`${chalk.red('error')} ${text}\n`);
+    process.exitCode = code;
+  };
+  const commands = ['run', 'inspect'];
+  const first = args.find((a) => !a.startsWith('-'));
+  if (first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
+    return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
+  }
+  try {
+    await yargs([...args])
+      .scriptName('probe')
+      .parserConfiguration({ 'duplicate-arguments-array': false })
+      .usage('$0 <command> [options]\n\nFind out why a network fails to learn: train with probes that record, per step and layer,\nsaturation, dead ReLUs and gradient sizes into Arrow traces.')
+      .command(run)
+      .command(inspect)
+      .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
+      .demandCommand(1, `give a command: ${commands.join(', ')}`)
+      .strict()
+      .recommendCommands()
+      .example('$0 run relu-sigmoid-relu', "train the study's failing combination, trace in runs/")
+      .example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', 'what a trace holds')
+      .epilogue('Traces are Apache Arrow IPC files: pyarrow.ipc.open_file(path).read_all() reads them.')
+      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      .fail((message, err) => {
+        if (err) throw err;
+        throw Object.assign(new Error(message), { usage: true });
+      })
+      .parseAsync();
+  } catch (e) {
+    if (isProbeError(e)) return fail(e.message + (verbose && e.cause ? `\n${String((e.cause as Error).stack ?? e.cause)}` : ''), e.exitCode);
+    if ((e as { usage?: boolean }).usage) return fail(`${(e as Error).message} (see probe --help)`, 2);
+    fail(verbose ? String((e as Error).stack ?? e) : `${(e as Error).message ?? e} (internal error; rerun with --verbose for the stack)`, 1);
+  }
+}

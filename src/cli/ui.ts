@@ -1,0 +1,81 @@
+/**
+ * Terminal output: a progress line that redraws itself on a TTY and degrades to plain log lines
+ * elsewhere (CI logs, pipes), and warnings that are printed once and counted.
+ */
+import chalk from 'chalk';
+
+export interface Out {
+  /** human-facing stream: progress and logs */
+  readonly err: NodeJS.WriteStream;
+  readonly quiet: boolean;
+}
+
+export function fmtDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
+  const m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
+  if (m < 60) return `${m}m${String(s).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export const pct = (v: number | null | undefined, digits = 1): string => (v == null ? '—' : `${(100 * v).toFixed(digits)}%`);
+export const num = (v: number | null | undefined, digits = 4): string => (v == null ? '—' : Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(2) : v.toFixed(digits));
+
+/** A single progress line: redrawn in place on a TTY (10 Hz at most), a plain line every 10% elsewhere. */
+export class ProgressLine {
+  private lastDraw = 0;
+  private lastBucket = -1;
+  private drawn = false;
+  constructor(private readonly out: Out) {}
+
+  update(label: string, done: number, total: number, extra: string, rate: number): void {
+    if (this.out.quiet) return;
+    const now = performance.now();
+    const eta = rate > 0 ? (total - done) / rate : NaN;
+    if (this.out.err.isTTY) {
+      if (now - this.lastDraw < 100 && done < total) return;
+      this.lastDraw = now;
+      const width = 24, filled = Math.round((width * done) / total);
+      const bar = chalk.cyan('█'.repeat(filled)) + chalk.dim('░'.repeat(width - filled));
+      const line = `${label} ${bar} ${done}/${total} ${extra} ${chalk.dim(`${rate.toFixed(0)} steps/s · ETA ${fmtDuration(eta)}`)}`;
+      this.out.err.write(`\r\x1b[2K${line}`);
+      this.drawn = true;
+    } else {
+      const bucket = Math.floor((10 * done) / total);
+      if (bucket === this.lastBucket || bucket === 0) return;
+      this.lastBucket = bucket;
+      this.out.err.write(`${label} ${done}/${total} ${extra} ${rate.toFixed(0)} steps/s ETA ${fmtDuration(eta)}\n`);
+    }
+  }
+
+  /** Clears the redrawn line so the next log line starts clean. */
+  clear(): void {
+    if (this.drawn && this.out.err.isTTY) this.out.err.write('\r\x1b[2K');
+    this.drawn = false;
+    this.lastBucket = -1;
+  }
+}
+
+/** Warnings printed once each, with a count of repeats at the end (as Observable Plot does). */
+export class Warnings {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly out: Out) {}
+  warn(text: string): void {
+    const n = this.seen.get(text) ?? 0;
+    this.seen.set(text, n + 1);
+    if (n === 0) this.out.err.write(`${chalk.yellow('warning')} ${text}\n`);
+  }
+  flush(): void {
+    for (const [text, n] of this.seen) if (n > 1) this.out.err.write(`${chalk.yellow('warning')} ${text} ${chalk.dim(`(×${n})`)}\n`);
+    this.seen.clear();
+  }
+}
+
+/** Left-aligned text table with a dim header; cells may already carry colour. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  // eslint-disable-next-line no-control-regex
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const widths = header.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ''))));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - visible(c))).join('  ').trimEnd();
+  return [chalk.dim(line(header)), ...rows.map(line)].join('\n');
+}

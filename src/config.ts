@@ -1,0 +1,163 @@
+/**
+ * A run's settings: defaults are the study's, every value validated with a message that names it.
+ * Library callers and the CLI both go through {@link resolveConfig}; raw strings are accepted so
+ * that the CLI can report the value exactly as typed.
+ */
+import { createHash } from 'node:crypto';
+import { comboName, parseCombo, type Activation } from './activations.js';
+import { ProbeError, ErrorCode } from './errors.js';
+import { msg } from './messages.js';
+import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';
+import { PROBE_IDS, resolveProbes } from './probes/registry.js';
+import { isBackendChoice, BackendChoice } from './train/backend.js';
+import { isEngineKind, EngineKind } from './train/engine.js';
+
+export interface RunConfig {
+  readonly combo: string;
+  readonly activations: readonly Activation[];
+  readonly hidden: readonly number[];
+  readonly lr: number;
+  readonly momentum: number;
+  readonly batch: number;
+  readonly epochs: number;
+  readonly seed: number;
+  readonly trainLimit: number | null;
+  readonly testLimit: number | null;
+  readonly dataDir: string | null;
+  readonly backend: BackendChoice;
+  readonly engine: EngineKind;
+  readonly probes: readonly string[];
+  /** probes run on steps 0, every, 2·every, … */
+  readonly every: number;
+  readonly thresholds: ProbeSettings;
+}
+
+type Raw<T> = T | string;
+
+/** What a caller may pass; anything left out takes the study's value. */
+export interface RunInput {
+  readonly combo: string;
+  readonly hidden?: Raw<readonly number[]>;
+  readonly lr?: Raw<number>;
+  readonly momentum?: Raw<number>;
+  readonly batch?: Raw<number>;
+  readonly epochs?: Raw<number>;
+  readonly seed?: Raw<number>;
+  readonly trainLimit?: Raw<number> | null;
+  readonly testLimit?: Raw<number> | null;
+  readonly dataDir?: string | null;
+  readonly backend?: string;
+  readonly engine?: string;
+  readonly probes?: Raw<readonly string[]>;
+  readonly every?: Raw<number>;
+  readonly sigmoidLow?: Raw<number>;
+  readonly sigmoidHigh?: Raw<number>;
+  readonly tanhSat?: Raw<number>;
+  readonly seluSat?: Raw<number>;
+}
+
+export const STUDY = {
+  hidden: [500, 256],
+  lr: 0.01,
+  momentum: 0.5,
+  batch: 32,
+  epochs: 10,
+  seed: 1,
+} as const;
+
+function num(flag: string, raw: Raw<number> | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = typeof raw === 'number' ? raw : raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(v)) throw new ProbeError(ErrorCode.config, msg.notInRange(flag, raw, 'a finite number'));
+  return v;
+}
+
+export function parseInteger(flag: string, raw: Raw<number> | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const v = typeof raw === 'number' ? raw : /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(v) || v < min) throw new ProbeError(ErrorCode.config, msg.notInteger(flag, raw, min));
+  return v;
+}
+
+function positive(flag: string, raw: Raw<number> | undefined, fallback: number): number {
+  const v = num(flag, raw, fallback);
+  if (!(v > 0)) throw new ProbeError(ErrorCode.config, msg.notPositive(flag, raw));
+  return v;
+}
+
+function fraction(flag: string, raw: Raw<number> | undefined, fallback: number, range = 'a number in (0, 1)'): number {
+  const v = num(flag, raw, fallback);
+  if (!(v > 0 && v < 1)) throw new ProbeError(ErrorCode.config, msg.notInRange(flag, raw, range));
+  return v;
+}
+
+function hidden(raw: Raw<readonly number[]> | undefined): number[] {
+  if (raw === undefined) return [...STUDY.hidden];
+  const parts = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : raw.map(String);
+  const widths = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
+  if (widths.length === 0 || widths.some((w) => !Number.isSafeInteger(w) || w < 1)) {
+    throw new ProbeError(ErrorCode.config, msg.badHidden(String(raw)));
+  }
+  return widths;
+}
+
+export function resolveConfig(input: RunInput): RunConfig {
+  const h = hidden(input.hidden);
+  const activations = parseCombo(input.combo, h.length + 1);
+  const backend = input.backend ?? 'auto';
+  if (!isBackendChoice(backend)) throw new ProbeError(ErrorCode.config, msg.badChoice('--backend', backend, Object.values(BackendChoice)));
+  const engine = input.engine ?? 'fast';
+  if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice('--engine', engine, Object.values(EngineKind)));
+  const probeList = input.probes === undefined || input.probes === 'all' ? [...PROBE_IDS]
+    : typeof input.probes === 'string' ? input.probes.split(',').map((s) => s.trim()).filter(Boolean) : [...input.probes];
+  resolveProbes(probeList);
+  const limit = (flag: string, raw: Raw<number> | null | undefined) => (raw == null ? null : parseInteger(flag, raw, 0, 1));
+  const sigmoidLow = fraction('--sigmoid-low', input.sigmoidLow, DEFAULT_PROBE_SETTINGS.sigmoidLow);
+  const sigmoidHigh = fraction('--sigmoid-high', input.sigmoidHigh, DEFAULT_PROBE_SETTINGS.sigmoidHigh);
+  if (sigmoidLow >= sigmoidHigh) {
+    throw new ProbeError(ErrorCode.config, msg.notInRange('--sigmoid-high', input.sigmoidHigh ?? sigmoidHigh, `greater than --sigmoid-low (${sigmoidLow})`));
+  }
+  return {
+    combo: comboName(activations),
+    activations,
+    hidden: h,
+    lr: positive('--lr', input.lr, STUDY.lr),
+    momentum: (() => {
+      const m = num('--momentum', input.momentum, STUDY.momentum);
+      if (!(m >= 0 && m < 1)) throw new ProbeError(ErrorCode.config, msg.notInRange('--momentum', input.momentum, 'a number in [0, 1)'));
+      return m;
+    })(),
+    batch: parseInteger('--batch', input.batch, STUDY.batch, 1),
+    epochs: parseInteger('--epochs', input.epochs, STUDY.epochs, 1),
+    seed: parseInteger('--seed', input.seed, STUDY.seed, 0),
+    trainLimit: limit('--train-limit', input.trainLimit),
+    testLimit: limit('--test-limit', input.testLimit),
+    dataDir: input.dataDir ?? null,
+    backend,
+    engine,
+    probes: probeList,
+    every: parseInteger('--every', input.every, 1, 1),
+    thresholds: {
+      ...DEFAULT_PROBE_SETTINGS,
+      sigmoidLow,
+      sigmoidHigh,
+      tanhSat: fraction('--tanh-sat', input.tanhSat, DEFAULT_PROBE_SETTINGS.tanhSat),
+      seluSat: fraction('--selu-sat', input.seluSat, DEFAULT_PROBE_SETTINGS.seluSat),
+    },
+  };
+}
+
+/** The run's file stem, e.g. `relu-sigmoid-relu_s1`. */
+export function runName(c: Pick<RunConfig, 'combo' | 'seed'>): string {
+  return `${c.combo}_s${c.seed}`;
+}
+
+/**
+ * Hash of everything that changes a run's numbers (not where it is written, nor the backend the
+ * user asked for: the backend actually used is recorded separately).
+ */
+export function configHash(c: RunConfig): string {
+  const { backend: _b, ...rest } = c;
+  void _b;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+}

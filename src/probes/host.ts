@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../train/hooks.js';
+import type { LayerInfo, Probe, ProbeSettings } from './probe.js';
+
+/** Where each value of a step's readback goes: layer 0 is the whole network. */
+export interface ValueSlot {
+  readonly layer: number;
+  readonly probe: string;
+  readonly metric: string;
+}
+
+/**
+ * Subscribes to the step's hooks, runs every active probe on the tensors it captured, and hands
+ * the engine one tensor holding all their values, so a step costs a single device readback.
+ */
+export class ProbeHost implements TensorHooks {
+  readonly slots: readonly ValueSlot[];
+  private readonly plan: { probe: Probe; layer: LayerInfo | null; count: number }[] = [];
+  private forward: ForwardTensors[] = [];
+  private backward: BackwardTensors[] = [];
+  private update: UpdateTensors[] = [];
+  /** milliseconds spent issuing probe computations (eager backends run them as they are issued) */
+  computeMs = 0;
+
+  constructor(
+    probes: readonly Probe[],
+    readonly layers: readonly LayerInfo[],
+    readonly settings: ProbeSettings,
+  ) {
+    const slots: ValueSlot[] = [];
+    for (const probe of probes) {
+      if (probe.scope === 'network') {
+        const names = probe.metrics(settings);
+        names.forEach((metric) => slots.push({ layer: 0, probe: probe.id, metric }));
+        this.plan.push({ probe, layer: null, count: names.length });
+      }
+    }
+    for (const layer of layers) {
+      for (const probe of probes) {
+        if (probe.scope !== 'layer') continue;
+        const names = probe.metrics(layer, settings);
+        if (names.length === 0) continue;
+        names.forEach((metric) => slots.push({ layer: layer.layer, probe: probe.id, metric }));
+        this.plan.push({ probe, layer, count: names.length });
+      }
+    }
+    this.slots = slots;
+  }
+
+  onForward(t: ForwardTensors): void {
+    this.forward[t.layer - 1] = t;
+  }
+  onBackward(t: BackwardTensors): void {
+    this.backward[t.layer - 1] = t;
+  }
+  onUpdate(t: UpdateTensors): void {
+    this.update[t.layer - 1] = t;
+  }
+
+  onStepTensors(network: NetworkTensors, info: StepInfo): tf.Tensor1D | null {
+    if (this.plan.length === 0) return null;
+    const t0 = performance.now();
+    const parts = this.plan.map(({ probe, layer, count }) => {
+      let out: tf.Tensor1D;
+      if (probe.scope === 'network') {
+        out = probe.compute({ info, network, settings: this.settings });
+      } else {
+        const i = layer!.layer - 1;
+        out = probe.compute({ info, layer: layer!, forward: this.forward[i], backward: this.backward[i], update: this.update[i], settings: this.settings });
+      }
+      if (out.rank !== 1 || out.shape[0] !== count) {
+        throw new Error(`probe '${probe.id}' returned shape [${out.shape}] for ${count} metrics`);
+      }
+      return out;
+    });
+    this.forward = [];
+    this.backward = [];
+    this.update = [];
+    const out = parts.length === 1 ? parts[0] : tf.concat(parts);
+    this.computeMs += performance.now() - t0;
+    return out;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A probe is a small measurement taken inside a training step. It says *what* it measures
+ * (`metrics`, `compute`); the host decides *when* (the schedule) and owns hooks, readback and
+ * storage. Probes never touch files, the clock or the model's variables.
+ *
+ * `compute` returns a 1-D tensor with one value per name in `metrics(layer)`, computed on the
+ * device; the host concatenates every probe's tensor and reads them all back in one transfer.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../activations.js';
+import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, UpdateTensors } from '../train/hooks.js';
+
+export interface LayerInfo {
+  /** 1-based; the last layer is the output layer */
+  readonly layer: number;
+  readonly activation: Activation;
+  readonly fanIn: number;
+  readonly fanOut: number;
+  readonly isOutput: boolean;
+}
+
+/** Thresholds and limits probes read; recorded with the run's config. */
+export interface ProbeSettings {
+  /** sigmoid outputs below this count as saturated low */
+  readonly sigmoidLow: number;
+  /** sigmoid outputs above this count as saturated high */
+  readonly sigmoidHigh: number;
+  /** tanh outputs with |a| above this count as saturated */
+  readonly tanhSat: number;
+  /** selu outputs below −seluSat·λα (that share of the negative asymptote) count as saturated */
+  readonly seluSat: number;
+  /** layers with at most this many units also get per-unit figures (for the time of death) */
+  readonly perUnitMax: number;
+}
+
+export const DEFAULT_PROBE_SETTINGS: ProbeSettings = {
+  sigmoidLow: 0.01,
+  sigmoidHigh: 0.99,
+  tanhSat: 0.99,
+  seluSat: 0.99,
+  perUnitMax: 16,
+};
+
+export interface LayerContext {
+  readonly info: StepInfo;
+  readonly layer: LayerInfo;
+  readonly forward: ForwardTensors;
+  readonly backward: BackwardTensors;
+  readonly update: UpdateTensors;
+  readonly settings: ProbeSettings;
+}
+
+export interface NetworkContext {
+  readonly info: StepInfo;
+  readonly network: NetworkTensors;
+  readonly settings: ProbeSettings;
+}
+
+interface ProbeBase {
+  readonly id: string;
+  /** one line for `--help` and the report */
+  readonly description: string;
+}
+
+export interface LayerProbe extends ProbeBase {
+  readonly scope: 'layer';
+  /** names of the values recorded for this layer; empty when the probe does not apply to it */
+  metrics(layer: LayerInfo, settings: ProbeSettings): readonly string[];
+  compute(ctx: LayerContext): tf.Tensor1D;
+}
+
+export interface NetworkProbe extends ProbeBase {
+  readonly scope: 'network';
+  metrics(settings: ProbeSettings): readonly string[];
+  compute(ctx: NetworkContext): tf.Tensor1D;
+}
+
+export type Probe = LayerProbe | NetworkProbe;

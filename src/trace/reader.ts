@@ -1,0 +1,150 @@
+/**
+ * Reads a trace into flat typed columns. A file whose footer is intact is read through it; a file
+ * whose tail was damaged (the writer died mid-checkpoint) is read message by message from the
+ * start, keeping every complete batch, and reported as recovered.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type Schema } from 'apache-arrow';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { Column, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
+
+export interface TraceColumns {
+  readonly length: number;
+  readonly step: Int32Array;
+  readonly epoch: Int16Array;
+  readonly layer: Int8Array;
+  /** dictionary codes into {@link probes} / {@link metrics} */
+  readonly probe: Int8Array;
+  readonly metric: Int16Array;
+  readonly value: Float32Array;
+  readonly probes: readonly string[];
+  readonly metrics: readonly string[];
+}
+
+export interface Trace {
+  readonly path: string;
+  readonly run: string;
+  readonly config: Record<string, unknown>;
+  readonly facts: RunFacts;
+  /** null when the footer was lost and the file was recovered */
+  readonly progress: RunProgress | null;
+  readonly status: RunStatus;
+  /** anything but a run that finished normally */
+  readonly truncated: boolean;
+  /** the footer was damaged; batches were read in order from the start */
+  readonly recovered: boolean;
+  readonly bytes: number;
+  readonly columns: TraceColumns;
+}
+
+const MAGIC = 'ARROW1';
+
+function hasMagic(buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < MAGIC.length; i++) if (buf[at + i] !== MAGIC.charCodeAt(i)) return false;
+  return true;
+}
+
+export function readTrace(path: string): Trace {
+  let buf: Uint8Array;
+  try {
+    if (!statSync(path).isFile()) throw new Error('not a file');
+    buf = readFileSync(path);
+  } catch (cause) {
+    throw new ProbeError(ErrorCode.trace, msg.traceMissing(path), { cause });
+  }
+  if (buf.length < 8 || !hasMagic(buf, 0)) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, 'not an Arrow IPC file (no ARROW1 magic at its start)'));
+  let schema: Schema;
+  let batches: RecordBatch[];
+  let recovered = false;
+  try {
+    if (!hasMagic(buf, buf.length - MAGIC.length)) throw new Error('no footer');
+    const reader = RecordBatchFileReader.from(buf);
+    reader.open();
+    schema = reader.schema; // before iterating: the reader resets itself when done
+    batches = [...reader];
+  } catch {
+    recovered = true;
+    ({ schema, batches } = recoverBatches(path, buf.subarray(8)));
+  }
+  checkSchema(path, schema);
+  const meta = schema.metadata;
+  const parse = <T>(key: string): T | null => {
+    const s = meta.get(key);
+    return s === undefined ? null : (JSON.parse(s) as T);
+  };
+  const progress = recovered ? null : parse<RunProgress>(MetaKey.progress);
+  const facts = parse<RunFacts>(MetaKey.facts);
+  if (!facts) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `metadata '${MetaKey.facts}' is missing`));
+  const status = progress?.status ?? RunStatus.running;
+  return {
+    path,
+    run: facts.run,
+    config: parse<Record<string, unknown>>(MetaKey.config) ?? {},
+    facts,
+    progress,
+    status,
+    truncated: status !== RunStatus.complete,
+    recovered,
+    bytes: buf.length,
+    columns: flatten(batches),
+  };
+}
+
+/** Reads complete messages in order until the first damaged one. */
+function recoverBatches(path: string, stream: Uint8Array): { schema: Schema; batches: RecordBatch[] } {
+  const batches: RecordBatch[] = [];
+  let reader: RecordBatchStreamReader;
+  try {
+    reader = RecordBatchStreamReader.from(stream);
+    reader.open();
+  } catch (cause) {
+    throw new ProbeError(ErrorCode.trace, msg.notATrace(path, 'its footer is damaged and its schema cannot be read'), { cause });
+  }
+  const schema = reader.schema;
+  if (!schema) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, 'its footer is damaged and it holds no schema message'));
+  try {
+    for (const b of reader) batches.push(b);
+  } catch {
+    // the damaged tail: keep what came before it
+  }
+  return { schema, batches };
+}
+
+function checkSchema(path: string, schema: Schema): void {
+  const version = schema.metadata.get(MetaKey.version);
+  if (version === undefined) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `no '${MetaKey.version}' in its schema metadata`));
+  if (version !== TRACE_VERSION) throw new ProbeError(ErrorCode.trace, msg.traceVersion(path, version, TRACE_VERSION));
+  const want = traceSchema().fields;
+  const got = schema.fields;
+  const sig = (f: { name: string; type: { toString(): string } }) => `${f.name}:${f.type.toString()}`;
+  if (got.length !== want.length || got.some((f, i) => sig(f) !== sig(want[i]))) {
+    throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `columns are (${got.map(sig).join(', ')}), expected (${want.map(sig).join(', ')})`));
+  }
+}
+
+function flatten(batches: readonly RecordBatch[]): TraceColumns {
+  const length = batches.reduce((s, b) => s + b.numRows, 0);
+  const step = new Int32Array(length), epoch = new Int16Array(length), layer = new Int8Array(length);
+  const probe = new Int8Array(length), metric = new Int16Array(length), value = new Float32Array(length);
+  let probes: string[] = [], metrics: string[] = [];
+  let o = 0;
+  for (const b of batches) {
+    if (b.numRows === 0) continue;
+    const col = (name: string) => b.getChild(name)!.data[0];
+    const values = <T extends Int8Array | Int16Array | Int32Array | Float32Array>(name: string): T => {
+      const d = col(name);
+      return (d.values as T).subarray(d.offset, d.offset + d.length) as T;
+    };
+    step.set(values<Int32Array>(Column.step), o);
+    epoch.set(values<Int16Array>(Column.epoch), o);
+    layer.set(values<Int8Array>(Column.layer), o);
+    probe.set(values<Int8Array>(Column.probe), o);
+    metric.set(values<Int16Array>(Column.metric), o);
+    value.set(values<Float32Array>(Column.value), o);
+    probes = col(Column.probe).dictionary!.toArray() as string[];
+    metrics = col(Column.metric).dictionary!.toArray() as string[];
+    o += b.numRows;
+  }
+  return { length, step, epoch, layer, probe, metric, value, probes, metrics };
+}

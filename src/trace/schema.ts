@@ -1,0 +1,91 @@
+/**
+ * The trace format, declared once. Writer, reader, report and compare import names from here.
+ *
+ * A trace is an Apache Arrow IPC file in long format: one row per (step, layer, probe, metric).
+ * Layer 0 holds whole-network figures (loss, accuracy, evaluation); layers 1..L are the dense
+ * layers, the last being the output layer. Run-level facts (config, backend, versions, timing,
+ * status) are JSON strings in the schema's custom metadata under the keys of {@link MetaKey}.
+ */
+import { Dictionary, Field, Float32, Int16, Int32, Int8, Schema, Utf8 } from 'apache-arrow';
+
+/** Bump when a column or a metadata key changes meaning. */
+export const TRACE_VERSION = '1';
+
+export const Column = {
+  run: 'run',
+  step: 'step',
+  epoch: 'epoch',
+  layer: 'layer',
+  probe: 'probe',
+  metric: 'metric',
+  value: 'value',
+} as const;
+
+/** Dictionary ids are fixed: the file format allows no replacement dictionaries. */
+const DICT_ID = { run: 0, probe: 1, metric: 2 } as const;
+
+export const MetaKey = {
+  version: 'probe.trace_version',
+  /** JSON: the resolved {@link RunConfig} */
+  config: 'probe.config',
+  /** JSON: {@link RunFacts}, everything known at start */
+  facts: 'probe.facts',
+  /** JSON: {@link RunProgress}, rewritten at every checkpoint */
+  progress: 'probe.progress',
+} as const;
+
+export const RunStatus = { running: 'running', complete: 'complete', interrupted: 'interrupted', failed: 'failed' } as const;
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+
+/** Probes that are not measurements of a step but of the run. */
+export const RunProbe = {
+  /** per epoch: test_loss, test_acc on the test set; train_loss, train_acc averaged over the epoch */
+  eval: 'eval',
+  /** per epoch: seconds of wall time, and the seconds spent in probes and trace writing */
+  timing: 'timing',
+} as const;
+
+export function traceSchema(metadata: ReadonlyMap<string, string> = new Map()): Schema {
+  return new Schema(
+    [
+      new Field(Column.run, new Dictionary(new Utf8(), new Int8(), DICT_ID.run), false),
+      new Field(Column.step, new Int32(), false),
+      new Field(Column.epoch, new Int16(), false),
+      new Field(Column.layer, new Int8(), false),
+      new Field(Column.probe, new Dictionary(new Utf8(), new Int8(), DICT_ID.probe), false),
+      new Field(Column.metric, new Dictionary(new Utf8(), new Int16(), DICT_ID.metric), false),
+      new Field(Column.value, new Float32(), false),
+    ],
+    new Map(metadata),
+  );
+}
+
+/** What is known when a run starts. */
+export interface RunFacts {
+  readonly run: string;
+  readonly combo: string;
+  readonly seed: number;
+  readonly backend: string;
+  readonly engine: string;
+  /** versions of node, probe, tfjs, the backend and apache-arrow */
+  readonly versions: Readonly<Record<string, string>>;
+  readonly startedAt: string;
+  readonly host: { readonly platform: string; readonly arch: string; readonly cpus: number };
+  readonly dataset: { readonly name: string; readonly source: string; readonly trainSize: number; readonly testSize: number };
+  readonly layers: readonly { readonly layer: number; readonly activation: string; readonly fanIn: number; readonly fanOut: number }[];
+  readonly stepsPerEpoch: number;
+}
+
+/** What changes while it runs; the last checkpoint's version is the one in the file. */
+export interface RunProgress {
+  readonly status: RunStatus;
+  readonly epochsDone: number;
+  readonly stepsDone: number;
+  readonly updatedAt: string;
+  readonly endedAt: string | null;
+  readonly epochSeconds: readonly number[];
+  /** share of wall time spent computing probes and reading them back */
+  readonly probeOverhead: number | null;
+  /** share of wall time spent appending rows and writing the file */
+  readonly writeOverhead: number | null;
+}

@@ -1,0 +1,239 @@
+/**
+ * Writes a trace while training runs, so that a crash loses as little as possible.
+ *
+ * The file is a standard Arrow IPC file that is valid after every checkpoint: rows are buffered,
+ * encoded as record batches, and at a checkpoint the new batches plus a fresh footer are written
+ * in one positioned write over the previous footer, then synced. A process killed between
+ * checkpoints leaves the previous checkpoint's file intact; one killed during that single write
+ * leaves a file whose footer is damaged but whose batches can still be read in order (the file
+ * carries the schema message after its magic, as the format allows), which the reader recovers.
+ */
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  Dictionary,
+  makeData,
+  makeVector,
+  MetadataVersion,
+  RecordBatch,
+  RecordBatchFileWriter,
+  RecordBatchWriter,
+  Schema,
+  Struct,
+  vectorFromArray,
+  Utf8,
+  type Vector,
+} from 'apache-arrow';
+import { Footer } from 'apache-arrow/ipc/metadata/file';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { MetaKey, TRACE_VERSION, traceSchema, type RunProgress } from './schema.js';
+
+const MAGIC = new TextEncoder().encode('ARROW1');
+const EOS = new Uint8Array(new Int32Array([-1, 0]).buffer);
+
+/** Arrow's file writer with its bytes collected here instead of a stream, and the schema message kept. */
+class BatchEncoder extends RecordBatchFileWriter {
+  private chunks: Uint8Array[] = [];
+  protected override _writeSchema(schema: Schema): this {
+    this._writeMagic()._writePadding(2);
+    // The stream writer's schema message: lets a reader recover batches if the footer is lost.
+    return RecordBatchWriter.prototype['_writeSchema'].call(this, schema) as this;
+  }
+  protected override _write(chunk: ArrayBufferView): this {
+    if (this._started && chunk.byteLength > 0) {
+      // copy: arrow may hand us views of buffers it reuses
+      this.chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice());
+      this._position += chunk.byteLength;
+    }
+    return this;
+  }
+  take(): Uint8Array[] {
+    const c = this.chunks;
+    this.chunks = [];
+    return c;
+  }
+  get position(): number {
+    return this._position;
+  }
+  footer(schema: Schema): Uint8Array {
+    const body = Footer.encode(new Footer(schema, MetadataVersion.V5, this._recordBatchBlocks, this._dictionaryBlocks));
+    const out = new Uint8Array(EOS.length + body.length + 4 + MAGIC.length);
+    out.set(EOS, 0);
+    out.set(body, EOS.length);
+    new DataView(out.buffer).setInt32(EOS.length + body.length, body.length, true);
+    out.set(MAGIC, EOS.length + body.length + 4);
+    return out;
+  }
+}
+
+export interface TraceHeader {
+  /** the run's name, stored in the `run` column */
+  readonly run: string;
+  /** every probe name and every metric name that rows may use (dictionaries are fixed per file) */
+  readonly probes: readonly string[];
+  readonly metrics: readonly string[];
+  /** JSON-encoded values, stored in the schema metadata under these keys */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export interface CreateOptions {
+  /** replace an existing file instead of refusing */
+  readonly force?: boolean;
+  /** rows per record batch */
+  readonly batchRows?: number;
+}
+
+export class TraceWriter {
+  private fd: number | null;
+  private readonly encoder = new BatchEncoder();
+  private readonly schema: Schema;
+  private readonly baseMeta: Map<string, string>;
+  private readonly probeIndex = new Map<string, number>();
+  private readonly metricIndex = new Map<string, number>();
+  private readonly runDict: Vector<Utf8>;
+  private readonly probeDict: Vector<Utf8>;
+  private readonly metricDict: Vector<Utf8>;
+  private readonly cap: number;
+  private n = 0;
+  private step: Int32Array;
+  private epoch: Int16Array;
+  private layer: Int8Array;
+  private probe: Int8Array;
+  private metric: Int16Array;
+  private value: Float32Array;
+  /** where the footer starts: everything before it is final */
+  private written = 0;
+  private rowsWritten = 0;
+
+  private constructor(readonly path: string, fd: number, header: TraceHeader, opts: CreateOptions) {
+    this.fd = fd;
+    this.cap = opts.batchRows ?? 16384;
+    this.baseMeta = new Map([[MetaKey.version, TRACE_VERSION]]);
+    for (const [k, v] of Object.entries(header.metadata)) this.baseMeta.set(k, JSON.stringify(v));
+    this.schema = traceSchema(this.baseMeta);
+    header.probes.forEach((p, i) => this.probeIndex.set(p, i));
+    header.metrics.forEach((m, i) => this.metricIndex.set(m, i));
+    if (header.probes.length > 127) throw new Error('too many probe names for an Int8 dictionary');
+    if (header.metrics.length > 32767) throw new Error('too many metric names for an Int16 dictionary');
+    this.runDict = vectorFromArray([header.run], new Utf8());
+    this.probeDict = vectorFromArray([...header.probes], new Utf8());
+    this.metricDict = vectorFromArray([...header.metrics], new Utf8());
+    this.step = new Int32Array(this.cap);
+    this.epoch = new Int16Array(this.cap);
+    this.layer = new Int8Array(this.cap);
+    this.probe = new Int8Array(this.cap);
+    this.metric = new Int16Array(this.cap);
+    this.value = new Float32Array(this.cap);
+  }
+
+  /**
+   * Creates the file (refusing to replace one unless `force`) and writes its first checkpoint,
+   * so even a run that dies at once leaves a readable, empty trace.
+   */
+  static create(path: string, header: TraceHeader, progress: RunProgress, opts: CreateOptions = {}): TraceWriter {
+    let fd: number;
+    try {
+      if (opts.force) {
+        try { unlinkSync(path); } catch { /* absent */ }
+      }
+      fd = openSync(path, 'wx');
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new ProbeError(ErrorCode.exists, msg.traceExists(path), { cause });
+      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(path, code ?? String(cause)), { cause });
+    }
+    const w = new TraceWriter(path, fd, header, opts);
+    w.checkpoint(progress);
+    return w;
+  }
+
+  get rows(): number {
+    return this.rowsWritten + this.n;
+  }
+
+  probeId(name: string): number {
+    const i = this.probeIndex.get(name);
+    if (i === undefined) throw new ProbeError(ErrorCode.trace, msg.writerSchema(`probe '${name}' is not in the file's dictionary`));
+    return i;
+  }
+
+  metricId(name: string): number {
+    const i = this.metricIndex.get(name);
+    if (i === undefined) throw new ProbeError(ErrorCode.trace, msg.writerSchema(`metric '${name}' is not in the file's dictionary`));
+    return i;
+  }
+
+  /** Appends one row; `probe` and `metric` are dictionary ids from {@link probeId}/{@link metricId}. */
+  append(step: number, epoch: number, layer: number, probe: number, metric: number, value: number): void {
+    if (this.fd === null) throw new ProbeError(ErrorCode.trace, msg.writerClosed());
+    const i = this.n;
+    this.step[i] = step;
+    this.epoch[i] = epoch;
+    this.layer[i] = layer;
+    this.probe[i] = probe;
+    this.metric[i] = metric;
+    this.value[i] = value;
+    if (++this.n === this.cap) this.encodeBatch();
+  }
+
+  /** Appends one row per value: `layers[k]`, `probes[k]`, `metrics[k]` describe `values[offset + k]`. */
+  appendMany(step: number, epoch: number, layout: { readonly layers: Int8Array; readonly probes: Int8Array; readonly metrics: Int16Array }, values: Float32Array, offset = 0): void {
+    for (let k = 0; k < layout.layers.length; k++) {
+      this.append(step, epoch, layout.layers[k], layout.probes[k], layout.metrics[k], values[offset + k]);
+    }
+  }
+
+  private encodeBatch(): void {
+    if (this.n === 0) return;
+    this.encoder.write(this.batch(this.n));
+    this.rowsWritten += this.n;
+    this.n = 0;
+  }
+
+  /** The first `n` buffered rows as a record batch sharing the file's fixed dictionaries. */
+  private batch(n: number): RecordBatch {
+    const f = this.schema.fields;
+    const dict = (i: number, indices: Int8Array | Int16Array, dictionary: Vector<Utf8>) =>
+      makeData({ type: f[i].type as Dictionary<Utf8>, length: n, nullCount: 0, data: indices, dictionary });
+    const children = [
+      dict(0, new Int8Array(n), this.runDict),
+      makeVector(this.step.slice(0, n)).data[0],
+      makeVector(this.epoch.slice(0, n)).data[0],
+      makeVector(this.layer.slice(0, n)).data[0],
+      dict(4, this.probe.slice(0, n), this.probeDict),
+      dict(5, this.metric.slice(0, n), this.metricDict),
+      makeVector(this.value.slice(0, n)).data[0],
+    ];
+    return new RecordBatch(this.schema, makeData({ type: new Struct(f), length: n, nullCount: 0, children }));
+  }
+
+  /** Makes everything appended so far durable, with `progress` in the footer's metadata. */
+  checkpoint(progress: RunProgress): void {
+    if (this.fd === null) throw new ProbeError(ErrorCode.trace, msg.writerClosed());
+    this.encodeBatch();
+    // no rows yet: an empty batch starts the file (magic, schema message, dictionaries)
+    if (this.encoder.position === 0) this.encoder.write(this.batch(0));
+    const meta = new Map(this.baseMeta);
+    meta.set(MetaKey.progress, JSON.stringify(progress));
+    const footer = this.encoder.footer(new Schema(this.schema.fields, meta));
+    const chunks = [...this.encoder.take(), footer];
+    const total = chunks.reduce((s, c) => s + c.byteLength, 0);
+    const buf = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) { buf.set(c, o); o += c.byteLength; }
+    // one positioned write over the old footer, so the file is never without a tail for long
+    writeSync(this.fd, buf, 0, total, this.written);
+    const end = this.written + total;
+    ftruncateSync(this.fd, end);
+    fdatasyncSync(this.fd);
+    this.written = this.encoder.position;
+  }
+
+  /** Final checkpoint, then the file is closed; further writes throw. */
+  close(progress: RunProgress): void {
+    if (this.fd === null) return;
+    this.checkpoint(progress);
+    closeSync(this.fd);
+    this.fd = null;
+  }
+}

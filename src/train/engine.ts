@@ -1,0 +1,207 @@
+/**
+ * The training step, in two interchangeable engines:
+ *
+ * - `fast`: forward and backward written out by hand. Activations are kept feature-major
+ *   (`[units, batch]`) and weights as `[fanOut, fanIn]`, so every matrix product has the large
+ *   matrix as its left operand and a batch-sized right operand. On tfjs-backend-wasm that matters:
+ *   XNNPACK repacks the right operand of every product, and products with transposed operands fall
+ *   back to a slow loop (see bench/ and docs in README).
+ * - `tape`: the same model differentiated by tfjs autodiff (`tf.valueAndGrads`). Slower; it is the
+ *   reference the fast engine is tested against.
+ *
+ * Both apply PyTorch's SGD with momentum (v ← μv + g; w ← w − lr·v) and report, through
+ * {@link TensorHooks}, the same tensors in the same layout.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../activations.js';
+import type { Architecture, LayerParams } from './model.js';
+import type { TensorHooks, StepInfo } from './hooks.js';
+import { activate, backpropActivation } from './activation-ops.js';
+
+export const EngineKind = { fast: 'fast', tape: 'tape' } as const;
+export type EngineKind = (typeof EngineKind)[keyof typeof EngineKind];
+export function isEngineKind(s: string): s is EngineKind {
+  return Object.prototype.hasOwnProperty.call(EngineKind, s);
+}
+
+/** One batch on the device, in both layouts the step needs. */
+export interface Batch {
+  readonly size: number;
+  /** `[features, batch]` */
+  readonly xf: tf.Tensor2D;
+  /** `[batch, features]` */
+  readonly xb: tf.Tensor2D;
+  /** one-hot labels `[batch, classes]`, float32 */
+  readonly onehot: tf.Tensor2D;
+  /** `[batch]` int32 */
+  readonly labels: tf.Tensor1D;
+}
+
+export interface Optimizer {
+  readonly lr: number;
+  readonly momentum: number;
+}
+
+interface LayerState {
+  w: tf.Tensor2D;
+  b: tf.Tensor2D;
+  vw: tf.Tensor2D | null;
+  vb: tf.Tensor2D | null;
+}
+
+export class Mlp {
+  readonly acts: readonly Activation[];
+  private readonly layers: LayerState[];
+  private readonly lrT: tf.Scalar;
+  private readonly muT: tf.Scalar;
+  private readonly invB = new Map<number, tf.Scalar>();
+
+  constructor(
+    readonly arch: Architecture,
+    params: readonly LayerParams[],
+    readonly opt: Optimizer,
+    readonly engine: EngineKind = 'fast',
+  ) {
+    this.acts = arch.activations;
+    this.layers = params.map((p) => ({
+      w: tf.tensor2d(p.w, [p.fanOut, p.fanIn]),
+      b: tf.tensor2d(p.b, [p.fanOut, 1]),
+      vw: null,
+      vb: null,
+    }));
+    this.lrT = tf.scalar(opt.lr);
+    this.muT = tf.scalar(opt.momentum);
+  }
+
+  /**
+   * One optimizer step. Returns the loss followed by whatever `hooks.onStepTensors` returned,
+   * read back from the device in a single transfer.
+   */
+  step(batch: Batch, hooks: TensorHooks | null, info: StepInfo): Float32Array {
+    const old = this.layers.map((l) => ({ ...l }));
+    const out = tf.tidy(() => (this.engine === 'fast' ? this.fastStep(batch, hooks, info) : this.tapeStep(batch, hooks, info)));
+    for (let i = 0; i < old.length; i++) {
+      const o = old[i], n = this.layers[i];
+      for (const k of ['w', 'b', 'vw', 'vb'] as const) if (o[k] && o[k] !== n[k]) o[k].dispose();
+    }
+    const values = out.dataSync() as Float32Array;
+    out.dispose();
+    return values;
+  }
+
+  private scaleForBatch(n: number): tf.Scalar {
+    let s = this.invB.get(n);
+    // kept: first created inside a step's tidy scope
+    if (!s) this.invB.set(n, (s = tf.keep(tf.scalar(1 / n))));
+    return s;
+  }
+
+  private fastStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
+    const L = this.layers.length;
+    const inputs: tf.Tensor2D[] = [batch.xf];
+    const zs: tf.Tensor2D[] = [];
+    for (let i = 0; i < L; i++) {
+      const { w, b } = this.layers[i];
+      const z = tf.add<tf.Tensor2D>(tf.matMul(w, inputs[i]), b);
+      const a = activate(z, this.acts[i]);
+      zs.push(z);
+      inputs.push(a);
+      hooks?.onForward?.({ layer: i + 1, activation: this.acts[i], input: inputs[i], z, a }, info);
+    }
+    const output = inputs[L];
+    const logp = tf.logSoftmax(tf.transpose(output)) as tf.Tensor2D;
+    const loss = tf.neg(tf.mean(tf.sum(tf.mul(batch.onehot, logp), 1))) as tf.Scalar;
+    // d loss / d output = (softmax − onehot) / B, back in feature-major layout
+    let g = tf.transpose(tf.mul(tf.sub(tf.exp(logp), batch.onehot), this.scaleForBatch(batch.size))) as tf.Tensor2D;
+    const grads: { dW: tf.Tensor2D; db: tf.Tensor2D }[] = new Array(L);
+    for (let i = L - 1; i >= 0; i--) {
+      const dz = backpropActivation(g, zs[i], inputs[i + 1], this.acts[i]);
+      const inputT = i === 0 ? batch.xb : (tf.transpose(inputs[i]) as tf.Tensor2D);
+      const dW = tf.matMul(dz, inputT) as tf.Tensor2D;
+      const db = tf.sum(dz, 1, true) as tf.Tensor2D;
+      grads[i] = { dW, db };
+      hooks?.onBackward?.({ layer: i + 1, dz, dW, db }, info);
+      if (i > 0) g = tf.matMul(tf.transpose(this.layers[i].w), dz) as tf.Tensor2D;
+    }
+    this.applyUpdate(grads, hooks, info);
+    return this.finish(loss, output, batch, hooks, info);
+  }
+
+  private tapeStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
+    const L = this.layers.length;
+    const forward: { input: tf.Tensor2D; z: tf.Tensor2D; a: tf.Tensor2D }[] = [];
+    // zero perturbations added to each z: their gradients are dL/dz
+    const eps = this.layers.map((l) => tf.zeros([l.w.shape[0], batch.size]) as tf.Tensor2D);
+    const f = (...args: tf.Tensor[]): tf.Scalar => {
+      let h = batch.xf;
+      for (let i = 0; i < L; i++) {
+        const z = tf.add<tf.Tensor2D>(tf.add(tf.matMul(args[i] as tf.Tensor2D, h), args[L + i]), args[2 * L + i]);
+        const a = activate(z, this.acts[i]);
+        forward.push({ input: tf.keep(h), z: tf.keep(z), a: tf.keep(a) });
+        h = a;
+      }
+      const logp = tf.logSoftmax(tf.transpose(h));
+      return tf.neg(tf.mean(tf.sum(tf.mul(batch.onehot, logp), 1))) as tf.Scalar;
+    };
+    const { value: loss, grads } = tf.valueAndGrads(f)([
+      ...this.layers.map((l) => l.w),
+      ...this.layers.map((l) => l.b),
+      ...eps,
+    ]);
+    forward.forEach((t, i) => hooks?.onForward?.({ layer: i + 1, activation: this.acts[i], ...t }, info));
+    const g = this.layers.map((_, i) => ({ dW: grads[i] as tf.Tensor2D, db: grads[L + i] as tf.Tensor2D }));
+    for (let i = L - 1; i >= 0; i--) hooks?.onBackward?.({ layer: i + 1, dz: grads[2 * L + i] as tf.Tensor2D, ...g[i] }, info);
+    this.applyUpdate(g, hooks, info);
+    const out = this.finish(loss, forward[L - 1].a, batch, hooks, info);
+    return out;
+  }
+
+  /** PyTorch SGD: v ← μ·v + g (v ← g on the first step), w ← w − lr·v. */
+  private applyUpdate(grads: readonly { dW: tf.Tensor2D; db: tf.Tensor2D }[], hooks: TensorHooks | null, info: StepInfo): void {
+    grads.forEach(({ dW, db }, i) => {
+      const l = this.layers[i];
+      const vw = l.vw ? tf.add<tf.Tensor2D>(tf.mul(l.vw, this.muT), dW) : dW;
+      const vb = l.vb ? tf.add<tf.Tensor2D>(tf.mul(l.vb, this.muT), db) : db;
+      const w = tf.sub<tf.Tensor2D>(l.w, tf.mul(vw, this.lrT));
+      const b = tf.sub<tf.Tensor2D>(l.b, tf.mul(vb, this.lrT));
+      this.layers[i] = { w: tf.keep(w), b: tf.keep(b), vw: tf.keep(vw), vb: tf.keep(vb) };
+      hooks?.onUpdate?.({ layer: i + 1, w, velocityW: vw, lr: this.opt.lr }, info);
+    });
+  }
+
+  private finish(loss: tf.Scalar, output: tf.Tensor2D, batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
+    const extra = hooks?.onStepTensors?.({ loss, output, labels: batch.labels }, info) ?? null;
+    const l = tf.reshape(loss, [1]) as tf.Tensor1D;
+    return extra ? tf.concat([l, extra]) : l;
+  }
+
+  /** Loss summed over samples and number of correct predictions, for `xf` of `[features, n]`. */
+  evaluate(xf: tf.Tensor2D, onehot: tf.Tensor2D): { lossSum: number; correct: number } {
+    const out = tf.tidy(() => {
+      let h = xf;
+      this.layers.forEach(({ w, b }, i) => (h = activate(tf.add(tf.matMul(w, h), b), this.acts[i])));
+      const logp = tf.logSoftmax(tf.transpose(h));
+      const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
+      const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logp, 1), tf.argMax(onehot, 1)), 'float32'));
+      return tf.stack([lossSum, correct]);
+    });
+    const [lossSum, correct] = out.dataSync();
+    out.dispose();
+    return { lossSum, correct };
+  }
+
+  /** Current parameters, read back from the device. */
+  params(): LayerParams[] {
+    return this.layers.map(({ w, b }) => ({
+      fanIn: w.shape[1],
+      fanOut: w.shape[0],
+      w: w.dataSync() as Float32Array,
+      b: b.dataSync() as Float32Array,
+    }));
+  }
+
+  dispose(): void {
+    for (const l of this.layers) tf.dispose([l.w, l.b, ...(l.vw ? [l.vw] : []), ...(l.vb ? [l.vb] : [])]);
+    tf.dispose([this.lrT, this.muT, ...this.invB.values()]);
+  }
+}

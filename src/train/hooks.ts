@@ -1,0 +1,58 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../activations.js';
+
+/**
+ * Hook points of a training step. Every tensor is in the feature-major layout the engine computes
+ * in: rows are units (or input features), columns are the samples of the batch; weights are
+ * `[fanOut, fanIn]` like PyTorch's. Tensors live only during the call: keep numbers, not tensors.
+ */
+export interface StepInfo {
+  /** 0-based count of optimizer steps since the run began */
+  readonly step: number;
+  /** 1-based */
+  readonly epoch: number;
+  readonly batchSize: number;
+}
+
+export interface ForwardTensors {
+  /** 1-based; layer L is the L-th non-input layer, the last one is the output layer */
+  readonly layer: number;
+  readonly activation: Activation;
+  readonly input: tf.Tensor2D;
+  /** pre-activation (after batch normalization when that is on) */
+  readonly z: tf.Tensor2D;
+  readonly a: tf.Tensor2D;
+}
+
+export interface BackwardTensors {
+  readonly layer: number;
+  readonly dz: tf.Tensor2D;
+  readonly dW: tf.Tensor2D;
+  /** `[fanOut, 1]` */
+  readonly db: tf.Tensor2D;
+}
+
+export interface UpdateTensors {
+  readonly layer: number;
+  /** weights after this step's update */
+  readonly w: tf.Tensor2D;
+  /** momentum buffer after this step; the weights moved by `lr · velocityW` (PyTorch's SGD) */
+  readonly velocityW: tf.Tensor2D;
+  readonly lr: number;
+}
+
+export interface NetworkTensors {
+  readonly loss: tf.Scalar;
+  /** output-layer activations fed to log-softmax, `[classes, batch]` */
+  readonly output: tf.Tensor2D;
+  /** `[batch]` int32 */
+  readonly labels: tf.Tensor1D;
+}
+
+/** What a step exposes; `onStepTensors` returns scalars to read back with the loss, in one go. */
+export interface TensorHooks {
+  onForward?(t: ForwardTensors, info: StepInfo): void;
+  onBackward?(t: BackwardTensors, info: StepInfo): void;
+  onUpdate?(t: UpdateTensors, info: StepInfo): void;
+  onStepTensors?(t: NetworkTensors, info: StepInfo): tf.Tensor1D | null;
+}

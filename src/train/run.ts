@@ -1,0 +1,286 @@
+/**
+ * `runExperiment`: train one combination with probes, writing its trace as it goes.
+ *
+ *   validate config → pick backend → load data → open trace (refuses to overwrite)
+ *   → for each epoch: shuffle, steps (probes on scheduled steps, one readback each),
+ *     evaluate on the test set, checkpoint the trace → close with status.
+ */
+import { cpus, platform, arch } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { resolveConfig, runName, configHash, type RunConfig, type RunInput } from '../config.js';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { ensureWritableDir } from '../fs-util.js';
+import { resolveProbes } from '../probes/registry.js';
+import { ProbeHost } from '../probes/host.js';
+import type { LayerInfo } from '../probes/probe.js';
+import { TraceWriter } from '../trace/writer.js';
+import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '../trace/schema.js';
+import { packageVersion, probeVersion } from '../versions.js';
+import { selectBackend, type BackendInfo } from './backend.js';
+import { fillFeatureMajor, loadMnist, type Dataset, type Split } from './data.js';
+import { Mlp, type Batch } from './engine.js';
+import { initParams } from './model.js';
+import { permutation, rng } from './rng.js';
+
+export interface EpochSummary {
+  readonly epoch: number;
+  readonly steps: number;
+  readonly trainLoss: number;
+  readonly testLoss: number;
+  readonly testAcc: number;
+  readonly seconds: number;
+  readonly probeSeconds: number;
+  readonly writeSeconds: number;
+}
+
+export interface StepProgress {
+  readonly epoch: number;
+  /** 1-based within the epoch */
+  readonly stepInEpoch: number;
+  readonly stepsPerEpoch: number;
+  readonly loss: number;
+}
+
+/** Progress callbacks, in the order tfjs names its own. */
+export interface RunListener {
+  onRunBegin?(info: { readonly run: string; readonly path: string; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts }): void;
+  onEpochBegin?(epoch: number, steps: number): void;
+  onStepEnd?(p: StepProgress): void;
+  onEpochEnd?(e: EpochSummary): void;
+}
+
+export interface RunOptions {
+  /** folder for the trace (created if missing); default `runs` */
+  readonly out?: string;
+  /** replace an existing trace */
+  readonly force?: boolean;
+  /** aborting stops after the current step and closes the trace as interrupted */
+  readonly signal?: AbortSignal;
+  readonly listener?: RunListener;
+  /** seconds between checkpoints within an epoch (every epoch end is one too); default 10 */
+  readonly checkpointSeconds?: number;
+  /** an already loaded dataset (sweeps load once) */
+  readonly dataset?: Dataset;
+}
+
+export interface LayerFigure {
+  readonly layer: number;
+  readonly probe: string;
+  readonly metric: string;
+  readonly value: number;
+}
+
+export interface RunResult {
+  readonly run: string;
+  readonly path: string;
+  readonly status: RunStatus;
+  readonly config: RunConfig;
+  readonly configHash: string;
+  readonly backend: string;
+  readonly steps: number;
+  readonly epochs: readonly EpochSummary[];
+  /** the values of the last probed step */
+  readonly last: readonly LayerFigure[];
+  readonly seconds: number;
+  readonly probeOverhead: number;
+  readonly writeOverhead: number;
+}
+
+/** Reusable host buffers for one batch size. */
+class BatchBuilder {
+  private readonly bufs = new Map<number, { xf: Float32Array; xb: Float32Array; onehot: Float32Array; labels: Int32Array }>();
+  constructor(private readonly split: Split, private readonly lut: Float32Array, private readonly classes: number) {}
+
+  build(order: ArrayLike<number>, start: number, size: number): Batch {
+    const { dim, pixels, labels } = this.split;
+    let b = this.bufs.get(size);
+    if (!b) {
+      b = { xf: new Float32Array(dim * size), xb: new Float32Array(dim * size), onehot: new Float32Array(size * this.classes), labels: new Int32Array(size) };
+      this.bufs.set(size, b);
+    }
+    fillFeatureMajor(this.split, this.lut, order, start, size, b.xf);
+    b.onehot.fill(0);
+    for (let s = 0; s < size; s++) {
+      const idx = order[start + s];
+      const base = idx * dim;
+      for (let f = 0; f < dim; f++) b.xb[s * dim + f] = this.lut[pixels[base + f]];
+      b.labels[s] = labels[idx];
+      b.onehot[s * this.classes + labels[idx]] = 1;
+    }
+    return {
+      size,
+      xf: tf.tensor2d(b.xf, [dim, size]),
+      xb: tf.tensor2d(b.xb, [size, dim]),
+      onehot: tf.tensor2d(b.onehot, [size, this.classes]),
+      labels: tf.tensor1d(b.labels, 'int32'),
+    };
+  }
+}
+
+function evaluate(model: Mlp, split: Split, lut: Float32Array, classes: number, chunk = 1000): { loss: number; acc: number } {
+  const identity = Uint32Array.from({ length: split.n }, (_, i) => i);
+  const builder = new BatchBuilder(split, lut, classes);
+  let lossSum = 0, correct = 0;
+  for (let start = 0; start < split.n; start += chunk) {
+    const size = Math.min(chunk, split.n - start);
+    const batch = builder.build(identity, start, size);
+    const r = model.evaluate(batch.xf, batch.onehot);
+    tf.dispose([batch.xf, batch.xb, batch.onehot, batch.labels]);
+    lossSum += r.lossSum;
+    correct += r.correct;
+  }
+  return { loss: lossSum / split.n, acc: correct / split.n };
+}
+
+export async function runExperiment(input: RunInput | RunConfig, opts: RunOptions = {}): Promise<RunResult> {
+  const config = 'activations' in input ? input : resolveConfig(input);
+  const run = runName(config);
+  const outDir = resolve(opts.out ?? 'runs');
+  const path = join(outDir, `${run}.arrow`);
+  ensureWritableDir(outDir);
+  const backend = await selectBackend(config.backend);
+  const data = opts.dataset ?? loadMnist({ dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+  const sizes = [data.train.dim, ...config.hidden, data.classes];
+  const layers: LayerInfo[] = config.activations.map((activation, i) => ({
+    layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === config.activations.length - 1,
+  }));
+  const host = new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
+  const stepsPerEpoch = Math.ceil(data.train.n / config.batch);
+  const facts: RunFacts = {
+    run,
+    combo: config.combo,
+    seed: config.seed,
+    backend: backend.name,
+    engine: config.engine,
+    versions: {
+      node: process.versions.node,
+      probe: probeVersion(),
+      '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs') ?? 'unknown',
+      backend: (backend.name === 'node' ? packageVersion('@tensorflow/tfjs-node') : backend.name === 'wasm' ? packageVersion('@tensorflow/tfjs-backend-wasm') : packageVersion('@tensorflow/tfjs-backend-cpu')) ?? 'unknown',
+      'apache-arrow': packageVersion('apache-arrow') ?? 'unknown',
+    },
+    startedAt: new Date().toISOString(),
+    host: { platform: platform(), arch: arch(), cpus: cpus().length },
+    dataset: { name: data.name, source: data.source, trainSize: data.train.n, testSize: data.test.n },
+    layers: layers.map(({ layer, activation, fanIn, fanOut }) => ({ layer, activation, fanIn, fanOut })),
+    stepsPerEpoch,
+  };
+  const probeNames = [...new Set([...host.slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing])];
+  const evalMetrics = ['test_loss', 'test_acc', 'train_loss'];
+  const timingMetrics = ['epoch_seconds', 'probe_seconds', 'write_seconds'];
+  const metricNames = [...new Set([...host.slots.map((s) => s.metric), ...evalMetrics, ...timingMetrics])];
+  const epochs: EpochSummary[] = [];
+  let stepsDone = 0;
+  let status: RunStatus = RunStatus.running;
+  let probeTotal = 0, writeTotal = 0, wallTotal = 0;
+  const progress = (): RunProgress => ({
+    status,
+    epochsDone: epochs.length,
+    stepsDone,
+    updatedAt: new Date().toISOString(),
+    endedAt: status === RunStatus.running ? null : new Date().toISOString(),
+    epochSeconds: epochs.map((e) => e.seconds),
+    probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : null,
+    writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : null,
+  });
+  const writer = TraceWriter.create(path, {
+    run,
+    probes: probeNames,
+    metrics: metricNames,
+    metadata: { [MetaKey.config]: { ...config, configHash: configHash(config) }, [MetaKey.facts]: facts },
+  }, progress(), { force: opts.force });
+  const layout = {
+    layers: Int8Array.from(host.slots, (s) => s.layer),
+    probes: Int8Array.from(host.slots, (s) => writer.probeId(s.probe)),
+    metrics: Int16Array.from(host.slots, (s) => writer.metricId(s.metric)),
+  };
+  const evalIds = evalMetrics.map((m) => writer.metricId(m));
+  const timingIds = timingMetrics.map((m) => writer.metricId(m));
+  opts.listener?.onRunBegin?.({ run, path, backend, config, facts });
+
+  const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine);
+  const builder = new BatchBuilder(data.train, data.lut, data.classes);
+  const checkpointMs = (opts.checkpointSeconds ?? 10) * 1000;
+  let lastValues: Float32Array | null = null;
+  let lastCheckpoint = performance.now();
+  try {
+    for (let epoch = 1; epoch <= config.epochs && status === RunStatus.running; epoch++) {
+      const t0 = performance.now();
+      let probeMs = 0, writeMs = 0, lossSum = 0, stepsThisEpoch = 0;
+      const order = permutation(data.train.n, rng(config.seed, 'shuffle', epoch));
+      opts.listener?.onEpochBegin?.(epoch, stepsPerEpoch);
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        if (opts.signal?.aborted) {
+          status = RunStatus.interrupted;
+          break;
+        }
+        const start = s * config.batch;
+        const size = Math.min(config.batch, data.train.n - start);
+        const batch = builder.build(order, start, size);
+        const probed = stepsDone % config.every === 0;
+        const info = { step: stepsDone, epoch, batchSize: size };
+        const values = model.step(batch, probed ? host : null, info);
+        tf.dispose([batch.xf, batch.xb, batch.onehot, batch.labels]);
+        lossSum += values[0];
+        if (probed) {
+          const tw = performance.now();
+          writer.appendMany(stepsDone, epoch, layout, values, 1);
+          lastValues = values;
+          writeMs += performance.now() - tw;
+        }
+        stepsDone++;
+        stepsThisEpoch++;
+        opts.listener?.onStepEnd?.({ epoch, stepInEpoch: s + 1, stepsPerEpoch, loss: values[0] });
+        if (performance.now() - lastCheckpoint > checkpointMs) {
+          const tc = performance.now();
+          writer.checkpoint(progress());
+          lastCheckpoint = performance.now();
+          writeMs += lastCheckpoint - tc;
+        }
+        // let signal handlers and timers run now and then
+        if ((s & 63) === 63) await new Promise((r) => setImmediate(r));
+      }
+      if (status !== RunStatus.running) break;
+      probeMs = host.computeMs;
+      host.computeMs = 0;
+      const ev = evaluate(model, data.test, data.lut, data.classes);
+      const seconds = (performance.now() - t0) / 1000;
+      const e: EpochSummary = {
+        epoch, steps: stepsThisEpoch, trainLoss: lossSum / stepsThisEpoch, testLoss: ev.loss, testAcc: ev.acc,
+        seconds, probeSeconds: probeMs / 1000, writeSeconds: writeMs / 1000,
+      };
+      const evalP = writer.probeId(RunProbe.eval), timingP = writer.probeId(RunProbe.timing);
+      [e.testLoss, e.testAcc, e.trainLoss].forEach((v, i) => writer.append(stepsDone, epoch, 0, evalP, evalIds[i], v));
+      [e.seconds, e.probeSeconds, e.writeSeconds].forEach((v, i) => writer.append(stepsDone, epoch, 0, timingP, timingIds[i], v));
+      epochs.push(e);
+      probeTotal += probeMs;
+      writeTotal += writeMs;
+      wallTotal += seconds * 1000;
+      writer.checkpoint(progress());
+      lastCheckpoint = performance.now();
+      opts.listener?.onEpochEnd?.(e);
+    }
+    if (status === RunStatus.running) status = RunStatus.complete;
+  } catch (e) {
+    status = RunStatus.failed;
+    throw e;
+  } finally {
+    writer.close(progress());
+    model.dispose();
+  }
+  const last: LayerFigure[] = lastValues
+    ? host.slots.map((s, i) => ({ ...s, value: lastValues![i + 1] }))
+    : [];
+  const result: RunResult = {
+    run, path, status, config, configHash: configHash(config), backend: backend.name, steps: stepsDone, epochs, last,
+    seconds: wallTotal / 1000,
+    probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : 0,
+    writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : 0,
+  };
+  if (status === RunStatus.interrupted) {
+    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(path, stepsDone)), { result });
+  }
+  return result;
+}
