@@ -37,7 +37,7 @@ export async function main(args: readonly string[]): Promise<void> {
       .wrap(Math.min(110, process.stdout.columns ?? 100))
       .fail((message, err) => {
         if (err) throw err;
-        throw Object.assign(new Error(message), { usage: true });
+        throw Object.assign(new Error(message.replace(/\s*\n\s*/g, ' ').trim()), { usage: true });
       })
       .parseAsync();
   } catch (e) {

@@ -25,6 +25,9 @@ async function load(name: BackendName): Promise<string | null> {
     }
     if (!(await tf.setBackend(TFJS_NAME[name]))) return 'tfjs could not initialize it';
     await tf.ready();
+    // The cpu backend prints an install-tfjs-node banner on first use; we already said which
+    // backend runs and why.
+    if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
     return null;
   } catch (e) {
     const code = (e as { code?: string }).code;
@@ -43,8 +46,6 @@ export interface BackendInfo {
 
 /** Selects and initializes a tfjs backend; asking for an unavailable one is an error. */
 export async function selectBackend(choice: BackendChoice): Promise<BackendInfo> {
-  // tfjs prints a banner about tfjs-node on first use of the cpu backend; it is noise here.
-  tf.env().set('IS_TEST', true);
   if (choice !== 'auto') {
     const why = await load(choice);
     if (why) throw new ProbeError(ErrorCode.backend, msg.backendUnavailable(choice, why));

@@ -153,6 +153,8 @@ export class Mlp {
     for (let i = L - 1; i >= 0; i--) hooks?.onBackward?.({ layer: i + 1, dz: grads[2 * L + i] as tf.Tensor2D, ...g[i] }, info);
     this.applyUpdate(g, hooks, info);
     const out = this.finish(loss, forward[L - 1].a, batch, hooks, info);
+    // kept to outlive the gradient closure; not owned by the surrounding tidy
+    tf.dispose(forward.flatMap((t) => [t.z, t.a]));
     return out;
   }
 

@@ -205,6 +205,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   const checkpointMs = (opts.checkpointSeconds ?? 10) * 1000;
   let lastValues: Float32Array | null = null;
   let lastCheckpoint = performance.now();
+  let lastYield = performance.now();
   try {
     for (let epoch = 1; epoch <= config.epochs && status === RunStatus.running; epoch++) {
       const t0 = performance.now();
@@ -240,7 +241,10 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
           writeMs += lastCheckpoint - tc;
         }
         // let signal handlers and timers run now and then
-        if ((s & 63) === 63) await new Promise((r) => setImmediate(r));
+        if (performance.now() - lastYield > 50) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
+        }
       }
       if (status !== RunStatus.running) break;
       probeMs = host.computeMs;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `npm test`: build, install what the tests need that npm does not (a Python with pyarrow;
+# Debian's chromium for the report's browser test), then run every test with node's runner.
+set -eu
+cd "$(dirname "$0")/.."
+npx tsc -p .
+PROBE_PYTHON=$(bash scripts/python-env.sh) || true
+export PROBE_PYTHON
+node --test --test-concurrency=2 --test-timeout=300000 "$@" dist/test/

@@ -1,0 +1,23 @@
+/**
+ * probe's library API: everything the CLI does is one call here.
+ *
+ * @example
+ * ```ts
+ * import { runExperiment, readTrace, summarizeTrace } from 'probe-nn';
+ * const r = await runExperiment({ combo: 'relu-sigmoid-relu', epochs: 1, trainLimit: 3200 }, { out: 'runs' });
+ * console.log(summarizeTrace(readTrace(r.path)).epochs);
+ * ```
+ */
+export { ACTIVATIONS, Activation, isActivation, parseCombo } from './activations.js';
+export { resolveConfig, runName, configHash, STUDY, type RunConfig, type RunInput } from './config.js';
+export { ProbeError, ErrorCode, isProbeError } from './errors.js';
+export { runExperiment, type RunOptions, type RunResult, type RunListener, type EpochSummary } from './train/run.js';
+export { loadMnist, type Dataset, type Split } from './train/data.js';
+export { selectBackend, type BackendChoice, type BackendName } from './train/backend.js';
+export type { TensorHooks, ForwardTensors, BackwardTensors, UpdateTensors, NetworkTensors, StepInfo } from './train/hooks.js';
+export { PROBES, PROBE_IDS, resolveProbes } from './probes/registry.js';
+export type { Probe, LayerProbe, NetworkProbe, ProbeSettings, LayerInfo } from './probes/probe.js';
+export { readTrace, type Trace, type TraceColumns } from './trace/reader.js';
+export { TraceWriter } from './trace/writer.js';
+export { summarizeTrace, metricRows, type TraceSummary } from './trace/summary.js';
+export { Column, MetaKey, RunProbe, RunStatus, TRACE_VERSION, traceSchema } from './trace/schema.js';

@@ -1,0 +1,171 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readTrace } from '../src/trace/reader.js';
+import { MNIST_FILES } from '../src/train/data.js';
+import { BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+
+const probe = (args: string[], cwd = ROOT) => spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+const quick = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet'];
+
+test('probe run trains, prints a summary, writes a complete trace that inspect describes', () => {
+  const out = tmp();
+  const r = probe(['run', 'relu-sigmoid-relu', ...quick, '--epochs', '2', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.status, 'complete');
+  assert.equal(s.epochs.length, 2);
+  assert.equal(s.steps, 20);
+  assert.equal(s.backend, 'wasm');
+  const path = join(out, 'relu-sigmoid-relu_s1.arrow');
+  assert.equal(s.path, path);
+  const t = readTrace(path);
+  assert.equal(t.status, 'complete');
+  assert.equal(t.facts.backend, 'wasm');
+  assert.deepEqual(t.facts.layers.map((l) => l.activation), ['relu', 'sigmoid', 'relu']);
+  const i = probe(['inspect', path]);
+  assert.equal(i.status, 0, i.stderr);
+  assert.match(i.stdout, /status: complete/);
+  assert.match(i.stdout, /layer 2 sigmoid saturation: sat_frac, sat_low, sat_high, mean_deriv/);
+  assert.match(i.stdout, /per epoch\n.*epoch.*test acc/);
+  const human = probe(['run', 'tanh-tanh-tanh', ...quick, '--epochs', '1', '--out', out]);
+  assert.equal(human.status, 0, human.stderr);
+  assert.match(human.stdout, /✔ tanh-tanh-tanh seed 1 · complete · 10 steps/);
+  assert.match(human.stdout, /last probed step/);
+});
+
+test('the same seed, settings and backend give byte-identical probe values; another seed does not', () => {
+  const a = tmp(), b = tmp();
+  for (const [dir, seed] of [[a, '3'], [b, '3'], [join(a, 'other'), '4']]) {
+    const r = probe(['run', 'sigmoid-sigmoid-relu', ...quick, '--epochs', '2', '--seed', seed, '--out', dir]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const ta = readTrace(join(a, 'sigmoid-sigmoid-relu_s3.arrow')).columns, tb = readTrace(join(b, 'sigmoid-sigmoid-relu_s3.arrow')).columns;
+  const probeRows = (t: typeof ta) => t.value.filter((_, i) => !['eval', 'timing'].includes(t.probes[t.probe[i]]) || t.metrics[t.metric[i]].startsWith('test') || t.metrics[t.metric[i]] === 'train_loss');
+  assert.ok(ta.length > 500);
+  assert.deepEqual(ta.step, tb.step);
+  assert.deepEqual(ta.metric, tb.metric);
+  assert.deepEqual(Buffer.from(probeRows(ta).buffer), Buffer.from(probeRows(tb).buffer));
+  const tc = readTrace(join(a, 'other', 'sigmoid-sigmoid-relu_s4.arrow')).columns;
+  assert.notDeepEqual(probeRows(tc), probeRows(ta));
+});
+
+function expectBadInput(args: string[], pattern: RegExp, outDir: string) {
+  const before = existsSync(outDir) ? readdirSync(outDir) : [];
+  const r = probe(args);
+  assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.equal(r.stdout, '');
+  assert.deepEqual(existsSync(outDir) ? readdirSync(outDir) : [], before, 'no file written');
+}
+
+test('bad input: one line naming the value, exit 2, nothing written', () => {
+  const out = join(tmp(), 'runs');
+  const run = (combo: string, ...more: string[]) => ['run', combo, ...quick, '--epochs', '1', '--out', out, ...more];
+  expectBadInput(run('relu-swish-relu'), /^error unknown activation 'swish' in combination 'relu-swish-relu'/, out);
+  expectBadInput(run('relu-relu'), /names 2 activations but the model has 3 layers/, out);
+  expectBadInput(run('relu-relu-relu', '--lr', '-0.1'), /--lr must be a number > 0, got '-0.1'/, out);
+  expectBadInput(run('relu-relu-relu', '--batch', '0'), /--batch must be a whole number ≥ 1, got '0'/, out);
+  expectBadInput(run('relu-relu-relu', '--epochs', '1.5'), /--epochs must be a whole number ≥ 1, got '1.5'/, out);
+  expectBadInput(run('relu-relu-relu', '--backend', 'tpu'), /Invalid values:.*backend.*tpu/s, out);
+  expectBadInput(run('relu-relu-relu', '--data-dir', tmp()), /data file not found: .*train-images-idx3-ubyte/, out);
+  const corrupt = tmp();
+  for (const f of Object.values(MNIST_FILES)) copyFileSync(join(FIXTURES, f), join(corrupt, f));
+  const img = join(corrupt, MNIST_FILES.testImages);
+  writeFileSync(img, Buffer.concat([Buffer.from([0, 0, 8, 9]), readFileSync(img).subarray(4)]));
+  expectBadInput(run('relu-relu-relu', '--data-dir', corrupt), /magic number 0x00000809, expected 0x00000803/, out);
+  const notDir = join(tmp(), 'file');
+  writeFileSync(notDir, 'x');
+  expectBadInput(['run', 'relu-relu-relu', ...quick, '--out', join(notDir, 'runs')], /output directory .* is not writable \(a part of the path is a file\)/, out);
+  expectBadInput(['inspect', notDir], /is not a probe trace: not an Arrow IPC file/, out);
+  expectBadInput(['bogus'], /unknown command 'bogus'/, out);
+});
+
+test('an existing trace is refused (and left untouched) unless --force', () => {
+  const out = tmp();
+  assert.equal(probe(['run', 'relu-relu-relu', ...quick, '--epochs', '1', '--out', out]).status, 0);
+  const path = join(out, 'relu-relu-relu_s1.arrow');
+  const before = readFileSync(path);
+  expectBadInput(['run', 'relu-relu-relu', ...quick, '--epochs', '2', '--out', out], /relu-relu-relu_s1.arrow already exists: pass --force/, out);
+  assert.deepEqual(readFileSync(path), before);
+  assert.equal(probe(['run', 'relu-relu-relu', ...quick, '--epochs', '2', '--out', out, '--force']).status, 0);
+  assert.equal(readTrace(path).progress?.epochsDone, 2);
+});
+
+const children = new Set<ReturnType<typeof spawn>>();
+after(() => children.forEach((c) => c.kill('SIGKILL')));
+
+/** Starts a long run on the fixtures and resolves once its trace shows `epochs` finished epochs. */
+async function startLongRun(out: string, epochs: number) {
+  mkdirSync(out, { recursive: true });
+  const child = spawn(process.execPath, [BIN, 'run', 'relu-sigmoid-relu', ...quick, '--epochs', '100000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
+  const path = join(out, 'relu-sigmoid-relu_s1.arrow');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`run made no progress: ${stderr}`); }
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      if ((readTrace(path).progress?.epochsDone ?? 0) >= epochs) break;
+    } catch { /* not created yet */ }
+  }
+  return { child, path, exited, stderr: () => stderr };
+}
+
+test('kill -9 mid-run leaves a trace that opens, holds every finished epoch, and inspect calls truncated', async () => {
+  const { child, path, exited } = await startLongRun(tmp(), 3);
+  const seen = readTrace(path).progress!.epochsDone;
+  child.kill('SIGKILL');
+  await exited;
+  const t = readTrace(path);
+  assert.equal(t.truncated, true);
+  assert.ok(t.progress!.epochsDone >= seen);
+  const evalRows = t.columns.probe.filter((p) => t.columns.probes[p] === 'eval').length;
+  assert.ok(evalRows >= 3 * seen, `${evalRows} eval rows for ${seen} epochs`);
+  const i = probe(['inspect', path]);
+  assert.equal(i.status, 3, 'inspect exits 3 on a truncated trace');
+  assert.match(i.stdout, /TRUNCATED: \d+ of 100000 epochs finished.*the process ended without closing it/);
+});
+
+test('Ctrl-C stops after the current step, closes the trace as interrupted and exits 130', async () => {
+  const { child, path, exited, stderr } = await startLongRun(tmp(), 2);
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 130, stderr());
+  assert.match(stderr(), /interrupted after \d+ steps; the trace so far is in/);
+  const t = readTrace(path);
+  assert.equal(t.status, 'interrupted');
+  assert.equal(t.recovered, false);
+  assert.ok(t.progress!.epochsDone >= 2);
+});
+
+test('pyarrow reads a trace (the library most users open traces with)', (t) => {
+  const python = process.env.PROBE_PYTHON;
+  if (!python) return t.skip('PROBE_PYTHON unset: npm test sets it to a venv with pyarrow (scripts/python-env.sh)');
+  const out = tmp();
+  assert.equal(probe(['run', 'selu-tanh-relu', ...quick, '--epochs', '1', '--out', out]).status, 0);
+  const path = join(out, 'selu-tanh-relu_s1.arrow');
+  const ours = readTrace(path);
+  const script = `
+import json, sys, pyarrow.ipc as ipc
+t = ipc.open_file(sys.argv[1]).read_all()
+meta = {k.decode(): v.decode() for k, v in t.schema.metadata.items()}
+print(json.dumps({"rows": t.num_rows, "columns": t.column_names, "status": json.loads(meta["probe.progress"])["status"],
+  "sum": float(sum(t.column("value").to_pylist())), "metrics": sorted(set(t.column("metric").to_pylist()))}))`;
+  const r = spawnSync(python, ['-c', script, path], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const py = JSON.parse(r.stdout);
+  assert.equal(py.rows, ours.columns.length);
+  assert.deepEqual(py.columns, ['run', 'step', 'epoch', 'layer', 'probe', 'metric', 'value']);
+  assert.equal(py.status, 'complete');
+  const sum = ours.columns.value.reduce((s, v) => s + v, 0);
+  assert.ok(Math.abs(py.sum - sum) <= 1e-6 * Math.abs(sum) + 1e-6);
+  assert.deepEqual(py.metrics, [...new Set(ours.columns.metrics)].sort());
+});

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configHash, resolveConfig, runName } from '../src/config.js';
+import { initParams } from '../src/train/model.js';
+
+test("defaults are the study's settings", () => {
+  const c = resolveConfig({ combo: 'relu-sigmoid-relu' });
+  assert.deepEqual([c.hidden, c.lr, c.momentum, c.batch, c.epochs, c.seed, c.every], [[500, 256], 0.01, 0.5, 32, 10, 1, 1]);
+  assert.deepEqual(c.activations, ['relu', 'sigmoid', 'relu']);
+  assert.deepEqual(c.probes, ['loss', 'saturation', 'dead-relu', 'gradients']);
+  assert.equal(runName(c), 'relu-sigmoid-relu_s1');
+});
+
+test('each bad value gets a message naming it and what is accepted', () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ combo: 'relu-sigmoid' }, /names 2 activations but the model has 3 layers/],
+    [{ combo: 'relu-sigmoid-gelu' }, /unknown activation 'gelu' .*use relu, tanh, sigmoid or selu/],
+    [{ combo: 'relu-relu-relu', epochs: '2.5' }, /--epochs must be a whole number ≥ 1, got '2.5'/],
+    [{ combo: 'relu-relu-relu', epochs: '0' }, /--epochs must be a whole number ≥ 1, got '0'/],
+    [{ combo: 'relu-relu-relu', batch: '0' }, /--batch must be a whole number ≥ 1, got '0'/],
+    [{ combo: 'relu-relu-relu', lr: '0' }, /--lr must be a number > 0, got '0'/],
+    [{ combo: 'relu-relu-relu', lr: 'fast' }, /--lr must be a finite number, got 'fast'/],
+    [{ combo: 'relu-relu-relu', momentum: '1' }, /--momentum must be a number in \[0, 1\), got '1'/],
+    [{ combo: 'relu-relu-relu', hidden: '500,x' }, /--hidden must be comma-separated layer widths/],
+    [{ combo: 'relu-relu-relu', backend: 'gpu' }, /--backend must be one of auto, node, wasm, cpu, got 'gpu'/],
+    [{ combo: 'relu-relu-relu', probes: 'dead-relu,magic' }, /unknown probe 'magic': choose from loss, saturation, dead-relu, gradients/],
+    [{ combo: 'relu-relu-relu', every: '-3' }, /--every must be a whole number ≥ 1, got '-3'/],
+    [{ combo: 'relu-relu-relu', sigmoidLow: '0.9', sigmoidHigh: '0.8' }, /--sigmoid-high must be greater than --sigmoid-low/],
+    [{ combo: 'relu-relu-relu', tanhSat: '1.5' }, /--tanh-sat must be a number in \(0, 1\), got '1.5'/],
+    [{ combo: 'relu-relu-relu', trainLimit: '0' }, /--train-limit must be a whole number ≥ 1/],
+  ];
+  for (const [input, re] of bad) {
+    assert.throws(() => resolveConfig(input as never), (e: Error & { exitCode?: number }) => re.test(e.message) && e.exitCode === 2 && !e.message.includes('\n'), String(re));
+  }
+});
+
+test('--hidden changes how many activations a combination needs', () => {
+  assert.deepEqual(resolveConfig({ combo: 'tanh-relu', hidden: '64' }).hidden, [64]);
+  assert.deepEqual(resolveConfig({ combo: 'TANH-selu-relu-sigmoid', hidden: [8, 4, 2] }).activations, ['tanh', 'selu', 'relu', 'sigmoid']);
+});
+
+test('config hash changes with anything that changes the numbers, not with the requested backend', () => {
+  const a = resolveConfig({ combo: 'relu-sigmoid-relu' });
+  assert.equal(configHash(a), configHash(resolveConfig({ combo: 'relu-sigmoid-relu', backend: 'cpu' })));
+  assert.notEqual(configHash(a), configHash(resolveConfig({ combo: 'relu-sigmoid-relu', lr: 0.02 })));
+  assert.notEqual(configHash(a), configHash(resolveConfig({ combo: 'relu-sigmoid-relu', seed: 2 })));
+});
+
+test("initialization is PyTorch's: uniform in ±1/sqrt(fan_in), for weights and biases", () => {
+  const [l1, l2] = initParams({ sizes: [784, 500, 256], activations: ['relu', 'relu'] }, 1);
+  for (const [l, fanIn] of [[l1, 784], [l2, 500]] as const) {
+    const k = 1 / Math.sqrt(fanIn);
+    for (const arr of [l.w, l.b]) {
+      let min = Infinity, max = -Infinity, sum = 0;
+      for (const v of arr) { min = Math.min(min, v); max = Math.max(max, v); sum += v; }
+      assert.ok(min >= -k && max <= k, `within ±${k}`);
+      if (arr.length > 1000) {
+        assert.ok(min < -0.99 * k && max > 0.99 * k, 'fills the range');
+        assert.ok(Math.abs(sum / arr.length) < 0.01 * k, 'centred');
+      }
+    }
+  }
+  assert.deepEqual(initParams({ sizes: [4, 3], activations: ['relu'] }, 5), initParams({ sizes: [4, 3], activations: ['relu'] }, 5));
+});

@@ -1,0 +1,140 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../src/activations.js';
+import { Mlp, type EngineKind } from '../src/train/engine.js';
+import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
+import { initParams, type LayerParams } from '../src/train/model.js';
+import { refSgd, refStep, type RefStep } from './reference.js';
+import { closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
+
+before(() => useBackend('wasm'));
+
+/** Copies every hook tensor to the host. */
+class Capture implements TensorHooks {
+  fwd: Record<number, { input: Float32Array; z: Float32Array; a: Float32Array }> = {};
+  bwd: Record<number, { dz: Float32Array; dW: Float32Array; db: Float32Array }> = {};
+  upd: Record<number, { w: Float32Array; v: Float32Array }> = {};
+  onForward(t: ForwardTensors) { this.fwd[t.layer] = { input: t.input.dataSync() as Float32Array, z: t.z.dataSync() as Float32Array, a: t.a.dataSync() as Float32Array }; }
+  onBackward(t: BackwardTensors) { this.bwd[t.layer] = { dz: t.dz.dataSync() as Float32Array, dW: t.dW.dataSync() as Float32Array, db: t.db.dataSync() as Float32Array }; }
+  onUpdate(t: UpdateTensors) { this.upd[t.layer] = { w: t.w.dataSync() as Float32Array, v: t.velocityW.dataSync() as Float32Array }; }
+}
+
+const SMALL = [20, 12, 8, 5];
+const ACT_SETS: Activation[][] = [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'sigmoid'], ['selu', 'relu', 'tanh'], ['sigmoid', 'tanh', 'selu']];
+
+function oneStep(kind: EngineKind, acts: Activation[], params: LayerParams[], B: number, seed: number) {
+  const { x, labels } = randomBatchData(B, SMALL[0], SMALL[3], seed);
+  const model = new Mlp({ sizes: SMALL, activations: acts }, params, { lr: 0.1, momentum: 0.5 }, kind);
+  const cap = new Capture();
+  const batch = toBatch(x, labels, SMALL[0], SMALL[3]);
+  const values = model.step(batch, cap, { step: 0, epoch: 1, batchSize: B });
+  disposeBatch(batch);
+  const after = model.params();
+  model.dispose();
+  return { values, cap, after, x, labels };
+}
+
+function compareToRef(cap: Capture, ref: RefStep, label: string) {
+  ref.layers.forEach((L, i) => {
+    const l = i + 1;
+    assert.ok(closeness(cap.fwd[l].z, L.z) <= 1, `${label} layer ${l} z`);
+    assert.ok(closeness(cap.fwd[l].a, L.a) <= 1, `${label} layer ${l} a`);
+    assert.ok(closeness(cap.bwd[l].dz, L.dz, 1e-3, 1e-7) <= 1, `${label} layer ${l} dz`);
+    assert.ok(closeness(cap.bwd[l].dW, L.dW, 1e-3, 1e-7) <= 1, `${label} layer ${l} dW`);
+    assert.ok(closeness(cap.bwd[l].db, L.db, 1e-3, 1e-7) <= 1, `${label} layer ${l} db`);
+  });
+}
+
+test('reference gradients agree with central finite differences of the float64 loss', () => {
+  for (const acts of ACT_SETS) {
+    const params = initParams({ sizes: SMALL, activations: acts }, 7);
+    const { x, labels } = randomBatchData(6, SMALL[0], SMALL[3], 3);
+    const ref = refStep(params, acts, x, labels, 6);
+    // float64 copies, perturbed one weight at a time
+    const p64 = params.map((p) => ({ ...p, w: Float64Array.from(p.w), b: Float64Array.from(p.b) }));
+    const h = 1e-6;
+    for (let l = 0; l < params.length; l++) {
+      for (const k of [0, 3, params[l].w.length - 1]) {
+        const lossAt = (delta: number) => {
+          p64[l].w[k] += delta;
+          const v = refStep(p64 as unknown as LayerParams[], acts, x, labels, 6, false).loss;
+          p64[l].w[k] -= delta;
+          return v;
+        };
+        const fd = (lossAt(h) - lossAt(-h)) / (2 * h);
+        assert.ok(Math.abs(fd - ref.layers[l].dW[k]) < 1e-6 + 1e-4 * Math.abs(fd), `${acts.join('-')} layer ${l + 1} w[${k}]: fd ${fd} vs ${ref.layers[l].dW[k]}`);
+      }
+      const lossAtB = (delta: number) => {
+        p64[l].b[1] += delta;
+        const v = refStep(p64 as unknown as LayerParams[], acts, x, labels, 6, false).loss;
+        p64[l].b[1] -= delta;
+        return v;
+      };
+      const fdb = (lossAtB(h) - lossAtB(-h)) / (2 * h);
+      assert.ok(Math.abs(fdb - ref.layers[l].db[1]) < 1e-6 + 1e-4 * Math.abs(fdb), `${acts.join('-')} layer ${l + 1} b[1]`);
+    }
+  }
+});
+
+for (const kind of ['fast', 'tape'] as const) {
+  test(`${kind} engine: loss, forward tensors and gradients match the plain-loop reference`, () => {
+    for (const acts of ACT_SETS) {
+      const params = initParams({ sizes: SMALL, activations: acts }, 11);
+      const { values, cap, x, labels } = oneStep(kind, acts, params, 7, 5);
+      const ref = refStep(params, acts, x, labels, 7);
+      assert.ok(Math.abs(values[0] - ref.loss) < 1e-5, `${acts.join('-')} loss ${values[0]} vs ${ref.loss}`);
+      compareToRef(cap, ref, `${kind} ${acts.join('-')}`);
+    }
+  });
+}
+
+test('fast and tape engines take the same SGD-with-momentum steps as the reference over several steps', () => {
+  const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
+  const arch = { sizes: SMALL, activations: acts };
+  const models = (['fast', 'tape'] as const).map((k) => new Mlp(arch, initParams(arch, 3), { lr: 0.05, momentum: 0.5 }, k));
+  let ref = { params: initParams(arch, 3), velocity: null as null | { w: Float64Array; b: Float64Array }[] };
+  for (let s = 0; s < 5; s++) {
+    const { x, labels } = randomBatchData(8, SMALL[0], SMALL[3], 100 + s);
+    const r = refStep(ref.params, acts, x, labels, 8);
+    ref = refSgd(ref.params, ref.velocity, r, 0.05, 0.5);
+    for (const m of models) {
+      const batch = toBatch(x, labels, SMALL[0], SMALL[3]);
+      m.step(batch, null, { step: s, epoch: 1, batchSize: 8 });
+      disposeBatch(batch);
+    }
+  }
+  for (const m of models) {
+    m.params().forEach((p, l) => {
+      assert.ok(closeness(p.w, ref.params[l].w, 1e-4, 1e-6) <= 1, `${m.engine} layer ${l + 1} weights`);
+      assert.ok(closeness(p.b, ref.params[l].b, 1e-4, 1e-6) <= 1, `${m.engine} layer ${l + 1} biases`);
+    });
+    m.dispose();
+  }
+});
+
+test('update hook reports the new weights and the momentum buffer (first step: v = g)', () => {
+  const acts: Activation[] = ['tanh', 'relu', 'sigmoid'];
+  const params = initParams({ sizes: SMALL, activations: acts }, 2);
+  const { cap, after } = oneStep('fast', acts, params, 4, 9);
+  for (let l = 1; l <= 3; l++) {
+    assert.deepEqual(cap.upd[l].w, after[l - 1].w);
+    assert.deepEqual(cap.upd[l].v, cap.bwd[l].dW);
+  }
+});
+
+test('a step leaks no tensors', () => {
+  const acts: Activation[] = ['selu', 'sigmoid', 'relu'];
+  const arch = { sizes: SMALL, activations: acts };
+  for (const kind of ['fast', 'tape'] as const) {
+    const m = new Mlp(arch, initParams(arch, 1), { lr: 0.01, momentum: 0.5 }, kind);
+    const { x, labels } = randomBatchData(4, SMALL[0], SMALL[3], 1);
+    const batch = toBatch(x, labels, SMALL[0], SMALL[3]);
+    m.step(batch, new Capture(), { step: 0, epoch: 1, batchSize: 4 });
+    const before = tf.memory().numTensors;
+    for (let s = 1; s < 4; s++) m.step(batch, new Capture(), { step: s, epoch: 1, batchSize: 4 });
+    assert.equal(tf.memory().numTensors, before, `${kind} engine`);
+    disposeBatch(batch);
+    m.dispose();
+  }
+});

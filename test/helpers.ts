@@ -1,0 +1,57 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendName } from '../src/train/backend.js';
+import type { Batch } from '../src/train/engine.js';
+import { rng } from '../src/train/rng.js';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const FIXTURES = join(ROOT, 'fixtures', 'mnist-tiny');
+export const BIN = join(ROOT, 'bin', 'probe.js');
+
+export function tmp(prefix = 'probe-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function useBackend(name: BackendName = 'wasm'): Promise<void> {
+  await selectBackend(name);
+}
+
+/** A random batch: inputs roughly like normalized MNIST, labels uniform. */
+export function randomBatchData(B: number, dim: number, classes: number, seed: number): { x: Float32Array; labels: Int32Array } {
+  const r = rng(seed, 'test-batch');
+  const x = Float32Array.from({ length: B * dim }, () => (r.float() < 0.8 ? -0.4242 : 2.8 * r.float()));
+  const labels = Int32Array.from({ length: B }, () => r.int(classes));
+  return { x, labels };
+}
+
+export function toBatch(x: Float32Array, labels: Int32Array, dim: number, classes: number): Batch {
+  const B = labels.length;
+  const xf = new Float32Array(dim * B);
+  for (let s = 0; s < B; s++) for (let f = 0; f < dim; f++) xf[f * B + s] = x[s * dim + f];
+  const onehot = new Float32Array(B * classes);
+  labels.forEach((c, s) => (onehot[s * classes + c] = 1));
+  return {
+    size: B,
+    xf: tf.tensor2d(xf, [dim, B]),
+    xb: tf.tensor2d(x, [B, dim]),
+    onehot: tf.tensor2d(onehot, [B, classes]),
+    labels: tf.tensor1d(labels, 'int32'),
+  };
+}
+
+export function disposeBatch(b: Batch): void {
+  tf.dispose([b.xf, b.xb, b.onehot, b.labels]);
+}
+
+/** Largest |a−b| / (atol + rtol·|b|) over the arrays; ≤ 1 means close. */
+export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 1e-4, atol = 1e-6): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+  }
+  return worst;
+}

@@ -1,0 +1,58 @@
+/** Plain-loop reference values of every built-in probe, from host copies of the step's tensors. */
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import type { ProbeSettings } from '../src/probes/probe.js';
+
+const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]; return s / xs.length; };
+const norm = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i] * xs[i]; return Math.sqrt(s); };
+const maxAbs = (xs: ArrayLike<number>) => { let m = 0; for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i])); return m; };
+
+export function refSaturation(act: Activation, z: ArrayLike<number>, a: ArrayLike<number>, s: ProbeSettings): number[] {
+  const n = a.length;
+  let low = 0, high = 0, deriv = 0;
+  for (let i = 0; i < n; i++) {
+    const v = a[i];
+    if (act === 'sigmoid') { if (v < s.sigmoidLow) low++; if (v > s.sigmoidHigh) high++; deriv += v * (1 - v); }
+    if (act === 'tanh') { if (v < -s.tanhSat) low++; if (v > s.tanhSat) high++; deriv += 1 - v * v; }
+    if (act === 'selu') { if (v < -s.seluSat * SELU_SCALE * SELU_ALPHA) low++; deriv += z[i] > 0 ? SELU_SCALE : SELU_SCALE * SELU_ALPHA * Math.exp(z[i]); }
+  }
+  if (act === 'selu') return [low / n, low / n, deriv / n];
+  return [(low + high) / n, low / n, high / n, deriv / n];
+}
+
+/** z is `[units][batch]`. */
+export function refDeadRelu(z: ArrayLike<number>, units: number, batch: number, perUnit: boolean): number[] {
+  let inactive = 0, deadUnits = 0, deadRows = 0;
+  const activeShare: number[] = [];
+  for (let u = 0; u < units; u++) {
+    let all = true, active = 0;
+    for (let s = 0; s < batch; s++) {
+      if (z[u * batch + s] <= 0) inactive++; else { all = false; active++; }
+    }
+    if (all) deadUnits++;
+    activeShare.push(active / batch);
+  }
+  for (let s = 0; s < batch; s++) {
+    let all = true;
+    for (let u = 0; u < units; u++) if (z[u * batch + s] > 0) all = false;
+    if (all) deadRows++;
+  }
+  const base = [inactive / (units * batch), deadUnits / units, deadRows / batch];
+  return perUnit ? [...base, ...activeShare] : base;
+}
+
+export function refGradients(dW: ArrayLike<number>, db: ArrayLike<number>, dz: ArrayLike<number>, w: ArrayLike<number>, v: ArrayLike<number>, lr: number): number[] {
+  return [norm(dW), maxAbs(dW), norm(db), maxAbs(db), norm(dz), maxAbs(dz), (lr * norm(v)) / norm(w)];
+}
+
+/** output is `[classes][batch]`. */
+export function refLossProbe(loss: number, output: ArrayLike<number>, labels: ArrayLike<number>, classes: number, batch: number): number[] {
+  let hits = 0;
+  for (let s = 0; s < batch; s++) {
+    let best = -Infinity, arg = 0;
+    for (let c = 0; c < classes; c++) if (output[c * batch + s] > best) { best = output[c * batch + s]; arg = c; }
+    if (arg === labels[s]) hits++;
+  }
+  return [loss, hits / batch];
+}
+
+export { mean };

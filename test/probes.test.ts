@@ -1,0 +1,140 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../src/activations.js';
+import { ProbeHost } from '../src/probes/host.js';
+import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
+import { PROBES } from '../src/probes/registry.js';
+import { deadRelu } from '../src/probes/dead-relu.js';
+import { saturation } from '../src/probes/saturation.js';
+import { Mlp } from '../src/train/engine.js';
+import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
+import { initParams, type LayerParams } from '../src/train/model.js';
+import { refDeadRelu, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
+import { closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
+
+before(() => useBackend('wasm'));
+
+const SIZES = [30, 24, 16, 10];
+const S = DEFAULT_PROBE_SETTINGS;
+
+/** Runs one step with every probe, and keeps host copies of what the probes saw. */
+function probedStep(acts: Activation[], params: LayerParams[], B = 12, seed = 4) {
+  const layers: LayerInfo[] = acts.map((activation, i) => ({ layer: i + 1, activation, fanIn: SIZES[i], fanOut: SIZES[i + 1], isOutput: i === acts.length - 1 }));
+  const host = new ProbeHost(PROBES, layers, S);
+  const seen: Record<number, Record<string, Float32Array>> = {};
+  let net: { loss: number; output: Float32Array; labels: Int32Array } | null = null;
+  const keep = (l: number, k: string, t: tf.Tensor) => ((seen[l] ??= {})[k] = t.dataSync() as Float32Array);
+  const hooks: TensorHooks = {
+    onForward: (t: ForwardTensors, i: StepInfo) => { keep(t.layer, 'z', t.z); keep(t.layer, 'a', t.a); host.onForward(t); void i; },
+    onBackward: (t: BackwardTensors) => { keep(t.layer, 'dz', t.dz); keep(t.layer, 'dW', t.dW); keep(t.layer, 'db', t.db); host.onBackward(t); },
+    onUpdate: (t: UpdateTensors) => { keep(t.layer, 'w', t.w); keep(t.layer, 'v', t.velocityW); host.onUpdate(t); },
+    onStepTensors: (t: NetworkTensors, i: StepInfo) => {
+      net = { loss: t.loss.dataSync()[0], output: t.output.dataSync() as Float32Array, labels: t.labels.dataSync() as Int32Array };
+      return host.onStepTensors(t, i);
+    },
+  };
+  const model = new Mlp({ sizes: SIZES, activations: acts }, params, { lr: 0.01, momentum: 0.5 });
+  const { x, labels } = randomBatchData(B, SIZES[0], 10, seed);
+  const batch = toBatch(x, labels, SIZES[0], 10);
+  const values = model.step(batch, hooks, { step: 0, epoch: 1, batchSize: B });
+  disposeBatch(batch);
+  model.dispose();
+  const got = (layer: number, probe: string) => host.slots.flatMap((s, i) => (s.layer === layer && s.probe === probe ? [values[i + 1]] : []));
+  return { host, seen, net: net!, got, layers, B };
+}
+
+function checkAll(acts: Activation[], params: LayerParams[], label: string) {
+  const { seen, net, got, layers, B } = probedStep(acts, params);
+  assert.ok(closeness(got(0, 'loss'), refLossProbe(net.loss, net.output, net.labels, 10, B), 1e-6, 1e-7) <= 1, `${label} loss probe`);
+  for (const L of layers) {
+    const s = seen[L.layer];
+    if (L.activation === 'relu') {
+      assert.deepEqual(got(L.layer, 'saturation'), [], `${label}: no saturation rows for relu`);
+      assert.ok(closeness(got(L.layer, 'dead-relu'), refDeadRelu(s.z, L.fanOut, B, L.fanOut <= S.perUnitMax), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} dead-relu`);
+    } else {
+      assert.deepEqual(got(L.layer, 'dead-relu'), [], `${label}: no dead-relu rows for ${L.activation}`);
+      assert.ok(closeness(got(L.layer, 'saturation'), refSaturation(L.activation, s.z, s.a, S), 1e-5, 1e-7) <= 1, `${label} layer ${L.layer} saturation`);
+    }
+    assert.ok(closeness(got(L.layer, 'gradients'), refGradients(s.dW, s.db, s.dz, s.w, s.v, 0.01), 1e-4, 1e-12) <= 1, `${label} layer ${L.layer} gradients`);
+  }
+}
+
+test('every probe matches its plain-loop reference on all activations', () => {
+  for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'relu'], ['sigmoid', 'tanh', 'selu'], ['selu', 'relu', 'tanh']] as Activation[][]) {
+    checkAll(acts, initParams({ sizes: SIZES, activations: acts }, 5), acts.join('-'));
+  }
+});
+
+test('an all-dead ReLU layer: every grain reads 1, no unit active, and no gradient flows below it', () => {
+  const acts: Activation[] = ['relu', 'relu', 'relu'];
+  const params = initParams({ sizes: SIZES, activations: acts }, 5);
+  params[2].b.fill(-100); // output layer dead for every input
+  checkAll(acts, params, 'dead output');
+  const { got } = probedStep(acts, params);
+  assert.deepEqual(got(3, 'dead-relu'), [1, 1, 1, ...new Array(10).fill(0)]);
+  assert.deepEqual(got(3, 'gradients').slice(0, 6), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(got(1, 'gradients').slice(0, 6), [0, 0, 0, 0, 0, 0]);
+  assert.equal(got(1, 'gradients')[6], 0, 'no update, so the update ratio is 0');
+});
+
+test('a fully saturated sigmoid layer reads sat_frac 1 and a vanishing mean derivative', () => {
+  const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
+  const params = initParams({ sizes: SIZES, activations: acts }, 5);
+  params[1].b.fill(50);
+  checkAll(acts, params, 'saturated high');
+  const { got } = probedStep(acts, params);
+  const [frac, low, high, deriv] = got(2, 'saturation');
+  assert.equal(frac, 1);
+  assert.equal(low, 0);
+  assert.equal(high, 1);
+  assert.ok(deriv < 1e-20, `σ' = ${deriv}`);
+  params[1].b.fill(-50);
+  const [frac2, low2, high2] = probedStep(acts, params).got(2, 'saturation');
+  assert.deepEqual([frac2, low2, high2], [1, 1, 0]);
+});
+
+function layerCtx(z: number[][], activation: Activation) {
+  const t = tf.tensor2d(z);
+  const a = activation === 'relu' ? tf.relu(t) : tf.sigmoid(t);
+  const layer: LayerInfo = { layer: 1, activation, fanIn: 1, fanOut: z.length, isOutput: false };
+  return { t, a, ctx: { info: { step: 0, epoch: 1, batchSize: z[0].length }, layer, forward: { layer: 1, activation, input: t, z: t as tf.Tensor2D, a: a as tf.Tensor2D }, backward: null!, update: null!, settings: S } };
+}
+
+test('dead-relu counts a unit dead only if inactive for every sample, and a sample dead only if every unit is', () => {
+  // rows are units, columns samples; z = 0 counts as inactive
+  const { t, a, ctx } = layerCtx([[0, -1, -2, 3], [-1, -1, -1, -1], [-5, 2, 0, -1]], 'relu');
+  const v = deadRelu.compute(ctx).arraySync();
+  tf.dispose([t, a]);
+  // entries z ≤ 0: 10 of 12; units dead: the second only; samples dead: the first and third
+  assert.deepEqual(v.slice(0, 3), [10 / 12, 1 / 3, 2 / 4].map(Math.fround));
+  assert.deepEqual(v.slice(3), [0.25, 0, 0.25]);
+});
+
+test('saturation thresholds are strict: a sigmoid output exactly at a threshold is not saturated', () => {
+  const logit = (p: number) => Math.log(p / (1 - p));
+  const s2 = { ...S, sigmoidLow: 0.25, sigmoidHigh: 0.75 };
+  const zs = [[logit(0.1), logit(0.25), logit(0.5), logit(0.9)]];
+  const { t, a, ctx } = layerCtx(zs, 'sigmoid');
+  const v = saturation.compute({ ...ctx, settings: s2 }).arraySync();
+  const av = a.dataSync();
+  tf.dispose([t, a]);
+  const low = Array.from(av).filter((x) => x < 0.25).length, high = Array.from(av).filter((x) => x > 0.75).length;
+  assert.equal(low, 1, 'fixture: exactly one output below 0.25 in float32');
+  assert.deepEqual(v.slice(0, 3), [(low + high) / 4, low / 4, high / 4]);
+});
+
+test('probe host lays out one slot per value and checks what probes return', () => {
+  const layers: LayerInfo[] = [{ layer: 1, activation: 'sigmoid', fanIn: 4, fanOut: 3, isOutput: false }, { layer: 2, activation: 'relu', fanIn: 3, fanOut: 2, isOutput: true }];
+  const host = new ProbeHost(PROBES, layers, S);
+  const names = host.slots.map((s) => `${s.layer}/${s.probe}/${s.metric}`);
+  assert.deepEqual(names.filter((n) => n.startsWith('0/')), ['0/loss/loss', '0/loss/accuracy']);
+  assert.ok(names.includes('1/saturation/mean_deriv') && !names.includes('1/dead-relu/inactive_frac'));
+  assert.ok(names.includes('2/dead-relu/active_u1') && !names.includes('2/saturation/sat_frac'));
+  assert.equal(new Set(names).size, names.length);
+  const bad = new ProbeHost([{ ...saturation, compute: () => tf.zeros([2]) as tf.Tensor1D }], layers, S);
+  const z = tf.zeros([3, 2]) as tf.Tensor2D;
+  bad.onForward({ layer: 1, activation: 'sigmoid', input: z, z, a: z });
+  assert.throws(() => tf.tidy(() => bad.onStepTensors({ loss: tf.scalar(0), output: z, labels: tf.tensor1d([0, 0], 'int32') }, { step: 0, epoch: 1, batchSize: 2 }) ?? []), /returned shape \[2\] for 4 metrics/);
+  z.dispose();
+});

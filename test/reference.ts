@@ -1,0 +1,117 @@
+/**
+ * An independent reference: the study's MLP written with plain loops in float64, no tfjs. Its
+ * gradients are themselves checked against finite differences (engine.test.ts).
+ * Layouts follow the engine's hooks: z, a, dz are `[units][batch]`, dW is `[out][in]`.
+ */
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import type { LayerParams } from '../src/train/model.js';
+
+export interface RefLayer {
+  input: Float64Array; // [in × B]
+  z: Float64Array; // [out × B]
+  a: Float64Array;
+  dz: Float64Array;
+  dW: Float64Array; // [out × in]
+  db: Float64Array; // [out]
+}
+
+export interface RefStep {
+  loss: number;
+  correct: number;
+  layers: RefLayer[];
+}
+
+export function act(z: number, f: Activation): number {
+  switch (f) {
+    case 'relu': return z > 0 ? z : 0;
+    case 'sigmoid': return 1 / (1 + Math.exp(-z));
+    case 'tanh': return Math.tanh(z);
+    case 'selu': return z > 0 ? SELU_SCALE * z : SELU_SCALE * SELU_ALPHA * (Math.exp(z) - 1);
+  }
+}
+
+export function dact(z: number, f: Activation): number {
+  switch (f) {
+    case 'relu': return z > 0 ? 1 : 0;
+    case 'sigmoid': { const s = 1 / (1 + Math.exp(-z)); return s * (1 - s); }
+    case 'tanh': { const t = Math.tanh(z); return 1 - t * t; }
+    case 'selu': return z > 0 ? SELU_SCALE : SELU_SCALE * SELU_ALPHA * Math.exp(z);
+  }
+}
+
+/** `x` is batch-major `[B × in]`. */
+export function refStep(params: readonly LayerParams[], acts: readonly Activation[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
+  const layers: RefLayer[] = [];
+  let h = new Float64Array(params[0].fanIn * B);
+  for (let b = 0; b < B; b++) for (let i = 0; i < params[0].fanIn; i++) h[i * B + b] = x[b * params[0].fanIn + i];
+  for (let l = 0; l < params.length; l++) {
+    const { fanIn, fanOut, w, b: bias } = params[l];
+    const z = new Float64Array(fanOut * B), a = new Float64Array(fanOut * B);
+    for (let o = 0; o < fanOut; o++) {
+      for (let s = 0; s < B; s++) {
+        let sum = bias[o];
+        for (let i = 0; i < fanIn; i++) sum += w[o * fanIn + i] * h[i * B + s];
+        z[o * B + s] = sum;
+        a[o * B + s] = act(sum, acts[l]);
+      }
+    }
+    layers.push({ input: h, z, a, dz: new Float64Array(fanOut * B), dW: new Float64Array(fanOut * fanIn), db: new Float64Array(fanOut) });
+    h = a;
+  }
+  const C = params[params.length - 1].fanOut;
+  const out = layers[layers.length - 1].a;
+  let loss = 0, correct = 0;
+  const g = new Float64Array(C * B);
+  for (let s = 0; s < B; s++) {
+    let max = -Infinity, arg = 0;
+    for (let c = 0; c < C; c++) if (out[c * B + s] > max) { max = out[c * B + s]; arg = c; }
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(out[c * B + s] - max);
+    const lse = max + Math.log(sum);
+    loss -= out[labels[s] * B + s] - lse;
+    if (arg === labels[s]) correct++;
+    for (let c = 0; c < C; c++) g[c * B + s] = (Math.exp(out[c * B + s] - lse) - (c === labels[s] ? 1 : 0)) / B;
+  }
+  loss /= B;
+  if (!backward) return { loss, correct, layers };
+  let grad = g;
+  for (let l = params.length - 1; l >= 0; l--) {
+    const { fanIn, fanOut, w } = params[l];
+    const L = layers[l];
+    for (let k = 0; k < fanOut * B; k++) L.dz[k] = grad[k] * dact(L.z[k], acts[l]);
+    for (let o = 0; o < fanOut; o++) {
+      let db = 0;
+      for (let s = 0; s < B; s++) db += L.dz[o * B + s];
+      L.db[o] = db;
+      for (let i = 0; i < fanIn; i++) {
+        let sum = 0;
+        for (let s = 0; s < B; s++) sum += L.dz[o * B + s] * L.input[i * B + s];
+        L.dW[o * fanIn + i] = sum;
+      }
+    }
+    if (l > 0) {
+      const next = new Float64Array(fanIn * B);
+      for (let i = 0; i < fanIn; i++) for (let s = 0; s < B; s++) {
+        let sum = 0;
+        for (let o = 0; o < fanOut; o++) sum += w[o * fanIn + i] * L.dz[o * B + s];
+        next[i * B + s] = sum;
+      }
+      grad = next;
+    }
+  }
+  return { loss, correct, layers };
+}
+
+/** PyTorch SGD with momentum, in float64 on copies. */
+export function refSgd(params: LayerParams[], velocity: { w: Float64Array; b: Float64Array }[] | null, step: RefStep, lr: number, mu: number): { params: LayerParams[]; velocity: { w: Float64Array; b: Float64Array }[] } {
+  const v = params.map((_, l) => ({
+    w: Float64Array.from(step.layers[l].dW, (g, k) => (velocity ? mu * velocity[l].w[k] + g : g)),
+    b: Float64Array.from(step.layers[l].db, (g, k) => (velocity ? mu * velocity[l].b[k] + g : g)),
+  }));
+  const next = params.map((p, l) => ({
+    fanIn: p.fanIn, fanOut: p.fanOut,
+    w: Float32Array.from(p.w, (x, k) => x - lr * v[l].w[k]),
+    b: Float32Array.from(p.b, (x, k) => x - lr * v[l].b[k]),
+  }));
+  return { params: next, velocity: v };
+}

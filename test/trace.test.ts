@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Table, tableToIPC, tableFromArrays } from 'apache-arrow';
+import { readTrace } from '../src/trace/reader.js';
+import { TraceWriter } from '../src/trace/writer.js';
+import { MetaKey, RunStatus, traceSchema, type RunProgress } from '../src/trace/schema.js';
+import { metricRows, summarizeTrace } from '../src/trace/summary.js';
+import { ProbeError } from '../src/errors.js';
+import { tmp } from './helpers.js';
+
+const progress = (status: RunStatus, epochsDone = 0): RunProgress => ({
+  status, epochsDone, stepsDone: 0, updatedAt: '2026-01-01T00:00:00Z', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null,
+});
+const header = {
+  run: 'relu-sigmoid-relu_s1',
+  probes: ['loss', 'eval'],
+  metrics: ['loss', 'accuracy', 'test_acc'],
+  metadata: { [MetaKey.config]: { epochs: 3 }, [MetaKey.facts]: { run: 'relu-sigmoid-relu_s1', layers: [] } },
+};
+
+function writeRows(w: TraceWriter, from: number, to: number, epoch: number) {
+  const p = w.probeId('loss'), m = w.metricId('loss'), a = w.metricId('accuracy');
+  for (let s = from; s < to; s++) {
+    w.append(s, epoch, 0, p, m, 1 / (s + 1));
+    w.append(s, epoch, 2, p, a, s % 7);
+  }
+}
+
+test('trace round-trips: every row written is read back in order with its dictionaries and metadata', () => {
+  const path = join(tmp(), 't.arrow');
+  const w = TraceWriter.create(path, header, progress(RunStatus.running), { batchRows: 100 });
+  writeRows(w, 0, 1234, 1);
+  w.append(1234, 1, 0, w.probeId('eval'), w.metricId('test_acc'), 0.5);
+  w.close(progress(RunStatus.complete, 1));
+  const t = readTrace(path);
+  assert.equal(t.columns.length, 2 * 1234 + 1);
+  assert.equal(t.status, 'complete');
+  assert.equal(t.truncated, false);
+  assert.equal(t.recovered, false);
+  assert.deepEqual(t.config, { epochs: 3 });
+  assert.equal(t.run, 'relu-sigmoid-relu_s1');
+  for (let s = 0; s < 1234; s++) {
+    assert.equal(t.columns.step[2 * s], s);
+    assert.equal(t.columns.value[2 * s], Math.fround(1 / (s + 1)));
+    assert.equal(t.columns.layer[2 * s + 1], 2);
+    assert.equal(t.columns.value[2 * s + 1], s % 7);
+  }
+  assert.deepEqual(metricRows(t, 'eval', 'test_acc').value, [0.5]);
+  assert.deepEqual(summarizeTrace(t).epochs.map((e) => e.testAcc), [0.5]);
+});
+
+test('a file cut anywhere inside a checkpoint write still reads, keeping every row of the previous checkpoint', () => {
+  const dir = tmp();
+  const path = join(dir, 't.arrow');
+  const w = TraceWriter.create(path, header, progress(RunStatus.running), { batchRows: 64 });
+  writeRows(w, 0, 300, 1);
+  w.checkpoint(progress(RunStatus.running, 1));
+  const first = readFileSync(path);
+  const rowsAtFirst = readTrace(path).columns.length;
+  writeRows(w, 300, 700, 2);
+  w.close(progress(RunStatus.complete, 2));
+  const full = readFileSync(path);
+  // the new write starts where the first checkpoint's footer started
+  let start = 0;
+  while (first[start] === full[start]) start++;
+  let recoveredSome = 0;
+  for (let cut = start; cut < full.length; cut += 97) {
+    const p = join(dir, `cut${cut}.arrow`);
+    writeFileSync(p, full.subarray(0, cut));
+    const t = readTrace(p);
+    assert.equal(t.truncated, true, `cut at ${cut}`);
+    assert.equal(t.recovered, true);
+    assert.ok(t.columns.length >= rowsAtFirst, `cut at ${cut}: ${t.columns.length} rows < ${rowsAtFirst}`);
+    for (let i = 0; i < rowsAtFirst; i++) assert.equal(t.columns.step[i], Math.floor(i / 2));
+    if (t.columns.length > rowsAtFirst) recoveredSome++;
+  }
+  assert.ok(recoveredSome > 0, 'batches written after the checkpoint are recovered too');
+});
+
+test('a run that stops between checkpoints leaves the last checkpoint as a complete-looking file marked running', () => {
+  const path = join(tmp(), 't.arrow');
+  const w = TraceWriter.create(path, header, progress(RunStatus.running), { batchRows: 64 });
+  writeRows(w, 0, 100, 1);
+  w.checkpoint(progress(RunStatus.running, 1));
+  writeRows(w, 100, 150, 2); // buffered, never checkpointed: lost, as after kill -9
+  const t = readTrace(path);
+  assert.equal(t.columns.length, 200);
+  assert.equal(t.status, 'running');
+  assert.equal(t.truncated, true);
+  assert.equal(t.recovered, false);
+  assert.equal(t.progress?.epochsDone, 1);
+});
+
+test('the writer refuses to overwrite, refuses after close, and rejects names outside its dictionaries', () => {
+  const path = join(tmp(), 't.arrow');
+  const w = TraceWriter.create(path, header, progress(RunStatus.running));
+  assert.throws(() => TraceWriter.create(path, header, progress(RunStatus.running)), (e: ProbeError) => e.code === 'E_EXISTS' && /already exists: pass --force/.test(e.message));
+  assert.throws(() => w.probeId('nope'), /probe 'nope' is not in the file's dictionary/);
+  assert.throws(() => w.metricId('nope'), /metric 'nope'/);
+  w.close(progress(RunStatus.complete));
+  assert.throws(() => w.append(0, 1, 0, 0, 0, 1), /trace writer is closed/);
+  const again = TraceWriter.create(path, header, progress(RunStatus.running), { force: true });
+  again.close(progress(RunStatus.complete));
+  assert.equal(readTrace(path).columns.length, 0);
+});
+
+test('reading rejects files that are not traces, with the reason in one line', () => {
+  const dir = tmp();
+  const junk = join(dir, 'junk.arrow');
+  writeFileSync(junk, 'hello, not arrow at all');
+  assert.throws(() => readTrace(junk), /junk.arrow is not a probe trace: not an Arrow IPC file/);
+  assert.throws(() => readTrace(join(dir, 'missing.arrow')), /no such trace file/);
+  const other = join(dir, 'other.arrow');
+  writeFileSync(other, tableToIPC(tableFromArrays({ a: Float32Array.of(1, 2) }), 'file'));
+  assert.throws(() => readTrace(other), /other.arrow is not a probe trace: no 'probe.trace_version'/);
+  const magicOnly = join(dir, 'magic.arrow');
+  writeFileSync(magicOnly, Buffer.from('ARROW1\0\0garbage-garbage'));
+  assert.throws(() => readTrace(magicOnly), /magic.arrow is not a probe trace: its footer is damaged/);
+  for (const e of [junk, other]) assert.ok(existsSync(e));
+});
+
+test('reading a trace of another schema version names both versions', () => {
+  const path = join(tmp(), 't.arrow');
+  const future = traceSchema(new Map([[MetaKey.version, '9'], [MetaKey.facts, '{"run":"x"}']]));
+  writeFileSync(path, tableToIPC(new Table(future), 'file'));
+  assert.throws(() => readTrace(path), /has trace schema version 9; this probe reads version 1/);
+});
