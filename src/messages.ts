@@ -53,6 +53,9 @@ export const msg = {
   traceMissing: (path: string) => `no such trace file: ${path}`,
   writerClosed: () => 'trace writer is closed: nothing more can be written',
   writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
+  noTraces: (inputs: readonly string[]) =>
+    `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
+  reportExists: (dir: string) => `${dir} already holds a report: pass --force to replace it, or choose another --out`,
   interrupted: (path: string, steps: number) =>
     `interrupted after ${steps} steps; the trace so far is in ${path}`,
 } as const;

@@ -7,6 +7,7 @@ import chalk from 'chalk';
 import yargs from 'yargs';
 import { isProbeError } from '../errors.js';
 import * as inspect from './inspect.js';
+import * as report from './report.js';
 import * as run from './run.js';
 
 export async function main(args: readonly string[]): Promise<void> {
@@ -15,7 +16,7 @@ export async function main(args: readonly string[]): Promise<void> {
     process.stderr.write(`${chalk.red('error')} ${text}\n`);
     process.exitCode = code;
   };
-  const commands = ['run', 'inspect'];
+  const commands = ['run', 'inspect', 'report'];
   const first = args.find((a) => !a.startsWith('-'));
   if (first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
     return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
@@ -27,12 +28,14 @@ export async function main(args: readonly string[]): Promise<void> {
       .usage('$0 <command> [options]\n\nFind out why a network fails to learn: train with probes that record, per step and layer,\nsaturation, dead ReLUs and gradient sizes into Arrow traces.')
       .command(run)
       .command(inspect)
+      .command(report)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()
       .recommendCommands()
       .example('$0 run relu-sigmoid-relu', "train the study's failing combination, trace in runs/")
       .example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', 'what a trace holds')
+      .example('$0 report runs/', 'dashboards and H1/H2 verdicts for every trace in runs/')
       .epilogue('Traces are Apache Arrow IPC files: pyarrow.ipc.open_file(path).read_all() reads them.')
       .wrap(Math.min(110, process.stdout.columns ?? 100))
       .fail((message, err) => {

@@ -48,6 +48,13 @@ export class ProgressLine {
     }
   }
 
+  /** A one-line status on a TTY (nothing elsewhere: logs stay quiet); for work without a count. */
+  status(text: string): void {
+    if (this.out.quiet || !this.out.err.isTTY) return;
+    this.out.err.write(`\r\x1b[2K${chalk.dim(text)}`);
+    this.drawn = true;
+  }
+
   /** Clears the redrawn line so the next log line starts clean. */
   clear(): void {
     if (this.drawn && this.out.err.isTTY) this.out.err.write('\r\x1b[2K');

@@ -7,7 +7,6 @@
  */
 import { cpus, platform, arch } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { resolveConfig, runName, configHash, type RunConfig, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -19,8 +18,9 @@ import { TraceWriter } from '../trace/writer.js';
 import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from './backend.js';
-import { fillFeatureMajor, loadMnist, type Dataset, type Split } from './data.js';
-import { Mlp, type Batch } from './engine.js';
+import { loadMnist, type Dataset, type Split } from './data.js';
+import { BatchBuilder, disposeBatch } from './batch.js';
+import { Mlp } from './engine.js';
 import { initParams } from './model.js';
 import { permutation, rng } from './rng.js';
 
@@ -88,37 +88,6 @@ export interface RunResult {
   readonly writeOverhead: number;
 }
 
-/** Reusable host buffers for one batch size. */
-class BatchBuilder {
-  private readonly bufs = new Map<number, { xf: Float32Array; xb: Float32Array; onehot: Float32Array; labels: Int32Array }>();
-  constructor(private readonly split: Split, private readonly lut: Float32Array, private readonly classes: number) {}
-
-  build(order: ArrayLike<number>, start: number, size: number): Batch {
-    const { dim, pixels, labels } = this.split;
-    let b = this.bufs.get(size);
-    if (!b) {
-      b = { xf: new Float32Array(dim * size), xb: new Float32Array(dim * size), onehot: new Float32Array(size * this.classes), labels: new Int32Array(size) };
-      this.bufs.set(size, b);
-    }
-    fillFeatureMajor(this.split, this.lut, order, start, size, b.xf);
-    b.onehot.fill(0);
-    for (let s = 0; s < size; s++) {
-      const idx = order[start + s];
-      const base = idx * dim;
-      for (let f = 0; f < dim; f++) b.xb[s * dim + f] = this.lut[pixels[base + f]];
-      b.labels[s] = labels[idx];
-      b.onehot[s * this.classes + labels[idx]] = 1;
-    }
-    return {
-      size,
-      xf: tf.tensor2d(b.xf, [dim, size]),
-      xb: tf.tensor2d(b.xb, [size, dim]),
-      onehot: tf.tensor2d(b.onehot, [size, this.classes]),
-      labels: tf.tensor1d(b.labels, 'int32'),
-    };
-  }
-}
-
 function evaluate(model: Mlp, split: Split, lut: Float32Array, classes: number, chunk = 1000): { loss: number; acc: number } {
   const identity = Uint32Array.from({ length: split.n }, (_, i) => i);
   const builder = new BatchBuilder(split, lut, classes);
@@ -127,7 +96,7 @@ function evaluate(model: Mlp, split: Split, lut: Float32Array, classes: number, 
     const size = Math.min(chunk, split.n - start);
     const batch = builder.build(identity, start, size);
     const r = model.evaluate(batch.xf, batch.onehot);
-    tf.dispose([batch.xf, batch.xb, batch.onehot, batch.labels]);
+    disposeBatch(batch);
     lossSum += r.lossSum;
     correct += r.correct;
   }
@@ -223,7 +192,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
         const probed = stepsDone % config.every === 0;
         const info = { step: stepsDone, epoch, batchSize: size };
         const values = model.step(batch, probed ? host : null, info);
-        tf.dispose([batch.xf, batch.xb, batch.onehot, batch.labels]);
+        disposeBatch(batch);
         lossSum += values[0];
         if (probed) {
           const tw = performance.now();

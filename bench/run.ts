@@ -1,0 +1,219 @@
+/**
+ * `npm run bench`: probe's training step against PyTorch on this machine, side by side in one run.
+ *
+ *   1. ms/step of probe's step on the study's MLP (batch 32, real MNIST batches), per backend, for a
+ *      few combinations: probes off, all probes on every step (with trace rows appended), and the
+ *      tfjs-autodiff reference engine;
+ *   2. the same step in PyTorch: Debian's python3-torch with OpenBLAS and a PyTorch 2.x wheel in a
+ *      virtualenv (bench/setup-python.sh installs both; a missing one is skipped with its reason);
+ *   3. trace-writing share, RSS over a full run, two concurrent runs, and the full study grid
+ *      extrapolated from them.
+ *
+ * Flags: --quick (fewer steps, no long run), --backends wasm,cpu, --combos a-b-c,..., --no-torch,
+ * --json FILE (write all numbers).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseCombo } from '../src/activations.js';
+import { ProbeHost } from '../src/probes/host.js';
+import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
+import { PROBES } from '../src/probes/registry.js';
+import { TraceWriter } from '../src/trace/writer.js';
+import { RunStatus } from '../src/trace/schema.js';
+import { selectBackend, type BackendName } from '../src/train/backend.js';
+import { BatchBuilder, disposeBatch } from '../src/train/batch.js';
+import { loadMnist } from '../src/train/data.js';
+import { Mlp, type EngineKind } from '../src/train/engine.js';
+import { initParams } from '../src/train/model.js';
+import { permutation, rng } from '../src/train/rng.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string, dflt: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1] : dflt;
+};
+const quick = flag('quick');
+const combos = opt('combos', 'relu-sigmoid-relu,sigmoid-sigmoid-relu,relu-relu-relu,tanh-tanh-tanh').split(',');
+const backends = opt('backends', 'node,wasm,cpu').split(',') as BackendName[];
+const ROOT = new URL('../../', import.meta.url).pathname;
+const log = (s: string) => process.stderr.write(s + '\n');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Mode { readonly name: 'off' | 'on' | 'tape'; readonly engine: EngineKind; readonly probes: boolean }
+const MODES: Mode[] = [
+  { name: 'off', engine: 'fast', probes: false },
+  { name: 'on', engine: 'fast', probes: true },
+  { name: 'tape', engine: 'tape', probes: false },
+];
+
+interface StepResult { backend: string; combo: string; off: number; on: number; tape: number; writeShare: number }
+
+async function measureSteps(backend: BackendName): Promise<StepResult[] | string> {
+  try {
+    await selectBackend(backend);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const data = loadMnist();
+  const builder = new BatchBuilder(data.train, data.lut, data.classes);
+  const order = permutation(data.train.n, rng(1, 'shuffle', 1));
+  const slow = backend === 'cpu';
+  const block = quick ? 40 : slow ? 40 : 150, rounds = quick ? 3 : 5, warmup = slow ? 10 : 30;
+  const out: StepResult[] = [];
+  for (const combo of combos) {
+    const acts = parseCombo(combo, 3);
+    const sizes = [784, 500, 256, 10];
+    const layers: LayerInfo[] = acts.map((activation, i) => ({ layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === 2 }));
+    const host = new ProbeHost(PROBES, layers, DEFAULT_PROBE_SETTINGS);
+    const dir = mkdtempSync(join(tmpdir(), 'probe-bench-'));
+    const probeNames = [...new Set(host.slots.map((s) => s.probe))], metricNames = [...new Set(host.slots.map((s) => s.metric))];
+    const prog = { status: RunStatus.running, epochsDone: 0, stepsDone: 0, updatedAt: '', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null };
+    const writer = TraceWriter.create(join(dir, 't.arrow'), { run: combo, probes: probeNames, metrics: metricNames, metadata: {} }, prog);
+    const layout = {
+      layers: Int8Array.from(host.slots, (s) => s.layer),
+      probes: Int8Array.from(host.slots, (s) => writer.probeId(s.probe)),
+      metrics: Int16Array.from(host.slots, (s) => writer.metricId(s.metric)),
+    };
+    const models = new Map(MODES.map((m) => [m.name, new Mlp({ sizes, activations: acts }, initParams({ sizes, activations: acts }, 1), { lr: 0.01, momentum: 0.5 }, m.engine)]));
+    let cursor = 0, writeMs = 0, lastCkpt = performance.now();
+    const steps = (m: Mode, n: number): number => {
+      const model = models.get(m.name)!;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const start = (cursor++ % 1875) * 32;
+        const batch = builder.build(order, start, 32);
+        const v = model.step(batch, m.probes ? host : null, { step: cursor, epoch: 1, batchSize: 32 });
+        disposeBatch(batch);
+        if (m.probes) {
+          const tw = performance.now();
+          writer.appendMany(cursor, 1, layout, v, 1);
+          if (tw - lastCkpt > 10_000) { writer.checkpoint(prog); lastCkpt = performance.now(); }
+          writeMs += performance.now() - tw;
+        }
+      }
+      return (performance.now() - t0) / n;
+    };
+    const modes = MODES.filter((m) => !(slow && m.name === 'tape' && quick));
+    for (const m of modes) steps(m, warmup);
+    const times: Record<string, number[]> = { off: [], on: [], tape: [] };
+    let onMs = 0;
+    writeMs = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (const m of modes) {
+        const n = m.name === 'tape' ? Math.max(10, Math.floor(block / 4)) : block;
+        const ms = steps(m, n);
+        times[m.name].push(ms);
+        if (m.name === 'on') onMs += ms * n;
+      }
+    }
+    writer.close({ ...prog, status: RunStatus.complete });
+    models.forEach((m) => m.dispose());
+    rmSync(dir, { recursive: true, force: true });
+    const res = { backend, combo, off: median(times.off), on: median(times.on), tape: times.tape.length ? median(times.tape) : NaN, writeShare: writeMs / onMs };
+    log(`  ${backend} ${combo}: off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
+    out.push(res);
+  }
+  return out;
+}
+
+interface TorchResult { env: string; python: string; torch: string; blas: string; threads: number; ms: Record<string, number> }
+
+function torchColumns(): { results: TorchResult[]; skipped: string[] } {
+  const results: TorchResult[] = [], skipped: string[] = [];
+  if (flag('no-torch')) return { results, skipped: ['--no-torch'] };
+  log('preparing PyTorch references (bench/setup-python.sh)…');
+  const setup = spawnSync('bash', [join(ROOT, 'bench', 'setup-python.sh')], { encoding: 'utf8' });
+  const lines = (setup.stdout + setup.stderr).split('\n');
+  for (const line of lines) {
+    const ready = /setup-python: (\w+): READY python=(\S+)/.exec(line);
+    const skip = /setup-python: (\w+): SKIP (.*)/.exec(line);
+    if (skip) skipped.push(`${skip[1]}: ${skip[2]}`);
+    if (!ready) continue;
+    for (const threads of [0, 1]) {
+      const r = spawnSync(ready[2], [join(ROOT, 'bench', 'torch_step.py'), '--combos', combos.join(','), '--steps', quick ? '100' : '300', '--warmup', '30', '--repeats', quick ? '3' : '5', '--threads', String(threads)], { encoding: 'utf8' });
+      if (r.status !== 0) { skipped.push(`${ready[1]}: torch_step.py failed: ${r.stderr.trim().split('\n').pop()}`); continue; }
+      const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; blas: string; threads: number; results: { combo: string; ms_per_step: number }[] };
+      const env = `${ready[1]}${threads ? ' 1 thread' : ''}`;
+      results.push({ env, python: ready[2], torch: j.torch, blas: j.blas, threads: j.threads, ms: Object.fromEntries(j.results.map((x) => [x.combo, x.ms_per_step])) });
+      log(`  torch ${j.torch} (${env}, ${j.blas}, ${j.threads} threads): ${j.results.map((x) => `${x.combo} ${x.ms_per_step.toFixed(2)} ms`).join(' · ')}`);
+    }
+  }
+  return { results, skipped };
+}
+
+/** Runs `probe run` as a child and samples its resident memory. */
+async function longRun(epochs: number, extra: string[] = []): Promise<{ seconds: number; steps: number; rssMB: number[]; json: { seconds: number; steps: number; probeOverhead: number; writeOverhead: number; epochs: { seconds: number; testAcc: number }[] } }> {
+  const out = mkdtempSync(join(tmpdir(), 'probe-bench-run-'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'probe.js'), 'run', 'relu-sigmoid-relu', '--epochs', String(epochs), '--backend', 'wasm', '--quiet', '--json', '--out', out, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  const rss: number[] = [];
+  const timer = setInterval(() => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) rss.push(Number(m[1]) / 1024);
+    } catch { /* exited */ }
+  }, 500);
+  const t0 = performance.now();
+  await new Promise((r) => child.on('exit', r));
+  clearInterval(timer);
+  rmSync(out, { recursive: true, force: true });
+  const json = JSON.parse(stdout);
+  return { seconds: (performance.now() - t0) / 1000, steps: json.steps, rssMB: rss, json };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  log(`probe bench · ${cpus().length} × ${cpus()[0]?.model} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · node ${process.versions.node}`);
+  const steps: StepResult[] = [];
+  const skippedBackends: string[] = [];
+  for (const b of backends) {
+    log(`measuring ${b}…`);
+    const r = await measureSteps(b);
+    if (typeof r === 'string') { skippedBackends.push(`${b}: ${r}`); log(`  skipped: ${r}`); } else steps.push(...r);
+  }
+  const torch = torchColumns();
+  const rows = steps.map((s) => {
+    const ref = torch.results.find((t) => t.env === 'debian') ?? torch.results[0];
+    return { ...s, ratio: ref ? s.on / ref.ms[s.combo] : NaN, overhead: s.on / s.off - 1 };
+  });
+  let memory: Awaited<ReturnType<typeof longRun>> | null = null;
+  let pair: { msPerStep: number } | null = null;
+  if (!quick) {
+    log('full run: probe run relu-sigmoid-relu, 10 epochs, all probes, wasm (RSS sampled every 0.5 s)…');
+    memory = await longRun(10);
+    log('two concurrent runs (1 epoch each, as two sweep workers)…');
+    const both = await Promise.all([longRun(1), longRun(1)]);
+    pair = { msPerStep: median(both.map((b) => (b.json.seconds * 1000) / b.json.steps)) };
+  }
+  // report
+  const p = (s: string) => process.stdout.write(s + '\n');
+  p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
+  p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better)\n');
+  const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env === 'debian' || t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.threads} thr`);
+  p(`| backend | combination | probes off | all probes on | overhead | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian) |`);
+  p(`|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
+  for (const r of rows) {
+    p(`| ${r.backend} | ${r.combo} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${Number.isNaN(r.tape) ? '—' : r.tape.toFixed(2)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+  }
+  for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
+  const wasm = rows.filter((r) => r.backend === 'wasm');
+  if (wasm.length) p(`\ntrace writing (rows appended + checkpoints): ${(100 * median(wasm.map((r) => r.writeShare))).toFixed(2)}% of the probed step time (wasm, median over combinations)`);
+  if (memory) {
+    const r = memory.rssMB, first = r[Math.floor(r.length / 10)] ?? r[0];
+    p(`\nfull run (10 epochs × 1875 steps, all probes, wasm): ${memory.seconds.toFixed(0)} s wall, ${((memory.json.seconds * 1000) / memory.json.steps).toFixed(2)} ms/step incl. evaluation, probes ${(100 * memory.json.probeOverhead).toFixed(1)}% and writing ${(100 * memory.json.writeOverhead).toFixed(2)}% of run time, final test acc ${(100 * memory.json.epochs.at(-1)!.testAcc).toFixed(2)}%`);
+    p(`RSS: ${first.toFixed(0)} MB after the first epoch → ${r.at(-1)!.toFixed(0)} MB at the end (growth ${(r.at(-1)! - first).toFixed(0)} MB; peak ${Math.max(...r).toFixed(0)} MB)`);
+  }
+  if (pair && memory) {
+    const runs = 64 * 9, epochs = 10, stepsPerEpoch = 1875;
+    const perRunS = (pair.msPerStep * stepsPerEpoch * epochs) / 1000;
+    const hours = (runs * perRunS) / 2 / 3600;
+    p(`two concurrent runs: ${pair.msPerStep.toFixed(2)} ms/step each (incl. evaluation) → full grid 64 × 9 seeds × 10 epochs on 2 workers ≈ ${hours.toFixed(1)} h (576 runs × ${perRunS.toFixed(0)} s ÷ 2; measured on relu-sigmoid-relu)`);
+  }
+  if (opt('json', '')) writeFileSync(opt('json', ''), JSON.stringify({ started, steps: rows, torch, skippedBackends, memory, pair }, null, 2));
+}
+
+await main();

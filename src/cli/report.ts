@@ -1,0 +1,63 @@
+import chalk from 'chalk';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { ProgressLine, Warnings, type Out } from './ui.js';
+
+interface ReportArgs {
+  traces: string[];
+  out?: string;
+  force: boolean;
+  open: boolean;
+  images: boolean;
+  json: boolean;
+}
+
+export const command = 'report <traces..>';
+export const describe = 'Turn traces into a dashboard that tests H1 (dead output ReLU) and H2 (sigmoid saturation)';
+
+export function builder(y: Argv) {
+  return y
+    .positional('traces', { type: 'string', array: true, demandOption: true, describe: '.arrow traces, or folders of them (a sweep)' })
+    .option('out', { type: 'string', describe: 'output folder [default: <folder>/report for one folder, else report/]' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace an existing report' })
+    .option('open', { type: 'boolean', default: false, describe: 'open index.html in the default browser' })
+    .option('images', { type: 'boolean', default: true, describe: 'also write each chart as .svg and .png (--no-images to skip)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the verdicts as JSON' })
+    .example('$0 report runs/', 'every trace in the folder → runs/report/')
+    .example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page');
+}
+
+export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<void> {
+  const out: Out = { err: process.stderr, quiet: argv.json };
+  const warnings = new Warnings(out);
+  const line = new ProgressLine(out);
+  const { buildReport } = await import('../report/index.js');
+  const r = await buildReport(argv.traces, {
+    out: argv.out, force: argv.force, noImages: !argv.images,
+    onWarning: (w) => { line.clear(); warnings.warn(w); },
+    onProgress: (p) => line.status(p),
+  }).finally(() => line.clear());
+  warnings.flush();
+  if (argv.json) {
+    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h) }, null, 2) + '\n');
+  } else {
+    const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
+    const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}`];
+    for (const h of r.hypotheses) {
+      lines.push(`${h.id} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);
+      lines.push(chalk.dim(`   ${h.reason}`));
+      for (const c of h.claims) lines.push(chalk.dim(`   ${c.id} ${c.text}: ${c.statistic} (${c.n}; ${c.rule})`));
+    }
+    lines.push(`page ${chalk.cyan(join(r.out, 'index.html'))} (${(r.htmlBytes / 1e6).toFixed(1)} MB) · ${r.panels.length} charts as .vl.json${argv.images ? ', .svg, .png' : ''} · verdicts.json`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  if (argv.open) openInBrowser(join(r.out, 'index.html'), warnings);
+}
+
+function openInBrowser(file: string, warnings: Warnings): void {
+  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  const child = spawn(cmd, [file], { detached: true, stdio: 'ignore' });
+  child.on('error', () => { warnings.warn(`could not run ${cmd} to open ${file}; open it yourself`); warnings.flush(); });
+  child.unref();
+}

@@ -1,0 +1,163 @@
+/**
+ * A run reduced to what the report draws and tests: per-epoch evaluation, per-step series
+ * averaged into at most {@link MAX_POINTS} buckets, last-epoch means of every metric, and the
+ * step at which each output unit died. Traces are read one at a time and only digests are kept,
+ * so a report over a whole sweep stays small in memory.
+ */
+import type { Trace } from '../trace/reader.js';
+import { RunProbe } from '../trace/schema.js';
+
+export const MAX_POINTS = 200;
+
+/** The per-step series drawn in the per-run panels. */
+export const SERIES_METRICS: readonly (readonly [probe: string, metric: string])[] = [
+  ['loss', 'loss'],
+  ['dead-relu', 'inactive_frac'],
+  ['dead-relu', 'dead_units'],
+  ['dead-relu', 'dead_rows'],
+  ['saturation', 'sat_frac'],
+  ['saturation', 'mean_deriv'],
+  ['gradients', 'w_grad_norm'],
+  ['gradients', 'update_ratio'],
+];
+
+export interface SeriesPoint {
+  readonly layer: number;
+  readonly metric: string;
+  /** first step of the bucket */
+  readonly step: number;
+  readonly value: number;
+}
+
+export interface EvalPoint {
+  readonly epoch: number;
+  readonly step: number;
+  readonly testAcc: number | null;
+  readonly testLoss: number | null;
+  readonly trainLoss: number | null;
+}
+
+export interface RunDigest {
+  readonly path: string;
+  readonly run: string;
+  readonly combo: string;
+  readonly acts: readonly string[];
+  readonly seed: number;
+  readonly status: string;
+  readonly truncated: boolean;
+  readonly epochsDone: number;
+  readonly epochsPlanned: number | null;
+  readonly stepsPerEpoch: number;
+  readonly evals: readonly EvalPoint[];
+  readonly finalTestAcc: number | null;
+  /** steps averaged into one point of {@link series} */
+  readonly bucket: number;
+  readonly series: readonly SeriesPoint[];
+  /** mean over the probed steps of the last finished epoch (all steps if none finished), keyed `layer/metric` */
+  readonly lastEpoch: Readonly<Record<string, number>>;
+  /** which epoch {@link lastEpoch} averages; 0 when no epoch finished */
+  readonly lastEpochIndex: number;
+  /** output-layer units (when it is a ReLU layer with per-unit figures): step of death, null if alive */
+  readonly deaths: readonly { readonly unit: number; readonly step: number | null }[];
+  readonly probes: readonly string[];
+  /** probes the run was asked to record (its config) */
+  readonly probesConfigured: readonly string[];
+}
+
+const key = (layer: number, metric: string) => `${layer}/${metric}`;
+
+export function digestTrace(t: Trace): RunDigest {
+  const c = t.columns;
+  const f = t.facts;
+  const steps = c.length ? c.step.reduce((m, s) => Math.max(m, s), 0) + 1 : 0;
+  const bucket = Math.max(1, Math.ceil(steps / MAX_POINTS));
+  const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
+  const wanted = new Map<number, string>(); // metric code → name, for series
+  const probeOf = new Map<string, number>(SERIES_METRICS.map(([p, m]) => [m, c.probes.indexOf(p)]));
+  SERIES_METRICS.forEach(([, m]) => { const id = c.metrics.indexOf(m); if (id >= 0) wanted.set(id, m); });
+  const evals = new Map<number, { step: number; v: Record<string, number> }>();
+  const sums = new Map<string, { layer: number; metric: string; step: number; sum: number; n: number }>();
+  const epochDone = t.progress?.epochsDone ?? 0;
+  // epochs with an eval row are finished even when the footer was lost
+  for (let i = 0; i < c.length; i++) if (c.probe[i] === evalId) {
+    const e = evals.get(c.epoch[i]) ?? { step: c.step[i], v: {} };
+    e.v[c.metrics[c.metric[i]]] = c.value[i];
+    evals.set(c.epoch[i], e);
+  }
+  const lastEpochIndex = Math.max(epochDone, ...evals.keys(), 0);
+  const last = new Map<string, { sum: number; n: number }>();
+  const unitSeries = new Map<number, { step: number[]; v: number[] }>();
+  const outLayer = f.layers.length;
+  const probesSeen = new Set<string>();
+  for (let i = 0; i < c.length; i++) {
+    const p = c.probe[i];
+    if (p === evalId || p === timingId) continue;
+    probesSeen.add(c.probes[p]);
+    const metric = c.metrics[c.metric[i]], layer = c.layer[i], v = c.value[i];
+    if (lastEpochIndex === 0 || c.epoch[i] === lastEpochIndex) {
+      const k = key(layer, metric);
+      const a = last.get(k) ?? { sum: 0, n: 0 };
+      a.sum += v; a.n++;
+      last.set(k, a);
+    }
+    const name = wanted.get(c.metric[i]);
+    if (name !== undefined && probeOf.get(name) === p) {
+      const b = Math.floor(c.step[i] / bucket) * bucket;
+      const k = `${layer}/${name}/${b}`;
+      const s = sums.get(k) ?? { layer, metric: name, step: b, sum: 0, n: 0 };
+      s.sum += v; s.n++;
+      sums.set(k, s);
+    }
+    if (layer === outLayer && metric.startsWith('active_u')) {
+      const u = Number(metric.slice('active_u'.length));
+      const s = unitSeries.get(u) ?? { step: [], v: [] };
+      s.step.push(c.step[i]); s.v.push(v);
+      unitSeries.set(u, s);
+    }
+  }
+  const evalPoints: EvalPoint[] = [...evals.entries()].sort((a, b) => a[0] - b[0]).map(([epoch, e]) => ({
+    epoch, step: e.step, testAcc: e.v.test_acc ?? null, testLoss: e.v.test_loss ?? null, trainLoss: e.v.train_loss ?? null,
+  }));
+  return {
+    path: t.path,
+    run: t.run,
+    combo: f.combo,
+    acts: f.layers.map((l) => l.activation),
+    seed: f.seed,
+    status: t.status,
+    truncated: t.truncated,
+    epochsDone: evalPoints.length,
+    epochsPlanned: typeof t.config.epochs === 'number' ? t.config.epochs : null,
+    stepsPerEpoch: f.stepsPerEpoch,
+    evals: evalPoints,
+    finalTestAcc: evalPoints.at(-1)?.testAcc ?? null,
+    bucket,
+    series: [...sums.values()].sort((a, b) => a.layer - b.layer || a.metric.localeCompare(b.metric) || a.step - b.step)
+      .map((s) => ({ layer: s.layer, metric: s.metric, step: s.step, value: s.sum / s.n })),
+    lastEpoch: Object.fromEntries([...last.entries()].map(([k, a]) => [k, a.sum / a.n])),
+    lastEpochIndex,
+    deaths: [...unitSeries.entries()].sort((a, b) => a[0] - b[0]).map(([unit, s]) => ({ unit, step: deathStep(s.step, s.v) })),
+    probes: [...probesSeen].sort(),
+    probesConfigured: Array.isArray(t.config.probes) ? (t.config.probes as string[]) : [],
+  };
+}
+
+/**
+ * The step from which a unit stays inactive (active share 0) until the end of the trace, if that
+ * stretch covers at least a tenth of the probed steps (or 100 of them): a unit that is merely quiet
+ * for the last few steps is not called dead.
+ */
+export function deathStep(steps: readonly number[], active: readonly number[]): number | null {
+  let i = active.length;
+  while (i > 0 && active[i - 1] === 0) i--;
+  if (i === active.length) return null;
+  const stretch = active.length - i;
+  if (i > 0 && stretch < Math.min(100, Math.ceil(active.length / 10))) return null;
+  return steps[i];
+}
+
+/** The measure of a metric at the last epoch, or null if the run did not record it. */
+export function lastValue(d: RunDigest, layer: number, metric: string): number | null {
+  const v = d.lastEpoch[key(layer, metric)];
+  return v === undefined ? null : v;
+}

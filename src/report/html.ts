@@ -1,0 +1,122 @@
+/**
+ * The self-contained page: vega, vega-lite and vega-embed inlined from node_modules, every table
+ * embedded once (columnar, expanded in the page), a Content-Security-Policy that forbids any
+ * network request, and one selector driving every per-run chart.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Datasets, Row } from './datasets.js';
+import type { HypothesisResult } from './hypotheses.js';
+import type { Panel } from './panels.js';
+
+const require = createRequire(import.meta.url);
+
+/** The browser builds; `require.resolve` of these subpaths is blocked by the packages' exports. */
+function libSource(pkg: string, file: string): string {
+  let dir = dirname(require.resolve(pkg));
+  while (!dir.endsWith(join('node_modules', pkg))) dir = dirname(dir);
+  return readFileSync(join(dir, 'build', file), 'utf8');
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const script = (js: string) => `<script>${js.replace(/<\/script/gi, '<\\/script')}</script>`;
+
+/** Rows → columns: a fraction of the size for long tables of few distinct keys. */
+function columnar(rows: readonly Row[]): Record<string, unknown[]> {
+  const cols: Record<string, unknown[]> = {};
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  for (const k of keys) cols[k] = rows.map((r) => r[k] ?? null);
+  return cols;
+}
+
+export interface PageInput {
+  readonly title: string;
+  readonly generated: string;
+  readonly version: string;
+  readonly inputs: string;
+  readonly datasets: Datasets;
+  readonly panels: readonly Panel[];
+  readonly hypotheses: readonly HypothesisResult[];
+  readonly notes: readonly string[];
+  readonly warnings: readonly string[];
+  readonly singleRun: string | null;
+}
+
+const VERDICT_CLASS = { supported: 'ok', 'not supported': 'bad', inconclusive: 'meh' } as const;
+
+function hypothesisHtml(h: HypothesisResult, singleRun: string | null): string {
+  const rows = h.claims.map((c) => `<tr><td>${c.id}</td><td>${esc(c.text)}</td><td>${esc(c.statistic)}</td><td>${esc(c.n)}</td><td>${esc(c.rule)}</td><td class="${c.holds === null ? 'meh' : c.holds ? 'ok' : 'bad'}">${c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against'}</td></tr>`).join('');
+  const single = singleRun
+    ? `<p class="single">One run only: ${esc(singleRun)}. A verdict needs at least 3 runs of a (sigmoid, relu) combination and 3 of the control (different seeds count).</p>`
+    : '';
+  return `<section class="hyp" id="${h.id}">
+<h3><span class="badge ${VERDICT_CLASS[h.verdict]}">${h.verdict}</span> ${h.id}: ${esc(h.title)}</h3>
+<p><b>Measure</b>: ${esc(h.measure)}.<br><b>Predicts</b>: ${esc(h.predicts)}.<br><b>Verdict rule</b>: supported if claims A, B and C all have their 95% interval on the predicted side; not supported if any has it entirely on the other side; otherwise inconclusive. <b>Here</b>: ${esc(h.reason)}.</p>
+${single}<table><thead><tr><th></th><th>claim</th><th>statistic [95% CI]</th><th>n</th><th>rule</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>
+</section>`;
+}
+
+export function pageHtml(p: PageInput): string {
+  const specs = Object.fromEntries(p.panels.map((x) => [x.id, x.spec]));
+  const data = Object.fromEntries(Object.entries(p.datasets).filter(([, v]) => Array.isArray(v) && (v.length === 0 || typeof v[0] === 'object')).map(([k, v]) => [k, columnar(v as Row[])]));
+  const payload = JSON.stringify({ specs, data, picks: p.datasets.picks }).replace(/</g, '\\u003c');
+  const chart = (x: Panel) => `<figure><figcaption><b>${esc(x.title)}</b> — ${esc(x.caption)}</figcaption><div class="chart" id="chart-${x.id}" data-panel="${x.id}"></div></figure>`;
+  const section = (s: Panel['section']) => p.panels.filter((x) => x.section === s).map(chart).join('\n');
+  const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(p.title)}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1180px;padding:0 20px 60px;color:#222}
+h1{font-size:22px;margin:20px 0 4px}h2{margin-top:36px;border-bottom:1px solid #ddd}h3{font-size:16px}
+.meta{color:#666}.badge{padding:2px 8px;border-radius:10px;font-size:13px;color:#fff}
+.ok{color:#1a7f37}.bad{color:#c62828}.meh{color:#777}.badge.ok{background:#1a7f37;color:#fff}.badge.bad{background:#c62828;color:#fff}.badge.meh{background:#777;color:#fff}
+table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:left;vertical-align:top}
+figure{margin:18px 0}figcaption{color:#444;margin-bottom:6px;max-width:900px}.warn{color:#8a6d00}.single{background:#fff7e0;padding:6px 10px}
+select{font-size:14px;padding:2px}
+</style></head><body>
+<h1>${esc(p.title)}</h1>
+<p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
+${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
+<h2>Hypotheses</h2>
+${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun)).join('\n')}
+<h2>Across runs</h2>
+${section('across') || '<p>No chart: these traces do not have what the cross-run charts need.</p>'}
+<h2>Per run</h2>
+<p><label>${p.datasets.aggregated ? 'combination (mean over seeds)' : 'run'} <select id="pick">${options}</select></label></p>
+${section('run')}
+<h2>How to read this page</h2>
+<ul>${p.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
+${script(libSource('vega', 'vega.min.js'))}
+${script(libSource('vega-lite', 'vega-lite.min.js'))}
+${script(libSource('vega-embed', 'vega-embed.min.js'))}
+<script id="probe-data" type="application/json">${payload}</script>
+${script(`
+(async () => {
+  const { specs, data } = JSON.parse(document.getElementById('probe-data').textContent);
+  const rows = {};
+  for (const [name, cols] of Object.entries(data)) {
+    const keys = Object.keys(cols), n = keys.length ? cols[keys[0]].length : 0;
+    rows[name] = Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k) => [k, cols[k][i]])));
+  }
+  const views = [];
+  for (const el of document.querySelectorAll('.chart')) {
+    const spec = structuredClone(specs[el.dataset.panel]);
+    spec.datasets = rows;
+    for (const p of spec.params || []) delete p.bind; // one page-wide selector instead
+    // an empty chart (a run without sigmoid layers, say) makes vega warn about infinite extents
+    const { view } = await vegaEmbed(el, spec, { actions: false, renderer: 'svg', logLevel: vega.Error });
+    views.push(view);
+  }
+  document.getElementById('pick').addEventListener('change', (e) => {
+    for (const v of views) { try { v.signal('pick', e.target.value).runAsync(); } catch (_) { /* chart without the selector */ } }
+  });
+  document.body.dataset.rendered = String(views.length);
+})().catch((e) => { document.body.dataset.error = String(e); console.error(e); });
+`)}
+</body></html>
+`;
+}

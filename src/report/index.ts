@@ -1,0 +1,153 @@
+/**
+ * `probe report`: traces in, a dashboard that tests the study's hypotheses out.
+ *
+ *   load      collect .arrow paths; read each trace and reduce it to a digest (digest.ts), one at a
+ *             time, so memory holds digests, not traces
+ *   derive    group runs, test H1 and H2 with bootstrap intervals (hypotheses.ts, stats.ts), build
+ *             the chart tables (datasets.ts)
+ *   panels    one Vega-Lite spec per chart (panels.ts); a panel whose probe no run recorded is
+ *             skipped with a warning
+ *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
+ */
+import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { ensureWritableDir } from '../fs-util.js';
+import { msg } from '../messages.js';
+import { readTrace } from '../trace/reader.js';
+import { probeVersion } from '../versions.js';
+import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
+import { buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
+import { testHypotheses, MIN_RUNS, THRESHOLD, type HypothesisResult } from './hypotheses.js';
+import { pageHtml } from './html.js';
+import { panels as buildPanels } from './panels.js';
+import { toPng, toSvg } from './render.js';
+import { BOOTSTRAP_RESAMPLES } from './stats.js';
+
+export interface ReportOptions {
+  /** output folder; default `<folder>/report` for a single folder input, else `report` */
+  readonly out?: string;
+  readonly force?: boolean;
+  /** skip SVG and PNG files (the page and specs are still written) */
+  readonly noImages?: boolean;
+  readonly onWarning?: (text: string) => void;
+  readonly onProgress?: (text: string) => void;
+}
+
+export interface ReportResult {
+  readonly out: string;
+  readonly files: readonly string[];
+  readonly runs: number;
+  readonly truncated: number;
+  readonly hypotheses: readonly HypothesisResult[];
+  readonly panels: readonly string[];
+  readonly skipped: readonly string[];
+  readonly htmlBytes: number;
+}
+
+/** Trace paths named by the inputs: files as given, folders scanned for `*.arrow` (not recursively). */
+export function collectTraces(inputs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const i of inputs) {
+    let st;
+    try { st = statSync(i); } catch (cause) { throw new ProbeError(ErrorCode.trace, msg.traceMissing(i), { cause }); }
+    if (st.isDirectory()) out.push(...readdirSync(i).filter((f) => f.endsWith('.arrow')).sort().map((f) => join(i, f)));
+    else out.push(i);
+  }
+  if (out.length === 0) throw new ProbeError(ErrorCode.trace, msg.noTraces(inputs));
+  return out;
+}
+
+export function defaultReportDir(inputs: readonly string[]): string {
+  if (inputs.length === 1) {
+    try { if (statSync(inputs[0]).isDirectory()) return join(inputs[0], 'report'); } catch { /* reported later */ }
+  }
+  return 'report';
+}
+
+function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
+  const bucket = Math.max(...digests.map((x) => x.bucket));
+  return [
+    `Per-step series are means over buckets of consecutive steps, at most ${MAX_POINTS} points per run (here up to ${bucket} steps per point); values on the page are rounded to 4 significant digits.`,
+    d.aggregated
+      ? `With more than ${PER_RUN_LIMIT} runs, per-run charts show the mean over the seeds of a combination; every run still counts in the statistics.`
+      : 'Per-run charts show one run at a time; pick it above them.',
+    `Measures are averaged over the probed steps of each run's last finished epoch. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
+    `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid.`,
+    `Intervals: percentile bootstrap over runs, ${BOOTSTRAP_RESAMPLES} resamples, seeded (the same traces give the same page). A: mean of the target group against ${THRESHOLD}. B: difference of group means, each group resampled separately. C: Spearman rank correlation with final test accuracy over target ∪ control, resampling runs. No verdict with fewer than ${MIN_RUNS} runs in the target group or the control. Six intervals are reported without multiple-comparison correction: read them as descriptive.`,
+  ];
+}
+
+function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datasets)[]): TopLevelSpec {
+  return { ...spec, datasets: Object.fromEntries(names.map((n) => [n, d[n] as unknown[]])) } as TopLevelSpec;
+}
+
+function writeAtomic(path: string, content: string | Uint8Array): void {
+  writeFileSync(`${path}.tmp`, content);
+  renameSync(`${path}.tmp`, path);
+}
+
+export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
+  const warn = opts.onWarning ?? (() => {});
+  const progress = opts.onProgress ?? (() => {});
+  const out = resolve(opts.out ?? defaultReportDir(inputs));
+  const paths = collectTraces(inputs);
+  // check the destination before the (possibly long) reading
+  if (!opts.force && existsSync(join(out, 'index.html'))) throw new ProbeError(ErrorCode.exists, msg.reportExists(out));
+  ensureWritableDir(out);
+  const digests: RunDigest[] = [];
+  paths.forEach((p, i) => {
+    progress(`reading ${i + 1}/${paths.length} ${basename(p)}`);
+    const t = readTrace(p);
+    if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
+    digests.push(digestTrace(t));
+  });
+  const hypotheses = testHypotheses(digests);
+  const datasets = buildDatasets(digests, hypotheses);
+  const probes = new Set(digests.flatMap((d) => d.probes));
+  const { panels, skipped } = buildPanels(datasets, {
+    probes,
+    h1: datasets.runs.some((r) => r.h1 !== null),
+    h2: datasets.runs.some((r) => r.h2 !== null),
+    deaths: digests.some((d) => d.deaths.length > 0),
+  });
+  for (const s of skipped) warn(`skipped ${s}`);
+  const lacking = digests.filter((d) => ['dead-relu', 'saturation', 'gradients'].some((p) => !d.probesConfigured.includes(p)));
+  if (lacking.length) warn(`${lacking.length} trace(s) were recorded without some probes (e.g. ${lacking[0].run}: ${lacking[0].probesConfigured.join(', ') || 'none'}); their charts and measures are missing`);
+  const files: string[] = [];
+  const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
+  for (const p of panels) {
+    const spec = withData(p.spec, datasets, p.data);
+    write(`${p.id}.vl.json`, JSON.stringify(spec, null, 1));
+    if (!opts.noImages) {
+      progress(`rendering ${p.id}`);
+      const svg = await toSvg(spec);
+      write(`${p.id}.svg`, svg);
+      write(`${p.id}.png`, toPng(svg));
+    }
+  }
+  const truncated = digests.filter((d) => d.truncated).length;
+  const html = pageHtml({
+    title: digests.length === 1 ? `probe report: ${digests[0].run}` : `probe report: ${digests.length} runs`,
+    generated: new Date().toISOString(),
+    version: probeVersion(),
+    inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated) from ${inputs.join(', ')}`,
+    datasets, panels, hypotheses,
+    notes: notes(datasets, digests),
+    warnings: [...skipped.map((s) => `skipped ${s}`), ...digests.filter((d) => d.truncated).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`)],
+    singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
+  });
+  write('index.html', html);
+  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, hypotheses }, null, 2));
+  return { out, files, runs: digests.length, truncated, hypotheses, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+}
+
+function singleRunSummary(d: RunDigest): string {
+  const L = d.acts.length;
+  const dead = d.lastEpoch[`${L}/dead_rows`], sat = d.lastEpoch[`${L - 1}/sat_frac`];
+  const parts = [`final test accuracy ${d.finalTestAcc === null ? '—' : `${(100 * d.finalTestAcc).toFixed(1)}%`}`];
+  if (dead !== undefined) parts.push(`output ReLU dead for ${(100 * dead).toFixed(1)}% of inputs (H1 measure; 'most' would be > 50%)`);
+  if (sat !== undefined) parts.push(`layer ${L - 1} saturated for ${(100 * sat).toFixed(1)}% of its outputs (H2 measure)`);
+  return `${d.run}: ${parts.join('; ')}`;
+}

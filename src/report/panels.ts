@@ -1,0 +1,192 @@
+/**
+ * One Vega-Lite spec per chart. Specs name their data (`{name: 'series'}` …); the assembler
+ * attaches the tables. Per-run charts share a variable parameter `pick` (the run, or the
+ * combination when seeds are averaged) that the page drives from one selector.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { Datasets } from './datasets.js';
+
+export const VL_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+export interface Panel {
+  readonly id: string;
+  readonly title: string;
+  /** what the chart shows and how to read it, shown under it */
+  readonly caption: string;
+  readonly section: 'run' | 'across';
+  /** datasets it draws from */
+  readonly data: readonly (keyof Datasets)[];
+  readonly spec: TopLevelSpec;
+}
+
+const LAYER_COLOR = { field: 'layer', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } } as const;
+
+function pickParam(d: Datasets) {
+  return { name: 'pick', value: d.picks[0] ?? '', bind: { input: 'select' as const, options: d.picks, name: d.aggregated ? 'combination ' : 'run ' } };
+}
+
+function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?: boolean; title: string }): TopLevelSpec {
+  return {
+    $schema: VL_SCHEMA,
+    title: opts.title,
+    params: [pickParam(d)],
+    data: { name: 'series' },
+    transform: [
+      { filter: 'datum.pick === pick' },
+      { filter: { field: 'metric', oneOf: [...metrics] } },
+      ...(opts.log ? [{ filter: 'datum.value > 0' }] : []),
+    ],
+    mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5 },
+    encoding: {
+      column: { field: 'metric', type: 'nominal', sort: [...metrics], title: null },
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true } },
+      color: LAYER_COLOR,
+      tooltip: [{ field: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }],
+    },
+    resolve: { scale: { y: 'independent' } },
+    width: 220,
+    height: 160,
+  };
+}
+
+export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: boolean; h2: boolean; deaths: boolean }): { panels: Panel[]; skipped: string[] } {
+  const out: Panel[] = [];
+  const skipped: string[] = [];
+  const need = (probe: string, title: string) => (has.probes.has(probe) ? true : (skipped.push(`${title}: no run recorded the '${probe}' probe`), false));
+  const perRun = d.aggregated ? 'mean over the seeds of the chosen combination' : 'the chosen run';
+  out.push({
+    id: 'run-training', title: 'Training', section: 'run', data: ['series', 'evals'],
+    caption: `Train loss per step (bucket means) and test accuracy after each epoch, for ${perRun}.`,
+    spec: {
+      $schema: VL_SCHEMA,
+      params: [pickParam(d)],
+      hconcat: [
+        {
+          title: 'train loss',
+          data: { name: 'series' },
+          transform: [{ filter: 'datum.pick === pick && datum.metric === "loss"' }],
+          mark: { type: 'line', strokeWidth: 1.5 },
+          encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'value', type: 'quantitative', title: 'loss' } },
+          width: 260, height: 160,
+        },
+        {
+          title: 'test accuracy',
+          data: { name: 'evals' },
+          transform: [{ filter: 'datum.pick === pick' }],
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+            y: { aggregate: 'mean', field: 'testAcc', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
+          },
+          width: 260, height: 160,
+        },
+      ],
+    },
+  });
+  if (need('dead-relu', 'Dead ReLUs')) {
+    out.push({
+      id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series'],
+      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${perRun}.`,
+      spec: metricsOverSteps(d, ['inactive_frac', 'dead_units', 'dead_rows'], { title: 'dead ReLUs per layer' }),
+    });
+  }
+  if (need('saturation', 'Saturation')) {
+    out.push({
+      id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series'],
+      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace); mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
+      spec: metricsOverSteps(d, ['sat_frac', 'mean_deriv'], { title: 'saturation per layer' }),
+    });
+  }
+  if (need('gradients', 'Gradients')) {
+    out.push({
+      id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
+      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale; steps where a value is exactly 0 (no gradient at all) cannot be drawn on a log scale and leave gaps. ${perRun}.`,
+      spec: metricsOverSteps(d, ['w_grad_norm', 'update_ratio'], { title: 'gradient size per layer', log: true }),
+    });
+  }
+  if (d.grid.length > 0) {
+    out.push({
+      id: 'grid', title: 'Final test accuracy by combination', section: 'across', data: ['grid'],
+      caption: 'Final test accuracy, mean ± standard deviation over seeds (in %), for each combination: layer 1 down, layer 2 across, one panel per output activation.',
+      spec: {
+        $schema: VL_SCHEMA,
+        data: { name: 'grid' },
+        facet: { column: { field: 'l3', type: 'nominal', title: 'output layer (3)' } },
+        spec: {
+          layer: [
+            { mark: 'rect', encoding: { color: { field: 'mean', type: 'quantitative', title: 'test acc', scale: { domain: [0, 1], scheme: 'viridis' } } } },
+            { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: 'datum.mean < 0.6', value: 'white' }, value: 'black' } } },
+          ],
+          encoding: {
+            x: { field: 'l2', type: 'nominal', title: 'layer 2', sort: ['relu', 'tanh', 'sigmoid', 'selu'] },
+            y: { field: 'l1', type: 'nominal', title: 'layer 1', sort: ['relu', 'tanh', 'sigmoid', 'selu'] },
+            tooltip: [{ field: 'combo' }, { field: 'mean', format: '.2%' }, { field: 'sd', format: '.2%' }, { field: 'n', title: 'seeds' }],
+          },
+          width: 150, height: 150,
+        },
+      },
+    });
+  }
+  for (const h of ['h1', 'h2'] as const) {
+    if (!has[h]) { skipped.push(`accuracy against the ${h.toUpperCase()} measure: no run has it`); continue; }
+    out.push({
+      id: `accuracy-vs-${h}`, title: `Accuracy against the ${h.toUpperCase()} measure`, section: 'across', data: ['runs'],
+      caption: h === 'h1'
+        ? 'One point per run with a ReLU output layer: share of inputs whose logits are all ≤ 0 (last finished epoch) against final test accuracy.'
+        : 'One point per run with a sigmoid before the output layer: share of that layer\'s outputs at the extremes (last finished epoch) against final test accuracy.',
+      spec: {
+        $schema: VL_SCHEMA,
+        data: { name: 'runs' },
+        transform: [{ filter: `isValid(datum.${h}) && isValid(datum.finalAcc)` }],
+        mark: { type: 'point', filled: true, opacity: 0.75 },
+        encoding: {
+          x: { field: h, type: 'quantitative', title: h === 'h1' ? 'output dead_rows (H1)' : 'sigmoid sat_frac (H2)', scale: { domain: [0, 1] } },
+          y: { field: 'finalAcc', type: 'quantitative', title: 'final test accuracy', scale: { domain: [0, 1] } },
+          color: { field: 'group', type: 'nominal', scale: { domain: ['target', 'C1', 'C2'], range: ['#d62728', '#1f77b4', '#2ca02c'] } },
+          tooltip: [{ field: 'run' }, { field: h, format: '.3f' }, { field: 'finalAcc', format: '.2%' }],
+        },
+        width: 320, height: 220,
+      },
+    });
+  }
+  if (has.deaths) {
+    out.push({
+      id: 'deaths', title: 'When output units died', section: 'across', data: ['deaths'],
+      caption: 'Output-layer ReLU units that stayed inactive for every sample from some step to the end of the run (for at least a tenth of the run, or 100 probed steps): one mark per unit, at the step it died.',
+      spec: {
+        $schema: VL_SCHEMA,
+        data: { name: 'deaths' },
+        transform: [{ filter: 'isValid(datum.step)' }],
+        mark: { type: 'tick', thickness: 2 },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'step of death' },
+          y: { field: 'combo', type: 'nominal', title: null },
+          color: { field: 'unit', type: 'nominal', title: 'unit' },
+          tooltip: [{ field: 'run' }, { field: 'unit' }, { field: 'step' }, { field: 'epoch' }],
+        },
+        width: 420,
+      },
+    });
+  } else {
+    skipped.push('time of death: no trace has per-unit figures of a ReLU output layer');
+  }
+  if (d.claims.length > 0) {
+    out.push({
+      id: 'hypotheses', title: 'Hypothesis claims with 95% intervals', section: 'across', data: ['claims'],
+      caption: 'Each claim\'s statistic with its bootstrap 95% confidence interval; the grey rule is the threshold the interval must clear (0.5 for A, 0 for B and C; C must lie below it).',
+      spec: {
+        $schema: VL_SCHEMA,
+        data: { name: 'claims' },
+        encoding: { y: { field: 'claim', type: 'nominal', title: null, sort: null } },
+        layer: [
+          { mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { field: 'lo', type: 'quantitative', title: 'estimate and 95% CI' }, x2: { field: 'hi' }, color: { field: 'holds', type: 'nominal', title: null, scale: { domain: ['as predicted', 'undecided', 'against'], range: ['#2ca02c', '#7f7f7f', '#d62728'] } } } },
+          { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'estimate', type: 'quantitative' }, color: { field: 'holds', type: 'nominal' } } },
+          { mark: { type: 'tick', color: '#999', thickness: 2 }, encoding: { x: { field: 'threshold', type: 'quantitative' } } },
+        ],
+        width: 380,
+      },
+    });
+  }
+  return { panels: out, skipped };
+}

@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Table, tableToIPC } from 'apache-arrow';
+import { buildReport } from '../src/report/index.js';
+import { MetaKey, traceSchema } from '../src/trace/schema.js';
+import { bootstrapDiff, bootstrapMean, bootstrapSpearman, spearman } from '../src/report/stats.js';
+import { deathStep } from '../src/report/digest.js';
+import { groupOf } from '../src/report/hypotheses.js';
+import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
+import { BIN, tmp } from './helpers.js';
+
+test('spearman: ±1 for monotone data, mean ranks for ties', () => {
+  assert.equal(spearman([1, 2, 3, 4], [10, 20, 30, 1000]), 1);
+  assert.equal(spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1);
+  assert.ok(Math.abs(spearman([1, 1, 2, 3], [1, 2, 3, 4]) - 0.9486832980505138) < 1e-12);
+});
+
+test('bootstrap intervals contain the estimate, are reproducible, and narrow with more data', () => {
+  const xs = Array.from({ length: 40 }, (_, i) => (i % 5) / 4);
+  const a = bootstrapMean(xs), b = bootstrapMean(xs);
+  assert.deepEqual(a, b);
+  assert.ok(a.lo <= a.estimate && a.estimate <= a.hi);
+  const wide = bootstrapMean(xs.slice(0, 5));
+  assert.ok(wide.hi - wide.lo > a.hi - a.lo);
+  const d = bootstrapDiff([0.9, 0.95, 1, 0.92], [0.1, 0.05, 0.2, 0.15]);
+  assert.ok(d.lo > 0.6 && d.hi < 0.95);
+  const r = bootstrapSpearman([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]);
+  assert.deepEqual([r.estimate, r.lo, r.hi], [-1, -1, -1]);
+});
+
+test('groups come from the last two activations', () => {
+  assert.equal(groupOf(['relu', 'sigmoid', 'relu']), 'target');
+  assert.equal(groupOf(['sigmoid', 'tanh', 'relu']), 'C1');
+  assert.equal(groupOf(['relu', 'sigmoid', 'selu']), 'C2');
+  assert.equal(groupOf(['relu', 'tanh', 'tanh']), 'other');
+});
+
+test('a unit is dead from the step it stops firing for good, not for a short pause at the end', () => {
+  const steps = Array.from({ length: 1000 }, (_, i) => i);
+  assert.equal(deathStep(steps, steps.map((s) => (s < 300 ? 0.5 : 0))), 300);
+  assert.equal(deathStep(steps, steps.map(() => 0)), 0);
+  assert.equal(deathStep(steps, steps.map((s) => (s < 990 ? 0.5 : 0))), null);
+  assert.equal(deathStep(steps, steps.map(() => 0.1)), null);
+});
+
+/** A small study: seeds of the target and both controls, with chosen measures. */
+function study(dir: string, h1: boolean, h2: boolean): void {
+  const runs: SyntheticRun[] = [];
+  for (const seed of [1, 2, 3, 4]) {
+    // target fails; its output ReLU dead (H1) and/or its sigmoid saturated (H2)
+    runs.push({ combo: 'relu-sigmoid-relu', seed, acc: 0.1 + 0.02 * seed, deadRows: h1 ? 0.9 : 0.05, sat: h2 ? 0.85 : 0.1 });
+    runs.push({ combo: 'tanh-sigmoid-relu', seed, acc: 0.12 + 0.01 * seed, deadRows: h1 ? 0.85 : 0.05, sat: h2 ? 0.9 : 0.1 });
+    // C1: the sigmoid replaced; trains well, output ReLU alive
+    runs.push({ combo: 'relu-tanh-relu', seed, acc: 0.96 + 0.005 * seed, deadRows: 0.02 });
+    runs.push({ combo: 'relu-relu-relu', seed, acc: 0.97, deadRows: 0.03 });
+    // C2: the output ReLU replaced; trains well, sigmoid not saturated
+    runs.push({ combo: 'relu-sigmoid-tanh', seed, acc: 0.95 + 0.004 * seed, sat: 0.1 });
+    runs.push({ combo: 'relu-sigmoid-selu', seed, acc: 0.955, sat: 0.12 });
+  }
+  for (const r of runs) writeSyntheticTrace(dir, r);
+}
+
+for (const [h1, h2] of [[true, false], [false, true], [true, true], [false, false]] as const) {
+  test(`verdicts on synthetic runs where H1 ${h1 ? 'holds' : 'fails'} and H2 ${h2 ? 'holds' : 'fails'}`, async () => {
+    const dir = tmp();
+    study(dir, h1, h2);
+    const r = await buildReport([dir], { noImages: true });
+    const v = Object.fromEntries(r.hypotheses.map((h) => [h.id, h.verdict]));
+    assert.equal(v.H1, h1 ? 'supported' : 'not supported', JSON.stringify(r.hypotheses.find((h) => h.id === 'H1')?.claims));
+    assert.equal(v.H2, h2 ? 'supported' : 'not supported', JSON.stringify(r.hypotheses.find((h) => h.id === 'H2')?.claims));
+    const saved = JSON.parse(readFileSync(join(dir, 'report', 'verdicts.json'), 'utf8'));
+    assert.deepEqual(saved.hypotheses.map((h: { verdict: string }) => h.verdict), [v.H1, v.H2]);
+  });
+}
+
+test('too few runs, or a single run, gives no verdict and says what a verdict needs', async () => {
+  const dir = tmp();
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.1, deadRows: 0.95, sat: 0.1 });
+  const r = await buildReport([dir], { noImages: true });
+  assert.deepEqual(r.hypotheses.map((h) => h.verdict), ['inconclusive', 'inconclusive']);
+  assert.match(r.hypotheses[0].reason, /needs at least 3 runs in the target group and in C1; have 1 and 0/);
+  const html = readFileSync(join(dir, 'report', 'index.html'), 'utf8');
+  assert.match(html, /One run only: relu-sigmoid-relu_s1: final test accuracy 10.0%; output ReLU dead for 9\d\.\d% of inputs/);
+  assert.match(html, /A verdict needs at least 3 runs/);
+});
+
+test('a truncated trace is reported as such and its finished epochs are used', async () => {
+  const dir = tmp();
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.5, epochs: 5, killAfter: 2 });
+  writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.9, deadRows: 0.0 });
+  const warnings: string[] = [];
+  const r = await buildReport([dir], { noImages: true, onWarning: (w) => warnings.push(w) });
+  assert.equal(r.truncated, 1);
+  assert.ok(warnings.some((w) => /relu-sigmoid-relu_s1.arrow is truncated \(running\): using its 2 complete epoch/.test(w)), warnings.join('\n'));
+  const html = readFileSync(join(dir, 'report', 'index.html'), 'utf8');
+  assert.match(html, /relu-sigmoid-relu_s1 is truncated: 2 of 5 epochs finished/);
+});
+
+test('a probe no run recorded drops its chart with a warning; the rest is drawn', async () => {
+  const dir = tmp();
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.5, probes: ['loss', 'dead-relu'] });
+  const warnings: string[] = [];
+  const r = await buildReport([dir], { noImages: true, onWarning: (w) => warnings.push(w) });
+  assert.ok(!r.panels.includes('run-saturation') && !r.panels.includes('run-gradients'));
+  assert.ok(r.panels.includes('run-dead-relu') && r.panels.includes('run-training'));
+  assert.ok(warnings.some((w) => /skipped Saturation: no run recorded the 'saturation' probe/.test(w)));
+  assert.ok(warnings.some((w) => /recorded without some probes/.test(w)));
+});
+
+test('report bad input: one line, exit 2, nothing overwritten without --force', () => {
+  const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const empty = tmp();
+  const oneLine = (r: ReturnType<typeof probe>, re: RegExp) => {
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, re);
+  };
+  oneLine(probe(['report', empty]), /no trace found in .*: give .arrow files written by probe run/);
+  writeFileSync(join(empty, 'junk.arrow'), 'nope');
+  oneLine(probe(['report', join(empty, 'junk.arrow')]), /junk.arrow is not a probe trace/);
+  const future = join(tmp(), 'future.arrow');
+  writeFileSync(future, tableToIPC(new Table(traceSchema(new Map([[MetaKey.version, '2'], [MetaKey.facts, '{}']]))), 'file'));
+  oneLine(probe(['report', future]), /future.arrow has trace schema version 2; this probe reads version 1/);
+  const dir = tmp();
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.5 });
+  const file = join(tmp(), 'f');
+  writeFileSync(file, '');
+  oneLine(probe(['report', dir, '--out', join(file, 'out')]), /output directory .* is not writable/);
+  assert.equal(probe(['report', dir, '--no-images']).status, 0);
+  const page = join(dir, 'report', 'index.html');
+  const before = readFileSync(page);
+  oneLine(probe(['report', dir]), /already holds a report: pass --force/);
+  assert.deepEqual(readFileSync(page), before);
+  assert.equal(probe(['report', dir, '--force', '--no-images']).status, 0);
+  assert.ok(readdirSync(join(dir, 'report')).every((f) => !f.endsWith('.tmp')));
+  assert.ok(existsSync(join(dir, 'report', 'verdicts.json')));
+});
