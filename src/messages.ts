@@ -56,6 +56,16 @@ export const msg = {
   noTraces: (inputs: readonly string[]) =>
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
   reportExists: (dir: string) => `${dir} already holds a report: pass --force to replace it, or choose another --out`,
+  badPattern: (pattern: string, layers: number) =>
+    `combination pattern '${pattern}' must have ${layers} parts joined by '-', each an activation or '*' (e.g. '*-sigmoid-relu')`,
+  noCombos: (patterns: string, acts: string) => `no combination of ${acts} matches --combos '${patterns}'`,
+  badSeeds: (raw: string) => `--seeds must be whole numbers ≥ 0 and ranges, comma-separated (e.g. 1-9 or 1,3,5-7), got '${raw}'`,
+  badShard: (raw: string) => `--shard must be i/N with 1 ≤ i ≤ N (e.g. 3/16), got '${raw}'`,
+  sweepConflict: (path: string, n: number) =>
+    `${path} was run with other settings (config hash differs)${n > 1 ? ` and so were ${n - 1} more` : ''}: pass --force to redo them with these settings, or choose another --out`,
+  noMatch: (patterns: string, n: number) => `none of the ${n} trace(s) has a combination matching '${patterns}'`,
+  unknownMetric: (metric: string, known: readonly string[]) => `no trace recorded metric '${metric}': recorded are ${known.join(', ')}`,
+  noSuchLayer: (path: string, layer: number, layers: number) => `${path} has no layer ${layer}: it has layers 0 (network) to ${layers}`,
   interrupted: (path: string, steps: number) =>
     `interrupted after ${steps} steps; the trace so far is in ${path}`,
 } as const;

@@ -6,9 +6,11 @@
 import chalk from 'chalk';
 import yargs from 'yargs';
 import { isProbeError } from '../errors.js';
+import * as compare from './compare.js';
 import * as inspect from './inspect.js';
 import * as report from './report.js';
 import * as run from './run.js';
+import * as sweep from './sweep.js';
 
 export async function main(args: readonly string[]): Promise<void> {
   const verbose = args.includes('--verbose');
@@ -16,7 +18,7 @@ export async function main(args: readonly string[]): Promise<void> {
     process.stderr.write(`${chalk.red('error')} ${text}\n`);
     process.exitCode = code;
   };
-  const commands = ['run', 'inspect', 'report'];
+  const commands = ['run', 'inspect', 'report', 'sweep', 'compare'];
   const first = args.find((a) => !a.startsWith('-'));
   if (first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
     return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
@@ -29,6 +31,8 @@ export async function main(args: readonly string[]): Promise<void> {
       .command(run)
       .command(inspect)
       .command(report)
+      .command(sweep)
+      .command(compare)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()

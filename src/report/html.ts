@@ -30,6 +30,72 @@ function columnar(rows: readonly Row[]): Record<string, unknown[]> {
   return cols;
 }
 
+const CSP = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:">`;
+
+function libScripts(): string {
+  return [libSource('vega', 'vega.min.js'), libSource('vega-lite', 'vega-lite.min.js'), libSource('vega-embed', 'vega-embed.min.js')].map(script).join('\n');
+}
+
+/** Expands the columnar tables and embeds every `.chart` element's spec; sets body[data-rendered]. */
+const EMBED = `
+(async () => {
+  const { specs, data } = JSON.parse(document.getElementById('probe-data').textContent);
+  const rows = {};
+  for (const [name, cols] of Object.entries(data)) {
+    const keys = Object.keys(cols), n = keys.length ? cols[keys[0]].length : 0;
+    rows[name] = Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k) => [k, cols[k][i]])));
+  }
+  const views = [];
+  for (const el of document.querySelectorAll('.chart')) {
+    const spec = structuredClone(specs[el.dataset.panel]);
+    spec.datasets = rows;
+    for (const p of spec.params || []) delete p.bind; // one page-wide selector instead
+    // an empty chart (a run without sigmoid layers, say) makes vega warn about infinite extents
+    const { view } = await vegaEmbed(el, spec, { actions: false, renderer: 'svg', logLevel: vega.Error });
+    views.push(view);
+  }
+  const pick = document.getElementById('pick');
+  if (pick) pick.addEventListener('change', (e) => {
+    for (const v of views) { try { v.signal('pick', e.target.value).runAsync(); } catch (_) { /* chart without the selector */ } }
+  });
+  document.body.dataset.rendered = String(views.length);
+})().catch((e) => { document.body.dataset.error = String(e); console.error(e); });
+`;
+
+const STYLE = `<style>
+body{font:14px/1.45 system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1180px;padding:0 20px 60px;color:#222}
+h1{font-size:22px;margin:20px 0 4px}h2{margin-top:36px;border-bottom:1px solid #ddd}h3{font-size:16px}
+.meta{color:#666}.badge{padding:2px 8px;border-radius:10px;font-size:13px;color:#fff}
+.ok{color:#1a7f37}.bad{color:#c62828}.meh{color:#777}.badge.ok{background:#1a7f37;color:#fff}.badge.bad{background:#c62828;color:#fff}.badge.meh{background:#777;color:#fff}
+table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:left;vertical-align:top}
+figure{margin:18px 0}figcaption{color:#444;margin-bottom:6px;max-width:900px}.warn{color:#8a6d00}.single{background:#fff7e0;padding:6px 10px}
+select{font-size:14px;padding:2px}
+</style>`;
+
+function payload(panels: readonly ChartPanel[], tables: Record<string, unknown>): string {
+  const specs = Object.fromEntries(panels.map((x) => [x.id, x.spec]));
+  const data = Object.fromEntries(Object.entries(tables).filter(([, v]) => Array.isArray(v) && (v.length === 0 || typeof v[0] === 'object')).map(([k, v]) => [k, columnar(v as Row[])]));
+  return `<script id="probe-data" type="application/json">${JSON.stringify({ specs, data }).replace(/</g, '\\u003c')}</script>`;
+}
+
+type ChartPanel = Pick<Panel, 'id' | 'title' | 'caption' | 'spec'>;
+const chart = (x: ChartPanel) => `<figure><figcaption><b>${esc(x.title)}</b> — ${esc(x.caption)}</figcaption><div class="chart" id="chart-${x.id}" data-panel="${x.id}"></div></figure>`;
+
+/** A page of charts, without the report's hypothesis sections (used by compare). */
+export function chartsPage(title: string, subtitle: string, bodyHtml: string, panels: readonly ChartPanel[], tables: Record<string, unknown>): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">${CSP}
+<title>${esc(title)}</title>${STYLE}</head><body>
+<h1>${esc(title)}</h1><p class="meta">${esc(subtitle)}</p>
+${bodyHtml}
+${panels.map(chart).join('\n')}
+${libScripts()}
+${payload(panels, tables)}
+${script(EMBED)}
+</body></html>
+`;
+}
+
 export interface PageInput {
   readonly title: string;
   readonly generated: string;
@@ -58,26 +124,12 @@ ${single}<table><thead><tr><th></th><th>claim</th><th>statistic [95% CI]</th><th
 }
 
 export function pageHtml(p: PageInput): string {
-  const specs = Object.fromEntries(p.panels.map((x) => [x.id, x.spec]));
-  const data = Object.fromEntries(Object.entries(p.datasets).filter(([, v]) => Array.isArray(v) && (v.length === 0 || typeof v[0] === 'object')).map(([k, v]) => [k, columnar(v as Row[])]));
-  const payload = JSON.stringify({ specs, data, picks: p.datasets.picks }).replace(/</g, '\\u003c');
-  const chart = (x: Panel) => `<figure><figcaption><b>${esc(x.title)}</b> — ${esc(x.caption)}</figcaption><div class="chart" id="chart-${x.id}" data-panel="${x.id}"></div></figure>`;
   const section = (s: Panel['section']) => p.panels.filter((x) => x.section === s).map(chart).join('\n');
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:">
+<html lang="en"><head><meta charset="utf-8">${CSP}
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(p.title)}</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1180px;padding:0 20px 60px;color:#222}
-h1{font-size:22px;margin:20px 0 4px}h2{margin-top:36px;border-bottom:1px solid #ddd}h3{font-size:16px}
-.meta{color:#666}.badge{padding:2px 8px;border-radius:10px;font-size:13px;color:#fff}
-.ok{color:#1a7f37}.bad{color:#c62828}.meh{color:#777}.badge.ok{background:#1a7f37;color:#fff}.badge.bad{background:#c62828;color:#fff}.badge.meh{background:#777;color:#fff}
-table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:left;vertical-align:top}
-figure{margin:18px 0}figcaption{color:#444;margin-bottom:6px;max-width:900px}.warn{color:#8a6d00}.single{background:#fff7e0;padding:6px 10px}
-select{font-size:14px;padding:2px}
-</style></head><body>
+<title>${esc(p.title)}</title>${STYLE}</head><body>
 <h1>${esc(p.title)}</h1>
 <p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
@@ -90,33 +142,9 @@ ${section('across') || '<p>No chart: these traces do not have what the cross-run
 ${section('run')}
 <h2>How to read this page</h2>
 <ul>${p.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
-${script(libSource('vega', 'vega.min.js'))}
-${script(libSource('vega-lite', 'vega-lite.min.js'))}
-${script(libSource('vega-embed', 'vega-embed.min.js'))}
-<script id="probe-data" type="application/json">${payload}</script>
-${script(`
-(async () => {
-  const { specs, data } = JSON.parse(document.getElementById('probe-data').textContent);
-  const rows = {};
-  for (const [name, cols] of Object.entries(data)) {
-    const keys = Object.keys(cols), n = keys.length ? cols[keys[0]].length : 0;
-    rows[name] = Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k) => [k, cols[k][i]])));
-  }
-  const views = [];
-  for (const el of document.querySelectorAll('.chart')) {
-    const spec = structuredClone(specs[el.dataset.panel]);
-    spec.datasets = rows;
-    for (const p of spec.params || []) delete p.bind; // one page-wide selector instead
-    // an empty chart (a run without sigmoid layers, say) makes vega warn about infinite extents
-    const { view } = await vegaEmbed(el, spec, { actions: false, renderer: 'svg', logLevel: vega.Error });
-    views.push(view);
-  }
-  document.getElementById('pick').addEventListener('change', (e) => {
-    for (const v of views) { try { v.signal('pick', e.target.value).runAsync(); } catch (_) { /* chart without the selector */ } }
-  });
-  document.body.dataset.rendered = String(views.length);
-})().catch((e) => { document.body.dataset.error = String(e); console.error(e); });
-`)}
+${libScripts()}
+${payload(p.panels, p.datasets as unknown as Record<string, unknown>)}
+${script(EMBED)}
 </body></html>
 `;
 }

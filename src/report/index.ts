@@ -9,7 +9,7 @@
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
-import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
@@ -17,6 +17,7 @@ import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTrace } from '../trace/reader.js';
 import { probeVersion } from '../versions.js';
+import { indexedTraces, INDEX_FILE, traceFiles } from '../sweep/sweep-index.js';
 import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
 import { buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
 import { testHypotheses, MIN_RUNS, THRESHOLD, type HypothesisResult } from './hypotheses.js';
@@ -46,17 +47,20 @@ export interface ReportResult {
   readonly htmlBytes: number;
 }
 
-/** Trace paths named by the inputs: files as given, folders scanned for `*.arrow` (not recursively). */
+/**
+ * Trace paths named by the inputs: files as given (a sweep index stands for the traces it lists),
+ * folders scanned for `*.arrow` (not recursively; the index itself is not a trace).
+ */
 export function collectTraces(inputs: readonly string[]): string[] {
   const out: string[] = [];
   for (const i of inputs) {
     let st;
     try { st = statSync(i); } catch (cause) { throw new ProbeError(ErrorCode.trace, msg.traceMissing(i), { cause }); }
-    if (st.isDirectory()) out.push(...readdirSync(i).filter((f) => f.endsWith('.arrow')).sort().map((f) => join(i, f)));
-    else out.push(i);
+    if (st.isDirectory()) out.push(...traceFiles(i));
+    else out.push(...(basename(i) === INDEX_FILE ? indexedTraces(i) ?? [i] : [i]));
   }
   if (out.length === 0) throw new ProbeError(ErrorCode.trace, msg.noTraces(inputs));
-  return out;
+  return [...new Set(out)];
 }
 
 export function defaultReportDir(inputs: readonly string[]): string {

@@ -3,8 +3,9 @@
  * whose tail was damaged (the writer died mid-checkpoint) is read message by message from the
  * start, keeping every complete batch, and reported as recovered.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type Schema } from 'apache-arrow';
+import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { Column, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
@@ -22,7 +23,8 @@ export interface TraceColumns {
   readonly metrics: readonly string[];
 }
 
-export interface Trace {
+/** What a trace says about its run, without its rows. */
+export interface TraceMeta {
   readonly path: string;
   readonly run: string;
   readonly config: Record<string, unknown>;
@@ -35,6 +37,9 @@ export interface Trace {
   /** the footer was damaged; batches were read in order from the start */
   readonly recovered: boolean;
   readonly bytes: number;
+}
+
+export interface Trace extends TraceMeta {
   readonly columns: TraceColumns;
 }
 
@@ -45,15 +50,53 @@ function hasMagic(buf: Uint8Array, at: number): boolean {
   return true;
 }
 
+function missing(path: string, cause: unknown): ProbeError {
+  return new ProbeError(ErrorCode.trace, msg.traceMissing(path), { cause });
+}
+
+const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace(path, 'not an Arrow IPC file (no ARROW1 magic at its start)'));
+
+/**
+ * Reads only a trace's footer (two small reads): status, config and facts of a run without its
+ * rows. Falls back to a full read when the footer is damaged.
+ */
+export function readTraceMeta(path: string): TraceMeta {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw missing(path, cause);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(8), tail = Buffer.alloc(10);
+    if (size < 18 || readSync(fd, head, 0, 8, 0) < 8 || !hasMagic(head, 0)) throw notArrow(path);
+    readSync(fd, tail, 0, 10, size - 10);
+    const len = tail.readInt32LE(0);
+    if (hasMagic(tail, 4) && len > 0 && len < size - 18) {
+      const footer = Buffer.alloc(len);
+      readSync(fd, footer, 0, len, size - 10 - len);
+      let schema: Schema | null = null;
+      try { schema = Footer.decode(footer).schema; } catch { /* damaged: full read below */ }
+      if (schema) return meta(path, schema, false, size);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const { columns: _c, ...rest } = readTrace(path);
+  void _c;
+  return rest;
+}
+
 export function readTrace(path: string): Trace {
   let buf: Uint8Array;
   try {
     if (!statSync(path).isFile()) throw new Error('not a file');
     buf = readFileSync(path);
   } catch (cause) {
-    throw new ProbeError(ErrorCode.trace, msg.traceMissing(path), { cause });
+    throw missing(path, cause);
   }
-  if (buf.length < 8 || !hasMagic(buf, 0)) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, 'not an Arrow IPC file (no ARROW1 magic at its start)'));
+  if (buf.length < 8 || !hasMagic(buf, 0)) throw notArrow(path);
   let schema: Schema;
   let batches: RecordBatch[];
   let recovered = false;
@@ -67,10 +110,13 @@ export function readTrace(path: string): Trace {
     recovered = true;
     ({ schema, batches } = recoverBatches(path, buf.subarray(8)));
   }
+  return { ...meta(path, schema, recovered, buf.length), columns: flatten(batches) };
+}
+
+function meta(path: string, schema: Schema, recovered: boolean, bytes: number): TraceMeta {
   checkSchema(path, schema);
-  const meta = schema.metadata;
   const parse = <T>(key: string): T | null => {
-    const s = meta.get(key);
+    const s = schema.metadata.get(key);
     return s === undefined ? null : (JSON.parse(s) as T);
   };
   const progress = recovered ? null : parse<RunProgress>(MetaKey.progress);
@@ -86,8 +132,7 @@ export function readTrace(path: string): Trace {
     status,
     truncated: status !== RunStatus.complete,
     recovered,
-    bytes: buf.length,
-    columns: flatten(batches),
+    bytes,
   };
 }
 

@@ -88,4 +88,15 @@ export interface RunProgress {
   readonly probeOverhead: number | null;
   /** share of wall time spent appending rows and writing the file */
   readonly writeOverhead: number | null;
+  /** figures of the last finished epoch, so indexes need only the footer */
+  readonly final?: FinalFigures;
+}
+
+export interface FinalFigures {
+  readonly epoch: number;
+  readonly testAcc: number;
+  readonly testLoss: number;
+  readonly trainLoss: number;
+  /** mean over the epoch's probed steps, keyed `layer/probe/metric` */
+  readonly means: Readonly<Record<string, number>>;
 }

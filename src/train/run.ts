@@ -15,7 +15,7 @@ import { resolveProbes } from '../probes/registry.js';
 import { ProbeHost } from '../probes/host.js';
 import type { LayerInfo } from '../probes/probe.js';
 import { TraceWriter } from '../trace/writer.js';
-import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '../trace/schema.js';
+import { MetaKey, RunProbe, RunStatus, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from './backend.js';
 import { loadMnist, type Dataset, type Split } from './data.js';
@@ -144,6 +144,9 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   let stepsDone = 0;
   let status: RunStatus = RunStatus.running;
   let probeTotal = 0, writeTotal = 0, wallTotal = 0;
+  let final: FinalFigures | null = null;
+  const slotSums = new Float64Array(host.slots.length);
+  let slotSteps = 0;
   const progress = (): RunProgress => ({
     status,
     epochsDone: epochs.length,
@@ -153,6 +156,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     epochSeconds: epochs.map((e) => e.seconds),
     probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : null,
     writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : null,
+    ...(final ? { final } : {}),
   });
   const writer = TraceWriter.create(path, {
     run,
@@ -179,6 +183,8 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     for (let epoch = 1; epoch <= config.epochs && status === RunStatus.running; epoch++) {
       const t0 = performance.now();
       let probeMs = 0, writeMs = 0, lossSum = 0, stepsThisEpoch = 0;
+      slotSums.fill(0);
+      slotSteps = 0;
       const order = permutation(data.train.n, rng(config.seed, 'shuffle', epoch));
       opts.listener?.onEpochBegin?.(epoch, stepsPerEpoch);
       for (let s = 0; s < stepsPerEpoch; s++) {
@@ -197,6 +203,8 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
         if (probed) {
           const tw = performance.now();
           writer.appendMany(stepsDone, epoch, layout, values, 1);
+          for (let k = 0; k < slotSums.length; k++) slotSums[k] += values[k + 1];
+          slotSteps++;
           lastValues = values;
           writeMs += performance.now() - tw;
         }
@@ -228,6 +236,10 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
       [e.testLoss, e.testAcc, e.trainLoss].forEach((v, i) => writer.append(stepsDone, epoch, 0, evalP, evalIds[i], v));
       [e.seconds, e.probeSeconds, e.writeSeconds].forEach((v, i) => writer.append(stepsDone, epoch, 0, timingP, timingIds[i], v));
       epochs.push(e);
+      final = {
+        epoch, testAcc: e.testAcc, testLoss: e.testLoss, trainLoss: e.trainLoss,
+        means: Object.fromEntries(host.slots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps ? slotSums[k] / slotSteps : NaN])),
+      };
       probeTotal += probeMs;
       writeTotal += writeMs;
       wallTotal += seconds * 1000;

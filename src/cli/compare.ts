@@ -1,0 +1,112 @@
+import chalk from 'chalk';
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { compareTraces, type Cell, type Comparison } from '../compare/compare.js';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { parseInteger } from '../config.js';
+import { collectTraces } from '../report/index.js';
+import { table, num } from './ui.js';
+
+interface CompareArgs {
+  traces: string[];
+  combos?: string;
+  metric: string;
+  layer: string;
+  epochs?: string;
+  tol: string;
+  html?: string;
+  json: boolean;
+  force: boolean;
+}
+
+export const command = 'compare <traces..>';
+export const describe = 'Set saved runs side by side: config differences, accuracy, probe figures, where a metric diverges';
+
+export function builder(y: Argv) {
+  return y
+    .positional('traces', { type: 'string', array: true, demandOption: true, describe: '.arrow traces, folders of them, or a sweep index' })
+    .option('combos', { type: 'string', describe: "keep combinations matching these patterns ('*' = any)" })
+    .option('metric', { type: 'string', default: 'loss', describe: 'metric followed step by step for divergence and --html' })
+    .option('layer', { type: 'string', default: '0', describe: 'layer of --metric (0 = whole network)' })
+    .option('epochs', { type: 'string', describe: 'epochs to tabulate, comma-separated [default: the last]' })
+    .option('tol', { type: 'string', default: '0.05', describe: 'absolute difference in --metric that counts as diverged' })
+    .option('html', { type: 'string', describe: 'also write a Vega-Lite overlay page to this file' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace an existing --html file' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON' })
+    .example('$0 compare runs/relu-sigmoid-relu_s1.arrow runs/relu-sigmoid-tanh_s1.arrow', '')
+    .example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd');
+}
+
+const fmtCell = (c: Cell, pctMetric: boolean) => {
+  if (c.mean === null) return '—';
+  if (pctMetric) return c.n > 1 && c.sd !== null ? `${(100 * c.mean).toFixed(2)} ± ${(100 * c.sd).toFixed(2)}%` : `${(100 * c.mean).toFixed(2)}%`;
+  return c.n > 1 && c.sd !== null ? `${num(c.mean)} ± ${num(c.sd)}` : num(c.mean);
+};
+
+export function render(c: Comparison): string {
+  const out: string[] = [];
+  const heads = c.groups.map((g, i) => (i === 0 ? `${g.label} (ref)` : g.label));
+  out.push(chalk.bold(`probe compare · ${c.groups.length} group(s) of runs`));
+  if (c.configDiffs.length) {
+    out.push('', 'config differences', table(['setting', ...heads], c.configDiffs.map((d) => [d.key, ...d.values.map((v, i) => (i > 0 && v !== d.values[0] ? chalk.yellow(v) : v))])));
+  } else {
+    out.push('', chalk.dim('same settings apart from the combination and seed'));
+  }
+  const rows = c.rows.map((r) => {
+    const ref = r.cells[0].mean;
+    const isPct = r.metric === 'test_acc';
+    const cells = r.cells.map((cell, i) => {
+      const s = fmtCell(cell, isPct);
+      if (i === 0 || cell.mean === null || ref === null) return s;
+      const diff = cell.mean - ref;
+      if (Math.abs(diff) <= c.tol * Math.max(1, Math.abs(ref))) return s;
+      const better = r.metric === 'test_acc' ? diff > 0 : r.metric === 'test_loss' ? diff < 0 : null;
+      return better === null ? chalk.yellow(s) : better ? chalk.green(s) : chalk.red(s);
+    });
+    return [r.section, r.label, ...cells];
+  });
+  out.push('', table(['', 'figure', ...heads], rows));
+  const where = c.layer === 0 ? 'network' : `layer ${c.layer}`;
+  out.push('', `${c.metric} (${where}) against ${c.groups[0].label}, tolerance ${c.tol}:`);
+  for (const d of c.divergence) {
+    out.push(d.step === null
+      ? `  ${d.group}: ${chalk.green('never diverges')} (largest difference ${num(d.maxDiff)})`
+      : `  ${d.group}: ${chalk.yellow(`diverges at step ${d.step}`)} (epoch ${d.epoch}); largest difference ${num(d.maxDiff)}`);
+  }
+  const trunc = c.groups.filter((g) => g.truncated > 0);
+  if (trunc.length) out.push(chalk.yellow(`note: ${trunc.map((g) => `${g.label} has ${g.truncated} truncated run(s)`).join('; ')}`));
+  return out.join('\n');
+}
+
+export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<void> {
+  const layer = parseInteger('--layer', argv.layer, 0, 0);
+  const tol = Number(argv.tol);
+  if (!(tol >= 0)) throw new ProbeError(ErrorCode.config, msg.notInRange('--tol', argv.tol, 'a number ≥ 0'));
+  const epochs = argv.epochs ? argv.epochs.split(',').map((e) => parseInteger('--epochs', e.trim(), 0, 1)) : null;
+  const c = compareTraces(collectTraces(argv.traces), { metric: argv.metric, layer, tol, epochs, combos: argv.combos ?? null });
+  if (argv.html) {
+    const { compareHtml } = await import('../compare/html.js');
+    const html = compareHtml(c);
+    if (!argv.force) {
+      try { writeFileSync(argv.html, '', { flag: 'wx' }); } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new ProbeError(ErrorCode.exists, `${argv.html} already exists: pass --force to replace it`, { cause });
+        throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(argv.html, code ?? String(cause)), { cause });
+      }
+    }
+    try {
+      writeFileSync(`${argv.html}.tmp`, html);
+      renameSync(`${argv.html}.tmp`, argv.html);
+    } catch (cause) {
+      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(argv.html, (cause as NodeJS.ErrnoException).code ?? String(cause)), { cause });
+    }
+  }
+  if (argv.json) {
+    const { series: _s, ...rest } = c;
+    void _s;
+    process.stdout.write(JSON.stringify(rest, null, 1) + '\n');
+  } else {
+    process.stdout.write(render(c) + (argv.html ? `\noverlay ${chalk.cyan(argv.html)}` : '') + '\n');
+  }
+}

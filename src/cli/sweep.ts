@@ -1,0 +1,113 @@
+import chalk from 'chalk';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { ACTIVATIONS, isActivation, type Activation } from '../activations.js';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { expandCombos, parseSeeds, parseShard } from '../sweep/grid.js';
+import { emitK8s, emitSlurm } from '../sweep/emit.js';
+import { runSweep } from '../sweep/sweep.js';
+import { withInterrupt } from './interrupt.js';
+import { runInput, trainingOptions, type RunArgs } from './run.js';
+import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
+
+interface SweepArgs extends Omit<RunArgs, 'combo'> {
+  acts: string;
+  combos?: string;
+  seeds: string;
+  workers?: string;
+  shard?: string;
+  emit?: string;
+  shards?: string;
+  image: string;
+  pvc: string;
+}
+
+export const command = 'sweep';
+export const describe = 'Run the grid of combinations × seeds (resumable, parallel, shardable across machines)';
+
+export function builder(y: Argv) {
+  return trainingOptions(y)
+    .option('acts', { type: 'string', default: ACTIVATIONS.join(','), describe: 'activations to combine', group: 'Grid:' })
+    .option('combos', { type: 'string', describe: "patterns, '*' for any activation (e.g. '*-sigmoid-relu,relu-*-*') [default: all]", group: 'Grid:' })
+    .option('seeds', { type: 'string', default: '1-9', describe: 'seeds: lists and ranges (1-9, 1,3,5-7)', group: 'Grid:' })
+    .option('workers', { type: 'string', describe: `parallel runs [default: ${availableParallelism()}, the cores]`, group: 'Scale:' })
+    .option('shard', { type: 'string', describe: 'run only shard i of N (i/N), for one task of a cluster job', group: 'Scale:' })
+    .option('emit', { type: 'string', choices: ['slurm', 'k8s'], describe: 'print a Slurm job-array script or a Kubernetes Indexed Job instead of running', group: 'Scale:' })
+    .option('shards', { type: 'string', default: '16', describe: 'tasks in the emitted job', group: 'Scale:' })
+    .option('image', { type: 'string', default: 'probe:latest', describe: 'container image (k8s)', group: 'Scale:' })
+    .option('pvc', { type: 'string', default: 'probe-runs', describe: 'shared volume claim for traces (k8s)', group: 'Scale:' })
+    .option('out', { type: 'string', default: 'runs', describe: 'folder for the traces and index.arrow' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
+    .example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings')
+    .example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice')
+    .example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job')
+    .example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)');
+}
+
+/** The sweep's own arguments, minus those the emitted job sets per task. */
+function passThrough(args: readonly string[]): string[] {
+  const drop = new Set(['--emit', '--shards', '--shard', '--workers', '--image', '--pvc', '--out', '--json', '--quiet']);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [name] = args[i].split('=');
+    if (drop.has(name)) { if (!args[i].includes('=') && i + 1 < args.length && !args[i + 1].startsWith('--')) i++; continue; }
+    if (args[i] === 'sweep') continue;
+    out.push(args[i]);
+  }
+  return out;
+}
+
+export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void> {
+  if (argv.seed !== undefined) throw new ProbeError(ErrorCode.config, msg.notInRange('--seed', argv.seed, 'given as --seeds for a sweep (e.g. --seeds 1-9)'));
+  const acts = argv.acts.split(',').map((a) => a.trim().toLowerCase());
+  for (const a of acts) if (!isActivation(a)) throw new ProbeError(ErrorCode.config, msg.unknownActivation(a, argv.acts));
+  const hidden = argv.hidden ? argv.hidden.split(',').length : 2;
+  const combos = expandCombos(acts as Activation[], argv.combos, hidden + 1);
+  const seeds = parseSeeds(argv.seeds);
+  const shard = argv.shard ? parseShard(argv.shard) : null;
+  if (argv.emit) {
+    const shards = Number(argv.shards);
+    if (!Number.isInteger(shards) || shards < 1) throw new ProbeError(ErrorCode.config, msg.notInteger('--shards', argv.shards, 1));
+    const o = { args: passThrough(process.argv.slice(2)), shards, out: resolve(argv.out), workdir: process.cwd(), cpus: 2, image: argv.image, pvc: argv.pvc, name: 'probe-sweep' };
+    process.stdout.write(argv.emit === 'slurm' ? emitSlurm(o) : emitK8s(o));
+    return;
+  }
+  const workers = argv.workers === undefined ? undefined : Number(argv.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) throw new ProbeError(ErrorCode.config, msg.notInteger('--workers', argv.workers, 1));
+  const out: Out = { err: process.stderr, quiet: argv.quiet };
+  const line = new ProgressLine(out);
+  const t0 = performance.now();
+  const { seed: _s, combo: _c, ...flags } = runInput({ ...argv, combo: combos[0] });
+  void _s; void _c;
+  const r = await withInterrupt((signal) => runSweep({
+    combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: flags,
+    listener: {
+      onPlan: (plan) => {
+        if (out.quiet) return;
+        const count = (a: string) => plan.filter((p) => p.action === a).length;
+        out.err.write(`${chalk.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
+        out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated), ${count('skip')} already complete · ${workers ?? availableParallelism()} worker(s)\n`);
+      },
+      onProgress: (p) => {
+        const cur = p.running.map((r) => `${r.run} ${pct(r.fraction, 0)}`).join(' · ');
+        line.status(`${p.done}/${p.total} runs · ${cur}${p.eta !== null ? ` · ETA ${fmtDuration(p.eta)}` : ''}`);
+      },
+      onRunDone: (d) => {
+        line.clear();
+        if (!out.quiet) out.err.write(`[${d.done}/${d.total}] ${d.run.run} ${chalk.green(d.status)} · test acc ${pct(d.testAcc, 2)} · ${fmtDuration(d.seconds)}\n`);
+      },
+      onRunFailed: (f) => {
+        line.clear();
+        out.err.write(`${chalk.red('failed')} ${f.run.run}: ${f.message}\n`);
+      },
+    },
+  })).finally(() => line.clear());
+  const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
+  if (argv.json) process.stdout.write(JSON.stringify(summary) + '\n');
+  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already complete), ${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, 'index.arrow'))}\n`);
+  if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, `sweep interrupted: ${r.notRun} run(s) not finished; run the same command again to finish them`);
+  if (r.failed.length) process.exitCode = 1;
+}

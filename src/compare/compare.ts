@@ -1,0 +1,196 @@
+/**
+ * `compare`: saved runs side by side. Runs that differ only by seed form a group, shown as
+ * mean ± sd; the first group is the reference the others are measured against.
+ */
+import { readTrace, type Trace } from '../trace/reader.js';
+import { RunProbe } from '../trace/schema.js';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { mean, sd } from '../report/stats.js';
+
+export interface CompareOptions {
+  /** network-level metric by default */
+  readonly metric?: string;
+  readonly layer?: number;
+  /** epochs to tabulate; default the last finished one */
+  readonly epochs?: readonly number[] | null;
+  /** absolute difference beyond which the chosen metric counts as diverged */
+  readonly tol?: number;
+  /** keep runs whose combination matches one of these patterns (`*` = any activation) */
+  readonly combos?: string | null;
+}
+
+export interface Cell { readonly mean: number | null; readonly sd: number | null; readonly n: number }
+
+export interface Group {
+  readonly key: string;
+  readonly label: string;
+  readonly combo: string;
+  readonly seeds: readonly number[];
+  readonly runs: readonly string[];
+  readonly config: Record<string, unknown>;
+  readonly truncated: number;
+}
+
+export interface CompareRow {
+  readonly section: string;
+  readonly label: string;
+  readonly layer: number;
+  readonly metric: string;
+  readonly epoch: number | null;
+  readonly cells: readonly Cell[];
+}
+
+export interface Divergence {
+  readonly group: string;
+  /** first step where the group's mean differs from the reference's by more than tol; null: never */
+  readonly step: number | null;
+  readonly epoch: number | null;
+  readonly maxDiff: number;
+}
+
+export interface Comparison {
+  readonly groups: readonly Group[];
+  readonly configDiffs: readonly { readonly key: string; readonly values: readonly string[] }[];
+  readonly rows: readonly CompareRow[];
+  readonly metric: string;
+  readonly layer: number;
+  readonly tol: number;
+  readonly divergence: readonly Divergence[];
+  /** the chosen metric per step (mean over each group's seeds), for charts */
+  readonly series: readonly { readonly group: string; readonly step: number; readonly value: number }[];
+  readonly evals: readonly { readonly group: string; readonly epoch: number; readonly testAcc: number }[];
+}
+
+function matches(combo: string, patterns: string): boolean {
+  return patterns.split(',').map((p) => p.trim()).filter(Boolean).some((p) => {
+    const a = combo.split('-'), b = p.split('-');
+    return a.length === b.length && b.every((x, i) => x === '*' || x === a[i]);
+  });
+}
+
+const flatConfig = (c: Record<string, unknown>): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (k === 'seed' || k === 'configHash' || k === 'activations') continue;
+    if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k2, v2] of Object.entries(v)) out[`${k}.${k2}`] = JSON.stringify(v2);
+    else out[k] = JSON.stringify(v);
+  }
+  return out;
+};
+
+interface Loaded {
+  readonly trace: Trace;
+  /** per epoch: `layer/metric` → mean over that epoch's probed steps */
+  readonly epochMeans: Map<number, Map<string, number>>;
+  readonly evals: Map<number, Record<string, number>>;
+  readonly series: Map<number, number>;
+}
+
+function load(path: string, metric: string, layer: number): Loaded {
+  const t = readTrace(path);
+  if (layer > t.facts.layers.length) throw new ProbeError(ErrorCode.config, msg.noSuchLayer(path, layer, t.facts.layers.length));
+  const c = t.columns;
+  const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
+  const sums = new Map<number, Map<string, { s: number; n: number }>>();
+  const evals = new Map<number, Record<string, number>>();
+  const series = new Map<number, number>();
+  const mId = c.metrics.indexOf(metric);
+  for (let i = 0; i < c.length; i++) {
+    if (c.probe[i] === timingId) continue;
+    if (c.probe[i] === evalId) {
+      const e = evals.get(c.epoch[i]) ?? {};
+      e[c.metrics[c.metric[i]]] = c.value[i];
+      evals.set(c.epoch[i], e);
+      continue;
+    }
+    const k = `${c.layer[i]}/${c.metrics[c.metric[i]]}`;
+    let m = sums.get(c.epoch[i]);
+    if (!m) sums.set(c.epoch[i], (m = new Map()));
+    const a = m.get(k) ?? { s: 0, n: 0 };
+    a.s += c.value[i]; a.n++;
+    m.set(k, a);
+    if (c.metric[i] === mId && c.layer[i] === layer) series.set(c.step[i], c.value[i]);
+  }
+  const epochMeans = new Map([...sums].map(([e, m]) => [e, new Map([...m].map(([k, a]) => [k, a.s / a.n]))]));
+  return { trace: t, epochMeans, evals, series };
+}
+
+const cell = (xs: readonly (number | null | undefined)[]): Cell => {
+  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return { mean: v.length ? mean(v) : null, sd: v.length > 1 ? sd(v) : null, n: v.length };
+};
+
+export function compareTraces(paths: readonly string[], opts: CompareOptions = {}): Comparison {
+  const metric = opts.metric ?? 'loss';
+  const layer = opts.layer ?? 0;
+  const tol = opts.tol ?? 0.05;
+  let loaded = paths.map((p) => load(p, metric, layer));
+  if (opts.combos) {
+    const n = loaded.length;
+    loaded = loaded.filter((l) => matches(l.trace.facts.combo, opts.combos!));
+    if (loaded.length === 0) throw new ProbeError(ErrorCode.config, msg.noMatch(opts.combos, n));
+  }
+  const known = [...new Set(loaded.flatMap((l) => l.trace.columns.metrics))].filter((m) => !['test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds'].includes(m));
+  if (!loaded.some((l) => l.series.size > 0)) throw new ProbeError(ErrorCode.config, msg.unknownMetric(`${metric}' at layer '${layer}`, known));
+  // group runs that differ only by seed
+  const byKey = new Map<string, Loaded[]>();
+  for (const l of loaded) {
+    const key = JSON.stringify(flatConfig(l.trace.config));
+    byKey.set(key, [...(byKey.get(key) ?? []), l]);
+  }
+  const members = [...byKey.values()];
+  const groups: Group[] = members.map((ls) => {
+    const seeds = ls.map((l) => l.trace.facts.seed).sort((a, b) => a - b);
+    const combo = ls[0].trace.facts.combo;
+    return {
+      key: JSON.stringify(flatConfig(ls[0].trace.config)), combo, seeds, runs: ls.map((l) => l.trace.run),
+      label: ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config,
+      truncated: ls.filter((l) => l.trace.truncated).length,
+    };
+  });
+  // disambiguate labels of groups with the same combination but other settings
+  const seen = new Map<string, number>();
+  groups.forEach((g, i) => { const n = (seen.get(g.label) ?? 0) + 1; seen.set(g.label, n); if (n > 1) (groups[i] as { label: string }).label = `${g.label} #${n}`; });
+  const flat = groups.map((g) => flatConfig(g.config));
+  const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
+  const configDiffs = keys.filter((k) => new Set(flat.map((f) => f[k])).size > 1).map((k) => ({ key: k, values: flat.map((f) => f[k] ?? '—') }));
+  const lastEpoch = Math.min(...members.map((ls) => Math.max(0, ...ls.flatMap((l) => [...l.evals.keys()]))));
+  const epochs = opts.epochs?.length ? opts.epochs : lastEpoch > 0 ? [lastEpoch] : [];
+  const rows: CompareRow[] = [];
+  for (const e of epochs) {
+    rows.push({ section: 'accuracy', label: `test acc, epoch ${e}`, layer: 0, metric: 'test_acc', epoch: e, cells: members.map((ls) => cell(ls.map((l) => l.evals.get(e)?.test_acc))) });
+    rows.push({ section: 'accuracy', label: `test loss, epoch ${e}`, layer: 0, metric: 'test_loss', epoch: e, cells: members.map((ls) => cell(ls.map((l) => l.evals.get(e)?.test_loss))) });
+  }
+  const layers = Math.max(...loaded.map((l) => l.trace.facts.layers.length));
+  const figures = ['inactive_frac', 'dead_units', 'dead_rows', 'sat_frac', 'mean_deriv', 'w_grad_norm', 'update_ratio'];
+  for (const e of epochs) for (let L = 1; L <= layers; L++) for (const m of figures) {
+    const cells = members.map((ls) => cell(ls.map((l) => l.epochMeans.get(e)?.get(`${L}/${m}`))));
+    if (cells.some((c) => c.n > 0)) rows.push({ section: `layer ${L}`, label: `${m}, epoch ${e}`, layer: L, metric: m, epoch: e, cells });
+  }
+  // the chosen metric per step, mean over seeds, and where it leaves the reference
+  const perStep = members.map((ls) => {
+    const steps = new Map<number, number[]>();
+    for (const l of ls) for (const [s, v] of l.series) steps.set(s, [...(steps.get(s) ?? []), v]);
+    return new Map([...steps].map(([s, vs]) => [s, mean(vs)]));
+  });
+  const ref = perStep[0];
+  const spe = loaded[0].trace.facts.stepsPerEpoch;
+  const divergence: Divergence[] = perStep.slice(1).map((m, i) => {
+    let first: number | null = null, maxDiff = 0;
+    for (const [s, v] of [...m].sort((a, b) => a[0] - b[0])) {
+      const r = ref.get(s);
+      if (r === undefined) continue;
+      const d = Math.abs(v - r);
+      if (d > maxDiff) maxDiff = d;
+      if (first === null && d > tol) first = s;
+    }
+    return { group: groups[i + 1].label, step: first, epoch: first === null ? null : Math.floor(first / spe) + 1, maxDiff };
+  });
+  const series = perStep.flatMap((m, i) => [...m].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ group: groups[i].label, step, value })));
+  const evals = members.flatMap((ls, i) => {
+    const es = [...new Set(ls.flatMap((l) => [...l.evals.keys()]))].sort((a, b) => a - b);
+    return es.map((epoch) => ({ group: groups[i].label, epoch, testAcc: cell(ls.map((l) => l.evals.get(epoch)?.test_acc)).mean ?? NaN }));
+  });
+  return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals };
+}

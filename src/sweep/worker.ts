@@ -1,0 +1,70 @@
+/**
+ * A sweep worker: a child process that runs one `runExperiment` at a time on request, keeping the
+ * dataset loaded between runs. It exits when told to stop or when its parent goes away (a killed
+ * sweep leaves no orphan training), closing the run in flight as interrupted.
+ */
+import type { RunInput } from '../config.js';
+import { isProbeError } from '../errors.js';
+import { loadMnist, type Dataset } from '../train/data.js';
+import { runExperiment } from '../train/run.js';
+import { resolveConfig } from '../config.js';
+
+export type ToWorker =
+  | { readonly type: 'run'; readonly id: number; readonly input: RunInput; readonly out: string; readonly force: boolean }
+  | { readonly type: 'stop' };
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'progress'; readonly id: number; readonly epoch: number; readonly epochs: number; readonly step: number; readonly steps: number }
+  | { readonly type: 'done'; readonly id: number; readonly status: string; readonly testAcc: number | null; readonly seconds: number; readonly path: string }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string };
+
+const send = (m: FromWorker) => process.send?.(m);
+let abort: AbortController | null = null;
+const datasets = new Map<string, Dataset>();
+
+async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+  abort = new AbortController();
+  try {
+    const config = resolveConfig(m.input);
+    const key = JSON.stringify([config.dataDir, config.trainLimit, config.testLimit]);
+    let data = datasets.get(key);
+    if (!data) datasets.set(key, (data = loadMnist({ dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit })));
+    let last = 0;
+    const r = await runExperiment(config, {
+      out: m.out, force: m.force, signal: abort.signal, dataset: data,
+      listener: {
+        onStepEnd: (p) => {
+          const now = performance.now();
+          if (now - last < 500 && p.stepInEpoch < p.stepsPerEpoch) return;
+          last = now;
+          send({ type: 'progress', id: m.id, epoch: p.epoch, epochs: config.epochs, step: p.stepInEpoch, steps: p.stepsPerEpoch });
+        },
+      },
+    });
+    send({ type: 'done', id: m.id, status: r.status, testAcc: r.epochs.at(-1)?.testAcc ?? null, seconds: r.seconds, path: r.path });
+  } catch (e) {
+    const interrupted = isProbeError(e) && e.code === 'E_INTERRUPTED';
+    if (interrupted) send({ type: 'done', id: m.id, status: 'interrupted', testAcc: null, seconds: 0, path: '' });
+    else send({ type: 'failed', id: m.id, message: isProbeError(e) ? e.message : String((e as Error).stack ?? e) });
+  } finally {
+    abort = null;
+  }
+}
+
+let queue = Promise.resolve();
+process.on('message', (m: ToWorker) => {
+  if (m.type === 'stop') {
+    abort?.abort();
+    queue.then(() => process.exit(0));
+    return;
+  }
+  queue = queue.then(() => run(m));
+});
+process.on('disconnect', () => {
+  abort?.abort();
+  queue.then(() => process.exit(0));
+});
+// Ctrl-C reaches the whole process group; the parent decides what happens.
+process.on('SIGINT', () => {});
+send({ type: 'ready' });

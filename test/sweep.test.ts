@@ -1,0 +1,165 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { allCombos, expandCombos, grid, parseSeeds, parseShard, shardOf } from '../src/sweep/grid.js';
+import { emitK8s, emitSlurm, shq } from '../src/sweep/emit.js';
+import { readTrace, readTraceMeta } from '../src/trace/reader.js';
+import { ACTIVATIONS } from '../src/activations.js';
+import { BIN, FIXTURES, tmp } from './helpers.js';
+
+const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet'];
+
+test('the grid: 64 combinations of the four activations, patterns with *, seed lists and ranges', () => {
+  const all = allCombos(ACTIVATIONS, 3);
+  assert.equal(all.length, 64);
+  assert.equal(new Set(all).size, 64);
+  assert.deepEqual(expandCombos(ACTIVATIONS, '*-sigmoid-relu', 3), ['relu-sigmoid-relu', 'tanh-sigmoid-relu', 'sigmoid-sigmoid-relu', 'selu-sigmoid-relu']);
+  assert.equal(expandCombos(ACTIVATIONS, '*-sigmoid-relu,*-sigmoid-tanh', 3).length, 8);
+  assert.deepEqual(expandCombos(['relu', 'tanh'], undefined, 2), ['relu-relu', 'relu-tanh', 'tanh-relu', 'tanh-tanh']);
+  assert.throws(() => expandCombos(ACTIVATIONS, '*-sigmoid', 3), /pattern '\*-sigmoid' must have 3 parts/);
+  assert.throws(() => expandCombos(['relu'], '*-tanh-*', 3), /no combination of relu matches --combos '\*-tanh-\*'/);
+  assert.deepEqual(parseSeeds('1-3,7,2'), [1, 2, 3, 7]);
+  assert.throws(() => parseSeeds('3-1'), /--seeds must be whole numbers/);
+  assert.throws(() => parseSeeds('a'), /got 'a'/);
+});
+
+test('shards partition the grid: every run in exactly one shard, sizes within one', () => {
+  const points = grid(allCombos(ACTIVATIONS, 3), parseSeeds('1-9'));
+  for (const n of [1, 2, 7, 16, 64, 600]) {
+    const seen = new Map<string, number>();
+    const sizes: number[] = [];
+    for (let i = 1; i <= n; i++) {
+      const part = shardOf(points, parseShard(`${i}/${n}`));
+      sizes.push(part.length);
+      for (const p of part) seen.set(`${p.combo}_${p.seed}`, (seen.get(`${p.combo}_${p.seed}`) ?? 0) + 1);
+    }
+    assert.equal(seen.size, points.length, `${n} shards cover the grid`);
+    assert.ok([...seen.values()].every((c) => c === 1), `${n} shards do not overlap`);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
+  }
+  assert.deepEqual(shardOf(points, parseShard('2/16')), shardOf(points, parseShard('2/16')), 'deterministic');
+  for (const bad of ['0/4', '5/4', '1/0', 'x', '1/']) assert.throws(() => parseShard(bad), /--shard must be i\/N/);
+});
+
+test('emitted Slurm and Kubernetes jobs run one shard per task with the same grid', () => {
+  const o = { args: ['--combos', '*-sigmoid-relu', '--seeds', '1-5', '--epochs', '3'], shards: 64, out: '/shared/runs', workdir: '/home/me/probe', cpus: 2, image: 'reg/probe:1', pvc: 'runs-pvc', name: 'probe-sweep' };
+  const s = emitSlurm(o);
+  assert.match(s, /^#!\/bin\/bash\n/);
+  assert.match(s, /^#SBATCH --array=1-64$/m);
+  assert.match(s, /^#SBATCH --cpus-per-task=2$/m);
+  assert.match(s, /npx probe sweep --combos '\*-sigmoid-relu' --seeds 1-5 --epochs 3 --out \/shared\/runs/);
+  assert.match(s, /--shard "\$\{SLURM_ARRAY_TASK_ID\}\/64"/);
+  const k = emitK8s(o);
+  for (const re of [/^kind: Job$/m, /^ {2}completionMode: Indexed$/m, /^ {2}completions: 64$/m, /^ {2}parallelism: 64$/m, /image: reg\/probe:1/, /claimName: runs-pvc/, /mountPath: \/runs/]) assert.match(k, re);
+  const cmd = JSON.parse(/command: \["sh", "-c", (".*")\]/.exec(k)![1]);
+  assert.match(cmd, /--shard "\$\(\(JOB_COMPLETION_INDEX \+ 1\)\)\/64"/);
+  assert.match(cmd, /--out \/runs/);
+  assert.equal(shq("it's"), `'it'\\''s'`);
+  // the CLI prints the same, with the sweep's own flags carried over
+  const r = probe(['sweep', '--emit', 'slurm', '--shards', '8', '--combos', '*-sigmoid-relu', '--epochs', '2', '--out', '/x/runs']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /#SBATCH --array=1-8/);
+  assert.match(r.stdout, /npx probe sweep --combos '\*-sigmoid-relu' --epochs 2 --out \/x\/runs/);
+  // and a bash syntax check of the script
+  const path = join(tmp(), 'sweep.sbatch');
+  writeFileSync(path, r.stdout);
+  assert.equal(spawnSync('bash', ['-n', path]).status, 0);
+});
+
+const children = new Set<ReturnType<typeof spawn>>();
+after(() => children.forEach((c) => c.kill('SIGKILL')));
+
+test('a killed sweep resumes: finished runs are skipped untouched, the runs in flight are redone', async () => {
+  const out = tmp();
+  const args = ['sweep', '--combos', 'relu-*-relu', '--seeds', '1-2', '--epochs', '40', '--workers', '2', '--out', out, ...small];
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+  children.add(child);
+  const exited = new Promise((r) => child.on('exit', r));
+  // wait for the first complete run, then kill the sweep outright
+  const deadline = Date.now() + 120_000;
+  const complete = () => readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow').filter((f) => { try { return !readTraceMeta(join(out, f)).truncated; } catch { return false; } });
+  while (complete().length < 1) {
+    assert.ok(Date.now() < deadline, 'a run completes');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  await exited;
+  await new Promise((r) => setTimeout(r, 1500)); // workers notice their parent is gone
+  const done = complete();
+  const before = new Map(done.map((f) => [f, statSync(join(out, f)).mtimeMs]));
+  const files = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow');
+  assert.ok(files.length < 8 || done.length < 8, 'the kill left work undone');
+  const r = probe(args.slice(0));
+  assert.equal(r.status, 0, r.stderr);
+  const s = r.stdout;
+  assert.match(s, new RegExp(`${8 - done.length} run\\(s\\) completed, ${done.length} skipped`));
+  for (const [f, m] of before) assert.equal(statSync(join(out, f)).mtimeMs, m, `${f} was not rewritten`);
+  const idx = tableFromIPC(readFileSync(join(out, 'index.arrow')));
+  assert.equal(idx.numRows, 8);
+  assert.deepEqual([...new Set(idx.getChild('status')!.toArray())], ['complete']);
+  // nothing left running after a kill
+  assert.equal(spawnSync('pgrep', ['-f', 'sweep/worker.js']).stdout.toString().trim(), '');
+});
+
+test('two shards run as separate processes into one folder cover the grid once', async () => {
+  const out = tmp();
+  const run = (shard: string) => new Promise<number>((res) => {
+    const c = spawn(process.execPath, [BIN, 'sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--workers', '1', '--shard', shard, '--out', out, ...small], { stdio: 'ignore' });
+    children.add(c);
+    c.on('exit', (code) => res(code ?? -1));
+  });
+  assert.deepEqual(await Promise.all([run('1/2'), run('2/2')]), [0, 0]);
+  const traces = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow').sort();
+  assert.equal(traces.length, 8);
+  for (const f of traces) assert.equal(readTrace(join(out, f)).status, 'complete');
+  // an index written by either shard; rebuilt complete by running the (now finished) sweep again
+  assert.equal(probe(['sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--out', out, ...small]).status, 0);
+  assert.equal(tableFromIPC(readFileSync(join(out, 'index.arrow'))).numRows, 8);
+});
+
+test('sweep refuses a changed config for an existing run unless --force, and bad grid flags', () => {
+  const out = tmp();
+  assert.equal(probe(['sweep', '--combos', 'relu-relu-relu', '--seeds', '1', '--epochs', '1', '--out', out, ...small]).status, 0);
+  const r = probe(['sweep', '--combos', 'relu-relu-relu', '--seeds', '1', '--epochs', '2', '--out', out, ...small]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr.trim(), /^error .*relu-relu-relu_s1.arrow was run with other settings \(config hash differs\): pass --force/);
+  const f = probe(['sweep', '--combos', 'relu-relu-relu', '--seeds', '1', '--epochs', '2', '--out', out, '--force', ...small]);
+  assert.equal(f.status, 0, f.stderr);
+  assert.equal(readTrace(join(out, 'relu-relu-relu_s1.arrow')).progress?.epochsDone, 2);
+  for (const [args, re] of [[['--seeds', '9-1'], /--seeds must be/], [['--shard', '3/2'], /--shard must be i\/N/], [['--combos', 'relu-gelu-*'], /pattern 'relu-gelu-\*'/], [['--seed', '3'], /--seed must be given as --seeds/], [['--workers', '0'], /--workers must be a whole number ≥ 1/]] as const) {
+    const b = probe(['sweep', ...args, '--out', out, ...small]);
+    assert.equal(b.status, 2, b.stderr);
+    assert.match(b.stderr, re);
+    assert.equal(b.stderr.trim().split('\n').length, 1);
+  }
+});
+
+test('compare: config differences, grouped seeds, divergence, overlay page; bad inputs are one line', () => {
+  const out = tmp();
+  assert.equal(probe(['sweep', '--combos', 'relu-sigmoid-relu,relu-sigmoid-tanh', '--seeds', '1-2', '--epochs', '2', '--out', out, ...small]).status, 0);
+  const html = join(tmp(), 'cmp.html');
+  const r = probe(['compare', out, '--metric', 'sat_frac', '--layer', '2', '--html', html, '--tol', '0']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /relu-sigmoid-relu \(2 seeds\) \(ref\)\s+relu-sigmoid-tanh \(2 seeds\)/);
+  assert.match(r.stdout, /test acc, epoch 2\s+\d+\.\d\d ± \d+\.\d\d%/);
+  assert.match(r.stdout, /sat_frac \(layer 2\) against relu-sigmoid-relu \(2 seeds\), tolerance 0:/);
+  assert.match(readFileSync(html, 'utf8'), /<title>probe compare<\/title>/);
+  const j = JSON.parse(probe(['compare', join(out, 'index.arrow'), '--json']).stdout);
+  assert.equal(j.groups.length, 2);
+  assert.deepEqual(j.groups[0].seeds, [1, 2]);
+  assert.ok(j.configDiffs.some((d: { key: string }) => d.key === 'combo'));
+  const bad = (args: string[], re: RegExp) => {
+    const b = probe(['compare', ...args]);
+    assert.equal(b.status, 2, b.stderr);
+    assert.match(b.stderr, re);
+    assert.equal(b.stderr.trim().split('\n').length, 1);
+  };
+  bad([out, '--metric', 'nope'], /no trace recorded metric 'nope' at layer '0': recorded are/);
+  bad([out, '--layer', '7', '--metric', 'dead_rows'], /has no layer 7: it has layers 0 \(network\) to 3/);
+  bad([out, '--combos', 'tanh-*-*'], /none of the 4 trace\(s\) has a combination matching 'tanh-\*-\*'/);
+  bad([out, '--html', html], /cmp.html already exists: pass --force/);
+});
