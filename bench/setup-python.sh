@@ -21,7 +21,7 @@ done
 # Runs torch_step.py for one tiny step and prints "torch=.. blas=.." from its JSON.
 probe() {
   "$1" "$STEP" --combos relu-relu-relu --steps 1 --warmup 1 --repeats 1 2>/dev/null |
-    "$1" -c 'import json,sys; j=json.loads(sys.stdin.read()); print("torch=%s blas=%s" % (j["torch"], j["blas"]))'
+    "$1" -c 'import json,sys; j=json.loads(sys.stdin.read()); print("torch=%s blas=%s blas_core=%s" % (j["torch"], j["blas"], j["blas_core"]))'
 }
 
 # ---------------------------------------------------------------- (a) Debian
@@ -51,8 +51,9 @@ setup_debian() {
   # libtorch links plain libblas.so.3 / liblapack.so.3; Debian resolves those through
   # update-alternatives (auto mode picks the highest priority: openblas 100 > blis 80 >
   # atlas 35 > reference 10). Pin OpenBLAS in case something set it manually.
-  local arch lib name target cur
-  arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+  local dir arch lib name target cur
+  dir=$(ls -d /usr/lib/*-linux-gnu*/openblas-pthread 2>/dev/null | head -n1)
+  arch=$(basename "$(dirname "${dir:-/usr/lib/x86_64-linux-gnu/x}")")  # e.g. x86_64-linux-gnu
   for lib in libblas.so.3 liblapack.so.3; do
     name=$lib-$arch
     target=/usr/lib/$arch/openblas-pthread/$lib

@@ -8,6 +8,7 @@ Prints one JSON line on stdout; messages go to stderr.
 A step = zero_grad, forward, nll_loss(log_softmax), backward, SGD step, loss.item().
 """
 import argparse
+import ctypes
 import json
 import os
 import re
@@ -28,12 +29,16 @@ args = p.parse_args()
 if args.threads > 0:
     # A BLAS that torch was not built against (Debian's torch calls libblas.so.3,
     # which may be OpenBLAS) ignores torch.set_num_threads: cap it before loading.
+    # An explicit OPENBLAS_NUM_THREADS etc. in the environment wins.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(args.threads))
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:
+    sys.exit(f"torch_step.py: {sys.executable}: {e} (run bench/setup-python.sh)")
 
 if args.threads > 0:
     torch.set_num_threads(args.threads)
@@ -43,13 +48,13 @@ SIZES = (784, 500, 256, 10)
 
 
 def blas_info():
-    """(BLAS in use, BLAS_INFO from the build config, resolved libblas path or None)."""
+    """(BLAS in use, its kernel set, BLAS_INFO of the build, resolved libblas.so or None)."""
     cfg = torch.__config__.show()
     m = re.search(r"BLAS_INFO=(\w+)", cfg)
     built = m.group(1) if m else ("mkl" if "Math Kernel Library" in cfg else "unknown")
     names = {"mkl": "MKL", "open": "OpenBLAS", "openblas": "OpenBLAS", "blis": "BLIS",
              "flexi": "FlexiBLAS", "accelerate": "Accelerate", "generic": "generic"}
-    blas, lib = names.get(built.lower(), built), None
+    blas, core, lib = names.get(built.lower(), built), None, None
     if built == "generic":  # linked to plain libblas.so.3: see what the system resolved it to
         try:
             with open("/proc/self/maps") as f:
@@ -59,7 +64,14 @@ def blas_info():
         for key, name in (("openblas", "OpenBLAS"), ("blis", "BLIS"), ("atlas", "ATLAS")):
             if lib and key in lib:
                 blas = name
-    return blas, built, lib
+        if blas == "OpenBLAS":  # kernel set in use (OPENBLAS_CORETYPE can force it)
+            try:
+                get = ctypes.CDLL(lib).openblas_get_corename
+                get.restype = ctypes.c_char_p
+                core = get().decode()
+            except (OSError, AttributeError):
+                pass
+    return blas, core, built, lib
 
 
 class MLP(nn.Module):
@@ -75,11 +87,8 @@ class MLP(nn.Module):
 
 
 def bench(combo, xs, ys):
-    acts = combo.split("-")
-    if len(acts) != 3 or any(a not in ACTS for a in acts):
-        sys.exit(f"bad combo {combo!r}: want a-b-c with each of {'|'.join(ACTS)}")
     torch.manual_seed(0)
-    model = MLP(acts)
+    model = MLP(combo.split("-"))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
     n = len(xs)
     i = 0
@@ -109,16 +118,22 @@ def bench(combo, xs, ys):
 
 
 def main():
+    combos = [c.strip() for c in args.combos.split(",") if c.strip()]
+    for c in combos:
+        acts = c.split("-")
+        if len(acts) != 3 or any(a not in ACTS for a in acts):
+            sys.exit(f"bad combo {c!r}: want a-b-c with each of {'|'.join(ACTS)}")
     g = torch.Generator().manual_seed(1234)
     xs = torch.randn(args.pool, args.batch, SIZES[0], generator=g).unbind(0)
     ys = torch.randint(0, 10, (args.pool, args.batch), generator=g).unbind(0)
-    blas, blas_build, blas_lib = blas_info()
-    results = [bench(c.strip(), xs, ys) for c in args.combos.split(",") if c.strip()]
+    blas, blas_core, blas_build, blas_lib = blas_info()
+    results = [bench(c, xs, ys) for c in combos]
     env = {k: v for k, v in os.environ.items()
            if k.startswith("OPENBLAS_") or k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     print(json.dumps({
         "torch": torch.__version__, "python": sys.version.split()[0],
-        "blas": blas, "blas_build": blas_build, "blas_lib": blas_lib, "threads": torch.get_num_threads(),
+        "blas": blas, "blas_core": blas_core, "blas_build": blas_build, "blas_lib": blas_lib,
+        "threads": torch.get_num_threads(),
         "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats,
         "batch": args.batch, "env": env, "results": results,
     }))
