@@ -4,7 +4,7 @@
 # Artifacts (the report screenshot) land in test-artifacts/.
 set -eu
 cd "$(dirname "$0")/.."
-npx tsc -p .
+npm run build --silent
 PROBE_PYTHON=$(bash scripts/python-env.sh) || true
 PROBE_CHROMIUM=$(bash scripts/chromium.sh) || true
 export PROBE_PYTHON PROBE_CHROMIUM

@@ -5,8 +5,9 @@ import type { Activation } from '../src/activations.js';
 import { Mlp, type EngineKind } from '../src/train/engine.js';
 import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
+import { rng } from '../src/train/rng.js';
 import { refSgd, refStep, type RefStep } from './reference.js';
-import { closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
+import { closeness, disposeBatch, MODES, randomBatchData, toBatch, useBackend } from './helpers.js';
 
 before(() => useBackend('wasm'));
 
@@ -77,19 +78,25 @@ test('reference gradients agree with central finite differences of the float64 l
   }
 });
 
-for (const kind of ['fast', 'tape'] as const) {
-  test(`${kind} engine: loss, forward tensors and gradients match the plain-loop reference`, () => {
-    for (const acts of ACT_SETS) {
-      const params = initParams({ sizes: SMALL, activations: acts }, 11);
-      const { values, cap, x, labels } = oneStep(kind, acts, params, 7, 5);
-      const ref = refStep(params, acts, x, labels, 7);
-      assert.ok(Math.abs(values[0] - ref.loss) < 1e-5, `${acts.join('-')} loss ${values[0]} vs ${ref.loss}`);
-      compareToRef(cap, ref, `${kind} ${acts.join('-')}`);
+for (const mode of MODES) for (const kind of ['fast', 'tape'] as const) {
+  test(`${kind} engine (${mode.name}): loss, forward tensors and gradients match the plain-loop reference`, async () => {
+    await mode.enter();
+    try {
+      for (const acts of ACT_SETS) {
+        const params = initParams({ sizes: SMALL, activations: acts }, 11);
+        const { values, cap, x, labels } = oneStep(kind, acts, params, 7, 5);
+        const ref = refStep(params, acts, x, labels, 7);
+        assert.ok(Math.abs(values[0] - ref.loss) < 1e-5, `${acts.join('-')} loss ${values[0]} vs ${ref.loss}`);
+        compareToRef(cap, ref, `${kind} ${acts.join('-')}`);
+      }
+    } finally {
+      await mode.leave();
     }
   });
 }
 
-test('fast and tape engines take the same SGD-with-momentum steps as the reference over several steps', () => {
+for (const mode of MODES) test(`fast and tape engines (${mode.name}) take the same SGD-with-momentum steps as the reference over several steps`, async () => {
+  await mode.enter();
   const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
   const arch = { sizes: SMALL, activations: acts };
   const models = (['fast', 'tape'] as const).map((k) => new Mlp(arch, initParams(arch, 3), { lr: 0.05, momentum: 0.5 }, k));
@@ -111,6 +118,7 @@ test('fast and tape engines take the same SGD-with-momentum steps as the referen
     });
     m.dispose();
   }
+  await mode.leave();
 });
 
 test('update hook reports the new weights and the momentum buffer (first step: v = g)', () => {
@@ -137,4 +145,39 @@ test('a step leaks no tensors', () => {
     disposeBatch(batch);
     m.dispose();
   }
+});
+
+test('the fused SGD kernel matches PyTorch semantics bit for bit, and its moments the loops', async () => {
+  const { sgdMomentum, sgdHost } = await import('../src/train/kernels/sgd.js');
+  const r = rng(4, 'sgd-test');
+  const n = 1003; // not a multiple of 4: the kernel's scalar tail runs too
+  const rnd = () => Float32Array.from({ length: n }, () => (r.float() - 0.5) * 2);
+  const [w, v, g] = [rnd(), rnd(), rnd()];
+  const ref = { v: new Float32Array(n), w: new Float32Array(n) };
+  const m = sgdHost(g, v, w, ref.v, ref.w, 0.01, 0.5);
+  // PyTorch: buf.mul_(momentum).add_(grad); p.add_(buf, alpha=-lr), each rounded to float32
+  for (let i = 0; i < n; i++) {
+    assert.equal(ref.v[i], Math.fround(Math.fround(v[i] * Math.fround(0.5)) + g[i]));
+    assert.equal(ref.w[i], Math.fround(w[i] - Math.fround(ref.v[i] * Math.fround(0.01))));
+  }
+  let sg = 0, mx = 0, sv = 0, sw = 0;
+  for (let i = 0; i < n; i++) { sg += g[i] * g[i]; mx = Math.max(mx, Math.abs(g[i])); sv += ref.v[i] * ref.v[i]; sw += ref.w[i] * ref.w[i]; }
+  assert.ok(closeness(m, [sg, mx, sv, sw], 1e-6) <= 1);
+  for (const mode of MODES) {
+    await mode.enter();
+    const out = tf.tidy(() => {
+      const t = (a: Float32Array) => tf.tensor2d(a, [1, n]);
+      const res = sgdMomentum(t(w), t(v), t(g), 0.01, 0.5);
+      return [res.v.dataSync(), res.w.dataSync(), res.moments.dataSync()];
+    });
+    assert.deepEqual(out[0], ref.v, `${mode.name}: velocity`);
+    assert.deepEqual(out[1], ref.w, `${mode.name}: weights`);
+    assert.ok(closeness(out[2], [sg, mx, sv, sw], 1e-4) <= 1, `${mode.name}: moments ${out[2]}`);
+    await mode.leave();
+  }
+  // a NaN gradient shows in the norm and the max
+  await useBackend('wasm');
+  const bad = Float32Array.from(g); bad[17] = NaN;
+  const mm = tf.tidy(() => sgdMomentum(tf.tensor2d(w, [1, n]), tf.tensor2d(v, [1, n]), tf.tensor2d(bad, [1, n]), 0.01, 0.5).moments.dataSync());
+  assert.ok(Number.isNaN(mm[0]) && Number.isNaN(mm[1]));
 });

@@ -55,3 +55,13 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 1e-
   }
   return worst;
 }
+
+/**
+ * The three ways a kernel can run: host kernels over wasm memory, host kernels over cpu arrays,
+ * and the tf-op composites used on backends without host memory (tfjs-node).
+ */
+export const MODES = [
+  { name: 'wasm, host kernels', enter: () => useBackend('wasm'), leave: async () => {} },
+  { name: 'wasm, tf-op composites', enter: async () => { await useBackend('wasm'); process.env.PROBE_HOST_KERNELS = '0'; }, leave: async () => { delete process.env.PROBE_HOST_KERNELS; } },
+  { name: 'cpu, host kernels', enter: () => useBackend('cpu'), leave: () => useBackend('wasm') },
+] as const;

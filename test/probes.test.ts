@@ -11,7 +11,7 @@ import { Mlp } from '../src/train/engine.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { refDeadRelu, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
-import { closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
+import { closeness, disposeBatch, MODES, randomBatchData, toBatch, useBackend } from './helpers.js';
 
 before(() => useBackend('wasm'));
 
@@ -60,11 +60,18 @@ function checkAll(acts: Activation[], params: LayerParams[], label: string) {
   }
 }
 
-test('every probe matches its plain-loop reference on all activations', () => {
-  for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'relu'], ['sigmoid', 'tanh', 'selu'], ['selu', 'relu', 'tanh']] as Activation[][]) {
-    checkAll(acts, initParams({ sizes: SIZES, activations: acts }, 5), acts.join('-'));
-  }
-});
+for (const mode of MODES) {
+  test(`every probe matches its plain-loop reference on all activations (${mode.name})`, async () => {
+    await mode.enter();
+    try {
+      for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'relu'], ['sigmoid', 'tanh', 'selu'], ['selu', 'relu', 'tanh']] as Activation[][]) {
+        checkAll(acts, initParams({ sizes: SIZES, activations: acts }, 5), `${mode.name} ${acts.join('-')}`);
+      }
+    } finally {
+      await mode.leave();
+    }
+  });
+}
 
 test('an all-dead ReLU layer: every grain reads 1, no unit active, and no gradient flows below it', () => {
   const acts: Activation[] = ['relu', 'relu', 'relu'];

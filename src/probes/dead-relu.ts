@@ -1,5 +1,33 @@
 import * as tf from '@tensorflow/tfjs';
+import { defineKernel } from '../train/kernels/host.js';
 import type { LayerProbe } from './probe.js';
+
+/** One pass over z `[units, batch]`: [inactive_frac, dead_units, dead_rows, (active share per unit)…]. */
+const stats = defineKernel<{ perUnit: boolean }>({
+  name: 'ProbeDeadRelu',
+  inputs: ['z'],
+  host([z], { perUnit }, [[units, batch]]) {
+    let inactive = 0, deadUnits = 0;
+    const rowAlive = new Uint8Array(batch);
+    const share: number[] = [];
+    for (let u = 0; u < units; u++) {
+      let active = 0;
+      const base = u * batch;
+      for (let s = 0; s < batch; s++) if (z[base + s] > 0) { active++; rowAlive[s] = 1; }
+      inactive += batch - active;
+      if (active === 0) deadUnits++;
+      if (perUnit) share.push(active / batch);
+    }
+    let deadRows = 0;
+    for (let s = 0; s < batch; s++) if (!rowAlive[s]) deadRows++;
+    return [inactive / (units * batch), deadUnits / units, deadRows / batch, ...share];
+  },
+  device([z], { perUnit }) {
+    const inactive = tf.cast(tf.lessEqual(z, 0), 'float32');
+    const base = tf.stack([tf.mean(inactive), tf.mean(tf.min(inactive, 1)), tf.mean(tf.min(inactive, 0))]) as tf.Tensor1D;
+    return perUnit ? tf.concat([base, tf.sub(1, tf.mean(inactive, 1)) as tf.Tensor1D]) : base;
+  },
+});
 
 /**
  * Inactive ReLUs, at three grains (H1 is about the output layer's):
@@ -21,12 +49,6 @@ export const deadRelu: LayerProbe = {
     return [...base, ...Array.from({ length: layer.fanOut }, (_, k) => `active_u${k}`)];
   },
   compute({ layer, forward: { z }, settings }) {
-    // z is [units, batch]
-    const inactive = tf.cast(tf.lessEqual(z, 0), 'float32');
-    const parts: tf.Tensor1D[] = [
-      tf.stack([tf.mean(inactive), tf.mean(tf.min(inactive, 1)), tf.mean(tf.min(inactive, 0))]) as tf.Tensor1D,
-    ];
-    if (layer.fanOut <= settings.perUnitMax) parts.push(tf.sub(1, tf.mean(inactive, 1)) as tf.Tensor1D);
-    return parts.length === 1 ? parts[0] : tf.concat(parts);
+    return stats([z], { perUnit: layer.fanOut <= settings.perUnitMax });
   },
 };

@@ -1,8 +1,28 @@
 import * as tf from '@tensorflow/tfjs';
+import { defineKernel } from '../train/kernels/host.js';
 import type { LayerProbe } from './probe.js';
 
-const norm = (t: tf.Tensor): tf.Scalar => tf.sqrt(tf.sum<tf.Scalar>(tf.square(t)));
-const maxAbs = (t: tf.Tensor): tf.Scalar => tf.max(tf.abs(t));
+/**
+ * One pass over dL/dz plus the moments the optimizer computed in its own pass over the weights
+ * (wm, bm = [Σg², max|g|, Σv², Σw²]) → the seven figures below.
+ */
+const figures = defineKernel<{ lr: number }>({
+  name: 'ProbeGradients',
+  inputs: ['wm', 'bm', 'dz'],
+  host([wm, bm, dz], { lr }) {
+    let s = 0, m = 0;
+    for (let i = 0; i < dz.length; i++) { const x = dz[i]; s += x * x; const a = Math.abs(x); if (a > m) m = a; }
+    return [Math.sqrt(wm[0]), wm[1], Math.sqrt(bm[0]), bm[1], Math.sqrt(s), m, (lr * Math.sqrt(wm[2])) / Math.sqrt(wm[3])];
+  },
+  device([wm, bm, dz], { lr }) {
+    const at = (t: tf.Tensor, i: number) => tf.squeeze(tf.slice(t, [i], [1]));
+    return tf.stack([
+      tf.sqrt(at(wm, 0)), at(wm, 1), tf.sqrt(at(bm, 0)), at(bm, 1),
+      tf.sqrt(tf.sum(tf.square(dz))), tf.max(tf.abs(dz)),
+      tf.div(tf.mul(tf.sqrt(at(wm, 2)), lr), tf.sqrt(at(wm, 3))),
+    ]) as tf.Tensor1D;
+  },
+});
 
 /**
  * Size of the backward signal in each layer: L2 norm and largest magnitude of dL/dW, dL/db and
@@ -16,8 +36,7 @@ export const gradients: LayerProbe = {
   metrics() {
     return ['w_grad_norm', 'w_grad_max', 'b_grad_norm', 'b_grad_max', 'z_grad_norm', 'z_grad_max', 'update_ratio'];
   },
-  compute({ backward: { dW, db, dz }, update: { w, velocityW, lr } }) {
-    const ratio = tf.div(tf.mul(norm(velocityW), lr), norm(w));
-    return tf.stack([norm(dW), maxAbs(dW), norm(db), maxAbs(db), norm(dz), maxAbs(dz), ratio]) as tf.Tensor1D;
+  compute({ backward: { dz }, update: { wMoments, bMoments, lr } }) {
+    return figures([wMoments, bMoments, dz], { lr });
   },
 };

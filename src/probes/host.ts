@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { concatVectors } from '../train/kernels/host.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../train/hooks.js';
 import type { LayerInfo, Probe, ProbeSettings } from './probe.js';
 
@@ -76,7 +77,7 @@ export class ProbeHost implements TensorHooks {
     this.forward = [];
     this.backward = [];
     this.update = [];
-    const out = parts.length === 1 ? parts[0] : tf.concat(parts);
+    const out = concatVectors(parts);
     this.computeMs += performance.now() - t0;
     return out;
   }

@@ -1,7 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
+import { defineKernel } from '../train/kernels/host.js';
 import type { NetworkProbe } from './probe.js';
 
-/** The step's mean cross-entropy and the batch accuracy (arg-max of the output layer). */
+/** [loss, share of samples whose arg-max output is the label]; output is `[classes, batch]`. */
+const stats = defineKernel<Record<string, never>>({
+  name: 'ProbeLoss',
+  inputs: ['loss', 'output', 'labels'],
+  host([loss, out, labels], _, [, [classes, batch]]) {
+    let hits = 0;
+    for (let s = 0; s < batch; s++) {
+      let best = -Infinity, arg = 0;
+      for (let c = 0; c < classes; c++) { const v = out[c * batch + s]; if (v > best) { best = v; arg = c; } }
+      if (arg === labels[s]) hits++;
+    }
+    return [loss[0], hits / batch];
+  },
+  device([loss, out, labels]) {
+    return tf.stack([tf.reshape(loss, []), tf.mean(tf.cast(tf.equal(tf.argMax(out, 0), labels), 'float32'))]) as tf.Tensor1D;
+  },
+});
+
+/** The step's mean cross-entropy and the batch accuracy (arg-max of the output layer, first on ties). */
 export const loss: NetworkProbe = {
   id: 'loss',
   scope: 'network',
@@ -10,8 +29,6 @@ export const loss: NetworkProbe = {
     return ['loss', 'accuracy'];
   },
   compute({ network: { loss, output, labels } }) {
-    // output is [classes, batch]
-    const hits = tf.equal(tf.argMax(output, 0), labels);
-    return tf.stack([loss, tf.mean(tf.cast(hits, 'float32'))]) as tf.Tensor1D;
+    return stats([loss, output, labels], {});
   },
 };

@@ -39,6 +39,10 @@ export interface UpdateTensors {
   /** momentum buffer after this step; the weights moved by `lr · velocityW` (PyTorch's SGD) */
   readonly velocityW: tf.Tensor2D;
   readonly lr: number;
+  /** computed with the update, in the same pass: [Σ(dL/dW)², max|dL/dW|, Σv'², Σw'²] */
+  readonly wMoments: tf.Tensor1D;
+  /** the same for the bias */
+  readonly bMoments: tf.Tensor1D;
 }
 
 export interface NetworkTensors {
