@@ -58,7 +58,7 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     return (e as Error).message;
   }
   const data = loadMnist();
-  const builder = new BatchBuilder(data.train, data.lut, data.classes);
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const order = permutation(data.train.n, rng(1, 'shuffle', 1));
   const slow = backend === 'cpu';
   const block = quick ? 40 : slow ? 40 : 150, rounds = quick ? 3 : 5, warmup = slow ? 10 : 30;

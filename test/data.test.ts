@@ -42,7 +42,7 @@ test('normalization follows torchvision in float32: 0 ↦ −0.1307/0.3081, 255 
   assert.ok(Math.abs(lut[255] - (1 - 0.1307) / 0.3081) < 1e-6);
   const split = { n: 2, dim: 3, pixels: Uint8Array.of(0, 255, 10, 20, 30, 40), labels: Uint8Array.of(1, 2) };
   const out = new Float32Array(6);
-  fillFeatureMajor(split, lut, [1, 0], 0, 2, out);
+  fillFeatureMajor(split, lut, new Int32Array(3), [1, 0], 0, 2, out);
   assert.deepEqual([...out], [lut[20], lut[0], lut[30], lut[255], lut[40], lut[10]]);
 });
 

@@ -115,3 +115,87 @@ export function refSgd(params: LayerParams[], velocity: { w: Float64Array; b: Fl
   }));
   return { params: next, velocity: v };
 }
+
+/**
+ * Forward and backward with batch normalization before the activation on the layers flagged in
+ * `bn` (γ = 1, β = 0, batch statistics, biased variance, eps 1e-5), in float64.
+ * Returns z (post-norm), dz (dL/dz, post-norm), dW and db as the engine's hooks report them.
+ */
+export function refStepBn(params: readonly LayerParams[], acts: readonly Activation[], bn: readonly boolean[], x: Float32Array, labels: ArrayLike<number>, B: number): RefStep {
+  const layers: RefLayer[] = [];
+  const cache: { u: Float64Array; xhat: Float64Array; inv: Float64Array }[] = [];
+  let h = new Float64Array(params[0].fanIn * B);
+  for (let s = 0; s < B; s++) for (let i = 0; i < params[0].fanIn; i++) h[i * B + s] = x[s * params[0].fanIn + i];
+  for (let l = 0; l < params.length; l++) {
+    const { fanIn, fanOut, w, b: bias } = params[l];
+    const u = new Float64Array(fanOut * B), z = new Float64Array(fanOut * B), a = new Float64Array(fanOut * B);
+    const xhat = new Float64Array(fanOut * B), inv = new Float64Array(fanOut);
+    for (let o = 0; o < fanOut; o++) {
+      for (let s = 0; s < B; s++) {
+        let sum = bias[o];
+        for (let i = 0; i < fanIn; i++) sum += w[o * fanIn + i] * h[i * B + s];
+        u[o * B + s] = sum;
+      }
+      if (bn[l]) {
+        let m = 0; for (let s = 0; s < B; s++) m += u[o * B + s]; m /= B;
+        let v = 0; for (let s = 0; s < B; s++) v += (u[o * B + s] - m) ** 2; v /= B;
+        inv[o] = 1 / Math.sqrt(v + 1e-5);
+        for (let s = 0; s < B; s++) { xhat[o * B + s] = (u[o * B + s] - m) * inv[o]; z[o * B + s] = xhat[o * B + s]; }
+      } else {
+        for (let s = 0; s < B; s++) z[o * B + s] = u[o * B + s];
+      }
+      for (let s = 0; s < B; s++) a[o * B + s] = act(z[o * B + s], acts[l]);
+    }
+    layers.push({ input: h, z, a, dz: new Float64Array(fanOut * B), dW: new Float64Array(fanOut * fanIn), db: new Float64Array(fanOut) });
+    cache.push({ u, xhat, inv });
+    h = a;
+  }
+  const C = params[params.length - 1].fanOut;
+  const out = layers[layers.length - 1].a;
+  let loss = 0, correct = 0;
+  let grad = new Float64Array(C * B);
+  for (let s = 0; s < B; s++) {
+    let max = -Infinity, arg = 0;
+    for (let c = 0; c < C; c++) if (out[c * B + s] > max) { max = out[c * B + s]; arg = c; }
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(out[c * B + s] - max);
+    const lse = max + Math.log(sum);
+    loss -= out[labels[s] * B + s] - lse;
+    if (arg === labels[s]) correct++;
+    for (let c = 0; c < C; c++) grad[c * B + s] = (Math.exp(out[c * B + s] - lse) - (c === labels[s] ? 1 : 0)) / B;
+  }
+  for (let l = params.length - 1; l >= 0; l--) {
+    const { fanIn, fanOut, w } = params[l];
+    const L = layers[l], { xhat, inv } = cache[l];
+    for (let k = 0; k < fanOut * B; k++) L.dz[k] = grad[k] * dact(L.z[k], acts[l]);
+    const du = new Float64Array(fanOut * B);
+    for (let o = 0; o < fanOut; o++) {
+      if (bn[l]) {
+        // γ = 1: dx̂ = dz
+        let s1 = 0, s2 = 0;
+        for (let s = 0; s < B; s++) { s1 += L.dz[o * B + s]; s2 += L.dz[o * B + s] * xhat[o * B + s]; }
+        for (let s = 0; s < B; s++) du[o * B + s] = (inv[o] / B) * (B * L.dz[o * B + s] - s1 - xhat[o * B + s] * s2);
+      } else {
+        for (let s = 0; s < B; s++) du[o * B + s] = L.dz[o * B + s];
+      }
+      let db = 0;
+      for (let s = 0; s < B; s++) db += du[o * B + s];
+      L.db[o] = db;
+      for (let i = 0; i < fanIn; i++) {
+        let sum = 0;
+        for (let s = 0; s < B; s++) sum += du[o * B + s] * L.input[i * B + s];
+        L.dW[o * fanIn + i] = sum;
+      }
+    }
+    if (l > 0) {
+      const next = new Float64Array(fanIn * B);
+      for (let i = 0; i < fanIn; i++) for (let s = 0; s < B; s++) {
+        let sum = 0;
+        for (let o = 0; o < fanOut; o++) sum += w[o * fanIn + i] * du[o * B + s];
+        next[i * B + s] = sum;
+      }
+      grad = next;
+    }
+  }
+  return { loss: loss / B, correct, layers };
+}

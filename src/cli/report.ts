@@ -45,7 +45,8 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
     const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}`];
     for (const h of r.hypotheses) {
-      lines.push(`${h.id} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);
+      const variant = new Set(r.hypotheses.map((x) => x.variant)).size > 1 ? ` [${h.variant}]` : '';
+      lines.push(`${h.id}${variant} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);
       lines.push(chalk.dim(`   ${h.reason}`));
       for (const c of h.claims) lines.push(chalk.dim(`   ${c.id} ${c.text}: ${c.statistic} (${c.n}; ${c.rule})`));
     }

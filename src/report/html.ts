@@ -111,13 +111,13 @@ export interface PageInput {
 
 const VERDICT_CLASS = { supported: 'ok', 'not supported': 'bad', inconclusive: 'meh' } as const;
 
-function hypothesisHtml(h: HypothesisResult, singleRun: string | null): string {
+function hypothesisHtml(h: HypothesisResult, singleRun: string | null, showVariant: boolean): string {
   const rows = h.claims.map((c) => `<tr><td>${c.id}</td><td>${esc(c.text)}</td><td>${esc(c.statistic)}</td><td>${esc(c.n)}</td><td>${esc(c.rule)}</td><td class="${c.holds === null ? 'meh' : c.holds ? 'ok' : 'bad'}">${c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against'}</td></tr>`).join('');
   const single = singleRun
     ? `<p class="single">One run only: ${esc(singleRun)}. A verdict needs at least 3 runs of a (sigmoid, relu) combination and 3 of the control (different seeds count).</p>`
     : '';
-  return `<section class="hyp" id="${h.id}">
-<h3><span class="badge ${VERDICT_CLASS[h.verdict]}">${h.verdict}</span> ${h.id}: ${esc(h.title)}</h3>
+  return `<section class="hyp" id="${h.id}-${esc(h.variant.replace(/\W+/g, '-'))}">
+<h3><span class="badge ${VERDICT_CLASS[h.verdict]}">${h.verdict}</span> ${h.id}: ${esc(h.title)}${showVariant ? ` <span class="meta">(${esc(h.variant)} runs)</span>` : ''}</h3>
 <p><b>Measure</b>: ${esc(h.measure)}.<br><b>Predicts</b>: ${esc(h.predicts)}.<br><b>Verdict rule</b>: supported if claims A, B and C all have their 95% interval on the predicted side; not supported if any has it entirely on the other side; otherwise inconclusive. <b>Here</b>: ${esc(h.reason)}.</p>
 ${single}<table><thead><tr><th></th><th>claim</th><th>statistic [95% CI]</th><th>n</th><th>rule</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>
 </section>`;
@@ -134,7 +134,7 @@ export function pageHtml(p: PageInput): string {
 <p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
 <h2>Hypotheses</h2>
-${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun)).join('\n')}
+${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, p.datasets.variants.length > 1)).join('\n')}
 <h2>Across runs</h2>
 ${section('across') || '<p>No chart: these traces do not have what the cross-run charts need.</p>'}
 <h2>Per run</h2>

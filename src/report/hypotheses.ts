@@ -60,6 +60,8 @@ export interface RunMeasure {
 
 export interface HypothesisResult {
   readonly id: 'H1' | 'H2';
+  /** the dataset and batch-norm setting of the runs tested */
+  readonly variant: string;
   readonly title: string;
   readonly measure: string;
   readonly predicts: string;
@@ -102,7 +104,7 @@ const side = (i: Interval | null, above: number): boolean | null =>
   !i || !Number.isFinite(i.lo) ? null : i.lo > above ? true : i.hi < above ? false : null;
 const fmt = (i: Interval) => `${i.estimate.toFixed(3)} [${i.lo.toFixed(3)}, ${i.hi.toFixed(3)}]`;
 
-export function testHypothesis(spec: Spec, digests: readonly RunDigest[]): HypothesisResult {
+export function testHypothesis(spec: Spec, digests: readonly RunDigest[], variant = digests[0]?.variant ?? 'mnist'): HypothesisResult {
   const runs: RunMeasure[] = [];
   for (const d of digests) {
     const group = groupOf(d.acts);
@@ -137,9 +139,12 @@ export function testHypothesis(spec: Spec, digests: readonly RunDigest[]): Hypot
     verdict = 'inconclusive';
     reason = `claim ${claims.filter((x) => x.holds === null).map((x) => x.id).join(', ')} has a CI that includes its threshold`;
   }
-  return { id: spec.id, title: spec.title, measure: spec.measure, predicts: spec.predicts, control: spec.control, claims, verdict, reason, runs };
+  return { id: spec.id, variant, title: spec.title, measure: spec.measure, predicts: spec.predicts, control: spec.control, claims, verdict, reason, runs };
 }
 
+/** Each hypothesis, tested separately on the runs of each variant (dataset, batch norm). */
 export function testHypotheses(digests: readonly RunDigest[]): HypothesisResult[] {
-  return SPECS.map((s) => testHypothesis(s, digests));
+  const variants = [...new Set(digests.map((d) => d.variant))].sort();
+  if (variants.length === 0) variants.push('mnist');
+  return variants.flatMap((v) => SPECS.map((s) => testHypothesis(s, digests.filter((d) => d.variant === v), v)));
 }

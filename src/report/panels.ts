@@ -112,7 +112,9 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       spec: {
         $schema: VL_SCHEMA,
         data: { name: 'grid' },
-        facet: { column: { field: 'l3', type: 'nominal', title: 'output layer (3)' } },
+        facet: d.variants.length > 1
+          ? { column: { field: 'l3', type: 'nominal', title: 'output layer (3)' }, row: { field: 'variant', type: 'nominal', title: null } }
+          : { column: { field: 'l3', type: 'nominal', title: 'output layer (3)' } },
         spec: {
           layer: [
             { mark: 'rect', encoding: { color: { field: 'mean', type: 'quantitative', title: 'test acc', scale: { domain: [0, 1], scheme: 'viridis' } } } },

@@ -5,7 +5,7 @@
  */
 import type { RunInput } from '../config.js';
 import { isProbeError } from '../errors.js';
-import { loadMnist, type Dataset } from '../train/data.js';
+import { loadDataset, type Dataset } from '../train/data.js';
 import { runExperiment } from '../train/run.js';
 import { resolveConfig } from '../config.js';
 
@@ -27,9 +27,9 @@ async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   abort = new AbortController();
   try {
     const config = resolveConfig(m.input);
-    const key = JSON.stringify([config.dataDir, config.trainLimit, config.testLimit]);
+    const key = JSON.stringify([config.dataset, config.dataDir, config.trainLimit, config.testLimit]);
     let data = datasets.get(key);
-    if (!data) datasets.set(key, (data = loadMnist({ dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit })));
+    if (!data) datasets.set(key, (data = loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit })));
     let last = 0;
     const r = await runExperiment(config, {
       out: m.out, force: m.force, signal: abort.signal, dataset: data,

@@ -5,7 +5,7 @@ import type { Batch } from './engine.js';
 /** Reusable host buffers for one batch size. */
 export class BatchBuilder {
   private readonly bufs = new Map<number, { xf: Float32Array; xb: Float32Array; onehot: Float32Array; labels: Int32Array }>();
-  constructor(private readonly split: Split, private readonly lut: Float32Array, private readonly classes: number) {}
+  constructor(private readonly split: Split, private readonly lut: Float32Array, private readonly lutOffset: Int32Array, private readonly classes: number) {}
 
   build(order: ArrayLike<number>, start: number, size: number): Batch {
     const { dim, pixels, labels } = this.split;
@@ -14,12 +14,12 @@ export class BatchBuilder {
       b = { xf: new Float32Array(dim * size), xb: new Float32Array(dim * size), onehot: new Float32Array(size * this.classes), labels: new Int32Array(size) };
       this.bufs.set(size, b);
     }
-    fillFeatureMajor(this.split, this.lut, order, start, size, b.xf);
+    fillFeatureMajor(this.split, this.lut, this.lutOffset, order, start, size, b.xf);
     b.onehot.fill(0);
     for (let s = 0; s < size; s++) {
       const idx = order[start + s];
       const base = idx * dim;
-      for (let f = 0; f < dim; f++) b.xb[s * dim + f] = this.lut[pixels[base + f]];
+      for (let f = 0; f < dim; f++) b.xb[s * dim + f] = this.lut[this.lutOffset[f] + pixels[base + f]];
       b.labels[s] = labels[idx];
       b.onehot[s * this.classes + labels[idx]] = 1;
     }

@@ -18,6 +18,7 @@ import type { Architecture, LayerParams } from './model.js';
 import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
 import { sgdMomentum } from './kernels/sgd.js';
+import { bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
 
@@ -51,7 +52,11 @@ interface LayerState {
   /** momentum buffers, zero at first: v' = 0·μ + g = g, PyTorch's first step exactly */
   vw: tf.Tensor2D;
   vb: tf.Tensor2D;
+  /** batch normalization before the activation, when on for this layer */
+  bn: BnState | null;
 }
+
+type Grads = { dW: tf.Tensor2D; db: tf.Tensor2D; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
 
 export class Mlp {
   readonly acts: readonly Activation[];
@@ -62,13 +67,16 @@ export class Mlp {
     params: readonly LayerParams[],
     readonly opt: Optimizer,
     readonly engine: EngineKind = 'fast',
+    /** per layer: batch normalization before its activation */
+    bn: readonly boolean[] = [],
   ) {
     this.acts = arch.activations;
-    this.layers = params.map((p) => ({
+    this.layers = params.map((p, i) => ({
       w: tf.tensor2d(p.w, [p.fanOut, p.fanIn]),
       b: tf.tensor2d(p.b, [p.fanOut, 1]),
       vw: tf.zeros([p.fanOut, p.fanIn]) as tf.Tensor2D,
       vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D,
+      bn: bn[i] ? bnInit(p.fanOut) : null,
     }));
   }
 
@@ -82,6 +90,7 @@ export class Mlp {
     for (let i = 0; i < old.length; i++) {
       const o = old[i], n = this.layers[i];
       for (const k of ['w', 'b', 'vw', 'vb'] as const) if (o[k] !== n[k]) o[k].dispose();
+      if (o.bn && n.bn) for (const k of ['gamma', 'beta', 'vGamma', 'vBeta', 'runMean', 'runVar'] as const) if (o.bn[k] !== n.bn[k]) o.bn[k].dispose();
     }
     const values = out.dataSync() as Float32Array;
     out.dispose();
@@ -92,28 +101,36 @@ export class Mlp {
     const L = this.layers.length;
     const inputs: tf.Tensor2D[] = [batch.xf];
     const zs: tf.Tensor2D[] = [];
+    const norms: (BnForward | null)[] = [];
     for (let i = 0; i < L; i++) {
-      const { w, b } = this.layers[i];
-      const z = tf.add<tf.Tensor2D>(tf.matMul(w, inputs[i]), b);
+      const { w, b, bn } = this.layers[i];
+      const u = tf.add<tf.Tensor2D>(tf.matMul(w, inputs[i]), b);
+      const norm = bn ? bnForward(u, bn.gamma, bn.beta) : null;
+      const z = norm ? norm.z : u;
       const a = activate(z, this.acts[i]);
       zs.push(z);
+      norms.push(norm);
       inputs.push(a);
       hooks?.onForward?.({ layer: i + 1, activation: this.acts[i], input: inputs[i], z, a }, info);
     }
     const output = inputs[L];
     const { loss, grad } = softmaxCrossEntropy(output, batch.labels, batch.onehot);
     let g = grad;
-    const grads: { dW: tf.Tensor2D; db: tf.Tensor2D }[] = new Array(L);
+    const grads: Grads[] = new Array(L);
     for (let i = L - 1; i >= 0; i--) {
       const dz = backpropActivation(g, zs[i], inputs[i + 1], this.acts[i]);
+      const norm = norms[i], bn = this.layers[i].bn;
+      const back = norm && bn ? bnBackward(dz, norm, bn.gamma) : null;
+      const du = back ? back.du : dz;
       const inputT = i === 0 ? batch.xb : (tf.transpose(inputs[i]) as tf.Tensor2D);
-      const dW = tf.matMul(dz, inputT) as tf.Tensor2D;
-      const db = tf.sum(dz, 1, true) as tf.Tensor2D;
-      grads[i] = { dW, db };
+      const dW = tf.matMul(du, inputT) as tf.Tensor2D;
+      const db = tf.sum(du, 1, true) as tf.Tensor2D;
+      grads[i] = back ? { dW, db, dGamma: back.dGamma, dBeta: back.dBeta } : { dW, db };
       hooks?.onBackward?.({ layer: i + 1, dz, dW, db }, info);
-      // Wᵀ·dz computed as (dzᵀ·W)ᵀ: transposing the small dz, not the large W, is ~3× cheaper on wasm
-      if (i > 0) g = tf.transpose(tf.matMul(tf.transpose(dz), this.layers[i].w)) as tf.Tensor2D;
+      // Wᵀ·du computed as (duᵀ·W)ᵀ: transposing the small du, not the large W, is ~3× cheaper on wasm
+      if (i > 0) g = tf.transpose(tf.matMul(tf.transpose(du), this.layers[i].w)) as tf.Tensor2D;
     }
+    this.updateRunning(norms, batch.size);
     this.applyUpdate(grads, hooks, info);
     return this.finish(loss, output, batch, hooks, info);
   }
@@ -123,10 +140,16 @@ export class Mlp {
     const forward: { input: tf.Tensor2D; z: tf.Tensor2D; a: tf.Tensor2D }[] = [];
     // zero perturbations added to each z: their gradients are dL/dz
     const eps = this.layers.map((l) => tf.zeros([l.w.shape[0], batch.size]) as tf.Tensor2D);
+    const norms: (BnForward | null)[] = [];
+    const bnLayers = this.layers.map((l, i) => (l.bn ? i : -1)).filter((i) => i >= 0);
     const f = (...args: tf.Tensor[]): tf.Scalar => {
       let h = batch.xf;
       for (let i = 0; i < L; i++) {
-        const z = tf.add<tf.Tensor2D>(tf.add(tf.matMul(args[i] as tf.Tensor2D, h), args[L + i]), args[2 * L + i]);
+        const u = tf.add<tf.Tensor2D>(tf.matMul(args[i] as tf.Tensor2D, h), args[L + i]);
+        const k = bnLayers.indexOf(i);
+        const norm = k >= 0 ? bnForward(u, args[3 * L + 2 * k] as tf.Tensor2D, args[3 * L + 2 * k + 1] as tf.Tensor2D) : null;
+        norms.push(norm ? { ...norm, mean: tf.keep(norm.mean), variance: tf.keep(norm.variance) } : null);
+        const z = tf.add<tf.Tensor2D>(norm ? norm.z : u, args[2 * L + i]);
         const a = activate(z, this.acts[i]);
         forward.push({ input: tf.keep(h), z: tf.keep(z), a: tf.keep(a) });
         h = a;
@@ -138,10 +161,17 @@ export class Mlp {
       ...this.layers.map((l) => l.w),
       ...this.layers.map((l) => l.b),
       ...eps,
+      ...bnLayers.flatMap((i) => [this.layers[i].bn!.gamma, this.layers[i].bn!.beta]),
     ]);
     forward.forEach((t, i) => hooks?.onForward?.({ layer: i + 1, activation: this.acts[i], ...t }, info));
-    const g = this.layers.map((_, i) => ({ dW: grads[i] as tf.Tensor2D, db: grads[L + i] as tf.Tensor2D }));
-    for (let i = L - 1; i >= 0; i--) hooks?.onBackward?.({ layer: i + 1, dz: grads[2 * L + i] as tf.Tensor2D, ...g[i] }, info);
+    const g: Grads[] = this.layers.map((_, i) => {
+      const k = bnLayers.indexOf(i);
+      const base = { dW: grads[i] as tf.Tensor2D, db: grads[L + i] as tf.Tensor2D };
+      return k >= 0 ? { ...base, dGamma: grads[3 * L + 2 * k] as tf.Tensor2D, dBeta: grads[3 * L + 2 * k + 1] as tf.Tensor2D } : base;
+    });
+    for (let i = L - 1; i >= 0; i--) hooks?.onBackward?.({ layer: i + 1, dz: grads[2 * L + i] as tf.Tensor2D, dW: g[i].dW, db: g[i].db }, info);
+    this.updateRunning(norms, batch.size);
+    tf.dispose(norms.flatMap((n) => (n ? [n.mean, n.variance] : [])));
     this.applyUpdate(g, hooks, info);
     const out = this.finish(loss, forward[L - 1].a, batch, hooks, info);
     // kept to outlive the gradient closure; not owned by the surrounding tidy
@@ -149,14 +179,30 @@ export class Mlp {
     return out;
   }
 
+  /** Running averages of batch statistics, for evaluation. */
+  private updateRunning(norms: readonly (BnForward | null)[], batch: number): void {
+    norms.forEach((n, i) => {
+      const bn = this.layers[i].bn;
+      if (!n || !bn) return;
+      const r = bnRunning(bn, n.mean, n.variance, batch);
+      this.layers[i] = { ...this.layers[i], bn: { ...bn, runMean: tf.keep(r.runMean), runVar: tf.keep(r.runVar) } };
+    });
+  }
+
   /** PyTorch SGD: v ← μ·v + g (v ← g on the first step), w ← w − lr·v, fused with its moments. */
-  private applyUpdate(grads: readonly { dW: tf.Tensor2D; db: tf.Tensor2D }[], hooks: TensorHooks | null, info: StepInfo): void {
+  private applyUpdate(grads: readonly Grads[], hooks: TensorHooks | null, info: StepInfo): void {
     const { lr, momentum } = this.opt;
-    grads.forEach(({ dW, db }, i) => {
+    grads.forEach(({ dW, db, dGamma, dBeta }, i) => {
       const l = this.layers[i];
       const W = sgdMomentum(l.w, l.vw, dW, lr, momentum);
       const B = sgdMomentum(l.b, l.vb, db, lr, momentum);
-      this.layers[i] = { w: tf.keep(W.w), b: tf.keep(B.w), vw: tf.keep(W.v), vb: tf.keep(B.v) };
+      let bn = l.bn;
+      if (bn && dGamma && dBeta) {
+        const G = sgdMomentum(bn.gamma, bn.vGamma, dGamma, lr, momentum);
+        const Be = sgdMomentum(bn.beta, bn.vBeta, dBeta, lr, momentum);
+        bn = { ...bn, gamma: tf.keep(G.w), vGamma: tf.keep(G.v), beta: tf.keep(Be.w), vBeta: tf.keep(Be.v) };
+      }
+      this.layers[i] = { w: tf.keep(W.w), b: tf.keep(B.w), vw: tf.keep(W.v), vb: tf.keep(B.v), bn };
       hooks?.onUpdate?.({ layer: i + 1, w: W.w, velocityW: W.v, lr, wMoments: W.moments, bMoments: B.moments }, info);
     });
   }
@@ -171,7 +217,10 @@ export class Mlp {
   evaluate(xf: tf.Tensor2D, onehot: tf.Tensor2D): { lossSum: number; correct: number } {
     const out = tf.tidy(() => {
       let h = xf;
-      this.layers.forEach(({ w, b }, i) => (h = activate(tf.add(tf.matMul(w, h), b), this.acts[i])));
+      this.layers.forEach(({ w, b, bn }, i) => {
+        const u = tf.add<tf.Tensor2D>(tf.matMul(w, h), b);
+        h = activate(bn ? bnEval(u, bn) : u, this.acts[i]);
+      });
       const logp = tf.logSoftmax(tf.transpose(h));
       const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logp, 1), tf.argMax(onehot, 1)), 'float32'));
@@ -193,6 +242,9 @@ export class Mlp {
   }
 
   dispose(): void {
-    for (const l of this.layers) tf.dispose([l.w, l.b, l.vw, l.vb]);
+    for (const l of this.layers) {
+      tf.dispose([l.w, l.b, l.vw, l.vb]);
+      if (l.bn) bnDispose(l.bn);
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 
@@ -12,7 +13,7 @@ export interface IdxTensor {
 }
 
 /**
- * Reads an idx file (the MNIST container format) and checks everything its header promises:
+ * Reads an idx file (the MNIST container format, gzipped or not) and checks everything its header promises:
  * the magic number (type ubyte, expected rank), and that the body length is exactly the product
  * of the dimensions.
  */
@@ -23,6 +24,13 @@ export function readIdx(path: string, magic: number): IdxTensor {
     buf = readFileSync(path);
   } catch (cause) {
     throw new ProbeError(ErrorCode.data, msg.idxMissing(path), { cause });
+  }
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      buf = gunzipSync(buf);
+    } catch (cause) {
+      throw new ProbeError(ErrorCode.data, msg.idxGzip(path, (cause as Error).message), { cause });
+    }
   }
   if (buf.length < 4) throw new ProbeError(ErrorCode.data, msg.idxShort(path, buf.length, 4));
   const got = buf.readUInt32BE(0);

@@ -18,7 +18,7 @@ import { TraceWriter } from '../trace/writer.js';
 import { MetaKey, RunProbe, RunStatus, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from './backend.js';
-import { loadMnist, type Dataset, type Split } from './data.js';
+import { loadDataset, type Dataset, type Split } from './data.js';
 import { BatchBuilder, disposeBatch } from './batch.js';
 import { Mlp } from './engine.js';
 import { initParams } from './model.js';
@@ -88,9 +88,9 @@ export interface RunResult {
   readonly writeOverhead: number;
 }
 
-function evaluate(model: Mlp, split: Split, lut: Float32Array, classes: number, chunk = 1000): { loss: number; acc: number } {
+function evaluate(model: Mlp, split: Split, lut: Float32Array, lutOffset: Int32Array, classes: number, chunk = 1000): { loss: number; acc: number } {
   const identity = Uint32Array.from({ length: split.n }, (_, i) => i);
-  const builder = new BatchBuilder(split, lut, classes);
+  const builder = new BatchBuilder(split, lut, lutOffset, classes);
   let lossSum = 0, correct = 0;
   for (let start = 0; start < split.n; start += chunk) {
     const size = Math.min(chunk, split.n - start);
@@ -110,7 +110,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   const path = join(outDir, `${run}.arrow`);
   ensureWritableDir(outDir);
   const backend = await selectBackend(config.backend);
-  const data = opts.dataset ?? loadMnist({ dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+  const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
   const layers: LayerInfo[] = config.activations.map((activation, i) => ({
     layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === config.activations.length - 1,
@@ -173,8 +173,9 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   const timingIds = timingMetrics.map((m) => writer.metricId(m));
   opts.listener?.onRunBegin?.({ run, path, backend, config, facts });
 
-  const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine);
-  const builder = new BatchBuilder(data.train, data.lut, data.classes);
+  const bnFlags = layers.map((l) => config.bn === 'all' || (config.bn === 'last' && l.isOutput));
+  const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const checkpointMs = (opts.checkpointSeconds ?? 10) * 1000;
   let lastValues: Float32Array | null = null;
   let lastCheckpoint = performance.now();
@@ -226,7 +227,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
       if (status !== RunStatus.running) break;
       probeMs = host.computeMs;
       host.computeMs = 0;
-      const ev = evaluate(model, data.test, data.lut, data.classes);
+      const ev = evaluate(model, data.test, data.lut, data.lutOffset, data.classes);
       const seconds = (performance.now() - t0) / 1000;
       const e: EpochSummary = {
         epoch, steps: stepsThisEpoch, trainLoss: lossSum / stepsThisEpoch, testLoss: ev.loss, testAcc: ev.acc,
