@@ -203,9 +203,12 @@ async function main(): Promise<void> {
   const wasm = rows.filter((r) => r.backend === 'wasm');
   if (wasm.length) p(`\ntrace writing (rows appended + checkpoints): ${(100 * median(wasm.map((r) => r.writeShare))).toFixed(2)}% of the probed step time (wasm, median over combinations)`);
   if (memory) {
-    const r = memory.rssMB, first = r[Math.floor(r.length / 10)] ?? r[0];
+    // windows of the run, away from start-up and exit: the first tenth after the first tenth, the last tenth before the end
+    const r = memory.rssMB, n = r.length;
+    const win = (a: number, b: number) => median(r.slice(Math.floor(n * a), Math.max(Math.floor(n * a) + 1, Math.floor(n * b))));
+    const early = win(0.1, 0.2), late = win(0.85, 0.95);
     p(`\nfull run (10 epochs × 1875 steps, all probes, wasm): ${memory.seconds.toFixed(0)} s wall, ${((memory.json.seconds * 1000) / memory.json.steps).toFixed(2)} ms/step incl. evaluation, probes ${(100 * memory.json.probeOverhead).toFixed(1)}% and writing ${(100 * memory.json.writeOverhead).toFixed(2)}% of run time, final test acc ${(100 * memory.json.epochs.at(-1)!.testAcc).toFixed(2)}%`);
-    p(`RSS: ${first.toFixed(0)} MB after the first epoch → ${r.at(-1)!.toFixed(0)} MB at the end (growth ${(r.at(-1)! - first).toFixed(0)} MB; peak ${Math.max(...r).toFixed(0)} MB)`);
+    p(`RSS (median of samples every 0.5 s): ${early.toFixed(0)} MB at 10–20% of the run → ${late.toFixed(0)} MB at 85–95% (growth ${(late - early).toFixed(0)} MB; peak ${Math.max(...r).toFixed(0)} MB)`);
   }
   if (pair && memory) {
     const runs = 64 * 9, epochs = 10, stepsPerEpoch = 1875;
