@@ -10,7 +10,7 @@
  *      extrapolated from them.
  *
  * Flags: --quick (fewer steps, no long run), --backends wasm,cpu, --combos a-b-c,..., --no-torch,
- * --json FILE (write all numbers).
+ * --json FILE (write all numbers), --report (only the report benchmark, bench/report.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -219,4 +219,5 @@ async function main(): Promise<void> {
   if (opt('json', '')) writeFileSync(opt('json', ''), JSON.stringify({ started, steps: rows, torch, skippedBackends, memory, pair }, null, 2));
 }
 
-await main();
+if (flag('report')) await import('./report.js');
+else await main();

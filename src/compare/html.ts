@@ -7,7 +7,7 @@ const MAX_POINTS = 400;
 
 /** The chosen metric of every group over steps (bucket means), and test accuracy per epoch. */
 export function compareHtml(c: Comparison): string {
-  const steps = c.series.length ? Math.max(...c.series.map((s) => s.step)) + 1 : 1;
+  const steps = c.series.reduce((m, s) => Math.max(m, s.step + 1), 1);
   const bucket = Math.max(1, Math.ceil(steps / MAX_POINTS));
   const acc = new Map<string, { group: string; step: number; sum: number; n: number }>();
   for (const s of c.series) {

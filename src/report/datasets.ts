@@ -7,6 +7,7 @@ import { groupOf, type HypothesisResult } from './hypotheses.js';
 import { mean, sd } from './stats.js';
 
 export const PER_RUN_LIMIT = 24;
+export const AGGREGATED_POINTS = 100;
 
 export type Row = Record<string, string | number | boolean | null>;
 
@@ -34,10 +35,14 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   const pickOf = (d: RunDigest) => (aggregated ? (several ? `${d.combo} (${d.variant})` : d.combo) : d.run);
   const series: Row[] = [];
   if (aggregated) {
+    // coarser buckets too: one line per combination, at most AGGREGATED_POINTS points
+    const maxStep = digests.reduce((m, d) => d.series.reduce((mm, p) => Math.max(mm, p.step + 1), m), 1);
+    const bucket = Math.max(1, Math.ceil(maxStep / AGGREGATED_POINTS));
     const acc = new Map<string, { pick: string; layer: number; metric: string; step: number; xs: number[] }>();
     for (const d of digests) for (const p of d.series) {
-      const k = `${pickOf(d)}|${p.layer}|${p.metric}|${p.step}`;
-      const a = acc.get(k) ?? { pick: pickOf(d), layer: p.layer, metric: p.metric, step: p.step, xs: [] };
+      const step = Math.floor(p.step / bucket) * bucket;
+      const k = `${pickOf(d)}|${p.layer}|${p.metric}|${step}`;
+      const a = acc.get(k) ?? { pick: pickOf(d), layer: p.layer, metric: p.metric, step, xs: [] };
       a.xs.push(p.value);
       acc.set(k, a);
     }

@@ -22,11 +22,23 @@ function libSource(pkg: string, file: string): string {
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const script = (js: string) => `<script>${js.replace(/<\/script/gi, '<\\/script')}</script>`;
 
-/** Rows → columns: a fraction of the size for long tables of few distinct keys. */
-function columnar(rows: readonly Row[]): Record<string, unknown[]> {
-  const cols: Record<string, unknown[]> = {};
+/**
+ * Rows → columns, string columns dictionary-encoded ({d: distinct values, i: codes}): long
+ * tables of few distinct run and metric names shrink to a fraction.
+ */
+function columnar(rows: readonly Row[]): Record<string, unknown> {
+  const cols: Record<string, unknown> = {};
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  for (const k of keys) cols[k] = rows.map((r) => r[k] ?? null);
+  for (const k of keys) {
+    const values = rows.map((r) => r[k] ?? null);
+    if (values.some((v) => typeof v === 'string')) {
+      const d: unknown[] = [], index = new Map<unknown, number>();
+      const i = values.map((v) => { let c = index.get(v); if (c === undefined) { index.set(v, (c = d.length)); d.push(v); } return c; });
+      cols[k] = { d, i };
+    } else {
+      cols[k] = values;
+    }
+  }
   return cols;
 }
 
@@ -42,8 +54,10 @@ const EMBED = `
   const { specs, data } = JSON.parse(document.getElementById('probe-data').textContent);
   const rows = {};
   for (const [name, cols] of Object.entries(data)) {
-    const keys = Object.keys(cols), n = keys.length ? cols[keys[0]].length : 0;
-    rows[name] = Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k) => [k, cols[k][i]])));
+    const keys = Object.keys(cols);
+    const get = keys.map((k) => (Array.isArray(cols[k]) ? (i) => cols[k][i] : (i) => cols[k].d[cols[k].i[i]]));
+    const n = keys.length ? (Array.isArray(cols[keys[0]]) ? cols[keys[0]] : cols[keys[0]].i).length : 0;
+    rows[name] = Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k, j) => [k, get[j](i)])));
   }
   const views = [];
   for (const el of document.querySelectorAll('.chart')) {

@@ -19,7 +19,7 @@ import { readTrace } from '../trace/reader.js';
 import { probeVersion } from '../versions.js';
 import { indexedTraces, INDEX_FILE, traceFiles } from '../sweep/sweep-index.js';
 import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
-import { buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
+import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
 import { testHypotheses, MIN_RUNS, THRESHOLD, type HypothesisResult } from './hypotheses.js';
 import { pageHtml } from './html.js';
 import { panels as buildPanels } from './panels.js';
@@ -75,7 +75,7 @@ function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
   return [
     `Per-step series are means over buckets of consecutive steps, at most ${MAX_POINTS} points per run (here up to ${bucket} steps per point); values on the page are rounded to 4 significant digits.`,
     d.aggregated
-      ? `With more than ${PER_RUN_LIMIT} runs, per-run charts show the mean over the seeds of a combination; every run still counts in the statistics.`
+      ? `With more than ${PER_RUN_LIMIT} runs, per-run charts show the mean over the seeds of a combination, in at most ${AGGREGATED_POINTS} points; every run still counts in the statistics.`
       : 'Per-run charts show one run at a time; pick it above them.',
     `Measures are averaged over the probed steps of each run's last finished epoch. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
     `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid.`,
