@@ -41,65 +41,7 @@ export function dact(z: number, f: Activation): number {
 
 /** `x` is batch-major `[B × in]`. */
 export function refStep(params: readonly LayerParams[], acts: readonly Activation[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
-  const layers: RefLayer[] = [];
-  let h = new Float64Array(params[0].fanIn * B);
-  for (let b = 0; b < B; b++) for (let i = 0; i < params[0].fanIn; i++) h[i * B + b] = x[b * params[0].fanIn + i];
-  for (let l = 0; l < params.length; l++) {
-    const { fanIn, fanOut, w, b: bias } = params[l];
-    const z = new Float64Array(fanOut * B), a = new Float64Array(fanOut * B);
-    for (let o = 0; o < fanOut; o++) {
-      for (let s = 0; s < B; s++) {
-        let sum = bias[o];
-        for (let i = 0; i < fanIn; i++) sum += w[o * fanIn + i] * h[i * B + s];
-        z[o * B + s] = sum;
-        a[o * B + s] = act(sum, acts[l]);
-      }
-    }
-    layers.push({ input: h, z, a, dz: new Float64Array(fanOut * B), dW: new Float64Array(fanOut * fanIn), db: new Float64Array(fanOut) });
-    h = a;
-  }
-  const C = params[params.length - 1].fanOut;
-  const out = layers[layers.length - 1].a;
-  let loss = 0, correct = 0;
-  const g = new Float64Array(C * B);
-  for (let s = 0; s < B; s++) {
-    let max = -Infinity, arg = 0;
-    for (let c = 0; c < C; c++) if (out[c * B + s] > max) { max = out[c * B + s]; arg = c; }
-    let sum = 0;
-    for (let c = 0; c < C; c++) sum += Math.exp(out[c * B + s] - max);
-    const lse = max + Math.log(sum);
-    loss -= out[labels[s] * B + s] - lse;
-    if (arg === labels[s]) correct++;
-    for (let c = 0; c < C; c++) g[c * B + s] = (Math.exp(out[c * B + s] - lse) - (c === labels[s] ? 1 : 0)) / B;
-  }
-  loss /= B;
-  if (!backward) return { loss, correct, layers };
-  let grad = g;
-  for (let l = params.length - 1; l >= 0; l--) {
-    const { fanIn, fanOut, w } = params[l];
-    const L = layers[l];
-    for (let k = 0; k < fanOut * B; k++) L.dz[k] = grad[k] * dact(L.z[k], acts[l]);
-    for (let o = 0; o < fanOut; o++) {
-      let db = 0;
-      for (let s = 0; s < B; s++) db += L.dz[o * B + s];
-      L.db[o] = db;
-      for (let i = 0; i < fanIn; i++) {
-        let sum = 0;
-        for (let s = 0; s < B; s++) sum += L.dz[o * B + s] * L.input[i * B + s];
-        L.dW[o * fanIn + i] = sum;
-      }
-    }
-    if (l > 0) {
-      const next = new Float64Array(fanIn * B);
-      for (let i = 0; i < fanIn; i++) for (let s = 0; s < B; s++) {
-        let sum = 0;
-        for (let o = 0; o < fanOut; o++) sum += w[o * fanIn + i] * L.dz[o * B + s];
-        next[i * B + s] = sum;
-      }
-      grad = next;
-    }
-  }
-  return { loss, correct, layers };
+  return refStepBn(params, acts, [], x, labels, B, backward);
 }
 
 /** PyTorch SGD with momentum, in float64 on copies. */
@@ -117,11 +59,11 @@ export function refSgd(params: LayerParams[], velocity: { w: Float64Array; b: Fl
 }
 
 /**
- * Forward and backward with batch normalization before the activation on the layers flagged in
+ * Forward and backward, with batch normalization before the activation on the layers flagged in
  * `bn` (γ = 1, β = 0, batch statistics, biased variance, eps 1e-5), in float64.
  * Returns z (post-norm), dz (dL/dz, post-norm), dW and db as the engine's hooks report them.
  */
-export function refStepBn(params: readonly LayerParams[], acts: readonly Activation[], bn: readonly boolean[], x: Float32Array, labels: ArrayLike<number>, B: number): RefStep {
+export function refStepBn(params: readonly LayerParams[], acts: readonly Activation[], bn: readonly boolean[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
   const layers: RefLayer[] = [];
   const cache: { u: Float64Array; xhat: Float64Array; inv: Float64Array }[] = [];
   let h = new Float64Array(params[0].fanIn * B);
@@ -164,6 +106,7 @@ export function refStepBn(params: readonly LayerParams[], acts: readonly Activat
     if (arg === labels[s]) correct++;
     for (let c = 0; c < C; c++) grad[c * B + s] = (Math.exp(out[c * B + s] - lse) - (c === labels[s] ? 1 : 0)) / B;
   }
+  if (!backward) return { loss: loss / B, correct, layers };
   for (let l = params.length - 1; l >= 0; l--) {
     const { fanIn, fanOut, w } = params[l];
     const L = layers[l], { xhat, inv } = cache[l];

@@ -38,10 +38,10 @@ export const command = 'run <combo>';
 export const describe = 'Train one combination with probes; write its trace as an Arrow file';
 
 /** Flags shared with `probe sweep`, which passes them through to every run. */
-export function trainingOptions<T>(y: Argv<T>) {
+export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean } = {}) {
   return y
     .option('epochs', { type: 'string', describe: 'epochs to train [default: 10]', group: 'Training:' })
-    .option('seed', { type: 'string', describe: 'seed for init and shuffling [default: 1]', group: 'Training:' })
+    .option('seed', { type: 'string', describe: 'seed for init and shuffling [default: 1]', group: 'Training:', hidden: opts.seed === false })
     .option('lr', { type: 'string', describe: 'learning rate [default: 0.01]', group: 'Training:' })
     .option('momentum', { type: 'string', describe: 'SGD momentum, PyTorch semantics [default: 0.5]', group: 'Training:' })
     .option('batch', { type: 'string', describe: 'batch size [default: 32]', group: 'Training:' })

@@ -28,7 +28,7 @@ export const command = 'sweep';
 export const describe = 'Run the grid of combinations × seeds (resumable, parallel, shardable across machines)';
 
 export function builder(y: Argv) {
-  return trainingOptions(y)
+  return trainingOptions(y, { seed: false })
     .option('acts', { type: 'string', default: ACTIVATIONS.join(','), describe: 'activations to combine', group: 'Grid:' })
     .option('combos', { type: 'string', describe: "patterns, '*' for any activation (e.g. '*-sigmoid-relu,relu-*-*') [default: all]", group: 'Grid:' })
     .option('seeds', { type: 'string', default: '1-9', describe: 'seeds: lists and ranges (1-9, 1,3,5-7)', group: 'Grid:' })
