@@ -118,14 +118,14 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
         spec: {
           layer: [
             { mark: 'rect', encoding: { color: { field: 'mean', type: 'quantitative', title: 'test acc', scale: { domain: [0, 1], scheme: 'viridis' } } } },
-            { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: 'datum.mean < 0.6', value: 'white' }, value: 'black' } } },
+            { mark: { type: 'text', fontSize: 9 }, encoding: { text: { field: 'label' }, color: { condition: { test: 'datum.mean < 0.6', value: 'white' }, value: 'black' } } },
           ],
           encoding: {
             x: { field: 'l2', type: 'nominal', title: 'layer 2', sort: ['relu', 'tanh', 'sigmoid', 'selu'] },
             y: { field: 'l1', type: 'nominal', title: 'layer 1', sort: ['relu', 'tanh', 'sigmoid', 'selu'] },
             tooltip: [{ field: 'combo' }, { field: 'mean', format: '.2%' }, { field: 'sd', format: '.2%' }, { field: 'n', title: 'seeds' }],
           },
-          width: 150, height: 150,
+          width: { step: 66 }, height: { step: 30 },
         },
       },
     });
