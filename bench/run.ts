@@ -193,7 +193,7 @@ async function main(): Promise<void> {
   const p = (s: string) => process.stdout.write(s + '\n');
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
   p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better)\n');
-  const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env === 'debian' || t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.threads} thr`);
+  const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
   p(`| backend | combination | probes off | all probes on | overhead | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian) |`);
   p(`|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
   for (const r of rows) {
