@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultMnistDir, loadMnist, MNIST_FILES, normalizationTable, fillFeatureMajor } from '../src/train/data.js';
+import { defaultMnistDir, loadMnist, MNIST_FILES, normalizationTable } from '../src/train/data.js';
+import { BatchBuilder, disposeBatch } from '../src/train/batch.js';
 import { encodeIdx, readIdx, IDX_IMAGES, IDX_LABELS } from '../src/train/idx.js';
 import { permutation, rng } from '../src/train/rng.js';
-import { FIXTURES, tmp } from './helpers.js';
+import { FIXTURES, tmp, useBackend } from './helpers.js';
 
 function copyFixtures(): string {
   const dir = tmp();
@@ -36,14 +37,18 @@ test('limits take the first N samples of each split', () => {
   assert.equal(d.train.pixels.length, 33 * 784);
 });
 
-test('normalization follows torchvision in float32: 0 ↦ −0.1307/0.3081, 255 ↦ (1 − 0.1307)/0.3081', () => {
+test('normalization follows torchvision in float32; batches come in both layouts, in the given order', async () => {
+  await useBackend('wasm');
   const lut = normalizationTable(0.1307, 0.3081);
   assert.equal(lut[0], Math.fround(Math.fround(-Math.fround(0.1307)) / Math.fround(0.3081)));
   assert.ok(Math.abs(lut[255] - (1 - 0.1307) / 0.3081) < 1e-6);
   const split = { n: 2, dim: 3, pixels: Uint8Array.of(0, 255, 10, 20, 30, 40), labels: Uint8Array.of(1, 2) };
-  const out = new Float32Array(6);
-  fillFeatureMajor(split, lut, new Int32Array(3), [1, 0], 0, 2, out);
-  assert.deepEqual([...out], [lut[20], lut[0], lut[30], lut[255], lut[40], lut[10]]);
+  const b = new BatchBuilder(split, lut, new Int32Array(3), 3).build([1, 0], 0, 2);
+  assert.deepEqual([...b.xf.dataSync()], [lut[20], lut[0], lut[30], lut[255], lut[40], lut[10]]);
+  assert.deepEqual([...b.xb.dataSync()], [lut[20], lut[30], lut[40], lut[0], lut[255], lut[10]]);
+  assert.deepEqual([...b.labels.dataSync()], [2, 1]);
+  assert.deepEqual([...b.onehot.dataSync()], [0, 0, 1, 0, 1, 0]);
+  disposeBatch(b);
 });
 
 test('idx reader rejects a bad magic number, a short or long file, and says which file', () => {

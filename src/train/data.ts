@@ -172,15 +172,3 @@ function readCifar(paths: readonly string[], limit?: number | null): Split {
   }
   return { n, dim: 3072, pixels, labels };
 }
-
-/**
- * Writes the normalized inputs of samples `order[start .. start+count)` into `out`, in the
- * feature-major layout the engine computes in: `out[f * count + s]` is feature f of sample s.
- */
-export function fillFeatureMajor(split: Split, lut: Float32Array, lutOffset: Int32Array, order: ArrayLike<number>, start: number, count: number, out: Float32Array): void {
-  const { dim, pixels } = split;
-  for (let s = 0; s < count; s++) {
-    const base = order[start + s] * dim;
-    for (let f = 0; f < dim; f++) out[f * count + s] = lut[lutOffset[f] + pixels[base + f]];
-  }
-}
