@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg } from './messages.js';
@@ -31,4 +31,10 @@ export function ensureWritableDir(dir: string): void {
     const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
     throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dir, why), { cause });
   }
+}
+
+/** Writes to a temporary name, then renames: readers never see a half-written file. */
+export function writeAtomic(path: string, content: string | Uint8Array, tmp = `${path}.tmp`): void {
+  writeFileSync(tmp, content);
+  renameSync(tmp, path);
 }

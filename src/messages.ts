@@ -61,6 +61,7 @@ export const msg = {
   writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
   noTraces: (inputs: readonly string[]) =>
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
+  fileExists: (path: string) => `${path} already exists: pass --force to replace it`,
   reportExists: (dir: string) => `${dir} already holds a report: pass --force to replace it, or choose another --out`,
   badPattern: (pattern: string, layers: number) =>
     `combination pattern '${pattern}' must have ${layers} parts joined by '-', each an activation or '*' (e.g. '*-sigmoid-relu')`,

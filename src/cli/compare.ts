@@ -1,10 +1,12 @@
 import chalk from 'chalk';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { compareTraces, type Cell, type Comparison } from '../compare/compare.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { parseInteger } from '../config.js';
+import { writeAtomic } from '../fs-util.js';
 import { collectTraces } from '../report/index.js';
 import { table, num } from './ui.js';
 
@@ -88,18 +90,11 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
   if (argv.html) {
     const { compareHtml } = await import('../compare/html.js');
     const html = compareHtml(c);
-    if (!argv.force) {
-      try { writeFileSync(argv.html, '', { flag: 'wx' }); } catch (cause) {
-        const code = (cause as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new ProbeError(ErrorCode.exists, `${argv.html} already exists: pass --force to replace it`, { cause });
-        throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(argv.html, code ?? String(cause)), { cause });
-      }
-    }
+    if (!argv.force && existsSync(argv.html)) throw new ProbeError(ErrorCode.exists, msg.fileExists(argv.html));
     try {
-      writeFileSync(`${argv.html}.tmp`, html);
-      renameSync(`${argv.html}.tmp`, argv.html);
+      writeAtomic(argv.html, html);
     } catch (cause) {
-      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(argv.html, (cause as NodeJS.ErrnoException).code ?? String(cause)), { cause });
+      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), (cause as NodeJS.ErrnoException).code ?? String(cause)), { cause });
     }
   }
   if (argv.json) {

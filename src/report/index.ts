@@ -9,11 +9,11 @@
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
-import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
-import { ensureWritableDir } from '../fs-util.js';
+import { ensureWritableDir, writeAtomic } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTrace } from '../trace/reader.js';
 import { probeVersion } from '../versions.js';
@@ -85,11 +85,6 @@ function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
 
 function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datasets)[]): TopLevelSpec {
   return { ...spec, datasets: Object.fromEntries(names.map((n) => [n, d[n] as unknown[]])) } as TopLevelSpec;
-}
-
-function writeAtomic(path: string, content: string | Uint8Array): void {
-  writeFileSync(`${path}.tmp`, content);
-  renameSync(`${path}.tmp`, path);
 }
 
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {

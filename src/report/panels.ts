@@ -112,9 +112,10 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       spec: {
         $schema: VL_SCHEMA,
         data: { name: 'grid' },
-        facet: d.variants.length > 1
-          ? { column: { field: 'l3', type: 'nominal', title: 'output layer (3)' }, row: { field: 'variant', type: 'nominal', title: null } }
-          : { column: { field: 'l3', type: 'nominal', title: 'output layer (3)' } },
+        facet: {
+          column: { field: 'l3', type: 'nominal', title: 'output layer (3)' },
+          ...(d.variants.length > 1 ? { row: { field: 'variant', type: 'nominal', title: null } } : {}),
+        },
         spec: {
           layer: [
             { mark: 'rect', encoding: { color: { field: 'mean', type: 'quantitative', title: 'test acc', scale: { domain: [0, 1], scheme: 'viridis' } } } },

@@ -3,7 +3,8 @@
  * traces as `index.arrow`, from the traces' footers alone. `probe report` and `probe compare`
  * read it to find a sweep's traces.
  */
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../fs-util.js';
 import { basename, dirname, join } from 'node:path';
 import { Float64, makeVector, tableFromIPC, tableToIPC, Table, vectorFromArray, Utf8 } from 'apache-arrow';
 import { readTraceMeta, type TraceMeta } from '../trace/reader.js';
@@ -80,9 +81,7 @@ export function writeIndex(dir: string): IndexRow[] {
   });
   table.schema.metadata.set(INDEX_VERSION_KEY, INDEX_VERSION);
   // a name of its own per process: concurrent shards may write the index at the same time
-  const tmp = join(dir, `.${INDEX_FILE}.${process.pid}.tmp`);
-  writeFileSync(tmp, tableToIPC(table, 'file'));
-  renameSync(tmp, join(dir, INDEX_FILE));
+  writeAtomic(join(dir, INDEX_FILE), tableToIPC(table, 'file'), join(dir, `.${INDEX_FILE}.${process.pid}.tmp`));
   return rows;
 }
 
