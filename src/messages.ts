@@ -50,8 +50,8 @@ export const msg = {
     `${path}: label ${value} at index ${index} is outside 0..${classes - 1}`,
   inputSizeMismatch: (path: string, got: number, want: number) =>
     `${path}: images have ${got} values each but the model's input is ${want}`,
-  outDirNotWritable: (dir: string, code: string) =>
-    `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give --out a folder you can write to`,
+  outDirNotWritable: (dir: string, code: string, flag = '--out') =>
+    `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === '--out' ? 'folder' : 'path'} you can write to`,
   traceExists: (path: string) => `trace ${path} already exists: pass --force to replace it, or choose another --out`,
   notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
   traceVersion: (path: string, got: string, want: string) =>

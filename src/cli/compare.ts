@@ -94,7 +94,7 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
     try {
       writeAtomic(argv.html, html);
     } catch (cause) {
-      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), (cause as NodeJS.ErrnoException).code ?? String(cause)), { cause });
+      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), (cause as NodeJS.ErrnoException).code ?? String(cause), '--html'), { cause });
     }
   }
   if (argv.json) {
