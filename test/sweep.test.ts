@@ -46,24 +46,39 @@ test('shards partition the grid: every run in exactly one shard, sizes within on
 });
 
 test('emitted Slurm and Kubernetes jobs run one shard per task with the same grid', () => {
-  const o = { args: ['--combos', '*-sigmoid-relu', '--seeds', '1-5', '--epochs', '3'], shards: 64, out: '/shared/runs', workdir: '/home/me/probe', cpus: 2, image: 'reg/probe:1', pvc: 'runs-pvc', name: 'probe-sweep' };
+  const o = { args: ['--combos', '*-sigmoid-relu', '--seeds', '1-5', '--epochs', '3'], shards: 64, out: '/shared/runs', workdir: '/home/me/probe', bin: '/home/me/probe/bin/probe.js', node: '/opt/node 20/bin/node', cpus: 2, image: 'reg/probe:1', pvc: 'runs-pvc', name: 'probe-sweep' };
   const s = emitSlurm(o);
   assert.match(s, /^#!\/bin\/bash\n/);
   assert.match(s, /^#SBATCH --array=1-64$/m);
   assert.match(s, /^#SBATCH --cpus-per-task=2$/m);
-  assert.match(s, /npx probe sweep --combos '\*-sigmoid-relu' --seeds 1-5 --epochs 3 --out \/shared\/runs/);
+  assert.match(s, /^#SBATCH --output=\/shared\/runs\/slurm-%A_%a\.log$/m);
+  assert.match(s, /^node=\$\{PROBE_NODE:-'\/opt\/node 20\/bin\/node'\}$/m);
+  assert.match(s, /^cd \/home\/me\/probe$/m);
+  assert.match(s, /exec "\$node" \/home\/me\/probe\/bin\/probe\.js sweep --combos '\*-sigmoid-relu' --seeds 1-5 --epochs 3 --out \/shared\/runs/);
+  assert.doesNotMatch(s, /npx/, 'npx outside the project fetches an unrelated npm package named probe');
+  // Slurm reads % in --output as a pattern, and a space would end the option
+  assert.match(emitSlurm({ ...o, out: '/shared/my runs/100%' }), /^#SBATCH --output="\/shared\/my runs\/100%%\/slurm-%A_%a\.log"$/m);
   assert.match(s, /--shard "\$\{SLURM_ARRAY_TASK_ID\}\/64"/);
   const k = emitK8s(o);
   for (const re of [/^kind: Job$/m, /^ {2}completionMode: Indexed$/m, /^ {2}completions: 64$/m, /^ {2}parallelism: 64$/m, /image: reg\/probe:1/, /claimName: runs-pvc/, /mountPath: \/runs/]) assert.match(k, re);
   const cmd = JSON.parse(/command: \["sh", "-c", (".*")\]/.exec(k)![1]);
   assert.match(cmd, /--shard "\$\(\(JOB_COMPLETION_INDEX \+ 1\)\)\/64"/);
-  assert.match(cmd, /--out \/runs/);
+  assert.match(cmd, /^node \/app\/bin\/probe\.js sweep --combos '\*-sigmoid-relu' .*--out \/runs/);
   assert.equal(shq("it's"), `'it'\\''s'`);
-  // the CLI prints the same, with the sweep's own flags carried over
-  const r = probe(['sweep', '--emit', 'slurm', '--shards', '8', '--combos', '*-sigmoid-relu', '--epochs', '2', '--out', '/x/runs']);
+  // the CLI prints the same, with the sweep's own flags carried over, and makes --out, where Slurm
+  // opens the task logs before a task starts
+  const out = join(tmp(), 'runs');
+  const r = probe(['sweep', '--emit', 'slurm', '--shards', '8', '--combos', '*-sigmoid-relu', '--epochs', '2', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /#SBATCH --array=1-8/);
-  assert.match(r.stdout, /npx probe sweep --combos '\*-sigmoid-relu' --epochs 2 --out \/x\/runs/);
+  assert.ok(r.stdout.includes(`exec "$node" ${BIN} sweep --combos '*-sigmoid-relu' --epochs 2 --out ${out} \\\n`), r.stdout);
+  assert.ok(statSync(out).isDirectory());
+  const blocked = join(tmp(), 'file');
+  writeFileSync(blocked, '');
+  const bad = probe(['sweep', '--emit', 'slurm', '--out', join(blocked, 'runs')]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--out/);
+  assert.equal(bad.stdout, '', 'no script when its log folder cannot be made');
   // and a bash syntax check of the script
   const path = join(tmp(), 'sweep.sbatch');
   writeFileSync(path, r.stdout);
@@ -86,6 +101,9 @@ test('a killed sweep resumes: finished runs are skipped untouched, the runs in f
     assert.ok(Date.now() < deadline, 'a run completes');
     await new Promise((r) => setTimeout(r, 200));
   }
+  // its workers, to check below that none outlives it (by pid: other tests' sweeps may be running)
+  const workers = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  assert.ok(workers.length > 0, 'the sweep has workers');
   child.kill('SIGKILL');
   await exited;
   await new Promise((r) => setTimeout(r, 1500)); // workers notice their parent is gone
@@ -102,7 +120,8 @@ test('a killed sweep resumes: finished runs are skipped untouched, the runs in f
   assert.equal(idx.numRows, 8);
   assert.deepEqual([...new Set(idx.getChild('status')!.toArray())], ['complete']);
   // nothing left running after a kill
-  assert.equal(spawnSync('pgrep', ['-f', 'sweep/worker.js']).stdout.toString().trim(), '');
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  assert.deepEqual(workers.filter(alive), []);
 });
 
 test('two shards run as separate processes into one folder cover the grid once', async () => {

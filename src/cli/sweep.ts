@@ -1,9 +1,11 @@
 import chalk from 'chalk';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { ACTIVATIONS, isActivation, type Activation } from '../activations.js';
 import { ProbeError, ErrorCode } from '../errors.js';
+import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { expandCombos, parseSeeds, parseShard } from '../sweep/grid.js';
 import { emitK8s, emitSlurm } from '../sweep/emit.js';
@@ -71,7 +73,11 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   if (argv.emit) {
     const shards = Number(argv.shards);
     if (!Number.isInteger(shards) || shards < 1) throw new ProbeError(ErrorCode.config, msg.notInteger('--shards', argv.shards, 1));
-    const o = { args: passThrough(process.argv.slice(2)), shards, out: resolve(argv.out), workdir: process.cwd(), cpus: 2, image: argv.image, pvc: argv.pvc, name: 'probe-sweep' };
+    const bin = fileURLToPath(new URL('../../../bin/probe.js', import.meta.url));
+    const o = { args: passThrough(process.argv.slice(2)), shards, out: resolve(argv.out), workdir: process.cwd(), bin, node: process.execPath, cpus: 2, image: argv.image, pvc: argv.pvc, name: 'probe-sweep' };
+    // Slurm opens each task's log in --out before the task runs: without the folder every task
+    // fails at once (exit 0:53) and leaves no log saying why
+    if (argv.emit === 'slurm') ensureWritableDir(o.out);
     process.stdout.write(argv.emit === 'slurm' ? emitSlurm(o) : emitK8s(o));
     return;
   }

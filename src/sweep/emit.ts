@@ -10,9 +10,15 @@ export interface EmitOptions {
   /** the sweep's own arguments (without --emit, --shards, --shard, --workers, --image, --pvc) */
   readonly args: readonly string[];
   readonly shards: number;
+  /** absolute; must exist before the job starts, since Slurm opens each task's log there first */
   readonly out: string;
-  /** folder holding the project on the cluster's nodes (Slurm) */
+  /** folder the job runs in, so relative paths among `args` mean what they meant (Slurm) */
   readonly workdir: string;
+  /** the CLI's entry file by absolute path (Slurm): run with node, never `npx probe`, which finds
+   * this project's bin only from inside its folder and elsewhere fetches an unrelated npm package */
+  readonly bin: string;
+  /** the Node.js that emitted the job, tried first on the nodes (Slurm) */
+  readonly node: string;
   readonly cpus: number;
   readonly image: string;
   readonly pvc: string;
@@ -24,26 +30,41 @@ export function shq(s: string): string {
   return /^[\w./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Where a task's log goes: '%' is Slurm's pattern character, and quotes keep spaces in the path. */
+function sbatchLog(dir: string): string {
+  const p = `${dir.replace(/%/g, '%%')}/slurm-%A_%a.log`;
+  return /\s/.test(p) ? `"${p}"` : p;
+}
+
+/**
+ * Slurm job array. Each task runs `node <bin> sweep … --shard i/N` in `workdir`: the nodes need
+ * the project folder (with its node_modules) and `out` at the same paths as where it was emitted,
+ * and Node.js 20+ (PROBE_NODE, else the emitting node's path, else `node` on PATH). It reads no
+ * other environment, so `sbatch --export=NONE` works.
+ */
 export function emitSlurm(o: EmitOptions): string {
-  const cmd = ['npx', 'probe', 'sweep', ...o.args.map(shq), '--out', shq(o.out)].join(' ');
+  const args = ['sweep', ...o.args, '--out', o.out].map(shq).join(' ');
   return `#!/bin/bash
 # probe sweep as a Slurm job array: task i of ${o.shards} runs shard i/${o.shards} of the grid.
-# Submit with: sbatch sweep.sbatch     Rerun it to redo only what did not finish.
+# Submit with: sbatch sweep.sbatch     Submit it again to finish what did not (finished runs are skipped).
+# Every node needs ${o.workdir} (with node_modules) and ${o.out} at these paths, and Node.js 20+.
 #SBATCH --job-name=${o.name}
 #SBATCH --array=1-${o.shards}
 #SBATCH --cpus-per-task=${o.cpus}
 #SBATCH --mem=${2 * o.cpus}G
-#SBATCH --output=${o.out}/slurm-%A_%a.log
+#SBATCH --output=${sbatchLog(o.out)}
 set -euo pipefail
+node=\${PROBE_NODE:-${shq(o.node)}}
+[ -x "$node" ] || node=$(command -v node) || { echo "probe sweep: no Node.js on $(hostname): set PROBE_NODE to its path" >&2; exit 2; }
 cd ${shq(o.workdir)}
-${cmd} \\
+exec "$node" ${shq(o.bin)} ${args} \\
   --shard "\${SLURM_ARRAY_TASK_ID}/${o.shards}" --workers "\${SLURM_CPUS_PER_TASK:-1}" --quiet
 `;
 }
 
 export function emitK8s(o: EmitOptions): string {
-  const args = ['probe', 'sweep', ...o.args, '--out', '/runs', '--quiet'];
-  const cmd = `npx ${args.slice(0, 2).join(' ')} ${args.slice(2).map(shq).join(' ')} --shard "$((JOB_COMPLETION_INDEX + 1))/${o.shards}" --workers ${o.cpus}`;
+  const args = ['sweep', ...o.args, '--out', '/runs', '--quiet'];
+  const cmd = `node /app/bin/probe.js ${args.map(shq).join(' ')} --shard "$((JOB_COMPLETION_INDEX + 1))/${o.shards}" --workers ${o.cpus}`;
   return `# probe sweep as a Kubernetes Indexed Job: index i runs shard i+1/${o.shards} of the grid into the
 # volume ${o.pvc} (ReadWriteMany). Apply with: kubectl apply -f sweep.yaml
 # The image must hold this project with its node_modules (npm ci) in /app.

@@ -4,6 +4,7 @@
  * read it to find a sweep's traces.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { writeAtomic } from '../fs-util.js';
 import { basename, dirname, join } from 'node:path';
 import { Float64, makeVector, tableFromIPC, tableToIPC, Table, vectorFromArray, Utf8 } from 'apache-arrow';
@@ -80,8 +81,8 @@ export function writeIndex(dir: string): IndexRow[] {
     backend: str('backend'), seconds: f64('seconds'),
   });
   table.schema.metadata.set(INDEX_VERSION_KEY, INDEX_VERSION);
-  // a name of its own per process: concurrent shards may write the index at the same time
-  writeAtomic(join(dir, INDEX_FILE), tableToIPC(table, 'file'), join(dir, `.${INDEX_FILE}.${process.pid}.tmp`));
+  // a name of its own per process and host: shards on several nodes may write the index at once
+  writeAtomic(join(dir, INDEX_FILE), tableToIPC(table, 'file'), join(dir, `.${INDEX_FILE}.${hostname()}.${process.pid}.tmp`));
   return rows;
 }
 

@@ -65,6 +65,9 @@ process.on('disconnect', () => {
   abort?.abort();
   queue.then(() => process.exit(0));
 });
-// Ctrl-C reaches the whole process group; the parent decides what happens.
+// Ctrl-C reaches the whole process group, and so does a scheduler's SIGTERM (Slurm's scancel or
+// time limit signals every process of the job): the parent decides, stopping its workers after
+// their step, so the run is reported interrupted, not failed because its worker was killed.
 process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 send({ type: 'ready' });
