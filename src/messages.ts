@@ -67,6 +67,8 @@ export const msg = {
     `combination pattern '${pattern}' must have ${layers} parts joined by '-', each an activation or '*' (e.g. '*-sigmoid-relu')`,
   noCombos: (patterns: string, acts: string) => `no combination of ${acts} matches --combos '${patterns}'`,
   badSeeds: (raw: string) => `--seeds must be whole numbers ≥ 0 and ranges, comma-separated (e.g. 1-9 or 1,3,5-7), got '${raw}'`,
+  emitBackendAuto: () =>
+    'note: --backend auto decides on each node, and a sweep whose tasks ran on different engines mixes their numbers: give --backend wasm (or node) to the emitted job',
   badShard: (raw: string) => `--shard must be i/N with 1 ≤ i ≤ N (e.g. 3/16), got '${raw}'`,
   sweepConflict: (path: string, n: number) =>
     `${path} was run with other settings (config hash differs)${n > 1 ? ` and so were ${n - 1} more` : ''}: pass --force to redo them with these settings, or choose another --out`,

@@ -35,9 +35,11 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel, it finis
   const stop = () => spawnSync('bash', [SCRIPT, 'stop', dir], { encoding: 'utf8' });
   t.after(() => { stop(); rmSync(dir, { recursive: true, force: true }); });
   const t0 = performance.now();
+  const phase = (what: string) => t.diagnostic(`${((performance.now() - t0) / 1000).toFixed(0)} s: ${what}`);
   const up = spawnSync('bash', [SCRIPT, 'start', dir], { encoding: 'utf8' });
   if (up.status === 3) return t.skip(up.stderr.trim());
   assert.equal(up.status, 0, `slurm-local.sh start: ${up.stderr}`);
+  phase('cluster up');
   const env = { ...process.env, SLURM_CONF: join(dir, 'slurm.conf') };
   const slurm = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', env, cwd: dir });
@@ -49,8 +51,9 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel, it finis
   // not rely on `npx probe`, which outside the project fetches another npm package
   const out = join(dir, 'runs of the sweep');
   const emit = spawnSync(process.execPath, [BIN, 'sweep', '--emit', 'slurm', '--shards', String(SHARDS), '--combos', '*-sigmoid-relu', '--seeds', '1-2',
-    '--epochs', '25', '--data-dir', 'mnist-tiny', '--backend', 'wasm', '--out', out], { encoding: 'utf8', cwd: join(ROOT, 'fixtures') });
+    '--epochs', '20', '--data-dir', 'mnist-tiny', '--backend', 'wasm', '--out', out], { encoding: 'utf8', cwd: join(ROOT, 'fixtures') });
   assert.equal(emit.status, 0, emit.stderr);
+  assert.equal(emit.stderr, '', 'one engine given: no note');
   assert.ok(existsSync(out), 'the emitter creates --out, where Slurm opens the task logs');
   const script = join(dir, 'sweep.sbatch');
   writeFileSync(script, emit.stdout);
@@ -76,11 +79,14 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel, it finis
   const trace = (run: string) => join(out, `${run}.arrow`);
 
   // 1. the whole array; task 4 is cancelled once its first run is complete and its second started
+  phase('emitted');
   const job1 = submit();
   const [first, second] = runsOf(4);
   await waitFor(job1, `task 4 between its runs`, () => complete(trace(first)) && existsSync(trace(second)));
   slurm('scancel', [`${job1}_4`]);
+  phase(`scancel ${job1}_4`);
   await waitFor(job1, 'the first array to end', () => !pending(job1));
+  phase('first array ended');
   assert.deepEqual(states(job1), { 1: 'COMPLETED', 2: 'COMPLETED', 3: 'COMPLETED', 4: 'CANCELLED' });
   for (const task of [1, 2, 3]) assert.match(log(job1, task), /2 run\(s\) completed, 0 skipped/, `task ${task}'s log`);
   assert.ok(!complete(trace(second)), `${second} was cancelled mid-run (it finished before scancel landed)`);
@@ -96,6 +102,7 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel, it finis
   // 2. the same array again: three tasks skip everything, task 4 redoes only its cancelled run
   const job2 = submit();
   await waitFor(job2, 'the second array to end', () => !pending(job2));
+  phase('second array ended');
   assert.deepEqual(states(job2), { 1: 'COMPLETED', 2: 'COMPLETED', 3: 'COMPLETED', 4: 'COMPLETED' });
   for (const task of [1, 2, 3]) assert.match(log(job2, task), /0 run\(s\) completed, 2 skipped/, `task ${task}'s log`);
   assert.match(log(job2, 4), /1 run\(s\) completed, 1 skipped/);
@@ -114,8 +121,9 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel, it finis
   const rows = index.toArray().map((row) => `${String(row.run)} ${String(row.status)}`).sort();
   assert.deepEqual(rows, ALL.map((r) => `${r} complete`).sort());
 
+  phase('reported');
   // and nothing of the cluster is left running
   assert.equal(stop().status, 0);
   assert.notEqual(spawnSync('bash', [SCRIPT, 'status', dir]).status, 0, 'the cluster is down after stop');
-  t.diagnostic(`slurm end to end: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  phase('cluster stopped');
 });

@@ -73,6 +73,7 @@ test('emitted Slurm and Kubernetes jobs run one shard per task with the same gri
   assert.match(r.stdout, /#SBATCH --array=1-8/);
   assert.ok(r.stdout.includes(`exec "$node" ${BIN} sweep --combos '*-sigmoid-relu' --epochs 2 --out ${out} \\\n`), r.stdout);
   assert.ok(statSync(out).isDirectory());
+  assert.match(r.stderr, /--backend auto decides on each node.*give --backend wasm/, 'a mixed-engine sweep is warned of');
   const blocked = join(tmp(), 'file');
   writeFileSync(blocked, '');
   const bad = probe(['sweep', '--emit', 'slurm', '--out', join(blocked, 'runs')]);

@@ -78,6 +78,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
     // Slurm opens each task's log in --out before the task runs: without the folder every task
     // fails at once (exit 0:53) and leaves no log saying why
     if (argv.emit === 'slurm') ensureWritableDir(o.out);
+    if (argv.backend === 'auto') process.stderr.write(`${msg.emitBackendAuto()}\n`);
     process.stdout.write(argv.emit === 'slurm' ? emitSlurm(o) : emitK8s(o));
     return;
   }
