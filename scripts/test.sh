@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # `npm test`: build, install what the tests need that npm does not (a Python with pyarrow;
-# Debian's chromium for the report's browser test), then run every test with node's runner.
+# Debian's chromium for the report's browser test; tfjs-node built offline), then run every
+# test with node's runner.
 # Artifacts (the report screenshot) land in test-artifacts/.
 set -eu
 cd "$(dirname "$0")/.."
 npm run build --silent
 PROBE_PYTHON=$(bash scripts/python-env.sh) || true
 PROBE_CHROMIUM=$(bash scripts/chromium.sh) || true
+# tfjs-node built offline when its install could not download (cached: seconds after the first
+# build); the node-backend tests skip with the one-line reason when it cannot be had.
+if why=$(bash scripts/tfjs-node-offline.sh 2>&1); then
+  export PROBE_TFJS_NODE=ready
+else
+  export PROBE_TFJS_NODE_WHY="${why##*$'\n'}"
+  echo "$PROBE_TFJS_NODE_WHY" >&2
+fi
 export PROBE_PYTHON PROBE_CHROMIUM
 mkdir -p test-artifacts
 node --test --test-concurrency=2 --test-timeout=300000 "$@" dist/test/

@@ -7,9 +7,12 @@ import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { rng } from '../src/train/rng.js';
 import { refSgd, refStep, refStepBn, type RefStep } from './reference.js';
-import { closeness, disposeBatch, MODES, randomBatchData, toBatch, useBackend } from './helpers.js';
+import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
 
 before(() => useBackend('wasm'));
+
+// wasm (host kernels and tf-op composites), cpu, and tfjs-node when it loads
+const MODES = await allModes();
 
 /** Copies every hook tensor to the host. */
 class Capture implements TensorHooks {
@@ -80,7 +83,7 @@ test('reference gradients agree with central finite differences of the float64 l
 });
 
 for (const mode of MODES) for (const kind of ['fast', 'tape'] as const) {
-  test(`${kind} engine (${mode.name}): loss, forward tensors and gradients match the plain-loop reference`, async () => {
+  test(`${kind} engine (${mode.name}): loss, forward tensors and gradients match the plain-loop reference`, { skip: mode.skip }, async () => {
     await mode.enter();
     try {
       for (const acts of ACT_SETS) {
@@ -96,7 +99,7 @@ for (const mode of MODES) for (const kind of ['fast', 'tape'] as const) {
   });
 }
 
-for (const mode of MODES) test(`fast and tape engines (${mode.name}) take the same SGD-with-momentum steps as the reference over several steps`, async () => {
+for (const mode of MODES) test(`fast and tape engines (${mode.name}) take the same SGD-with-momentum steps as the reference over several steps`, { skip: mode.skip }, async () => {
   await mode.enter();
   const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
   const arch = { sizes: SMALL, activations: acts };
@@ -132,7 +135,8 @@ test('update hook reports the new weights and the momentum buffer (first step: v
   }
 });
 
-test('a step leaks no tensors', () => {
+for (const mode of MODES) test(`a step leaks no tensors (${mode.name})`, { skip: mode.skip }, async () => {
+  await mode.enter();
   const acts: Activation[] = ['selu', 'sigmoid', 'relu'];
   const arch = { sizes: SMALL, activations: acts };
   for (const kind of ['fast', 'tape'] as const) {
@@ -146,9 +150,10 @@ test('a step leaks no tensors', () => {
     disposeBatch(batch);
     m.dispose();
   }
+  await mode.leave();
 });
 
-test('the fused SGD kernel matches PyTorch semantics bit for bit, and its moments the loops', async () => {
+test('the fused SGD kernel matches PyTorch semantics bit for bit, and its moments the loops', async (ctx) => {
   const { sgdMomentum, sgdHost } = await import('../src/train/kernels/sgd.js');
   const r = rng(4, 'sgd-test');
   const n = 1003; // not a multiple of 4: the kernel's scalar tail runs too
@@ -165,6 +170,7 @@ test('the fused SGD kernel matches PyTorch semantics bit for bit, and its moment
   for (let i = 0; i < n; i++) { sg += g[i] * g[i]; mx = Math.max(mx, Math.abs(g[i])); sv += ref.v[i] * ref.v[i]; sw += ref.w[i] * ref.w[i]; }
   assert.ok(closeness(m, [sg, mx, sv, sw], 1e-6) <= 1);
   for (const mode of MODES) {
+    if (mode.skip) { ctx.diagnostic(`${mode.name} skipped: ${mode.skip}`); continue; }
     await mode.enter();
     const out = tf.tidy(() => {
       const t = (a: Float32Array) => tf.tensor2d(a, [1, n]);
@@ -183,8 +189,10 @@ test('the fused SGD kernel matches PyTorch semantics bit for bit, and its moment
   assert.ok(Number.isNaN(mm[0]) && Number.isNaN(mm[1]));
 });
 
-test('batch norm before the activation: both engines match the float64 reference (post-norm z and dz, dW, db)', async () => {
-  await useBackend('wasm');
+// Not on cpu: its float32 sums leave layer 2's db (below a normalized layer 3) 1.3e-3 off
+// relative to the float64 reference, past this test's 1e-3 (measured; wasm: 0.2e-3).
+for (const mode of MODES.filter((m) => !m.name.startsWith('cpu'))) test(`batch norm before the activation (${mode.name}): both engines match the float64 reference (post-norm z and dz, dW, db)`, { skip: mode.skip }, async () => {
+  await mode.enter();
   for (const bn of [[false, false, true], [true, true, true]]) {
     for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'sigmoid']] as Activation[][]) {
       const params = initParams({ sizes: SMALL, activations: acts }, 13);
@@ -206,4 +214,5 @@ test('batch norm before the activation: both engines match the float64 reference
       }
     }
   }
+  await mode.leave();
 });

@@ -57,11 +57,50 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 1e-
 }
 
 /**
- * The three ways a kernel can run: host kernels over wasm memory, host kernels over cpu arrays,
- * and the tf-op composites used on backends without host memory (tfjs-node).
+ * The three ways a kernel can run without tfjs-node: host kernels over wasm memory, host kernels
+ * over cpu arrays, and the tf-op composites used on backends without host memory (tfjs-node).
  */
-export const MODES = [
+export interface Mode {
+  readonly name: string;
+  enter(): Promise<void>;
+  leave(): Promise<void>;
+  /** why this mode cannot run here; tests pass it to node:test's `skip` */
+  readonly skip?: string;
+}
+
+export const MODES: readonly Mode[] = [
   { name: 'wasm, host kernels', enter: () => useBackend('wasm'), leave: async () => {} },
   { name: 'wasm, tf-op composites', enter: async () => { await useBackend('wasm'); process.env.PROBE_HOST_KERNELS = '0'; }, leave: async () => { delete process.env.PROBE_HOST_KERNELS; } },
   { name: 'cpu, host kernels', enter: () => useBackend('cpu'), leave: () => useBackend('wasm') },
-] as const;
+];
+
+let nodeSkip: Promise<string | undefined> | null = null;
+
+/**
+ * Whether tfjs-node loads in this process. scripts/test.sh runs scripts/tfjs-node-offline.sh
+ * first: when that could not make tfjs-node, it passes the reason (PROBE_TFJS_NODE_WHY) and the
+ * node tests skip with it; when it did (PROBE_TFJS_NODE=ready), a backend that then fails to
+ * load is a failure, not a skip.
+ */
+function nodeSkipReason(): Promise<string | undefined> {
+  nodeSkip ??= (async () => {
+    const why = process.env.PROBE_TFJS_NODE_WHY;
+    if (why) return why;
+    try {
+      await useBackend('node');
+      return undefined;
+    } catch (e) {
+      if (process.env.PROBE_TFJS_NODE === 'ready') throw e;
+      return `${(e as Error).message} (scripts/tfjs-node-offline.sh builds it offline)`;
+    } finally {
+      await useBackend('wasm');
+    }
+  })();
+  return nodeSkip;
+}
+
+/** MODES, then tfjs-node (tf-op composites over TensorFlow's C library), skipped when it does not load. */
+export async function allModes(): Promise<readonly Mode[]> {
+  const skip = await nodeSkipReason();
+  return [...MODES, { name: 'node (tfjs-node)', enter: () => useBackend('node'), leave: () => useBackend('wasm'), ...(skip ? { skip } : {}) }];
+}

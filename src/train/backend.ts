@@ -19,6 +19,8 @@ async function load(name: BackendName): Promise<string | null> {
     if (name === 'node') {
       // A variable, so TypeScript compiles when the optional package is absent.
       const pkg = '@tensorflow/tfjs-node';
+      // TensorFlow logs an INFO banner about CPU features on load; we already say which backend runs.
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
       await import(pkg as string);
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
