@@ -9,10 +9,9 @@ import { rng } from '../src/train/rng.js';
 import { refSgd, refStep, refStepBn, type RefStep } from './reference.js';
 import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
 
-before(() => useBackend('wasm'));
-
 // wasm (host kernels and tf-op composites), cpu, and tfjs-node when it loads
 const MODES = await allModes();
+before(() => useBackend('wasm'));
 
 /** Copies every hook tensor to the host. */
 class Capture implements TensorHooks {

@@ -14,8 +14,16 @@ export function tmp(prefix = 'probe-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function useBackend(name: BackendName = 'wasm'): Promise<void> {
-  await selectBackend(name);
+let switching: Promise<unknown> = Promise.resolve();
+
+/**
+ * Selects a backend, one switch at a time: tfjs drops (returns false for) an async backend
+ * initialization that another setBackend overtakes, which under load made wasm 'unavailable'.
+ */
+export function useBackend(name: BackendName = 'wasm'): Promise<void> {
+  const next = switching.then(() => selectBackend(name));
+  switching = next.catch(() => {});
+  return next.then(() => {});
 }
 
 /** A random batch: inputs roughly like normalized MNIST, labels uniform. */

@@ -13,10 +13,9 @@ import { initParams, type LayerParams } from '../src/train/model.js';
 import { refDeadRelu, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
 import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
 
-before(() => useBackend('wasm'));
-
 // wasm (host kernels and tf-op composites), cpu, and tfjs-node when it loads
 const MODES = await allModes();
+before(() => useBackend('wasm'));
 
 const SIZES = [30, 24, 16, 10];
 const S = DEFAULT_PROBE_SETTINGS;
