@@ -66,6 +66,8 @@ export interface RunFacts {
   readonly combo: string;
   readonly seed: number;
   readonly backend: string;
+  /** under `--backend auto`: ms per step timed on each fast backend, the smallest chosen */
+  readonly backendCalibration?: { readonly msPerStep: Readonly<Record<string, number>>; readonly measuredAt: string; readonly cached: boolean };
   readonly engine: string;
   /** versions of node, probe, tfjs, the backend and apache-arrow */
   readonly versions: Readonly<Record<string, string>>;

@@ -109,19 +109,27 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   const outDir = resolve(opts.out ?? 'runs');
   const path = join(outDir, `${run}.arrow`);
   ensureWritableDir(outDir);
-  const backend = await selectBackend(config.backend);
   const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
   const layers: LayerInfo[] = config.activations.map((activation, i) => ({
     layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === config.activations.length - 1,
   }));
-  const host = new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
+  const makeHost = () => new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
+  const host = makeHost();
+  const bnFlags = layers.map((l) => config.bn === 'all' || (config.bn === 'last' && l.isOutput));
+  // auto times this very step on each fast backend (cached per machine), see calibrate.ts
+  const backend = await selectBackend(config.backend, {
+    sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn: bnFlags,
+    // most steps of a run sampling `--every N > 1` compute no probes
+    hooks: () => (host.slots.length > 0 && config.every === 1 ? makeHost() : null),
+  });
   const stepsPerEpoch = Math.ceil(data.train.n / config.batch);
   const facts: RunFacts = {
     run,
     combo: config.combo,
     seed: config.seed,
     backend: backend.name,
+    ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
     engine: config.engine,
     versions: {
       node: process.versions.node,
@@ -173,7 +181,6 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   const timingIds = timingMetrics.map((m) => writer.metricId(m));
   opts.listener?.onRunBegin?.({ run, path, backend, config, facts });
 
-  const bnFlags = layers.map((l) => config.bn === 'all' || (config.bn === 'last' && l.isOutput));
   const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const checkpointMs = (opts.checkpointSeconds ?? 10) * 1000;

@@ -1,0 +1,145 @@
+/**
+ * `--backend auto` chooses between the backends that load by timing this run's own step on each:
+ * which one wins depends on the machine (cores, TensorFlow's build, the wasm kernels) and on the
+ * workload (probes on or off, layer sizes), so no fixed order is right everywhere. tfjs-node was
+ * measured both 2× slower and faster than wasm on the same 2-core machine as the code changed.
+ *
+ * The timing runs the real step (the run's layer sizes, activations, batch size, engine, batch
+ * normalization and probes) on a throw-away model with fixed random data, in interleaved rounds
+ * (so a burst of load from other processes hits every backend alike), and takes the median.
+ * It costs ~0.5 s and is cached per machine and workload in `$PROBE_CACHE/backend-calibration.json`
+ * (default ~/.cache/probe); `PROBE_RECALIBRATE=1` measures again. The trace records the figures.
+ */
+import { readFileSync, mkdirSync } from 'node:fs';
+import { cpus, homedir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../activations.js';
+import { writeAtomic } from '../fs-util.js';
+import { packageVersion } from '../versions.js';
+import type { BackendName } from './backend.js';
+import { Mlp, type Batch, type EngineKind } from './engine.js';
+import type { TensorHooks } from './hooks.js';
+import { initParams } from './model.js';
+import { rng } from './rng.js';
+
+/** What a run will compute each step: the figures are only comparable for the same workload. */
+export interface Workload {
+  readonly sizes: readonly number[];
+  readonly activations: readonly Activation[];
+  readonly batch: number;
+  readonly engine: EngineKind;
+  readonly bn: readonly boolean[];
+  /** fresh hooks for the timed steps (the run's probes), or null when probes are off */
+  readonly hooks: () => TensorHooks | null;
+}
+
+/** How `auto` chose, as recorded in the trace. */
+export interface Calibration {
+  /** median ms per step of each backend timed */
+  readonly msPerStep: Readonly<Partial<Record<BackendName, number>>>;
+  /** when the figures were measured (ISO time) */
+  readonly measuredAt: string;
+  /** read from the cache rather than measured by this run */
+  readonly cached: boolean;
+}
+
+/** The backend with the lowest time; ties go to the earlier one in `order`. */
+export function fastest(ms: Readonly<Partial<Record<BackendName, number>>>, order: readonly BackendName[]): BackendName {
+  const t = (b: BackendName) => (Number.isFinite(ms[b]) ? ms[b]! : Infinity);
+  let best = order[0];
+  for (const b of order) if (t(b) < t(best)) best = b;
+  return best;
+}
+
+export function calibrationCachePath(): string {
+  const root = process.env.PROBE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'probe');
+  return join(root, 'backend-calibration.json');
+}
+
+/** Machine, software and workload: a change in any of them may change the answer. */
+function cacheKey(w: Workload, backends: readonly BackendName[]): string {
+  const probes = w.hooks() !== null;
+  return JSON.stringify({
+    cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node,
+    tfjs: packageVersion('@tensorflow/tfjs'), tfjsNode: packageVersion('@tensorflow/tfjs-node'), wasm: packageVersion('@tensorflow/tfjs-backend-wasm'),
+    tfThreads: [process.env.TF_NUM_INTRAOP_THREADS ?? '', process.env.TF_NUM_INTEROP_THREADS ?? ''],
+    backends, sizes: w.sizes, batch: w.batch, engine: w.engine, bn: w.bn, probes,
+  });
+}
+
+function readCache(): Record<string, { msPerStep: Partial<Record<BackendName, number>>; measuredAt: string }> {
+  try {
+    const c = JSON.parse(readFileSync(calibrationCachePath(), 'utf8'));
+    return c && typeof c === 'object' ? c : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Times `backends` (each already loadable) on the workload, or returns the cached figures.
+ * `use` switches tfjs to a backend. Leaves tfjs on the last backend timed.
+ */
+export async function calibrate(w: Workload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Calibration> {
+  const key = cacheKey(w, backends);
+  const cache = readCache();
+  const hit = cache[key];
+  if (hit && process.env.PROBE_RECALIBRATE !== '1' && backends.every((b) => Number.isFinite(hit.msPerStep[b]))) {
+    return { msPerStep: hit.msPerStep, measuredAt: hit.measuredAt, cached: true };
+  }
+  const msPerStep = await measure(w, backends, use);
+  const measuredAt = new Date().toISOString();
+  try {
+    const path = calibrationCachePath();
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeAtomic(path, JSON.stringify({ ...readCache(), [key]: { msPerStep, measuredAt } }, null, 1), `${path}.${process.pid}.tmp`);
+  } catch {
+    // a read-only home only costs the next run another half second
+  }
+  return { msPerStep, measuredAt, cached: false };
+}
+
+const WARMUP = 4, ROUNDS = 5, STEPS = 6;
+
+async function measure(w: Workload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Partial<Record<BackendName, number>>> {
+  const r = rng(0, 'calibration');
+  const [dim, classes] = [w.sizes[0], w.sizes[w.sizes.length - 1]];
+  const x = Float32Array.from({ length: w.batch * dim }, () => r.float() * 2 - 1);
+  const labels = Int32Array.from({ length: w.batch }, () => r.int(classes));
+  const arch = { sizes: w.sizes, activations: w.activations };
+  const rigs = new Map<BackendName, { model: Mlp; batch: Batch; hooks: TensorHooks | null; times: number[] }>();
+  for (const b of backends) {
+    await use(b);
+    const batch = makeBatch(x, labels, dim, classes);
+    const model = new Mlp(arch, initParams(arch, 0), { lr: 0.01, momentum: 0.5 }, w.engine, w.bn);
+    const rig = { model, batch, hooks: w.hooks(), times: [] as number[] };
+    for (let s = 0; s < WARMUP; s++) model.step(batch, rig.hooks, { step: s, epoch: 1, batchSize: w.batch });
+    rigs.set(b, rig);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [b, rig] of rigs) {
+      await use(b);
+      const t0 = performance.now();
+      for (let s = 0; s < STEPS; s++) rig.model.step(rig.batch, rig.hooks, { step: s, epoch: 1, batchSize: w.batch });
+      rig.times.push((performance.now() - t0) / STEPS);
+    }
+  }
+  const out: Partial<Record<BackendName, number>> = {};
+  for (const [b, rig] of rigs) {
+    await use(b);
+    rig.model.dispose();
+    tf.dispose([rig.batch.xf, rig.batch.xb, rig.batch.onehot, rig.batch.labels]);
+    out[b] = [...rig.times].sort((p, q) => p - q)[Math.floor(rig.times.length / 2)];
+  }
+  return out;
+}
+
+function makeBatch(x: Float32Array, labels: Int32Array, dim: number, classes: number): Batch {
+  const B = labels.length;
+  const xf = new Float32Array(dim * B);
+  for (let s = 0; s < B; s++) for (let f = 0; f < dim; f++) xf[f * B + s] = x[s * dim + f];
+  const onehot = new Float32Array(B * classes);
+  labels.forEach((c, s) => (onehot[s * classes + c] = 1));
+  return { size: B, xf: tf.tensor2d(xf, [dim, B]), xb: tf.tensor2d(x, [B, dim]), onehot: tf.tensor2d(onehot, [B, classes]), labels: tf.tensor1d(labels, 'int32') };
+}

@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fastest } from '../src/train/calibrate.js';
+import { readTrace } from '../src/trace/reader.js';
+import { allModes, BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+
+const node = (await allModes()).find((m) => m.name.startsWith('node'))!;
+
+test('fastest takes the smallest time, a missing figure never wins, ties go to the earlier backend', () => {
+  assert.equal(fastest({ node: 3, wasm: 2 }, ['node', 'wasm']), 'wasm');
+  assert.equal(fastest({ node: 2, wasm: 3 }, ['node', 'wasm']), 'node');
+  assert.equal(fastest({ node: 2, wasm: 2 }, ['node', 'wasm']), 'node');
+  assert.equal(fastest({ wasm: 5 }, ['node', 'wasm']), 'wasm');
+  assert.equal(fastest({ node: NaN, wasm: 5 }, ['node', 'wasm']), 'wasm');
+});
+
+test('--backend auto times tfjs-node and wasm, runs on the faster, records the figures, and reuses them from the cache', { skip: node.skip }, () => {
+  const cache = tmp(), out = tmp();
+  const run = (seed: number) => {
+    const r = spawnSync(process.execPath, [BIN, 'run', 'relu-sigmoid-relu', '--data-dir', FIXTURES, '--epochs', '1', '--seed', String(seed), '--quiet', '--json', '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PROBE_CACHE: cache, FORCE_COLOR: '0' } });
+    assert.equal(r.status, 0, r.stderr);
+    const facts = readTrace(join(out, `relu-sigmoid-relu_s${seed}.arrow`)).facts;
+    return { backend: JSON.parse(r.stdout).backend as string, calib: facts.backendCalibration!, recorded: facts.backend };
+  };
+  const first = run(1);
+  assert.equal(first.calib.cached, false);
+  const ms = first.calib.msPerStep;
+  assert.ok(ms.node > 0 && ms.wasm > 0, JSON.stringify(ms));
+  assert.equal(first.backend, ms.node <= ms.wasm ? 'node' : 'wasm');
+  assert.equal(first.recorded, first.backend);
+  // the cached figures decide the next run: swap them, and the choice follows
+  const file = join(cache, 'backend-calibration.json');
+  const entries = JSON.parse(readFileSync(file, 'utf8'));
+  const key = Object.keys(entries)[0];
+  const slow = Math.max(ms.node, ms.wasm) * 10;
+  for (const [seed, node, wasm, want] of [[2, 1, slow, 'node'], [3, slow, 1, 'wasm']] as const) {
+    writeFileSync(file, JSON.stringify({ [key]: { msPerStep: { node, wasm }, measuredAt: '2026-01-01T00:00:00.000Z' } }));
+    const next = run(seed);
+    assert.equal(next.calib.cached, true);
+    assert.deepEqual(next.calib.msPerStep, { node, wasm });
+    assert.equal(next.backend, want);
+    assert.equal(next.recorded, want);
+  }
+});
