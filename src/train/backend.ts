@@ -28,6 +28,8 @@ async function load(name: BackendName): Promise<string | null> {
       process.env.TF_NUM_INTRAOP_THREADS ??= '1';
       process.env.TF_NUM_INTEROP_THREADS ??= '1';
       await import(pkg as string);
+      // the fused kernels as TensorFlow op chains, bypassing tfjs's per-op overhead
+      await import('./kernels/tensorflow.js');
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
     }

@@ -25,8 +25,11 @@ interface CpuBackend {
 
 export const HOST_BACKENDS = ['wasm', 'cpu'] as const;
 
+/** Backends with every fused kernel registered: the host ones, and tfjs-node once kernels/tensorflow.ts loads. */
+export const FUSED_BACKENDS = new Set<string>(HOST_BACKENDS);
+
 export function hostKernelsEnabled(): boolean {
-  return process.env.PROBE_HOST_KERNELS !== '0' && (HOST_BACKENDS as readonly string[]).includes(tf.getBackend());
+  return process.env.PROBE_HOST_KERNELS !== '0' && FUSED_BACKENDS.has(tf.getBackend());
 }
 
 /** A view of a tensor's memory on a host backend. */

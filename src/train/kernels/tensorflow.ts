@@ -1,0 +1,167 @@
+/**
+ * The fused kernels (optimizer step, loss, probes) for tfjs-node, written as short chains of
+ * TensorFlow ops issued straight to its binding. Through tf.* every op pays tfjs's engine
+ * (bookkeeping, a tensor object, often an axis tensor created and freed): measured ~4× the cost
+ * of the TensorFlow op itself, and a probed step was 262 of them. Here each kernel is one engine
+ * op; its intermediates are binding handles, freed before it returns.
+ *
+ * Loaded by backend.ts with tfjs-node; host.ts then routes the fused kernels here (see
+ * FUSED_BACKENDS). Semantics are those of the host kernels (plain loops) beside each name, and
+ * the engine and probe reference tests run on this backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { SELU_ALPHA, SELU_SCALE } from '../../activations.js';
+import { FUSED_BACKENDS } from './host.js';
+
+interface Meta { id: number; shape: number[]; dtype: number }
+interface Attr { name: string; type: number; value: boolean | number | number[] }
+interface Binding {
+  executeOp(op: string, attrs: Attr[], inputs: number[], outputs: number): Meta[];
+  createTensor(shape: number[], dtype: number, values: Float32Array | Int32Array): number;
+  deleteTensor(id: number): void;
+  TF_FLOAT: number; TF_INT32: number; TF_BOOL: number;
+  TF_ATTR_INT: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number;
+}
+interface NodeBackend {
+  binding: Binding;
+  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
+  tensorMap: { set(dataId: tf.DataId, d: { shape: number[]; dtype: number; id: number; values: null; refCount: number }): void };
+}
+
+/** A TensorFlow handle: its id in the binding and its shape. */
+type H = Meta;
+
+/** Issues ops to the binding and frees every intermediate handle at `done`. */
+class Raw {
+  private readonly temps: number[] = [];
+  private static readonly consts = new Map<string, number>();
+  readonly b: Binding;
+  constructor(readonly be: NodeBackend) { this.b = be.binding; }
+
+  private type(name: string, dtype: number): Attr { return { name, type: this.b.TF_ATTR_TYPE, value: dtype }; }
+  op(name: string, inputs: readonly H[], attrs: Attr[] = [this.type('T', this.b.TF_FLOAT)], outputs = 1): H[] {
+    const out = this.b.executeOp(name, attrs, inputs.map((h) => h.id), outputs);
+    for (const m of out) this.temps.push(m.id);
+    return out;
+  }
+  one(name: string, inputs: readonly H[], attrs?: Attr[]): H { return this.op(name, inputs, attrs)[0]; }
+  /** A cached constant (never freed: a handful per process). */
+  constant(values: readonly number[], dtype: 'float32' | 'int32', shape: number[] = values.length === 1 ? [] : [values.length]): H {
+    const key = `${dtype}:${shape}:${values}`;
+    let id = Raw.consts.get(key);
+    if (id === undefined) {
+      id = this.b.createTensor(shape, dtype === 'int32' ? this.b.TF_INT32 : this.b.TF_FLOAT, dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values));
+      Raw.consts.set(key, id);
+    }
+    return { id, shape, dtype: dtype === 'int32' ? this.b.TF_INT32 : this.b.TF_FLOAT };
+  }
+  f(x: number): H { return this.constant([x], 'float32'); }
+  input(t: tf.TensorInfo): H { return { id: this.be.getInputTensorIds([t])[0], shape: t.shape, dtype: t.dtype === 'int32' ? this.b.TF_INT32 : this.b.TF_FLOAT }; }
+
+  /** Reduces over `axes` (all when omitted). */
+  reduce(op: 'Sum' | 'Max' | 'Min' | 'Mean' | 'EuclideanNorm', x: H, axes: number[] = x.shape.map((_, i) => i), keepDims = false): H {
+    return this.one(op, [x, this.constant(axes, 'int32', [axes.length])], [
+      { name: 'keep_dims', type: this.b.TF_ATTR_BOOL, value: keepDims }, this.type('T', this.b.TF_FLOAT), this.type('Tidx', this.b.TF_INT32),
+    ]);
+  }
+  /** Share of entries where `op(a, b)` holds, as a float scalar. */
+  share(op: 'LessEqual' | 'Less' | 'Greater', a: H, b: H): H { return this.reduce('Mean', this.toFloat(this.one(op, [a, b]))); }
+  mask(op: 'LessEqual' | 'Less' | 'Greater', a: H, b: H): H { return this.toFloat(this.one(op, [a, b])); }
+  toFloat(x: H): H {
+    return this.one('Cast', [x], [this.type('SrcT', x.dtype), this.type('DstT', this.b.TF_FLOAT), { name: 'Truncate', type: this.b.TF_ATTR_BOOL, value: false }]);
+  }
+  pack(xs: readonly H[]): H {
+    return this.one('Pack', xs, [{ name: 'N', type: this.b.TF_ATTR_INT, value: xs.length }, this.type('T', this.b.TF_FLOAT), { name: 'axis', type: this.b.TF_ATTR_INT, value: 0 }]);
+  }
+  concat(xs: readonly H[]): H {
+    return this.one('ConcatV2', [...xs, this.constant([0], 'int32')], [{ name: 'N', type: this.b.TF_ATTR_INT, value: xs.length }, this.type('T', this.b.TF_FLOAT), this.type('Tidx', this.b.TF_INT32)]);
+  }
+  transpose(x: H): H { return this.one('Transpose', [x, this.constant([1, 0], 'int32', [2])], [this.type('T', this.b.TF_FLOAT), this.type('Tperm', this.b.TF_INT32)]); }
+  gather(x: H, idx: number[]): H {
+    return this.one('GatherV2', [x, this.constant(idx, 'int32', [idx.length]), this.constant([0], 'int32')], [this.type('Tparams', this.b.TF_FLOAT), this.type('Tindices', this.b.TF_INT32), this.type('Taxis', this.b.TF_INT32)]);
+  }
+
+  /** Hands `h` to tfjs as a tensor it owns, and frees every other intermediate. */
+  done(outs: readonly H[]): tf.TensorInfo[] {
+    const keep = new Set(outs.map((h) => h.id));
+    for (const id of this.temps) if (!keep.has(id)) this.b.deleteTensor(id);
+    return outs.map((h) => {
+      const dataId = {};
+      this.be.tensorMap.set(dataId, { shape: h.shape, dtype: h.dtype, id: h.id, values: null, refCount: 1 });
+      return { dataId, shape: h.shape, dtype: 'float32' as const };
+    });
+  }
+}
+
+type Impl = (r: Raw, inputs: Record<string, H>, attrs: Record<string, number | boolean>) => H[];
+
+const KERNELS: Record<string, Impl> = {
+  /** v' = v·μ + g, w' = w − v'·lr, [Σg², max|g|, Σv'², Σw'²] — each op rounds to float32 as PyTorch does */
+  ProbeSgdMomentum(r, { g, v, w }, { lr, mu }) {
+    const vo = r.one('AddV2', [r.one('Mul', [v, r.f(mu as number)]), g]);
+    const wo = r.one('Sub', [w, r.one('Mul', [vo, r.f(lr as number)])]);
+    const sq = (x: H) => r.reduce('Sum', r.one('Square', [x]));
+    return [vo, wo, r.pack([sq(g), r.reduce('Max', r.one('Abs', [g])), sq(vo), sq(wo)])];
+  },
+  /** loss = −mean log softmax(a)[label] as [1], dL/da = (softmax(a) − onehot)/batch, a `[classes, batch]` */
+  ProbeSoftmaxXent(r, { output, labels }) {
+    const [C, B] = output.shape;
+    const [loss, back] = r.op('SparseSoftmaxCrossEntropyWithLogits', [r.transpose(output), labels], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_FLOAT }, { name: 'Tlabels', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }], 2);
+    const grad = r.transpose(r.one('Mul', [back, r.f(1 / B)]));
+    void C;
+    return [r.reduce('Mean', loss, [0], true), grad];
+  },
+  /** [inactive_frac, dead_units, dead_rows, (active share per unit)…] of z `[units, batch]` */
+  ProbeDeadRelu(r, { z }, { perUnit }) {
+    const inactive = r.mask('LessEqual', z, r.f(0));
+    const base = r.pack([r.reduce('Mean', inactive), r.reduce('Mean', r.reduce('Min', inactive, [1])), r.reduce('Mean', r.reduce('Min', inactive, [0]))]);
+    return [perUnit ? r.concat([base, r.one('Sub', [r.f(1), r.reduce('Mean', inactive, [1])])]) : base];
+  },
+  /** sigmoid/tanh: [sat_frac, sat_low, sat_high, mean_deriv]; selu: [sat_frac, sat_low, mean_deriv] */
+  ProbeSaturation(r, { a, z }, { kind, lo, hi }) {
+    const low = r.share('Less', a, r.f(lo as number));
+    if (kind === 2) {
+      const deriv = r.one('SelectV2', [r.one('Greater', [z, r.f(0)]), r.f(SELU_SCALE), r.one('AddV2', [a, r.f(SELU_SCALE * SELU_ALPHA)])]);
+      return [r.pack([low, low, r.reduce('Mean', deriv)])];
+    }
+    const high = r.share('Greater', a, r.f(hi as number));
+    const deriv = kind === 0 ? r.one('Mul', [a, r.one('Sub', [r.f(1), a])]) : r.one('Sub', [r.f(1), r.one('Square', [a])]);
+    return [r.pack([r.one('AddV2', [low, high]), low, high, r.reduce('Mean', deriv)])];
+  },
+  /** [‖dW‖, max|dW|, ‖db‖, max|db|, ‖dz‖, max|dz|, lr·‖v‖/‖W‖] from the optimizer's moments wm, bm and dz */
+  ProbeGradients(r, { wm, bm, dz }, { lr }) {
+    const sw = r.one('Sqrt', [wm]);
+    const all = r.concat([sw, wm, r.one('Sqrt', [bm]), bm, r.pack([r.reduce('EuclideanNorm', dz), r.reduce('Max', r.one('Abs', [dz]))])]);
+    const ratio = r.one('Mul', [r.one('RealDiv', [r.gather(sw, [2]), r.gather(sw, [3])]), r.f(lr as number)]);
+    return [r.concat([r.gather(all, [0, 5, 8, 13, 16, 17]), ratio])];
+  },
+  /** [loss, share of samples whose arg-max output (first on ties) is the label], output `[classes, batch]` */
+  ProbeLoss(r, { loss, output, labels }) {
+    const arg = r.one('ArgMax', [output, r.constant([0], 'int32')], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_FLOAT }, { name: 'Tidx', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }, { name: 'output_type', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
+    const hit = r.one('Equal', [arg, labels], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
+    const l = r.one('Reshape', [loss, r.constant([], 'int32', [0])], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_FLOAT }, { name: 'Tshape', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
+    return [r.pack([l, r.reduce('Mean', r.toFloat(hit))])];
+  },
+  /** [Σx², max|x|] */
+  ProbeMoments(r, { x }) {
+    return [r.pack([r.reduce('Sum', r.one('Square', [x])), r.reduce('Max', r.one('Abs', [x]))])];
+  },
+  /** float32 vectors '0', '1', … end to end */
+  ProbeConcat(r, inputs) {
+    return [r.concat(Object.keys(inputs).sort((p, q) => Number(p) - Number(q)).map((k) => inputs[k]))];
+  },
+};
+
+for (const [kernelName, impl] of Object.entries(KERNELS)) {
+  tf.registerKernel({
+    kernelName,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const r = new Raw(backend as unknown as NodeBackend);
+      const hs = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, r.input(t as tf.TensorInfo)]));
+      const out = r.done(impl(r, hs, (attrs ?? {}) as Record<string, number | boolean>));
+      return out.length === 1 ? out[0] : out;
+    },
+  });
+}
+FUSED_BACKENDS.add('tensorflow');
