@@ -100,8 +100,9 @@ const KERNELS: Record<string, Impl> = {
   ProbeSgdMomentum(r, { g, v, w }, { lr, mu }) {
     const vo = r.one('AddV2', [r.one('Mul', [v, r.f(mu as number)]), g]);
     const wo = r.one('Sub', [w, r.one('Mul', [vo, r.f(lr as number)])]);
-    const sq = (x: H) => r.reduce('Sum', r.one('Square', [x]));
-    return [vo, wo, r.pack([sq(g), r.reduce('Max', r.one('Abs', [g])), sq(vo), sq(wo)])];
+    // one pass per norm (Square then Sum is two over the 1.5 MB weights), squared together at the end
+    const norms = r.pack([r.reduce('EuclideanNorm', g), r.reduce('Max', r.one('Abs', [g])), r.reduce('EuclideanNorm', vo), r.reduce('EuclideanNorm', wo)]);
+    return [vo, wo, r.one('Pow', [norms, r.constant([2, 1, 2, 2], 'float32')])];
   },
   /** loss = −mean log softmax(a)[label] as [1], dL/da = (softmax(a) − onehot)/batch, a `[classes, batch]` */
   ProbeSoftmaxXent(r, { output, labels }) {
