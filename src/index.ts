@@ -21,3 +21,7 @@ export { readTrace, type Trace, type TraceColumns } from './trace/reader.js';
 export { TraceWriter } from './trace/writer.js';
 export { summarizeTrace, metricRows, type TraceSummary } from './trace/summary.js';
 export { Column, MetaKey, RunProbe, RunStatus, TRACE_VERSION, traceSchema } from './trace/schema.js';
+export { attachProbes, ProbeSession, type AttachOptions } from './attach/session.js';
+export { studySequential } from './attach/study-model.js';
+export type { EpochFigures } from './attach/recorder.js';
+export type { LayerPlan, PlannedLayer, UnprobedLayer } from './attach/layer-plan.js';

@@ -35,6 +35,8 @@ const stats = defineKernel<{ perUnit: boolean }>({
  * - `dead_units`: share of units inactive for every sample of the batch;
  * - `dead_rows`: share of samples for which every unit of the layer is inactive — on the output
  *   layer all logits are then 0 and the prediction is uniform.
+ * In a convolution a channel is a unit and the entries are (channel, sample) pairs, inactive when
+ * z ≤ 0 at every position of the sample.
  * Layers with at most `perUnitMax` units also record `active_u{k}`: the share of samples for
  * which unit k is active, from which the report finds when each unit died.
  */
@@ -48,7 +50,8 @@ export const deadRelu: LayerProbe = {
     if (layer.fanOut > settings.perUnitMax) return base;
     return [...base, ...Array.from({ length: layer.fanOut }, (_, k) => `active_u${k}`)];
   },
-  compute({ layer, forward: { z }, settings }) {
-    return stats([z], { perUnit: layer.fanOut <= settings.perUnitMax });
+  compute({ layer, forward: { z, zUnit }, settings }) {
+    // a convolution's channel is a unit: inactive on a sample iff z ≤ 0 at every position
+    return stats([zUnit ?? z], { perUnit: layer.fanOut <= settings.perUnitMax });
   },
 };

@@ -6,20 +6,23 @@ import type { LayerProbe } from './probe.js';
  * One pass over dL/dz plus the moments the optimizer computed in its own pass over the weights
  * (wm, bm = [Σg², max|g|, Σv², Σw²]) → the seven figures below.
  */
-const figures = defineKernel<{ lr: number }>({
+const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
   name: 'ProbeGradients',
   inputs: ['wm', 'bm', 'dz'],
-  host([wm, bm, dz], { lr }) {
+  host([wm, bm, dz], { lr, w, b }) {
     let s = 0, m = 0;
     for (let i = 0; i < dz.length; i++) { const x = dz[i]; s += x * x; const a = Math.abs(x); if (a > m) m = a; }
-    return [Math.sqrt(wm[0]), wm[1], Math.sqrt(bm[0]), bm[1], Math.sqrt(s), m, (lr * Math.sqrt(wm[2])) / Math.sqrt(wm[3])];
+    return [
+      ...(w ? [Math.sqrt(wm[0]), wm[1]] : []), ...(b ? [Math.sqrt(bm[0]), bm[1]] : []),
+      Math.sqrt(s), m, ...(w ? [(lr * Math.sqrt(wm[2])) / Math.sqrt(wm[3])] : []),
+    ];
   },
-  device([wm, bm, dz], { lr }) {
+  device([wm, bm, dz], { lr, w, b }) {
     const at = (t: tf.Tensor, i: number) => tf.squeeze(tf.slice(t, [i], [1]));
     return tf.stack([
-      tf.sqrt(at(wm, 0)), at(wm, 1), tf.sqrt(at(bm, 0)), at(bm, 1),
+      ...(w ? [tf.sqrt(at(wm, 0)), at(wm, 1)] : []), ...(b ? [tf.sqrt(at(bm, 0)), at(bm, 1)] : []),
       tf.sqrt(tf.sum(tf.square(dz))), tf.max(tf.abs(dz)),
-      tf.div(tf.mul(tf.sqrt(at(wm, 2)), lr), tf.sqrt(at(wm, 3))),
+      ...(w ? [tf.div(tf.mul(tf.sqrt(at(wm, 2)), lr), tf.sqrt(at(wm, 3)))] : []),
     ]) as tf.Tensor1D;
   },
 });
@@ -33,10 +36,12 @@ export const gradients: LayerProbe = {
   id: 'gradients',
   scope: 'layer',
   description: 'L2 norm and max |·| of dL/dW, dL/db, dL/dz; update-to-weight norm ratio',
-  metrics() {
-    return ['w_grad_norm', 'w_grad_max', 'b_grad_norm', 'b_grad_max', 'z_grad_norm', 'z_grad_max', 'update_ratio'];
+  metrics(layer) {
+    // a layer without weights or bias gets no figures for them, rather than zeros
+    const w = layer.hasWeights !== false, b = layer.hasBias !== false;
+    return [...(w ? ['w_grad_norm', 'w_grad_max'] : []), ...(b ? ['b_grad_norm', 'b_grad_max'] : []), 'z_grad_norm', 'z_grad_max', ...(w ? ['update_ratio'] : [])];
   },
-  compute({ backward: { dz }, update: { wMoments, bMoments, lr } }) {
-    return figures([wMoments, bMoments, dz], { lr });
+  compute({ layer, backward: { dz }, update: { wMoments, bMoments, lr } }) {
+    return figures([wMoments, bMoments, dz], { lr, w: layer.hasWeights !== false, b: layer.hasBias !== false });
   },
 };

@@ -17,6 +17,10 @@ export interface LayerInfo {
   readonly fanIn: number;
   readonly fanOut: number;
   readonly isOutput: boolean;
+  /** false for a layer without weights (an activation layer of an attached model); default true */
+  readonly hasWeights?: boolean;
+  /** false for a layer without bias; default true */
+  readonly hasBias?: boolean;
 }
 
 /** Thresholds and limits probes read; recorded with the run's config. */

@@ -74,8 +74,27 @@ export interface RunFacts {
   readonly startedAt: string;
   readonly host: { readonly platform: string; readonly arch: string; readonly cpus: number };
   readonly dataset: { readonly name: string; readonly source: string; readonly trainSize: number; readonly testSize: number };
-  readonly layers: readonly { readonly layer: number; readonly activation: string; readonly fanIn: number; readonly fanOut: number }[];
+  readonly layers: readonly LayerFacts[];
   readonly stepsPerEpoch: number;
+  /** layers of an attached model that the probes cannot see, and why (absent for probe's own MLP) */
+  readonly unprobed?: readonly { readonly name: string; readonly className: string; readonly reason: string }[];
+}
+
+/** One probed layer. The optional fields are written for attached models (engine `attach`). */
+export interface LayerFacts {
+  readonly layer: number;
+  readonly activation: string;
+  readonly fanIn: number;
+  /** units (a convolution's channels) */
+  readonly fanOut: number;
+  /** the layer's name and tfjs class */
+  readonly name?: string;
+  readonly className?: string;
+  readonly unitKind?: 'unit' | 'channel';
+  /** output shape without the batch axis */
+  readonly outputShape?: readonly number[];
+  /** LeakyReLU's or ELU's alpha, ReLU's max value */
+  readonly activationParam?: number;
 }
 
 /** What changes while it runs; the last checkpoint's version is the one in the file. */

@@ -22,6 +22,12 @@ export interface ForwardTensors {
   /** pre-activation (after batch normalization when that is on) */
   readonly z: tf.Tensor2D;
   readonly a: tf.Tensor2D;
+  /**
+   * For layers whose units have several positions (a convolution's channels, in an attached
+   * model; z and a then hold every position as a column): per unit and sample, the largest z over
+   * the sample's positions, `[units, batch]`. Absent when z already has one column per sample.
+   */
+  readonly zUnit?: tf.Tensor2D;
 }
 
 export interface BackwardTensors {

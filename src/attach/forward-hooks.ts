@@ -1,0 +1,71 @@
+/**
+ * Forward hooks on tfjs layers, by wrapping each probed layer's `call` on the instance.
+ *
+ * Why `call` and not `apply`: both `model.fit` (executor) and `model.apply`/`predict` (the
+ * container's graph walk) end in `layer.call`, and `call` receives concrete tensors. A Dense or
+ * convolution layer fuses its activation into the kernel (`matMul`/`conv2d` with `relu`), so z
+ * never exists as a tensor; while capturing, the wrapper runs the layer with a linear activation
+ * and applies the layer's own activation object itself — the same function, unfused. Outside a
+ * captured step (evaluation, prediction, unprobed steps) the original `call` runs untouched.
+ * The layer's `activation` is swapped only for the duration of the call, so saving the model
+ * while attached saves the real activation.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { gradientTap } from './grad-hook.js';
+import { LayerRole, type ActivationFn, type PlannedLayer } from './layer-plan.js';
+
+export interface ForwardCapture {
+  readonly z: tf.Tensor;
+  readonly a: tf.Tensor;
+}
+
+export interface ForwardSink {
+  /** true while a probed step's forward pass runs */
+  readonly capturing: boolean;
+  forward(layer: number, t: ForwardCapture): void;
+  backward(layer: number, dz: tf.Tensor): void;
+}
+
+const LINEAR: ActivationFn & { getConfig(): object } = {
+  apply: (x) => x,
+  getClassName: () => 'linear',
+  getConfig: () => ({}),
+};
+
+type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+function one(t: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return Array.isArray(t) ? t[0] : t;
+}
+
+/** Wraps the layer's `call`; returns the function that restores it. */
+export function hookLayer(p: PlannedLayer, sink: ForwardSink): () => void {
+  const layer = p.tfLayer as unknown as { call: Call; activation?: ActivationFn };
+  const original = layer.call;
+  const tap = gradientTap((dy) => sink.backward(p.layer, tf.keep(tf.clone(dy))));
+  const wrapped: Call = function (this: unknown, inputs, kwargs) {
+    if (!sink.capturing) return original.call(layer, inputs, kwargs);
+    let z: tf.Tensor, a: tf.Tensor;
+    if (p.role === LayerRole.weighted) {
+      const act = layer.activation ?? LINEAR;
+      layer.activation = LINEAR;
+      try {
+        z = one(original.call(layer, inputs, kwargs));
+      } finally {
+        layer.activation = act;
+      }
+      a = act.apply(tap(z));
+    } else {
+      z = one(inputs);
+      a = one(original.call(layer, tap(z), kwargs));
+    }
+    // copies (sharing memory) kept past the gradient scope; the session disposes them after the step.
+    // Copies, because z may be the caller's own input tensor.
+    sink.forward(p.layer, { z: tf.keep(tf.clone(z)), a: tf.keep(tf.clone(a)) });
+    return a;
+  };
+  layer.call = wrapped;
+  return () => {
+    layer.call = original;
+  };
+}

@@ -1,0 +1,430 @@
+/**
+ * `attachProbes(model)`: probe's hooks on any `tf.LayersModel`, for `model.fit`, `fitDataset`,
+ * `trainOnBatch` or a hand-written loop.
+ *
+ *   attach: plan layers → wrap each probed layer's `call` (forward + dL/dz tap), the optimizer's
+ *   `computeGradients` (arms a step, gets the loss) and `applyGradients` (sees every gradient,
+ *   measures the update), the compiled loss functions (see targets and outputs)
+ *   → each probed step: the same probes as `probe run`, one readback, one row per value
+ *   → epochs: a `model.fit` callback, or `session.endEpoch` → `close()` restores the model.
+ *
+ * A step is probed when it goes through the optimizer's `computeGradients` — `minimize` (what
+ * `model.fit` calls) does. Unprobed steps run the model's own code with one extra function call.
+ */
+import { join, resolve } from 'node:path';
+import { cpus, platform, arch } from 'node:os';
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { ensureWritableDir } from '../fs-util.js';
+import { ProbeHost } from '../probes/host.js';
+import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type Probe, type ProbeSettings } from '../probes/probe.js';
+import { resolveProbes } from '../probes/registry.js';
+import { RunStatus, type RunFacts } from '../trace/schema.js';
+import type { Activation } from '../activations.js';
+import type { BackwardTensors, ForwardTensors, UpdateTensors } from '../train/hooks.js';
+import { packageVersion, probeVersion } from '../versions.js';
+import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hooks.js';
+import { featureMajor, unitMax } from './layout.js';
+import { planLayers, LayerRole, type LayerPlan, type PlannedLayer } from './layer-plan.js';
+import { lossOnly } from './loss-only.js';
+import { weightMoments } from './moments.js';
+import { Recorder, type EpochFigures } from './recorder.js';
+
+export interface AttachOptions {
+  /** folder for the trace (created if missing); default `runs` */
+  readonly out?: string;
+  /** the trace's run name (file `<out>/<name>.arrow`); default the model's name */
+  readonly name?: string;
+  /** replace an existing trace */
+  readonly force?: boolean;
+  /** probe ids, or `all` (default) */
+  readonly probes?: readonly string[] | 'all';
+  /** probe steps 0, every, 2·every, … (default 1) */
+  readonly every?: number;
+  readonly thresholds?: Partial<ProbeSettings>;
+  /** the optimizer the loop steps with; default the compiled model's */
+  readonly optimizer?: tf.Optimizer;
+  /** recorded as the run's seed (default 0) */
+  readonly seed?: number;
+  /** settings of the loop worth recording (dataset, batch size, …): stored in the trace's config */
+  readonly config?: Readonly<Record<string, unknown>>;
+  /** what the trace's facts say about the data */
+  readonly dataset?: RunFacts['dataset'];
+  /** steps per epoch, for a hand-written loop (model.fit tells the session itself) */
+  readonly stepsPerEpoch?: number;
+}
+
+type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+type NamedGrads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
+
+interface Pending {
+  readonly forward: Map<number, ForwardCapture>;
+  readonly dz: Map<number, tf.Tensor>;
+  yTrue: tf.Tensor | null;
+  yPred: tf.Tensor | null;
+  loss: tf.Tensor | null;
+}
+
+export class ProbeSession implements ForwardSink {
+  readonly plan: LayerPlan;
+  readonly path: string;
+  readonly run: string;
+  /** optimizer steps so far */
+  step = 0;
+  /** 1-based epoch the next steps belong to */
+  epoch = 1;
+  capturing = false;
+  private pending: Pending | null = null;
+  private readonly host: ProbeHost;
+  private readonly infos: readonly LayerInfo[];
+  private readonly recorder: Recorder;
+  private readonly restore: (() => void)[] = [];
+  private readonly every: number;
+  private readonly optimizer: tf.Optimizer;
+  private readonly sawTargets: boolean;
+  private stepsPerEpoch: number;
+  private epochStart = performance.now();
+  private epochProbeMs = 0;
+  private stepsThisEpoch = 0;
+  private lastCheckpoint = performance.now();
+  private closed = false;
+
+  constructor(readonly model: tf.LayersModel, opts: AttachOptions = {}) {
+    const inner = innerModel(model);
+    const optimizer = opts.optimizer ?? inner.optimizer;
+    if (!optimizer) throw new Error('attachProbes: the model is not compiled and no optimizer was given (pass { optimizer })');
+    this.optimizer = optimizer;
+    this.every = opts.every ?? 1;
+    this.stepsPerEpoch = opts.stepsPerEpoch ?? 0;
+    this.plan = planLayers(model);
+    const settings: ProbeSettings = { ...DEFAULT_PROBE_SETTINGS, ...opts.thresholds };
+    const outShape = model.outputs[0].shape;
+    this.sawTargets = (inner.lossFunctions?.length ?? 0) > 0 && model.outputs.length === 1 && outShape.length === 2 && (outShape[1] ?? 0) >= 2;
+    const probeIds = opts.probes ?? 'all';
+    const probes: Probe[] = resolveProbes(probeIds).map((p) => (p.id === 'loss' && !this.sawTargets ? lossOnly : p));
+    this.infos = this.plan.layers.map((l) => ({
+      layer: l.layer,
+      activation: l.activation as Activation,
+      fanIn: l.fanIn,
+      fanOut: l.units,
+      isOutput: l.isOutput,
+      hasWeights: l.weights.length > 0,
+      hasBias: l.bias !== null,
+    }));
+    this.host = new ProbeHost(probes, this.infos, settings);
+    const out = resolve(opts.out ?? 'runs');
+    ensureWritableDir(out);
+    this.run = opts.name ?? model.name;
+    this.path = join(out, `${this.run}.arrow`);
+    const config = {
+      source: 'attach',
+      model: model.name,
+      optimizer: { className: optimizer.getClassName(), ...optimizer.getConfig() },
+      probes: probes.map((p) => p.id),
+      every: this.every,
+      thresholds: settings,
+      ...opts.config,
+    };
+    const facts = (): RunFacts => ({
+      run: this.run,
+      combo: this.run,
+      seed: opts.seed ?? 0,
+      backend: tf.getBackend(),
+      engine: 'attach',
+      versions: {
+        node: process.versions.node,
+        probe: probeVersion(),
+        '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs') ?? 'unknown',
+        'apache-arrow': packageVersion('apache-arrow') ?? 'unknown',
+      },
+      startedAt: new Date().toISOString(),
+      host: { platform: platform(), arch: arch(), cpus: cpus().length },
+      dataset: opts.dataset ?? { name: 'unknown', source: 'the caller', trainSize: 0, testSize: 0 },
+      layers: this.plan.layers.map((l) => ({
+        layer: l.layer, activation: l.activation, fanIn: l.fanIn, fanOut: l.units,
+        name: l.name, className: l.className, unitKind: l.unitKind, outputShape: [...l.outputShape],
+        ...(l.activationParam !== null ? { activationParam: l.activationParam } : {}),
+      })),
+      unprobed: this.plan.unprobed,
+      stepsPerEpoch: this.stepsPerEpoch,
+    });
+    this.recorder = new Recorder({
+      path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots,
+      config: { ...config, configHash: createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16) },
+      facts,
+    });
+    for (const l of this.plan.layers) this.restore.push(hookLayer(l, this));
+    this.hookOptimizer();
+    if (this.sawTargets) this.hookLosses(inner);
+  }
+
+  /** Slots of the values each probed step records, in order (layer 0 = network). */
+  get slots() {
+    return this.host.slots;
+  }
+
+  forward(layer: number, t: ForwardCapture): void {
+    const p = this.pending;
+    if (!p) return tf.dispose([t.z, t.a]);
+    const old = p.forward.get(layer);
+    if (old) tf.dispose([old.z, old.a]);
+    p.forward.set(layer, t);
+  }
+
+  backward(layer: number, dz: tf.Tensor): void {
+    const p = this.pending;
+    if (!p) return void dz.dispose();
+    // a layer used twice in one step: its gradients add, like the weights'
+    const old = p.dz.get(layer);
+    p.dz.set(layer, old ? tf.keep(tf.add(old, dz)) : dz);
+    if (old) tf.dispose([old, dz]);
+  }
+
+  /**
+   * Wraps a loss function so the session sees targets and predictions (for the batch accuracy) in
+   * a hand-written loop; `model.fit` needs nothing: the compiled loss is wrapped already.
+   */
+  wrapLoss(fn: LossFn): LossFn {
+    return (yTrue, yPred) => {
+      if (this.capturing && this.pending) {
+        tf.dispose([this.pending.yTrue, this.pending.yPred].filter((t): t is tf.Tensor => t !== null));
+        this.pending.yTrue = tf.keep(tf.clone(yTrue));
+        this.pending.yPred = tf.keep(tf.clone(yPred));
+      }
+      return fn(yTrue, yPred);
+    };
+  }
+
+  private hookLosses(inner: tf.LayersModel): void {
+    const fns = inner.lossFunctions;
+    const originals = [...fns];
+    fns.forEach((fn, i) => { fns[i] = this.wrapLoss(fn as LossFn) as typeof fn; });
+    this.restore.push(() => originals.forEach((fn, i) => { fns[i] = fn; }));
+  }
+
+  private hookOptimizer(): void {
+    const opt = this.optimizer as unknown as {
+      computeGradients: (f: () => tf.Scalar, varList?: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap };
+      applyGradients: (g: NamedGrads) => void;
+    };
+    const compute = opt.computeGradients, apply = opt.applyGradients;
+    opt.computeGradients = (f, varList) => {
+      this.discard();
+      const probed = this.step % this.every === 0;
+      if (probed) this.pending = { forward: new Map(), dz: new Map(), yTrue: null, yPred: null, loss: null };
+      this.capturing = probed;
+      let r: { value: tf.Scalar; grads: tf.NamedTensorMap };
+      try {
+        r = compute.call(this.optimizer, f, varList);
+      } catch (e) {
+        this.discard();
+        throw e;
+      } finally {
+        this.capturing = false;
+      }
+      if (this.pending) this.pending.loss = tf.keep(tf.clone(r.value));
+      return r;
+    };
+    opt.applyGradients = (g) => {
+      if (!this.pending || this.closed) {
+        apply.call(this.optimizer, g);
+        this.stepDone();
+        return;
+      }
+      const grads = new Map<string, tf.Tensor>(Array.isArray(g) ? g.map((e) => [e.name, e.tensor]) : Object.entries(g));
+      const vars = tf.engine().registeredVariables;
+      const before = new Map<string, tf.Tensor>();
+      for (const l of this.plan.layers) {
+        for (const name of [...l.weights, ...(l.bias ? [l.bias] : [])]) if (grads.has(name) && vars[name]) before.set(name, tf.clone(vars[name]));
+      }
+      try {
+        apply.call(this.optimizer, g);
+        this.finishStep(grads, before);
+      } finally {
+        tf.dispose([...before.values()]);
+        this.discard();
+      }
+      this.stepDone();
+    };
+    this.restore.push(() => {
+      opt.computeGradients = compute;
+      opt.applyGradients = apply;
+    });
+  }
+
+  private stepDone(): void {
+    this.step++;
+    this.stepsThisEpoch++;
+    this.recorder.stepDone();
+    if (performance.now() - this.lastCheckpoint > 10_000) {
+      this.recorder.checkpoint();
+      this.lastCheckpoint = performance.now();
+    }
+  }
+
+  private discard(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    const ts: tf.Tensor[] = [];
+    for (const f of p.forward.values()) ts.push(f.z, f.a);
+    ts.push(...p.dz.values());
+    for (const t of [p.yTrue, p.yPred, p.loss]) if (t) ts.push(t);
+    tf.dispose([...new Set(ts)]);
+  }
+
+  /** Runs the probes on what the step captured; one readback; one row per value. */
+  private finishStep(grads: ReadonlyMap<string, tf.Tensor>, before: ReadonlyMap<string, tf.Tensor>): void {
+    const p = this.pending!;
+    const t0 = performance.now();
+    const info = { step: this.step, epoch: this.epoch, batchSize: p.loss ? (p.yPred?.shape[0] ?? 0) : 0 };
+    const vars = tf.engine().registeredVariables;
+    const missing = new Set<number>();
+    const out = tf.tidy(() => {
+      for (const l of this.plan.layers) {
+        const f = p.forward.get(l.layer), dz = p.dz.get(l.layer);
+        if (!f || !dz) missing.add(l.layer);
+        this.host.onForward(forwardTensors(l, f));
+        this.host.onBackward(backwardTensors(l, dz, grads));
+        this.host.onUpdate(updateTensors(l, grads, before, vars));
+      }
+      const loss = (p.loss ?? tf.scalar(NaN)) as tf.Scalar;
+      const output = p.yPred ? (tf.transpose(tf.reshape(p.yPred, [p.yPred.shape[0], -1])) as tf.Tensor2D) : (tf.zeros([1, 1]) as tf.Tensor2D);
+      const labels = p.yTrue && p.yPred ? labelsOf(p.yTrue, p.yPred) : (tf.zeros([1], 'int32') as tf.Tensor1D);
+      const extra = this.host.onStepTensors({ loss, output, labels }, info);
+      const l = tf.reshape(loss, [1]) as tf.Tensor1D;
+      return extra ? tf.concat([l, extra]) : l;
+    });
+    const values = out.dataSync() as Float32Array;
+    out.dispose();
+    // a probed layer the step did not run through has no values this step, not zeros
+    if (missing.size > 0) this.host.slots.forEach((s, k) => { if (missing.has(s.layer)) values[k + 1] = NaN; });
+    const ms = performance.now() - t0;
+    this.epochProbeMs += ms;
+    this.recorder.addProbeMs(ms);
+    this.recorder.record(this.step, this.epoch, values);
+  }
+
+  /** The last probed step's values by slot (loss first), or null before any. */
+  get lastValues(): Float32Array | null {
+    return this.recorder.last;
+  }
+
+  /**
+   * Ends an epoch: writes its evaluation figures (any may be left out) and timing, checkpoints
+   * the trace. `model.fit` does this through {@link callback}.
+   */
+  endEpoch(figures: EpochFigures = {}): void {
+    if (this.stepsPerEpoch === 0) this.stepsPerEpoch = this.stepsThisEpoch;
+    const seconds = (performance.now() - this.epochStart) / 1000;
+    this.recorder.endEpoch(this.epoch, figures, seconds, this.epochProbeMs / 1000);
+    this.lastCheckpoint = performance.now();
+    this.epoch++;
+    this.epochStart = performance.now();
+    this.epochProbeMs = 0;
+    this.stepsThisEpoch = 0;
+  }
+
+  /** A callback for `model.fit` / `fitDataset`: epochs, validation figures, steps per epoch. */
+  get callback(): tf.Callback {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const session = this;
+    return new (class extends tf.Callback {
+      override async onTrainBegin(): Promise<void> {
+        const p = this.params as { samples?: number; batchSize?: number; steps?: number | null };
+        if (session.stepsPerEpoch === 0) {
+          if (p.steps) session.stepsPerEpoch = p.steps;
+          else if (p.samples && p.batchSize) session.stepsPerEpoch = Math.ceil(p.samples / p.batchSize);
+        }
+      }
+      override async onEpochBegin(epoch: number): Promise<void> {
+        session.epoch = epoch + 1;
+        session.epochStart = performance.now();
+        session.epochProbeMs = 0;
+        session.stepsThisEpoch = 0;
+      }
+      override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
+        const n = (k: string) => (logs && typeof logs[k] === 'number' ? (logs[k] as number) : undefined);
+        session.endEpoch({ trainLoss: n('loss'), testLoss: n('val_loss'), testAcc: n('val_acc') ?? n('val_accuracy') });
+        session.epoch = _epoch + 1;
+      }
+    })();
+  }
+
+  /** Closes the trace (status complete unless given) and restores the model and optimizer. */
+  close(status: RunStatus = RunStatus.complete): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.discard();
+    for (const r of this.restore.reverse()) r();
+    this.recorder.close(status);
+  }
+}
+
+/** A Sequential trains through the functional model inside it: that one holds the loss functions. */
+function innerModel(model: tf.LayersModel): tf.LayersModel {
+  const inner = (model as unknown as { model?: tf.LayersModel }).model;
+  return model instanceof tf.Sequential && inner ? inner : model;
+}
+
+function lazy<T extends object>(o: T, getters: Record<string, () => tf.Tensor | undefined>): T {
+  for (const [k, g] of Object.entries(getters)) {
+    let v: tf.Tensor | undefined;
+    Object.defineProperty(o, k, { enumerable: true, get: () => (v ??= g()) });
+  }
+  return o;
+}
+
+/** Conversions run only when a probe reads them. */
+function forwardTensors(l: PlannedLayer, f: ForwardCapture | undefined): ForwardTensors {
+  const dummy = () => tf.zeros([l.units, 1]) as tf.Tensor2D;
+  const base = { layer: l.layer, activation: l.activation as Activation } as ForwardTensors;
+  const input = () => {
+    throw new Error(`attached layer ${l.name}: its input is not captured (no probe needed it so far)`);
+  };
+  if (!f) return lazy(base, { input, z: dummy, a: dummy });
+  return lazy(base, {
+    input,
+    z: () => featureMajor(f.z),
+    a: () => featureMajor(f.a),
+    zUnit: () => unitMax(f.z) ?? undefined,
+  });
+}
+
+function backwardTensors(l: PlannedLayer, dz: tf.Tensor | undefined, grads: ReadonlyMap<string, tf.Tensor>): BackwardTensors {
+  const w = l.weights.map((n) => grads.get(n)).find((t) => t !== undefined);
+  const b = l.bias ? grads.get(l.bias) : undefined;
+  return lazy({ layer: l.layer } as BackwardTensors, {
+    dz: () => (dz ? featureMajor(dz) : tf.zeros([l.units, 1])),
+    // in the model's own layout ([fanIn, units] for Dense), not the engine's [units, fanIn]
+    dW: () => (w ? tf.reshape(w, [-1, w.shape[w.rank - 1]]) : tf.zeros([1, 1])),
+    db: () => (b ? tf.reshape(b, [-1, 1]) : tf.zeros([l.units, 1])),
+  });
+}
+
+function updateTensors(l: PlannedLayer, grads: ReadonlyMap<string, tf.Tensor>, before: ReadonlyMap<string, tf.Tensor>, vars: Readonly<Record<string, tf.Variable>>): UpdateTensors {
+  const parts = (names: readonly string[]) => names.filter((n) => grads.has(n) && before.has(n) && vars[n])
+    .map((n) => ({ grad: grads.get(n)!, before: before.get(n)!, after: vars[n] as tf.Tensor }));
+  const w0 = l.weights.find((n) => vars[n]);
+  // lr = 1 and "velocity" = the step taken: ‖ΔW‖ = lr·‖v‖ holds for any optimizer
+  return lazy({ layer: l.layer, lr: 1 } as UpdateTensors, {
+    w: () => (w0 ? tf.reshape(vars[w0], [-1, vars[w0].shape[vars[w0].rank - 1]]) : tf.zeros([1, 1])),
+    velocityW: () => (w0 && before.has(w0) ? tf.reshape(tf.sub(before.get(w0)!, vars[w0]), [-1, vars[w0].shape[vars[w0].rank - 1]]) : tf.zeros([1, 1])),
+    wMoments: () => weightMoments(l.role === LayerRole.weighted ? parts(l.weights) : []),
+    bMoments: () => weightMoments(l.bias ? parts([l.bias]) : []),
+  });
+}
+
+/** int32 class per sample: arg-max of one-hot targets, or the targets themselves when sparse. */
+function labelsOf(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
+  const n = yPred.shape[0];
+  if (yTrue.rank === yPred.rank && yTrue.shape[yTrue.rank - 1] === yPred.shape[yPred.rank - 1]) {
+    return tf.cast(tf.argMax(tf.reshape(yTrue, [n, -1]), 1), 'int32') as tf.Tensor1D;
+  }
+  return tf.cast(tf.reshape(yTrue, [n]), 'int32') as tf.Tensor1D;
+}
+
+/** Attaches probe's probes to a model; see {@link ProbeSession}. */
+export function attachProbes(model: tf.LayersModel, opts: AttachOptions = {}): ProbeSession {
+  return new ProbeSession(model, opts);
+}
