@@ -52,9 +52,15 @@ export interface AttachOptions {
   readonly dataset?: RunFacts['dataset'];
   /** steps per epoch, for a hand-written loop (model.fit tells the session itself) */
   readonly stepsPerEpoch?: number;
+  /**
+   * A hand-written loop's loss function `(yTrue, yPred) => loss`: call `session.loss` instead, so
+   * the session sees targets and predictions and records the batch accuracy. A compiled model's
+   * loss is wrapped without asking.
+   */
+  readonly loss?: LossFn;
 }
 
-type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 type NamedGrads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
 
 interface Pending {
@@ -74,6 +80,8 @@ export class ProbeSession implements ForwardSink {
   /** 1-based epoch the next steps belong to */
   epoch = 1;
   capturing = false;
+  /** `opts.loss`, wrapped to show the session targets and predictions; null without it */
+  readonly loss: LossFn | null;
   private pending: Pending | null = null;
   private readonly host: ProbeHost;
   private readonly infos: readonly LayerInfo[];
@@ -99,7 +107,9 @@ export class ProbeSession implements ForwardSink {
     this.plan = planLayers(model);
     const settings: ProbeSettings = { ...DEFAULT_PROBE_SETTINGS, ...opts.thresholds };
     const outShape = model.outputs[0].shape;
-    this.sawTargets = (inner.lossFunctions?.length ?? 0) > 0 && model.outputs.length === 1 && outShape.length === 2 && (outShape[1] ?? 0) >= 2;
+    const compiled = (inner.lossFunctions?.length ?? 0) > 0;
+    this.sawTargets = (compiled || opts.loss !== undefined) && model.outputs.length === 1 && outShape.length === 2 && (outShape[1] ?? 0) >= 2;
+    this.loss = opts.loss ? this.wrapLoss(opts.loss) : null;
     const probeIds = opts.probes ?? 'all';
     const probes: Probe[] = resolveProbes(probeIds).map((p) => (p.id === 'loss' && !this.sawTargets ? lossOnly : p));
     this.infos = this.plan.layers.map((l) => ({
@@ -155,7 +165,7 @@ export class ProbeSession implements ForwardSink {
     });
     for (const l of this.plan.layers) this.restore.push(hookLayer(l, this));
     this.hookOptimizer();
-    if (this.sawTargets) this.hookLosses(inner);
+    if (this.sawTargets && compiled) this.hookLosses(inner);
   }
 
   /** Slots of the values each probed step records, in order (layer 0 = network). */
@@ -180,11 +190,7 @@ export class ProbeSession implements ForwardSink {
     if (old) tf.dispose([old, dz]);
   }
 
-  /**
-   * Wraps a loss function so the session sees targets and predictions (for the batch accuracy) in
-   * a hand-written loop; `model.fit` needs nothing: the compiled loss is wrapped already.
-   */
-  wrapLoss(fn: LossFn): LossFn {
+  private wrapLoss(fn: LossFn): LossFn {
     return (yTrue, yPred) => {
       if (this.capturing && this.pending) {
         tf.dispose([this.pending.yTrue, this.pending.yPred].filter((t): t is tf.Tensor => t !== null));

@@ -1,0 +1,228 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { attachProbes } from '../src/attach/session.js';
+import { readTrace, type Trace } from '../src/trace/reader.js';
+import { metricRows } from '../src/trace/summary.js';
+import { ProbeError } from '../src/errors.js';
+import { rng } from '../src/train/rng.js';
+import { tmp, useBackend } from './helpers.js';
+
+before(() => useBackend('wasm'));
+
+const H = 7, W = 7, B = 6, C1 = 4, C2 = 3, K = 3;
+
+function seeded(n: number, seed: number, scale: number): Float32Array {
+  const r = rng(seed, 'attach-test');
+  return Float32Array.from({ length: n }, () => (2 * r.float() - 1) * scale);
+}
+
+/** Conv2D(relu) → Conv2D(sigmoid, no bias) → MaxPool → Flatten → Dropout → Dense(6) → Activation(tanh) → Dense(10, softmax). */
+function convNet() {
+  const m = tf.sequential({ name: 'convnet' });
+  m.add(tf.layers.conv2d({ inputShape: [H, W, 1], filters: C1, kernelSize: K, activation: 'relu', name: 'conv_relu' }));
+  m.add(tf.layers.conv2d({ filters: C2, kernelSize: K, activation: 'sigmoid', useBias: false, name: 'conv_sig' }));
+  m.add(tf.layers.maxPooling2d({ poolSize: 3, name: 'pool' }));
+  m.add(tf.layers.flatten({ name: 'flat' }));
+  m.add(tf.layers.dropout({ rate: 0.0, name: 'drop' }));
+  m.add(tf.layers.dense({ units: 6, name: 'fc' }));
+  m.add(tf.layers.activation({ activation: 'tanh', name: 'act_tanh' }));
+  m.add(tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' }));
+  const k1 = seeded(K * K * 1 * C1, 1, 1);
+  // channel 1 can never fire; on the all-zero sample 0 every channel sits at its bias ≤ 0
+  const b1 = Float32Array.from([-0.1, -100, -0.5, 0]);
+  const k2 = seeded(K * K * C1 * C2, 2, 4); // large weights: the sigmoid saturates in places
+  m.layers[0].setWeights([tf.tensor4d(k1, [K, K, 1, C1]), tf.tensor1d(b1)]);
+  m.layers[1].setWeights([tf.tensor4d(k2, [K, K, C1, C2])]);
+  m.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+  return { m, k1, b1, k2 };
+}
+
+function inputs(): Float32Array {
+  const x = seeded(B * H * W, 3, 1);
+  x.fill(0, 0, H * W); // sample 0 all zero: every channel of conv_relu sits at its bias
+  return x;
+}
+
+/** Valid 3×3 convolution (cross-correlation, as tf.conv2d), float64: [B, h, w, cin] → [B, h−2, w−2, cout]. */
+function conv(x: ArrayLike<number>, h: number, w: number, cin: number, k: ArrayLike<number>, b: ArrayLike<number> | null, cout: number): { z: Float64Array; h: number; w: number } {
+  const ho = h - K + 1, wo = w - K + 1;
+  const z = new Float64Array(B * ho * wo * cout);
+  for (let s = 0; s < B; s++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) for (let c = 0; c < cout; c++) {
+    let v = b ? b[c] : 0;
+    for (let di = 0; di < K; di++) for (let dj = 0; dj < K; dj++) for (let ci = 0; ci < cin; ci++) {
+      v += x[((s * h + i + di) * w + j + dj) * cin + ci] * k[((di * K + dj) * cin + ci) * cout + c];
+    }
+    z[((s * ho + i) * wo + j) * cout + c] = v;
+  }
+  return { z, h: ho, w: wo };
+}
+
+function at(t: Trace, layer: number, probe: string, metric: string): number {
+  const r = metricRows(t, probe, metric, layer);
+  assert.ok(r.value.length > 0, `layer ${layer} ${probe}/${metric} recorded`);
+  return r.value[0];
+}
+
+// tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter: convolutions train on cpu (or tfjs-node)
+test('Conv2D probes count a channel as a unit: dead/saturation values equal a plain computation on fixed weights', async () => {
+  await useBackend('cpu');
+  const dir = tmp();
+  const { m, k1, b1, k2 } = convNet();
+  const session = attachProbes(m, { out: dir, name: 'conv' });
+  const x = inputs();
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32'), 10).toFloat();
+  const xt = tf.tensor4d(x, [B, H, W, 1]);
+  await m.fit(xt, y, { batchSize: B, epochs: 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  const t = readTrace(session.path);
+
+  // reference: relu layer, channel = unit, (channel, sample) inactive iff z ≤ 0 at every position
+  const c1 = conv(x, H, W, 1, k1, b1, C1);
+  const P1 = c1.h * c1.w;
+  const active = Array.from({ length: C1 }, (_, c) => Array.from({ length: B }, (_, s) => {
+    for (let p = 0; p < P1; p++) if (c1.z[(s * P1 + p) * C1 + c] > 0) return true;
+    return false;
+  }));
+  let inactive = 0;
+  active.forEach((row) => row.forEach((a) => { if (!a) inactive++; }));
+  const deadUnits = active.filter((row) => row.every((a) => !a)).length / C1;
+  const deadRows = Array.from({ length: B }, (_, s) => active.every((row) => !row[s])).filter(Boolean).length / B;
+  assert.ok(deadUnits > 0 && deadRows > 0, 'the fixture has a dead channel and a dead sample');
+  const eq = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-6, `${what}: probe ${a} vs reference ${b}`);
+  eq(at(t, 1, 'dead-relu', 'inactive_frac'), inactive / (C1 * B), 'inactive_frac');
+  eq(at(t, 1, 'dead-relu', 'dead_units'), deadUnits, 'dead_units');
+  eq(at(t, 1, 'dead-relu', 'dead_rows'), deadRows, 'dead_rows');
+  for (let c = 0; c < C1; c++) eq(at(t, 1, 'dead-relu', `active_u${c}`), active[c].filter(Boolean).length / B, `active_u${c}`);
+
+  // reference: sigmoid layer, saturation per entry (channel, sample, position)
+  const a1 = Float64Array.from(c1.z, (v) => Math.max(0, v));
+  const c2 = conv(a1, c1.h, c1.w, C1, k2, null, C2);
+  let low = 0, high = 0, deriv = 0;
+  for (const z of c2.z) {
+    const a = 1 / (1 + Math.exp(-z));
+    if (a < 0.01) low++; else if (a > 0.99) high++;
+    deriv += a * (1 - a);
+  }
+  const n = c2.z.length;
+  assert.ok(low + high > 0 && low + high < n, 'the fixture saturates some entries, not all');
+  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-5, `${what}: probe ${a} vs reference ${b}`);
+  near(at(t, 2, 'saturation', 'sat_frac'), (low + high) / n, 'sat_frac');
+  near(at(t, 2, 'saturation', 'sat_low'), low / n, 'sat_low');
+  near(at(t, 2, 'saturation', 'sat_high'), high / n, 'sat_high');
+  near(at(t, 2, 'saturation', 'mean_deriv'), deriv / n, 'mean_deriv');
+
+  // a convolution without bias records no bias gradient; an Activation layer no weight figures
+  const metricsOf = (layer: number, probe: string) => [...new Set(metricRows(t, probe, 'z_grad_norm', layer).value.length ? t.columns.metrics.filter((mm) => metricRows(t, probe, mm, layer).value.length > 0) : [])].sort();
+  assert.deepEqual(metricsOf(2, 'gradients'), ['update_ratio', 'w_grad_max', 'w_grad_norm', 'z_grad_max', 'z_grad_norm']);
+  assert.deepEqual(metricsOf(4, 'gradients'), ['z_grad_max', 'z_grad_norm']);
+
+  // layers and unprobed layers in the metadata, with names and classes
+  assert.deepEqual(t.facts.layers.map((l) => [l.layer, l.name, l.className, l.activation, l.fanOut, l.unitKind]), [
+    [1, 'conv_relu', 'Conv2D', 'relu', C1, 'channel'],
+    [2, 'conv_sig', 'Conv2D', 'sigmoid', C2, 'channel'],
+    [3, 'fc', 'Dense', 'linear', 6, 'unit'],
+    [4, 'act_tanh', 'Activation', 'tanh', 6, 'unit'],
+    [5, 'out', 'Dense', 'softmax', 10, 'unit'],
+  ]);
+  assert.deepEqual(t.facts.unprobed?.map((u) => u.name), ['pool', 'flat', 'drop']);
+  tf.dispose([xt, y]);
+  m.dispose();
+  await useBackend('wasm');
+});
+
+test('attaching changes no value: predictions equal, and close() restores layers, activations and optimizer', async () => {
+  const { m } = convNet();
+  const xt = tf.tensor4d(inputs(), [B, H, W, 1]);
+  const p0 = m.predict(xt) as tf.Tensor;
+  const calls = m.layers.map((l) => l.call);
+  const opt = m.optimizer;
+  const apply = opt.applyGradients;
+  const config = JSON.stringify(m.getConfig());
+  const session = attachProbes(m, { out: tmp(), name: 'restore' });
+  const p1 = m.predict(xt) as tf.Tensor;
+  assert.deepEqual(await p1.data(), await p0.data());
+  assert.equal(JSON.stringify(m.getConfig()), config, 'the saved topology keeps the real activations');
+  session.close();
+  m.layers.forEach((l, i) => assert.equal(l.call, calls[i], `${l.name}.call restored`));
+  assert.equal(opt.applyGradients, apply);
+  tf.dispose([xt, p0, p1]);
+  m.dispose();
+});
+
+test('a hand-written loop: optimizer.minimize is probed; a wrapped loss adds batch accuracy, without it only the loss is recorded', async () => {
+  for (const wrap of [true, false]) {
+    const model = tf.sequential({ name: wrap ? 'loop_wrapped' : 'loop_plain' });
+    model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu', kernelInitializer: 'glorotUniform' }));
+    model.add(tf.layers.dense({ units: 3 }));
+    const optimizer = tf.train.adam(0.01);
+    const lossFn = (yt: tf.Tensor, yp: tf.Tensor) => tf.losses.softmaxCrossEntropy(yt, yp);
+    const session = attachProbes(model, { out: tmp(), optimizer, ...(wrap ? { loss: lossFn } : {}) });
+    const loss = session.loss ?? lossFn;
+    const x = tf.tensor2d(seeded(8 * 5, 4, 1), [8, 5]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3).toFloat();
+    const returned: number[] = [];
+    for (let s = 0; s < 3; s++) {
+      const v = optimizer.minimize(() => loss(y, model.apply(x) as tf.Tensor) as tf.Scalar, true)!;
+      returned.push(v.dataSync()[0]);
+      v.dispose();
+    }
+    session.endEpoch({ trainLoss: returned.reduce((a, b) => a + b) / 3 });
+    session.close();
+    const t = readTrace(session.path);
+    assert.deepEqual(metricRows(t, 'loss', 'loss', 0).value.map((v) => Math.fround(v)), returned.map((v) => Math.fround(v)));
+    assert.equal(metricRows(t, 'loss', 'accuracy', 0).value.length, wrap ? 3 : 0);
+    assert.equal(metricRows(t, 'dead-relu', 'dead_units', 1).value.length, 3);
+    // Adam: the update ratio is measured from the weights, not assumed from SGD
+    assert.ok(metricRows(t, 'gradients', 'update_ratio', 1).value.every((v) => v > 0 && Number.isFinite(v)));
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+});
+
+test('--every 2 probes steps 0, 2, 4 and leaves no tensor behind', async () => {
+  const before = tf.memory().numTensors;
+  const model = tf.sequential({ name: 'every' });
+  model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'sigmoid' }));
+  model.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+  model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+  const session = attachProbes(model, { out: tmp(), every: 2 });
+  const x = tf.tensor2d(seeded(20 * 5, 5, 1), [20, 5]);
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  await model.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  const t = readTrace(session.path);
+  assert.deepEqual(metricRows(t, 'loss', 'loss', 0).step, [0, 2, 4]);
+  assert.equal(t.facts.stepsPerEpoch, 5);
+  tf.dispose([x, y]);
+  model.optimizer.dispose();
+  model.dispose();
+  // tfjs-layers itself keeps a few tensors per compiled model; attaching must add none
+  const leftAttached = tf.memory().numTensors - before;
+  const b2 = tf.memory().numTensors;
+  const m2 = tf.sequential({ name: 'every2' });
+  m2.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'sigmoid' }));
+  m2.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+  m2.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+  const x2 = tf.tensor2d(seeded(20 * 5, 5, 1), [20, 5]);
+  const y2 = tf.oneHot(tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  await m2.fit(x2, y2, { batchSize: 4, epochs: 1, verbose: 0 });
+  tf.dispose([x2, y2]);
+  m2.optimizer.dispose();
+  m2.dispose();
+  assert.equal(leftAttached, tf.memory().numTensors - b2);
+});
+
+test('attaching refuses to replace an existing trace unless forced', () => {
+  const dir = tmp();
+  const model = tf.sequential({ name: 'twice' });
+  model.add(tf.layers.dense({ inputShape: [2], units: 2 }));
+  model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  attachProbes(model, { out: dir }).close();
+  assert.ok(existsSync(join(dir, 'twice.arrow')));
+  assert.throws(() => attachProbes(model, { out: dir }), (e: unknown) => e instanceof ProbeError && /already exists/.test(e.message));
+  attachProbes(model, { out: dir, force: true }).close();
+  model.dispose();
+});
