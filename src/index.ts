@@ -25,3 +25,6 @@ export { attachProbes, ProbeSession, type AttachOptions } from './attach/session
 export { studySequential } from './attach/study-model.js';
 export type { EpochFigures } from './attach/recorder.js';
 export type { LayerPlan, PlannedLayer, UnprobedLayer } from './attach/layer-plan.js';
+export { runModel, type ModelRunInput, type ModelRunOptions, type ModelRunResult } from './attach/run-model.js';
+export { loadModelFile, saveModelFiles } from './attach/model-file.js';
+export { loadTensors, type TensorData } from './attach/model-input.js';

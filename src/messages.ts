@@ -75,6 +75,20 @@ export const msg = {
   noMatch: (patterns: string, n: number) => `none of the ${n} trace(s) has a combination matching '${patterns}'`,
   unknownMetric: (metric: string, known: readonly string[]) => `no trace recorded metric '${metric}': recorded are ${known.join(', ')}`,
   noSuchLayer: (path: string, layer: number, layers: number) => `${path} has no layer ${layer}: it has layers 0 (network) to ${layers}`,
+  modelUnreadable: (path: string, why: string) =>
+    `cannot read model ${path}: ${why} (give --model the model.json of a model saved in the TensorFlow.js layers format)`,
+  notLayersModel: (path: string, why: string) =>
+    `${path} is not a TensorFlow.js layers model: ${why}`,
+  modelUnknownClass: (path: string, kind: string, name: string) =>
+    `${path} uses the unknown ${kind} class '${name}': probe run knows the ${kind}s built into @tensorflow/tfjs (register custom ones in your own code and use attachProbes there)`,
+  modelInputMismatch: (path: string, got: string, dataset: string, image: string, accepted: readonly string[]) =>
+    `${path}: the model's input shape ${got} does not fit ${dataset} images (${image}); accepted input shapes: ${accepted.join(', ')}`,
+  modelOutputMismatch: (path: string, got: string, dataset: string, classes: number) =>
+    `${path}: the model's output shape ${got} does not fit ${dataset}'s ${classes} classes; the output must be [${classes}]`,
+  backendLacksKernel: (backend: string, kernel: string) =>
+    `backend '${backend}' has no ${kernel} kernel, which training this model needs: use --backend cpu (or auto, which falls back to cpu)`,
+  modelWithout: (flag: string) => `${flag} does not apply with --model: the model file fixes the layers`,
+  modelOrCombo: () => 'give one of the two: a combination (e.g. relu-sigmoid-relu) or --model DIR/model.json',
   interrupted: (path: string, steps: number) =>
     `interrupted after ${steps} steps; the trace so far is in ${path}`,
 } as const;

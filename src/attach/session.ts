@@ -350,7 +350,7 @@ export class ProbeSession implements ForwardSink {
         session.stepsThisEpoch = 0;
       }
       override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
-        const n = (k: string) => (logs && typeof logs[k] === 'number' ? (logs[k] as number) : undefined);
+        const n = (k: string) => logValue(logs, k);
         session.endEpoch({ trainLoss: n('loss'), testLoss: n('val_loss'), testAcc: n('val_acc') ?? n('val_accuracy') });
         session.epoch = _epoch + 1;
       }
@@ -365,6 +365,17 @@ export class ProbeSession implements ForwardSink {
     for (const r of this.restore.reverse()) r();
     this.recorder.close(status);
   }
+}
+
+/**
+ * A number from `model.fit`'s logs. A `tf.Callback` subclass receives them unresolved (scalar
+ * tensors; only `CustomCallback` resolves them), so both forms are read.
+ */
+export function logValue(logs: tf.Logs | undefined, key: string): number | undefined {
+  const v = (logs as Record<string, unknown> | undefined)?.[key];
+  if (typeof v === 'number') return v;
+  if (v instanceof tf.Tensor && !v.isDisposed && v.size === 1) return v.dataSync()[0];
+  return undefined;
 }
 
 /** A Sequential trains through the functional model inside it: that one holds the loss functions. */

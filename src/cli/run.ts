@@ -6,9 +6,12 @@ import { PROBE_IDS } from '../probes/registry.js';
 import { runExperiment, type RunResult, type LayerFigure } from '../train/run.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
 
 export interface RunArgs {
-  combo: string;
+  combo?: string;
+  model?: string;
   epochs?: string;
   seed?: string;
   lr?: string;
@@ -34,8 +37,8 @@ export interface RunArgs {
   json: boolean;
 }
 
-export const command = 'run <combo>';
-export const describe = 'Train one combination with probes; write its trace as an Arrow file';
+export const command = 'run [combo]';
+export const describe = 'Train one combination (or a saved tfjs model) with probes; write its trace as an Arrow file';
 
 /** Flags shared with `probe sweep`, which passes them through to every run. */
 export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean } = {}) {
@@ -64,7 +67,8 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean } = {}) {
 
 export function builder(y: Argv) {
   return trainingOptions(y)
-    .positional('combo', { type: 'string', demandOption: true, describe: `one activation per layer (${ACTIVATIONS.join('|')}) joined by '-', output layer last` })
+    .positional('combo', { type: 'string', describe: `one activation per layer (${ACTIVATIONS.join('|')}) joined by '-', output layer last` })
+    .option('model', { type: 'string', describe: 'instead of a combination: a model.json saved in the TensorFlow.js layers format (topology only = weights drawn from --seed)', group: 'Training:' })
     .option('out', { type: 'string', default: 'runs', describe: 'folder for the trace' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' })
@@ -73,18 +77,20 @@ export function builder(y: Argv) {
     .example('$0 run relu-sigmoid-relu --train-limit 3200 --epochs 1', 'a quick look (100 steps)')
     .example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing')
     .example('$0 run relu-sigmoid-relu --bn last', "the study's batch-norm fix")
-    .example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset');
+    .example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset')
+    .example('$0 run --model my-net/model.json --epochs 2', 'your own tfjs model, probes attached');
 }
 
 export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
   return {
-    combo: a.combo, epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
+    combo: a.combo ?? '', epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
     trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, backend: a.backend, engine: a.engine,
     probes: a.probes, every: a.every, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
   };
 }
 
 export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
+  if (argv.model !== undefined || argv.combo === undefined) return modelHandler(argv);
   const out: Out = { err: process.stderr, quiet: argv.quiet };
   const bar = new ProgressLine(out);
   let t0 = performance.now(), epochs = 0;
@@ -118,6 +124,16 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   ).finally(() => bar.clear());
   if (argv.json) process.stdout.write(JSON.stringify(jsonSummary(result)) + '\n');
   else process.stdout.write(humanSummary(result) + '\n');
+}
+
+async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
+  if (argv.model === undefined || argv.combo !== undefined) throw new ProbeError(ErrorCode.usage, msg.modelOrCombo());
+  for (const [flag, given] of [['--hidden', argv.hidden !== undefined], ['--bn', argv.bn !== 'none'], ['--engine', argv.engine !== 'fast']] as const) {
+    if (given) throw new ProbeError(ErrorCode.usage, msg.modelWithout(flag));
+  }
+  const { combo: _c, hidden: _h, bn: _b, engine: _e, ...rest } = runInput(argv);
+  const { runModelCommand } = await import('./run-model.js');
+  await runModelCommand({ ...rest, model: argv.model }, { out: argv.out, force: argv.force, quiet: argv.quiet, json: argv.json });
 }
 
 function jsonSummary(r: RunResult) {

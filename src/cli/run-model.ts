@@ -1,0 +1,65 @@
+/** `probe run --model DIR/model.json`: the progress and summary of {@link runModel}. */
+import chalk from 'chalk';
+import { statSync } from 'node:fs';
+import { runModel, type ModelRunInput, type ModelRunResult } from '../attach/run-model.js';
+import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { withInterrupt } from './interrupt.js';
+
+export async function runModelCommand(input: ModelRunInput, o: { out: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
+  const out: Out = { err: process.stderr, quiet: o.quiet };
+  const bar = new ProgressLine(out);
+  let t0 = performance.now(), epochs = 0;
+  const result = await withInterrupt((signal) => runModel(input, {
+    out: o.out,
+    force: o.force,
+    signal,
+    listener: {
+      onRunBegin: (r) => {
+        epochs = r.epochs;
+        if (out.quiet) return;
+        const skipped = r.backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
+        out.err.write(`${chalk.bold(`probe run --model ${input.model}`)} · ${r.weights === 'file' ? 'weights from the file' : 'topology only: weights drawn from --seed'} · ${r.epochs} epoch${r.epochs > 1 ? 's' : ''} × ${r.stepsPerEpoch} steps · batch ${r.batch}\n`);
+        out.err.write(`backend ${chalk.green(r.backend.name)}${skipped ? chalk.dim(` (skipped ${skipped})`) : ''} · ${r.layers.length} probed layer${r.layers.length === 1 ? '' : 's'}${r.unprobed.length ? `, ${r.unprobed.length} not probed` : ''}\n`);
+        out.err.write(`trace ${chalk.cyan(r.path)}\n`);
+        t0 = performance.now();
+      },
+      onStepEnd: (p) => {
+        if (p.stepInEpoch === 1) t0 = performance.now() - 1;
+        const rate = (p.stepInEpoch / (performance.now() - t0)) * 1000;
+        bar.update(`epoch ${p.epoch}/${epochs}`, p.stepInEpoch, p.stepsPerEpoch, `loss ${p.loss.toFixed(4)}`, rate);
+      },
+      onEpochEnd: (e) => {
+        bar.clear();
+        if (!out.quiet) out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalk.bold(pct(e.testAcc, 2))}  ${chalk.dim(fmtDuration(e.seconds))}\n`);
+      },
+    },
+  })).finally(() => bar.clear());
+  process.stdout.write((o.json ? JSON.stringify(result) : modelSummary(result)) + '\n');
+}
+
+export function modelSummary(r: ModelRunResult): string {
+  const lines: string[] = [];
+  const ok = r.status === 'complete' ? chalk.green('✔') : chalk.yellow('■');
+  lines.push(`${ok} ${chalk.bold(r.run)} · ${r.status} · ${r.steps} steps · backend ${r.backend}`);
+  if (r.epochs.length) {
+    lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
+      r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));
+  }
+  const get = (layer: number, metric: string) => r.last.find((f) => f.layer === layer && f.metric === metric)?.value;
+  const rows = r.layers.map((l) => {
+    const dead = get(l.layer, 'dead_units') !== undefined ? `${pct(get(l.layer, 'inactive_frac'))} / ${pct(get(l.layer, 'dead_units'))} / ${pct(get(l.layer, 'dead_rows'))}` : '—';
+    const sat = get(l.layer, 'sat_frac') !== undefined ? `${pct(get(l.layer, 'sat_frac'))} · ${num(get(l.layer, 'mean_deriv'), 3)}` : '—';
+    return [
+      `${l.layer}${l.isOutput ? ' (out)' : ''}`, l.name, l.className, l.activation, `${l.units} ${l.unitKind}s`,
+      (get(l.layer, 'dead_rows') ?? 0) > 0.5 ? chalk.red(dead) : dead,
+      (get(l.layer, 'sat_frac') ?? 0) > 0.5 ? chalk.red(sat) : sat,
+      num(get(l.layer, 'w_grad_norm')), num(get(l.layer, 'z_grad_norm')),
+    ];
+  });
+  if (r.last.length) lines.push('', 'last probed step', table(['layer', 'name', 'class', 'act', 'units', 'inactive / dead units / dead samples', "saturated · mean act'", '‖dL/dW‖', '‖dL/dz‖'], rows));
+  if (r.unprobed.length) lines.push('', 'not probed', table(['name', 'class', 'why'], r.unprobed.map((u) => [u.name, u.className, u.reason])));
+  let size = '';
+  try { size = ` · ${(statSync(r.path).size / 1e6).toFixed(1)} MB`; } catch { /* gone */ }
+  lines.push('', `trace ${chalk.cyan(r.path)}${size}`);
+  return lines.join('\n');
+}

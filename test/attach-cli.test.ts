@@ -1,0 +1,108 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { saveModelFiles } from '../src/attach/model-file.js';
+import { readTrace } from '../src/trace/reader.js';
+import { metricRows } from '../src/trace/summary.js';
+import { BIN, FIXTURES, ROOT, tmp, useBackend } from './helpers.js';
+
+const run = (cmd: string, args: string[]) => spawnSync(process.execPath, [cmd, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+const probe = (args: string[]) => run(BIN, args);
+const tiny = ['--data-dir', FIXTURES, '--train-limit', '64', '--test-limit', '32', '--epochs', '1', '--quiet'];
+
+const models = tmp('probe-models-');
+before(async () => {
+  await useBackend('wasm');
+  const flat = tf.sequential({ name: 'flat' });
+  flat.add(tf.layers.dense({ inputShape: [784], units: 16, activation: 'tanh', name: 'hidden' }));
+  flat.add(tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' }));
+  await saveModelFiles(flat, join(models, 'flat'));
+  const image = tf.sequential({ name: 'image' });
+  image.add(tf.layers.flatten({ inputShape: [28, 28, 1], name: 'flat' }));
+  image.add(tf.layers.dense({ units: 16, activation: 'sigmoid', name: 'hidden' }));
+  image.add(tf.layers.dense({ units: 10, activation: 'relu', name: 'out' }));
+  await saveModelFiles(image, join(models, 'image'), { weights: false });
+  const wide = tf.sequential({ name: 'wide' });
+  wide.add(tf.layers.dense({ inputShape: [100], units: 10 }));
+  await saveModelFiles(wide, join(models, 'wide'));
+  const five = tf.sequential({ name: 'five' });
+  five.add(tf.layers.dense({ inputShape: [784], units: 5 }));
+  await saveModelFiles(five, join(models, 'five'));
+  const json = readFileSync(join(models, 'image', 'model.json'), 'utf8');
+  writeFileSync(join(models, 'unknown.json'), json.replace('"class_name":"Dense"', '"class_name":"FancyDense"'));
+  writeFileSync(join(models, 'graph.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] } }));
+  writeFileSync(join(models, 'broken.json'), json.slice(0, 100));
+  [flat, image, wide, five].forEach((m) => m.dispose());
+});
+
+test('probe run --model trains a saved tfjs model with probes: layer names and classes in the summary and the trace', () => {
+  const out = tmp();
+  const r = probe(['run', '--model', join(models, 'flat', 'model.json'), ...tiny, '--backend', 'wasm', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.status, 'complete');
+  assert.equal(s.steps, 2);
+  assert.deepEqual(s.layers.map((l: { name: string; activation: string }) => [l.name, l.activation]), [['hidden', 'tanh'], ['out', 'softmax']]);
+  const t = readTrace(s.path);
+  assert.equal(t.status, 'complete');
+  assert.equal(t.facts.engine, 'attach');
+  assert.deepEqual(t.facts.layers.map((l) => [l.name, l.className, l.fanIn, l.fanOut]), [['hidden', 'Dense', 784, 16], ['out', 'Dense', 16, 10]]);
+  assert.equal(t.config.weights, 'file');
+  assert.equal(metricRows(t, 'saturation', 'sat_frac', 1).value.length, 2);
+  assert.equal(metricRows(t, 'eval', 'test_acc', 0).value.length, 1);
+});
+
+test('probe run --model: an image-shaped input is fed reshaped; topology only draws weights from --seed, reproducibly; unprobed layers are listed', () => {
+  const [a, b] = [tmp(), tmp()];
+  for (const out of [a, b]) {
+    const r = probe(['run', '--model', join(models, 'image', 'model.json'), ...tiny, '--backend', 'wasm', '--seed', '5', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /not probed/);
+    assert.match(r.stdout, /flat +Flatten +no activation/);
+  }
+  const ta = readTrace(join(a, 'image_s5.arrow')), tb = readTrace(join(b, 'image_s5.arrow'));
+  assert.equal(ta.config.weights, 'fresh');
+  assert.deepEqual(ta.config.inputShape, [28, 28, 1]);
+  assert.deepEqual(ta.facts.unprobed?.map((u) => [u.name, u.className]), [['flat', 'Flatten']]);
+  const probeValues = (t: typeof ta) => t.columns.value.filter((_, i) => !['eval', 'timing'].includes(t.columns.probes[t.columns.probe[i]]));
+  assert.ok(probeValues(ta).length > 40);
+  assert.deepEqual(probeValues(ta), probeValues(tb));
+});
+
+function expectBadModel(args: string[], pattern: RegExp) {
+  const out = tmp();
+  const r = probe(['run', ...args, ...tiny, '--backend', 'wasm', '--out', out]);
+  assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.deepEqual(readdirSync(out), [], 'no trace written');
+}
+
+test('probe run --model: an unreadable file, a non-layers model, an unknown layer class or mismatched shapes are one line each, exit 2', () => {
+  expectBadModel(['--model', join(models, 'nope', 'model.json')], /cannot read model .*nope.*no such file/);
+  expectBadModel(['--model', join(models, 'broken.json')], /cannot read model .*broken\.json: not JSON/);
+  expectBadModel(['--model', join(models, 'graph.json')], /graph\.json is not a TensorFlow\.js layers model: it is a graph model/);
+  expectBadModel(['--model', join(models, 'unknown.json')], /unknown layer class 'FancyDense'/);
+  expectBadModel(['--model', join(models, 'wide', 'model.json')], /input shape \[100\] does not fit mnist images \(28×28×1\); accepted input shapes: \[784\], \[28,28,1\], \[28,28\]/);
+  expectBadModel(['--model', join(models, 'five', 'model.json')], /output shape \[5\] does not fit mnist's 10 classes/);
+  expectBadModel(['relu-sigmoid-relu', '--model', join(models, 'flat', 'model.json')], /one of the two: a combination .* or --model/);
+  expectBadModel(['--model', join(models, 'flat', 'model.json'), '--hidden', '30'], /--hidden does not apply with --model/);
+});
+
+test('examples/conv-mnist.mjs trains its conv net with model.fit and leaves a trace with channel-level probes', () => {
+  const out = tmp();
+  const r = run(join(ROOT, 'examples', 'conv-mnist.mjs'), ['--data-dir', FIXTURES, '--train-limit', '64', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const path = join(out, 'conv-sigmoid-relu.arrow');
+  assert.ok(existsSync(path));
+  const t = readTrace(path);
+  assert.equal(t.status, 'complete');
+  assert.deepEqual(t.facts.layers.map((l) => [l.className, l.activation, l.unitKind]), [['Conv2D', 'relu', 'channel'], ['Dense', 'sigmoid', 'unit'], ['Dense', 'relu', 'unit']]);
+  assert.equal(metricRows(t, 'dead-relu', 'dead_units', 1).value.length, 2);
+  assert.equal(metricRows(t, 'saturation', 'sat_frac', 2).value.length, 2);
+  assert.equal(metricRows(t, 'eval', 'test_acc', 0).value.length, 1);
+});
