@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { saveModelFiles } from '../src/attach/model-file.js';
 import { readTrace } from '../src/trace/reader.js';
+import { buildReport } from '../src/report/index.js';
 import { metricRows } from '../src/trace/summary.js';
 import { BIN, FIXTURES, ROOT, tmp, useBackend } from './helpers.js';
 
@@ -105,4 +106,22 @@ test('examples/conv-mnist.mjs trains its conv net with model.fit and leaves a tr
   assert.equal(metricRows(t, 'dead-relu', 'dead_units', 1).value.length, 2);
   assert.equal(metricRows(t, 'saturation', 'sat_frac', 2).value.length, 2);
   assert.equal(metricRows(t, 'eval', 'test_acc', 0).value.length, 1);
+  assert.equal(t.config.batch, 32, "model.fit's batch size is recorded");
+  const i = probe(['inspect', path]);
+  assert.equal(i.status, 0, i.stderr);
+  assert.match(i.stdout, /layers 1 \S+ Conv2D 8 channels relu, 2 \S+ Dense 64 units sigmoid, 3 \S+ Dense 10 units relu/);
+  assert.match(i.stdout, /not probed \S+ \(Flatten: /);
+});
+
+test("probe report on an attached model's trace: per-run charts, and the study's hypotheses say they do not apply", async () => {
+  const out = tmp();
+  const r = run(join(ROOT, 'examples', 'conv-mnist.mjs'), ['--data-dir', FIXTURES, '--train-limit', '64', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = await buildReport([out], { noImages: true, out: join(out, 'report') });
+  // its last two activations are (sigmoid, relu), yet it is no run of the study's MLP
+  for (const h of rep.hypotheses) assert.deepEqual(h.runs, [], `${h.id} counts no attached run`);
+  assert.ok(rep.panels.some((p) => p.startsWith('run-')), `per-run panels: ${rep.panels.join(', ')}`);
+  const html = readFileSync(join(out, 'report', 'index.html'), 'utf8');
+  assert.match(html, /appear in the per-run charts only/);
+  assert.match(html, /H1 and H2 are not tested on this page/);
 });

@@ -22,8 +22,8 @@ export interface RecorderSetup {
   readonly run: string;
   readonly force: boolean;
   readonly slots: readonly ValueSlot[];
-  readonly config: Readonly<Record<string, unknown>>;
-  /** called once, when the file is created */
+  /** called once each, when the file is created */
+  config(): Readonly<Record<string, unknown>>;
   facts(): RunFacts;
 }
 
@@ -80,7 +80,7 @@ export class Recorder {
       run: this.setup.run,
       probes,
       metrics,
-      metadata: { [MetaKey.config]: this.setup.config, [MetaKey.facts]: this.setup.facts() },
+      metadata: { [MetaKey.config]: this.setup.config(), [MetaKey.facts]: this.setup.facts() },
     }, this.progress(), { force: this.setup.force });
     this.layout = {
       layers: Int8Array.from(slots, (s) => s.layer),

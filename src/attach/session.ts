@@ -96,6 +96,7 @@ export class ProbeSession implements ForwardSink {
   private stepsThisEpoch = 0;
   private lastCheckpoint = performance.now();
   private closed = false;
+  private fitParams: { batchSize?: number; epochs?: number } | null = null;
 
   constructor(readonly model: tf.LayersModel, opts: AttachOptions = {}) {
     const inner = innerModel(model);
@@ -158,11 +159,13 @@ export class ProbeSession implements ForwardSink {
       unprobed: this.plan.unprobed,
       stepsPerEpoch: this.stepsPerEpoch,
     });
-    this.recorder = new Recorder({
-      path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots,
-      config: { ...config, configHash: createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16) },
-      facts,
-    });
+    // model.fit's batch size and epochs are known once it calls back, before the first step
+    const fullConfig = () => {
+      const fit = this.fitParams;
+      const c = { ...(fit?.batchSize ? { batch: fit.batchSize } : {}), ...(fit?.epochs ? { epochs: fit.epochs } : {}), ...config };
+      return { ...c, configHash: createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 16) };
+    };
+    this.recorder = new Recorder({ path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts });
     for (const l of this.plan.layers) this.restore.push(hookLayer(l, this));
     this.hookOptimizer();
     if (this.sawTargets && compiled) this.hookLosses(inner);
@@ -337,7 +340,8 @@ export class ProbeSession implements ForwardSink {
     const session = this;
     return new (class extends tf.Callback {
       override async onTrainBegin(): Promise<void> {
-        const p = this.params as { samples?: number; batchSize?: number; steps?: number | null };
+        const p = this.params as { samples?: number; batchSize?: number; steps?: number | null; epochs?: number };
+        session.fitParams = { batchSize: p.batchSize, epochs: p.epochs };
         if (session.stepsPerEpoch === 0) {
           if (p.steps) session.stepsPerEpoch = p.steps;
           else if (p.samples && p.batchSize) session.stepsPerEpoch = Math.ceil(p.samples / p.batchSize);

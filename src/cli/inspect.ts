@@ -38,14 +38,33 @@ export function statusLine(s: TraceSummary): string {
   return chalk.yellow(`TRUNCATED: ${s.epochs.length} of ${planned} epochs finished, probe rows up to step ${s.stepsRecorded - 1}; ${why}`);
 }
 
+/** A trace of an attached model: its layers by name and class, what was not probed, its optimizer. */
+function attachedLines(s: TraceSummary): string[] {
+  const f = s.facts, c = s.config as Record<string, unknown>;
+  const opt = (c.optimizer ?? {}) as Record<string, unknown>;
+  const known = (v: unknown) => v !== undefined && v !== null;
+  const data = f.dataset.trainSize > 0 ? `${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test)` : 'given by the caller (not recorded)';
+  const lines = [
+    `model ${c.modelFile ?? c.model ?? f.combo} (attached probes) · data ${data}`,
+    `layers ${f.layers.map((l) => `${l.layer} ${l.name ?? '?'} ${chalk.dim(l.className ?? '')} ${l.fanOut} ${l.unitKind ?? 'unit'}s ${l.activation}`).join(', ')}`,
+  ];
+  if (f.unprobed?.length) lines.push(`not probed ${f.unprobed.map((u) => `${u.name} ${chalk.dim(`(${u.className}: ${u.reason})`)}`).join(', ')}`);
+  const optText = [String(opt.className ?? '?'), ...Object.entries(opt).filter(([k]) => k !== 'className').map(([k, v]) => `${k} ${v}`)].join(' ');
+  lines.push(`config optimizer ${optText}${known(c.batch) ? ` · batch ${c.batch}` : ''}${known(c.epochs) ? ` · epochs ${c.epochs}` : ''} · probes every ${c.every} step(s) · hash ${c.configHash}`);
+  return lines;
+}
+
 function render(s: TraceSummary): string {
   const f = s.facts, c = s.config as Record<string, unknown>;
   const out: string[] = [];
   out.push(`${chalk.bold(s.path)} · Arrow IPC file, trace version ${chalk.dim('1')} · ${s.rows.toLocaleString('en-US')} rows · ${(s.bytes / 1e6).toFixed(1)} MB`);
   out.push(`status: ${statusLine(s)}`);
   out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
-  out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${l.activation}`).join(', ')}`);
-  out.push(`config lr ${c.lr} · momentum ${c.momentum} · batch ${c.batch} · epochs ${c.epochs} · probes every ${c.every} step(s) · hash ${c.configHash}`);
+  if (f.engine === 'attach') out.push(...attachedLines(s));
+  else {
+    out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${l.activation}`).join(', ')}`);
+    out.push(`config lr ${c.lr} · momentum ${c.momentum} · batch ${c.batch} · epochs ${c.epochs} · probes every ${c.every} step(s) · hash ${c.configHash}`);
+  }
   out.push(`versions ${Object.entries(f.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   out.push(`columns ${s.columns.map((col) => `${col.name}: ${chalk.dim(col.type)}`).join(' · ')}`);
   out.push('recorded');

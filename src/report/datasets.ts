@@ -54,7 +54,7 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   const h2 = new Map(hyps.filter((h) => h.id === 'H2').flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.measure] as const)));
   const multi = new Set(digests.map((d) => d.variant)).size > 1;
   const runs: Row[] = digests.map((d) => ({
-    run: d.run, pick: pickOf(d), combo: d.combo, variant: d.variant, seed: d.seed, group: groupOf(d.acts),
+    run: d.run, pick: pickOf(d), combo: d.combo, variant: d.variant, seed: d.seed, group: d.study ? groupOf(d.acts) : 'other',
     l1: d.acts[0] ?? null, l2: d.acts[1] ?? null, l3: d.acts[2] ?? null,
     finalAcc: r4(d.finalTestAcc), truncated: d.truncated, epochs: d.epochsDone,
     h1: r4(h1.get(`${d.variant}|${d.run}`) ?? null), h2: r4(h2.get(`${d.variant}|${d.run}`) ?? null),
@@ -64,7 +64,7 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
     testAcc: r4(e.testAcc), testLoss: r4(e.testLoss), trainLoss: r4(e.trainLoss),
   })));
   const byCombo = new Map<string, RunDigest[]>();
-  for (const d of digests) if (d.acts.length === 3 && d.finalTestAcc !== null) byCombo.set(`${d.variant}|${d.combo}`, [...(byCombo.get(`${d.variant}|${d.combo}`) ?? []), d]);
+  for (const d of digests) if (d.study && d.acts.length === 3 && d.finalTestAcc !== null) byCombo.set(`${d.variant}|${d.combo}`, [...(byCombo.get(`${d.variant}|${d.combo}`) ?? []), d]);
   const grid: Row[] = [...byCombo.values()].map((ds) => {
     const accs = ds.map((d) => d.finalTestAcc as number);
     const m = mean(accs), s = sd(accs);
@@ -80,7 +80,7 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   })));
   // default selection: a target-group run if there is one
   const all = [...new Set(digests.map(pickOf))];
-  const target = digests.find((d) => groupOf(d.acts) === 'target');
+  const target = digests.find((d) => d.study && groupOf(d.acts) === 'target');
   const picks = target ? [pickOf(target), ...all.filter((p) => p !== pickOf(target))] : all;
   return { series, evals, runs, grid, deaths, claims, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
 }

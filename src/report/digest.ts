@@ -44,6 +44,8 @@ export interface RunDigest {
   /** what else the run changed: dataset and batch norm ('mnist' for the study's setting) */
   readonly variant: string;
   readonly acts: readonly string[];
+  /** a run of probe's own MLP (false: an attached model, whose layers the study's groups do not describe) */
+  readonly study: boolean;
   readonly seed: number;
   readonly status: string;
   readonly truncated: boolean;
@@ -126,6 +128,7 @@ export function digestTrace(t: Trace): RunDigest {
     combo: f.combo,
     variant: variantOf(t.config),
     acts: f.layers.map((l) => l.activation),
+    study: f.engine !== 'attach',
     seed: f.seed,
     status: t.status,
     truncated: t.truncated,

@@ -79,8 +79,17 @@ function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
       : 'Per-run charts show one run at a time; pick it above them.',
     `Measures are averaged over the probed steps of each run's last finished epoch. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
     `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid.`,
+    ...attachedNote(digests),
     `Intervals: percentile bootstrap over runs, ${BOOTSTRAP_RESAMPLES} resamples, seeded (the same traces give the same page). A: mean of the target group against ${THRESHOLD}. B: difference of group means, each group resampled separately. C: Spearman rank correlation with final test accuracy over target ∪ control, resampling runs. No verdict with fewer than ${MIN_RUNS} runs in the target group or the control. Six intervals are reported without multiple-comparison correction: read them as descriptive.`,
   ];
+}
+
+/** Runs of attached models: charted per run, never counted in the study's groups. */
+function attachedNote(digests: readonly RunDigest[]): string[] {
+  const models = digests.filter((d) => !d.study);
+  if (models.length === 0) return [];
+  const names = models.slice(0, 5).map((d) => d.run).join(', ') + (models.length > 5 ? ', …' : '');
+  return [`${models.length} run(s) of attached models (${names}) appear in the per-run charts only. The hypotheses are about the study's MLP (784-500-256-10 trained by probe), so its groups and tests apply to probe's own runs, not to these${digests.every((d) => !d.study) ? ': none of the runs here is one, so H1 and H2 are not tested on this page' : ''}.`];
 }
 
 function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datasets)[]): TopLevelSpec {
@@ -102,7 +111,8 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
     if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
     digests.push(digestTrace(t));
   });
-  const hypotheses = testHypotheses(digests);
+  // the study's groups name layers of its MLP: an attached model's layers are not those
+  const hypotheses = testHypotheses(digests.filter((d) => d.study));
   const datasets = buildDatasets(digests, hypotheses);
   const probes = new Set(digests.flatMap((d) => d.probes));
   const { panels, skipped } = buildPanels(datasets, {
@@ -143,10 +153,22 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
 }
 
 function singleRunSummary(d: RunDigest): string {
+  if (!d.study) return modelRunSummary(d);
   const L = d.acts.length;
   const dead = d.lastEpoch[`${L}/dead_rows`], sat = d.lastEpoch[`${L - 1}/sat_frac`];
   const parts = [`final test accuracy ${d.finalTestAcc === null ? '—' : `${(100 * d.finalTestAcc).toFixed(1)}%`}`];
   if (dead !== undefined) parts.push(`output ReLU dead for ${(100 * dead).toFixed(1)}% of inputs (H1 measure; 'most' would be > 50%)`);
   if (sat !== undefined) parts.push(`layer ${L - 1} saturated for ${(100 * sat).toFixed(1)}% of its outputs (H2 measure)`);
   return `${d.run}: ${parts.join('; ')}`;
+}
+
+/** An attached model: per probed layer, the figures that say whether it still learns. */
+function modelRunSummary(d: RunDigest): string {
+  const parts = [`final test accuracy ${d.finalTestAcc === null ? '—' : `${(100 * d.finalTestAcc).toFixed(1)}%`}`];
+  d.acts.forEach((act, i) => {
+    const dead = d.lastEpoch[`${i + 1}/dead_units`], sat = d.lastEpoch[`${i + 1}/sat_frac`];
+    if (dead !== undefined) parts.push(`layer ${i + 1} (${act}): ${(100 * dead).toFixed(1)}% of units dead`);
+    if (sat !== undefined) parts.push(`layer ${i + 1} (${act}): ${(100 * sat).toFixed(1)}% of outputs saturated`);
+  });
+  return `${d.run} (attached model): ${parts.join('; ')}`;
 }
