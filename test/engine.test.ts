@@ -215,3 +215,37 @@ for (const mode of MODES.filter((m) => !m.name.startsWith('cpu'))) test(`batch n
   }
   await mode.leave();
 });
+
+// CIFAR-10's first layer (3072×500, 6 MB per tensor): its optimizer step allocates outputs large
+// enough to grow the wasm memory, which once detached the kernel's views (issue 8, item 2).
+for (const mode of MODES) test(`a 3072×500 layer (${mode.name}): two steps match the float64 reference, hooks and weights`, async () => {
+  await mode.enter();
+  try {
+    const sizes = [3072, 500, 24, 10];
+    const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
+    const arch = { sizes, activations: acts };
+    const B = 8;
+    const model = new Mlp(arch, initParams(arch, 5), { lr: 0.05, momentum: 0.9 }, 'fast');
+    let ref = { params: initParams(arch, 5), velocity: null as null | { w: Float64Array; b: Float64Array }[] };
+    for (let s = 0; s < 2; s++) {
+      const { x, labels } = randomBatchData(B, sizes[0], sizes[3], 40 + s);
+      const r = refStep(ref.params, acts, x, labels, B);
+      const cap = new Capture();
+      const batch = toBatch(x, labels, sizes[0], sizes[3]);
+      const values = model.step(batch, cap, { step: s, epoch: 1, batchSize: B });
+      disposeBatch(batch);
+      assert.ok(Math.abs(values[0] - r.loss) < 1e-4, `step ${s} loss ${values[0]} vs ${r.loss}`);
+      compareToRef(cap, r, `step ${s}`);
+      ref = refSgd(ref.params, ref.velocity, r, 0.05, 0.9);
+      // the update hook sees exactly the weights the model holds next
+      assert.deepEqual(cap.upd[1].w, model.params()[0].w, `step ${s} update hook`);
+    }
+    model.params().forEach((p, l) => {
+      assert.ok(closeness(p.w, ref.params[l].w, 1e-3, 1e-6) <= 1, `layer ${l + 1} weights`);
+      assert.ok(closeness(p.b, ref.params[l].b, 1e-3, 1e-6) <= 1, `layer ${l + 1} biases`);
+    });
+    model.dispose();
+  } finally {
+    await mode.leave();
+  }
+});

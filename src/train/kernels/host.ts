@@ -32,20 +32,21 @@ export function hostKernelsEnabled(): boolean {
   return process.env.PROBE_HOST_KERNELS !== '0' && FUSED_BACKENDS.has(tf.getBackend());
 }
 
-/** A view of a tensor's memory on a host backend. */
+/**
+ * A view of a tensor's memory on a host backend.
+ *
+ * On wasm a view is a window on the module's `ArrayBuffer`; allocating a tensor may grow the
+ * memory, which detaches every view taken before (it then reads as length 0). So a kernel
+ * allocates all its outputs first ({@link alloc}) and takes views only after the last allocation.
+ */
 export function view(backend: unknown, info: tf.TensorInfo): Views {
   return tf.getBackend() === 'wasm' ? (backend as unknown as WasmBackend).typedArrayFromHeap(info) : (backend as unknown as CpuBackend).data.get(info.dataId).values;
 }
 
-/** A new float32 tensor of `shape` on a host backend, and a view to fill it. */
-export function output(backend: unknown, shape: number[]): { info: tf.TensorInfo; data: Float32Array } {
-  if (tf.getBackend() === 'wasm') {
-    const be = backend as unknown as WasmBackend;
-    const info = be.makeOutput(shape, 'float32');
-    return { info, data: be.typedArrayFromHeap(info) as Float32Array };
-  }
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  return { info: (backend as unknown as CpuBackend).makeTensorInfo(shape, 'float32', data), data };
+/** A new float32 tensor of `shape` on a host backend; take its {@link view} after the last `alloc`. */
+export function alloc(backend: unknown, shape: number[]): tf.TensorInfo {
+  if (tf.getBackend() === 'wasm') return (backend as unknown as WasmBackend).makeOutput(shape, 'float32');
+  return (backend as unknown as CpuBackend).makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, b) => a * b, 1)));
 }
 
 export function wasmBackend(backend: unknown): WasmBackend {
@@ -70,10 +71,11 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): (ten
       backendName,
       kernelFunc: ({ inputs, backend, attrs }) => {
         const infos = def.inputs.map((n) => inputs[n] as tf.TensorInfo);
-        const values = def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, infos.map((i) => i.shape));
-        const out = output(backend, [values.length]);
-        out.data.set(values);
-        return out.info;
+        // a plain array, not a view: the allocation below may grow the wasm memory
+        const values = Array.from(def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, infos.map((i) => i.shape)));
+        const out = alloc(backend, [values.length]);
+        (view(backend, out) as Float32Array).set(values);
+        return out;
       },
     });
   }
@@ -90,11 +92,12 @@ for (const backendName of HOST_BACKENDS) {
     kernelName: CONCAT,
     backendName,
     kernelFunc: ({ inputs, backend }) => {
-      const parts = Object.keys(inputs).sort((a, b) => Number(a) - Number(b)).map((k) => view(backend, inputs[k] as tf.TensorInfo));
-      const out = output(backend, [parts.reduce((s, p) => s + p.length, 0)]);
+      const infos = Object.keys(inputs).sort((a, b) => Number(a) - Number(b)).map((k) => inputs[k] as tf.TensorInfo);
+      const out = alloc(backend, [infos.reduce((s, i) => s + i.shape.reduce((a, b) => a * b, 1), 0)]);
+      const data = view(backend, out) as Float32Array;
       let o = 0;
-      for (const p of parts) { out.data.set(p, o); o += p.length; }
-      return out.info;
+      for (const i of infos) { const p = view(backend, i); data.set(p, o); o += p.length; }
+      return out;
     },
   });
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { hostKernelsEnabled, output, view, wasmBackend, HOST_BACKENDS } from './host.js';
+import { alloc, hostKernelsEnabled, view, wasmBackend, HOST_BACKENDS } from './host.js';
 
 const NAME = 'ProbeSgdMomentum';
 
@@ -52,15 +52,18 @@ for (const backendName of HOST_BACKENDS) {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { g, v, w } = inputs as { g: tf.TensorInfo; v: tf.TensorInfo; w: tf.TensorInfo };
       const { lr, mu } = attrs as unknown as { lr: number; mu: number };
-      const vo = output(backend, w.shape), wo = output(backend, w.shape), stats = output(backend, [4]);
+      const vo = alloc(backend, w.shape), wo = alloc(backend, w.shape), stats = alloc(backend, [4]);
       if (backendName === 'wasm') {
         const be = wasmBackend(backend);
         const off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
-        sgdFor(be.wasm.asm.memory).sgd(off(g), off(v), off(w), off(vo.info), off(wo.info), vo.data.length, lr, mu, off(stats.info));
+        // the element count from the shape: a view taken before an allocation may be detached
+        const n = w.shape.reduce((a, b) => a * b, 1);
+        sgdFor(be.wasm.asm.memory).sgd(off(g), off(v), off(w), off(vo), off(wo), n, lr, mu, off(stats));
       } else {
-        stats.data.set(sgdHost(view(backend, g) as Float32Array, view(backend, v) as Float32Array, view(backend, w) as Float32Array, vo.data, wo.data, lr, mu));
+        const f = (i: tf.TensorInfo) => view(backend, i) as Float32Array;
+        f(stats).set(sgdHost(f(g), f(v), f(w), f(vo), f(wo), lr, mu));
       }
-      return [vo.info, wo.info, stats.info];
+      return [vo, wo, stats];
     },
   });
 }

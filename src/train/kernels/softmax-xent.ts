@@ -4,7 +4,7 @@
  * Computed in float64, stored as float32. Elsewhere: tf ops (log-softmax on the transposed output).
  */
 import * as tf from '@tensorflow/tfjs';
-import { hostKernelsEnabled, output, view, HOST_BACKENDS } from './host.js';
+import { alloc, hostKernelsEnabled, view, HOST_BACKENDS } from './host.js';
 
 const NAME = 'ProbeSoftmaxXent';
 
@@ -15,8 +15,10 @@ for (const backendName of HOST_BACKENDS) {
     kernelFunc: ({ inputs, backend }) => {
       const a = inputs.output as tf.TensorInfo, labels = inputs.labels as tf.TensorInfo;
       const [C, B] = a.shape;
+      const lossInfo = alloc(backend, [1]), gInfo = alloc(backend, [C, B]);
+      // views after the allocations (they may grow the wasm memory and detach earlier views)
       const x = view(backend, a), y = view(backend, labels);
-      const loss = output(backend, [1]), g = output(backend, [C, B]);
+      const loss = { data: view(backend, lossInfo) }, g = { data: view(backend, gInfo) };
       let total = 0;
       for (let s = 0; s < B; s++) {
         let max = -Infinity;
@@ -28,7 +30,7 @@ for (const backendName of HOST_BACKENDS) {
         for (let c = 0; c < C; c++) g.data[c * B + s] = (Math.exp(x[c * B + s] - lse) - (c === y[s] ? 1 : 0)) / B;
       }
       loss.data[0] = total / B;
-      return [loss.info, g.info];
+      return [lossInfo, gInfo];
     },
   });
 }
