@@ -24,6 +24,8 @@ test('probe run trains, prints a summary, writes a complete trace that inspect d
   const t = readTrace(path);
   assert.equal(t.status, 'complete');
   assert.equal(t.facts.backend, 'wasm');
+  // Node 20 with the V8 flag, or Node ≥ 22: relaxed SIMD is there on every supported runtime
+  assert.equal(t.facts.kernels, 'wasm-relaxed-simd');
   assert.deepEqual(t.facts.layers.map((l) => l.activation), ['relu', 'sigmoid', 'relu']);
   const i = probe(['inspect', path]);
   assert.equal(i.status, 0, i.stderr);

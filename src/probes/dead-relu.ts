@@ -43,6 +43,7 @@ const stats = defineKernel<{ perUnit: boolean }>({
 export const deadRelu: LayerProbe = {
   id: 'dead-relu',
   scope: 'layer',
+  kernels: stats.configs,
   description: 'share of ReLU entries, units and whole samples with z ≤ 0',
   metrics(layer, settings) {
     if (layer.activation !== 'relu') return [];

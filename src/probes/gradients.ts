@@ -35,6 +35,7 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
 export const gradients: LayerProbe = {
   id: 'gradients',
   scope: 'layer',
+  kernels: figures.configs,
   description: 'L2 norm and max |·| of dL/dW, dL/db, dL/dz; update-to-weight norm ratio',
   metrics(layer) {
     // a layer without weights or bias gets no figures for them, rather than zeros

@@ -24,6 +24,7 @@ const stats = defineKernel<Record<string, never>>({
 export const loss: NetworkProbe = {
   id: 'loss',
   scope: 'network',
+  kernels: stats.configs,
   description: "the step's loss and batch accuracy",
   metrics() {
     return ['loss', 'accuracy'];

@@ -64,6 +64,8 @@ interface ProbeBase {
   readonly id: string;
   /** one line for `--help` and the report */
   readonly description: string;
+  /** the host kernels it runs, registered with all others by train/kernels/registry.ts */
+  readonly kernels?: readonly tf.KernelConfig[];
 }
 
 export interface LayerProbe extends ProbeBase {

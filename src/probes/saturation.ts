@@ -48,6 +48,7 @@ const stats = defineKernel<{ kind: number; lo: number; hi: number }>({
 export const saturation: LayerProbe = {
   id: 'saturation',
   scope: 'layer',
+  kernels: stats.configs,
   description: 'share of sigmoid/tanh/selu outputs at their extremes, and the mean local derivative',
   metrics(layer) {
     switch (layer.activation) {

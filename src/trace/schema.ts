@@ -69,6 +69,8 @@ export interface RunFacts {
   /** under `--backend auto`: ms per step timed on each fast backend, the smallest chosen */
   readonly backendCalibration?: { readonly msPerStep: Readonly<Record<string, number>>; readonly measuredAt: string; readonly cached: boolean };
   readonly engine: string;
+  /** which matrix-product kernels ran: `wasm-relaxed-simd`, `wasm-simd` or `tfjs` (absent in older traces) */
+  readonly kernels?: string;
   /** versions of node, probe, tfjs, the backend and apache-arrow */
   readonly versions: Readonly<Record<string, string>>;
   readonly startedAt: string;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { calibrate, fastest, type Calibration, type Workload } from './calibrate.js';
+import { registerKernels } from './kernels/registry.js';
 
 /** What the user may ask for; `auto` takes the faster of tfjs-node and wasm, else the pure-JS cpu backend. */
 export const BackendChoice = { auto: 'auto', node: 'node', wasm: 'wasm', cpu: 'cpu' } as const;
@@ -36,6 +37,7 @@ async function load(name: BackendName): Promise<string | null> {
     }
     if (!(await tf.setBackend(TFJS_NAME[name]))) return 'tfjs could not initialize it';
     await tf.ready();
+    registerKernels();
     // The cpu backend prints an install-tfjs-node banner on first use; we already said which
     // backend runs and why.
     if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;

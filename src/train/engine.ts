@@ -17,7 +17,8 @@ import type { Activation } from '../activations.js';
 import type { Architecture, LayerParams } from './model.js';
 import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
-import { sgdMomentum } from './kernels/sgd.js';
+import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
+import { backData, dense, weightGrad, weightGradSgd } from './kernels/products.js';
 import { bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
@@ -56,7 +57,8 @@ interface LayerState {
   bn: BnState | null;
 }
 
-type Grads = { dW: tf.Tensor2D; db: tf.Tensor2D; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
+/** A layer's gradients; the fast engine hands over the weights' update already done (`W`), not dW. */
+type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
 
 export class Mlp {
   readonly acts: readonly Activation[];
@@ -104,7 +106,7 @@ export class Mlp {
     const norms: (BnForward | null)[] = [];
     for (let i = 0; i < L; i++) {
       const { w, b, bn } = this.layers[i];
-      const u = tf.add<tf.Tensor2D>(tf.matMul(w, inputs[i]), b);
+      const u = dense(w, inputs[i], b);
       const norm = bn ? bnForward(u, bn.gamma, bn.beta) : null;
       const z = norm ? norm.z : u;
       const a = activate(z, this.acts[i]);
@@ -115,20 +117,23 @@ export class Mlp {
     }
     const output = inputs[L];
     const { loss, grad } = softmaxCrossEntropy(output, batch.labels, batch.onehot);
+    const { lr, momentum } = this.opt;
     let g = grad;
     const grads: Grads[] = new Array(L);
     for (let i = L - 1; i >= 0; i--) {
       const dz = backpropActivation(g, zs[i], inputs[i + 1], this.acts[i]);
-      const norm = norms[i], bn = this.layers[i].bn;
+      const norm = norms[i], layer = this.layers[i], bn = layer.bn;
       const back = norm && bn ? bnBackward(dz, norm, bn.gamma) : null;
       const du = back ? back.du : dz;
       const inputT = i === 0 ? batch.xb : (tf.transpose(inputs[i]) as tf.Tensor2D);
-      const dW = tf.matMul(du, inputT) as tf.Tensor2D;
+      // the signal to the layer below from the weights before this step's update
+      if (i > 0) g = backData(layer.w, du);
+      // dW fused with the optimizer: computed only if a hook asks for it
+      const W = weightGradSgd(du, inputT, layer.w, layer.vw, lr, momentum);
       const db = tf.sum(du, 1, true) as tf.Tensor2D;
-      grads[i] = back ? { dW, db, dGamma: back.dGamma, dBeta: back.dBeta } : { dW, db };
-      hooks?.onBackward?.({ layer: i + 1, dz, dW, db }, info);
-      // Wᵀ·du computed as (duᵀ·W)ᵀ: transposing the small du, not the large W, is ~3× cheaper on wasm
-      if (i > 0) g = tf.transpose(tf.matMul(tf.transpose(du), this.layers[i].w)) as tf.Tensor2D;
+      grads[i] = back ? { W, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, db };
+      let dW: tf.Tensor2D | null = null;
+      hooks?.onBackward?.({ layer: i + 1, dz, db, get dW() { return (dW ??= weightGrad(du, inputT)); } }, info);
     }
     this.updateRunning(norms, batch.size);
     this.applyUpdate(grads, hooks, info);
@@ -169,7 +174,7 @@ export class Mlp {
       const base = { dW: grads[i] as tf.Tensor2D, db: grads[L + i] as tf.Tensor2D };
       return k >= 0 ? { ...base, dGamma: grads[3 * L + 2 * k] as tf.Tensor2D, dBeta: grads[3 * L + 2 * k + 1] as tf.Tensor2D } : base;
     });
-    for (let i = L - 1; i >= 0; i--) hooks?.onBackward?.({ layer: i + 1, dz: grads[2 * L + i] as tf.Tensor2D, dW: g[i].dW, db: g[i].db }, info);
+    for (let i = L - 1; i >= 0; i--) hooks?.onBackward?.({ layer: i + 1, dz: grads[2 * L + i] as tf.Tensor2D, dW: grads[i] as tf.Tensor2D, db: g[i].db }, info);
     this.updateRunning(norms, batch.size);
     tf.dispose(norms.flatMap((n) => (n ? [n.mean, n.variance] : [])));
     this.applyUpdate(g, hooks, info);
@@ -192,9 +197,9 @@ export class Mlp {
   /** PyTorch SGD: v ← μ·v + g (v ← g on the first step), w ← w − lr·v, fused with its moments. */
   private applyUpdate(grads: readonly Grads[], hooks: TensorHooks | null, info: StepInfo): void {
     const { lr, momentum } = this.opt;
-    grads.forEach(({ dW, db, dGamma, dBeta }, i) => {
+    grads.forEach(({ dW, W: fused, db, dGamma, dBeta }, i) => {
       const l = this.layers[i];
-      const W = sgdMomentum(l.w, l.vw, dW, lr, momentum);
+      const W = fused ?? sgdMomentum(l.w, l.vw, dW!, lr, momentum);
       const B = sgdMomentum(l.b, l.vb, db, lr, momentum);
       let bn = l.bn;
       if (bn && dGamma && dBeta) {

@@ -21,6 +21,7 @@ import { selectBackend, type BackendInfo } from './backend.js';
 import { loadDataset, type Dataset, type Split } from './data.js';
 import { BatchBuilder, disposeBatch } from './batch.js';
 import { Mlp } from './engine.js';
+import { kernelSet } from './kernels/products.js';
 import { initParams } from './model.js';
 import { permutation, rng } from './rng.js';
 
@@ -131,6 +132,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     backend: backend.name,
     ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
     engine: config.engine,
+    kernels: kernelSet(),
     versions: {
       node: process.versions.node,
       probe: probeVersion(),

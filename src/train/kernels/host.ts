@@ -5,7 +5,7 @@
  * Elsewhere (tfjs-node) every kernel has a composite of tf ops that computes the same values.
  *
  * One kernel = a name, a host function over typed arrays, and a device composite:
- * {@link defineKernel}. `PROBE_HOST_KERNELS=0` forces the composites (tests compare both).
+ * {@link defineKernel}; kernels/registry.ts registers them all. `PROBE_HOST_KERNELS=0` forces the composites (tests compare both).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -63,32 +63,34 @@ export interface KernelDef<A extends tf.NamedAttrMap> {
   device(tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D;
 }
 
-/** Registers a one-output host kernel and returns the function probes call. */
-export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D {
-  for (const backendName of HOST_BACKENDS) {
-    tf.registerKernel({
-      kernelName: def.name,
-      backendName,
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const infos = def.inputs.map((n) => inputs[n] as tf.TensorInfo);
-        // a plain array, not a view: the allocation below may grow the wasm memory
-        const values = Array.from(def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, infos.map((i) => i.shape)));
-        const out = alloc(backend, [values.length]);
-        (view(backend, out) as Float32Array).set(values);
-        return out;
-      },
-    });
-  }
-  return (tensors, attrs) => {
+/** The function probes call, and the kernel configs behind it (registered by kernels/registry.ts). */
+export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D) & { readonly configs: readonly tf.KernelConfig[] };
+
+/** Defines a one-output host kernel; registering it is the registry's job, not an import's. */
+export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): HostKernel<A> {
+  const configs = HOST_BACKENDS.map((backendName): tf.KernelConfig => ({
+    kernelName: def.name,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const infos = def.inputs.map((n) => inputs[n] as tf.TensorInfo);
+      // a plain array, not a view: the allocation below may grow the wasm memory
+      const values = Array.from(def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, infos.map((i) => i.shape)));
+      const out = alloc(backend, [values.length]);
+      (view(backend, out) as Float32Array).set(values);
+      return out;
+    },
+  }));
+  const run = (tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D => {
     if (!hostKernelsEnabled()) return def.device(tensors, attrs);
     const inputs = Object.fromEntries(def.inputs.map((n, i) => [n, tensors[i]]));
     return tf.engine().runKernel(def.name, inputs, attrs) as tf.Tensor1D;
   };
+  return Object.assign(run, { configs });
 }
 
 const CONCAT = 'ProbeConcat';
-for (const backendName of HOST_BACKENDS) {
-  tf.registerKernel({
+/** Kernel configs for tfjs's registry (listed in kernels/registry.ts). */
+export const concatKernels: tf.KernelConfig[] = HOST_BACKENDS.map((backendName) => ({
     kernelName: CONCAT,
     backendName,
     kernelFunc: ({ inputs, backend }) => {
@@ -99,8 +101,7 @@ for (const backendName of HOST_BACKENDS) {
       for (const i of infos) { const p = view(backend, i); data.set(p, o); o += p.length; }
       return out;
     },
-  });
-}
+}));
 
 /** Concatenates small float32 vectors (tf.concat costs ~100 µs for a handful on wasm; this, a copy). */
 export function concatVectors(parts: readonly tf.Tensor1D[]): tf.Tensor1D {

@@ -45,8 +45,8 @@ export function sgdHost(g: Float32Array, v: Float32Array, w: Float32Array, vo: F
   return [sg, mx, sv, sw];
 }
 
-for (const backendName of HOST_BACKENDS) {
-  tf.registerKernel({
+/** Kernel configs for tfjs's registry (listed in kernels/registry.ts). */
+export const sgdKernels: tf.KernelConfig[] = HOST_BACKENDS.map((backendName) => ({
     kernelName: NAME,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
@@ -65,8 +65,7 @@ for (const backendName of HOST_BACKENDS) {
       }
       return [vo, wo, stats];
     },
-  });
-}
+}));
 
 export interface SgdResult {
   readonly v: tf.Tensor2D;

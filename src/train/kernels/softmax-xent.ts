@@ -8,8 +8,8 @@ import { alloc, hostKernelsEnabled, view, HOST_BACKENDS } from './host.js';
 
 const NAME = 'ProbeSoftmaxXent';
 
-for (const backendName of HOST_BACKENDS) {
-  tf.registerKernel({
+/** Kernel configs for tfjs's registry (listed in kernels/registry.ts). */
+export const softmaxXentKernels: tf.KernelConfig[] = HOST_BACKENDS.map((backendName) => ({
     kernelName: NAME,
     backendName,
     kernelFunc: ({ inputs, backend }) => {
@@ -32,8 +32,7 @@ for (const backendName of HOST_BACKENDS) {
       loss.data[0] = total / B;
       return [lossInfo, gInfo];
     },
-  });
-}
+}));
 
 /** `output` is `[classes, batch]`, `labels` `[batch]` int32, `onehot` `[batch, classes]`. */
 export function softmaxCrossEntropy(out: tf.Tensor2D, labels: tf.Tensor1D, onehot: tf.Tensor2D): { loss: tf.Scalar; grad: tf.Tensor2D } {

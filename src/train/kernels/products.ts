@@ -1,0 +1,157 @@
+/**
+ * The step's three matrix products as own WebAssembly kernels on tfjs-backend-wasm's heap
+ * (products.wat.js generates them): register-blocked SIMD, `f32x4.relaxed_madd` where the runtime
+ * has relaxed SIMD, plain `f32x4.mul` + `f32x4.add` otherwise. On other backends each has a
+ * composite of tf ops computing the same values (up to rounding).
+ *
+ * - {@link dense}: u = W·x + b (forward)
+ * - {@link backData}: g = Wᵀ·du (backward to the layer below)
+ * - {@link weightGradSgd}: dW = du·xᵀ fused with SGD with momentum; dW is never stored
+ * - {@link weightGrad}: dW alone, for hooks that ask for it (same arithmetic as the fused kernel)
+ *
+ * FMA rounds once where mul + add rounds twice, so values differ from tfjs's products in the last
+ * bits (relative ~1e-6 on the study's shapes); the tests allow 1e-4 relative against float64.
+ */
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import * as tf from '@tensorflow/tfjs';
+import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
+import { sgdMomentum, type SgdResult } from './sgd.js';
+
+/** Which product kernels run: recorded in the trace's facts. */
+export const KernelSet = { relaxedSimd: 'wasm-relaxed-simd', simd: 'wasm-simd', tfjs: 'tfjs' } as const;
+export type KernelSet = (typeof KernelSet)[keyof typeof KernelSet];
+
+interface ProductsModule {
+  gemm(A: number, ai: number, as: number, B: number, C: number, I: number, S: number, N: number, bias: number): void;
+  gemm_sgd(A: number, ai: number, as: number, B: number, I: number, S: number, N: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, stats: number): void;
+}
+
+let compiled: { module: WebAssembly.Module; set: KernelSet } | null = null;
+let instances = new WeakMap<WebAssembly.Memory, ProductsModule>();
+
+const load = (f: string) => readFileSync(new URL(f, import.meta.url));
+
+/**
+ * Compiles the relaxed-SIMD module if the runtime accepts it, else the plain one. Node 20 needs
+ * the V8 flag set before the module is compiled; Node ≥ 22 has relaxed SIMD on.
+ */
+function compile(): { module: WebAssembly.Module; set: KernelSet } {
+  if (compiled) return compiled;
+  if (process.env.PROBE_RELAXED_SIMD !== '0') {
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+      compiled = { module: new WebAssembly.Module(load('./products.wasm')), set: KernelSet.relaxedSimd };
+      return compiled;
+    } catch { /* no relaxed SIMD here: the plain module below */ }
+  }
+  compiled = { module: new WebAssembly.Module(load('./products-simd.wasm')), set: KernelSet.simd };
+  return compiled;
+}
+
+/**
+ * Runs the given module from now on (tests and the bench compare both); throws if the runtime
+ * cannot compile it.
+ */
+export function useKernelSet(set: typeof KernelSet.relaxedSimd | typeof KernelSet.simd): void {
+  if (set === KernelSet.relaxedSimd) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  compiled = { module: new WebAssembly.Module(load(set === KernelSet.relaxedSimd ? './products.wasm' : './products-simd.wasm')), set };
+  instances = new WeakMap();
+}
+
+function productsFor(memory: WebAssembly.Memory): ProductsModule {
+  let inst = instances.get(memory);
+  if (!inst) {
+    inst = new WebAssembly.Instance(compile().module, { env: { memory } }).exports as unknown as ProductsModule;
+    instances.set(memory, inst);
+  }
+  return inst;
+}
+
+/** True when the products run as own kernels (wasm backend; `PROBE_WASM_PRODUCTS=0` turns them off). */
+export function ownProducts(): boolean {
+  return tf.getBackend() === 'wasm' && hostKernelsEnabled() && process.env.PROBE_WASM_PRODUCTS !== '0';
+}
+
+/** The product kernels the current backend runs. */
+export function kernelSet(): KernelSet {
+  return ownProducts() ? compile().set : KernelSet.tfjs;
+}
+
+const NAMES = { dense: 'ProbeDense', backData: 'ProbeBackData', weightGrad: 'ProbeWeightGrad', weightGradSgd: 'ProbeWeightGradSgd' } as const;
+
+type Infos = Record<string, tf.TensorInfo>;
+const n = (i: tf.TensorInfo, d: number) => i.shape[d];
+
+/** Kernel configs for tfjs's registry (listed in kernels/registry.ts). */
+export const productKernels: tf.KernelConfig[] = [
+  {
+    kernelName: NAMES.dense, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { w, x, b } = inputs as Infos;
+      const out = alloc(backend, [n(w, 0), n(x, 1)]);
+      const be = wasmBackend(backend), off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
+      productsFor(be.wasm.asm.memory).gemm(off(w), n(w, 1), 1, off(x), off(out), n(w, 0), n(w, 1), n(x, 1), off(b));
+      return out;
+    },
+  },
+  {
+    kernelName: NAMES.backData, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { w, d } = inputs as Infos;
+      const out = alloc(backend, [n(w, 1), n(d, 1)]);
+      const be = wasmBackend(backend), off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
+      productsFor(be.wasm.asm.memory).gemm(off(w), 1, n(w, 1), off(d), off(out), n(w, 1), n(w, 0), n(d, 1), 0);
+      return out;
+    },
+  },
+  {
+    kernelName: NAMES.weightGrad, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { d, xb } = inputs as Infos;
+      const out = alloc(backend, [n(d, 0), n(xb, 1)]);
+      const be = wasmBackend(backend), off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
+      productsFor(be.wasm.asm.memory).gemm(off(d), n(d, 1), 1, off(xb), off(out), n(d, 0), n(d, 1), n(xb, 1), 0);
+      return out;
+    },
+  },
+  {
+    kernelName: NAMES.weightGradSgd, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { d, xb, w, v } = inputs as Infos;
+      const { lr, mu } = attrs as unknown as { lr: number; mu: number };
+      const vo = alloc(backend, w.shape), wo = alloc(backend, w.shape), stats = alloc(backend, [4]);
+      const be = wasmBackend(backend), off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
+      productsFor(be.wasm.asm.memory).gemm_sgd(off(d), n(d, 1), 1, off(xb), n(d, 0), n(d, 1), n(xb, 1), off(v), off(w), off(vo), off(wo), lr, mu, off(stats));
+      return [vo, wo, stats];
+    },
+  },
+];
+
+/** u = W·x + b: `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → `[M, N]`. */
+export function dense(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (ownProducts()) return tf.engine().runKernel(NAMES.dense, { w, x, b }) as tf.Tensor2D;
+  return tf.add<tf.Tensor2D>(tf.matMul(w, x), b);
+}
+
+/** g = Wᵀ·d: `w` `[M, K]`, `d` `[M, N]` → `[K, N]`. */
+export function backData(w: tf.Tensor2D, d: tf.Tensor2D): tf.Tensor2D {
+  if (ownProducts()) return tf.engine().runKernel(NAMES.backData, { w, d }) as tf.Tensor2D;
+  // Wᵀ·d computed as (dᵀ·W)ᵀ: transposing the small d, not the large W, is ~3× cheaper in XNNPACK
+  return tf.transpose(tf.matMul(tf.transpose(d), w)) as tf.Tensor2D;
+}
+
+/** dW = d·xb: `d` `[M, N]`, `xb` `[N, K]` (batch-major input) → `[M, K]`. */
+export function weightGrad(d: tf.Tensor2D, xb: tf.Tensor2D): tf.Tensor2D {
+  if (ownProducts()) return tf.engine().runKernel(NAMES.weightGrad, { d, xb }) as tf.Tensor2D;
+  return tf.matMul(d, xb) as tf.Tensor2D;
+}
+
+/** SGD with momentum on `w` with the gradient d·xb, which the own kernel never stores. */
+export function weightGradSgd(d: tf.Tensor2D, xb: tf.Tensor2D, w: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number): SgdResult {
+  if (ownProducts()) {
+    const [vo, wo, moments] = tf.engine().runKernel(NAMES.weightGradSgd, { d, xb, w, v }, { lr, mu }) as tf.Tensor[];
+    return { v: vo as tf.Tensor2D, w: wo as tf.Tensor2D, moments: moments as tf.Tensor1D };
+  }
+  return sgdMomentum(w, v, weightGrad(d, xb), lr, mu);
+}

@@ -1,0 +1,134 @@
+// Generates the WebAssembly text of the matrix-product kernels (assembled by scripts/build-wasm.js,
+// once with f32x4.relaxed_madd and once with f32x4.mul + f32x4.add for runtimes without relaxed SIMD).
+//
+// Every product of the step has one form, C[i, n] = Σ_s A[i·ai + s·as] · B[s·N + n] (element
+// strides; B and C row-major with N columns), so one register-blocked routine serves all three:
+//   forward        Z[M×N]  = W[M×K] · X[K×N]      A = W, ai = K, as = 1, then + b
+//   backward data  G[K×N]  = Wᵀ · D[M×N]          A = W, ai = 1, as = K
+//   weight grad    dW[M×K] = D[M×N] · Xb[N×K]     A = D, ai = N, as = 1 (Xb batch-major)
+// The weight gradient is never stored: its epilogue applies SGD with momentum to each block while
+// it is in registers (v' = v·μ + g, w' = w − v'·lr, op by op like PyTorch) and accumulates the
+// moments the gradients probe reads ([Σg², max|g|, Σv'², Σw'²], f32 per block, f64 across blocks).
+// A block is MR rows of C × NV vectors of 4 columns: MR·NV accumulators, NV loads of B and one
+// splat of A per step s. Leftover rows use MR = 1, leftover columns narrower blocks, then scalars.
+
+// 2 × 4 measured best here (~80% of a register-only relaxed_madd loop; 4×3, 3×4 and wider spill)
+const MR = 2, NV = 4;
+
+/** @param {{ relaxed: boolean, mr?: number, nv?: number }} o */
+export default function products({ relaxed, mr = MR, nv = NV }) {
+  const madd = (a, b, c) => (relaxed ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${c})`);
+  const fmadd = (a, b, c) => `(f32.add (f32.mul ${a} ${b}) ${c})`;
+  const L = (n) => `(local.get $${n})`;
+  const out = [];
+  const emit = (s) => out.push(s);
+
+  /** the body computing one block of R rows × V vectors at row $i, column $n (bytes: $arow, $bcol) */
+  function block(R, V, epilogue) {
+    const acc = (r, v) => `$c${r}_${v}`;
+    const s = [];
+    for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) s.push(`(local.set ${acc(r, v)} (v128.const i32x4 0 0 0 0))`);
+    // pointers: $pa walks A along s (stride as·4), $pb walks B down its rows (stride N·4)
+    s.push(`(local.set $pa (local.get $arow)) (local.set $pb (local.get $bcol)) (local.set $s (local.get $S))`);
+    s.push(`(block $sdone (loop $sl`);
+    s.push(`(br_if $sdone (i32.eqz (local.get $s)))`);
+    for (let v = 0; v < V; v++) s.push(`(local.set $x${v} (v128.load offset=${16 * v} (local.get $pb)))`);
+    for (let r = 0; r < R; r++) {
+      s.push(`(local.set $w (v128.load32_splat (i32.add (local.get $pa) (i32.mul (local.get $ai4) (i32.const ${r})))))`);
+      for (let v = 0; v < V; v++) s.push(`(local.set ${acc(r, v)} ${madd(L('w'), L(`x${v}`), L(acc(r, v).slice(1)))})`);
+    }
+    s.push(`(local.set $pa (i32.add (local.get $pa) (local.get $as4))) (local.set $pb (i32.add (local.get $pb) (local.get $n4)))`);
+    s.push(`(local.set $s (i32.sub (local.get $s) (i32.const 1))) (br $sl)))`);
+    for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) s.push(epilogue(r, v, L(acc(r, v).slice(1))));
+    return s.join('\n');
+  }
+
+  // C address of row $i + r, column $n + 4v, in bytes
+  const cAddr = (base, r, v) => `(i32.add (local.get ${base}) (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $n4)) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v}))))`;
+
+  function routine(name, params, epilogueVec, epilogueScalar, prologue, rowEnd, finale) {
+    const locals = ['(local $i i32) (local $n i32) (local $s i32) (local $pa i32) (local $pb i32) (local $arow i32) (local $bcol i32)',
+      '(local $ai4 i32) (local $as4 i32) (local $n4 i32) (local $w v128) (local $acc f32) (local $g v128) (local $nv v128) (local $nw v128) (local $ga f32) (local $va f32) (local $wa f32)',
+      '(local $sg v128) (local $sv v128) (local $sw v128) (local $mx v128) (local $sgs f64) (local $svs f64) (local $sws f64) (local $mxs f32) (local $bias v128) (local $lr4 v128) (local $mu4 v128)',
+      Array.from({ length: nv }, (_, v) => `(local $x${v} v128)`).join(' '),
+      Array.from({ length: mr }, (_, r) => Array.from({ length: nv }, (_, v) => `(local $c${r}_${v} v128)`).join(' ')).join(' ')].join('\n');
+    emit(`(func (export "${name}") ${params}\n${locals}`);
+    emit(`(local.set $ai4 (i32.shl (local.get $ai) (i32.const 2))) (local.set $as4 (i32.shl (local.get $as) (i32.const 2))) (local.set $n4 (i32.shl (local.get $N) (i32.const 2)))`);
+    emit(prologue);
+    // rows in blocks of R, then one at a time
+    for (const R of [mr, 1]) {
+      emit(`(block $rdone${R} (loop $rl${R}`);
+      emit(`(br_if $rdone${R} (i32.gt_u (i32.add (local.get $i) (i32.const ${R})) (local.get $I)))`);
+      emit(`(local.set $arow (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $ai4))))`);
+      emit(`(local.set $n (i32.const 0))`);
+      for (let V = nv; V >= 1; V--) {
+        emit(`(block $cdone${R}_${V} (loop $cl${R}_${V}`);
+        emit(`(br_if $cdone${R}_${V} (i32.gt_u (i32.add (local.get $n) (i32.const ${4 * V})) (local.get $N)))`);
+        emit(`(local.set $bcol (i32.add (local.get $B) (i32.shl (local.get $n) (i32.const 2))))`);
+        emit(block(R, V, epilogueVec));
+        emit(`(local.set $n (i32.add (local.get $n) (i32.const ${4 * V}))) (br $cl${R}_${V})))`);
+      }
+      // the last N mod 4 columns, one scalar dot product each
+      emit(`(block $tdone${R} (loop $tl${R}`);
+      emit(`(br_if $tdone${R} (i32.ge_u (local.get $n) (local.get $N)))`);
+      for (let r = 0; r < R; r++) {
+        emit(`(local.set $acc (f32.const 0)) (local.set $pa (i32.add (local.get $arow) (i32.mul (local.get $ai4) (i32.const ${r})))) (local.set $pb (i32.add (local.get $B) (i32.shl (local.get $n) (i32.const 2)))) (local.set $s (local.get $S))`);
+        emit(`(block $sd (loop $sl (br_if $sd (i32.eqz (local.get $s)))`);
+        emit(`(local.set $acc ${relaxed ? `(f32x4.extract_lane 0 (f32x4.relaxed_madd (f32x4.splat (f32.load (local.get $pa))) (f32x4.splat (f32.load (local.get $pb))) (f32x4.splat (local.get $acc))))` : fmadd('(f32.load (local.get $pa))', '(f32.load (local.get $pb))', '(local.get $acc)')})`);
+        emit(`(local.set $pa (i32.add (local.get $pa) (local.get $as4))) (local.set $pb (i32.add (local.get $pb) (local.get $n4))) (local.set $s (i32.sub (local.get $s) (i32.const 1))) (br $sl)))`);
+        emit(epilogueScalar(r));
+      }
+      emit(`(local.set $n (i32.add (local.get $n) (i32.const 1))) (br $tl${R})))`);
+      emit(rowEnd);
+      emit(`(local.set $i (i32.add (local.get $i) (i32.const ${R}))) (br $rl${R})))`);
+    }
+    emit(finale);
+    emit(')');
+  }
+
+  emit('(module');
+  emit('(import "env" "memory" (memory 1))');
+  // C = A·B (+ bias[i] when $bias ≠ 0)
+  routine('gemm', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $I i32) (param $S i32) (param $N i32) (param $b i32)',
+    (r, v, acc) => `(v128.store ${cAddr('$C', r, v)} (if (result v128) (local.get $b) (then (f32x4.add ${acc} (v128.load32_splat (i32.add (local.get $b) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2)))))) (else ${acc})))`,
+    (r) => `(f32.store (i32.add (local.get $C) (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $n4)) (i32.shl (local.get $n) (i32.const 2)))) (if (result f32) (local.get $b) (then (f32.add (local.get $acc) (f32.load (i32.add (local.get $b) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2)))))) (else (local.get $acc))))`,
+    '', '', '');
+  // weight gradient fused with SGD: V, W, Vo, Wo have C's shape; stats ← [Σg², max|g|, Σv'², Σw'²]
+  const sgdVec = (r, v, acc) => [
+    `(local.set $g ${acc})`,
+    `(local.set $nv (f32x4.add (f32x4.mul (v128.load ${cAddr('$V', r, v)}) (local.get $mu4)) (local.get $g)))`,
+    `(local.set $nw (f32x4.sub (v128.load ${cAddr('$W', r, v)}) (f32x4.mul (local.get $nv) (local.get $lr4))))`,
+    `(v128.store ${cAddr('$Vo', r, v)} (local.get $nv)) (v128.store ${cAddr('$Wo', r, v)} (local.get $nw))`,
+    `(local.set $sg (f32x4.add (local.get $sg) (f32x4.mul (local.get $g) (local.get $g))))`,
+    `(local.set $sv (f32x4.add (local.get $sv) (f32x4.mul (local.get $nv) (local.get $nv))))`,
+    `(local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $nw) (local.get $nw))))`,
+    `(local.set $mx (f32x4.pmax (local.get $mx) (f32x4.abs (local.get $g))))`,
+  ].join('\n');
+  const fold = (x, y) => `(local.set ${y} (f64.add (local.get ${y}) (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get ${x}))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get ${x})))) (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get ${x}))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get ${x}))))))) (local.set ${x} (v128.const i32x4 0 0 0 0))`;
+  const sgdScalarAddr = (base, r) => `(i32.add (local.get ${base}) (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $n4)) (i32.shl (local.get $n) (i32.const 2))))`;
+  const sgdScalar = (r) => [
+    `(local.set $ga (local.get $acc))`,
+    `(local.set $va (f32.add (f32.mul (f32.load ${sgdScalarAddr('$V', r)}) (local.get $mu)) (local.get $ga)))`,
+    `(local.set $wa (f32.sub (f32.load ${sgdScalarAddr('$W', r)}) (f32.mul (local.get $va) (local.get $lr))))`,
+    `(f32.store ${sgdScalarAddr('$Vo', r)} (local.get $va)) (f32.store ${sgdScalarAddr('$Wo', r)} (local.get $wa))`,
+    `(local.set $sgs (f64.add (local.get $sgs) (f64.promote_f32 (f32.mul (local.get $ga) (local.get $ga)))))`,
+    `(local.set $svs (f64.add (local.get $svs) (f64.promote_f32 (f32.mul (local.get $va) (local.get $va)))))`,
+    `(local.set $sws (f64.add (local.get $sws) (f64.promote_f32 (f32.mul (local.get $wa) (local.get $wa)))))`,
+    `(local.set $mxs (f32.max (local.get $mxs) (f32.abs (local.get $ga))))`,
+  ].join('\n');
+  routine('gemm_sgd', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32)',
+    sgdVec,
+    sgdScalar,
+    '(local.set $lr4 (f32x4.splat (local.get $lr))) (local.set $mu4 (f32x4.splat (local.get $mu)))',
+    // f32 lanes within a group of rows (≤ 4·N elements), f64 across groups: ~1e-6 relative
+    [fold('$sg', '$sgs'), fold('$sv', '$svs'), fold('$sw', '$sws')].join('\n'),
+    [
+      `(local.set $mxs (f32.max (local.get $mxs) (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx))) (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx))))))`,
+      '(if (f64.ne (local.get $sgs) (local.get $sgs)) (then (local.set $mxs (f32.demote_f64 (local.get $sgs)))))',
+      '(f32.store (local.get $stats) (f32.demote_f64 (local.get $sgs)))',
+      '(f32.store offset=4 (local.get $stats) (local.get $mxs))',
+      '(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $svs)))',
+      '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n'));
+  emit(')');
+  return out.join('\n');
+}
