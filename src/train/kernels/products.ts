@@ -22,8 +22,10 @@ import { sgdMomentum, type SgdResult } from './sgd.js';
 export const KernelSet = { relaxedSimd: 'wasm-relaxed-simd', simd: 'wasm-simd', tfjs: 'tfjs' } as const;
 export type KernelSet = (typeof KernelSet)[keyof typeof KernelSet];
 
-interface ProductsModule {
+export interface ProductsModule {
   gemm(A: number, ai: number, as: number, B: number, C: number, I: number, S: number, N: number, bias: number): void;
+  /** n iterations of 8 register-only multiply-adds on f32x4 (64 flop each): the wasm peak */
+  peak(n: number): number;
   gemm_sgd(A: number, ai: number, as: number, B: number, I: number, S: number, N: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, stats: number): void;
 }
 
@@ -57,6 +59,13 @@ export function useKernelSet(set: typeof KernelSet.relaxedSimd | typeof KernelSe
   if (set === KernelSet.relaxedSimd) setFlagsFromString('--experimental-wasm-relaxed-simd');
   compiled = { module: new WebAssembly.Module(load(set === KernelSet.relaxedSimd ? './products.wasm' : './products-simd.wasm')), set };
   instances = new WeakMap();
+}
+
+/** An instance of one kernel set's module, for the bench (its peak loop). */
+export function productsModule(set: typeof KernelSet.relaxedSimd | typeof KernelSet.simd): ProductsModule {
+  if (set === KernelSet.relaxedSimd) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const mod = new WebAssembly.Module(load(set === KernelSet.relaxedSimd ? './products.wasm' : './products-simd.wasm'));
+  return new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }).exports as unknown as ProductsModule;
 }
 
 function productsFor(memory: WebAssembly.Memory): ProductsModule {

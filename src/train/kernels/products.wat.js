@@ -129,6 +129,14 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
       '(f32.store offset=4 (local.get $stats) (local.get $mxs))',
       '(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $svs)))',
       '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n'));
+  // The machine's wasm peak, for the bench: 8 independent register-only multiply-adds per
+  // iteration (64 flop), nothing loaded or stored.
+  const accs = Array.from({ length: 8 }, (_, i) => `$p${i}`);
+  emit(`(func (export "peak") (param $n i32) (result f32) (local $x v128) (local $y v128) ${accs.map((a) => `(local ${a} v128)`).join(' ')}`);
+  emit('(local.set $x (f32x4.splat (f32.const 0.999))) (local.set $y (f32x4.splat (f32.const 0.001)))');
+  emit(`(loop $l ${accs.map((a) => `(local.set ${a} ${madd(`(local.get ${a})`, L('x'), L('y'))})`).join(' ')}`);
+  emit('(local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))');
+  emit(`(f32x4.extract_lane 0 ${accs.slice(1).reduce((s, a) => `(f32x4.add ${s} (local.get ${a}))`, '(local.get $p0)')}))`);
   emit(')');
   return out.join('\n');
 }
