@@ -10,7 +10,8 @@
  *      extrapolated from them.
  *
  * Flags: --quick (fewer steps, no long run), --backends wasm,cpu, --combos a-b-c,..., --no-torch,
- * --json FILE (write all numbers), --report (only the report benchmark, bench/report.ts).
+ * --json FILE (write all numbers), --report (only the report benchmark, bench/report.ts),
+ * --attach (only the attached-probe benchmark, bench/attach.ts; --no-attach skips it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -216,8 +217,11 @@ async function main(): Promise<void> {
     const hours = (runs * perRunS) / 2 / 3600;
     p(`two concurrent runs: ${pair.msPerStep.toFixed(2)} ms/step each (incl. evaluation) → full grid 64 × 9 seeds × 10 epochs on 2 workers ≈ ${hours.toFixed(1)} h (576 runs × ${perRunS.toFixed(0)} s ÷ 2; measured on relu-sigmoid-relu)`);
   }
+  // the attached-probe path (bench/attach.ts), a section of its own
+  if (!flag('no-attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) p(line);
   if (opt('json', '')) writeFileSync(opt('json', ''), JSON.stringify({ started, steps: rows, torch, skippedBackends, memory, pair }, null, 2));
 }
 
 if (flag('report')) await import('./report.js');
+else if (flag('attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) process.stdout.write(line + '\n');
 else await main();
