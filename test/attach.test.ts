@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { attachProbes } from '../src/attach/session.js';
+import { attachProbes, tolerant } from '../src/attach/session.js';
+import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { readTrace, type Trace } from '../src/trace/reader.js';
 import { metricRows } from '../src/trace/summary.js';
 import { ProbeError } from '../src/errors.js';
@@ -225,4 +226,15 @@ test('attaching refuses to replace an existing trace unless forced', () => {
   assert.throws(() => attachProbes(model, { out: dir }), (e: unknown) => e instanceof ProbeError && /already exists/.test(e.message));
   attachProbes(model, { out: dir, force: true }).close();
   model.dispose();
+});
+
+test('a layer probe that cannot describe an attached layer (its metrics throw) records nothing for it, and training goes on', () => {
+  const picky = tolerant({
+    id: 'picky', scope: 'layer', description: 'knows only relu',
+    metrics: (layer) => { if (layer.activation !== 'relu') throw new Error(`no spec for ${layer.activation}`); return ['x']; },
+    compute: () => tf.zeros([1]) as tf.Tensor1D,
+  });
+  const info = (activation: string) => ({ layer: 1, activation: activation as 'relu', fanIn: 2, fanOut: 2, isOutput: false });
+  assert.deepEqual(picky.metrics(info('relu'), DEFAULT_PROBE_SETTINGS), ['x']);
+  assert.deepEqual(picky.metrics(info('softmax'), DEFAULT_PROBE_SETTINGS), []);
 });

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ensureWritableDir } from '../fs-util.js';
 import { ProbeHost } from '../probes/host.js';
-import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type Probe, type ProbeSettings } from '../probes/probe.js';
+import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
 import { RunStatus, type RunFacts } from '../trace/schema.js';
 import type { Activation } from '../activations.js';
@@ -112,7 +112,7 @@ export class ProbeSession implements ForwardSink {
     this.sawTargets = (compiled || opts.loss !== undefined) && model.outputs.length === 1 && outShape.length === 2 && (outShape[1] ?? 0) >= 2;
     this.loss = opts.loss ? this.wrapLoss(opts.loss) : null;
     const probeIds = opts.probes ?? 'all';
-    const probes: Probe[] = resolveProbes(probeIds).map((p) => (p.id === 'loss' && !this.sawTargets ? lossOnly : p));
+    const probes: Probe[] = resolveProbes(probeIds).map((p) => (p.id === 'loss' && !this.sawTargets ? lossOnly : p.scope === 'layer' ? tolerant(p) : p));
     this.infos = this.plan.layers.map((l) => ({
       layer: l.layer,
       activation: l.activation as Activation,
@@ -380,6 +380,25 @@ export function logValue(logs: tf.Logs | undefined, key: string): number | undef
   if (typeof v === 'number') return v;
   if (v instanceof tf.Tensor && !v.isDisposed && v.size === 1) return v.dataSync()[0];
   return undefined;
+}
+
+/**
+ * An attached model's layers carry activations probe's study never uses (linear, softmax,
+ * softplus, …): a probe that cannot describe such a layer (its `metrics` throws) records nothing
+ * for it instead of stopping the user's training.
+ */
+export function tolerant(p: LayerProbe): LayerProbe {
+  return {
+    ...p,
+    metrics(layer, settings) {
+      try {
+        return p.metrics(layer, settings);
+      } catch {
+        return [];
+      }
+    },
+    compute: (ctx) => p.compute(ctx),
+  };
 }
 
 /** A Sequential trains through the functional model inside it: that one holds the loss functions. */
