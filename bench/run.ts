@@ -29,6 +29,8 @@ import { loadMnist } from '../src/train/data.js';
 import { Mlp, type EngineKind } from '../src/train/engine.js';
 import { initParams } from '../src/train/model.js';
 import { permutation, rng } from '../src/train/rng.js';
+import { kernelSet } from '../src/train/kernels/products.js';
+import { measureProcesses, measureProducts, type ProcessFigures, type ProductFigures } from './products.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -177,8 +179,19 @@ async function main(): Promise<void> {
     if (typeof r === 'string') { skippedBackends.push(`${b}: ${r}`); log(`  skipped: ${r}`); } else steps.push(...r);
   }
   const torch = torchColumns();
+  // the target's reference: PyTorch 1.13 Debian + OpenBLAS at one thread
+  const torchRef = torch.results.find((t) => t.env === 'debian 1 thread') ?? torch.results.find((t) => t.env === 'debian') ?? torch.results[0];
+  let products: ProductFigures | null = null, processes: ProcessFigures | null = null;
+  if (backends.includes('wasm')) {
+    log('products: wasm peak, own kernels (relaxed / plain SIMD) and XNNPACK, interleaved…');
+    products = await measureProducts(quick ? 5 : 15);
+    if (torchRef && !quick) {
+      log('whole processes: probe run (1,000 steps + evaluation of 1,000) and PyTorch the same, alternated…');
+      processes = await measureProcesses(ROOT, torchRef.python, 3);
+    }
+  }
   const rows = steps.map((s) => {
-    const ref = torch.results.find((t) => t.env === 'debian') ?? torch.results[0];
+    const ref = torchRef;
     return { ...s, ratio: ref ? s.on / ref.ms[s.combo] : NaN, overhead: s.on / s.off - 1 };
   });
   let memory: Awaited<ReturnType<typeof longRun>> | null = null;
@@ -195,12 +208,25 @@ async function main(): Promise<void> {
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
   p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better)\n');
   const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
-  p(`| backend | combination | probes off | all probes on | overhead | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian) |`);
+  p(`| backend | combination | probes off | all probes on | overhead | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
   p(`|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
   for (const r of rows) {
     p(`| ${r.backend} | ${r.combo} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${Number.isNaN(r.tape) ? '—' : r.tape.toFixed(2)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   }
   for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
+  if (products) {
+    const { peak, peakSimd, rows: pr } = products;
+    p(`\nmatrix products on wasm, batch 32 (GFLOP/s, best of interleaved rounds; the step runs ${kernelSet()}). Peak of one core: ${peak.toFixed(1)} GFLOP/s (register-only f32x4.relaxed_madd loop), ${peakSimd.toFixed(1)} with f32x4.mul + add\n`);
+    p('| product | shape | MFLOP | own, relaxed SIMD | own, plain SIMD | tfjs XNNPACK matMul | own relaxed ÷ peak |');
+    p('|---|---|---|---|---|---|---|');
+    for (const r of pr) p(`| ${r.product} | ${r.M}×${r.K}·${r.K}×${r.N} | ${r.mflop.toFixed(2)} | ${r.relaxed.toFixed(1)} | ${r.simd.toFixed(1)} | ${r.xnnpack.toFixed(1)}${r.product.startsWith('weight') ? ' (+ separate SGD)' : ''} | ${(100 * r.relaxed / peak).toFixed(0)}% |`);
+    const ms = (k: 'relaxed' | 'simd' | 'xnnpack') => pr.reduce((s, r) => s + r.mflop / r[k], 0);
+    p(`\nthe step's products (75 MFLOP) take ${ms('relaxed').toFixed(2)} ms with the own relaxed-SIMD kernels, ${ms('simd').toFixed(2)} ms with plain SIMD, ${ms('xnnpack').toFixed(2)} ms with XNNPACK; at the peak they would take ${(75.2 / peak).toFixed(2)} ms`);
+  }
+  if (processes && processes.probe.length && processes.torch.length) {
+    const a = median(processes.probe), b = median(processes.torch);
+    p(`\nwhole process, 1,000 steps of batch 32 + evaluation of 1,000 (relu-sigmoid-relu, all probes every step, wasm), wall time from spawn to exit, alternated ×${processes.probe.length}: probe run ${a.toFixed(2)} s · PyTorch ${processes.torchVersion} Debian OpenBLAS 1 thread ${b.toFixed(2)} s (bench/torch_run.py) · ratio ${(a / b).toFixed(2)}×`);
+  }
   const wasm = rows.filter((r) => r.backend === 'wasm');
   if (wasm.length) p(`\ntrace writing (rows appended + checkpoints): ${(100 * median(wasm.map((r) => r.writeShare))).toFixed(2)}% of the probed step time (wasm, median over combinations)`);
   if (memory) {
@@ -219,7 +245,7 @@ async function main(): Promise<void> {
   }
   // the attached-probe path (bench/attach.ts), a section of its own
   if (!flag('no-attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) p(line);
-  if (opt('json', '')) writeFileSync(opt('json', ''), JSON.stringify({ started, steps: rows, torch, skippedBackends, memory, pair }, null, 2));
+  if (opt('json', '')) writeFileSync(opt('json', ''), JSON.stringify({ started, steps: rows, torch, skippedBackends, memory, pair, products, processes }, null, 2));
 }
 
 if (flag('report')) await import('./report.js');
