@@ -2,8 +2,8 @@
  * `probe sweep --emit slurm` on a real Slurm cluster: one node on this machine, started by
  * scripts/slurm-local.sh. The emitted array is submitted as printed (from outside the project
  * folder, with `--export=NONE` so the job sees none of our environment), one task is cancelled
- * between its two runs, the array is submitted again, and the folder must then hold every run
- * complete exactly once, the runs finished before the cancel untouched. Skips, with the script's
+ * and one killed between their two runs, the array is submitted again, and the folder must then
+ * hold every run complete exactly once, the runs finished before untouched. Skips, with the script's
  * one-line reason, where Slurm cannot run (not root, not Linux, no apt-get to install it).
  */
 import { test } from 'node:test';
@@ -30,7 +30,7 @@ function complete(path: string): boolean {
   try { return !readTraceMeta(path).truncated; } catch { return false; }
 }
 
-test('a Slurm job array runs the grid once; resubmitted after a cancel, it finishes only what is missing', { timeout: 420_000 }, async (t) => {
+test('a Slurm job array runs the grid once; resubmitted after a cancel and a kill, it finishes only what is missing', { timeout: 420_000 }, async (t) => {
   const dir = tmp('probe-slurm-');
   const stop = () => spawnSync('bash', [SCRIPT, 'stop', dir], { encoding: 'utf8' });
   t.after(() => { stop(); rmSync(dir, { recursive: true, force: true }); });
@@ -78,34 +78,47 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel, it finis
   const log = (job: string, task: number) => readFileSync(join(out, `slurm-${job}_${task}.log`), 'utf8');
   const trace = (run: string) => join(out, `${run}.arrow`);
 
-  // 1. the whole array; task 4 is cancelled once its first run is complete and its second started
+  // 1. the whole array, two tasks stopped once their first run is complete and their second
+  // started: task 4 by scancel (SIGTERM, then SIGKILL after KillWait), task 3 killed outright
+  // (SIGKILL to every process, as a node crash or the OOM killer would)
   phase('emitted');
   const job1 = submit();
-  const [first, second] = runsOf(4);
-  await waitFor(job1, `task 4 between its runs`, () => complete(trace(first)) && existsSync(trace(second)));
-  slurm('scancel', [`${job1}_4`]);
-  phase(`scancel ${job1}_4`);
+  const stops = [
+    { task: 3, args: ['--full', '--signal=KILL'], done: false },
+    { task: 4, args: [], done: false },
+  ].map((c) => ({ ...c, runs: runsOf(c.task) }));
+  await waitFor(job1, 'tasks 3 and 4 between their runs', () => {
+    for (const c of stops.filter((c) => !c.done && complete(trace(c.runs[0])) && existsSync(trace(c.runs[1])))) {
+      slurm('scancel', [...c.args, `${job1}_${c.task}`]);
+      phase(`scancel ${c.args.join(' ')} ${job1}_${c.task}`);
+      c.done = true;
+    }
+    return stops.every((c) => c.done);
+  });
   await waitFor(job1, 'the first array to end', () => !pending(job1));
   phase('first array ended');
-  assert.deepEqual(states(job1), { 1: 'COMPLETED', 2: 'COMPLETED', 3: 'COMPLETED', 4: 'CANCELLED' });
-  for (const task of [1, 2, 3]) assert.match(log(job1, task), /2 run\(s\) completed, 0 skipped/, `task ${task}'s log`);
-  assert.ok(!complete(trace(second)), `${second} was cancelled mid-run (it finished before scancel landed)`);
-  t.diagnostic(`cancelled task's log: ${log(job1, 4).trim().split('\n').join(' | ')}`);
+  const cut = stops.map((c) => c.runs[1]);
+  for (const r of cut) assert.ok(!complete(trace(r)), `${r} was stopped mid-run (it finished before scancel landed)`);
+  assert.deepEqual(states(job1), { 1: 'COMPLETED', 2: 'COMPLETED', 3: 'CANCELLED', 4: 'CANCELLED' });
+  for (const task of [1, 2]) assert.match(log(job1, task), /2 run\(s\) completed, 0 skipped/, `task ${task}'s log`);
+  for (const task of [3, 4]) t.diagnostic(`task ${task}'s log: ${log(job1, task).trim().split('\n').join(' | ')}`);
   // scancel's SIGTERM reaches the workers too: the run is interrupted, not failed
   assert.match(log(job1, 4), /1 run\(s\) completed, 0 skipped \(already complete\), 0 failed, 1 not run/);
   assert.match(log(job1, 4), /sweep interrupted: 1 run\(s\) not finished/);
-  assert.equal(readTraceMeta(trace(second)).status, 'interrupted');
-  const finished = ALL.filter((r) => r !== second);
+  assert.equal(readTraceMeta(trace(cut[1])).status, 'interrupted');
+  // the killed one had no chance to close its trace: it is left as its last checkpoint
+  assert.ok(!['complete', 'interrupted'].includes(readTraceMeta(trace(cut[0])).status), `${cut[0]} killed mid-run`);
+  const finished = ALL.filter((r) => !cut.includes(r));
   for (const r of finished) assert.ok(complete(trace(r)), `${r} complete after the first array`);
   const before = new Map(finished.map((r) => { const s = statSync(trace(r)); return [r, `${s.ino}:${s.mtimeMs}`]; }));
 
-  // 2. the same array again: three tasks skip everything, task 4 redoes only its cancelled run
+  // 2. the same array again: two tasks skip everything, tasks 3 and 4 redo only their cut runs
   const job2 = submit();
   await waitFor(job2, 'the second array to end', () => !pending(job2));
   phase('second array ended');
   assert.deepEqual(states(job2), { 1: 'COMPLETED', 2: 'COMPLETED', 3: 'COMPLETED', 4: 'COMPLETED' });
-  for (const task of [1, 2, 3]) assert.match(log(job2, task), /0 run\(s\) completed, 2 skipped/, `task ${task}'s log`);
-  assert.match(log(job2, 4), /1 run\(s\) completed, 1 skipped/);
+  for (const task of [1, 2]) assert.match(log(job2, task), /0 run\(s\) completed, 2 skipped/, `task ${task}'s log`);
+  for (const task of [3, 4]) assert.match(log(job2, task), /1 run\(s\) completed, 1 skipped/, `task ${task}'s log`);
   for (const [r, id] of before) {
     const s = statSync(trace(r));
     assert.equal(`${s.ino}:${s.mtimeMs}`, id, `${r} was not rewritten`);
