@@ -106,8 +106,9 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel and a kil
   assert.match(log(job1, 4), /1 run\(s\) completed, 0 skipped \(already complete\), 0 failed, 1 not run/);
   assert.match(log(job1, 4), /sweep interrupted: 1 run\(s\) not finished/);
   assert.equal(readTraceMeta(trace(cut[1])).status, 'interrupted');
-  // the killed one had no chance to close its trace: it is left as its last checkpoint
-  assert.ok(!['complete', 'interrupted'].includes(readTraceMeta(trace(cut[0])).status), `${cut[0]} killed mid-run`);
+  // the killed one: left as its last checkpoint, or closed as interrupted by a worker that saw its
+  // parent die first; either way not complete (checked above) and redone below
+  t.diagnostic(`${cut[0]} after the kill: ${readTraceMeta(trace(cut[0])).status}`);
   const finished = ALL.filter((r) => !cut.includes(r));
   for (const r of finished) assert.ok(complete(trace(r)), `${r} complete after the first array`);
   const before = new Map(finished.map((r) => { const s = statSync(trace(r)); return [r, `${s.ino}:${s.mtimeMs}`]; }));
