@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     p(`\nmatrix products on wasm, batch 32 (GFLOP/s, best of interleaved rounds; the step runs ${kernelSet()}). Peak of one core: ${peak.toFixed(1)} GFLOP/s (register-only f32x4.relaxed_madd loop), ${peakSimd.toFixed(1)} with f32x4.mul + add\n`);
     p('| product | shape | MFLOP | own, relaxed SIMD | own, plain SIMD | tfjs XNNPACK matMul | own relaxed ÷ peak |');
     p('|---|---|---|---|---|---|---|');
-    for (const r of pr) p(`| ${r.product} | ${r.M}×${r.K}·${r.K}×${r.N} | ${r.mflop.toFixed(2)} | ${r.relaxed.toFixed(1)} | ${r.simd.toFixed(1)} | ${r.xnnpack.toFixed(1)}${r.product.startsWith('weight') ? ' (+ separate SGD)' : ''} | ${(100 * r.relaxed / peak).toFixed(0)}% |`);
+    for (const r of pr) p(`| ${r.product} | ${r.product.startsWith('backward') ? `${r.K}×${r.M}·${r.M}×${r.N}` : r.product.startsWith('weight') ? `${r.M}×${r.N}·${r.N}×${r.K}` : `${r.M}×${r.K}·${r.K}×${r.N}`} | ${r.mflop.toFixed(2)} | ${r.relaxed.toFixed(1)} | ${r.simd.toFixed(1)} | ${r.xnnpack.toFixed(1)}${r.product.startsWith('weight') ? ' (+ separate SGD)' : ''} | ${(100 * r.relaxed / peak).toFixed(0)}% |`);
     const ms = (k: 'relaxed' | 'simd' | 'xnnpack') => pr.reduce((s, r) => s + r.mflop / r[k], 0);
     p(`\nthe step's products (75 MFLOP) take ${ms('relaxed').toFixed(2)} ms with the own relaxed-SIMD kernels, ${ms('simd').toFixed(2)} ms with plain SIMD, ${ms('xnnpack').toFixed(2)} ms with XNNPACK; at the peak they would take ${(75.2 / peak).toFixed(2)} ms`);
   }
