@@ -112,3 +112,26 @@ export async function allModes(): Promise<readonly Mode[]> {
   const skip = await nodeSkipReason();
   return [...MODES, { name: 'node (tfjs-node)', enter: () => useBackend('node'), leave: () => useBackend('wasm'), ...(skip ? { skip } : {}) }];
 }
+
+/**
+ * Runs the CLI in this process (no new Node, no tfjs load per call) and returns what it printed
+ * and the exit code it set. For exit paths that end the process (signals), spawn the binary.
+ */
+export async function runCli(args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const { main } = await import('../src/cli/main.js');
+  let stdout = '', stderr = '';
+  const out = process.stdout.write, err = process.stderr.write;
+  const saved = process.exitCode;
+  process.exitCode = 0;
+  process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof out;
+  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof err;
+  try {
+    await main(args);
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+  const status = Number(process.exitCode ?? 0);
+  process.exitCode = saved;
+  return { status, stdout, stderr };
+}

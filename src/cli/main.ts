@@ -5,7 +5,8 @@
  */
 import chalk from 'chalk';
 import yargs from 'yargs';
-import { isProbeError } from '../errors.js';
+import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
+import { msg } from '../messages.js';
 import * as compare from './compare.js';
 import * as inspect from './inspect.js';
 import * as report from './report.js';
@@ -24,15 +25,26 @@ export async function main(args: readonly string[]): Promise<void> {
     return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
   }
   try {
-    await yargs([...args])
+    const y = yargs([...args]);
+    await y
       .scriptName('probe')
-      .parserConfiguration({ 'duplicate-arguments-array': false })
       .usage('$0 <command> [options]\n\nFind out why a network fails to learn: train with probes that record, per step and layer,\nsaturation, dead ReLUs and gradient sizes into Arrow traces.')
       .command(run)
       .command(inspect)
       .command(report)
       .command(sweep)
       .command(compare)
+      // An option given twice would silently lose one value (and with yargs' "last wins" setting,
+      // so would every file but the last of `compare a b`): refuse it instead.
+      .middleware((argv) => {
+        // getOptions() is yargs API missing from @types/yargs 17
+        const arrays = new Set((y as unknown as { getOptions(): { array: string[] } }).getOptions().array);
+        for (const [key, value] of Object.entries(argv)) {
+          if (Array.isArray(value) && key !== '_' && !arrays.has(key) && !/[A-Z]/.test(key)) {
+            throw new ProbeError(ErrorCode.usage, msg.repeatedOption(key, value));
+          }
+        }
+      })
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()
