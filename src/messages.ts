@@ -46,6 +46,7 @@ export const msg = {
     `${path} has ${got - want} bytes more than its header describes (${want}): not a valid idx file`,
   idxCountMismatch: (images: string, labels: string, ni: number, nl: number) =>
     `${images} holds ${ni} images but ${labels} holds ${nl} labels: they must match`,
+  emptySplit: (path: string) => `${path} holds no samples: training and testing need at least one each`,
   idxBadLabel: (path: string, index: number, value: number, classes: number) =>
     `${path}: label ${value} at index ${index} is outside 0..${classes - 1}`,
   inputSizeMismatch: (path: string, got: number, want: number) =>

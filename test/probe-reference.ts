@@ -19,21 +19,26 @@ export function refSaturation(act: Activation, z: ArrayLike<number>, a: ArrayLik
   return [(low + high) / n, low / n, high / n, deriv / n];
 }
 
-/** z is `[units][batch]`. */
+/** z is `[units][batch]`. Inactive means z ≤ 0, active z > 0; NaN is neither. */
 export function refDeadRelu(z: ArrayLike<number>, units: number, batch: number, perUnit: boolean): number[] {
   let inactive = 0, deadUnits = 0, deadRows = 0;
   const activeShare: number[] = [];
+  const isOff = (v: number) => !Number.isNaN(v) && v <= 0;
+  const isOn = (v: number) => !Number.isNaN(v) && v > 0;
   for (let u = 0; u < units; u++) {
     let all = true, active = 0;
     for (let s = 0; s < batch; s++) {
-      if (z[u * batch + s] <= 0) inactive++; else { all = false; active++; }
+      const v = z[u * batch + s];
+      if (isOff(v)) inactive++;
+      else all = false;
+      if (isOn(v)) active++;
     }
     if (all) deadUnits++;
     activeShare.push(active / batch);
   }
   for (let s = 0; s < batch; s++) {
     let all = true;
-    for (let u = 0; u < units; u++) if (z[u * batch + s] > 0) all = false;
+    for (let u = 0; u < units; u++) if (!isOff(z[u * batch + s])) all = false;
     if (all) deadRows++;
   }
   const base = [inactive / (units * batch), deadUnits / units, deadRows / batch];

@@ -147,3 +147,49 @@ test('probe host lays out one slot per value and checks what probes return', () 
   assert.throws(() => tf.tidy(() => bad.onStepTensors({ loss: tf.scalar(0), output: z, labels: tf.tensor1d([0, 0], 'int32') }, { step: 0, epoch: 1, batchSize: 2 }) ?? []), /returned shape \[2\] for 4 metrics/);
   z.dispose();
 });
+
+/** closeness, where NaN matches only NaN */
+function closeOrBothNaN(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number): number {
+  for (let i = 0; i < a.length; i++) if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return Infinity;
+  const keep = (xs: ArrayLike<number>) => Array.from(xs).filter((v) => !Number.isNaN(v));
+  return closeness(keep(a), keep(b), rtol, atol);
+}
+
+for (const mode of MODES) {
+  test(`NaN is never counted dead or saturated, and every probe still matches its reference (${mode.name})`, async () => {
+    await mode.enter();
+    try {
+      // rows are units, columns samples: unit 0 is NaN but for one inactive sample; unit 1 all NaN
+      const z = [[NaN, NaN, -1, NaN], [NaN, NaN, NaN, NaN], [-2, NaN, -3, 4]];
+      const { t, a, ctx } = layerCtx(z, 'relu');
+      const dead = Array.from(deadRelu.compute(ctx).dataSync());
+      tf.dispose([t, a]);
+      // z ≤ 0: 3 of 12; no unit and no sample is inactive throughout; unit 2 active once in 4
+      assert.deepEqual(dead, [3 / 12, 0, 0, 0, 0, 0.25].map(Math.fround));
+      assert.deepEqual(dead, refDeadRelu(z.flat(), 3, 4, true).map(Math.fround));
+      const sig = layerCtx([[NaN, 50, NaN, -50]], 'sigmoid');
+      const sat = Array.from(saturation.compute(sig.ctx).dataSync());
+      const ref = refSaturation('sigmoid', sig.t.dataSync(), sig.a.dataSync(), S);
+      tf.dispose([sig.t, sig.a]);
+      assert.deepEqual(sat.slice(0, 3), [0.5, 0.25, 0.25], 'only the two finite extremes are saturated');
+      assert.ok(Number.isNaN(sat[3]), "the mean derivative over NaN outputs is NaN, not a number that looks like one");
+      assert.ok(closeOrBothNaN(sat, ref, 1e-6, 1e-7) <= 1);
+      // a whole step through a network with one NaN weight: every probe against its reference
+      for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'relu']] as Activation[][]) {
+        const params = initParams({ sizes: SIZES, activations: acts }, 5);
+        params[0].w[0] = NaN;
+        const { seen, got, layers, B } = probedStep(acts, params);
+        for (const L of layers) {
+          const s = seen[L.layer];
+          const [probe, want] = L.activation === 'relu'
+            ? ['dead-relu', refDeadRelu(s.z, L.fanOut, B, L.fanOut <= S.perUnitMax)]
+            : ['saturation', refSaturation(L.activation, s.z, s.a, S)];
+          assert.ok(closeOrBothNaN(got(L.layer, probe), want, 1e-5, 1e-7) <= 1, `${acts.join('-')} layer ${L.layer} ${probe}: ${got(L.layer, probe)} vs ${want}`);
+          if (probe === 'dead-relu') assert.ok(got(L.layer, probe)[1] < 1, `layer ${L.layer}: NaN units are not dead`);
+        }
+      }
+    } finally {
+      await mode.leave();
+    }
+  });
+}

@@ -77,6 +77,8 @@ export function render(c: Comparison): string {
       : `  ${d.group}: ${chalk.yellow(`diverges at step ${d.step}`)} (epoch ${d.epoch}); largest difference ${num(d.maxDiff)}`);
   }
   const trunc = c.groups.filter((g) => g.truncated > 0);
+  const div = c.groups.filter((g) => g.diverged > 0);
+  if (div.length) out.push(chalk.red(`note: ${div.map((g) => `${g.label} has ${g.diverged} diverged run(s)`).join('; ')}`));
   if (trunc.length) out.push(chalk.yellow(`note: ${trunc.map((g) => `${g.label} has ${g.truncated} truncated run(s)`).join('; ')}`));
   return out.join('\n');
 }

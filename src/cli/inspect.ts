@@ -28,6 +28,8 @@ export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {
 }
 
 export function statusLine(s: TraceSummary): string {
+  const d = s.progress?.diverged;
+  if (d) return chalk.red(`DIVERGED at step ${d.step} (${d.reason}); ${s.epochs.length} of ${s.epochsPlanned ?? '?'} epochs finished before`);
   if (!s.truncated) return chalk.green('complete');
   const planned = s.epochsPlanned ?? '?';
   const why = s.recovered

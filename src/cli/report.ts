@@ -40,10 +40,10 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   }).finally(() => line.clear());
   warnings.flush();
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h) }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, diverged: r.diverged, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h) }, null, 2) + '\n');
   } else {
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
-    const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}`];
+    const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}`];
     for (const h of r.hypotheses) {
       const variant = new Set(r.hypotheses.map((x) => x.variant)).size > 1 ? ` [${h.variant}]` : '';
       lines.push(`${h.id}${variant} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);

@@ -139,14 +139,15 @@ async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
 function jsonSummary(r: RunResult) {
   return {
     run: r.run, path: r.path, status: r.status, backend: r.backend, configHash: r.configHash, steps: r.steps, seconds: r.seconds,
-    probeOverhead: r.probeOverhead, writeOverhead: r.writeOverhead, config: r.config, epochs: r.epochs, last: r.last,
+    probeOverhead: r.probeOverhead, writeOverhead: r.writeOverhead, config: r.config, epochs: r.epochs, last: r.last, diverged: r.diverged,
   };
 }
 
 export function humanSummary(r: RunResult): string {
   const lines: string[] = [];
-  const ok = r.status === 'complete' ? chalk.green('✔') : chalk.yellow('■');
-  lines.push(`${ok} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${r.status} · ${r.steps} steps in ${fmtDuration(r.seconds)} · backend ${r.backend}`);
+  const ok = r.status === 'complete' ? chalk.green('✔') : r.status === 'diverged' ? chalk.red('✘') : chalk.yellow('■');
+  const status = r.diverged ? chalk.red(`diverged at step ${r.diverged.step} (${r.diverged.reason})`) : r.status;
+  lines.push(`${ok} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${status} · ${r.steps} steps in ${fmtDuration(r.seconds)} · backend ${r.backend}`);
   if (r.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));

@@ -3,7 +3,7 @@
  * mean ± sd; the first group is the reference the others are measured against.
  */
 import { readTrace, type Trace } from '../trace/reader.js';
-import { RunProbe } from '../trace/schema.js';
+import { RunProbe, RunStatus } from '../trace/schema.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { mean, sd } from '../report/stats.js';
@@ -30,6 +30,8 @@ export interface Group {
   readonly runs: readonly string[];
   readonly config: Record<string, unknown>;
   readonly truncated: number;
+  /** runs whose loss or weights stopped being finite */
+  readonly diverged: number;
 }
 
 export interface CompareRow {
@@ -147,6 +149,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
       key: JSON.stringify(flatConfig(ls[0].trace.config)), combo, seeds, runs: ls.map((l) => l.trace.run),
       label: ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config,
       truncated: ls.filter((l) => l.trace.truncated).length,
+      diverged: ls.filter((l) => l.trace.status === RunStatus.diverged).length,
     };
   });
   // disambiguate labels of groups with the same combination but other settings

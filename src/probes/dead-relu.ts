@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../train/kernels/host.js';
 import type { LayerProbe } from './probe.js';
 
-/** One pass over z `[units, batch]`: [inactive_frac, dead_units, dead_rows, (active share per unit)…]. */
+/**
+ * One pass over z `[units, batch]`: [inactive_frac, dead_units, dead_rows, (active share per unit)…].
+ * An entry is inactive if z ≤ 0 and active if z > 0; a NaN (a diverged network) is neither, so it
+ * never makes a unit or a sample look dead.
+ */
 const stats = defineKernel<{ perUnit: boolean }>({
   name: 'ProbeDeadRelu',
   inputs: ['z'],
@@ -11,11 +15,15 @@ const stats = defineKernel<{ perUnit: boolean }>({
     const rowAlive = new Uint8Array(batch);
     const share: number[] = [];
     for (let u = 0; u < units; u++) {
-      let active = 0;
+      let active = 0, off = 0;
       const base = u * batch;
-      for (let s = 0; s < batch; s++) if (z[base + s] > 0) { active++; rowAlive[s] = 1; }
-      inactive += batch - active;
-      if (active === 0) deadUnits++;
+      for (let s = 0; s < batch; s++) {
+        const v = z[base + s];
+        if (v <= 0) off++;
+        else { rowAlive[s] = 1; if (v > 0) active++; }
+      }
+      inactive += off;
+      if (off === batch) deadUnits++;
       if (perUnit) share.push(active / batch);
     }
     let deadRows = 0;
@@ -25,7 +33,7 @@ const stats = defineKernel<{ perUnit: boolean }>({
   device([z], { perUnit }) {
     const inactive = tf.cast(tf.lessEqual(z, 0), 'float32');
     const base = tf.stack([tf.mean(inactive), tf.mean(tf.min(inactive, 1)), tf.mean(tf.min(inactive, 0))]) as tf.Tensor1D;
-    return perUnit ? tf.concat([base, tf.sub(1, tf.mean(inactive, 1)) as tf.Tensor1D]) : base;
+    return perUnit ? tf.concat([base, tf.mean(tf.cast(tf.greater(z, 0), 'float32'), 1) as tf.Tensor1D]) : base;
   },
 });
 

@@ -41,6 +41,8 @@ export interface ReportResult {
   readonly files: readonly string[];
   readonly runs: number;
   readonly truncated: number;
+  /** runs whose loss or weights stopped being finite (counted with the epochs finished before) */
+  readonly diverged: number;
   readonly hypotheses: readonly HypothesisResult[];
   readonly panels: readonly string[];
   readonly skipped: readonly string[];
@@ -108,6 +110,7 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
   paths.forEach((p, i) => {
     progress(`reading ${i + 1}/${paths.length} ${basename(p)}`);
     const t = readTrace(p);
+    if (t.progress?.diverged) warn(`${p} diverged at step ${t.progress.diverged.step} (${t.progress.diverged.reason}): using its ${t.progress.epochsDone} epoch(s) finished before`);
     if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
     digests.push(digestTrace(t));
   });
@@ -149,7 +152,8 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
   });
   write('index.html', html);
   write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, hypotheses }, null, 2));
-  return { out, files, runs: digests.length, truncated, hypotheses, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  const diverged = digests.filter((d) => d.status === 'diverged').length;
+  return { out, files, runs: digests.length, truncated, diverged, hypotheses, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
 function singleRunSummary(d: RunDigest): string {

@@ -8,6 +8,7 @@
  *            own trace; progress is reported for the sweep as a whole
  *   index    index.arrow rebuilt from the traces' footers as runs finish and at the end
  *
+ * A diverged run is finished like a complete one: rerunning it would diverge again.
  * Killing a sweep loses only the runs in flight: their traces are truncated and are redone when
  * the same command runs again.
  */
@@ -20,6 +21,7 @@ import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTraceMeta } from '../trace/reader.js';
+import { isFinished, type RunStatus } from '../trace/schema.js';
 import { grid, shardOf, type GridPoint, type Shard } from './grid.js';
 import { writeIndex, type IndexRow } from './sweep-index.js';
 import type { FromWorker, ToWorker } from './worker.js';
@@ -88,7 +90,7 @@ export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 
       const same = m.config.configHash === configHash(config);
       if (!same) { action = 'conflict'; why = `config hash ${String(m.config.configHash)} ≠ ${configHash(config)}`; }
       else if (m.truncated) { action = 'redo'; why = `${m.status}${m.recovered ? ', damaged' : ''}`; }
-      else { action = 'skip'; why = 'complete'; }
+      else { action = 'skip'; why = m.status; }
     } catch (e) {
       action = 'conflict';
       why = (e as Error).message;
@@ -157,7 +159,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           current.delete(child);
           const p = todo[m.id];
           if (m.type === 'done') {
-            if (m.status === 'complete') {
+            if (isFinished(m.status as RunStatus)) {
               completed++;
               durations.push(m.seconds);
               opts.listener?.onRunDone?.({ run: p, status: m.status, testAcc: m.testAcc, seconds: m.seconds, done: skipped + completed + failed.length, total: plan.length });

@@ -8,7 +8,7 @@ import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type 
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { Column, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
+import { Column, isFinished, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
 
 export interface TraceColumns {
   readonly length: number;
@@ -130,7 +130,7 @@ function meta(path: string, schema: Schema, recovered: boolean, bytes: number): 
     facts,
     progress,
     status,
-    truncated: status !== RunStatus.complete,
+    truncated: !isFinished(status),
     recovered,
     bytes,
   };

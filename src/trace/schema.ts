@@ -34,8 +34,18 @@ export const MetaKey = {
   progress: 'probe.progress',
 } as const;
 
-export const RunStatus = { running: 'running', complete: 'complete', interrupted: 'interrupted', failed: 'failed' } as const;
+/**
+ * `complete` and `diverged` are final: the run did all it could (a diverged run stopped when its
+ * loss or weights stopped being finite numbers; training it further cannot change that).
+ * The others mean the run ended early and may be redone.
+ */
+export const RunStatus = { running: 'running', complete: 'complete', diverged: 'diverged', interrupted: 'interrupted', failed: 'failed' } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+
+/** A run that ended on its own terms (complete or diverged), as opposed to a truncated one. */
+export function isFinished(status: RunStatus): boolean {
+  return status === RunStatus.complete || status === RunStatus.diverged;
+}
 
 /** Probes that are not measurements of a step but of the run. */
 export const RunProbe = {
@@ -113,6 +123,14 @@ export interface RunProgress {
   readonly writeOverhead: number | null;
   /** figures of the last finished epoch, so indexes need only the footer */
   readonly final?: FinalFigures;
+  /** set when status is `diverged`: the step at which it was seen, and what was not finite */
+  readonly diverged?: Divergence;
+}
+
+export interface Divergence {
+  /** the step whose loss was not finite, or the last step before weights were found not finite */
+  readonly step: number;
+  readonly reason: string;
 }
 
 export interface FinalFigures {

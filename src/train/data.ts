@@ -129,6 +129,8 @@ function readIdxSplit(imagesPath: string, labelsPath: string, classes: number, l
   const [ni, rows, cols] = images.dims as [number, number, number];
   const nl = labels.dims[0] as number;
   if (ni !== nl) throw new ProbeError(ErrorCode.data, msg.idxCountMismatch(imagesPath, labelsPath, ni, nl));
+  // no steps, or a test loss of 0/0: nothing a run could report
+  if (ni === 0) throw new ProbeError(ErrorCode.data, msg.emptySplit(imagesPath));
   const n = limit == null ? ni : Math.min(limit, ni);
   const dim = rows * cols;
   const lab = labels.data.subarray(0, n);

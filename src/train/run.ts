@@ -15,7 +15,7 @@ import { resolveProbes } from '../probes/registry.js';
 import { ProbeHost } from '../probes/host.js';
 import type { LayerInfo } from '../probes/probe.js';
 import { TraceWriter } from '../trace/writer.js';
-import { MetaKey, RunProbe, RunStatus, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
+import { MetaKey, RunProbe, RunStatus, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from './backend.js';
 import { loadDataset, type Dataset, type Split } from './data.js';
@@ -87,6 +87,18 @@ export interface RunResult {
   readonly seconds: number;
   readonly probeOverhead: number;
   readonly writeOverhead: number;
+  /** set when status is `diverged` */
+  readonly diverged: Divergence | null;
+}
+
+/** The first parameter that is not a finite number, as `layer L W|b = value`, or null. */
+function nonFinite(model: Mlp): string | null {
+  for (const [i, p] of model.params().entries()) {
+    for (const [name, xs] of [['W', p.w], ['b', p.b]] as const) {
+      for (let k = 0; k < xs.length; k++) if (!Number.isFinite(xs[k])) return `layer ${i + 1} ${name} holds ${xs[k]}`;
+    }
+  }
+  return null;
 }
 
 function evaluate(model: Mlp, split: Split, lut: Float32Array, lutOffset: Int32Array, classes: number, chunk = 1000): { loss: number; acc: number } {
@@ -155,6 +167,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   let status: RunStatus = RunStatus.running;
   let probeTotal = 0, writeTotal = 0, wallTotal = 0;
   let final: FinalFigures | null = null;
+  let diverged: Divergence | null = null;
   const slotSums = new Float64Array(host.slots.length);
   let slotSteps = 0;
   const progress = (): RunProgress => ({
@@ -167,7 +180,13 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : null,
     writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : null,
     ...(final ? { final } : {}),
+    ...(diverged ? { diverged } : {}),
   });
+  // Training on from a non-finite loss or weights cannot recover: stop, and say so.
+  const diverge = (step: number, reason: string) => {
+    diverged = { step, reason };
+    status = RunStatus.diverged;
+  };
   const writer = TraceWriter.create(path, {
     run,
     probes: probeNames,
@@ -221,8 +240,14 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
         stepsDone++;
         stepsThisEpoch++;
         opts.listener?.onStepEnd?.({ epoch, stepInEpoch: s + 1, stepsPerEpoch, loss: values[0] });
+        if (!Number.isFinite(values[0])) {
+          diverge(stepsDone - 1, `loss ${values[0]}`);
+          break;
+        }
         if (performance.now() - lastCheckpoint > checkpointMs) {
           const tc = performance.now();
+          const bad = nonFinite(model);
+          if (bad) { diverge(stepsDone - 1, bad); break; }
           writer.checkpoint(progress());
           lastCheckpoint = performance.now();
           writeMs += lastCheckpoint - tc;
@@ -233,7 +258,12 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
           lastYield = performance.now();
         }
       }
-      if (status !== RunStatus.running) break;
+      if (status !== RunStatus.running) {
+        wallTotal += performance.now() - t0; // the unfinished epoch's time still counts
+        break;
+      }
+      const bad = nonFinite(model);
+      if (bad) { diverge(stepsDone - 1, bad); break; }
       probeMs = host.computeMs;
       host.computeMs = 0;
       const ev = evaluate(model, data.test, data.lut, data.lutOffset, data.classes);
@@ -273,6 +303,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     seconds: wallTotal / 1000,
     probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : 0,
     writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : 0,
+    diverged,
   };
   if (status === RunStatus.interrupted) {
     throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(path, stepsDone)), { result });

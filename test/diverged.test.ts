@@ -1,0 +1,60 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runExperiment, isProbeError } from '../src/index.js';
+import { readTrace } from '../src/trace/reader.js';
+import { MNIST_FILES } from '../src/train/data.js';
+import { encodeIdx, IDX_IMAGES, IDX_LABELS } from '../src/train/idx.js';
+import { planSweep } from '../src/sweep/sweep.js';
+import { writeIndex } from '../src/sweep/sweep-index.js';
+import { FIXTURES, runCli, tmp, useBackend } from './helpers.js';
+
+before(() => useBackend('wasm'));
+process.env.FORCE_COLOR = '0';
+const quick = { dataDir: FIXTURES, backend: 'wasm', epochs: '3' };
+
+test('weights that stop being finite end the run as diverged (trace, summary, index, sweep plan), not complete', async () => {
+  const out = tmp();
+  // a relu output keeps the loss finite (relu maps NaN logits to 0 on wasm): only the weights tell
+  const r = await runExperiment({ ...quick, combo: 'relu-relu-relu', lr: '1e30' }, { out });
+  assert.equal(r.status, 'diverged');
+  assert.match(r.diverged!.reason, /^layer \d W holds (NaN|-?Infinity)$/);
+  assert.equal(r.epochs.length, 0, 'the epoch in which it diverged is not reported as finished');
+  const t = readTrace(r.path);
+  assert.equal(t.status, 'diverged');
+  assert.equal(t.truncated, false, 'a diverged run is final: a rerun would diverge again');
+  assert.deepEqual(t.progress!.diverged, r.diverged);
+  assert.equal(writeIndex(out)[0].status, 'diverged');
+  const plan = planSweep({ combos: ['relu-relu-relu'], seeds: [1], run: { ...quick, lr: '1e30' }, out });
+  assert.equal(plan[0].action, 'skip');
+  const cli = await runCli(['run', 'relu-relu-relu', '--data-dir', FIXTURES, '--backend', 'wasm', '--epochs', '3', '--lr', '1e30', '--quiet', '--out', out, '--force']);
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /✘ relu-relu-relu seed 1 · diverged at step 9 \(layer \d W holds/);
+  const inspect = await runCli(['inspect', r.path]);
+  assert.match(inspect.stdout, /status: DIVERGED at step 9/);
+  const report = await runCli(['report', out, '--json', '--no-images']);
+  assert.equal(report.status, 0, report.stderr);
+  assert.equal(JSON.parse(report.stdout).diverged, 1);
+  assert.match(report.stderr, /relu-relu-relu_s1.arrow diverged at step 9 \(layer \d W holds/);
+});
+
+test('a loss that stops being finite ends the run at that step', async () => {
+  const r = await runExperiment({ ...quick, combo: 'relu-relu-sigmoid', lr: '1e30' }, { out: tmp() });
+  assert.equal(r.status, 'diverged');
+  assert.match(r.diverged!.reason, /^loss (NaN|Infinity)$/);
+  assert.equal(r.steps, r.diverged!.step + 1, 'no step after the one whose loss was not finite');
+  assert.ok(r.steps < 10, `stopped within the first epoch, at step ${r.diverged!.step}`);
+});
+
+test('an empty training or test set is an error naming the file, not a complete run of 0 steps', async () => {
+  for (const split of ['train', 'test'] as const) {
+    const dir = tmp();
+    for (const f of Object.values(MNIST_FILES)) copyFileSync(join(FIXTURES, f), join(dir, f));
+    const [images, labels] = split === 'train' ? [MNIST_FILES.trainImages, MNIST_FILES.trainLabels] : [MNIST_FILES.testImages, MNIST_FILES.testLabels];
+    writeFileSync(join(dir, images), encodeIdx(IDX_IMAGES, [0, 28, 28], new Uint8Array(0)));
+    writeFileSync(join(dir, labels), encodeIdx(IDX_LABELS, [0], new Uint8Array(0)));
+    await assert.rejects(runExperiment({ ...quick, dataDir: dir, combo: 'relu-relu-relu' }, { out: tmp() }),
+      (e) => isProbeError(e) && e.exitCode === 2 && e.message === `${join(dir, images)} holds no samples: training and testing need at least one each`);
+  }
+});
