@@ -53,8 +53,6 @@ export const msg = {
     `${path}: images have ${got} values each but the model's input is ${want}`,
   outDirNotWritable: (dir: string, code: string, flag = '--out') =>
     `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === '--out' ? 'folder' : 'path'} you can write to`,
-  repeatedOption: (flag: string, values: readonly unknown[]) =>
-    `--${flag} was given ${values.length} times (${values.map(q).join(', ')}): give it once`,
   traceExists: (path: string) => `trace ${path} already exists: pass --force to replace it, or choose another --out`,
   notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
   traceVersion: (path: string, got: string, want: string) =>

@@ -5,8 +5,7 @@
  */
 import chalk from 'chalk';
 import yargs from 'yargs';
-import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
-import { msg } from '../messages.js';
+import { isProbeError } from '../errors.js';
 import * as compare from './compare.js';
 import * as inspect from './inspect.js';
 import * as report from './report.js';
@@ -34,17 +33,16 @@ export async function main(args: readonly string[]): Promise<void> {
       .command(report)
       .command(sweep)
       .command(compare)
-      // An option given twice would silently lose one value (and with yargs' "last wins" setting,
-      // so would every file but the last of `compare a b`): refuse it instead.
+      // A repeated option overrides the earlier one (scripts append overrides), as yargs'
+      // duplicate-arguments-array:false would do, but that setting also cut `compare a b` down to
+      // its last file: only options that are not arrays are collapsed, here.
       .middleware((argv) => {
         // getOptions() is yargs API missing from @types/yargs 17
         const arrays = new Set((y as unknown as { getOptions(): { array: string[] } }).getOptions().array);
         for (const [key, value] of Object.entries(argv)) {
-          if (Array.isArray(value) && key !== '_' && !arrays.has(key) && !/[A-Z]/.test(key)) {
-            throw new ProbeError(ErrorCode.usage, msg.repeatedOption(key, value));
-          }
+          if (Array.isArray(value) && key !== '_' && !arrays.has(key)) argv[key] = value.at(-1);
         }
-      })
+      }, true)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()
