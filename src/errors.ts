@@ -10,6 +10,10 @@ export const ErrorCode = {
   io: 'E_IO',
   exists: 'E_EXISTS',
   trace: 'E_TRACE',
+  /** a trace written in another format version */
+  traceVersion: 'E_TRACE_VERSION',
+  /** another process is computing this run */
+  busy: 'E_BUSY',
   backend: 'E_BACKEND',
   interrupted: 'E_INTERRUPTED',
 } as const;

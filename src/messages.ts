@@ -53,6 +53,12 @@ export const msg = {
     `${path}: images have ${got} values each but the model's input is ${want}`,
   outDirNotWritable: (dir: string, code: string, flag = '--out') =>
     `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === '--out' ? 'folder' : 'path'} you can write to`,
+  traceWriteFailed: (path: string, code: string) =>
+    `could not write trace ${path} (${ERRNO[code] ?? code}): it keeps its last checkpoint, readable as it is; free some space and run again`,
+  manyWorkers: (n: number, cores: number) =>
+    `${n} workers on ${cores} cores: runs will take turns on the cores, not go faster, and each worker holds its own copy of the data`,
+  runBusy: (path: string, holder: string) =>
+    `${path} is being computed by ${holder}: wait for it to finish (its lock is ${path}.lock, taken over automatically once its holder is gone)`,
   traceExists: (path: string) => `trace ${path} already exists: pass --force to replace it, or choose another --out`,
   notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
   traceVersion: (path: string, got: string, want: string) =>
@@ -90,6 +96,7 @@ export const msg = {
     `backend '${backend}' has no ${kernel} kernel, which training this model needs: use --backend cpu (or auto, which falls back to cpu)`,
   modelWithout: (flag: string) => `${flag} does not apply with --model: the model file fixes the layers`,
   modelOrCombo: () => 'give one of the two: a combination (e.g. relu-sigmoid-relu) or --model DIR/model.json',
-  interrupted: (path: string, steps: number) =>
-    `interrupted after ${steps} steps; the trace so far is in ${path}`,
+  interrupted: (path: string, steps: number, kept: string | null = null) =>
+    `interrupted after ${steps} steps; the trace so far is in ${path}${kept ? ` (${kept} is left as it was)` : ''}`,
+  notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another --out`,
 } as const;

@@ -5,7 +5,8 @@
  */
 import chalk from 'chalk';
 import yargs from 'yargs';
-import { isProbeError } from '../errors.js';
+import { ErrorCode, isProbeError } from '../errors.js';
+import { interruptedExitCode } from './interrupt.js';
 import * as compare from './compare.js';
 import * as inspect from './inspect.js';
 import * as report from './report.js';
@@ -58,7 +59,10 @@ export async function main(args: readonly string[]): Promise<void> {
       })
       .parseAsync();
   } catch (e) {
-    if (isProbeError(e)) return fail(e.message + (verbose && e.cause ? `\n${String((e.cause as Error).stack ?? e.cause)}` : ''), e.exitCode);
+    if (isProbeError(e)) {
+      const code = e.code === ErrorCode.interrupted ? interruptedExitCode() : e.exitCode;
+      return fail(e.message + (verbose && e.cause ? `\n${String((e.cause as Error).stack ?? e.cause)}` : ''), code);
+    }
     if ((e as { usage?: boolean }).usage) return fail(`${(e as Error).message} (see probe --help)`, 2);
     fail(verbose ? String((e as Error).stack ?? e) : `${(e as Error).message ?? e} (internal error; rerun with --verbose for the stack)`, 1);
   }

@@ -94,20 +94,21 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   const out: Out = { err: process.stderr, quiet: argv.quiet };
   const bar = new ProgressLine(out);
   let t0 = performance.now(), epochs = 0;
+  const print = (r: RunResult) => process.stdout.write((argv.json ? JSON.stringify(jsonSummary(r)) : humanSummary(r)) + '\n');
   const result = await withInterrupt((signal) =>
     runExperiment(runInput(argv), {
       out: argv.out,
       force: argv.force,
       signal,
       listener: {
-        onRunBegin: ({ path, backend, config, facts }) => {
+        onRunBegin: ({ path, replaces, backend, config, facts }) => {
           if (out.quiet) return;
           epochs = config.epochs;
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
           const variant = [config.dataset !== 'mnist' ? config.dataset : '', config.bn !== 'none' ? `batch norm: ${config.bn}` : ''].filter(Boolean).join(' · ');
           out.err.write(`${chalk.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
           out.err.write(`backend ${chalk.green(backend.name)}${skipped ? chalk.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
-          out.err.write(`trace ${chalk.cyan(path)}\n`);
+          out.err.write(`trace ${chalk.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
         },
         onEpochBegin: () => { t0 = performance.now(); },
         onStepEnd: (p) => {
@@ -121,9 +122,13 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
         },
       },
     }),
-  ).finally(() => bar.clear());
-  if (argv.json) process.stdout.write(JSON.stringify(jsonSummary(result)) + '\n');
-  else process.stdout.write(humanSummary(result) + '\n');
+  ).catch((e: unknown) => {
+    // an interrupted run still has a summary (status interrupted): scripts want it
+    const partial = (e as { result?: RunResult }).result;
+    if (partial) { bar.clear(); print(partial); }
+    throw e;
+  }).finally(() => bar.clear());
+  print(result);
 }
 
 async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {

@@ -96,7 +96,10 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
         if (out.quiet) return;
         const count = (a: string) => plan.filter((p) => p.action === a).length;
         out.err.write(`${chalk.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
-        out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated), ${count('skip')} already complete · ${workers ?? availableParallelism()} worker(s)\n`);
+        const pending = count('run') + count('redo');
+        const n = Math.max(1, Math.min(workers ?? availableParallelism(), pending));
+        if (n > availableParallelism()) out.err.write(`${chalk.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);
+        out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated or unreadable), ${count('skip')} already finished${count('busy') ? `, ${count('busy')} being computed by another process` : ''} · ${n} worker(s)\n`);
       },
       onProgress: (p) => {
         const cur = p.running.map((r) => `${r.run} ${pct(r.fraction, 0)}`).join(' · ');
@@ -106,15 +109,19 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
         line.clear();
         if (!out.quiet) out.err.write(`[${d.done}/${d.total}] ${d.run.run} ${chalk.green(d.status)} · test acc ${pct(d.testAcc, 2)} · ${fmtDuration(d.seconds)}\n`);
       },
+      onRunElsewhere: (e) => {
+        line.clear();
+        if (!out.quiet) out.err.write(`${e.run.run} ${chalk.dim(`left to another process: ${e.why}`)}\n`);
+      },
       onRunFailed: (f) => {
         line.clear();
         out.err.write(`${chalk.red('failed')} ${f.run.run}: ${f.message}\n`);
       },
     },
   })).finally(() => line.clear());
-  const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
+  const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, elsewhere: r.elsewhere, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
   if (argv.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already complete), ${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, 'index.arrow'))}\n`);
+  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, 'index.arrow'))}\n`);
   if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, `sweep interrupted: ${r.notRun} run(s) not finished; run the same command again to finish them`);
   if (r.failed.length) process.exitCode = 1;
 }

@@ -2,10 +2,13 @@
  * `runSweep`: the study's grid (combinations × seeds) as one resumable job.
  *
  *   plan     resolve every run's config; look at what the folder already holds: a complete trace
- *            with the same config hash is skipped, a truncated one is redone, one with other
- *            settings is a conflict (an error unless `force`)
+ *            with the same config hash is skipped, a truncated or unreadable one is redone, one with
+ *            other settings is a conflict (an error unless `force`), a run whose lock another
+ *            process holds is left to it (busy)
  *   run      a pool of worker processes (worker.ts), one run each at a time, each writing its
- *            own trace; progress is reported for the sweep as a whole
+ *            own trace; progress is reported for the sweep as a whole. A worker claims each run's
+ *            lock (trace/run-lock.ts) and looks again: two sweeps on one folder, or a retried
+ *            cluster task, never compute one run twice
  *   index    index.arrow rebuilt from the traces' footers as runs finish and at the end
  *
  * A diverged run is finished like a complete one: rerunning it would diverge again.
@@ -15,18 +18,19 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import { configHash, resolveConfig, runName, type RunConfig, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
-import { readTraceMeta } from '../trace/reader.js';
+import { existingTrace } from '../trace/existing.js';
+import { lockHolder } from '../trace/run-lock.js';
 import { isFinished, type RunStatus } from '../trace/schema.js';
 import { grid, shardOf, type GridPoint, type Shard } from './grid.js';
 import { writeIndex, type IndexRow } from './sweep-index.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
-export type PlanAction = 'run' | 'skip' | 'redo' | 'conflict';
+/** `busy`: another process holds the run's lock (another sweep, or an earlier try of this task) */
+export type PlanAction = 'run' | 'skip' | 'redo' | 'conflict' | 'busy';
 
 export interface PlannedRun extends GridPoint {
   readonly run: string;
@@ -55,6 +59,8 @@ export interface SweepListener {
   onProgress?(p: SweepProgress): void;
   onRunDone?(r: { run: PlannedRun; status: string; testAcc: number | null; seconds: number; done: number; total: number }): void;
   onRunFailed?(r: { run: PlannedRun; message: string }): void;
+  /** a run found claimed or finished by another process when its turn came */
+  onRunElsewhere?(r: { run: PlannedRun; why: string }): void;
 }
 
 export interface SweepProgress {
@@ -72,6 +78,8 @@ export interface SweepResult {
   readonly completed: number;
   readonly failed: readonly { readonly run: string; readonly message: string }[];
   readonly interrupted: boolean;
+  /** runs another process was computing (their lock was held), or finished since the plan */
+  readonly elsewhere: number;
   /** runs that neither finished nor failed: interrupted, or left when every worker died */
   readonly notRun: number;
   readonly index: readonly IndexRow[];
@@ -83,17 +91,18 @@ export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 
     const config = resolveConfig({ ...opts.run, combo: p.combo, seed: p.seed });
     const run = runName(config);
     const path = join(resolve(opts.out), `${run}.arrow`);
-    if (!existsSync(path)) return { ...p, run, path, config, action: 'run', why: 'new' };
+    const holder = lockHolder(path);
+    if (holder) return { ...p, run, path, config, action: 'busy', why: `being computed by pid ${holder.pid} on ${holder.host}` };
+    const e = existingTrace(path, configHash(config));
     let action: PlanAction, why: string;
-    try {
-      const m = readTraceMeta(path);
-      const same = m.config.configHash === configHash(config);
-      if (!same) { action = 'conflict'; why = `config hash ${String(m.config.configHash)} ≠ ${configHash(config)}`; }
-      else if (m.truncated) { action = 'redo'; why = `${m.status}${m.recovered ? ', damaged' : ''}`; }
-      else { action = 'skip'; why = m.status; }
-    } catch (e) {
-      action = 'conflict';
-      why = (e as Error).message;
+    switch (e.kind) {
+      case 'absent': action = 'run'; why = 'new'; break;
+      case 'unreadable': action = 'redo'; why = e.why; break; // nothing in it to lose
+      case 'foreign': action = 'conflict'; why = e.why; break;
+      case 'trace':
+        if (!e.sameConfig) { action = 'conflict'; why = `config hash ${String(e.meta.config.configHash)} ≠ ${configHash(config)}`; }
+        else if (!e.finished) { action = 'redo'; why = `${e.meta.status}${e.meta.recovered ? ', damaged' : ''}`; }
+        else { action = 'skip'; why = e.meta.status; }
     }
     if (action === 'conflict' && opts.force) { action = 'redo'; why += ' (--force)'; }
     return { ...p, run, path, config, action, why };
@@ -110,18 +119,20 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   if (conflicts.length) throw new ProbeError(ErrorCode.exists, msg.sweepConflict(conflicts[0].path, conflicts.length));
   opts.listener?.onPlan?.(plan);
   const todo = plan.filter((p) => p.action === 'run' || p.action === 'redo');
-  const skipped = plan.length - todo.length;
+  const skipped = plan.filter((p) => p.action === 'skip').length;
   const failed: { run: string; message: string }[] = [];
   let completed = 0, interrupted = false;
+  let elsewhere = plan.filter((p) => p.action === 'busy').length, lateElsewhere = 0;
+  const done = () => skipped + elsewhere + completed + failed.length;
   const durations: number[] = [];
   const running = new Map<number, { run: string; fraction: number; epoch: number; epochs: number }>();
   const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), todo.length));
   let next = 0, lastIndex = performance.now();
   const report = () => {
     const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
-    const left = todo.length - completed - failed.length;
+    const left = todo.length - completed - failed.length - lateElsewhere;
     opts.listener?.onProgress?.({
-      done: skipped + completed + failed.length, total: plan.length, running: [...running.values()],
+      done: done(), total: plan.length, running: [...running.values()],
       eta: mean === null ? null : (mean * Math.max(0, left - [...running.values()].reduce((s, r) => s + r.fraction, 0))) / nWorkers,
     });
   };
@@ -139,7 +150,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         const p = todo[id];
         current.set(child, id);
         running.set(id, { run: p.run, fraction: 0, epoch: 0, epochs: p.config.epochs });
-        child.send({ type: 'run', id, input: { ...p.config, combo: p.combo, seed: p.seed }, out, force: p.action === 'redo' } as ToWorker);
+        child.send({ type: 'run', id, input: { ...p.config, combo: p.combo, seed: p.seed }, out, force: opts.force ?? false } as ToWorker);
         report();
       };
       for (let w = 0; w < nWorkers; w++) {
@@ -162,8 +173,12 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             if (isFinished(m.status as RunStatus)) {
               completed++;
               durations.push(m.seconds);
-              opts.listener?.onRunDone?.({ run: p, status: m.status, testAcc: m.testAcc, seconds: m.seconds, done: skipped + completed + failed.length, total: plan.length });
+              opts.listener?.onRunDone?.({ run: p, status: m.status, testAcc: m.testAcc, seconds: m.seconds, done: done(), total: plan.length });
             }
+          } else if (m.type === 'elsewhere') {
+            elsewhere++;
+            lateElsewhere++;
+            opts.listener?.onRunElsewhere?.({ run: p, why: m.why });
           } else {
             failed.push({ run: p.run, message: m.message });
             opts.listener?.onRunFailed?.({ run: p, message: m.message });
@@ -187,5 +202,5 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     });
   }
   const index = writeIndex(out);
-  return { out, planned: plan.length, skipped, completed, failed, interrupted, notRun: todo.length - completed - failed.length, index };
+  return { out, planned: plan.length, skipped, completed, failed, interrupted, elsewhere, notRun: todo.length - completed - failed.length - lateElsewhere, index };
 }

@@ -117,7 +117,12 @@ function meta(path: string, schema: Schema, recovered: boolean, bytes: number): 
   checkSchema(path, schema);
   const parse = <T>(key: string): T | null => {
     const s = schema.metadata.get(key);
-    return s === undefined ? null : (JSON.parse(s) as T);
+    if (s === undefined) return null;
+    try {
+      return JSON.parse(s) as T;
+    } catch (cause) {
+      throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `its metadata '${key}' is not valid JSON (${(cause as Error).message})`), { cause });
+    }
   };
   const progress = recovered ? null : parse<RunProgress>(MetaKey.progress);
   const facts = parse<RunFacts>(MetaKey.facts);
@@ -159,7 +164,7 @@ function recoverBatches(path: string, stream: Uint8Array): { schema: Schema; bat
 function checkSchema(path: string, schema: Schema): void {
   const version = schema.metadata.get(MetaKey.version);
   if (version === undefined) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `no '${MetaKey.version}' in its schema metadata`));
-  if (version !== TRACE_VERSION) throw new ProbeError(ErrorCode.trace, msg.traceVersion(path, version, TRACE_VERSION));
+  if (version !== TRACE_VERSION) throw new ProbeError(ErrorCode.traceVersion, msg.traceVersion(path, version, TRACE_VERSION));
   const want = traceSchema().fields;
   const got = schema.fields;
   const sig = (f: { name: string; type: { toString(): string } }) => `${f.name}:${f.type.toString()}`;

@@ -2,13 +2,24 @@
  * Writes a trace while training runs, so that a crash loses as little as possible.
  *
  * The file is a standard Arrow IPC file that is valid after every checkpoint: rows are buffered,
- * encoded as record batches, and at a checkpoint the new batches plus a fresh footer are written
- * in one positioned write over the previous footer, then synced. A process killed between
- * checkpoints leaves the previous checkpoint's file intact; one killed during that single write
- * leaves a file whose footer is damaged but whose batches can still be read in order (the file
- * carries the schema message after its magic, as the format allows), which the reader recovers.
+ * encoded as record batches, and at a checkpoint the new batches plus a fresh footer replace the
+ * previous footer, then are synced. A process killed between checkpoints leaves the previous
+ * checkpoint's file intact; one killed during a checkpoint leaves a file whose footer is damaged
+ * but whose batches can still be read in order (the file carries the schema message after its
+ * magic, as the format allows), which the reader recovers.
+ *
+ * A full disk must not cost the last checkpoint: the bytes that extend the file are written (and
+ * synced) first, beyond the old footer; only then is the old footer overwritten, in place, which
+ * needs no new space. If extending fails, the file is cut back to its old length, the previous
+ * checkpoint is whole, and the writer refuses further writes.
+ *
+ * The first checkpoint is written under `<path>.partial` and appears at `path` complete (a reader
+ * never sees an empty file there). When `path` already holds a file that is to be replaced, the
+ * new trace stays at `<path>.partial` until it closes finished, then takes its place by a rename;
+ * an interrupted or failed replacement leaves the old file as it was.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   Dictionary,
   makeData,
@@ -26,7 +37,18 @@ import {
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { MetaKey, TRACE_VERSION, traceSchema, type RunProgress } from './schema.js';
+import { isFinished, MetaKey, TRACE_VERSION, traceSchema, type RunProgress } from './schema.js';
+
+/** Where a trace is written until it may appear under its own name. */
+export const PARTIAL_SUFFIX = '.partial';
+
+/** Writes all of `buf[off, off+len)` at `pos` (writeSync may write less than asked). */
+function writeAll(fd: number, buf: Uint8Array, off: number, len: number, pos: number): void {
+  while (len > 0) {
+    const n = writeSync(fd, buf, off, len, pos);
+    off += n; pos += n; len -= n;
+  }
+}
 
 const MAGIC = new TextEncoder().encode('ARROW1');
 const EOS = new Uint8Array(new Int32Array([-1, 0]).buffer);
@@ -77,7 +99,10 @@ export interface TraceHeader {
 }
 
 export interface CreateOptions {
-  /** replace an existing file instead of refusing */
+  /**
+   * replace an existing file instead of refusing: by a rename once the new trace closes finished
+   * (complete or diverged); until then the old file stays as it is
+   */
   readonly force?: boolean;
   /** rows per record batch */
   readonly batchRows?: number;
@@ -103,10 +128,20 @@ export class TraceWriter {
   private value: Float32Array;
   /** where the footer starts: everything before it is final */
   private written = 0;
+  /** the file's length: the end of the last checkpoint's footer */
+  private end = 0;
   private rowsWritten = 0;
+  /** set by a failed write: the file holds the last good checkpoint, and nothing more is written */
+  private failure: ProbeError | null = null;
+  /** the file the rows go to: `path` once published, `<path>.partial` until then */
+  private current: string;
+  /** `path` holds an older file, replaced when this trace closes finished */
+  private replacing: boolean;
 
-  private constructor(readonly path: string, fd: number, header: TraceHeader, opts: CreateOptions) {
+  private constructor(readonly path: string, fd: number, header: TraceHeader, opts: CreateOptions & { replacing: boolean }) {
     this.fd = fd;
+    this.current = path + PARTIAL_SUFFIX;
+    this.replacing = opts.replacing;
     this.cap = opts.batchRows ?? 16384;
     this.baseMeta = new Map([[MetaKey.version, TRACE_VERSION]]);
     for (const [k, v] of Object.entries(header.metadata)) this.baseMeta.set(k, JSON.stringify(v));
@@ -127,24 +162,57 @@ export class TraceWriter {
   }
 
   /**
-   * Creates the file (refusing to replace one unless `force`) and writes its first checkpoint,
-   * so even a run that dies at once leaves a readable, empty trace.
+   * Writes the first checkpoint, so even a run that dies at once leaves a readable, empty trace,
+   * and publishes it at `path` unless that holds a file to be replaced (refused unless `force`).
+   * A stale `<path>.partial` is overwritten: callers hold the run's lock (run-lock.ts).
    */
   static create(path: string, header: TraceHeader, progress: RunProgress, opts: CreateOptions = {}): TraceWriter {
+    const replacing = existsSync(path);
+    if (replacing && !opts.force) throw new ProbeError(ErrorCode.exists, msg.traceExists(path));
+    const partial = path + PARTIAL_SUFFIX;
     let fd: number;
     try {
-      if (opts.force) {
-        try { unlinkSync(path); } catch { /* absent */ }
-      }
-      fd = openSync(path, 'wx');
+      fd = openSync(partial, 'w');
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new ProbeError(ErrorCode.exists, msg.traceExists(path), { cause });
-      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(path, code ?? String(cause)), { cause });
+      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(path), code ?? String(cause)), { cause });
     }
-    const w = new TraceWriter(path, fd, header, opts);
-    w.checkpoint(progress);
+    const w = new TraceWriter(path, fd, header, { ...opts, replacing });
+    try {
+      w.checkpoint(progress);
+      if (!replacing) w.publish();
+    } catch (e) {
+      w.abandon();
+      throw e;
+    }
     return w;
+  }
+
+  /** Where the trace is now: `path`, or `<path>.partial` while it waits to replace an older file. */
+  get file(): string {
+    return this.current;
+  }
+
+  /** Gives the partial file its own name, without ever replacing a file that appeared meanwhile. */
+  private publish(): void {
+    try {
+      linkSync(this.current, this.path);
+      unlinkSync(this.current);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new ProbeError(ErrorCode.exists, msg.traceExists(this.path), { cause });
+      // file systems without hard links: the run's lock already keeps other writers away
+      renameSync(this.current, this.path);
+    }
+    this.current = this.path;
+    this.replacing = false;
+  }
+
+  /** Closes and deletes a trace that never got its own name. */
+  private abandon(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    if (this.current !== this.path) try { unlinkSync(this.current); } catch { /* gone */ }
   }
 
   get rows(): number {
@@ -210,6 +278,7 @@ export class TraceWriter {
   /** Makes everything appended so far durable, with `progress` in the footer's metadata. */
   checkpoint(progress: RunProgress): void {
     if (this.fd === null) throw new ProbeError(ErrorCode.trace, msg.writerClosed());
+    if (this.failure) throw this.failure;
     this.encodeBatch();
     // no rows yet: an empty batch starts the file (magic, schema message, dictionaries)
     if (this.encoder.position === 0) this.encoder.write(this.batch(0));
@@ -221,19 +290,51 @@ export class TraceWriter {
     const buf = new Uint8Array(total);
     let o = 0;
     for (const c of chunks) { buf.set(c, o); o += c.byteLength; }
-    // one positioned write over the old footer, so the file is never without a tail for long
-    writeSync(this.fd, buf, 0, total, this.written);
-    const end = this.written + total;
-    ftruncateSync(this.fd, end);
-    fdatasyncSync(this.fd);
+    const start = this.written, oldEnd = this.end, newEnd = start + total, magicAt = newEnd - MAGIC.length;
+    try {
+      // 1. beyond the old end first, without the closing magic: only this needs new space, and
+      //    failing here leaves the old checkpoint untouched
+      if (newEnd > oldEnd) {
+        const tail = buf.slice(oldEnd - start);
+        tail.fill(0, Math.max(0, magicAt - oldEnd));
+        writeAll(this.fd, tail, 0, tail.length, oldEnd);
+        fdatasyncSync(this.fd);
+      }
+      // 2. in place, needing no new space: unmark the old end, write the rest, and close the file
+      //    with its magic last. Until then the file ends without magic, so a reader that finds it
+      //    so (killed in between) recovers the batches in order instead of trusting a footer
+      //    whose batches are not all written yet.
+      if (oldEnd > 0) writeAll(this.fd, new Uint8Array(MAGIC.length), 0, MAGIC.length, oldEnd - MAGIC.length);
+      writeAll(this.fd, buf, 0, Math.min(oldEnd, magicAt) - start, start);
+      if (newEnd < oldEnd) ftruncateSync(this.fd, newEnd);
+      writeAll(this.fd, MAGIC, 0, MAGIC.length, magicAt);
+      fdatasyncSync(this.fd);
+    } catch (cause) {
+      try { ftruncateSync(this.fd, oldEnd); fdatasyncSync(this.fd); } catch { /* nothing more to do */ }
+      const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+      this.failure = new ProbeError(ErrorCode.io, msg.traceWriteFailed(this.current, code), { cause });
+      throw this.failure;
+    }
     this.written = this.encoder.position;
+    this.end = newEnd;
   }
 
-  /** Final checkpoint, then the file is closed; further writes throw. */
+  /**
+   * Final checkpoint, then the file is closed; further writes throw. A trace that closes finished
+   * replaces the older file at `path`, if any. After a failed write only the file is closed.
+   */
   close(progress: RunProgress): void {
     if (this.fd === null) return;
-    this.checkpoint(progress);
-    closeSync(this.fd);
-    this.fd = null;
+    try {
+      if (!this.failure) this.checkpoint(progress);
+    } finally {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+    if (this.replacing && isFinished(progress.status)) {
+      renameSync(this.current, this.path);
+      this.current = this.path;
+      this.replacing = false;
+    }
   }
 }

@@ -6,7 +6,7 @@
  *     evaluate on the test set, checkpoint the trace → close with status.
  */
 import { cpus, platform, arch } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { resolveConfig, runName, configHash, type RunConfig, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -15,6 +15,8 @@ import { resolveProbes } from '../probes/registry.js';
 import { ProbeHost } from '../probes/host.js';
 import type { LayerInfo } from '../probes/probe.js';
 import { TraceWriter } from '../trace/writer.js';
+import { existingTrace } from '../trace/existing.js';
+import { acquireRunLock, type RunLock } from '../trace/run-lock.js';
 import { MetaKey, RunProbe, RunStatus, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from './backend.js';
@@ -46,7 +48,8 @@ export interface StepProgress {
 
 /** Progress callbacks, in the order tfjs names its own. */
 export interface RunListener {
-  onRunBegin?(info: { readonly run: string; readonly path: string; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts }): void;
+  /** `path`: where the trace is written; `replaces`: the older trace it replaces once finished */
+  onRunBegin?(info: { readonly run: string; readonly path: string; readonly replaces: string | null; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts }): void;
   onEpochBegin?(epoch: number, steps: number): void;
   onStepEnd?(p: StepProgress): void;
   onEpochEnd?(e: EpochSummary): void;
@@ -64,6 +67,8 @@ export interface RunOptions {
   readonly checkpointSeconds?: number;
   /** an already loaded dataset (sweeps load once) */
   readonly dataset?: Dataset;
+  /** the caller holds the run's lock already (sweep workers); otherwise the run takes it */
+  readonly locked?: boolean;
 }
 
 export interface LayerFigure {
@@ -122,6 +127,45 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   const outDir = resolve(opts.out ?? 'runs');
   const path = join(outDir, `${run}.arrow`);
   ensureWritableDir(outDir);
+  const claim = opts.locked ? null : claimRun(path);
+  try {
+    return await train(config, run, path, opts);
+  } finally {
+    claim?.release();
+  }
+}
+
+/** Takes the run's lock (run-lock.ts), or says who holds it. */
+function claimRun(path: string): RunLock {
+  let attempt;
+  try {
+    attempt = acquireRunLock(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(path), code), { cause });
+  }
+  if (!attempt.acquired) {
+    const h = attempt.holder;
+    throw new ProbeError(ErrorCode.busy, msg.runBusy(path, h ? `pid ${h.pid} on ${h.host} (since ${h.startedAt})` : 'another process'));
+  }
+  return attempt.lock;
+}
+
+/** Whether the trace may be written: refuses what it must not replace, replaces what holds nothing. */
+function mayReplace(path: string, hash: string, force: boolean): boolean {
+  const existing = existingTrace(path, hash);
+  switch (existing.kind) {
+    case 'absent': return false;
+    case 'unreadable': return true; // nothing in it to lose: an empty or damaged file is redone
+    case 'foreign': throw new ProbeError(ErrorCode.exists, msg.notOurs(path, existing.why));
+    case 'trace':
+      if (!force) throw new ProbeError(ErrorCode.exists, msg.traceExists(path));
+      return true;
+  }
+}
+
+async function train(config: RunConfig, run: string, path: string, opts: RunOptions): Promise<RunResult> {
+  const replace = mayReplace(path, configHash(config), opts.force ?? false);
   const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
   const layers: LayerInfo[] = config.activations.map((activation, i) => ({
@@ -192,7 +236,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     probes: probeNames,
     metrics: metricNames,
     metadata: { [MetaKey.config]: { ...config, configHash: configHash(config) }, [MetaKey.facts]: facts },
-  }, progress(), { force: opts.force });
+  }, progress(), { force: replace });
   const layout = {
     layers: Int8Array.from(host.slots, (s) => s.layer),
     probes: Int8Array.from(host.slots, (s) => writer.probeId(s.probe)),
@@ -200,7 +244,7 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   };
   const evalIds = evalMetrics.map((m) => writer.metricId(m));
   const timingIds = timingMetrics.map((m) => writer.metricId(m));
-  opts.listener?.onRunBegin?.({ run, path, backend, config, facts });
+  opts.listener?.onRunBegin?.({ run, path: writer.file, replaces: writer.file !== path ? path : null, backend, config, facts });
 
   const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
@@ -292,21 +336,26 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
     status = RunStatus.failed;
     throw e;
   } finally {
-    writer.close(progress());
     model.dispose();
+    try {
+      writer.close(progress());
+    } catch (e) {
+      // the first error is the one to report; a failed final write is reported if it is the only one
+      if (status !== RunStatus.failed) { status = RunStatus.failed; throw e; }
+    }
   }
   const last: LayerFigure[] = lastValues
     ? host.slots.map((s, i) => ({ ...s, value: lastValues![i + 1] }))
     : [];
   const result: RunResult = {
-    run, path, status, config, configHash: configHash(config), backend: backend.name, steps: stepsDone, epochs, last,
+    run, path: writer.file, status, config, configHash: configHash(config), backend: backend.name, steps: stepsDone, epochs, last,
     seconds: wallTotal / 1000,
     probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : 0,
     writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : 0,
     diverged,
   };
   if (status === RunStatus.interrupted) {
-    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(path, stepsDone)), { result });
+    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(writer.file, stepsDone, writer.file !== path ? path : null)), { result });
   }
   return result;
 }
