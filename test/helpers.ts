@@ -123,8 +123,10 @@ export async function runCli(args: readonly string[]): Promise<{ status: number;
   const out = process.stdout.write, err = process.stderr.write;
   const saved = process.exitCode;
   process.exitCode = 0;
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof out;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof err;
+  // The CLI writes strings; the test runner reports through these streams too, in buffers (its
+  // serialized protocol): those must pass, or the results of tests are lost.
+  process.stdout.write = ((c: string | Uint8Array, ...rest: never[]) => { if (typeof c !== 'string') return out.call(process.stdout, c, ...rest); stdout += c; return true; }) as typeof out;
+  process.stderr.write = ((c: string | Uint8Array, ...rest: never[]) => { if (typeof c !== 'string') return err.call(process.stderr, c, ...rest); stderr += c; return true; }) as typeof err;
   try {
     await main(args);
   } finally {

@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { compareTraces, type Cell, type Comparison } from '../compare/compare.js';
@@ -39,6 +39,8 @@ export function builder(y: Argv) {
     .example('$0 compare runs/relu-sigmoid-relu_s1.arrow runs/relu-sigmoid-tanh_s1.arrow', '')
     .example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd');
 }
+
+const isDirectory = (p: string) => { try { return statSync(p).isDirectory(); } catch { return false; } };
 
 const fmtCell = (c: Cell, pctMetric: boolean) => {
   if (c.mean === null) return '—';
@@ -84,6 +86,7 @@ export function render(c: Comparison): string {
 }
 
 export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<void> {
+  if (argv.html !== undefined && isDirectory(argv.html)) throw new ProbeError(ErrorCode.config, msg.isFolder('--html', argv.html, 'a file name for the page, e.g. compare.html'));
   const layer = parseInteger('--layer', argv.layer, 0, 0);
   const tol = Number(argv.tol);
   if (!(tol >= 0)) throw new ProbeError(ErrorCode.config, msg.notInRange('--tol', argv.tol, 'a number ≥ 0'));
@@ -99,6 +102,7 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
       throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), (cause as NodeJS.ErrnoException).code ?? String(cause), '--html'), { cause });
     }
   }
+  for (const w of c.warnings) process.stderr.write(`${chalk.yellow('warning')} ${w}\n`);
   if (argv.json) {
     const { series: _s, ...rest } = c;
     void _s;

@@ -5,13 +5,36 @@
  */
 import chalk from 'chalk';
 import yargs from 'yargs';
-import { ErrorCode, isProbeError } from '../errors.js';
+import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
+import { msg } from '../messages.js';
 import { interruptedExitCode } from './interrupt.js';
 import * as compare from './compare.js';
 import * as inspect from './inspect.js';
 import * as report from './report.js';
 import * as run from './run.js';
 import * as sweep from './sweep.js';
+
+/** Flags that take no value; any other `--flag` takes the next argument. */
+const SWITCHES = new Set(['--force', '--quiet', '--json', '--open', '--images', '--no-images', '--verbose', '--help', '--version', '--color', '--no-color']);
+
+/**
+ * `--shard -1/3` would reach yargs as the short flags -1, -/, -3 ("Unknown argument: 1"): a value
+ * that starts with '-' but is not a number is attached as `--shard=-1/3`, so the option's own
+ * check names it.
+ */
+function attachDashValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i], next = args[i + 1];
+    if (a.startsWith('--') && !a.includes('=') && !SWITCHES.has(a) && next !== undefined && /^-[^-]/.test(next) && Number.isNaN(Number(next))) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
 
 export async function main(args: readonly string[]): Promise<void> {
   const verbose = args.includes('--verbose');
@@ -25,7 +48,7 @@ export async function main(args: readonly string[]): Promise<void> {
     return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
   }
   try {
-    const y = yargs([...args]);
+    const y = yargs(attachDashValues(args));
     await y
       .scriptName('probe')
       .usage('$0 <command> [options]\n\nFind out why a network fails to learn: train with probes that record, per step and layer,\nsaturation, dead ReLUs and gradient sizes into Arrow traces.')
@@ -43,6 +66,8 @@ export async function main(args: readonly string[]): Promise<void> {
         for (const [key, value] of Object.entries(argv)) {
           if (Array.isArray(value) && key !== '_' && !arrays.has(key)) argv[key] = value.at(-1);
         }
+        // '' resolves to the current folder: never what was meant
+        for (const flag of ['out', 'html', 'data-dir']) if (argv[flag] === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${flag}`));
       }, true)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .demandCommand(1, `give a command: ${commands.join(', ')}`)

@@ -9,7 +9,7 @@ import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { expandCombos, parseSeeds, parseShard } from '../sweep/grid.js';
 import { emitK8s, emitSlurm } from '../sweep/emit.js';
-import { runSweep } from '../sweep/sweep.js';
+import { runSweep, workerCount } from '../sweep/sweep.js';
 import { withInterrupt } from './interrupt.js';
 import { runInput, trainingOptions, type RunArgs } from './run.js';
 import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
@@ -65,7 +65,7 @@ function passThrough(args: readonly string[]): string[] {
 export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void> {
   if (argv.seed !== undefined) throw new ProbeError(ErrorCode.config, msg.notInRange('--seed', argv.seed, 'given as --seeds for a sweep (e.g. --seeds 1-9)'));
   const acts = argv.acts.split(',').map((a) => a.trim().toLowerCase());
-  for (const a of acts) if (!isActivation(a)) throw new ProbeError(ErrorCode.config, msg.unknownActivation(a, argv.acts));
+  for (const a of acts) if (!isActivation(a)) throw new ProbeError(ErrorCode.config, msg.unknownAct(a, argv.acts));
   const hidden = argv.hidden ? argv.hidden.split(',').length : 2;
   const combos = expandCombos(acts as Activation[], argv.combos, hidden + 1);
   const seeds = parseSeeds(argv.seeds);
@@ -97,7 +97,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
         const count = (a: string) => plan.filter((p) => p.action === a).length;
         out.err.write(`${chalk.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
         const pending = count('run') + count('redo');
-        const n = Math.max(1, Math.min(workers ?? availableParallelism(), pending));
+        const n = workerCount(workers, pending);
         if (n > availableParallelism()) out.err.write(`${chalk.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);
         out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated or unreadable), ${count('skip')} already finished${count('busy') ? `, ${count('busy')} being computed by another process` : ''} · ${n} worker(s)\n`);
       },

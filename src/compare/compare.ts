@@ -62,6 +62,8 @@ export interface Comparison {
   /** the chosen metric per step (mean over each group's seeds), for charts */
   readonly series: readonly { readonly group: string; readonly step: number; readonly value: number }[];
   readonly evals: readonly { readonly group: string; readonly epoch: number; readonly testAcc: number }[];
+  /** what the reader should know before trusting the table */
+  readonly warnings: readonly string[];
 }
 
 function matches(combo: string, patterns: string): boolean {
@@ -160,6 +162,11 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   const configDiffs = keys.filter((k) => new Set(flat.map((f) => f[k])).size > 1).map((k) => ({ key: k, values: flat.map((f) => f[k] ?? '—') }));
   const lastEpoch = Math.min(...members.map((ls) => Math.max(0, ...ls.flatMap((l) => [...l.evals.keys()]))));
   const epochs = opts.epochs?.length ? opts.epochs : lastEpoch > 0 ? [lastEpoch] : [];
+  const finished = new Set(loaded.flatMap((l) => [...l.evals.keys()]));
+  for (const e of epochs) if (!finished.has(e)) throw new ProbeError(ErrorCode.config, msg.noSuchEpoch(e, Math.max(0, ...finished)));
+  // layers are lined up by number: say so when that pairs layers of different shapes
+  const shapes = [...new Set(loaded.map((l) => [l.trace.facts.layers[0]?.fanIn, ...l.trace.facts.layers.map((x) => x.fanOut)].join('→')))];
+  const warnings = shapes.length > 1 ? [msg.mixedArchitectures(shapes)] : [];
   const rows: CompareRow[] = [];
   for (const e of epochs) {
     rows.push({ section: 'accuracy', label: `test acc, epoch ${e}`, layer: 0, metric: 'test_acc', epoch: e, cells: members.map((ls) => cell(ls.map((l) => l.evals.get(e)?.test_acc))) });
@@ -195,5 +202,5 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     const es = [...new Set(ls.flatMap((l) => [...l.evals.keys()]))].sort((a, b) => a - b);
     return es.map((epoch) => ({ group: groups[i].label, epoch, testAcc: cell(ls.map((l) => l.evals.get(epoch)?.test_acc)).mean ?? NaN }));
   });
-  return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals };
+  return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals, warnings };
 }

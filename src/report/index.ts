@@ -9,7 +9,7 @@
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
@@ -99,13 +99,28 @@ function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datase
 }
 
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
-  const warn = opts.onWarning ?? (() => {});
-  const progress = opts.onProgress ?? (() => {});
   const out = resolve(opts.out ?? defaultReportDir(inputs));
   const paths = collectTraces(inputs);
   // check the destination before the (possibly long) reading
-  if (!opts.force && existsSync(join(out, 'index.html'))) throw new ProbeError(ErrorCode.exists, msg.reportExists(out));
+  const previous = existsSync(join(out, 'index.html'));
+  if (!opts.force && previous) throw new ProbeError(ErrorCode.exists, msg.reportExists(out));
+  const created = !existsSync(out);
   ensureWritableDir(out);
+  // the charts of the report being replaced, to remove those the new one does not draw
+  const oldCharts = previous ? readdirSync(out).filter((f) => f.endsWith('.vl.json')).map((f) => f.slice(0, -'.vl.json'.length)) : [];
+  try {
+    const r = await writeReport(inputs, paths, out, opts);
+    for (const id of oldCharts) for (const ext of ['.vl.json', '.svg', '.png']) if (!r.files.includes(id + ext)) rmSync(join(out, id + ext), { force: true });
+    return r;
+  } catch (e) {
+    if (created) rmSync(out, { recursive: true, force: true }); // no empty report/ left by a failed report
+    throw e;
+  }
+}
+
+async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions): Promise<ReportResult> {
+  const warn = opts.onWarning ?? (() => {});
+  const progress = opts.onProgress ?? (() => {});
   const digests: RunDigest[] = [];
   paths.forEach((p, i) => {
     progress(`reading ${i + 1}/${paths.length} ${basename(p)}`);

@@ -109,6 +109,11 @@ export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 
   });
 }
 
+/** Workers a sweep starts: as asked (default one per core), never more than runs pending. */
+export function workerCount(requested: number | undefined, pending: number): number {
+  return Math.min(requested ?? availableParallelism(), pending);
+}
+
 const WORKER = new URL('./worker.js', import.meta.url);
 
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
@@ -126,7 +131,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const done = () => skipped + elsewhere + completed + failed.length;
   const durations: number[] = [];
   const running = new Map<number, { run: string; fraction: number; epoch: number; epochs: number }>();
-  const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), todo.length));
+  const nWorkers = Math.max(1, workerCount(opts.workers, todo.length));
   let next = 0, lastIndex = performance.now();
   const report = () => {
     const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;

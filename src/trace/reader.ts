@@ -51,7 +51,9 @@ function hasMagic(buf: Uint8Array, at: number): boolean {
 }
 
 function missing(path: string, cause: unknown): ProbeError {
-  return new ProbeError(ErrorCode.trace, msg.traceMissing(path), { cause });
+  let folder = false;
+  try { folder = statSync(path).isDirectory(); } catch { /* absent */ }
+  return new ProbeError(ErrorCode.trace, folder ? msg.traceIsFolder(path) : msg.traceMissing(path), { cause });
 }
 
 const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace(path, 'not an Arrow IPC file (no ARROW1 magic at its start)'));
@@ -63,6 +65,7 @@ const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace
 export function readTraceMeta(path: string): TraceMeta {
   let fd: number;
   try {
+    if (!statSync(path).isFile()) throw new Error('not a file');
     fd = openSync(path, 'r');
   } catch (cause) {
     throw missing(path, cause);

@@ -144,7 +144,7 @@ export const CIFAR_RECORD = 1 + 3072;
 
 function loadCifar(opts: LoadOptions): Dataset {
   const how = 'give --data-dir a folder with data_batch_1.bin … data_batch_5.bin and test_batch.bin (the binary version of CIFAR-10)';
-  if (!opts.dataDir) throw new ProbeError(ErrorCode.data, msg.datasetMissing('CIFAR-10', 'no folder (it ships with no package)', how));
+  if (!opts.dataDir) throw new ProbeError(ErrorCode.data, msg.datasetNeedsDir('CIFAR-10', how));
   let dir = opts.dataDir;
   if (existsSync(join(dir, 'cifar-10-batches-bin'))) dir = join(dir, 'cifar-10-batches-bin');
   let names: string[] = [];
@@ -159,8 +159,9 @@ function loadCifar(opts: LoadOptions): Dataset {
 function readCifar(paths: readonly string[], limit?: number | null): Split {
   const chunks: Buffer[] = [];
   for (const p of paths) {
+    if (!statSync(p).isFile()) throw new ProbeError(ErrorCode.data, msg.notAFile(p, 'a CIFAR-10 binary batch file'));
     const b = readFileSync(p);
-    if (b.length === 0 || b.length % CIFAR_RECORD !== 0 || !statSync(p).isFile()) throw new ProbeError(ErrorCode.data, msg.cifarShort(p, b.length));
+    if (b.length === 0 || b.length % CIFAR_RECORD !== 0) throw new ProbeError(ErrorCode.data, msg.cifarShort(p, b.length));
     for (let r = 0; r < b.length / CIFAR_RECORD; r++) if (b[r * CIFAR_RECORD] > 9) throw new ProbeError(ErrorCode.data, msg.cifarLabel(p, r, b[r * CIFAR_RECORD]));
     chunks.push(b);
   }

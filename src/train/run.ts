@@ -5,7 +5,7 @@
  *   → for each epoch: shuffle, steps (probes on scheduled steps, one readback each),
  *     evaluate on the test set, checkpoint the trace → close with status.
  */
-import { cpus, platform, arch } from 'node:os';
+import { cpus, platform, arch, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { resolveConfig, runName, configHash, type RunConfig, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
@@ -135,6 +135,20 @@ export async function runExperiment(input: RunInput | RunConfig, opts: RunOption
   }
 }
 
+/**
+ * Refuses a model that cannot be allocated, before allocating it (a huge --hidden otherwise ends
+ * in a RangeError or the OOM killer): each parameter lives about five times as float32 (initial
+ * values, weights, momentum, gradient, update), and wasm addresses at most 4 GiB.
+ */
+function checkModelFits(sizes: readonly number[], backend: string): void {
+  let params = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i] * sizes[i + 1] + sizes[i + 1];
+  const need = params * 4 * 5;
+  // auto may pick wasm, by timing a step of this very model: check before that
+  const limit = Math.min(totalmem(), backend === 'wasm' || backend === 'auto' ? 2 ** 32 : Infinity);
+  if (need > limit) throw new ProbeError(ErrorCode.config, msg.modelTooBig(sizes, params, need, limit, backend));
+}
+
 /** Takes the run's lock (run-lock.ts), or says who holds it. */
 function claimRun(path: string): RunLock {
   let attempt;
@@ -168,6 +182,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   const replace = mayReplace(path, configHash(config), opts.force ?? false);
   const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
+  checkModelFits(sizes, config.backend);
   const layers: LayerInfo[] = config.activations.map((activation, i) => ({
     layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === config.activations.length - 1,
   }));
