@@ -156,7 +156,7 @@ function closeOrBothNaN(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number
 }
 
 for (const mode of MODES) {
-  test(`NaN is never counted dead or saturated, and every probe still matches its reference (${mode.name})`, async () => {
+  test(`NaN is never counted dead or saturated, and every probe still matches its reference (${mode.name})`, { skip: mode.skip }, async () => {
     await mode.enter();
     try {
       // rows are units, columns samples: unit 0 is NaN but for one inactive sample; unit 1 all NaN
