@@ -34,6 +34,9 @@ export interface MomentInput {
   readonly after: tf.Tensor;
 }
 
+/** Kernel configs for the one registry (kernels/registry.ts). */
+export const attachKernels: readonly tf.KernelConfig[] = moments.configs;
+
 /** The four moments over several variables (a separable convolution has two kernels): sums add, maxima max. */
 export function weightMoments(parts: readonly MomentInput[]): tf.Tensor1D {
   if (parts.length === 0) return tf.zeros([4]) as tf.Tensor1D;

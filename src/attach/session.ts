@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ensureWritableDir } from '../fs-util.js';
 import { ProbeHost } from '../probes/host.js';
+import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
 import { RunStatus, type RunFacts } from '../trace/schema.js';
@@ -466,5 +467,7 @@ function labelsOf(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
 
 /** Attaches probe's probes to a model; see {@link ProbeSession}. */
 export function attachProbes(model: tf.LayersModel, opts: AttachOptions = {}): ProbeSession {
+  // the user picked the backend (tf.setBackend), not selectBackend: probe's kernels must still exist
+  registerKernels();
   return new ProbeSession(model, opts);
 }

@@ -4,6 +4,7 @@
  * import.
  */
 import * as tf from '@tensorflow/tfjs';
+import { attachKernels } from '../../attach/moments.js';
 import { PROBES } from '../../probes/registry.js';
 import { concatKernels } from './host.js';
 import { moments } from './moments.js';
@@ -17,6 +18,7 @@ export const KERNELS: readonly tf.KernelConfig[] = [
   ...concatKernels,
   ...productKernels,
   ...moments.configs,
+  ...attachKernels,
   ...PROBES.flatMap((p) => p.kernels ?? []),
 ];
 
