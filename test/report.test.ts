@@ -51,8 +51,8 @@ function study(dir: string, h1: boolean, h2: boolean): void {
   const runs: SyntheticRun[] = [];
   for (const seed of [1, 2, 3, 4]) {
     // target fails; its output ReLU dead (H1) and/or its sigmoid saturated (H2)
-    runs.push({ combo: 'relu-sigmoid-relu', seed, acc: 0.1 + 0.02 * seed, deadRows: h1 ? 0.9 : 0.05, sat: h2 ? 0.85 : 0.1 });
-    runs.push({ combo: 'tanh-sigmoid-relu', seed, acc: 0.12 + 0.01 * seed, deadRows: h1 ? 0.85 : 0.05, sat: h2 ? 0.9 : 0.1 });
+    runs.push({ combo: 'relu-sigmoid-relu', seed, acc: 0.1 + 0.02 * seed, deadRows: h1 ? 0.9 : 0.05, sat: h2 ? 0.85 : 0.1, h1Cause: h1 ? 0.9 : 0.05, h2Cause: h2 ? 0.8 : 0.05 });
+    runs.push({ combo: 'tanh-sigmoid-relu', seed, acc: 0.12 + 0.01 * seed, deadRows: h1 ? 0.85 : 0.05, sat: h2 ? 0.9 : 0.1, h1Cause: h1 ? 0.85 : 0.05, h2Cause: h2 ? 0.85 : 0.05 });
     // C1: the sigmoid replaced; trains well, output ReLU alive
     runs.push({ combo: 'relu-tanh-relu', seed, acc: 0.96 + 0.005 * seed, deadRows: 0.02 });
     runs.push({ combo: 'relu-relu-relu', seed, acc: 0.97, deadRows: 0.03 });
@@ -81,9 +81,9 @@ test('too few runs, or a single run, gives no verdict and says what a verdict ne
   writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.1, deadRows: 0.95, sat: 0.1 });
   const r = await buildReport([dir], { noImages: true });
   assert.deepEqual(r.hypotheses.map((h) => h.verdict), ['inconclusive', 'inconclusive']);
-  assert.match(r.hypotheses[0].reason, /needs at least 3 runs in the target group and in C1; have 1 and 0/);
+  assert.match(r.hypotheses[0].reason, /B: needs 3 runs in the target group and in C1, has 1 and 0/);
   const html = readFileSync(join(dir, 'report', 'index.html'), 'utf8');
-  assert.match(html, /One run only: relu-sigmoid-relu_s1: final test accuracy 10.0%; output ReLU dead for 9\d\.\d% of inputs/);
+  assert.match(html, /One run only: relu-sigmoid-relu_s1: final test accuracy 10.0%; 9\d\.\d% of \(test input, output unit\) pairs have z ≤ 0/);
   assert.match(html, /A verdict needs at least 3 runs/);
 });
 

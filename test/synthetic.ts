@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { TraceWriter } from '../src/trace/writer.js';
 import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '../src/trace/schema.js';
 import { rng } from '../src/train/rng.js';
+import { Cause, CAUSE_SETS, DIAGNOSIS_PROBE, Diag, errorCell, errorShare, inputShare, UNIT_ACTIVITY_PROBE, unitMetric } from '../src/study.js';
+import { DIAGNOSIS_METRICS } from '../src/probes/diagnosis.js';
 
 export interface SyntheticRun {
   readonly combo: string;
@@ -14,8 +16,19 @@ export interface SyntheticRun {
   readonly acc: number;
   /** output layer dead_rows (relu outputs only) */
   readonly deadRows?: number;
-  /** sat_frac of the layer before the output (non-relu only) */
+  /** sat_frac of the layer before the output (non-relu only); also H2's measure at evaluation */
   readonly sat?: number;
+  /** H1's measure at evaluation (output (input, unit) pairs with z ≤ 0); default deadRows */
+  readonly h1?: number;
+  /** share of errors covered by true_unit_off / prev_saturated at the last evaluation; default 0.1 */
+  readonly h1Cause?: number;
+  readonly h2Cause?: number;
+  /** --bn setting recorded in the config */
+  readonly bn?: string;
+  /** no diagnosis rows (a trace from before they existed) */
+  readonly noDiagnosis?: boolean;
+  /** per output unit, the step from which it is dead (unit-activity windows of 5 steps) */
+  readonly deathSteps?: readonly (number | null)[];
   readonly epochs?: number;
   readonly stepsPerEpoch?: number;
   /** probes recorded; default all */
@@ -35,7 +48,7 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   const acts = s.combo.split('-');
   const epochs = s.epochs ?? 3, spe = s.stepsPerEpoch ?? 20;
   const probes = s.probes ?? ['loss', 'saturation', 'dead-relu', 'gradients'];
-  const run = `${s.combo}_s${s.seed}`;
+  const run = `${s.combo}${s.bn && s.bn !== 'none' ? `_bn-${s.bn}` : ''}_s${s.seed}`;
   const path = join(dir, `${run}.arrow`);
   const sizes = [784, 500, 256, 10];
   const facts: RunFacts = {
@@ -45,13 +58,46 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   };
   const prog = (status: RunStatus, done: number): RunProgress => ({ status, epochsDone: done, stepsDone: done * spe, updatedAt: '', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null });
   const w = TraceWriter.create(path, {
-    run, probes: [...probes, RunProbe.eval, RunProbe.timing],
-    metrics: [...new Set([...Object.values(METRICS).flat(), 'test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds'])],
-    metadata: { [MetaKey.config]: { combo: s.combo, seed: s.seed, epochs, probes }, [MetaKey.facts]: facts },
+    run, probes: [...probes, RunProbe.eval, RunProbe.timing, DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE],
+    metrics: [...new Set([...Object.values(METRICS).flat(), 'test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds', ...DIAGNOSIS_METRICS, ...Array.from({ length: 10 }, (_, k) => unitMetric(k))])],
+    metadata: { [MetaKey.config]: { combo: s.combo, seed: s.seed, epochs, probes, ...(s.bn ? { bn: s.bn } : {}) }, [MetaKey.facts]: facts },
   }, prog(RunStatus.running, 0));
   const r = rng(s.seed, `synthetic-${s.combo}`);
   const noise = () => (r.float() - 0.5) * 0.02;
   const clamp = (v: number) => Math.min(1, Math.max(0, v));
+  const L = acts.length;
+  const diagnosis = (step: number, e: number) => {
+    if (s.noDiagnosis) return;
+    const d = w.probeId(DIAGNOSIS_PROBE);
+    const put = (layer: number, metric: string, v: number) => w.append(step, e, layer, d, w.metricId(metric), v);
+    const grow = e / epochs; // figures reach their final value at the last evaluation
+    const h1 = s.h1 ?? s.deadRows;
+    if (acts[L - 1] === 'relu' && h1 !== undefined) {
+      put(L, Diag.inactivePairs, clamp(0.5 + (h1 - 0.5) * grow));
+      put(L, Diag.deadInputs, clamp(h1 * h1 * grow));
+      put(L, Diag.majorityInactive, clamp(h1 * grow));
+      put(L, Diag.trueInactive, clamp(h1 * grow));
+    }
+    if (acts[L - 2] !== 'relu' && s.sat !== undefined) {
+      put(L - 1, Diag.satPairs, clamp(s.sat * grow));
+      put(L - 1, Diag.satPairsStrict, clamp(s.sat * 0.8 * grow));
+      put(L - 1, Diag.satPairsLoose, clamp(Math.min(1, s.sat * 1.1) * grow));
+      put(L - 1, Diag.satInputs, clamp(s.sat * grow));
+    }
+    const err = e === 0 ? 0.9 : 1 - s.acc;
+    put(0, Diag.errors, err);
+    const c1 = e === 0 ? 0.1 : s.h1Cause ?? 0.1, c2 = e === 0 ? 0.1 : s.h2Cause ?? 0.1;
+    put(0, errorShare(Cause.trueUnitOff), c1); put(0, inputShare(Cause.trueUnitOff), c1 * err);
+    put(0, errorShare(Cause.prevSaturated), c2); put(0, inputShare(Cause.prevSaturated), c2 * err);
+    put(0, errorShare(Cause.gradVanished), 0); put(0, inputShare(Cause.gradVanished), 0);
+    // the cells of the Venn diagram, causes independent
+    for (const set of CAUSE_SETS) {
+      if (set.includes(Cause.gradVanished)) { put(0, errorCell(set), 0); continue; }
+      const p1 = set.includes(Cause.trueUnitOff) ? c1 : 1 - c1, p2 = set.includes(Cause.prevSaturated) ? c2 : 1 - c2;
+      put(0, errorCell(set), p1 * p2);
+    }
+  };
+  diagnosis(0, 0);
   let step = 0;
   for (let e = 1; e <= epochs; e++) {
     if (s.killAfter !== undefined && e > s.killAfter) return path; // never closed, as after kill -9
@@ -72,10 +118,15 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
         if (probes.includes('gradients')) for (const m of METRICS.gradients) put(l, 'gradients', m, 0.01 * (1 + noise()));
       });
     }
+    if (s.deathSteps && acts[L - 1] === 'relu') {
+      const ua = w.probeId(UNIT_ACTIVITY_PROBE);
+      for (let st = step - spe; st < step; st += 5) s.deathSteps.forEach((d, u) => w.append(st, e, L, ua, w.metricId(unitMetric(u)), d !== null && st >= d ? 0 : 0.4));
+    }
     const ev = w.probeId(RunProbe.eval);
     w.append(step, e, 0, ev, w.metricId('test_acc'), s.acc);
     w.append(step, e, 0, ev, w.metricId('test_loss'), 2.3 * (1 - s.acc));
     w.append(step, e, 0, ev, w.metricId('train_loss'), 2.3 * (1 - s.acc));
+    diagnosis(step, e);
     w.checkpoint(prog(RunStatus.running, e));
   }
   w.close(prog(RunStatus.complete, epochs));

@@ -40,16 +40,22 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   }).finally(() => line.clear());
   warnings.flush();
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, diverged: r.diverged, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h) }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, diverged: r.diverged, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), interventions: r.interventions, diagnoses: r.diagnoses }, null, 2) + '\n');
   } else {
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
     const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}`];
+    const several = new Set(r.hypotheses.map((x) => x.variant)).size > 1;
+    for (const p of r.prevalences) {
+      if (p.failBelow === null) continue;
+      lines.push(`prevalence${several ? ` [${p.variant}]` : ''}: ${p.targetFailing} of ${p.targetRuns} target runs fail (accuracy below ${(100 * p.failBelow).toFixed(1)}%), controls ${p.controlsFailing} of ${p.controls}`);
+    }
     for (const h of r.hypotheses) {
-      const variant = new Set(r.hypotheses.map((x) => x.variant)).size > 1 ? ` [${h.variant}]` : '';
+      const variant = several ? ` [${h.variant}]` : '';
       lines.push(`${h.id}${variant} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);
       lines.push(chalk.dim(`   ${h.reason}`));
       for (const c of h.claims) lines.push(chalk.dim(`   ${c.id} ${c.text}: ${c.statistic} (${c.n}; ${c.rule})`));
     }
+    for (const iv of r.interventions) for (const x of iv.readings) lines.push(`bn last pairs (${iv.pairs.length}, ${iv.dataset}) · ${x.hypothesis}: ${x.reading} — ${x.why}`);
     lines.push(`page ${chalk.cyan(join(r.out, 'index.html'))} (${(r.htmlBytes / 1e6).toFixed(1)} MB) · ${r.panels.length} charts as .vl.json${argv.images ? ', .svg, .png' : ''} · verdicts.json`);
     process.stdout.write(lines.join('\n') + '\n');
   }

@@ -8,6 +8,8 @@ export interface ValueSlot {
   readonly layer: number;
   readonly probe: string;
   readonly metric: string;
+  /** averaged over a window of steps and written once per window (after every per-step slot) */
+  readonly window: boolean;
 }
 
 /**
@@ -16,6 +18,8 @@ export interface ValueSlot {
  */
 export class ProbeHost implements TensorHooks {
   readonly slots: readonly ValueSlot[];
+  /** how many of {@link slots} (the first ones) are written every probed step */
+  readonly stepSlots: number;
   private readonly plan: { probe: Probe; layer: LayerInfo | null; count: number }[] = [];
   private forward: ForwardTensors[] = [];
   private backward: BackwardTensors[] = [];
@@ -32,20 +36,24 @@ export class ProbeHost implements TensorHooks {
     for (const probe of probes) {
       if (probe.scope === 'network') {
         const names = probe.metrics(settings);
-        names.forEach((metric) => slots.push({ layer: 0, probe: probe.id, metric }));
+        names.forEach((metric) => slots.push({ layer: 0, probe: probe.id, metric, window: false }));
         this.plan.push({ probe, layer: null, count: names.length });
       }
     }
-    for (const layer of layers) {
-      for (const probe of probes) {
-        if (probe.scope !== 'layer') continue;
-        const names = probe.metrics(layer, settings);
-        if (names.length === 0) continue;
-        names.forEach((metric) => slots.push({ layer: layer.layer, probe: probe.id, metric }));
-        this.plan.push({ probe, layer, count: names.length });
+    // windowed values last, so the per-step ones are one contiguous run of the readback
+    for (const window of [false, true]) {
+      for (const layer of layers) {
+        for (const probe of probes) {
+          if (probe.scope !== 'layer' || (probe.window ?? false) !== window) continue;
+          const names = probe.metrics(layer, settings);
+          if (names.length === 0) continue;
+          names.forEach((metric) => slots.push({ layer: layer.layer, probe: probe.id, metric, window }));
+          this.plan.push({ probe, layer, count: names.length });
+        }
       }
     }
     this.slots = slots;
+    this.stepSlots = slots.filter((s) => !s.window).length;
   }
 
   onForward(t: ForwardTensors): void {

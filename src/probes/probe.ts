@@ -70,6 +70,8 @@ interface ProbeBase {
 
 export interface LayerProbe extends ProbeBase {
   readonly scope: 'layer';
+  /** values averaged over windows of steps and written once per window, not every step */
+  readonly window?: boolean;
   /** names of the values recorded for this layer; empty when the probe does not apply to it */
   metrics(layer: LayerInfo, settings: ProbeSettings): readonly string[];
   compute(ctx: LayerContext): tf.Tensor1D;

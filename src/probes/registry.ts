@@ -5,9 +5,10 @@ import { gradients } from './gradients.js';
 import { loss } from './loss.js';
 import type { Probe } from './probe.js';
 import { saturation } from './saturation.js';
+import { unitActivity } from './unit-activity.js';
 
 /** Every built-in probe; adding one is a file and a line here. */
-export const PROBES: readonly Probe[] = [loss, saturation, deadRelu, gradients];
+export const PROBES: readonly Probe[] = [loss, saturation, deadRelu, gradients, unitActivity];
 
 export const PROBE_IDS: readonly string[] = PROBES.map((p) => p.id);
 

@@ -3,7 +3,9 @@
  * per-step series are averaged over the seeds of each combination (the page says so).
  */
 import type { RunDigest } from './digest.js';
-import { groupOf, type HypothesisResult } from './hypotheses.js';
+import { groupOf, measureOf, type HypothesisResult } from './hypotheses.js';
+import type { Diagnosis } from './diagnosis-line.js';
+import { CAUSE_SETS, errorCell, errorShare, Cause, HYPOTHESES } from '../study.js';
 import { mean, sd } from './stats.js';
 
 export const PER_RUN_LIMIT = 24;
@@ -19,6 +21,8 @@ export interface Datasets {
   readonly grid: Row[];
   readonly deaths: Row[];
   readonly claims: Row[];
+  /** per run and cell of the causes' Venn diagram: share of the run's errors (last evaluation) */
+  readonly attribution: Row[];
   /** values of the run selector, the first being the default */
   readonly picks: string[];
   readonly aggregated: boolean;
@@ -29,7 +33,7 @@ export interface Datasets {
 /** 4 significant digits: enough to draw, and it keeps the page small. */
 const r4 = (v: number | null): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toPrecision(4)));
 
-export function buildDatasets(digests: readonly RunDigest[], hyps: readonly HypothesisResult[]): Datasets {
+export function buildDatasets(digests: readonly RunDigest[], hyps: readonly HypothesisResult[], diagnoses: ReadonlyMap<string, Diagnosis> = new Map()): Datasets {
   const aggregated = digests.length > PER_RUN_LIMIT;
   const several = new Set(digests.map((d) => d.variant)).size > 1;
   const pickOf = (d: RunDigest) => (aggregated ? (several ? `${d.combo} (${d.variant})` : d.combo) : d.run);
@@ -50,15 +54,22 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   } else {
     for (const d of digests) for (const p of d.series) series.push({ pick: d.run, layer: p.layer, metric: p.metric, step: p.step, value: r4(p.value) });
   }
-  const h1 = new Map(hyps.filter((h) => h.id === 'H1').flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.measure] as const)));
-  const h2 = new Map(hyps.filter((h) => h.id === 'H2').flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.measure] as const)));
+  const failed = new Map(hyps.flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.failed] as const)));
   const multi = new Set(digests.map((d) => d.variant)).size > 1;
   const runs: Row[] = digests.map((d) => ({
     run: d.run, pick: pickOf(d), combo: d.combo, variant: d.variant, seed: d.seed, group: d.study ? groupOf(d.acts) : 'other',
     l1: d.acts[0] ?? null, l2: d.acts[1] ?? null, l3: d.acts[2] ?? null,
     finalAcc: r4(d.finalTestAcc), truncated: d.truncated, epochs: d.epochsDone,
-    h1: r4(h1.get(`${d.variant}|${d.run}`) ?? null), h2: r4(h2.get(`${d.variant}|${d.run}`) ?? null),
+    h1: r4(measureOf(d, HYPOTHESES[0])), h2: r4(measureOf(d, HYPOTHESES[1])),
+    failed: failed.get(`${d.variant}|${d.run}`) ?? null,
+    errors: r4(diagnoses.get(d.path)?.errors ?? null),
+    ...Object.fromEntries(Object.values(Cause).map((c) => [errorShare(c), r4(diagnoses.get(d.path)?.causes[c] ?? null)])),
+    diagnosis: diagnoses.get(d.path)?.text ?? null,
   }));
+  const attribution: Row[] = digests.flatMap((d) => CAUSE_SETS.map((set) => ({
+    run: d.run, combo: d.combo, variant: d.variant, group: groupOf(d.acts), cell: set.length ? set.join(' + ') : 'no candidate cause',
+    share: r4(d.diag[`0/${errorCell(set)}`] ?? null),
+  })).filter((r) => r.share !== null && (r.share as number) > 0));
   const evals: Row[] = digests.flatMap((d) => d.evals.map((e) => ({
     run: d.run, pick: pickOf(d), combo: d.combo, seed: d.seed, epoch: e.epoch, step: e.step,
     testAcc: r4(e.testAcc), testLoss: r4(e.testLoss), trainLoss: r4(e.trainLoss),
@@ -72,15 +83,15 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
       label: `${(100 * m).toFixed(1)}${accs.length > 1 ? ` ± ${(100 * s).toFixed(1)}` : ''}` };
   });
   const deaths: Row[] = digests.flatMap((d) => d.deaths.map((u) => ({
-    run: d.run, combo: d.combo, seed: d.seed, unit: u.unit, step: u.step, epoch: u.step === null ? null : Math.floor(u.step / d.stepsPerEpoch) + 1,
+    run: d.run, combo: d.combo, seed: d.seed, layer: u.layer, unit: u.unit, step: u.step, epoch: u.step === null ? null : Math.floor(u.step / d.stepsPerEpoch) + 1,
   })));
   const claims: Row[] = hyps.flatMap((h) => h.claims.filter((c) => c.interval).map((c) => ({
     hypothesis: h.id, variant: h.variant, claim: `${h.id}·${c.id} ${c.text}${multi ? ` (${h.variant})` : ''}`, estimate: r4(c.interval!.estimate), lo: r4(c.interval!.lo), hi: r4(c.interval!.hi),
-    threshold: c.id === 'A' ? 0.5 : 0, holds: c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against',
+    threshold: c.threshold, holds: c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against',
   })));
   // default selection: a target-group run if there is one
   const all = [...new Set(digests.map(pickOf))];
   const target = digests.find((d) => d.study && groupOf(d.acts) === 'target');
   const picks = target ? [pickOf(target), ...all.filter((p) => p !== pickOf(target))] : all;
-  return { series, evals, runs, grid, deaths, claims, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
+  return { series, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
 }

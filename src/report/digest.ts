@@ -6,6 +6,7 @@
  */
 import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
+import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
 
 export const MAX_POINTS = 200;
 
@@ -43,6 +44,9 @@ export interface RunDigest {
   readonly combo: string;
   /** what else the run changed: dataset and batch norm ('mnist' for the study's setting) */
   readonly variant: string;
+  readonly dataset: string;
+  /** batch-norm setting: none, last, all */
+  readonly bn: string;
   readonly acts: readonly string[];
   /** a run of probe's own MLP (false: an attached model, whose layers the study's groups do not describe) */
   readonly study: boolean;
@@ -61,8 +65,16 @@ export interface RunDigest {
   readonly lastEpoch: Readonly<Record<string, number>>;
   /** which epoch {@link lastEpoch} averages; 0 when no epoch finished */
   readonly lastEpochIndex: number;
-  /** output-layer units (when it is a ReLU layer with per-unit figures): step of death, null if alive */
-  readonly deaths: readonly { readonly unit: number; readonly step: number | null }[];
+  /**
+   * ReLU units: step of death (inactive for every probed input from then to the end), null if
+   * alive. From the per-unit activity windows (every ReLU layer), or else from the output layer's
+   * per-step `active_u{k}` (older traces, ≤ 16 units).
+   */
+  readonly deaths: readonly { readonly layer: number; readonly unit: number; readonly step: number | null }[];
+  /** the diagnosis rows of each evaluation (epoch 0 = before training), keyed `layer/metric` */
+  readonly diagEpochs: readonly { readonly epoch: number; readonly step: number; readonly values: Readonly<Record<string, number>> }[];
+  /** the last evaluation's diagnosis (empty if the trace has none) */
+  readonly diag: Readonly<Record<string, number>>;
   readonly probes: readonly string[];
   /** probes the run was asked to record (its config) */
   readonly probesConfigured: readonly string[];
@@ -76,6 +88,9 @@ export function digestTrace(t: Trace): RunDigest {
   const steps = c.length ? c.step.reduce((m, s) => Math.max(m, s), 0) + 1 : 0;
   const bucket = Math.max(1, Math.ceil(steps / MAX_POINTS));
   const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
+  const diagId = c.probes.indexOf(DIAGNOSIS_PROBE), unitId = c.probes.indexOf(UNIT_ACTIVITY_PROBE);
+  const diagEpochs = new Map<number, { step: number; values: Record<string, number> }>();
+  const windows = new Map<string, { layer: number; unit: number; step: number[]; v: number[] }>();
   const wanted = new Map<number, string>(); // metric code → name, for series
   const probeOf = new Map<string, number>(SERIES_METRICS.map(([p, m]) => [m, c.probes.indexOf(p)]));
   SERIES_METRICS.forEach(([, m]) => { const id = c.metrics.indexOf(m); if (id >= 0) wanted.set(id, m); });
@@ -96,6 +111,21 @@ export function digestTrace(t: Trace): RunDigest {
   for (let i = 0; i < c.length; i++) {
     const p = c.probe[i];
     if (p === evalId || p === timingId) continue;
+    if (p === diagId) {
+      const e = diagEpochs.get(c.epoch[i]) ?? { step: c.step[i], values: {} };
+      e.values[key(c.layer[i], c.metrics[c.metric[i]])] = c.value[i];
+      diagEpochs.set(c.epoch[i], e);
+      probesSeen.add(DIAGNOSIS_PROBE);
+      continue;
+    }
+    if (p === unitId) {
+      const k = `${c.layer[i]}/${c.metrics[c.metric[i]]}`;
+      const w = windows.get(k) ?? { layer: c.layer[i], unit: Number(c.metrics[c.metric[i]].slice(1)), step: [], v: [] };
+      w.step.push(c.step[i]); w.v.push(c.value[i]);
+      windows.set(k, w);
+      probesSeen.add(UNIT_ACTIVITY_PROBE);
+      continue;
+    }
     probesSeen.add(c.probes[p]);
     const metric = c.metrics[c.metric[i]], layer = c.layer[i], v = c.value[i];
     if (lastEpochIndex === 0 || c.epoch[i] === lastEpochIndex) {
@@ -127,6 +157,8 @@ export function digestTrace(t: Trace): RunDigest {
     run: t.run,
     combo: f.combo,
     variant: variantOf(t.config),
+    dataset: typeof t.config.dataset === 'string' ? t.config.dataset : 'mnist',
+    bn: typeof t.config.bn === 'string' ? t.config.bn : 'none',
     acts: f.layers.map((l) => l.activation),
     study: f.engine !== 'attach',
     seed: f.seed,
@@ -142,7 +174,11 @@ export function digestTrace(t: Trace): RunDigest {
       .map((s) => ({ layer: s.layer, metric: s.metric, step: s.step, value: s.sum / s.n })),
     lastEpoch: Object.fromEntries([...last.entries()].map(([k, a]) => [k, a.sum / a.n])),
     lastEpochIndex,
-    deaths: [...unitSeries.entries()].sort((a, b) => a[0] - b[0]).map(([unit, s]) => ({ unit, step: deathStep(s.step, s.v) })),
+    deaths: windows.size
+      ? [...windows.values()].sort((a, b) => a.layer - b.layer || a.unit - b.unit).map((w) => ({ layer: w.layer, unit: w.unit, step: deathStep(w.step, w.v) }))
+      : [...unitSeries.entries()].sort((a, b) => a[0] - b[0]).map(([unit, s]) => ({ layer: outLayer, unit, step: deathStep(s.step, s.v) })),
+    diagEpochs: [...diagEpochs.entries()].sort((a, b) => a[0] - b[0]).map(([epoch, e]) => ({ epoch, ...e })),
+    diag: [...diagEpochs.entries()].sort((a, b) => a[0] - b[0]).at(-1)?.[1].values ?? {},
     probes: [...probesSeen].sort(),
     probesConfigured: Array.isArray(t.config.probes) ? (t.config.probes as string[]) : [],
   };
@@ -160,6 +196,12 @@ export function deathStep(steps: readonly number[], active: readonly number[]): 
   const stretch = active.length - i;
   if (i > 0 && stretch < Math.min(100, Math.ceil(active.length / 10))) return null;
   return steps[i];
+}
+
+/** A diagnosis figure at the last evaluation (layer 0 = whole network), or null if the run lacks it. */
+export function diagValue(d: RunDigest, layer: number, metric: string): number | null {
+  const v = d.diag[key(layer, metric)];
+  return v === undefined || !Number.isFinite(v) ? null : v;
 }
 
 /** The measure of a metric at the last epoch, or null if the run did not record it. */

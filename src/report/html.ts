@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Datasets, Row } from './datasets.js';
-import type { HypothesisResult } from './hypotheses.js';
+import { fmtInterval, type HypothesisResult, type Prevalence } from './hypotheses.js';
+import type { Interventions } from './interventions.js';
+import { COVERS, FAIL_MARGIN, MIN_RUNS, MOST } from '../study.js';
 import type { Panel } from './panels.js';
 
 const require = createRequire(import.meta.url);
@@ -72,6 +74,10 @@ const EMBED = `
   if (pick) pick.addEventListener('change', (e) => {
     for (const v of views) { try { v.signal('pick', e.target.value).runAsync(); } catch (_) { /* chart without the selector */ } }
   });
+  const line = document.getElementById('diagnosis-line');
+  const lines = JSON.parse(document.getElementById('probe-diagnoses')?.textContent ?? '{}');
+  const show = (v) => { if (line) line.textContent = (lines[v] ?? []).join('\\n'); };
+  if (pick) { pick.addEventListener('change', (e) => show(e.target.value)); show(pick.value); }
   document.body.dataset.rendered = String(views.length);
 })().catch((e) => { document.body.dataset.error = String(e); console.error(e); });
 `;
@@ -83,7 +89,7 @@ h1{font-size:22px;margin:20px 0 4px}h2{margin-top:36px;border-bottom:1px solid #
 .ok{color:#1a7f37}.bad{color:#c62828}.meh{color:#777}.badge.ok{background:#1a7f37;color:#fff}.badge.bad{background:#c62828;color:#fff}.badge.meh{background:#777;color:#fff}
 table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:left;vertical-align:top}
 figure{margin:18px 0}figcaption{color:#444;margin-bottom:6px;max-width:900px}.warn{color:#8a6d00}.single{background:#fff7e0;padding:6px 10px}
-select{font-size:14px;padding:2px}
+select{font-size:14px;padding:2px}pre.diag{white-space:pre-wrap;background:#f4f6f8;padding:6px 10px}.meaning{background:#eef4ff;padding:6px 10px}
 </style>`;
 
 function payload(panels: readonly ChartPanel[], tables: Record<string, unknown>): string {
@@ -118,28 +124,64 @@ export interface PageInput {
   readonly datasets: Datasets;
   readonly panels: readonly Panel[];
   readonly hypotheses: readonly HypothesisResult[];
+  readonly prevalences: readonly Prevalence[];
+  readonly interventions: readonly Interventions[];
+  /** per value of the run selector, the diagnosis lines of its runs */
+  readonly diagnoses: Readonly<Record<string, readonly string[]>>;
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   readonly singleRun: string | null;
 }
 
 const VERDICT_CLASS = { supported: 'ok', 'not supported': 'bad', inconclusive: 'meh' } as const;
+const pct = (v: number | null) => (v === null || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(1)}%`);
+
+/** What a verdict means and does not mean, for a newcomer. */
+export const VERDICT_MEANING = [
+  'A verdict says whether these runs behave as the hypothesis predicts, judged by four claims fixed before the data were seen, each of which holds only if its 95% interval lies entirely on the predicted side of its line.',
+  "It is evidence about these runs, not proof of a cause: 'supported' does not rule out other explanations, 'not supported' means at least one prediction clearly failed here, and 'inconclusive' means there are too few runs, too few failures, or too much spread to tell.",
+] as const;
 
 function hypothesisHtml(h: HypothesisResult, singleRun: string | null, showVariant: boolean): string {
-  const rows = h.claims.map((c) => `<tr><td>${c.id}</td><td>${esc(c.text)}</td><td>${esc(c.statistic)}</td><td>${esc(c.n)}</td><td>${esc(c.rule)}</td><td class="${c.holds === null ? 'meh' : c.holds ? 'ok' : 'bad'}">${c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against'}</td></tr>`).join('');
+  const rows = h.claims.map((c) => `<tr><td>${c.id}</td><td>${esc(c.text)}</td><td>${esc(c.statistic)}</td><td>${esc(c.n)}</td><td>${esc(c.rule)}</td><td class="${c.holds === null ? 'meh' : c.holds ? 'ok' : 'bad'}">${c.holds === null ? `undecided${c.missing ? ` (${esc(c.missing)})` : ''}` : c.holds ? 'as predicted' : 'against'}</td></tr>`).join('');
+  const robust = h.robustness.map((r) => `<tr><td>${esc(r.label)}</td><td>${r.present ? esc(fmtInterval(r.present)) : '—'}</td><td>${r.specific ? esc(fmtInterval(r.specific)) : '—'}</td></tr>`).join('');
   const single = singleRun
-    ? `<p class="single">One run only: ${esc(singleRun)}. A verdict needs at least 3 runs of a (sigmoid, relu) combination and 3 of the control (different seeds count).</p>`
+    ? `<p class="single">One run only: ${esc(singleRun)}. A verdict needs at least ${MIN_RUNS} runs of a (sigmoid, relu) combination, ${MIN_RUNS} of the control and ${MIN_RUNS} failing target runs (different seeds count).</p>`
     : '';
   return `<section class="hyp" id="${h.id}-${esc(h.variant.replace(/\W+/g, '-'))}">
 <h3><span class="badge ${VERDICT_CLASS[h.verdict]}">${h.verdict}</span> ${h.id}: ${esc(h.title)}${showVariant ? ` <span class="meta">(${esc(h.variant)} runs)</span>` : ''}</h3>
-<p><b>Measure</b>: ${esc(h.measure)}.<br><b>Predicts</b>: ${esc(h.predicts)}.<br><b>Verdict rule</b>: supported if claims A, B and C all have their 95% interval on the predicted side; not supported if any has it entirely on the other side; otherwise inconclusive. <b>Here</b>: ${esc(h.reason)}.</p>
+<p><b>Primary measure</b> (<code>${esc(h.metric)}</code>): ${esc(h.measure)}.<br><b>Mechanism</b>: the cause <code>${esc(h.cause)}</code>, checked for each misclassified test input.<br><b>Verdict rule</b>: supported if claims A, M, B and C all have their 95% interval on the predicted side; not supported if any has it entirely on the other side; otherwise inconclusive. <b>Here</b>: ${esc(h.reason)}.</p>
 ${single}<table><thead><tr><th></th><th>claim</th><th>statistic [95% CI]</th><th>n</th><th>rule</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>
+<details><summary>Robustness: other readings of the measure (reported, never used for the verdict)</summary><table><thead><tr><th>reading</th><th>A: mean over failing target runs [95% CI]</th><th>B: target − ${h.control} [95% CI]</th></tr></thead><tbody>${robust}</tbody></table></details>
 </section>`;
+}
+
+function prevalenceHtml(p: Prevalence, showVariant: boolean): string {
+  const rule = p.failBelow === null
+    ? 'no control runs (C1 or C2): no failure threshold'
+    : `a run fails if its final test accuracy is below ${pct(p.failBelow)} (the controls' median ${pct(p.controlMedian)} minus ${100 * FAIL_MARGIN} points)`;
+  const rows = p.perCombo.map((c) => `<tr><td>${esc(c.combo)}</td><td>${c.group}</td><td>${c.failing} of ${c.runs}</td><td>${pct(c.meanAcc)}</td></tr>`).join('');
+  return `<h3>Prevalence${showVariant ? ` <span class="meta">(${esc(p.variant)} runs)</span>` : ''}</h3>
+<p>How often the failure occurs, before asking why: ${esc(rule)}. Target group: <b>${p.targetFailing} of ${p.targetRuns}</b> runs fail${p.share ? ` (share ${esc(fmtInterval(p.share))})` : ''}; controls: ${p.controlsFailing} of ${p.controls}.</p>
+<table><thead><tr><th>combination</th><th>group</th><th>failing runs</th><th>mean final accuracy</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function interventionsHtml(ivs: readonly Interventions[]): string {
+  if (ivs.length === 0) return '<p>No pairs: the folder holds no runs of the same combination and seed with and without <code>--bn last</code> (make them with <code>probe sweep --bn none,last</code>).</p>';
+  return ivs.map((iv) => {
+    const rows = iv.changes.map((c) => `<tr><td>${c.group}</td><td>${esc(c.figure)}</td><td>${c.pairs}</td><td>${c.before.toFixed(3)} → ${c.after.toFixed(3)}</td><td>${c.change ? esc(fmtInterval(c.change)) : '— (fewer than 3 pairs)'}</td></tr>`).join('');
+    const readings = iv.readings.map((r) => `<li><b>${r.hypothesis}</b>: ${r.reading === 'supports' ? 'causal support' : r.reading === 'against' ? 'against' : 'undecided'} — ${esc(r.why)}</li>`).join('');
+    return `<p>${iv.pairs.length} pair(s) on ${esc(iv.dataset)}: the same combination and seed, with <code>--bn none</code> and <code>--bn last</code>. Change = with − without, mean over pairs, two-stage bootstrap 95% interval. Rule: a hypothesis gains causal support when the intervention lowers its measure (interval below 0) and raises accuracy (interval above 0) in the target group.</p>
+<table><thead><tr><th>group</th><th>figure</th><th>pairs</th><th>mean without → with</th><th>change [95% CI]</th></tr></thead><tbody>${rows}</tbody></table>
+<ul>${readings}</ul>`;
+  }).join('\n');
 }
 
 export function pageHtml(p: PageInput): string {
   const section = (s: Panel['section']) => p.panels.filter((x) => x.section === s).map(chart).join('\n');
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
+  const several = p.datasets.variants.length > 1;
+  const diagRows = p.datasets.runs.map((r) => `<tr><td>${esc(String(r.run))}</td><td>${esc(String(r.variant))}</td><td>${r.failed === null ? '—' : r.failed ? 'fails' : 'no'}</td><td>${esc(String(r.diagnosis ?? '—'))}</td></tr>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">${CSP}
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -148,16 +190,25 @@ export function pageHtml(p: PageInput): string {
 <p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
 <h2>Hypotheses</h2>
-${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, p.datasets.variants.length > 1)).join('\n')}
+<p class="meaning" id="verdict-meaning">${VERDICT_MEANING.map(esc).join(' ')}</p>
+<p>Claims: <b>A</b> the measure is present (mean > ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (> ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ < 0). Intervals resample combinations, then seeds within them.</p>
+${p.prevalences.map((x) => prevalenceHtml(x, several)).join('\n')}
+${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several)).join('\n')}
+<h2>Interventions</h2>
+${interventionsHtml(p.interventions)}
+<h2>Diagnosis per run</h2>
+<table><thead><tr><th>run</th><th>variant</th><th>failed</th><th>diagnosis</th></tr></thead><tbody>${diagRows}</tbody></table>
 <h2>Across runs</h2>
 ${section('across') || '<p>No chart: these traces do not have what the cross-run charts need.</p>'}
 <h2>Per run</h2>
 <p><label>${p.datasets.aggregated ? 'combination (mean over seeds)' : 'run'} <select id="pick">${options}</select></label></p>
+<pre id="diagnosis-line" class="diag">${esc((p.diagnoses[p.datasets.picks[0] ?? ''] ?? []).join('\n'))}</pre>
 ${section('run')}
 <h2>How to read this page</h2>
 <ul>${p.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
 ${libScripts()}
 ${payload(p.panels, p.datasets as unknown as Record<string, unknown>)}
+<script id="probe-diagnoses" type="application/json">${JSON.stringify(p.diagnoses).replace(/</g, '\\u003c')}</script>
 ${script(EMBED)}
 </body></html>
 `;

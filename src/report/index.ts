@@ -3,8 +3,9 @@
  *
  *   load      collect .arrow paths; read each trace and reduce it to a digest (digest.ts), one at a
  *             time, so memory holds digests, not traces
- *   derive    group runs, test H1 and H2 with bootstrap intervals (hypotheses.ts, stats.ts), build
- *             the chart tables (datasets.ts)
+ *   derive    group runs; prevalence of failure, H1 and H2 with two-stage bootstrap intervals
+ *             (hypotheses.ts, stats.ts, rules in ../study.ts); --bn last pairs (interventions.ts);
+ *             one diagnosis line per run (diagnosis-line.ts); the chart tables (datasets.ts)
  *   panels    one Vega-Lite spec per chart (panels.ts); a panel whose probe no run recorded is
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
@@ -20,7 +21,10 @@ import { probeVersion } from '../versions.js';
 import { indexedTraces, INDEX_FILE, traceFiles } from '../sweep/sweep-index.js';
 import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
 import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
-import { testHypotheses, MIN_RUNS, THRESHOLD, type HypothesisResult } from './hypotheses.js';
+import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from './hypotheses.js';
+import { diagnose, type Diagnosis } from './diagnosis-line.js';
+import { pairInterventions, type Interventions } from './interventions.js';
+import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study.js';
 import { pageHtml } from './html.js';
 import { panels as buildPanels } from './panels.js';
 import { toPng, toSvg } from './render.js';
@@ -44,6 +48,9 @@ export interface ReportResult {
   /** runs whose loss or weights stopped being finite (counted with the epochs finished before) */
   readonly diverged: number;
   readonly hypotheses: readonly HypothesisResult[];
+  readonly prevalences: readonly Prevalence[];
+  readonly interventions: readonly Interventions[];
+  readonly diagnoses: readonly Diagnosis[];
   readonly panels: readonly string[];
   readonly skipped: readonly string[];
   readonly htmlBytes: number;
@@ -79,10 +86,11 @@ function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
     d.aggregated
       ? `With more than ${PER_RUN_LIMIT} runs, per-run charts show the mean over the seeds of a combination, in at most ${AGGREGATED_POINTS} points; every run still counts in the statistics.`
       : 'Per-run charts show one run at a time; pick it above them.',
-    `Measures are averaged over the probed steps of each run's last finished epoch. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
-    `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid.`,
+    `The hypotheses' measures and the error attribution are taken on the test set at each evaluation (before training and after every epoch); verdicts use the last one. Per-step charts are training-batch figures. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
+    `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid and the diagnosis table.`,
     ...attachedNote(digests),
-    `Intervals: percentile bootstrap over runs, ${BOOTSTRAP_RESAMPLES} resamples, seeded (the same traces give the same page). A: mean of the target group against ${THRESHOLD}. B: difference of group means, each group resampled separately. C: Spearman rank correlation with final test accuracy over target ∪ control, resampling runs. No verdict with fewer than ${MIN_RUNS} runs in the target group or the control. Six intervals are reported without multiple-comparison correction: read them as descriptive.`,
+    `Rules, fixed before the data: a run fails if its final accuracy is more than ${100 * FAIL_MARGIN} points below the controls' median; "most" is more than ${MOST}; a cause explains a failure when it covers more than ${COVERS} of the errors; a gradient has vanished below ${GRAD_VANISHED} of its size before training.`,
+    `Intervals: percentile bootstrap, ${BOOTSTRAP_RESAMPLES} resamples in two stages (combinations with replacement, then seeds within each), seeded (the same traces give the same page). A and M: mean over the failing target runs; B: difference of group means, each group resampled separately; C: Spearman rank correlation with final test accuracy over target ∪ control. A and M need ${MIN_RUNS} failing target runs, B and C ${MIN_RUNS} runs per group. The intervals are not corrected for multiple comparisons: read them as descriptive.`,
   ];
 }
 
@@ -130,8 +138,12 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
     digests.push(digestTrace(t));
   });
   // the study's groups name layers of its MLP: an attached model's layers are not those
-  const hypotheses = testHypotheses(digests.filter((d) => d.study));
-  const datasets = buildDatasets(digests, hypotheses);
+  const study = digests.filter((d) => d.study);
+  const hypotheses = testHypotheses(study);
+  const prevalences = testPrevalences(study);
+  const interventions = pairInterventions(study);
+  const diagnoses = new Map(digests.map((d) => [d.path, diagnose(d)]));
+  const datasets = buildDatasets(digests, hypotheses, diagnoses);
   const probes = new Set(digests.flatMap((d) => d.probes));
   const { panels, skipped } = buildPanels(datasets, {
     probes,
@@ -160,24 +172,35 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
     generated: new Date().toISOString(),
     version: probeVersion(),
     inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated) from ${inputs.join(', ')}`,
-    datasets, panels, hypotheses,
+    datasets, panels, hypotheses, prevalences, interventions,
+    diagnoses: diagnosisLines(datasets, digests, diagnoses),
     notes: notes(datasets, digests),
     warnings: [...skipped.map((s) => `skipped ${s}`), ...digests.filter((d) => d.truncated).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`)],
     singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
   });
   write('index.html', html);
-  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, hypotheses }, null, 2));
+  const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
+  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, prevalences, hypotheses, interventions, diagnoses: diagList }, null, 2));
   const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, diverged, hypotheses, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  return { out, files, runs: digests.length, truncated, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+}
+
+function diagnosisLines(d: Datasets, digests: readonly RunDigest[], diagnoses: ReadonlyMap<string, Diagnosis>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const x of digests) {
+    const pick = d.runs.find((r) => r.run === x.run && r.variant === x.variant)?.pick as string;
+    (out[pick] ??= []).push((diagnoses.get(x.path) as Diagnosis).text);
+  }
+  return out;
 }
 
 function singleRunSummary(d: RunDigest): string {
   if (!d.study) return modelRunSummary(d);
   const L = d.acts.length;
-  const dead = d.lastEpoch[`${L}/dead_rows`], sat = d.lastEpoch[`${L - 1}/sat_frac`];
+  const h1 = d.diag[`${L}/${Diag.inactivePairs}`], h2 = d.diag[`${L - 1}/${Diag.satPairs}`];
   const parts = [`final test accuracy ${d.finalTestAcc === null ? '—' : `${(100 * d.finalTestAcc).toFixed(1)}%`}`];
-  if (dead !== undefined) parts.push(`output ReLU dead for ${(100 * dead).toFixed(1)}% of inputs (H1 measure; 'most' would be > 50%)`);
-  if (sat !== undefined) parts.push(`layer ${L - 1} saturated for ${(100 * sat).toFixed(1)}% of its outputs (H2 measure)`);
+  if (h1 !== undefined) parts.push(`${(100 * h1).toFixed(1)}% of (test input, output unit) pairs have z ≤ 0 at the output ReLU (H1 measure; 'most' would be > 50%)`);
+  if (h2 !== undefined) parts.push(`${(100 * h2).toFixed(1)}% of layer ${L - 1}'s (input, unit) pairs at its extremes (H2 measure)`);
   return `${d.run}: ${parts.join('; ')}`;
 }
 

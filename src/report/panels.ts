@@ -136,18 +136,19 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     out.push({
       id: `accuracy-vs-${h}`, title: `Accuracy against the ${h.toUpperCase()} measure`, section: 'across', data: ['runs'],
       caption: h === 'h1'
-        ? 'One point per run with a ReLU output layer: share of inputs whose logits are all ≤ 0 (last finished epoch) against final test accuracy.'
-        : 'One point per run with a sigmoid before the output layer: share of that layer\'s outputs at the extremes (last finished epoch) against final test accuracy.',
+        ? 'One point per run with a ReLU output layer: H1\'s primary measure, the share of (test input, output unit) pairs with z ≤ 0 at the last evaluation, against final test accuracy. Hollow points: runs that failed (accuracy more than 10 points below the controls\' median).'
+        : 'One point per run with a sigmoid, tanh or selu layer before the output: H2\'s primary measure, the share of (test input, unit) pairs of that layer at its extremes at the last evaluation, against final test accuracy. Hollow points: runs that failed.',
       spec: {
         $schema: VL_SCHEMA,
         data: { name: 'runs' },
         transform: [{ filter: `isValid(datum.${h}) && isValid(datum.finalAcc)` }],
-        mark: { type: 'point', filled: true, opacity: 0.75 },
+        mark: { type: 'point', opacity: 0.85, strokeWidth: 2 },
         encoding: {
-          x: { field: h, type: 'quantitative', title: h === 'h1' ? 'output dead_rows (H1)' : 'sigmoid sat_frac (H2)', scale: { domain: [0, 1] } },
+          x: { field: h, type: 'quantitative', title: h === 'h1' ? 'output (input, unit) pairs with z ≤ 0 (H1)' : 'pairs of the layer before the output at its extremes (H2)', scale: { domain: [0, 1] } },
+          fill: { condition: { test: 'datum.failed === true', value: 'transparent' }, field: 'group', type: 'nominal', scale: { domain: ['target', 'C1', 'C2'], range: ['#d62728', '#1f77b4', '#2ca02c'] }, legend: null },
           y: { field: 'finalAcc', type: 'quantitative', title: 'final test accuracy', scale: { domain: [0, 1] } },
           color: { field: 'group', type: 'nominal', scale: { domain: ['target', 'C1', 'C2'], range: ['#d62728', '#1f77b4', '#2ca02c'] } },
-          tooltip: [{ field: 'run' }, { field: h, format: '.3f' }, { field: 'finalAcc', format: '.2%' }],
+          tooltip: [{ field: 'run' }, { field: h, format: '.3f' }, { field: 'finalAcc', format: '.2%' }, { field: 'failed' }],
         },
         width: 320, height: 220,
       },
@@ -155,8 +156,8 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   }
   if (has.deaths) {
     out.push({
-      id: 'deaths', title: 'When output units died', section: 'across', data: ['deaths'],
-      caption: 'Output-layer ReLU units that stayed inactive for every sample from some step to the end of the run (for at least a tenth of the run, or 100 probed steps): one mark per unit, at the step it died.',
+      id: 'deaths', title: 'When ReLU units died', section: 'across', data: ['deaths'],
+      caption: 'ReLU units (any layer) that stayed inactive for every probed training input from some window of steps to the end of the run (for at least a tenth of the run): one mark per unit, at the first step of the window it died in, colored by layer.',
       spec: {
         $schema: VL_SCHEMA,
         data: { name: 'deaths' },
@@ -165,19 +166,37 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
         encoding: {
           x: { field: 'step', type: 'quantitative', title: 'step of death' },
           y: { field: 'combo', type: 'nominal', title: null },
-          color: { field: 'unit', type: 'nominal', title: 'unit' },
-          tooltip: [{ field: 'run' }, { field: 'unit' }, { field: 'step' }, { field: 'epoch' }],
+          color: { field: 'layer', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } },
+          tooltip: [{ field: 'run' }, { field: 'layer' }, { field: 'unit' }, { field: 'step' }, { field: 'epoch' }],
         },
         width: 420,
       },
     });
   } else {
-    skipped.push('time of death: no trace has per-unit figures of a ReLU output layer');
+    skipped.push('time of death: no trace has per-unit figures of a ReLU layer');
+  }
+  if (d.attribution.length > 0) {
+    out.push({
+      id: 'attribution', title: 'Error attribution', section: 'across', data: ['attribution'],
+      caption: 'For each run, its misclassified test inputs at the last evaluation split by which candidate causes apply to them (each bar adds up to 1): true_unit_off = the true class\'s output ReLU has z ≤ 0 (H1\'s mechanism); prev_saturated = most units of the layer before the output are at their extremes (H2\'s); grad_vanished = the gradient of that input\'s loss reaching the layer before the output is below a tenth of its size before training.',
+      spec: {
+        $schema: VL_SCHEMA,
+        data: { name: 'attribution' },
+        mark: 'bar',
+        encoding: {
+          y: { field: 'run', type: 'nominal', title: null, sort: null },
+          x: { field: 'share', type: 'quantitative', stack: 'zero', title: 'share of the run\'s errors', scale: { domain: [0, 1] } },
+          color: { field: 'cell', type: 'nominal', title: 'causes that apply', scale: { scheme: 'tableau10' } },
+          tooltip: [{ field: 'run' }, { field: 'cell' }, { field: 'share', format: '.1%' }],
+        },
+        width: 380,
+      },
+    });
   }
   if (d.claims.length > 0) {
     out.push({
       id: 'hypotheses', title: 'Hypothesis claims with 95% intervals', section: 'across', data: ['claims'],
-      caption: 'Each claim\'s statistic with its bootstrap 95% confidence interval; the grey rule is the threshold the interval must clear (0.5 for A, 0 for B and C; C must lie below it).',
+      caption: 'Each claim\'s statistic with its two-stage bootstrap 95% interval; the grey tick is the line the interval must clear (0.5 for A and M, 0 for B and C; C must lie below it).',
       spec: {
         $schema: VL_SCHEMA,
         data: { name: 'claims' },

@@ -3,6 +3,7 @@
  * confidence intervals over runs (seeded, so a report is reproducible), and Spearman's rank
  * correlation.
  */
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from '../study.js';
 import { rng } from '../train/rng.js';
 
 export interface Interval {
@@ -11,7 +12,7 @@ export interface Interval {
   readonly hi: number;
 }
 
-export const BOOTSTRAP_RESAMPLES = 4000;
+export { BOOTSTRAP_RESAMPLES };
 
 export function mean(xs: readonly number[]): number {
   return xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -88,4 +89,67 @@ export function bootstrapSpearman(x: readonly number[], y: readonly number[], se
     return spearman(s.map((i) => x[i]), s.map((i) => y[i]));
   });
   return percentileInterval(spearman(x, y), draws);
+}
+
+/** One run's figures and the cluster it belongs to (its combination). */
+export interface Clustered {
+  readonly cluster: string;
+  readonly x: number;
+  /** a second figure of the same run, for correlations */
+  readonly y?: number;
+  /** the group the run belongs to by design (target, control): resampled separately */
+  readonly stratum?: string;
+}
+
+function clusters<T extends Clustered>(items: readonly T[]): T[][] {
+  const m = new Map<string, T[]>();
+  for (const it of items) m.set(it.cluster, [...(m.get(it.cluster) ?? []), it]);
+  return [...m.values()];
+}
+
+/**
+ * Two-stage resample: clusters (combinations) with replacement, then members (seeds) with
+ * replacement within each drawn cluster. A group that mixes combinations varies between them as
+ * well as between seeds; resampling runs alone would ignore the first.
+ */
+function resampleClustered<T extends Clustered>(cs: readonly (readonly T[])[], r: ReturnType<typeof rng>): T[] {
+  const out: T[] = [];
+  for (let k = 0; k < cs.length; k++) out.push(...resample(cs[r.int(cs.length)], r));
+  return out;
+}
+
+const xs = (items: readonly Clustered[]) => items.map((i) => i.x);
+
+/** Mean of `x` with a two-stage (cluster, then member) bootstrap 95% CI. */
+export function clusteredMean(items: readonly Clustered[], seed = BOOTSTRAP_SEED): Interval {
+  const r = rng(seed, 'bootstrap-clustered-mean');
+  const cs = clusters(items);
+  const draws = Array.from({ length: BOOTSTRAP_RESAMPLES }, () => mean(xs(resampleClustered(cs, r))));
+  return percentileInterval(mean(xs(items)), draws);
+}
+
+/** mean(a) − mean(b), each group resampled on its own in two stages. */
+export function clusteredDiff(a: readonly Clustered[], b: readonly Clustered[], seed = BOOTSTRAP_SEED): Interval {
+  const r = rng(seed, 'bootstrap-clustered-diff');
+  const ca = clusters(a), cb = clusters(b);
+  const draws = Array.from({ length: BOOTSTRAP_RESAMPLES }, () => mean(xs(resampleClustered(ca, r))) - mean(xs(resampleClustered(cb, r))));
+  return percentileInterval(mean(xs(a)) - mean(xs(b)), draws);
+}
+
+/**
+ * Spearman ρ(x, y) over the items, with a two-stage bootstrap 95% CI stratified by `stratum`: each
+ * design group keeps its place in every resample (a resample with only target runs would measure
+ * something else).
+ */
+export function clusteredSpearman(items: readonly Clustered[], seed = BOOTSTRAP_SEED): Interval {
+  const r = rng(seed, 'bootstrap-clustered-spearman');
+  const strata = [...new Set(items.map((i) => i.stratum ?? ''))].map((st) => clusters(items.filter((i) => (i.stratum ?? '') === st)));
+  const y = (it: readonly Clustered[]) => it.map((i) => i.y ?? NaN);
+  const draws = Array.from({ length: BOOTSTRAP_RESAMPLES }, () => { const s = strata.flatMap((cs) => resampleClustered(cs, r)); return spearman(xs(s), y(s)); });
+  return percentileInterval(spearman(xs(items), y(items)), draws);
+}
+
+export function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : quantile(s, 0.5);
 }

@@ -19,7 +19,7 @@ import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { backData, dense, weightGrad, weightGradSgd } from './kernels/products.js';
-import { bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
+import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
 
@@ -40,6 +40,13 @@ export interface Batch {
   readonly onehot: tf.Tensor2D;
   /** `[batch]` int32 */
   readonly labels: tf.Tensor1D;
+}
+
+/** What {@link Mlp.evaluateDetail} reads back: per layer, feature-major `[units, n]`. */
+export interface EvalDetail {
+  readonly lossSum: number;
+  readonly correct: number;
+  readonly layers: readonly { readonly z: Float32Array; readonly a: Float32Array; readonly gradNorm: Float32Array }[];
 }
 
 export interface Optimizer {
@@ -234,6 +241,48 @@ export class Mlp {
     const [lossSum, correct] = out.dataSync();
     out.dispose();
     return { lossSum, correct };
+  }
+
+  /**
+   * Evaluation with what the diagnosis needs, for `xf` of `[features, n]`: loss sum, correct
+   * count, and per layer z and a (`[units, n]`, z after batch norm in its evaluation form) and
+   * each input's own gradient size ‖∂L_x/∂u‖ at the layer's pre-activation u = W·h + b
+   * (L_x = −log p(true class | x), not averaged over the batch).
+   */
+  evaluateDetail(xf: tf.Tensor2D, onehot: tf.Tensor2D): EvalDetail {
+    const L = this.layers.length;
+    const parts = tf.tidy(() => {
+      let h = xf;
+      const zs: tf.Tensor2D[] = [], as: tf.Tensor2D[] = [];
+      this.layers.forEach(({ w, b, bn }, i) => {
+        const u = tf.add<tf.Tensor2D>(tf.matMul(w, h), b);
+        const z = bn ? bnEval(u, bn) : u;
+        h = activate(z, this.acts[i]);
+        zs.push(z); as.push(h);
+      });
+      const logp = tf.logSoftmax(tf.transpose(h));
+      const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
+      const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logp, 1), tf.argMax(onehot, 1)), 'float32'));
+      // per-input loss: its gradient at the output is softmax − onehot, column by column
+      let g = tf.transpose(tf.sub(tf.exp(logp), onehot)) as tf.Tensor2D;
+      const norms: tf.Tensor1D[] = new Array(L);
+      for (let i = L - 1; i >= 0; i--) {
+        const { w, bn } = this.layers[i];
+        const dz = backpropActivation(g, zs[i], as[i], this.acts[i]);
+        // batch norm in evaluation form is z = γ·(u − mean)/√(var + ε) + β: a per-unit scale
+        const du = bn ? tf.mul<tf.Tensor2D>(dz, tf.mul(bn.gamma, tf.rsqrt(tf.add(bn.runVar, BN_EPS)))) : dz;
+        norms[i] = tf.sqrt(tf.sum(tf.square(du), 0)) as tf.Tensor1D;
+        if (i > 0) g = tf.matMul(tf.transpose(w), du) as tf.Tensor2D;
+      }
+      return [tf.stack([lossSum, correct]), ...zs, ...as, ...norms];
+    });
+    const data = parts.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(parts);
+    return {
+      lossSum: data[0][0],
+      correct: data[0][1],
+      layers: this.layers.map((_, i) => ({ z: data[1 + i], a: data[1 + L + i], gradNorm: data[1 + 2 * L + i] })),
+    };
   }
 
   /** Current parameters, read back from the device. */

@@ -20,7 +20,10 @@ import { acquireRunLock, type RunLock } from '../trace/run-lock.js';
 import { MetaKey, RunProbe, RunStatus, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from './backend.js';
-import { loadDataset, type Dataset, type Split } from './data.js';
+import { loadDataset, type Dataset } from './data.js';
+import { evaluateDiagnosed } from './evaluate.js';
+import { DIAGNOSIS_METRICS } from '../probes/diagnosis.js';
+import { DIAGNOSIS_PROBE, UNIT_WINDOWS_PER_EPOCH } from '../study.js';
 import { BatchBuilder, disposeBatch } from './batch.js';
 import { Mlp } from './engine.js';
 import { kernelSet } from './kernels/products.js';
@@ -104,21 +107,6 @@ function nonFinite(model: Mlp): string | null {
     }
   }
   return null;
-}
-
-function evaluate(model: Mlp, split: Split, lut: Float32Array, lutOffset: Int32Array, classes: number, chunk = 1000): { loss: number; acc: number } {
-  const identity = Uint32Array.from({ length: split.n }, (_, i) => i);
-  const builder = new BatchBuilder(split, lut, lutOffset, classes);
-  let lossSum = 0, correct = 0;
-  for (let start = 0; start < split.n; start += chunk) {
-    const size = Math.min(chunk, split.n - start);
-    const batch = builder.build(identity, start, size);
-    const r = model.evaluate(batch.xf, batch.onehot);
-    disposeBatch(batch);
-    lossSum += r.lossSum;
-    correct += r.correct;
-  }
-  return { loss: lossSum / split.n, acc: correct / split.n };
 }
 
 export async function runExperiment(input: RunInput | RunConfig, opts: RunOptions = {}): Promise<RunResult> {
@@ -217,17 +205,18 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     layers: layers.map(({ layer, activation, fanIn, fanOut }) => ({ layer, activation, fanIn, fanOut })),
     stepsPerEpoch,
   };
-  const probeNames = [...new Set([...host.slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing])];
+  const probeNames = [...new Set([...host.slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing, DIAGNOSIS_PROBE])];
   const evalMetrics = ['test_loss', 'test_acc', 'train_loss'];
   const timingMetrics = ['epoch_seconds', 'probe_seconds', 'write_seconds'];
-  const metricNames = [...new Set([...host.slots.map((s) => s.metric), ...evalMetrics, ...timingMetrics])];
+  const metricNames = [...new Set([...host.slots.map((s) => s.metric), ...evalMetrics, ...timingMetrics, ...DIAGNOSIS_METRICS])];
+  const stepSlots = host.slots.slice(0, host.stepSlots), windowSlots = host.slots.slice(host.stepSlots);
   const epochs: EpochSummary[] = [];
   let stepsDone = 0;
   let status: RunStatus = RunStatus.running;
   let probeTotal = 0, writeTotal = 0, wallTotal = 0;
   let final: FinalFigures | null = null;
   let diverged: Divergence | null = null;
-  const slotSums = new Float64Array(host.slots.length);
+  const slotSums = new Float64Array(stepSlots.length);
   let slotSteps = 0;
   const progress = (): RunProgress => ({
     status,
@@ -253,9 +242,29 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     metadata: { [MetaKey.config]: { ...config, configHash: configHash(config) }, [MetaKey.facts]: facts },
   }, progress(), { force: replace });
   const layout = {
-    layers: Int8Array.from(host.slots, (s) => s.layer),
-    probes: Int8Array.from(host.slots, (s) => writer.probeId(s.probe)),
-    metrics: Int16Array.from(host.slots, (s) => writer.metricId(s.metric)),
+    layers: Int8Array.from(stepSlots, (s) => s.layer),
+    probes: Int8Array.from(stepSlots, (s) => writer.probeId(s.probe)),
+    metrics: Int16Array.from(stepSlots, (s) => writer.metricId(s.metric)),
+  };
+  const windowLayout = {
+    layers: Int8Array.from(windowSlots, (s) => s.layer),
+    probes: Int8Array.from(windowSlots, (s) => writer.probeId(s.probe)),
+    metrics: Int16Array.from(windowSlots, (s) => writer.metricId(s.metric)),
+  };
+  // windowed values (per-unit activity): mean over the probed steps of each window, one row per value
+  const windowSteps = Math.max(1, Math.ceil(stepsPerEpoch / UNIT_WINDOWS_PER_EPOCH));
+  const windowSums = new Float64Array(windowSlots.length);
+  let windowCount = 0, windowStart = 0;
+  const flushWindow = (epoch: number) => {
+    if (windowCount === 0 || windowSlots.length === 0) return;
+    const means = Float32Array.from(windowSums, (v) => v / windowCount);
+    writer.appendMany(windowStart, epoch, windowLayout, means, 0);
+    windowSums.fill(0);
+    windowCount = 0;
+  };
+  const diagP = writer.probeId(DIAGNOSIS_PROBE);
+  const writeDiagnosis = (step: number, epoch: number, rows: readonly { layer: number; metric: string; value: number }[]) => {
+    for (const r of rows) writer.append(step, epoch, r.layer, diagP, writer.metricId(r.metric), r.value);
   };
   const evalIds = evalMetrics.map((m) => writer.metricId(m));
   const timingIds = timingMetrics.map((m) => writer.metricId(m));
@@ -268,6 +277,10 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   let lastCheckpoint = performance.now();
   let lastYield = performance.now();
   try {
+    // before training: the reference sizes of the per-input gradients, and the diagnosis at step 0
+    const initial = evaluateDiagnosed(model, data, config.thresholds, null);
+    const gradRef = initial.diagnosis.gradMeans;
+    writeDiagnosis(0, 0, initial.diagnosis.rows);
     for (let epoch = 1; epoch <= config.epochs && status === RunStatus.running; epoch++) {
       const t0 = performance.now();
       let probeMs = 0, writeMs = 0, lossSum = 0, stepsThisEpoch = 0;
@@ -280,6 +293,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
           status = RunStatus.interrupted;
           break;
         }
+        if (s % windowSteps === 0) { flushWindow(epoch); windowStart = stepsDone; }
         const start = s * config.batch;
         const size = Math.min(config.batch, data.train.n - start);
         const batch = builder.build(order, start, size);
@@ -292,6 +306,8 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
           const tw = performance.now();
           writer.appendMany(stepsDone, epoch, layout, values, 1);
           for (let k = 0; k < slotSums.length; k++) slotSums[k] += values[k + 1];
+          for (let k = 0; k < windowSums.length; k++) windowSums[k] += values[k + 1 + slotSums.length];
+          windowCount++;
           slotSteps++;
           lastValues = values;
           writeMs += performance.now() - tw;
@@ -317,15 +333,13 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
           lastYield = performance.now();
         }
       }
-      if (status !== RunStatus.running) {
-        wallTotal += performance.now() - t0; // the unfinished epoch's time still counts
-        break;
-      }
-      const bad = nonFinite(model);
-      if (bad) { diverge(stepsDone - 1, bad); break; }
+  let diverged: Divergence | null = null;
+      if (status !== RunStatus.running) break;
+      flushWindow(epoch);
       probeMs = host.computeMs;
       host.computeMs = 0;
-      const ev = evaluate(model, data.test, data.lut, data.lutOffset, data.classes);
+      const ev = evaluateDiagnosed(model, data, config.thresholds, gradRef);
+      writeDiagnosis(stepsDone, epoch, ev.diagnosis.rows);
       const seconds = (performance.now() - t0) / 1000;
       const e: EpochSummary = {
         epoch, steps: stepsThisEpoch, trainLoss: lossSum / stepsThisEpoch, testLoss: ev.loss, testAcc: ev.acc,
@@ -337,7 +351,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       epochs.push(e);
       final = {
         epoch, testAcc: e.testAcc, testLoss: e.testLoss, trainLoss: e.trainLoss,
-        means: Object.fromEntries(host.slots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps ? slotSums[k] / slotSteps : NaN])),
+        means: Object.fromEntries(stepSlots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps ? slotSums[k] / slotSteps : NaN])),
       };
       probeTotal += probeMs;
       writeTotal += writeMs;
@@ -360,7 +374,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     }
   }
   const last: LayerFigure[] = lastValues
-    ? host.slots.map((s, i) => ({ ...s, value: lastValues![i + 1] }))
+    ? stepSlots.map((s, i) => ({ layer: s.layer, probe: s.probe, metric: s.metric, value: lastValues![i + 1] }))
     : [];
   const result: RunResult = {
     run, path: writer.file, status, config, configHash: configHash(config), backend: backend.name, steps: stepsDone, epochs, last,

@@ -1,0 +1,91 @@
+/**
+ * Interventions as causal evidence: runs of the same combination, seed and dataset, trained with
+ * and without batch normalization before the output activation (`--bn last`), are paired. Per
+ * group, the mean change (with − without) in accuracy, in each hypothesis' primary measure and in
+ * the share of errors its cause covers, with a two-stage bootstrap 95% interval (combinations,
+ * then seeds within them).
+ *
+ * Rule (fixed with the others, see study.ts): a hypothesis gains causal support in the target
+ * group when the intervention lowers its measure (interval below 0) and raises accuracy (interval
+ * above 0); it loses it when accuracy rises while its measure does not fall (interval above 0).
+ */
+import type { RunDigest } from './digest.js';
+import { groupOf, measureOf, type Group } from './hypotheses.js';
+import { clusteredMean, type Interval } from './stats.js';
+import { errorShare, HYPOTHESES, MIN_RUNS, type HypothesisId } from '../study.js';
+
+export const INTERVENTION = { bn: 'last', baseline: 'none' } as const;
+
+export interface PairedChange {
+  readonly group: Group;
+  /** `accuracy`, `H1 measure`, `H1 cause` … */
+  readonly figure: string;
+  readonly hypothesis: HypothesisId | null;
+  readonly pairs: number;
+  /** mean of (with − without) over the pairs; null with fewer than MIN_RUNS pairs */
+  readonly change: Interval | null;
+  readonly before: number;
+  readonly after: number;
+}
+
+export interface CausalReading {
+  readonly hypothesis: HypothesisId;
+  readonly reading: 'supports' | 'against' | 'undecided';
+  readonly why: string;
+}
+
+export interface Interventions {
+  readonly dataset: string;
+  readonly pairs: readonly { readonly combo: string; readonly seed: number; readonly group: Group; readonly without: string; readonly with: string }[];
+  readonly changes: readonly PairedChange[];
+  readonly readings: readonly CausalReading[];
+}
+
+const key = (d: RunDigest) => `${d.dataset}|${d.combo}|${d.seed}`;
+
+export function pairInterventions(digests: readonly RunDigest[]): Interventions[] {
+  const base = new Map(digests.filter((d) => d.bn === INTERVENTION.baseline && d.finalTestAcc !== null).map((d) => [key(d), d]));
+  const pairs = digests.filter((d) => d.bn === INTERVENTION.bn && d.finalTestAcc !== null && base.has(key(d))).map((d) => ({ without: base.get(key(d)) as RunDigest, with: d }));
+  const datasets = [...new Set(pairs.map((p) => p.with.dataset))].sort();
+  return datasets.map((dataset) => {
+    const ps = pairs.filter((p) => p.with.dataset === dataset);
+    const changes: PairedChange[] = [];
+    for (const group of ['target', 'C1', 'C2'] as const) {
+      const g = ps.filter((p) => groupOf(p.with.acts) === group);
+      if (g.length === 0) continue;
+      const figure = (name: string, hypothesis: HypothesisId | null, f: (d: RunDigest) => number | null) => {
+        const xs = g.map((p) => ({ p, a: f(p.without), b: f(p.with) })).filter((x): x is { p: typeof g[number]; a: number; b: number } => x.a !== null && x.b !== null);
+        if (xs.length === 0) return;
+        const items = xs.map((x) => ({ cluster: x.p.with.combo, x: x.b - x.a }));
+        changes.push({
+          group, figure: name, hypothesis, pairs: xs.length, change: xs.length >= MIN_RUNS ? clusteredMean(items) : null,
+          before: xs.reduce((s, x) => s + x.a, 0) / xs.length, after: xs.reduce((s, x) => s + x.b, 0) / xs.length,
+        });
+      };
+      figure('accuracy', null, (d) => d.finalTestAcc);
+      for (const h of HYPOTHESES) {
+        figure(`${h.id} measure`, h.id, (d) => measureOf(d, h));
+        figure(`${h.id} cause (share of errors)`, h.id, (d) => diagCause(d, h.cause));
+      }
+    }
+    const readings: CausalReading[] = HYPOTHESES.map((h) => {
+      const acc = changes.find((c) => c.group === 'target' && c.figure === 'accuracy')?.change ?? null;
+      const m = changes.find((c) => c.group === 'target' && c.figure === `${h.id} measure`)?.change ?? null;
+      if (!acc || !m) return { hypothesis: h.id, reading: 'undecided', why: `needs ${MIN_RUNS} target-group pairs with the measure` };
+      const accUp = acc.lo > 0, mDown = m.hi < 0, mNotDown = m.lo > 0;
+      if (accUp && mDown) return { hypothesis: h.id, reading: 'supports', why: `bn ${INTERVENTION.bn} raised accuracy (CI above 0) and lowered the ${h.id} measure (CI below 0)` };
+      if (accUp && mNotDown) return { hypothesis: h.id, reading: 'against', why: `bn ${INTERVENTION.bn} raised accuracy (CI above 0) while the ${h.id} measure rose (CI above 0)` };
+      return { hypothesis: h.id, reading: 'undecided', why: `accuracy change ${acc.lo > 0 ? 'above 0' : 'not clearly above 0'}, ${h.id} measure change ${mDown ? 'below 0' : mNotDown ? 'above 0' : 'includes 0'}` };
+    });
+    return {
+      dataset,
+      pairs: ps.map((p) => ({ combo: p.with.combo, seed: p.with.seed, group: groupOf(p.with.acts), without: p.without.run, with: p.with.run })),
+      changes, readings,
+    };
+  });
+}
+
+function diagCause(d: RunDigest, cause: string): number | null {
+  const v = d.diag[`0/${errorShare(cause as Parameters<typeof errorShare>[0])}`];
+  return v === undefined || !Number.isFinite(v) ? null : v;
+}

@@ -1,0 +1,138 @@
+/**
+ * The study's measures and rules, declared once and fixed before any real slice was looked at.
+ * The report, the diagnosis line, the trace writer and the tests import them from here; changing a
+ * number here changes what a verdict means, so each says why it is what it is.
+ */
+
+/** Rows written at each evaluation (before training and after every epoch, on the test set). */
+export const DIAGNOSIS_PROBE = 'diagnosis';
+/** Rows written at the end of each window of steps: per-unit activity of every ReLU layer. */
+export const UNIT_ACTIVITY_PROBE = 'unit-activity';
+
+/**
+ * Metric names of the `diagnosis` rows. Per layer (1..L) unless marked "layer 0".
+ * Every share is over the test set at that evaluation.
+ */
+export const Diag = {
+  /** ReLU layers: share of (input, unit) pairs with z ≤ 0 — on the output layer, H1's primary measure */
+  inactivePairs: 'test_inactive_pairs',
+  /** ReLU layers: share of inputs for which every unit has z ≤ 0 (stricter reading of H1) */
+  deadInputs: 'test_dead_inputs',
+  /** ReLU layers: share of inputs for which more than half of the units have z ≤ 0 (per-input reading of H1) */
+  majorityInactive: 'test_majority_inactive',
+  /** output ReLU layer: share of inputs whose true class's unit has z ≤ 0 */
+  trueInactive: 'test_true_inactive',
+  /** sigmoid/tanh/selu layers: share of (input, unit) pairs at the extremes, run's thresholds — H2's primary measure on the layer before the output */
+  satPairs: 'test_sat_pairs',
+  /** the same with stricter thresholds (sigmoid 0.001/0.999, tanh 0.999, selu 0.999) */
+  satPairsStrict: 'test_sat_pairs_strict',
+  /** the same with looser thresholds (sigmoid 0.05/0.95, tanh 0.95, selu 0.95) */
+  satPairsLoose: 'test_sat_pairs_loose',
+  /** sigmoid/tanh/selu layers: share of inputs for which more than half of the units are at the extremes */
+  satInputs: 'test_sat_inputs',
+  /** sigmoid/tanh/selu layers: mean local derivative over (input, unit) pairs */
+  meanDeriv: 'test_mean_deriv',
+  /** every layer: mean over inputs of ‖∂L_x/∂z‖ (per-input loss), relative to the same before training */
+  gradRatio: 'test_grad_ratio',
+  /** every layer: mean over inputs of ‖∂L_x/∂z‖ */
+  gradNorm: 'test_grad_norm',
+  /** layer 0: share of test inputs misclassified */
+  errors: 'test_error',
+} as const;
+
+/**
+ * Candidate causes of an error, checked per misclassified test input at every evaluation.
+ * Each names the hypothesis whose mechanism it is.
+ */
+export const Cause = {
+  /** H1: the output unit of the true class is a ReLU with z ≤ 0: it outputs 0 and passes no gradient that could raise it */
+  trueUnitOff: 'true_unit_off',
+  /** H2: more than half of the units of the layer before the output are at their extremes for this input */
+  prevSaturated: 'prev_saturated',
+  /** the gradient of this input's loss reaching the layer before the output is below {@link GRAD_VANISHED} of its mean size before training */
+  gradVanished: 'grad_vanished',
+} as const;
+export type Cause = (typeof Cause)[keyof typeof Cause];
+export const CAUSES: readonly Cause[] = Object.values(Cause);
+
+/** layer-0 metric: share of all test inputs to which a cause applies */
+export const inputShare = (c: Cause) => `in_${c}`;
+/** layer-0 metric: share of the misclassified test inputs to which a cause applies */
+export const errorShare = (c: Cause) => `err_${c}`;
+/**
+ * layer-0 metric: share of the errors to which exactly this set of causes applies (the cells of
+ * the causes' Venn diagram; `none` = no candidate cause). The cells add up to 1.
+ */
+export const errorCell = (set: readonly Cause[]) => `errset_${set.length ? set.join('+') : 'none'}`;
+/** Every subset of {@link CAUSES}, in a fixed order (bit k = cause k). */
+export const CAUSE_SETS: readonly (readonly Cause[])[] = Array.from({ length: 1 << CAUSES.length }, (_, m) => CAUSES.filter((_, k) => m & (1 << k)));
+
+/** Per-unit activity metric: share of the window's probed training inputs for which unit k had z > 0. */
+export const unitMetric = (k: number) => `u${k}`;
+/** Per-unit activity is written once per this share of an epoch (a fixed number of steps, so traces stay deterministic). */
+export const UNIT_WINDOWS_PER_EPOCH = 20;
+
+/** "Most": the study's H1 says "for most inputs"; H2 "saturates" — both read as more than half. */
+export const MOST = 0.5;
+/** A gradient below this fraction of its size before training counts as vanished (an order of magnitude). */
+export const GRAD_VANISHED = 0.1;
+/** Saturation thresholds of the stricter and looser variants (the primary uses the run's own). */
+export const SAT_STRICT = { sigmoidLow: 0.001, sigmoidHigh: 0.999, tanhSat: 0.999, seluSat: 0.999 } as const;
+export const SAT_LOOSE = { sigmoidLow: 0.05, sigmoidHigh: 0.95, tanhSat: 0.95, seluSat: 0.95 } as const;
+
+/**
+ * A run fails when its final test accuracy is more than this below the median final accuracy of the
+ * control runs (C1 ∪ C2) of the same variant: ten percentage points is far outside seed-to-seed
+ * spread of the controls in the study (≤ 1 point) and well inside the target group's (≈ 25 points).
+ */
+export const FAIL_MARGIN = 0.1;
+/** Fewest runs in a group (and fewest failing target runs for claims about failures) for an interval. */
+export const MIN_RUNS = 3;
+/** A cause explains a run's failure when it covers more than this share of its errors. */
+export const COVERS = 0.5;
+/** The diagnosis line calls a ReLU layer pathological when at least this share of its units died. */
+export const DEAD_LAYER = 0.5;
+/** Bootstrap: resamples, and the seed that makes a report reproducible. */
+export const BOOTSTRAP_RESAMPLES = 4000;
+export const BOOTSTRAP_SEED = 1;
+
+/** The hypotheses, their primary measures and the cause that is their mechanism. */
+export const HYPOTHESES = [
+  {
+    id: 'H1',
+    title: 'the output ReLU is dead: sigmoid(h2)·W3 + b3 < 0 for most inputs',
+    /** layer offset from the output: 0 = output layer */
+    layerFromOut: 0,
+    primary: Diag.inactivePairs,
+    measure: 'share of (test input, output unit) pairs with z ≤ 0 at the output ReLU, at the last evaluation',
+    variants: [
+      { metric: Diag.deadInputs, label: 'stricter: share of inputs with all output units z ≤ 0' },
+      { metric: Diag.majorityInactive, label: 'per input: share of inputs with most output units z ≤ 0' },
+      { metric: Diag.trueInactive, label: 'true class: share of inputs whose true-class unit has z ≤ 0' },
+    ],
+    cause: Cause.trueUnitOff,
+    control: 'C1',
+  },
+  {
+    id: 'H2',
+    title: 'the sigmoid before the output saturates, so gradients vanish',
+    layerFromOut: 1,
+    primary: Diag.satPairs,
+    measure: "share of (test input, unit) pairs of the layer before the output at the sigmoid's extremes (the run's thresholds, default a < 0.01 or a > 0.99, where σ' < 0.0099), at the last evaluation",
+    variants: [
+      { metric: Diag.satPairsStrict, label: 'stricter: a < 0.001 or a > 0.999' },
+      { metric: Diag.satPairsLoose, label: 'looser: a < 0.05 or a > 0.95' },
+      { metric: Diag.satInputs, label: 'per input: share of inputs with most units at the extremes' },
+    ],
+    cause: Cause.prevSaturated,
+    control: 'C2',
+  },
+] as const;
+export type HypothesisId = (typeof HYPOTHESES)[number]['id'];
+
+/** Which layer each cause is about, counted from the output (0 = output layer), and its hypothesis. */
+export const CAUSE_INFO: Readonly<Record<Cause, { readonly layerFromOut: number; readonly hypothesis: HypothesisId | null; readonly says: string }>> = {
+  [Cause.trueUnitOff]: { layerFromOut: 0, hypothesis: 'H1', says: "the true class's output unit is off (z ≤ 0)" },
+  [Cause.prevSaturated]: { layerFromOut: 1, hypothesis: 'H2', says: 'most units are at their extremes' },
+  [Cause.gradVanished]: { layerFromOut: 1, hypothesis: null, says: `the gradient reaching it is below ${GRAD_VANISHED} of its size before training` },
+};

@@ -1,0 +1,38 @@
+/**
+ * Evaluation on a split, in chunks, with the diagnosis (probes/diagnosis.ts) taken on the way:
+ * test loss and accuracy, the hypotheses' measures per layer and the attribution of each error.
+ */
+import type { Activation } from '../activations.js';
+import { DiagnosisAccumulator, type DiagnosisResult } from '../probes/diagnosis.js';
+import type { ProbeSettings } from '../probes/probe.js';
+import { BatchBuilder, disposeBatch } from './batch.js';
+import type { Dataset } from './data.js';
+import type { Mlp } from './engine.js';
+
+export interface Evaluation {
+  readonly loss: number;
+  readonly acc: number;
+  readonly diagnosis: DiagnosisResult;
+}
+
+/**
+ * @param gradRef the evaluation before training's `diagnosis.gradMeans`; null for that one
+ */
+export function evaluateDiagnosed(model: Mlp, data: Pick<Dataset, 'test' | 'lut' | 'lutOffset' | 'classes'>, settings: ProbeSettings, gradRef: readonly number[] | null, chunk = 1000): Evaluation {
+  const split = data.test;
+  const identity = Uint32Array.from({ length: split.n }, (_, i) => i);
+  const builder = new BatchBuilder(split, data.lut, data.lutOffset, data.classes);
+  const widths = model.arch.sizes.slice(1);
+  const acc = new DiagnosisAccumulator(model.acts as readonly Activation[], widths, settings);
+  let lossSum = 0, correct = 0;
+  for (let start = 0; start < split.n; start += chunk) {
+    const size = Math.min(chunk, split.n - start);
+    const batch = builder.build(identity, start, size);
+    const r = model.evaluateDetail(batch.xf, batch.onehot);
+    disposeBatch(batch);
+    lossSum += r.lossSum;
+    correct += r.correct;
+    acc.add({ n: size, labels: split.labels.subarray(start, start + size), layers: r.layers });
+  }
+  return { loss: lossSum / split.n, acc: correct / split.n, diagnosis: acc.finish(gradRef) };
+}
