@@ -54,8 +54,11 @@ function checkAll(acts: Activation[], params: LayerParams[], label: string) {
     if (L.activation === 'relu') {
       assert.deepEqual(got(L.layer, 'saturation'), [], `${label}: no saturation rows for relu`);
       assert.ok(closeness(got(L.layer, 'dead-relu'), refDeadRelu(s.z, L.fanOut, B, L.fanOut <= S.perUnitMax), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} dead-relu`);
+      // unit-activity: per unit, the share of samples with z > 0, for any width (the tail of refDeadRelu's per-unit figures)
+      assert.ok(closeness(got(L.layer, 'unit-activity'), refDeadRelu(s.z, L.fanOut, B, true).slice(3), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} unit-activity`);
     } else {
       assert.deepEqual(got(L.layer, 'dead-relu'), [], `${label}: no dead-relu rows for ${L.activation}`);
+      assert.deepEqual(got(L.layer, 'unit-activity'), [], `${label}: no unit-activity rows for ${L.activation}`);
       assert.ok(closeness(got(L.layer, 'saturation'), refSaturation(L.activation, s.z, s.a, S), 1e-5, 1e-7) <= 1, `${label} layer ${L.layer} saturation`);
     }
     assert.ok(closeness(got(L.layer, 'gradients'), refGradients(s.dW, s.db, s.dz, s.w, s.v, 0.01), 1e-4, 1e-12) <= 1, `${label} layer ${L.layer} gradients`);
@@ -141,6 +144,10 @@ test('probe host lays out one slot per value and checks what probes return', () 
   assert.ok(names.includes('1/saturation/mean_deriv') && !names.includes('1/dead-relu/inactive_frac'));
   assert.ok(names.includes('2/dead-relu/active_u1') && !names.includes('2/saturation/sat_frac'));
   assert.equal(new Set(names).size, names.length);
+  // windowed slots come after every per-step slot, so the per-step values are one contiguous run
+  assert.equal(host.stepSlots, host.slots.findIndex((x) => x.window));
+  assert.ok(host.slots.slice(host.stepSlots).every((x) => x.window && x.probe === 'unit-activity'));
+  assert.deepEqual(host.slots.slice(host.stepSlots).map((x) => `${x.layer}/${x.metric}`), ['2/u0', '2/u1']);
   const bad = new ProbeHost([{ ...saturation, compute: () => tf.zeros([2]) as tf.Tensor1D }], layers, S);
   const z = tf.zeros([3, 2]) as tf.Tensor2D;
   bad.onForward({ layer: 1, activation: 'sigmoid', input: z, z, a: z });

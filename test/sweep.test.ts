@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { allCombos, expandCombos, grid, parseSeeds, parseShard, shardOf } from '../src/sweep/grid.js';
 import { emitK8s, emitSlurm, shq } from '../src/sweep/emit.js';
+import { planSweep } from '../src/sweep/sweep.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
 import { ACTIVATIONS } from '../src/activations.js';
 import { BIN, FIXTURES, tmp } from './helpers.js';
@@ -182,4 +183,26 @@ test('compare: config differences, grouped seeds, divergence, overlay page; bad 
   bad([out, '--layer', '7', '--metric', 'dead_rows'], /has no layer 7: it has layers 0 \(network\) to 3/);
   bad([out, '--combos', 'tanh-*-*'], /none of the 4 trace\(s\) has a combination matching 'tanh-\*-\*'/);
   bad([out, '--html', html], /cmp.html already exists: pass --force/);
+});
+
+test('sweep --bn none,last runs each combination and seed with and without batch norm; the report pairs them', () => {
+  const plan = planSweep({ combos: ['relu-sigmoid-relu', 'tanh-tanh-relu'], seeds: [1, 2], run: { bn: 'none' }, bns: ['none', 'last'], out: tmp() });
+  assert.deepEqual(plan.map((p) => p.run), [
+    'relu-sigmoid-relu_s1', 'relu-sigmoid-relu_bn-last_s1', 'relu-sigmoid-relu_s2', 'relu-sigmoid-relu_bn-last_s2',
+    'tanh-tanh-relu_s1', 'tanh-tanh-relu_bn-last_s1', 'tanh-tanh-relu_s2', 'tanh-tanh-relu_bn-last_s2',
+  ]);
+  assert.deepEqual(plan.map((p) => p.config.bn), ['none', 'last', 'none', 'last', 'none', 'last', 'none', 'last']);
+  const out = tmp();
+  const r = probe(['sweep', '--combos', 'relu-sigmoid-relu', '--seeds', '1', '--bn', 'none,last', '--epochs', '1', '--workers', '2', '--out', out, ...small]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow').sort(), ['relu-sigmoid-relu_bn-last_s1.arrow', 'relu-sigmoid-relu_s1.arrow']);
+  const rep = probe(['report', out, '--no-images', '--json']);
+  assert.equal(rep.status, 0, rep.stderr);
+  const j = JSON.parse(rep.stdout);
+  assert.equal(j.interventions.length, 1);
+  assert.deepEqual(j.interventions[0].pairs.map((p: { without: string; with: string }) => [p.without, p.with]), [['relu-sigmoid-relu_s1', 'relu-sigmoid-relu_bn-last_s1']]);
+  assert.equal(j.diagnoses.length, 2);
+  const bad = probe(['sweep', '--bn', 'none,half', '--out', tmp(), ...small]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--bn.*half/);
 });

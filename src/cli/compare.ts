@@ -78,6 +78,8 @@ export function render(c: Comparison): string {
       ? `  ${d.group}: ${chalk.green('never diverges')} (largest difference ${num(d.maxDiff)})`
       : `  ${d.group}: ${chalk.yellow(`diverges at step ${d.step}`)} (epoch ${d.epoch}); largest difference ${num(d.maxDiff)}`);
   }
+  out.push('', 'diagnosis');
+  for (const d of c.diagnoses) out.push(`  ${d.pathology ? chalk.yellow(d.text) : d.text}`);
   const trunc = c.groups.filter((g) => g.truncated > 0);
   const div = c.groups.filter((g) => g.diverged > 0);
   if (div.length) out.push(chalk.red(`note: ${div.map((g) => `${g.label} has ${g.diverged} diverged run(s)`).join('; ')}`));

@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { readTrace } from '../trace/reader.js';
 import { summarizeTrace, type TraceSummary } from '../trace/summary.js';
+import { diagnoseTrace, type Diagnosis } from '../report/diagnosis-line.js';
 import { fmtDuration, num, pct, table } from './ui.js';
 
 interface InspectArgs {
@@ -21,8 +22,10 @@ export function builder(y: Argv) {
 }
 
 export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {
-  const s = summarizeTrace(readTrace(argv.trace));
-  process.stdout.write((argv.json ? JSON.stringify(s, null, 2) : render(s)) + '\n');
+  const t = readTrace(argv.trace);
+  const s = summarizeTrace(t);
+  const diagnosis = diagnoseTrace(t);
+  process.stdout.write((argv.json ? JSON.stringify({ ...s, diagnosis }, null, 2) : render(s, diagnosis)) + '\n');
   // A truncated trace is readable, but scripts should be able to tell.
   if (s.truncated) process.exitCode = 3;
 }
@@ -56,7 +59,15 @@ function attachedLines(s: TraceSummary): string[] {
   return lines;
 }
 
-function render(s: TraceSummary): string {
+/** `u0, u1, …, u499` → `u0…u499 (500 units)`: a wide layer's per-unit names in one line. */
+function metricList(names: readonly string[]): string {
+  const units = names.filter((n) => /^(active_)?u\d+$/.test(n));
+  if (units.length <= 16) return names.join(', ');
+  const rest = names.filter((n) => !units.includes(n));
+  return [...rest, `${units[0]}…${units.at(-1)} (${units.length} units)`].join(', ');
+}
+
+function render(s: TraceSummary, diagnosis: Diagnosis): string {
   const f = s.facts, c = s.config as Record<string, unknown>;
   const out: string[] = [];
   out.push(`${chalk.bold(s.path)} · Arrow IPC file, trace version ${chalk.dim('1')} · ${s.rows.toLocaleString('en-US')} rows · ${(s.bytes / 1e6).toFixed(1)} MB`);
@@ -72,7 +83,7 @@ function render(s: TraceSummary): string {
   out.push('recorded');
   for (const r of s.recorded) {
     const act = r.layer === 0 ? 'network' : f.layers[r.layer - 1]?.activation ?? '?';
-    out.push(`  layer ${r.layer} ${chalk.dim(act)} ${r.probe}: ${r.metrics.join(', ')}`);
+    out.push(`  layer ${r.layer} ${chalk.dim(act)} ${r.probe}: ${metricList(r.metrics)}`);
   }
   if (s.epochs.length) {
     out.push('per epoch');
@@ -82,5 +93,6 @@ function render(s: TraceSummary): string {
   } else {
     out.push('per epoch: none finished');
   }
+  out.push(`${chalk.bold('diagnosis')} ${diagnosis.text}`);
   return out.join('\n');
 }

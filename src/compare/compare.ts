@@ -7,6 +7,7 @@ import { RunProbe, RunStatus } from '../trace/schema.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { mean, sd } from '../report/stats.js';
+import { diagnoseTrace, type Diagnosis } from '../report/diagnosis-line.js';
 
 export interface CompareOptions {
   /** network-level metric by default */
@@ -64,6 +65,8 @@ export interface Comparison {
   readonly evals: readonly { readonly group: string; readonly epoch: number; readonly testAcc: number }[];
   /** what the reader should know before trusting the table */
   readonly warnings: readonly string[];
+  /** one line of diagnosis per run, in the order of {@link groups} */
+  readonly diagnoses: readonly Diagnosis[];
 }
 
 function matches(combo: string, patterns: string): boolean {
@@ -202,5 +205,6 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     const es = [...new Set(ls.flatMap((l) => [...l.evals.keys()]))].sort((a, b) => a - b);
     return es.map((epoch) => ({ group: groups[i].label, epoch, testAcc: cell(ls.map((l) => l.evals.get(epoch)?.test_acc)).mean ?? NaN }));
   });
-  return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals, warnings };
+  const diagnoses = members.flatMap((ls) => ls.map((l) => diagnoseTrace(l.trace)));
+  return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals, warnings, diagnoses };
 }

@@ -9,8 +9,9 @@
  * - dead units: per ReLU layer, units inactive for every probed input from some step to the end;
  *   a layer with at least DEAD_LAYER of its units dead is a pathology on its own.
  */
+import type { Trace } from '../trace/reader.js';
 import type { RunDigest } from './digest.js';
-import { diagValue } from './digest.js';
+import { diagValue, digestTrace } from './digest.js';
 import { Cause, CAUSE_INFO, CAUSES, COVERS, DEAD_LAYER, Diag, errorShare, GRAD_VANISHED, type HypothesisId } from '../study.js';
 
 export interface Diagnosis {
@@ -81,6 +82,11 @@ export function diagnose(d: RunDigest): Diagnosis {
     text = `${head}; no pathology found (no cause covers more than ${pct(COVERS)} of the errors: ${shares}; no ReLU layer with ≥ ${pct(DEAD_LAYER)} of its units dead${deadText ? `; ${deadText}` : ''})`;
   }
   return { run: d.run, errors, mechanism, causes, deadUnits, pathology: mechanism !== null || badLayers.length > 0, thresholds, text };
+}
+
+/** The diagnosis of one trace (read it with `readTrace`). */
+export function diagnoseTrace(t: Trace): Diagnosis {
+  return diagnose(digestTrace(t));
 }
 
 export { Cause };

@@ -46,6 +46,8 @@ export interface SweepOptions {
   readonly seeds: readonly number[];
   /** flags passed to every run (combo and seed are set per run) */
   readonly run: Omit<RunInput, 'combo' | 'seed'>;
+  /** batch-norm settings: every (combination, seed) is run with each (default: `run.bn` alone) */
+  readonly bns?: readonly string[];
   readonly out: string;
   readonly workers?: number;
   readonly shard?: Shard | null;
@@ -85,10 +87,13 @@ export interface SweepResult {
   readonly index: readonly IndexRow[];
 }
 
-export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 'out' | 'shard' | 'force'>): PlannedRun[] {
-  const points = opts.shard ? shardOf(grid(opts.combos, opts.seeds), opts.shard) : grid(opts.combos, opts.seeds);
+export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 'out' | 'shard' | 'force' | 'bns'>): PlannedRun[] {
+  // variants innermost: a run and its batch-norm twin are neighbours in the canonical order
+  const bns = opts.bns?.length ? opts.bns : [opts.run.bn];
+  const all = grid(opts.combos, opts.seeds).flatMap((p) => bns.map((bn) => ({ ...p, bn })));
+  const points = opts.shard ? shardOf(all, opts.shard) : all;
   return points.map((p) => {
-    const config = resolveConfig({ ...opts.run, combo: p.combo, seed: p.seed });
+    const config = resolveConfig({ ...opts.run, bn: p.bn, combo: p.combo, seed: p.seed });
     const run = runName(config);
     const path = join(resolve(opts.out), `${run}.arrow`);
     const holder = lockHolder(path);
