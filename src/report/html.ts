@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { Datasets, Row } from './datasets.js';
 import { fmtInterval, type HypothesisResult, type Prevalence } from './hypotheses.js';
 import type { Interventions } from './interventions.js';
+import type { GroupAttribution } from './attribution.js';
 import { COVERS, FAIL_MARGIN, MIN_RUNS, MOST } from '../study.js';
 import type { Panel } from './panels.js';
 
@@ -126,6 +127,7 @@ export interface PageInput {
   readonly hypotheses: readonly HypothesisResult[];
   readonly prevalences: readonly Prevalence[];
   readonly interventions: readonly Interventions[];
+  readonly attribution: readonly GroupAttribution[];
   /** per value of the run selector, the diagnosis lines of its runs */
   readonly diagnoses: Readonly<Record<string, readonly string[]>>;
   readonly notes: readonly string[];
@@ -177,6 +179,14 @@ function interventionsHtml(ivs: readonly Interventions[]): string {
   }).join('\n');
 }
 
+function attributionHtml(rows: readonly GroupAttribution[], several: boolean): string {
+  if (rows.length === 0) return '<p>No run has an error attribution (traces written before probe recorded it).</p>';
+  const causes = rows[0].causes.map((c) => `<th>${esc(c.cause)}${c.hypothesis ? ` (${c.hypothesis})` : ''}</th>`).join('');
+  const body = rows.map((r) => `<tr><td>${esc(r.group)}${several ? ` <span class="meta">${esc(r.variant)}</span>` : ''}</td><td>${r.runs}</td><td>${pct(r.errors)}</td>${r.causes.map((c) => `<td>${c.interval ? esc(fmtInterval(c.interval)) : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}</td>`).join('')}</tr>`).join('');
+  return `<p>Per group, the mean over runs of the share of each run's misclassified test inputs (last evaluation) to which a cause applies, with a 95% interval when the group has ${MIN_RUNS} runs. A cause applying to an error is a mechanism that can produce it, not proof that it did; causes overlap (see the chart below for the overlap per run).</p>
+<table><thead><tr><th>group</th><th>runs</th><th>mean error rate</th>${causes}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
 export function pageHtml(p: PageInput): string {
   const section = (s: Panel['section']) => p.panels.filter((x) => x.section === s).map(chart).join('\n');
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
@@ -194,6 +204,8 @@ ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</
 <p>Claims: <b>A</b> the measure is present (mean > ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (> ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ < 0). Intervals resample combinations, then seeds within them.</p>
 ${p.prevalences.map((x) => prevalenceHtml(x, several)).join('\n')}
 ${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several)).join('\n')}
+<h2>Error attribution</h2>
+${attributionHtml(p.attribution, several)}
 <h2>Interventions</h2>
 ${interventionsHtml(p.interventions)}
 <h2>Diagnosis per run</h2>

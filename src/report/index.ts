@@ -24,6 +24,7 @@ import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets } from '
 import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from './hypotheses.js';
 import { diagnose, type Diagnosis } from './diagnosis-line.js';
 import { pairInterventions, type Interventions } from './interventions.js';
+import { attributionByGroup, type GroupAttribution } from './attribution.js';
 import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study.js';
 import { pageHtml } from './html.js';
 import { panels as buildPanels } from './panels.js';
@@ -51,6 +52,7 @@ export interface ReportResult {
   readonly prevalences: readonly Prevalence[];
   readonly interventions: readonly Interventions[];
   readonly diagnoses: readonly Diagnosis[];
+  readonly attribution: readonly GroupAttribution[];
   readonly panels: readonly string[];
   readonly skipped: readonly string[];
   readonly htmlBytes: number;
@@ -143,6 +145,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const prevalences = testPrevalences(study);
   const interventions = pairInterventions(study);
   const diagnoses = new Map(digests.map((d) => [d.path, diagnose(d)]));
+  const attribution = attributionByGroup(digests);
   const datasets = buildDatasets(digests, hypotheses, diagnoses);
   const probes = new Set(digests.flatMap((d) => d.probes));
   const { panels, skipped } = buildPanels(datasets, {
@@ -172,7 +175,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
     generated: new Date().toISOString(),
     version: probeVersion(),
     inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated) from ${inputs.join(', ')}`,
-    datasets, panels, hypotheses, prevalences, interventions,
+    datasets, panels, hypotheses, prevalences, interventions, attribution,
     diagnoses: diagnosisLines(datasets, digests, diagnoses),
     notes: notes(datasets, digests),
     warnings: [...skipped.map((s) => `skipped ${s}`), ...digests.filter((d) => d.truncated).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`)],
@@ -180,9 +183,9 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   });
   write('index.html', html);
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
-  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, prevalences, hypotheses, interventions, diagnoses: diagList }, null, 2));
+  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, prevalences, hypotheses, attribution, interventions, diagnoses: diagList }, null, 2));
   const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  return { out, files, runs: digests.length, truncated, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, attribution, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
 function diagnosisLines(d: Datasets, digests: readonly RunDigest[], diagnoses: ReadonlyMap<string, Diagnosis>): Record<string, string[]> {
