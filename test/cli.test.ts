@@ -124,7 +124,8 @@ async function startLongRun(out: string, epochs: number) {
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((res) => child.on('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
   const path = join(out, 'relu-sigmoid-relu_s1.arrow');
-  const deadline = Date.now() + 60_000;
+  // generous: each epoch now also evaluates with the diagnosis, and the shared machine is loaded
+  const deadline = Date.now() + 180_000;
   for (;;) {
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`run made no progress: ${stderr}`); }
     await new Promise((r) => setTimeout(r, 100));
