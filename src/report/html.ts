@@ -201,7 +201,7 @@ export function pageHtml(p: PageInput): string {
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
 <h2>Hypotheses</h2>
 <p class="meaning" id="verdict-meaning">${VERDICT_MEANING.map(esc).join(' ')}</p>
-<p>Claims: <b>A</b> the measure is present (mean > ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (> ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ < 0). Intervals resample combinations, then seeds within them.</p>
+<p>Claims: <b>A</b> the measure is present (mean &gt; ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (&gt; ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ &lt; 0). Intervals resample combinations, then seeds within them.</p>
 ${p.prevalences.map((x) => prevalenceHtml(x, several)).join('\n')}
 ${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several)).join('\n')}
 <h2>Error attribution</h2>
