@@ -32,6 +32,7 @@ export const unitActivity: LayerProbe = {
   id: UNIT_ACTIVITY_PROBE,
   scope: 'layer',
   window: true,
+  kernels: shares.configs,
   description: 'per-unit share of samples with z > 0 in ReLU layers, averaged over windows of steps',
   metrics(layer) {
     return layer.activation === 'relu' ? Array.from({ length: layer.fanOut }, (_, k) => unitMetric(k)) : [];

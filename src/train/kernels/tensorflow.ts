@@ -118,6 +118,10 @@ const KERNELS: Record<string, Impl> = {
     const base = r.pack([r.reduce('Mean', inactive), r.reduce('Mean', r.reduce('Min', inactive, [1])), r.reduce('Mean', r.reduce('Min', inactive, [0]))]);
     return [perUnit ? r.concat([base, r.one('Sub', [r.f(1), r.reduce('Mean', inactive, [1])])]) : base];
   },
+  /** per unit, the share of samples with z > 0, of z `[units, batch]` */
+  ProbeUnitActivity(r, { z }) {
+    return [r.reduce('Mean', r.mask('Greater', z, r.f(0)), [1])];
+  },
   /** sigmoid/tanh: [sat_frac, sat_low, sat_high, mean_deriv]; selu: [sat_frac, sat_low, mean_deriv] */
   ProbeSaturation(r, { a, z }, { kind, lo, hi }) {
     const low = r.share('Less', a, r.f(lo as number));
