@@ -333,8 +333,12 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
           lastYield = performance.now();
         }
       }
-  let diverged: Divergence | null = null;
-      if (status !== RunStatus.running) break;
+      if (status !== RunStatus.running) {
+        wallTotal += performance.now() - t0; // the unfinished epoch's time still counts
+        break;
+      }
+      const bad = nonFinite(model);
+      if (bad) { diverge(stepsDone - 1, bad); break; }
       flushWindow(epoch);
       probeMs = host.computeMs;
       host.computeMs = 0;
