@@ -103,7 +103,7 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel and a kil
   for (const task of [1, 2]) assert.match(log(job1, task), /2 run\(s\) completed, 0 skipped/, `task ${task}'s log`);
   for (const task of [3, 4]) t.diagnostic(`task ${task}'s log: ${log(job1, task).trim().split('\n').join(' | ')}`);
   // scancel's SIGTERM reaches the workers too: the run is interrupted, not failed
-  assert.match(log(job1, 4), /1 run\(s\) completed, 0 skipped \(already complete\), 0 failed, 1 not run/);
+  assert.match(log(job1, 4), /1 run\(s\) completed, 0 skipped \(already finished\), 0 failed, 1 not run/);
   assert.match(log(job1, 4), /sweep interrupted: 1 run\(s\) not finished/);
   assert.equal(readTraceMeta(trace(cut[1])).status, 'interrupted');
   // the killed one: left as its last checkpoint, or closed as interrupted by a worker that saw its
