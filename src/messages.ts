@@ -75,6 +75,8 @@ export const msg = {
   writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
   noTraces: (inputs: readonly string[]) =>
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
+  exportTarget: (given: number) =>
+    `probe export needs exactly one of --parquet FILE or --csv FILE, got ${given === 0 ? 'neither' : 'both'}`,
   fileExists: (path: string) => `${path} already exists: pass --force to replace it`,
   reportExists: (dir: string) => `${dir} already holds a report: pass --force to replace it, or choose another --out`,
   badPattern: (pattern: string, layers: number) =>

@@ -98,7 +98,7 @@ test('a killed sweep resumes: finished runs are skipped untouched, the runs in f
   const exited = new Promise((r) => child.on('exit', r));
   // wait for the first complete run, then kill the sweep outright
   const deadline = Date.now() + 120_000;
-  const complete = () => readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow').filter((f) => { try { return !readTraceMeta(join(out, f)).truncated; } catch { return false; } });
+  const complete = () => readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== '_index.feather').filter((f) => { try { return !readTraceMeta(join(out, f)).truncated; } catch { return false; } });
   while (complete().length < 1) {
     assert.ok(Date.now() < deadline, 'a run completes');
     await new Promise((r) => setTimeout(r, 200));
@@ -111,14 +111,14 @@ test('a killed sweep resumes: finished runs are skipped untouched, the runs in f
   await new Promise((r) => setTimeout(r, 1500)); // workers notice their parent is gone
   const done = complete();
   const before = new Map(done.map((f) => [f, statSync(join(out, f)).mtimeMs]));
-  const files = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow');
+  const files = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== '_index.feather');
   assert.ok(files.length < 8 || done.length < 8, 'the kill left work undone');
   const r = probe(args.slice(0));
   assert.equal(r.status, 0, r.stderr);
   const s = r.stdout;
   assert.match(s, new RegExp(`${8 - done.length} run\\(s\\) completed, ${done.length} skipped`));
   for (const [f, m] of before) assert.equal(statSync(join(out, f)).mtimeMs, m, `${f} was not rewritten`);
-  const idx = tableFromIPC(readFileSync(join(out, 'index.arrow')));
+  const idx = tableFromIPC(readFileSync(join(out, '_index.feather')));
   assert.equal(idx.numRows, 8);
   assert.deepEqual([...new Set(idx.getChild('status')!.toArray())], ['complete']);
   // nothing left running after a kill
@@ -134,12 +134,12 @@ test('two shards run as separate processes into one folder cover the grid once',
     c.on('exit', (code) => res(code ?? -1));
   });
   assert.deepEqual(await Promise.all([run('1/2'), run('2/2')]), [0, 0]);
-  const traces = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== 'index.arrow').sort();
+  const traces = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== '_index.feather').sort();
   assert.equal(traces.length, 8);
   for (const f of traces) assert.equal(readTrace(join(out, f)).status, 'complete');
   // an index written by either shard; rebuilt complete by running the (now finished) sweep again
   assert.equal(probe(['sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--out', out, ...small]).status, 0);
-  assert.equal(tableFromIPC(readFileSync(join(out, 'index.arrow'))).numRows, 8);
+  assert.equal(tableFromIPC(readFileSync(join(out, '_index.feather'))).numRows, 8);
 });
 
 test('sweep refuses a changed config for an existing run unless --force, and bad grid flags', () => {
@@ -169,7 +169,7 @@ test('compare: config differences, grouped seeds, divergence, overlay page; bad 
   assert.match(r.stdout, /test acc, epoch 2\s+\d+\.\d\d ± \d+\.\d\d%/);
   assert.match(r.stdout, /sat_frac \(layer 2\) against relu-sigmoid-relu \(2 seeds\), tolerance 0:/);
   assert.match(readFileSync(html, 'utf8'), /<title>probe compare<\/title>/);
-  const j = JSON.parse(probe(['compare', join(out, 'index.arrow'), '--json']).stdout);
+  const j = JSON.parse(probe(['compare', join(out, '_index.feather'), '--json']).stdout);
   assert.equal(j.groups.length, 2);
   assert.deepEqual(j.groups[0].seeds, [1, 2]);
   assert.ok(j.configDiffs.some((d: { key: string }) => d.key === 'combo'));

@@ -9,6 +9,7 @@ import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
 import { interruptedExitCode } from './interrupt.js';
 import * as compare from './compare.js';
+import * as exportCmd from './export.js';
 import * as inspect from './inspect.js';
 import * as report from './report.js';
 import * as run from './run.js';
@@ -42,7 +43,7 @@ export async function main(args: readonly string[]): Promise<void> {
     process.stderr.write(`${chalk.red('error')} ${text}\n`);
     process.exitCode = code;
   };
-  const commands = ['run', 'inspect', 'report', 'sweep', 'compare'];
+  const commands = ['run', 'inspect', 'report', 'sweep', 'compare', 'export'];
   const first = args.find((a) => !a.startsWith('-'));
   if (first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
     return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
@@ -57,6 +58,7 @@ export async function main(args: readonly string[]): Promise<void> {
       .command(report)
       .command(sweep)
       .command(compare)
+      .command(exportCmd)
       // A repeated option overrides the earlier one (scripts append overrides), as yargs'
       // duplicate-arguments-array:false would do, but that setting also cut `compare a b` down to
       // its last file: only options that are not arrays are collapsed, here.

@@ -11,6 +11,7 @@ import { msg } from '../messages.js';
 import { expandCombos, parseSeeds, parseShard } from '../sweep/grid.js';
 import { emitK8s, emitSlurm } from '../sweep/emit.js';
 import { runSweep, workerCount } from '../sweep/sweep.js';
+import { INDEX_FILE } from '../sweep/sweep-index.js';
 import { withInterrupt } from './interrupt.js';
 import { runInput, trainingOptions, type RunArgs } from './run.js';
 import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
@@ -41,7 +42,7 @@ export function builder(y: Argv) {
     .option('shards', { type: 'string', default: '16', describe: 'tasks in the emitted job', group: 'Scale:' })
     .option('image', { type: 'string', default: 'probe:latest', describe: 'container image (k8s)', group: 'Scale:' })
     .option('pvc', { type: 'string', default: 'probe-runs', describe: 'shared volume claim for traces (k8s)', group: 'Scale:' })
-    .option('out', { type: 'string', default: 'runs', describe: 'folder for the traces and index.arrow' })
+    .option('out', { type: 'string', default: 'runs', describe: 'folder for the traces and their index (_index.feather)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
     .example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings')
@@ -125,7 +126,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   })).finally(() => line.clear());
   const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, elsewhere: r.elsewhere, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
   if (argv.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, 'index.arrow'))}\n`);
+  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, INDEX_FILE))}\n`);
   if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, `sweep interrupted: ${r.notRun} run(s) not finished; run the same command again to finish them`);
   if (r.failed.length) process.exitCode = 1;
 }

@@ -18,7 +18,9 @@ import { ensureWritableDir, writeAtomic } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTrace } from '../trace/reader.js';
 import { probeVersion } from '../versions.js';
-import { indexedTraces, INDEX_FILE, traceFiles } from '../sweep/sweep-index.js';
+import { collectTraces } from '../sweep/sweep-index.js';
+
+export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
 import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
 import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from './hypotheses.js';
@@ -56,22 +58,6 @@ export interface ReportResult {
   readonly panels: readonly string[];
   readonly skipped: readonly string[];
   readonly htmlBytes: number;
-}
-
-/**
- * Trace paths named by the inputs: files as given (a sweep index stands for the traces it lists),
- * folders scanned for `*.arrow` (not recursively; the index itself is not a trace).
- */
-export function collectTraces(inputs: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const i of inputs) {
-    let st;
-    try { st = statSync(i); } catch (cause) { throw new ProbeError(ErrorCode.trace, msg.traceMissing(i), { cause }); }
-    if (st.isDirectory()) out.push(...traceFiles(i));
-    else out.push(...(basename(i) === INDEX_FILE ? indexedTraces(i) ?? [i] : [i]));
-  }
-  if (out.length === 0) throw new ProbeError(ErrorCode.trace, msg.noTraces(inputs));
-  return [...new Set(out)];
 }
 
 export function defaultReportDir(inputs: readonly string[]): string {

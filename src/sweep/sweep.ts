@@ -9,7 +9,7 @@
  *            own trace; progress is reported for the sweep as a whole. A worker claims each run's
  *            lock (trace/run-lock.ts) and looks again: two sweeps on one folder, or a retried
  *            cluster task, never compute one run twice
- *   index    index.arrow rebuilt from the traces' footers as runs finish and at the end
+ *   index    _index.feather rebuilt from the traces' footers as runs finish and at the end
  *
  * A diverged run is finished like a complete one: rerunning it would diverge again.
  * Killing a sweep loses only the runs in flight: their traces are truncated and are redone when

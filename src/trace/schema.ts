@@ -21,6 +21,27 @@ export const Column = {
   value: 'value',
 } as const;
 
+/**
+ * Columns `probe export` adds to a trace's own: the run's facts, repeated on each row, so one
+ * table holds a whole sweep (src/export/export.ts).
+ */
+export const ExportColumn = {
+  run: 'run',
+  combo: 'combo',
+  seed: 'seed',
+  /** dataset and batch norm, as the report groups runs: `mnist`, `mnist · bn-last` */
+  variant: 'variant',
+  dataset: 'dataset',
+  bn: 'bn',
+  backend: 'backend',
+  /** `complete`, or `truncated` for a run that did not finish */
+  status: 'status',
+  /** activation of layer k (1-based), the same on every row of a run */
+  act: (k: number) => `act_${k}`,
+  /** activation of the row's own layer; null on layer 0 */
+  activation: 'activation',
+} as const;
+
 /** Dictionary ids are fixed: the file format allows no replacement dictionaries. */
 const DICT_ID = { run: 0, probe: 1, metric: 2 } as const;
 

@@ -1,0 +1,248 @@
+/**
+ * `probe export`: traces in, one tidy table out (Parquet or CSV), for DuckDB, Polars and pandas.
+ *
+ * Traces keep run-level facts in their schema metadata, which most tools do not show and which
+ * differs per file. The export joins them in as columns, so every row says which combination,
+ * seed, variant, dataset and activation it belongs to:
+ *
+ *   run combo seed variant dataset bn backend status act_1..act_L | step epoch layer activation probe metric value
+ *
+ * One trace at a time is read, widened and handed on (memory holds one trace, not the sweep).
+ * Parquet is written by parquet-wasm (the Rust `parquet` crate compiled to WebAssembly) from Arrow
+ * IPC record batches; CSV by hand (plain text, RFC 4180 quoting). Both go to a temporary name
+ * first: a failure leaves no half-written file and never replaces an existing one.
+ */
+import { closeSync, existsSync, openSync, rmSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Dictionary, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { ensureWritableDir } from '../fs-util.js';
+import { msg } from '../messages.js';
+import { variantOf } from '../report/digest.js';
+import { collectTraces } from '../sweep/sweep-index.js';
+import { readTrace, readTraceMeta, type Trace } from '../trace/reader.js';
+import { Column, ExportColumn } from '../trace/schema.js';
+
+export const ExportFormat = { parquet: 'parquet', csv: 'csv' } as const;
+export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
+export function isExportFormat(s: unknown): s is ExportFormat {
+  return typeof s === 'string' && (Object.values(ExportFormat) as string[]).includes(s);
+}
+
+export interface ExportOptions {
+  readonly format: ExportFormat;
+  /** replace an existing file */
+  readonly force?: boolean;
+  readonly onProgress?: (text: string) => void;
+  readonly onWarning?: (text: string) => void;
+}
+
+export interface ExportResult {
+  readonly file: string;
+  readonly runs: number;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** Run-level facts repeated on each of a run's rows. */
+interface RunFields {
+  readonly run: string;
+  readonly combo: string;
+  readonly seed: number;
+  readonly variant: string;
+  readonly dataset: string;
+  readonly bn: string;
+  readonly backend: string;
+  readonly status: string;
+  /** activation of layer 1..L */
+  readonly acts: readonly string[];
+}
+
+function runFields(t: Trace): RunFields {
+  const c = t.config;
+  return {
+    run: t.run,
+    combo: t.facts.combo,
+    seed: t.facts.seed,
+    variant: variantOf(c),
+    dataset: t.facts.dataset.name,
+    bn: typeof c.bn === 'string' ? c.bn : 'none',
+    backend: t.facts.backend,
+    status: t.truncated ? 'truncated' : 'complete',
+    acts: t.facts.layers.map((l) => l.activation),
+  };
+}
+
+/**
+ * Writes the traces named by `inputs` (files, folders, a sweep index) into one table at `file`.
+ *
+ * @example
+ * ```ts
+ * await exportTraces(['runs/'], 'runs.parquet', { format: 'parquet' });
+ * // duckdb: select combo, avg(value) from 'runs.parquet' where metric = 'dead_rows' group by combo
+ * ```
+ */
+export async function exportTraces(inputs: readonly string[], file: string, opts: ExportOptions): Promise<ExportResult> {
+  const paths = collectTraces(inputs);
+  if (existsSync(file) && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
+  ensureWritableDir(dirname(file) || '.');
+  // the widest network decides how many act_k columns there are
+  const layers = Math.max(...paths.map(readTraceHeaderLayers));
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const sink = opts.format === ExportFormat.parquet ? await parquetSink(tmp) : csvSink(tmp, layers);
+  let runs = 0, rows = 0;
+  try {
+    for (const [i, p] of paths.entries()) {
+      opts.onProgress?.(`exporting ${i + 1}/${paths.length} ${basename(p)}`);
+      let t: Trace;
+      try {
+        t = readTrace(p);
+      } catch (e) {
+        opts.onWarning?.(`skipped ${p}: ${(e as Error).message}`);
+        continue;
+      }
+      if (t.columns.length === 0) continue;
+      await sink.add(t, runFields(t), layers);
+      runs++;
+      rows += t.columns.length;
+    }
+    if (runs === 0) throw new ProbeError(ErrorCode.trace, msg.noTraces(inputs));
+    const bytes = await sink.close();
+    renameSync(tmp, file);
+    return { file, runs, rows, bytes };
+  } catch (e) {
+    await sink.abort();
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Layers of a run, from its footer alone; 0 if unreadable (warned about when read in full). */
+function readTraceHeaderLayers(path: string): number {
+  try {
+    return readTraceMeta(path).facts.layers.length;
+  } catch {
+    return 0;
+  }
+}
+
+interface Sink {
+  add(t: Trace, f: RunFields, layers: number): Promise<void>;
+  /** finishes the file; returns its size in bytes */
+  close(): Promise<number>;
+  abort(): Promise<void>;
+}
+
+// ---- Arrow: one record batch per trace, the same schema for all ----
+
+/** A string column as a dictionary: `keys` index into `values`, -1 for null. */
+function dictColumn(keys: Int32Array, values: readonly string[]): Vector {
+  let nulls = 0;
+  for (const k of keys) if (k < 0) nulls++;
+  let nullBitmap: Uint8Array | undefined;
+  if (nulls > 0) {
+    nullBitmap = new Uint8Array((keys.length + 7) >> 3);
+    keys.forEach((k, i) => { if (k >= 0) nullBitmap![i >> 3] |= 1 << (i & 7); });
+  }
+  const type = new Dictionary(new Utf8(), new Int32());
+  const dictionary = vectorFromArray([...values], new Utf8());
+  return makeVector(makeData({ type, length: keys.length, nullCount: nulls, nullBitmap, data: keys.map((k) => Math.max(k, 0)), dictionary }));
+}
+
+const constant = (n: number, value: string | null) => dictColumn(new Int32Array(n).fill(value === null ? -1 : 0), value === null ? [] : [value]);
+
+/** The trace widened with its run's fields, as an Arrow table. */
+export function tidyTable(t: Trace, f: RunFields, layers: number): Table {
+  const c = t.columns, n = c.length;
+  // activation of the row's layer: null on layer 0 (the network) and on layers past this net's end
+  const activation = Int32Array.from(c.layer, (l) => (l >= 1 && l <= f.acts.length ? l - 1 : -1));
+  const acts = Object.fromEntries(Array.from({ length: layers }, (_, k) => [ExportColumn.act(k + 1), constant(n, f.acts[k] ?? null)]));
+  return new Table({
+    [ExportColumn.run]: constant(n, f.run),
+    [ExportColumn.combo]: constant(n, f.combo),
+    [ExportColumn.seed]: makeVector(new Int32Array(n).fill(f.seed)),
+    [ExportColumn.variant]: constant(n, f.variant),
+    [ExportColumn.dataset]: constant(n, f.dataset),
+    [ExportColumn.bn]: constant(n, f.bn),
+    [ExportColumn.backend]: constant(n, f.backend),
+    [ExportColumn.status]: constant(n, f.status),
+    ...acts,
+    [Column.step]: makeVector(c.step),
+    [Column.epoch]: makeVector(c.epoch),
+    [Column.layer]: makeVector(c.layer),
+    [ExportColumn.activation]: dictColumn(activation, f.acts),
+    [Column.probe]: dictColumn(Int32Array.from(c.probe), c.probes),
+    [Column.metric]: dictColumn(Int32Array.from(c.metric), c.metrics),
+    [Column.value]: makeVector(c.value),
+  });
+}
+
+// ---- Parquet ----
+
+async function parquetSink(path: string): Promise<Sink> {
+  const pq = (await import('parquet-wasm')).default;
+  let controller!: ReadableStreamDefaultController<unknown>;
+  const input = new ReadableStream({ start: (c) => { controller = c; } });
+  const props = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy('probe export').build();
+  // resolves once the first batch has given the schema: not awaited before batches are fed
+  const output = pq.transformParquetStream(input, props);
+  const fd = openSync(path, 'w');
+  let bytes = 0;
+  // drain the serialised Parquet as it comes, so memory holds about one trace
+  const drained = (async () => {
+    const reader = (await output).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      writeSync(fd, value as Uint8Array);
+      bytes += (value as Uint8Array).length;
+    }
+  })();
+  drained.catch(() => undefined); // reported by close()
+  return {
+    async add(t, f, layers) {
+      const table = pq.Table.fromIPCStream(tableToIPC(tidyTable(t, f, layers), 'stream'));
+      for (const b of table.recordBatches()) controller.enqueue(b);
+    },
+    async close() {
+      controller.close();
+      try { await drained; } finally { closeSync(fd); }
+      return bytes;
+    },
+    async abort() {
+      try { controller.error(new Error('export aborted')); } catch { /* already closed */ }
+      await drained.catch(() => undefined);
+      try { closeSync(fd); } catch { /* closed */ }
+    },
+  };
+}
+
+// ---- CSV ----
+
+const csvCell = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+/** Shortest decimal that reads back as the same float32 (9 significant digits always do). */
+const f32 = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'inf' : '-inf');
+
+function csvSink(path: string, layers: number): Sink {
+  const fd = openSync(path, 'w');
+  let bytes = 0;
+  const write = (s: string) => { bytes += writeSync(fd, s); };
+  const acts = Array.from({ length: layers }, (_, k) => ExportColumn.act(k + 1));
+  write([ExportColumn.run, ExportColumn.combo, ExportColumn.seed, ExportColumn.variant, ExportColumn.dataset, ExportColumn.bn, ExportColumn.backend, ExportColumn.status, ...acts, Column.step, Column.epoch, Column.layer, ExportColumn.activation, Column.probe, Column.metric, Column.value].join(',') + '\n');
+  return {
+    async add(t, f) {
+      const c = t.columns;
+      const head = [f.run, f.combo, String(f.seed), f.variant, f.dataset, f.bn, f.backend, f.status, ...acts.map((_, k) => f.acts[k] ?? '')].map(csvCell).join(',');
+      const probes = c.probes.map(csvCell), metrics = c.metrics.map(csvCell), layerActs = f.acts.map(csvCell);
+      let chunk = '';
+      for (let i = 0; i < c.length; i++) {
+        const l = c.layer[i];
+        chunk += `${head},${c.step[i]},${c.epoch[i]},${l},${l >= 1 ? layerActs[l - 1] ?? '' : ''},${probes[c.probe[i]]},${metrics[c.metric[i]]},${f32(c.value[i])}\n`;
+        if (chunk.length > 1 << 20) { write(chunk); chunk = ''; }
+      }
+      write(chunk);
+    },
+    async close() { closeSync(fd); return bytes; },
+    async abort() { try { closeSync(fd); } catch { /* closed */ } },
+  };
+}

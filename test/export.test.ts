@@ -1,0 +1,194 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { readTrace } from '../src/trace/reader.js';
+import { collectTraces, INDEX_FILE, LEGACY_INDEX_FILE, writeIndex } from '../src/sweep/sweep-index.js';
+import { BIN, FIXTURES, tmp } from './helpers.js';
+
+const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet', '--epochs', '1'];
+const python = process.env.PROBE_PYTHON;
+const hasModule = (m: string) => !!python && spawnSync(python, ['-c', `import ${m}`]).status === 0;
+const py = (script: string, ...args: string[]) => {
+  const r = spawnSync(python!, ['-c', script, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+
+let runs = '';
+before(() => {
+  runs = tmp();
+  const r = probe(['sweep', '--combos', 'relu-sigmoid-relu,tanh-sigmoid-relu', '--seeds', '1-2', '--workers', '1', '--out', runs, ...small]);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+/** What the traces hold, read by our own reader: rows and value sums per run. */
+function ours(dir: string) {
+  const per = new Map<string, { rows: number; sum: number; combo: string; acts: string[] }>();
+  for (const p of collectTraces([dir])) {
+    const t = readTrace(p);
+    per.set(t.run, { rows: t.columns.length, sum: t.columns.value.reduce((s, v) => s + v, 0), combo: t.facts.combo, acts: t.facts.layers.map((l) => l.activation) });
+  }
+  return per;
+}
+
+test('the sweep index stays out of the traces\' glob; run is dictionary-encoded in both', () => {
+  const files = readdirSync(runs).sort();
+  assert.deepEqual(files.filter((f) => f.endsWith('.arrow')).length, 4, files.join(' '));
+  assert.ok(files.includes(INDEX_FILE));
+  const idx = tableFromIPC(readFileSync(join(runs, INDEX_FILE)));
+  assert.equal(idx.numRows, 4);
+  assert.equal(String(idx.schema.fields.find((f) => f.name === 'run')!.type), 'Dictionary<Int32, Utf8>');
+  const trace = tableFromIPC(readFileSync(join(runs, 'relu-sigmoid-relu_s1.arrow')));
+  assert.match(String(trace.schema.fields.find((f) => f.name === 'run')!.type), /^Dictionary<Int\d+, Utf8>$/);
+});
+
+test('a folder written before keeps working: its index.arrow is read, then replaced on rebuild', () => {
+  const dir = tmp();
+  for (const f of readdirSync(runs).filter((f) => f.endsWith('.arrow'))) copyFileSync(join(runs, f), join(dir, f));
+  copyFileSync(join(runs, INDEX_FILE), join(dir, LEGACY_INDEX_FILE));
+  assert.equal(collectTraces([dir]).length, 4, 'the legacy index is not taken for a trace');
+  assert.equal(collectTraces([join(dir, LEGACY_INDEX_FILE)]).length, 4, 'the legacy index lists the traces');
+  writeIndex(dir);
+  assert.ok(!existsSync(join(dir, LEGACY_INDEX_FILE)));
+  assert.ok(existsSync(join(dir, INDEX_FILE)));
+  // a user's own file of that name that is not an index stays
+  writeFileSync(join(dir, LEGACY_INDEX_FILE), 'mine');
+  writeIndex(dir);
+  assert.equal(readFileSync(join(dir, LEGACY_INDEX_FILE), 'utf8'), 'mine');
+});
+
+test('pyarrow.dataset reads a sweep folder as one table, Polars scans runs/*.arrow and joins the index', (t) => {
+  if (!hasModule('pyarrow')) return t.skip('no Python with pyarrow (scripts/python-env.sh prepares one)');
+  const want = ours(runs);
+  const a = py(`
+import json, sys, pyarrow.dataset as ds
+t = ds.dataset(sys.argv[1], format="arrow").to_table()
+g = t.to_pandas().groupby("run", observed=True)["value"].agg(["count", "sum"])
+print(json.dumps({"columns": t.column_names, "runs": {r: [int(n), float(s)] for r, (n, s) in g.iterrows()}}))`, runs);
+  assert.deepEqual(a.columns, ['run', 'step', 'epoch', 'layer', 'probe', 'metric', 'value']);
+  assert.deepEqual(Object.keys(a.runs).sort(), [...want.keys()].sort());
+  for (const [run, w] of want) {
+    assert.equal(a.runs[run][0], w.rows, run);
+    assert.ok(Math.abs(a.runs[run][1] - w.sum) <= 1e-5 * Math.abs(w.sum) + 1e-5, `${run}: ${a.runs[run][1]} vs ${w.sum}`);
+  }
+  if (!hasModule('polars')) return t.skip('polars could not be installed (scripts/python-env.sh)');
+  const p = py(`
+import json, sys, polars as pl
+t = pl.scan_ipc(sys.argv[1] + "/*.arrow").collect()
+idx = pl.read_ipc(sys.argv[1] + "/${INDEX_FILE}")
+j = t.join(idx.select("run", "combo", "seed"), on="run")
+print(json.dumps({"rows": t.height, "joined": j.height, "combos": sorted(j["combo"].unique().to_list())}))`, runs);
+  const rows = [...want.values()].reduce((s, w) => s + w.rows, 0);
+  assert.equal(p.rows, rows);
+  assert.equal(p.joined, rows, 'every trace row finds its run in the index, without a cast');
+  assert.deepEqual(p.combos, ['relu-sigmoid-relu', 'tanh-sigmoid-relu']);
+});
+
+test('probe export --parquet: DuckDB and Polars read one tidy table with the runs\' config joined', (t) => {
+  const file = join(tmp(), 'runs.parquet');
+  const r = probe(['export', runs, '--parquet', file]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /4 run\(s\), [\d,]+ rows → .*runs\.parquet/);
+  assert.equal(readFileSync(file).subarray(0, 4).toString(), 'PAR1');
+  if (!hasModule('duckdb')) return t.skip('duckdb could not be installed (scripts/python-env.sh)');
+  const want = ours(runs);
+  const d = py(`
+import json, sys, duckdb
+q = lambda s: duckdb.sql(s.replace("F", "'" + sys.argv[1] + "'")).fetchall()
+print(json.dumps({
+  "cols": [c[0] for c in duckdb.sql("describe select * from F".replace("F", "'" + sys.argv[1] + "'")).fetchall()],
+  "runs": {r: [n, s, c, a1, a2, a3, seed] for r, n, s, c, a1, a2, a3, seed in q("select run, count(*), sum(value), any_value(combo), any_value(act_1), any_value(act_2), any_value(act_3), any_value(seed) from F group by run")},
+  "mismatch": q("select count(*) from F where layer >= 1 and activation is distinct from (case layer when 1 then act_1 when 2 then act_2 else act_3 end)")[0][0],
+  "network": q("select count(*) from F where layer = 0 and activation is not null")[0][0],
+  "variant": q("select distinct variant, dataset, bn, status from F"),
+}))`, file);
+  assert.deepEqual(d.cols, ['run', 'combo', 'seed', 'variant', 'dataset', 'bn', 'backend', 'status', 'act_1', 'act_2', 'act_3', 'step', 'epoch', 'layer', 'activation', 'probe', 'metric', 'value']);
+  for (const [run, w] of want) {
+    const [n, sum, combo, a1, a2, a3, seed] = d.runs[run];
+    assert.equal(n, w.rows, run);
+    assert.ok(Math.abs(sum - w.sum) <= 1e-5 * Math.abs(w.sum) + 1e-5, run);
+    assert.equal(combo, w.combo);
+    assert.deepEqual([a1, a2, a3], w.acts);
+    assert.equal(seed, Number(run.slice(-1)));
+  }
+  assert.equal(d.mismatch, 0, 'activation is the row\'s own layer\'s');
+  assert.equal(d.network, 0, 'layer 0 has no activation');
+  assert.deepEqual(d.variant, [['mnist', 'mnist', 'none', 'complete']]);
+  if (!hasModule('polars')) return t.skip('polars could not be installed (scripts/python-env.sh)');
+  const p = py(`
+import json, sys, polars as pl
+t = pl.read_parquet(sys.argv[1])
+print(json.dumps({"rows": t.height, "runs": t["run"].n_unique()}))`, file);
+  assert.deepEqual(p, { rows: [...want.values()].reduce((s, w) => s + w.rows, 0), runs: 4 });
+});
+
+test('probe export --csv writes the same table as text, floats exact to float32', () => {
+  const file = join(tmp(), 'runs.csv');
+  const r = probe(['export', join(runs, 'relu-sigmoid-relu_s1.arrow'), '--csv', file]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const head = lines[0].split(',');
+  const tr = readTrace(join(runs, 'relu-sigmoid-relu_s1.arrow'));
+  assert.equal(lines.length - 1, tr.columns.length);
+  const at = (row: string[], name: string) => row[head.indexOf(name)];
+  for (const i of [0, 7, tr.columns.length - 1]) {
+    const row = lines[i + 1].split(',');
+    assert.equal(Math.fround(Number(at(row, 'value'))), tr.columns.value[i], `row ${i}`);
+    assert.equal(Number(at(row, 'step')), tr.columns.step[i]);
+    assert.equal(at(row, 'metric'), tr.columns.metrics[tr.columns.metric[i]]);
+    const layer = tr.columns.layer[i];
+    assert.equal(at(row, 'activation'), layer === 0 ? '' : tr.facts.layers[layer - 1].activation);
+    assert.equal(at(row, 'combo'), 'relu-sigmoid-relu');
+  }
+});
+
+test('probe export: bad targets are one line with exit 2, and no file is written or replaced', () => {
+  const dir = tmp();
+  const bad = (args: string[], re: RegExp) => {
+    const b = probe(['export', ...args]);
+    assert.equal(b.status, 2, b.stderr);
+    assert.match(b.stderr, re);
+    assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
+  };
+  bad([runs], /exactly one of --parquet FILE or --csv FILE, got neither/);
+  bad([runs, '--csv', join(dir, 'a.csv'), '--parquet', join(dir, 'a.parquet')], /got both/);
+  bad([dir, '--csv', join(dir, 'a.csv')], /no trace found in/);
+  writeFileSync(join(dir, 'keep.parquet'), 'old');
+  bad([runs, '--parquet', join(dir, 'keep.parquet')], /keep\.parquet already exists: pass --force/);
+  assert.equal(readFileSync(join(dir, 'keep.parquet'), 'utf8'), 'old');
+  assert.deepEqual(readdirSync(dir).sort(), ['keep.parquet'], 'nothing half-written left behind');
+  assert.equal(probe(['export', runs, '--parquet', join(dir, 'keep.parquet'), '--force']).status, 0);
+  assert.equal(readFileSync(join(dir, 'keep.parquet')).subarray(0, 4).toString(), 'PAR1');
+});
+
+test('README\'s "Analyse in Python" works as written, typed in order', (t) => {
+  for (const m of ['duckdb', 'polars', 'pandas']) if (!hasModule(m)) return t.skip(`${m} could not be installed (scripts/python-env.sh)`);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = /### Analyse in Python\n([\s\S]*?)\n#{2,3} /.exec(readme)![1];
+  const blocks = [...section.matchAll(/```(sh|python)\n([\s\S]*?)```/g)].map((b) => ({ lang: b[1], code: b[2] }));
+  assert.deepEqual(blocks.map((b) => b.lang), ['sh', 'python']);
+  // a folder as a user has it: traces, the sweep's index and a report beside them
+  const cwd = tmp();
+  const dir = join(cwd, 'runs');
+  spawnSync('cp', ['-r', runs, dir]);
+  spawnSync('mkdir', ['-p', join(dir, 'report')]);
+  writeFileSync(join(dir, 'report', 'index.html'), '<html></html>');
+  for (const line of blocks[0].code.trim().split('\n')) {
+    const args = line.replace(/^npx probe /, '').split(/\s+/);
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${line}: ${r.stderr}`);
+  }
+  const r = spawnSync(python!, ['-c', `${blocks[1].code}
+import pandas as pd
+idx = pd.read_feather("runs/_index.feather")
+assert len(idx) == 4 and len(df) == traces.height == runs.height, (len(idx), len(df), traces.height, runs.height)
+assert sat.height == 3, sat  # sigmoid layers of both combinations, the tanh layer of one
+print("ok")`], { cwd, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /dead_rows/);
+  assert.match(r.stdout, /ok\n$/);
+});
