@@ -131,7 +131,7 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel and a kil
   const verdicts = JSON.parse(report.stdout) as { runs: number; truncated: number };
   assert.deepEqual({ runs: verdicts.runs, truncated: verdicts.truncated }, { runs: ALL.length, truncated: 0 });
   for (const r of ALL) assert.ok(complete(trace(r)), `${r} complete`);
-  const index = tableFromIPC(readFileSync(join(out, 'index.arrow')));
+  const index = tableFromIPC(readFileSync(join(out, '_index.feather')));
   const rows = index.toArray().map((row) => `${String(row.run)} ${String(row.status)}`).sort();
   assert.deepEqual(rows, ALL.map((r) => `${r} complete`).sort());
 
