@@ -12,6 +12,7 @@ import { permutation, rng } from '../src/train/rng.js';
 import { readTrace, type Trace } from '../src/trace/reader.js';
 import { RunProbe } from '../src/trace/schema.js';
 import { FIXTURES, tmp, useBackend } from './helpers.js';
+import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../src/study.js';
 
 before(() => useBackend('wasm'));
 
@@ -26,7 +27,9 @@ function stepRows(t: Trace): Map<number, Map<string, number>> {
   const out = new Map<number, Map<string, number>>();
   for (let i = 0; i < c.length; i++) {
     const probe = c.probes[c.probe[i]];
-    if (probe === RunProbe.eval || probe === RunProbe.timing) continue;
+    // evaluation-time diagnosis and per-unit activity windows are the engine's own (the attached
+    // path does not record them yet): compare the per-step probes both paths have
+    if (probe === RunProbe.eval || probe === RunProbe.timing || probe === DIAGNOSIS_PROBE || probe === UNIT_ACTIVITY_PROBE) continue;
     let m = out.get(c.step[i]);
     if (!m) out.set(c.step[i], (m = new Map()));
     m.set(`${c.layer[i]}/${probe}/${c.metrics[c.metric[i]]}`, c.value[i]);
