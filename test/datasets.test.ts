@@ -26,7 +26,7 @@ test('CIFAR-10 binary batches: 3072 channel-major inputs, per-channel normalizat
   copyFileSync(join(CIFAR, 'data_batch_1.bin'), join(bad, 'data_batch_1.bin'));
   writeFileSync(join(bad, 'test_batch.bin'), readFileSync(join(CIFAR, 'test_batch.bin')).subarray(0, 5000));
   assert.throws(() => loadDataset({ dataset: 'cifar10', dataDir: bad }), /test_batch.bin has 5000 bytes, not a whole number of CIFAR-10 records/);
-  assert.throws(() => loadDataset({ dataset: 'cifar10' }), /CIFAR-10 not found in no folder \(it ships with no package\): give --data-dir a folder with data_batch_1.bin/);
+  assert.throws(() => loadDataset({ dataset: 'cifar10' }), /CIFAR-10 ships with no package, so it needs --data-dir: give --data-dir a folder with data_batch_1.bin/);
   assert.throws(() => loadDataset({ dataset: 'cifar10', dataDir: tmp() }), /CIFAR-10 not found in .*: give --data-dir/);
 });
 

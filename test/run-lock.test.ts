@@ -8,6 +8,7 @@ import { acquireRunLock, lockHolder, lockPathOf, STALE_MS, type LockInfo } from 
 import { readTrace } from '../src/trace/reader.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { BIN, FIXTURES, runCli, tmp } from './helpers.js';
+import { INDEX_FILE } from '../src/sweep/sweep-index.js';
 
 process.env.FORCE_COLOR = '0';
 
@@ -78,6 +79,6 @@ test('two sweeps started together on one folder compute each run once, and both 
   assert.equal(a.summary.completed + b.summary.completed, 3, `each of the 3 runs computed once: ${JSON.stringify([a.summary, b.summary])}`);
   for (const s of [a.summary, b.summary]) assert.equal(s.completed + s.elsewhere + s.skipped, 3);
   const files = readdirSync(out).sort();
-  assert.deepEqual(files.filter((f) => !f.endsWith('.arrow')), [], 'no lock or partial file left');
-  for (const f of files.filter((x) => x !== 'index.arrow')) assert.equal(readTrace(join(out, f)).status, 'complete');
+  assert.deepEqual(files.filter((f) => !f.endsWith('.arrow') && f !== INDEX_FILE), [], 'no lock or partial file left');
+  for (const f of files.filter((x) => x.endsWith('.arrow'))) assert.equal(readTrace(join(out, f)).status, 'complete');
 });

@@ -116,7 +116,8 @@ const KERNELS: Record<string, Impl> = {
   ProbeDeadRelu(r, { z }, { perUnit }) {
     const inactive = r.mask('LessEqual', z, r.f(0));
     const base = r.pack([r.reduce('Mean', inactive), r.reduce('Mean', r.reduce('Min', inactive, [1])), r.reduce('Mean', r.reduce('Min', inactive, [0]))]);
-    return [perUnit ? r.concat([base, r.one('Sub', [r.f(1), r.reduce('Mean', inactive, [1])])]) : base];
+    // active is z > 0, not 1 − inactive: a NaN entry is neither (as in the host and composite kernels)
+    return [perUnit ? r.concat([base, r.reduce('Mean', r.mask('Greater', z, r.f(0)), [1])]) : base];
   },
   /** per unit, the share of samples with z > 0, of z `[units, batch]` */
   ProbeUnitActivity(r, { z }) {
