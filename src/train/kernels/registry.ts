@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 import { attachKernels } from '../../attach/moments.js';
 import { PROBES } from '../../probes/registry.js';
 import { concatKernels } from './host.js';
-import { moments } from './moments.js';
 import { productKernels } from './products.js';
 import { sgdKernels } from './sgd.js';
 import { softmaxXentKernels } from './softmax-xent.js';
@@ -17,7 +16,6 @@ export const KERNELS: readonly tf.KernelConfig[] = [
   ...softmaxXentKernels,
   ...concatKernels,
   ...productKernels,
-  ...moments.configs,
   ...attachKernels,
   ...PROBES.flatMap((p) => p.kernels ?? []),
 ];
