@@ -130,9 +130,21 @@ export const HYPOTHESES = [
 ] as const;
 export type HypothesisId = (typeof HYPOTHESES)[number]['id'];
 
-/** Which layer each cause is about, counted from the output (0 = output layer), and its hypothesis. */
-export const CAUSE_INFO: Readonly<Record<Cause, { readonly layerFromOut: number; readonly hypothesis: HypothesisId | null; readonly says: string }>> = {
-  [Cause.trueUnitOff]: { layerFromOut: 0, hypothesis: 'H1', says: "the true class's output unit is off (z ≤ 0)" },
-  [Cause.prevSaturated]: { layerFromOut: 1, hypothesis: 'H2', says: 'most units are at their extremes' },
-  [Cause.gradVanished]: { layerFromOut: 1, hypothesis: null, says: `the gradient reaching it is below ${GRAD_VANISHED} of its size before training` },
+const BOUNDED: readonly string[] = ['sigmoid', 'tanh', 'selu'];
+
+/**
+ * Which layer each cause is about, counted from the output (0 = output layer), its hypothesis, and
+ * the networks it can apply to: a cause that cannot apply is "n/a" (NaN in the trace), never 0 —
+ * a tanh output has no off unit, and a zero there would read as evidence against H1.
+ */
+export const CAUSE_INFO: Readonly<Record<Cause, {
+  readonly layerFromOut: number; readonly hypothesis: HypothesisId | null; readonly says: string;
+  /** whether the cause can apply to a network with these activations (input → output) */
+  readonly applies: (acts: readonly string[]) => boolean;
+  /** what the network needs for it to apply, for "n/a" notes */
+  readonly needs: string;
+}>> = {
+  [Cause.trueUnitOff]: { layerFromOut: 0, hypothesis: 'H1', says: "the true class's output unit is off (z ≤ 0)", applies: (a) => a[a.length - 1] === 'relu', needs: 'a ReLU output layer' },
+  [Cause.prevSaturated]: { layerFromOut: 1, hypothesis: 'H2', says: 'most units are at their extremes', applies: (a) => a.length >= 2 && BOUNDED.includes(a[a.length - 2]), needs: 'a sigmoid, tanh or selu layer before the output' },
+  [Cause.gradVanished]: { layerFromOut: 1, hypothesis: null, says: `the gradient reaching it is below ${GRAD_VANISHED} of its size before training`, applies: (a) => a.length >= 2, needs: 'a layer before the output' },
 };

@@ -105,9 +105,13 @@ function reference(ps: readonly LayerParams[], acts: readonly Activation[], bn: 
   }));
   const wrong = per.map((p) => p.wrong), errors = wrong.filter(Boolean).length;
   rows.set(`0/${Diag.errors}`, errors / N);
+  // written out here, not taken from study.ts: true_unit_off needs a ReLU output, prev_saturated a
+  // bounded layer before it; a cause that cannot apply is NaN, not 0
+  const bounded = (f: Activation) => f === 'sigmoid' || f === 'tanh' || f === 'selu';
+  const na: Record<Cause, boolean> = { [Cause.trueUnitOff]: acts[L - 1] !== 'relu', [Cause.prevSaturated]: !bounded(acts[L - 2]), [Cause.gradVanished]: false };
   for (const c of Object.values(Cause)) {
-    rows.set(`0/${inputShare(c)}`, causes.filter((x) => x[c]).length / N);
-    rows.set(`0/${errorShare(c)}`, causes.filter((x, i) => x[c] && wrong[i]).length / errors);
+    rows.set(`0/${inputShare(c)}`, na[c] ? NaN : causes.filter((x) => x[c]).length / N);
+    rows.set(`0/${errorShare(c)}`, na[c] ? NaN : causes.filter((x, i) => x[c] && wrong[i]).length / errors);
   }
   for (const set of CAUSE_SETS) {
     const exact = (x: Record<Cause, boolean>) => Object.values(Cause).every((c) => x[c] === set.includes(c));
@@ -120,6 +124,7 @@ for (const [acts, bn] of [
   [['relu', 'sigmoid', 'relu'], [false, false, false]],
   [['tanh', 'tanh', 'relu'], [false, false, false]],
   [['sigmoid', 'selu', 'tanh'], [false, false, false]],
+  [['tanh', 'relu', 'relu'], [false, false, false]],
   [['relu', 'sigmoid', 'relu'], [false, false, true]],
 ] as const) {
   test(`error attribution and measures match a float64 reference: ${acts.join('-')}${bn[2] ? ' with bn last' : ''}`, () => {
@@ -144,7 +149,7 @@ for (const [acts, bn] of [
     }
     // the fixture exercises both sides of every applicable cause
     const ref = reference(ps, acts, bn, d, bigRef);
-    const applicable = Object.values(Cause).filter((c) => c !== Cause.trueUnitOff || acts[2] === 'relu');
+    const applicable = Object.values(Cause).filter((c) => (c !== Cause.trueUnitOff || acts[2] === 'relu') && (c !== Cause.prevSaturated || acts[1] !== 'relu'));
     for (const c of applicable) {
       assert.ok(ref.causes.some((x) => x[c]) && ref.causes.some((x) => !x[c]), `fixture: ${c} applies to some inputs and not others (${ref.causes.map((x) => +x[c]).join('')})`);
     }

@@ -202,6 +202,23 @@ test('sweep --bn none,last runs each combination and seed with and without batch
   assert.equal(j.interventions.length, 1);
   assert.deepEqual(j.interventions[0].pairs.map((p: { without: string; with: string }) => [p.without, p.with]), [['relu-sigmoid-relu_s1', 'relu-sigmoid-relu_bn-last_s1']]);
   assert.equal(j.diagnoses.length, 2);
+  // the index's H1/H2 columns are the primary measures at the last evaluation, read here from the
+  // traces' diagnosis rows (the index takes them from the footer)
+  const idx = tableFromIPC(readFileSync(join(out, '_index.feather')));
+  const lastDiag = (file: string, layer: number, metric: string) => {
+    const t = tableFromIPC(readFileSync(join(out, file)));
+    let v = NaN, step = -1;
+    for (const r of t) if (r.probe === 'diagnosis' && r.metric === metric && r.layer === layer && Number(r.step) >= step) { step = Number(r.step); v = r.value; }
+    return v;
+  };
+  const files = idx.getChild('file')!.toArray() as string[];
+  files.forEach((f, i) => {
+    const h1 = idx.getChild('h1_out_inactive_pairs')!.get(i), h2 = idx.getChild('h2_prev_sat_pairs')!.get(i);
+    assert.ok(Number.isFinite(h1) && Number.isFinite(h2), `${f}: h1 ${h1}, h2 ${h2}`);
+    assert.ok(Math.abs(h1 - lastDiag(f, 3, 'test_inactive_pairs')) < 1e-6, `${f}: h1 ${h1}`);
+    assert.ok(Math.abs(h2 - lastDiag(f, 2, 'test_sat_pairs')) < 1e-6, `${f}: h2 ${h2}`);
+  });
+  assert.equal(idx.getChild('out_dead_rows'), null, 'the old training-step columns are gone');
   const bad = probe(['sweep', '--bn', 'none,half', '--out', tmp(), ...small]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--bn.*half/);

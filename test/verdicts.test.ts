@@ -10,7 +10,8 @@ import { prevalence, testHypothesis, type ClaimId, type HypothesisResult } from 
 import { pairInterventions } from '../src/report/interventions.js';
 import { diagnose } from '../src/report/diagnosis-line.js';
 import { bootstrapMean, clusteredMean, clusteredSpearman } from '../src/report/stats.js';
-import { HYPOTHESES } from '../src/study.js';
+import { Cause, HYPOTHESES } from '../src/study.js';
+import { attributionByGroup } from '../src/report/attribution.js';
 import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
 import { tmp } from './helpers.js';
 
@@ -185,4 +186,20 @@ test('diagnosis line: mechanism, share of errors, onset and dead units; or no pa
   assert.match(w.text, /relu-tanh-relu_s1: 4\.0% of test inputs misclassified; no pathology found \(no cause covers more than 50\.0% of the errors: true_unit_off 30\.0%, prev_saturated 1\.0%, grad_vanished 0\.0%; no ReLU layer with ≥ 50\.0% of its units dead\)/);
   const old = diagnose(digests(dir, [{ combo: 'relu-relu-relu', seed: 9, acc: 0.9, deadRows: 0.1, noDiagnosis: true }])[0]);
   assert.match(old.text, /no diagnosis — the trace has no evaluation diagnosis/);
+});
+
+test('error attribution: a cause that cannot apply to a group is n/a, not 0 (true_unit_off without a ReLU output)', () => {
+  // the synthetic writer puts a true_unit_off share into every run, as traces written before n/a did
+  const ds = digests(tmp(), [
+    ...TARGET.flatMap((combo) => [1, 2, 3].map((seed) => ({ combo, seed, acc: 0.3, h1Cause: 0.8 }))),
+    ...CONTROL.H2.flatMap((combo) => [1, 2, 3].map((seed) => ({ combo, seed, acc: 0.95, h1Cause: 0.4 }))),
+  ]);
+  const groups = attributionByGroup(ds);
+  const c2 = groups.find((g) => g.group === 'C2')!;
+  const off = c2.causes.find((x) => x.cause === Cause.trueUnitOff)!;
+  assert.equal(off.runs, 0);
+  assert.ok(Number.isNaN(off.mean) && off.interval === null);
+  assert.ok(c2.causes.find((x) => x.cause === Cause.prevSaturated)!.runs === 6, 'prev_saturated applies to the sigmoid before tanh/selu');
+  const failing = groups.find((g) => g.group === 'target, failing')!;
+  assert.ok(Math.abs(failing.causes.find((x) => x.cause === Cause.trueUnitOff)!.mean - 0.8) < 1e-6, 'float32 in the trace');
 });

@@ -11,7 +11,7 @@
  *   the same over the test set before training.
  */
 import { SELU_ALPHA, SELU_SCALE, type Activation } from '../activations.js';
-import { Cause, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../study.js';
+import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../study.js';
 import type { ProbeSettings } from './probe.js';
 
 const LAMBDA_ALPHA = SELU_SCALE * SELU_ALPHA;
@@ -167,8 +167,10 @@ export class DiagnosisAccumulator {
     }
     put(0, Diag.errors, errors / N);
     CAUSES.forEach((c, k) => {
-      put(0, inputShare(c), inCount[k] / N);
-      put(0, errorShare(c), errors ? errCount[k] / errors : NaN);
+      // a cause that cannot apply to this network is NaN (not applicable), not 0
+      const na = !CAUSE_INFO[c].applies(this.acts);
+      put(0, inputShare(c), na ? NaN : inCount[k] / N);
+      put(0, errorShare(c), na || !errors ? NaN : errCount[k] / errors);
     });
     CAUSE_SETS.forEach((set, m) => put(0, errorCell(set), errors ? cells[m] / errors : NaN));
     return { rows, gradMeans };

@@ -16,7 +16,8 @@ export interface GroupAttribution {
   readonly runs: number;
   /** mean share of test inputs misclassified */
   readonly errors: number;
-  readonly causes: readonly { readonly cause: Cause; readonly hypothesis: string | null; readonly mean: number; readonly interval: Interval | null }[];
+  /** per cause: mean over the runs it can apply to (`runs`); none → mean NaN, shown as n/a with `needs` */
+  readonly causes: readonly { readonly cause: Cause; readonly hypothesis: string | null; readonly runs: number; readonly needs: string; readonly mean: number; readonly interval: Interval | null }[];
 }
 
 export function attributionByGroup(digests: readonly RunDigest[]): GroupAttribution[] {
@@ -36,9 +37,11 @@ export function attributionByGroup(digests: readonly RunDigest[]): GroupAttribut
       out.push({
         variant, group, runs: runs.length, errors: mean(runs.map((d) => diagValue(d, 0, Diag.errors) as number)),
         causes: CAUSES.map((cause) => {
-          const items = runs.map((d) => ({ cluster: d.combo, x: diagValue(d, 0, errorShare(cause)) })).filter((i): i is { cluster: string; x: number } => i.x !== null);
+          // runs the cause cannot apply to are left out (traces written before n/a was NaN hold 0 there)
+          const items = runs.filter((d) => CAUSE_INFO[cause].applies(d.acts))
+            .map((d) => ({ cluster: d.combo, x: diagValue(d, 0, errorShare(cause)) })).filter((i): i is { cluster: string; x: number } => i.x !== null);
           return {
-            cause, hypothesis: CAUSE_INFO[cause].hypothesis,
+            cause, hypothesis: CAUSE_INFO[cause].hypothesis, runs: items.length, needs: CAUSE_INFO[cause].needs,
             mean: items.length ? mean(items.map((i) => i.x)) : NaN,
             interval: items.length >= MIN_RUNS ? clusteredMean(items) : null,
           };

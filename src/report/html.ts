@@ -182,8 +182,9 @@ function interventionsHtml(ivs: readonly Interventions[]): string {
 function attributionHtml(rows: readonly GroupAttribution[], several: boolean): string {
   if (rows.length === 0) return '<p>No run has an error attribution (traces written before probe recorded it).</p>';
   const causes = rows[0].causes.map((c) => `<th>${esc(c.cause)}${c.hypothesis ? ` (${c.hypothesis})` : ''}</th>`).join('');
-  const body = rows.map((r) => `<tr><td>${esc(r.group)}${several ? ` <span class="meta">${esc(r.variant)}</span>` : ''}</td><td>${r.runs}</td><td>${pct(r.errors)}</td>${r.causes.map((c) => `<td>${c.interval ? esc(fmtInterval(c.interval)) : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}</td>`).join('')}</tr>`).join('');
-  return `<p>Per group, the mean over runs of the share of each run's misclassified test inputs (last evaluation) to which a cause applies, with a 95% interval when the group has ${MIN_RUNS} runs. A cause applying to an error is a mechanism that can produce it, not proof that it did; causes overlap (see the chart below for the overlap per run).</p>
+  const body = rows.map((r) => `<tr><td>${esc(r.group)}${several ? ` <span class="meta">${esc(r.variant)}</span>` : ''}</td><td>${r.runs}</td><td>${pct(r.errors)}</td>${r.causes.map((c) => `<td>${c.runs === 0 ? `<span title="${esc(`cannot apply: needs ${c.needs}`)}">n/a</span>` : `${c.interval ? esc(fmtInterval(c.interval)) : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}${c.runs < r.runs ? ` <span class="meta">(${c.runs} of ${r.runs} runs)</span>` : ''}`}</td>`).join('')}</tr>`).join('');
+  const na = rows[0].causes.map((c) => `${esc(c.cause)} needs ${esc(c.needs)}`).join('; ');
+  return `<p>Per group, the mean over runs of the share of each run's misclassified test inputs (last evaluation) to which a cause applies, with a 95% interval when the group has ${MIN_RUNS} runs. A cause applying to an error is a mechanism that can produce it, not proof that it did; causes overlap (see the chart below for the overlap per run). A cause is n/a for runs it cannot apply to (${na}); such runs are left out of its mean.</p>
 <table><thead><tr><th>group</th><th>runs</th><th>mean error rate</th>${causes}</tr></thead><tbody>${body}</tbody></table>`;
 }
 

@@ -17,12 +17,17 @@ import { writeAtomic } from '../fs-util.js';
 import { basename, dirname, join } from 'node:path';
 import { Dictionary, Float64, Int32, makeVector, tableFromIPC, tableToIPC, Table, vectorFromArray, Utf8 } from 'apache-arrow';
 import { readTraceMeta, type TraceMeta } from '../trace/reader.js';
+import { HYPOTHESES } from '../study.js';
 
 export const INDEX_FILE = '_index.feather';
 /** The index's name before it left the traces' glob. */
 export const LEGACY_INDEX_FILE = 'index.arrow';
 export const INDEX_VERSION_KEY = 'probe.index_version';
-export const INDEX_VERSION = '1';
+/** 2: the H1/H2 columns are the study's primary measures (were dead_rows and sat_frac of training steps) */
+export const INDEX_VERSION = '2';
+/** Index columns of the hypotheses' primary measures (study.ts), named after them. */
+export const H1_COLUMN = `h1_out_${HYPOTHESES[0].primary.replace(/^test_/, '')}`;
+export const H2_COLUMN = `h2_prev_${HYPOTHESES[1].primary.replace(/^test_/, '')}`;
 
 export interface IndexRow {
   readonly run: string;
@@ -35,10 +40,10 @@ export interface IndexRow {
   readonly epochsPlanned: number;
   readonly testAcc: number | null;
   readonly testLoss: number | null;
-  /** output layer dead_rows over the last finished epoch (H1 measure) */
-  readonly outDeadRows: number | null;
-  /** sat_frac of the layer before the output over the last finished epoch (H2 measure) */
-  readonly satBeforeOut: number | null;
+  /** H1's primary measure at the last evaluation: share of (test input, output unit) pairs with z ≤ 0 at a ReLU output */
+  readonly h1: number | null;
+  /** H2's primary measure at the last evaluation: share of (test input, unit) pairs at the extremes in the bounded layer before the output */
+  readonly h2: number | null;
   readonly backend: string;
   readonly seconds: number;
 }
@@ -58,8 +63,8 @@ export function indexRow(m: TraceMeta): IndexRow {
     epochsPlanned: typeof m.config.epochs === 'number' ? m.config.epochs : 0,
     testAcc: num(f?.testAcc),
     testLoss: num(f?.testLoss),
-    outDeadRows: num(f?.means[`${L}/dead-relu/dead_rows`]),
-    satBeforeOut: num(f?.means[`${L - 1}/saturation/sat_frac`]),
+    h1: num(f?.diagnosis?.[`${L - HYPOTHESES[0].layerFromOut}/${HYPOTHESES[0].primary}`]),
+    h2: num(f?.diagnosis?.[`${L - HYPOTHESES[1].layerFromOut}/${HYPOTHESES[1].primary}`]),
     backend: m.facts.backend,
     seconds: (m.progress?.epochSeconds ?? []).reduce((s, x) => s + x, 0),
   };
@@ -82,7 +87,7 @@ export function writeIndex(dir: string): IndexRow[] {
     try {
       rows.push(indexRow(readTraceMeta(p)));
     } catch {
-      rows.push({ run: basename(p, '.arrow'), file: basename(p), combo: '', seed: -1, configHash: '', status: 'unreadable', epochsDone: 0, epochsPlanned: 0, testAcc: null, testLoss: null, outDeadRows: null, satBeforeOut: null, backend: '', seconds: 0 });
+      rows.push({ run: basename(p, '.arrow'), file: basename(p), combo: '', seed: -1, configHash: '', status: 'unreadable', epochsDone: 0, epochsPlanned: 0, testAcc: null, testLoss: null, h1: null, h2: null, backend: '', seconds: 0 });
     }
   }
   const col = <K extends keyof IndexRow>(k: K) => rows.map((r) => r[k]);
@@ -91,11 +96,11 @@ export function writeIndex(dir: string): IndexRow[] {
   const run = vectorFromArray(col('run'), new Dictionary(new Utf8(), new Int32()));
   const str = (k: 'file' | 'combo' | 'configHash' | 'status' | 'backend') => vectorFromArray(col(k), new Utf8());
   const int = (k: 'seed' | 'epochsDone' | 'epochsPlanned') => makeVector(Int32Array.from(col(k)));
-  const f64 = (k: 'testAcc' | 'testLoss' | 'outDeadRows' | 'satBeforeOut' | 'seconds') => vectorFromArray(col(k), new Float64());
+  const f64 = (k: 'testAcc' | 'testLoss' | 'h1' | 'h2' | 'seconds') => vectorFromArray(col(k), new Float64());
   const table = new Table({
     run, file: str('file'), combo: str('combo'), seed: int('seed'), config_hash: str('configHash'),
     status: str('status'), epochs_done: int('epochsDone'), epochs_planned: int('epochsPlanned'),
-    test_acc: f64('testAcc'), test_loss: f64('testLoss'), out_dead_rows: f64('outDeadRows'), sat_before_out: f64('satBeforeOut'),
+    test_acc: f64('testAcc'), test_loss: f64('testLoss'), [H1_COLUMN]: f64('h1'), [H2_COLUMN]: f64('h2'),
     backend: str('backend'), seconds: f64('seconds'),
   });
   table.schema.metadata.set(INDEX_VERSION_KEY, INDEX_VERSION);

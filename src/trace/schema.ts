@@ -161,4 +161,6 @@ export interface FinalFigures {
   readonly trainLoss: number;
   /** mean over the epoch's probed steps, keyed `layer/probe/metric` */
   readonly means: Readonly<Record<string, number>>;
+  /** the diagnosis at the epoch's evaluation (test set), keyed `layer/metric`; NaN is stored as null */
+  readonly diagnosis?: Readonly<Record<string, number | null>>;
 }

@@ -356,6 +356,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       final = {
         epoch, testAcc: e.testAcc, testLoss: e.testLoss, trainLoss: e.trainLoss,
         means: Object.fromEntries(stepSlots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps ? slotSums[k] / slotSteps : NaN])),
+        diagnosis: Object.fromEntries(ev.diagnosis.rows.map((r) => [`${r.layer}/${r.metric}`, Number.isFinite(r.value) ? r.value : null])),
       };
       probeTotal += probeMs;
       writeTotal += writeMs;
