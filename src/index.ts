@@ -11,7 +11,7 @@
 export { ACTIVATIONS, Activation, isActivation, parseCombo } from './activations.js';
 export { resolveConfig, runName, configHash, STUDY, type RunConfig, type RunInput } from './config.js';
 export { ProbeError, ErrorCode, isProbeError } from './errors.js';
-export { runExperiment, type RunOptions, type RunResult, type RunListener, type EpochSummary } from './train/run.js';
+export { runExperiment, runResolved, type RunOptions, type RunResult, type RunListener, type EpochSummary } from './train/run.js';
 export { loadMnist, type Dataset, type Split } from './train/data.js';
 export { selectBackend, type BackendChoice, type BackendName } from './train/backend.js';
 export type { TensorHooks, ForwardTensors, BackwardTensors, UpdateTensors, NetworkTensors, StepInfo } from './train/hooks.js';

@@ -27,7 +27,7 @@ import { lockHolder } from '../trace/run-lock.js';
 import { isFinished, type RunStatus } from '../trace/schema.js';
 import { grid, shardOf, type GridPoint, type Shard } from './grid.js';
 import { writeIndex, type IndexRow } from './sweep-index.js';
-import type { FromWorker, ToWorker } from './worker.js';
+import type { FromWorker, RunJob, ToWorker } from './job.js';
 
 /** `busy`: another process holds the run's lock (another sweep, or an earlier try of this task) */
 export type PlanAction = 'run' | 'skip' | 'redo' | 'conflict' | 'busy';
@@ -121,6 +121,11 @@ export function workerCount(requested: number | undefined, pending: number): num
 
 const WORKER = new URL('./worker.js', import.meta.url);
 
+/** The message that hands a planned run to a worker: its config as planned, typed end to end. */
+export function jobFor(p: PlannedRun, id: number, out: string, force: boolean): RunJob {
+  return { type: 'run', id, config: p.config, out, force };
+}
+
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const out = resolve(opts.out);
   ensureWritableDir(out);
@@ -160,7 +165,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         const p = todo[id];
         current.set(child, id);
         running.set(id, { run: p.run, fraction: 0, epoch: 0, epochs: p.config.epochs });
-        child.send({ type: 'run', id, input: { ...p.config, combo: p.combo, seed: p.seed }, out, force: opts.force ?? false } as ToWorker);
+        child.send(jobFor(p, id, out, opts.force ?? false));
         report();
       };
       for (let w = 0; w < nWorkers; w++) {

@@ -109,8 +109,17 @@ function nonFinite(model: Mlp): string | null {
   return null;
 }
 
-export async function runExperiment(input: RunInput | RunConfig, opts: RunOptions = {}): Promise<RunResult> {
-  const config = 'activations' in input ? input : resolveConfig(input);
+/** Train one combination from the settings a caller gives (validated; the rest take the study's values). */
+export function runExperiment(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
+  return runResolved(resolveConfig(input), opts);
+}
+
+/**
+ * Train from settings already resolved by {@link resolveConfig}. A sweep plans them once and hands
+ * them to its workers as they are: resolving a RunConfig again as if it were a RunInput would drop
+ * its nested thresholds.
+ */
+export async function runResolved(config: RunConfig, opts: RunOptions = {}): Promise<RunResult> {
   const run = runName(config);
   const outDir = resolve(opts.out ?? 'runs');
   const path = join(outDir, `${run}.arrow`);
