@@ -8,7 +8,7 @@ import { saveModelFiles } from '../src/attach/model-file.js';
 import { readTrace } from '../src/trace/reader.js';
 import { buildReport } from '../src/report/index.js';
 import { metricRows } from '../src/trace/summary.js';
-import { BIN, FIXTURES, ROOT, tmp, useBackend } from './helpers.js';
+import { allModes, BIN, FIXTURES, ROOT, tmp, useBackend } from './helpers.js';
 
 const run = (cmd: string, args: string[]) => spawnSync(process.execPath, [cmd, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 const probe = (args: string[]) => run(BIN, args);
@@ -32,11 +32,16 @@ before(async () => {
   const five = tf.sequential({ name: 'five' });
   five.add(tf.layers.dense({ inputShape: [784], units: 5 }));
   await saveModelFiles(five, join(models, 'five'));
+  const conv = tf.sequential({ name: 'conv' });
+  conv.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 5, strides: 2, activation: 'relu', name: 'conv' }));
+  conv.add(tf.layers.flatten({ name: 'flat' }));
+  conv.add(tf.layers.dense({ units: 10, name: 'out' }));
+  await saveModelFiles(conv, join(models, 'conv'));
   const json = readFileSync(join(models, 'image', 'model.json'), 'utf8');
   writeFileSync(join(models, 'unknown.json'), json.replace('"class_name":"Dense"', '"class_name":"FancyDense"'));
   writeFileSync(join(models, 'graph.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] } }));
   writeFileSync(join(models, 'broken.json'), json.slice(0, 100));
-  [flat, image, wide, five].forEach((m) => m.dispose());
+  [flat, image, wide, five, conv].forEach((m) => m.dispose());
 });
 
 test('probe run --model trains a saved tfjs model with probes: layer names and classes in the summary and the trace', () => {
@@ -124,4 +129,22 @@ test("probe report on an attached model's trace: per-run charts, and the study's
   const html = readFileSync(join(out, 'report', 'index.html'), 'utf8');
   assert.match(html, /appear in the per-run charts only/);
   assert.match(html, /H1 and H2 are not tested on this page/);
+});
+
+test("probe run --model under --backend auto times the model's own step on tfjs-node and wasm, and never picks one that cannot train it", { skip: (await allModes()).find((m) => m.name.startsWith('node'))!.skip }, () => {
+  const cache = tmp();
+  const env = { ...process.env, FORCE_COLOR: '0', PROBE_CACHE: cache };
+  for (const [name, wasmTrains] of [['flat', true], ['conv', false]] as const) {
+    const out = tmp();
+    const r = spawnSync(process.execPath, [BIN, 'run', '--model', join(models, name, 'model.json'), ...tiny, '--backend', 'auto', '--out', out, '--json'], { cwd: ROOT, encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const t = readTrace(JSON.parse(r.stdout).path);
+    const ms = t.facts.backendCalibration?.msPerStep as Record<string, number | null> | undefined;
+    assert.ok(ms && typeof ms.node === 'number' && ms.node > 0, `${name}: ${JSON.stringify(t.facts.backendCalibration)}`);
+    // wasm 4.22 has no Conv2DBackpropFilter: it cannot train the conv net, which JSON keeps as null
+    if (wasmTrains) assert.ok(typeof ms.wasm === 'number' && ms.wasm > 0, `${name}: ${JSON.stringify(ms)}`);
+    else assert.equal(ms.wasm, null, `${name}: ${JSON.stringify(ms)}`);
+    const want = ms.wasm !== null && ms.wasm < ms.node ? 'wasm' : 'node';
+    assert.equal(t.facts.backend, want === 'node' ? 'tensorflow' : 'wasm');
+  }
 });

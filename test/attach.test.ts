@@ -238,3 +238,4 @@ test('a layer probe that cannot describe an attached layer (its metrics throw) r
   assert.deepEqual(picky.metrics(info('relu'), DEFAULT_PROBE_SETTINGS), ['x']);
   assert.deepEqual(picky.metrics(info('softmax'), DEFAULT_PROBE_SETTINGS), []);
 });
+

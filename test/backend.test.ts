@@ -19,11 +19,14 @@ test('fastest takes the smallest time, a missing figure never wins, ties go to t
 
 test('--backend auto times tfjs-node and wasm, runs on the faster, records the figures, and reuses them from the cache', { skip: node.skip }, () => {
   const cache = tmp(), out = tmp();
+  // whether the process mapped libtensorflow, told on exit (the binding alone costs ~1 s to load)
+  const spy = join(cache, 'maps-spy.mjs');
+  writeFileSync(spy, "import { readFileSync } from 'node:fs'; process.on('exit', () => { if (readFileSync('/proc/self/maps', 'utf8').includes('libtensorflow')) process.stderr.write('LIBTENSORFLOW_MAPPED\\n'); });");
   const run = (seed: number) => {
-    const r = spawnSync(process.execPath, [BIN, 'run', 'relu-sigmoid-relu', '--data-dir', FIXTURES, '--epochs', '1', '--seed', String(seed), '--quiet', '--json', '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PROBE_CACHE: cache, FORCE_COLOR: '0' } });
+    const r = spawnSync(process.execPath, ['--import', spy, BIN, 'run', 'relu-sigmoid-relu', '--data-dir', FIXTURES, '--epochs', '1', '--seed', String(seed), '--quiet', '--json', '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PROBE_CACHE: cache, FORCE_COLOR: '0' } });
     assert.equal(r.status, 0, r.stderr);
     const facts = readTrace(join(out, `relu-sigmoid-relu_s${seed}.arrow`)).facts;
-    return { backend: JSON.parse(r.stdout).backend as string, calib: facts.backendCalibration!, recorded: facts.backend };
+    return { backend: JSON.parse(r.stdout).backend as string, calib: facts.backendCalibration!, recorded: facts.backend, tfLoaded: r.stderr.includes('LIBTENSORFLOW_MAPPED') };
   };
   const first = run(1);
   assert.equal(first.calib.cached, false);
@@ -43,5 +46,7 @@ test('--backend auto times tfjs-node and wasm, runs on the faster, records the f
     assert.deepEqual(next.calib.msPerStep, { node, wasm });
     assert.equal(next.backend, want);
     assert.equal(next.recorded, want);
+    // with the answer cached, the slower backend is not even loaded
+    assert.equal(next.tfLoaded, want === 'node', `libtensorflow ${next.tfLoaded ? '' : 'not '}loaded when ${want} is cached as faster`);
   }
 });

@@ -203,3 +203,10 @@ test('error attribution: a cause that cannot apply to a group is n/a, not 0 (tru
   const failing = groups.find((g) => g.group === 'target, failing')!;
   assert.ok(Math.abs(failing.causes.find((x) => x.cause === Cause.trueUnitOff)!.mean - 0.8) < 1e-6, 'float32 in the trace');
 });
+
+test('diagnosis line: a cause that cannot apply reads n/a, not a share', () => {
+  const [c2] = digests(tmp(), [{ combo: 'relu-sigmoid-tanh', seed: 1, acc: 0.9, h1Cause: 0.3 }]);
+  const d = diagnose(c2);
+  assert.match(d.text, /true_unit_off n\/a/);
+  assert.doesNotMatch(d.text, /true_unit_off \d/);
+});

@@ -8,12 +8,15 @@
  *   → a trial gradient (finds kernels the backend lacks) → attach → one fitDataset per epoch,
  *   batches in the engine's order → close.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig, runName, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { selectBackend, type BackendInfo, type BackendName } from '../train/backend.js';
+import type { RigWorkload } from '../train/calibrate.js';
 import { loadDataset, type Dataset } from '../train/data.js';
 import { permutation, rng } from '../train/rng.js';
 import { RunStatus } from '../trace/schema.js';
@@ -92,6 +95,15 @@ function drawWeights(model: tf.LayersModel, seed: number): void {
   }
 }
 
+/** The model file's bytes (topology and weight manifest: what a step's speed depends on), hashed; a file that cannot be read gets its path, and fails later with its own message. */
+function modelDigest(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+  } catch {
+    return path;
+  }
+}
+
 /** A missing gradient kernel (wasm 4.22 has no Conv2DBackpropFilter) shows at the first backward pass. */
 function missingKernel(model: tf.LayersModel, loss: (y: tf.Tensor, p: tf.Tensor) => tf.Tensor, batches: InputBatches): string | null {
   const { xs, ys } = batches.build([0, 1], 0, 2);
@@ -111,7 +123,6 @@ function missingKernel(model: tf.LayersModel, loss: (y: tf.Tensor, p: tf.Tensor)
 export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {}): Promise<ModelRunResult> {
   // the shared flags, validated by the same code and messages as `probe run <combo>`
   const cfg = resolveConfig({ ...input, combo: 'relu-relu-relu' });
-  let backend = await selectBackend(cfg.backend);
   const stem = basename(dirname(input.model)) || 'model';
   const data: Dataset = loadDataset({ dataset: cfg.dataset, dataDir: cfg.dataDir, trainLimit: cfg.trainLimit, testLimit: cfg.testLimit });
   const load = async () => {
@@ -128,6 +139,20 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
     m.compile({ optimizer: tf.train.momentum(cfg.lr, cfg.momentum), loss: loss.fn, metrics: ['accuracy'] });
     return { ...loaded, layout, loss, batches: new InputBatches(data.train, data, layout, cfg.batch) };
   };
+  // Under `auto`, the backend is chosen by timing this model's own training step on each (as
+  // for probe's MLP, see train/calibrate.ts), cached per machine, software and model topology.
+  const rigWorkload: RigWorkload = {
+    key: { model: modelDigest(input.model), dataset: cfg.dataset, batch: cfg.batch },
+    rig: async () => {
+      const r = await load();
+      const { xs, ys } = r.batches.build(Uint32Array.from({ length: Math.min(cfg.batch, data.train.n) }, (_, i) => i), 0, Math.min(cfg.batch, data.train.n));
+      return {
+        step: async () => { await r.model.trainOnBatch(xs, ys); },
+        dispose: () => { tf.dispose([xs, ys]); r.model.dispose(); },
+      };
+    },
+  };
+  let backend = await selectBackend(cfg.backend, rigWorkload);
   let l = await load();
   const missing = missingKernel(l.model, l.loss.fn, l.batches);
   if (missing) {
@@ -150,6 +175,7 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
     seed: cfg.seed,
     stepsPerEpoch,
     dataset: { name: data.name, source: data.source, trainSize: data.train.n, testSize: data.test.n },
+    ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
     config: {
       source: 'model-file', modelFile: input.model, weights: l.weights, inputShape: [...layout.shape], loss: loss.name,
       dataset: cfg.dataset, dataDir: cfg.dataDir, trainLimit: cfg.trainLimit, testLimit: cfg.testLimit,

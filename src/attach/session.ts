@@ -51,6 +51,8 @@ export interface AttachOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   /** what the trace's facts say about the data */
   readonly dataset?: RunFacts['dataset'];
+  /** how `--backend auto` chose the backend (probe run --model), recorded in the trace's facts */
+  readonly backendCalibration?: RunFacts['backendCalibration'];
   /** steps per epoch, for a hand-written loop (model.fit tells the session itself) */
   readonly stepsPerEpoch?: number;
   /**
@@ -142,6 +144,7 @@ export class ProbeSession implements ForwardSink {
       combo: this.run,
       seed: opts.seed ?? 0,
       backend: tf.getBackend(),
+      ...(opts.backendCalibration ? { backendCalibration: opts.backendCalibration } : {}),
       engine: 'attach',
       versions: {
         node: process.versions.node,

@@ -43,7 +43,8 @@ export function diagnose(d: RunDigest): Diagnosis {
   const L = d.acts.length;
   const thresholds = { covers: COVERS, deadLayer: DEAD_LAYER, gradVanished: GRAD_VANISHED };
   const errors = diagValue(d, 0, Diag.errors);
-  const causes = Object.fromEntries(CAUSES.map((c) => [c, diagValue(d, 0, errorShare(c))]));
+  // a cause that cannot apply to this network is null (n/a), even where an older trace wrote 0
+  const causes = Object.fromEntries(CAUSES.map((c) => [c, CAUSE_INFO[c].applies(d.acts) ? diagValue(d, 0, errorShare(c)) : null]));
   const deadUnits = [...new Set(d.deaths.map((u) => u.layer))].sort((a, b) => a - b).map((layer) => {
     const us = d.deaths.filter((u) => u.layer === layer), dead = us.filter((u) => u.step !== null);
     return { layer, dead: dead.length, units: us.length, firstStep: dead.length ? Math.min(...dead.map((u) => u.step as number)) : null };
@@ -78,7 +79,7 @@ export function diagnose(d: RunDigest): Diagnosis {
   } else if (badLayers.length) {
     text = `${head}; ${deadText} (no cause covers more than ${pct(COVERS)} of the errors)`;
   } else {
-    const shares = CAUSES.map((c) => `${c} ${causes[c] === null ? '—' : pct(causes[c] as number)}`).join(', ');
+    const shares = CAUSES.map((c) => `${c} ${!CAUSE_INFO[c].applies(d.acts) ? 'n/a' : causes[c] === null ? '—' : pct(causes[c] as number)}`).join(', ');
     text = `${head}; no pathology found (no cause covers more than ${pct(COVERS)} of the errors: ${shares}; no ReLU layer with ≥ ${pct(DEAD_LAYER)} of its units dead${deadText ? `; ${deadText}` : ''})`;
   }
   return { run: d.run, errors, mechanism, causes, deadUnits, pathology: mechanism !== null || badLayers.length > 0, thresholds, text };

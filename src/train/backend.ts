@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { calibrate, fastest, type Calibration, type Workload } from './calibrate.js';
+import { cachedCalibration, calibrate, fastest, type AnyWorkload, type Calibration } from './calibrate.js';
 import { registerKernels } from './kernels/registry.js';
+import { packageVersion } from '../versions.js';
 
 /** What the user may ask for; `auto` takes the faster of tfjs-node and wasm, else the pure-JS cpu backend. */
 export const BackendChoice = { auto: 'auto', node: 'node', wasm: 'wasm', cpu: 'cpu' } as const;
@@ -65,13 +66,24 @@ export interface BackendInfo {
  * the step on each and takes the faster (see calibrate.ts), else the first that loads. The pure-JS
  * cpu backend, ~5× slower than wasm on this step, is the last resort.
  */
-export async function selectBackend(choice: BackendChoice, workload?: Workload): Promise<BackendInfo> {
+export async function selectBackend(choice: BackendChoice, workload?: AnyWorkload): Promise<BackendInfo> {
   if (choice !== 'auto') {
     const why = await load(choice);
     if (why) throw new ProbeError(ErrorCode.backend, msg.backendUnavailable(choice, why));
     return { name: choice, skipped: [] };
   }
   const skipped: { name: BackendName; why: string }[] = [];
+  const ms = (c: Calibration, b: BackendName) => `${c.msPerStep[b]!.toFixed(2)} ms/step`;
+  // Timed before on this machine, software and workload: load only the winner.
+  const known = workload && packageVersion('@tensorflow/tfjs-node') !== null ? cachedCalibration(workload, ['node', 'wasm']) : null;
+  if (known) {
+    const name = fastest(known.msPerStep, ['node', 'wasm']), other = name === 'node' ? 'wasm' : 'node';
+    if ((await load(name)) === null) {
+      const why = Number.isFinite(known.msPerStep[other]!) ? `slower here: ${ms(known, other)} vs ${ms(known, name)}` : 'cannot train this workload (a kernel is missing)';
+      return { name, skipped: [{ name: other, why: `${why}, timed on ${known.measuredAt.slice(0, 16)}Z` }], calibration: known };
+    }
+    // the winner no longer loads: choose as if nothing were known
+  }
   const loaded: BackendName[] = [];
   for (const name of ['node', 'wasm'] as const) {
     const why = await load(name);
@@ -83,8 +95,7 @@ export async function selectBackend(choice: BackendChoice, workload?: Workload):
     const calibration = await calibrate(workload, loaded, use);
     const name = fastest(calibration.msPerStep, loaded);
     await use(name);
-    const ms = (b: BackendName) => `${calibration.msPerStep[b]!.toFixed(2)} ms/step`;
-    for (const b of loaded) if (b !== name) skipped.push({ name: b, why: `slower here: ${ms(b)} vs ${ms(name)}, timed ${calibration.cached ? `on ${calibration.measuredAt.slice(0, 16)}Z` : 'now'}` });
+    for (const b of loaded) if (b !== name) skipped.push({ name: b, why: !Number.isFinite(calibration.msPerStep[b]!) ? 'cannot train this model (a kernel is missing)' : `slower here: ${ms(calibration, b)} vs ${ms(calibration, name)}, timed ${calibration.cached ? `on ${calibration.measuredAt.slice(0, 16)}Z` : 'now'}` });
     return { name, skipped, calibration };
   }
   if (loaded.length > 0) {

@@ -10,13 +10,14 @@
  * It costs ~0.5 s and is cached per machine and workload in `$PROBE_CACHE/backend-calibration.json`
  * (default ~/.cache/probe); `PROBE_RECALIBRATE=1` measures again. The trace records the figures.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../activations.js';
 import { writeAtomic } from '../fs-util.js';
-import { packageVersion } from '../versions.js';
+import { packageVersion, probeVersion } from '../versions.js';
 import type { BackendName } from './backend.js';
 import { Mlp, type Batch, type EngineKind } from './engine.js';
 import type { TensorHooks } from './hooks.js';
@@ -33,6 +34,25 @@ export interface Workload {
   /** fresh hooks for the timed steps (the run's probes), or null when probes are off */
   readonly hooks: () => TensorHooks | null;
 }
+
+/** One training step of a model that is not probe's own MLP, built on whichever backend is current. */
+export interface StepRig {
+  step(): void | Promise<void>;
+  dispose(): void;
+}
+
+/**
+ * A workload given as a rig factory (e.g. a tf.LayersModel from `probe run --model`): `key` says
+ * what the timing depends on (model file, input shape, batch), `rig` builds the model on the
+ * current backend. A backend on which the rig cannot train (a missing kernel) never wins.
+ */
+export interface RigWorkload {
+  readonly key: Readonly<Record<string, unknown>>;
+  readonly rig: () => Promise<StepRig>;
+}
+
+export type AnyWorkload = Workload | RigWorkload;
+const isRig = (w: AnyWorkload): w is RigWorkload => 'rig' in w;
 
 /** How `auto` chose, as recorded in the trace. */
 export interface Calibration {
@@ -57,15 +77,43 @@ export function calibrationCachePath(): string {
   return join(root, 'backend-calibration.json');
 }
 
-/** Machine, software and workload: a change in any of them may change the answer. */
-function cacheKey(w: Workload, backends: readonly BackendName[]): string {
-  const probes = w.hooks() !== null;
-  return JSON.stringify({
+/**
+ * What the step's speed depends on besides the workload: probe's own code (its version and the
+ * bytes of its wasm kernels, so a rebuilt kernel is timed again), the switches that change which
+ * kernels run, and the machine.
+ */
+function software(): Record<string, unknown> {
+  const wasmBytes = createHash('sha256');
+  for (const f of ['./kernels/products.wasm', './kernels/products-simd.wasm']) {
+    try { wasmBytes.update(readFileSync(new URL(f, import.meta.url))); } catch { wasmBytes.update('missing'); }
+  }
+  const env = (k: string) => process.env[k] ?? '';
+  return {
+    probe: probeVersion(), kernels: wasmBytes.digest('hex').slice(0, 16),
+    switches: ['PROBE_HOST_KERNELS', 'PROBE_WASM_PRODUCTS', 'PROBE_RELAXED_SIMD', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'].map(env),
     cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node,
     tfjs: packageVersion('@tensorflow/tfjs'), tfjsNode: packageVersion('@tensorflow/tfjs-node'), wasm: packageVersion('@tensorflow/tfjs-backend-wasm'),
-    tfThreads: [process.env.TF_NUM_INTRAOP_THREADS ?? '', process.env.TF_NUM_INTEROP_THREADS ?? ''],
-    backends, sizes: w.sizes, batch: w.batch, engine: w.engine, bn: w.bn, probes,
-  });
+  };
+}
+
+/** Machine, software and workload: a change in any of them may change the answer. */
+function cacheKey(w: AnyWorkload, backends: readonly BackendName[]): string {
+  if (isRig(w)) return JSON.stringify({ ...software(), backends, ...w.key });
+  const probes = w.hooks() !== null;
+  return JSON.stringify({ ...software(), backends, sizes: w.sizes, activations: w.activations, batch: w.batch, engine: w.engine, bn: w.bn, probes });
+}
+
+/**
+ * The cached figures for this workload on `backends`, if any (and `PROBE_RECALIBRATE` is not 1):
+ * `auto` then loads only the winner (tfjs-node's binding alone takes ~1 s to load).
+ */
+export function cachedCalibration(w: AnyWorkload, backends: readonly BackendName[]): Calibration | null {
+  if (process.env.PROBE_RECALIBRATE === '1') return null;
+  const hit = readCache()[cacheKey(w, backends)];
+  // JSON keeps "cannot train here" (Infinity) as null
+  const ms = (b: BackendName) => { const v = hit?.msPerStep[b] as number | null | undefined; return v === null ? Infinity : v; };
+  if (!hit || !backends.every((b) => typeof ms(b) === 'number' && !Number.isNaN(ms(b)))) return null;
+  return { msPerStep: Object.fromEntries(backends.map((b) => [b, ms(b)])), measuredAt: hit.measuredAt, cached: true };
 }
 
 function readCache(): Record<string, { msPerStep: Partial<Record<BackendName, number>>; measuredAt: string }> {
@@ -81,14 +129,11 @@ function readCache(): Record<string, { msPerStep: Partial<Record<BackendName, nu
  * Times `backends` (each already loadable) on the workload, or returns the cached figures.
  * `use` switches tfjs to a backend. Leaves tfjs on the last backend timed.
  */
-export async function calibrate(w: Workload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Calibration> {
+export async function calibrate(w: AnyWorkload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Calibration> {
   const key = cacheKey(w, backends);
-  const cache = readCache();
-  const hit = cache[key];
-  if (hit && process.env.PROBE_RECALIBRATE !== '1' && backends.every((b) => Number.isFinite(hit.msPerStep[b]))) {
-    return { msPerStep: hit.msPerStep, measuredAt: hit.measuredAt, cached: true };
-  }
-  const msPerStep = await measure(w, backends, use);
+  const hit = cachedCalibration(w, backends);
+  if (hit) return hit;
+  const msPerStep = isRig(w) ? await measureRigs(w, backends, use) : await measure(w, backends, use);
   const measuredAt = new Date().toISOString();
   try {
     const path = calibrationCachePath();
@@ -101,6 +146,38 @@ export async function calibrate(w: Workload, backends: readonly BackendName[], u
 }
 
 const WARMUP = 4, ROUNDS = 5, STEPS = 6;
+
+/** As {@link measure}, for a rig workload; a backend whose rig fails to build or step is Infinity. */
+async function measureRigs(w: RigWorkload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Partial<Record<BackendName, number>>> {
+  const rigs = new Map<BackendName, { rig: StepRig; times: number[] }>();
+  const out: Partial<Record<BackendName, number>> = {};
+  for (const b of backends) {
+    await use(b);
+    let rig: StepRig | null = null;
+    try {
+      rig = await w.rig();
+      for (let s = 0; s < WARMUP; s++) await rig.step();
+      rigs.set(b, { rig, times: [] });
+    } catch {
+      rig?.dispose();
+      out[b] = Infinity; // cannot train here (e.g. wasm 4.22 has no Conv2DBackpropFilter)
+    }
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [b, r] of rigs) {
+      await use(b);
+      const t0 = performance.now();
+      for (let s = 0; s < STEPS; s++) await r.rig.step();
+      r.times.push((performance.now() - t0) / STEPS);
+    }
+  }
+  for (const [b, r] of rigs) {
+    await use(b);
+    r.rig.dispose();
+    out[b] = [...r.times].sort((p, q) => p - q)[Math.floor(r.times.length / 2)];
+  }
+  return out;
+}
 
 async function measure(w: Workload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Partial<Record<BackendName, number>>> {
   const r = rng(0, 'calibration');

@@ -148,9 +148,10 @@ const KERNELS: Record<string, Impl> = {
     const l = r.one('Reshape', [loss, r.constant([], 'int32', [0])], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_FLOAT }, { name: 'Tshape', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
     return [r.pack([l, r.reduce('Mean', r.toFloat(hit))])];
   },
-  /** [Σx², max|x|] */
-  ProbeMoments(r, { x }) {
-    return [r.pack([r.reduce('Sum', r.one('Square', [x])), r.reduce('Max', r.one('Abs', [x]))])];
+  /** attach/moments.ts: [Σg², max|g|, Σ(wb − wa)², Σwa²] (any shape: reduce over every axis) */
+  AttachMoments(r, { g, wb, wa }) {
+    const sq = (x: H) => r.reduce('Sum', r.one('Square', [x]));
+    return [r.pack([sq(g), r.reduce('Max', r.one('Abs', [g])), sq(r.one('Sub', [wb, wa])), sq(wa)])];
   },
   /** float32 vectors '0', '1', … end to end */
   ProbeConcat(r, inputs) {
