@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildReport } from '../src/report/index.js';
 import { allCombos } from '../src/sweep/grid.js';
-import { ACTIVATIONS } from '../src/activations.js';
+import { ACTIVATIONS } from '../src/activations/index.js';
 import { writeSyntheticTrace } from '../test/synthetic.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

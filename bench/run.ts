@@ -17,7 +17,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseCombo } from '../src/activations.js';
+import { parseCombo } from '../src/activations/index.js';
 import { ProbeHost } from '../src/probes/host.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
 import { PROBES } from '../src/probes/registry.js';

@@ -4,7 +4,7 @@
  * that the CLI can report the value exactly as typed.
  */
 import { createHash } from 'node:crypto';
-import { comboName, parseCombo, type Activation } from './activations.js';
+import { comboName, parseCombo, type Activation } from './activations/index.js';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg } from './messages.js';
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';

@@ -8,7 +8,7 @@
  * console.log(summarizeTrace(readTrace(r.path)).epochs);
  * ```
  */
-export { ACTIVATIONS, Activation, isActivation, parseCombo } from './activations.js';
+export { ACTIVATIONS, Activation, isActivation, parseCombo } from './activations/index.js';
 export { resolveConfig, runName, configHash, STUDY, type RunConfig, type RunInput } from './config.js';
 export { ProbeError, ErrorCode, isProbeError } from './errors.js';
 export { runExperiment, runResolved, type RunOptions, type RunResult, type RunListener, type EpochSummary } from './train/run.js';

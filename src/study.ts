@@ -3,6 +3,7 @@
  * The report, the diagnosis line, the trace writer and the tests import them from here; changing a
  * number here changes what a verdict means, so each says why it is what it is.
  */
+import { canDie, canSaturate, specOf } from './activations/index.js';
 
 /** Rows written at each evaluation (before training and after every epoch, on the test set). */
 export const DIAGNOSIS_PROBE = 'diagnosis';
@@ -130,7 +131,9 @@ export const HYPOTHESES = [
 ] as const;
 export type HypothesisId = (typeof HYPOTHESES)[number]['id'];
 
-const BOUNDED: readonly string[] = ['sigmoid', 'tanh', 'selu'];
+/** Whether an activation can die / saturate, as its spec (src/activations) says. */
+const dies = (act: string | undefined) => { const s = act === undefined ? null : specOf(act); return s !== null && canDie(s); };
+const saturates = (act: string | undefined) => { const s = act === undefined ? null : specOf(act); return s !== null && canSaturate(s); };
 
 /**
  * Which layer each cause is about, counted from the output (0 = output layer), its hypothesis, and
@@ -144,7 +147,7 @@ export const CAUSE_INFO: Readonly<Record<Cause, {
   /** what the network needs for it to apply, for "n/a" notes */
   readonly needs: string;
 }>> = {
-  [Cause.trueUnitOff]: { layerFromOut: 0, hypothesis: 'H1', says: "the true class's output unit is off (z ≤ 0)", applies: (a) => a[a.length - 1] === 'relu', needs: 'a ReLU output layer' },
-  [Cause.prevSaturated]: { layerFromOut: 1, hypothesis: 'H2', says: 'most units are at their extremes', applies: (a) => a.length >= 2 && BOUNDED.includes(a[a.length - 2]), needs: 'a sigmoid, tanh or selu layer before the output' },
+  [Cause.trueUnitOff]: { layerFromOut: 0, hypothesis: 'H1', says: "the true class's output unit is off (z ≤ 0)", applies: (a) => dies(a[a.length - 1]), needs: 'a ReLU output layer' },
+  [Cause.prevSaturated]: { layerFromOut: 1, hypothesis: 'H2', says: 'most units are at their extremes', applies: (a) => a.length >= 2 && saturates(a[a.length - 2]), needs: 'a sigmoid, tanh or selu layer before the output' },
   [Cause.gradVanished]: { layerFromOut: 1, hypothesis: null, says: `the gradient reaching it is below ${GRAD_VANISHED} of its size before training`, applies: (a) => a.length >= 2, needs: 'a layer before the output' },
 };

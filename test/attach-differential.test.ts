@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { Activation } from '../src/activations.js';
+import type { Activation } from '../src/activations/index.js';
 import { attachProbes } from '../src/attach/session.js';
 import { studySequential } from '../src/attach/study-model.js';
 import { runExperiment } from '../src/train/run.js';

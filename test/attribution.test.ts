@@ -5,7 +5,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { Mlp } from '../src/train/engine.js';
 import { evaluateDiagnosed } from '../src/train/evaluate.js';

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../src/activations.js';
+import type { Activation } from '../src/activations/index.js';
 import { Mlp, type EngineKind } from '../src/train/engine.js';
 import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';

@@ -1,5 +1,5 @@
 /** Plain-loop reference values of every built-in probe, from host copies of the step's tensors. */
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import type { ProbeSettings } from '../src/probes/probe.js';
 
 const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]; return s / xs.length; };

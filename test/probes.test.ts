@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../src/activations.js';
+import type { Activation } from '../src/activations/index.js';
 import { ProbeHost } from '../src/probes/host.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
 import { PROBES } from '../src/probes/registry.js';

@@ -3,7 +3,7 @@
  * gradients are themselves checked against finite differences (engine.test.ts).
  * Layouts follow the engine's hooks: z, a, dz are `[units][batch]`, dW is `[out][in]`.
  */
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import type { LayerParams } from '../src/train/model.js';
 
 export interface RefLayer {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tableFromIPC } from 'apache-arrow';
-import { ACTIVATIONS } from '../src/activations.js';
+import { ACTIVATIONS } from '../src/activations/index.js';
 import { runName } from '../src/config.js';
 import { expandCombos, grid, parseShard, shardOf } from '../src/sweep/grid.js';
 import { readTraceMeta } from '../src/trace/reader.js';

@@ -8,7 +8,7 @@ import { allCombos, expandCombos, grid, parseSeeds, parseShard, shardOf } from '
 import { emitK8s, emitSlurm, shq } from '../src/sweep/emit.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
-import { ACTIVATIONS } from '../src/activations.js';
+import { ACTIVATIONS } from '../src/activations/index.js';
 import { BIN, FIXTURES, tmp } from './helpers.js';
 
 const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });

@@ -21,7 +21,7 @@ import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
 import { RunStatus, type RunFacts } from '../trace/schema.js';
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import type { BackwardTensors, ForwardTensors, UpdateTensors } from '../train/hooks.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hooks.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import type { LayerParams } from '../train/model.js';
 
 /**

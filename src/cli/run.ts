@@ -1,7 +1,7 @@
 import chalk from 'chalk';
 import { statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS } from '../activations.js';
+import { ACTIVATIONS } from '../activations/index.js';
 import { PROBE_IDS } from '../probes/registry.js';
 import { runExperiment, type RunResult, type LayerFigure } from '../train/run.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
@@ -177,7 +177,7 @@ function layerTable(last: readonly LayerFigure[], acts: readonly string[]): stri
   const get = (layer: number, metric: string) => last.find((f) => f.layer === layer && f.metric === metric)?.value;
   const rows = acts.map((act, i) => {
     const l = i + 1;
-    const dead = act === 'relu' ? `${pct(get(l, 'inactive_frac'))} / ${pct(get(l, 'dead_units'))} / ${pct(get(l, 'dead_rows'))}` : '—';
+    const dead = get(l, 'inactive_frac') !== undefined ? `${pct(get(l, 'inactive_frac'))} / ${pct(get(l, 'dead_units'))} / ${pct(get(l, 'dead_rows'))}` : '—';
     const sat = get(l, 'sat_frac') !== undefined ? `${pct(get(l, 'sat_frac'))} · ${num(get(l, 'mean_deriv'), 3)}` : '—';
     const warn = (s: string, bad: boolean) => (bad ? chalk.red(s) : s);
     return [

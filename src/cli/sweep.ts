@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS, isActivation, type Activation } from '../activations.js';
+import { ACTIVATIONS, isActivation, type Activation } from '../activations/index.js';
 import { BatchNormMode } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';

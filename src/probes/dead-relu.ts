@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
+import { canDie, specOf } from '../activations/index.js';
 import { defineKernel } from '../train/kernels/host.js';
-import type { LayerProbe } from './probe.js';
+import type { LayerInfo, LayerProbe } from './probe.js';
 
 /**
  * One pass over z `[units, batch]`: [inactive_frac, dead_units, dead_rows, (active share per unit)…].
- * An entry is inactive if z ≤ 0 and active if z > 0; a NaN (a diverged network) is neither, so it
+ * An entry is inactive if z ≤ at and active if z > at; a NaN (a diverged network) is neither, so it
  * never makes a unit or a sample look dead.
  */
-const stats = defineKernel<{ perUnit: boolean }>({
+const stats = defineKernel<{ perUnit: boolean; at: number }>({
   name: 'ProbeDeadRelu',
   inputs: ['z'],
-  host([z], { perUnit }, [[units, batch]]) {
+  host([z], { perUnit, at }, [[units, batch]]) {
     let inactive = 0, deadUnits = 0;
     const rowAlive = new Uint8Array(batch);
     const share: number[] = [];
@@ -19,8 +20,8 @@ const stats = defineKernel<{ perUnit: boolean }>({
       const base = u * batch;
       for (let s = 0; s < batch; s++) {
         const v = z[base + s];
-        if (v <= 0) off++;
-        else { rowAlive[s] = 1; if (v > 0) active++; }
+        if (v <= at) off++;
+        else { rowAlive[s] = 1; if (v > at) active++; }
       }
       inactive += off;
       if (off === batch) deadUnits++;
@@ -30,15 +31,22 @@ const stats = defineKernel<{ perUnit: boolean }>({
     for (let s = 0; s < batch; s++) if (!rowAlive[s]) deadRows++;
     return [inactive / (units * batch), deadUnits / units, deadRows / batch, ...share];
   },
-  device([z], { perUnit }) {
-    const inactive = tf.cast(tf.lessEqual(z, 0), 'float32');
+  device([z], { perUnit, at }) {
+    const inactive = tf.cast(tf.lessEqual(z, at), 'float32');
     const base = tf.stack([tf.mean(inactive), tf.mean(tf.min(inactive, 1)), tf.mean(tf.min(inactive, 0))]) as tf.Tensor1D;
-    return perUnit ? tf.concat([base, tf.mean(tf.cast(tf.greater(z, 0), 'float32'), 1) as tf.Tensor1D]) : base;
+    return perUnit ? tf.concat([base, tf.mean(tf.cast(tf.greater(z, at), 'float32'), 1) as tf.Tensor1D]) : base;
   },
 });
 
+/** Where the layer's activation has an exactly zero derivative (z ≤ at), or null when it cannot die. */
+export function deathAt(layer: Pick<LayerInfo, 'activation'>): number | null {
+  const spec = specOf(layer.activation);
+  return spec && canDie(spec) ? spec.death.zAtMost : null;
+}
+
 /**
- * Inactive ReLUs, at three grains (H1 is about the output layer's):
+ * Inactive units of activations that can die (their spec in src/activations says where: for
+ * ReLU z ≤ 0), at three grains (H1 is about the output layer's):
  * - `inactive_frac`: share of (unit, sample) entries with z ≤ 0;
  * - `dead_units`: share of units inactive for every sample of the batch;
  * - `dead_rows`: share of samples for which every unit of the layer is inactive — on the output
@@ -54,13 +62,13 @@ export const deadRelu: LayerProbe = {
   kernels: stats.configs,
   description: 'share of ReLU entries, units and whole samples with z ≤ 0',
   metrics(layer, settings) {
-    if (layer.activation !== 'relu') return [];
+    if (deathAt(layer) === null) return [];
     const base = ['inactive_frac', 'dead_units', 'dead_rows'];
     if (layer.fanOut > settings.perUnitMax) return base;
     return [...base, ...Array.from({ length: layer.fanOut }, (_, k) => `active_u${k}`)];
   },
   compute({ layer, forward: { z, zUnit }, settings }) {
     // a convolution's channel is a unit: inactive on a sample iff z ≤ 0 at every position
-    return stats([zUnit ?? z], { perUnit: layer.fanOut <= settings.perUnitMax });
+    return stats([zUnit ?? z], { perUnit: layer.fanOut <= settings.perUnitMax, at: deathAt(layer) ?? 0 });
   },
 };

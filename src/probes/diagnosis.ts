@@ -10,34 +10,37 @@
  * - grad_vanished: ‖∂L_x/∂u‖ at the layer before the output is below GRAD_VANISHED × the mean of
  *   the same over the test set before training.
  */
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../activations.js';
+import { canDie, canSaturate, specOf, type ActivationSpec, type SatThresholds } from '../activations/index.js';
 import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../study.js';
-import type { ProbeSettings } from './probe.js';
 
-const LAMBDA_ALPHA = SELU_SCALE * SELU_ALPHA;
+/** Outputs below `lo` or above `hi` are saturated, as the saturation probe counts (the activation's spec). */
+interface Band { readonly lo: number; readonly hi: number }
 
-type SatThresholds = Pick<ProbeSettings, 'sigmoidLow' | 'sigmoidHigh' | 'tanhSat' | 'seluSat'>;
-
-/** Whether output `a` of a bounded activation is at its extremes (as the saturation probe counts). */
-export function isSaturated(act: Activation, a: number, t: SatThresholds): boolean {
-  switch (act) {
-    case 'sigmoid': return a < t.sigmoidLow || a > t.sigmoidHigh;
-    case 'tanh': return a < -t.tanhSat || a > t.tanhSat;
-    case 'selu': return a < -t.seluSat * LAMBDA_ALPHA;
-    default: return false;
-  }
+function band(spec: ActivationSpec, t: SatThresholds): Band {
+  if (!canSaturate(spec)) return { lo: -Infinity, hi: Infinity };
+  return { lo: spec.saturation.low(t), hi: spec.saturation.high ? spec.saturation.high(t) : Infinity };
 }
 
-export function localDerivative(act: Activation, z: number, a: number): number {
-  switch (act) {
-    case 'sigmoid': return a * (1 - a);
-    case 'tanh': return 1 - a * a;
-    case 'selu': return z > 0 ? SELU_SCALE : a + LAMBDA_ALPHA;
-    case 'relu': return z > 0 ? 1 : 0;
-  }
+const outside = (v: number, b: Band) => v < b.lo || v > b.hi;
+
+/** A layer's activation as the diagnosis reads it: where it dies and where it saturates, if it can. */
+interface LayerRule {
+  readonly spec: ActivationSpec;
+  /** z ≤ this is inactive; null when the activation cannot die */
+  readonly deadAt: number | null;
+  /** the run's, the stricter and the looser thresholds; null when it cannot saturate */
+  readonly sat: { readonly run: Band; readonly strict: Band; readonly loose: Band } | null;
 }
 
-const bounded = (act: Activation) => act === 'sigmoid' || act === 'tanh' || act === 'selu';
+function ruleOf(act: string, t: SatThresholds): LayerRule {
+  const spec = specOf(act);
+  if (!spec) throw new Error(`diagnosis: no activation spec for '${act}'`);
+  return {
+    spec,
+    deadAt: canDie(spec) ? spec.death.zAtMost : null,
+    sat: canSaturate(spec) ? { run: band(spec, t), strict: band(spec, SAT_STRICT), loose: band(spec, SAT_LOOSE) } : null,
+  };
+}
 
 /** One chunk of the test set as the engine read it back (feature-major `[units, n]`). */
 export interface EvalChunk {
@@ -70,50 +73,55 @@ export class DiagnosisAccumulator {
   private readonly flags: number[] = [];
   private readonly prevGrad: number[] = [];
 
-  constructor(readonly acts: readonly Activation[], readonly widths: readonly number[], readonly settings: SatThresholds) {
+  private readonly rules: readonly LayerRule[];
+
+  constructor(readonly acts: readonly string[], readonly widths: readonly number[], readonly settings: SatThresholds) {
+    this.rules = acts.map((a) => ruleOf(a, settings));
     this.sums = acts.map(() => ({ inactive: 0, deadInputs: 0, majority: 0, sat: 0, strict: 0, loose: 0, satInputs: 0, deriv: 0, grad: 0 }));
   }
 
   add(c: EvalChunk): void {
     const L = this.acts.length, n = c.n;
-    const out = c.layers[L - 1], outAct = this.acts[L - 1], classes = this.widths[L - 1];
+    const out = c.layers[L - 1], outDead = this.rules[L - 1].deadAt, classes = this.widths[L - 1];
     for (let l = 0; l < L; l++) {
-      const act = this.acts[l], units = this.widths[l], { z, a, gradNorm } = c.layers[l], s = this.sums[l];
+      const rule = this.rules[l], units = this.widths[l], { z, a, gradNorm } = c.layers[l], s = this.sums[l];
       for (let x = 0; x < n; x++) s.grad += gradNorm[x];
-      if (act === 'relu') {
+      if (rule.deadAt !== null) {
+        const at = rule.deadAt;
         for (let x = 0; x < n; x++) {
           let off = 0;
-          for (let u = 0; u < units; u++) if (z[u * n + x] <= 0) off++;
+          for (let u = 0; u < units; u++) if (z[u * n + x] <= at) off++;
           s.inactive += off;
           if (off === units) s.deadInputs++;
           if (off > MOST * units) s.majority++;
         }
-      } else if (bounded(act)) {
+      } else if (rule.sat) {
+        const { run, strict, loose } = rule.sat, df = rule.spec.df;
         for (let x = 0; x < n; x++) {
           let sat = 0;
           for (let u = 0; u < units; u++) {
             const i = u * n + x, v = a[i];
-            if (isSaturated(act, v, this.settings)) sat++;
-            if (isSaturated(act, v, SAT_STRICT)) s.strict++;
-            if (isSaturated(act, v, SAT_LOOSE)) s.loose++;
-            s.deriv += localDerivative(act, z[i], v);
+            if (outside(v, run)) sat++;
+            if (outside(v, strict)) s.strict++;
+            if (outside(v, loose)) s.loose++;
+            s.deriv += df(z[i], v);
           }
           s.sat += sat;
           if (sat > MOST * units) s.satInputs++;
         }
       }
     }
-    const prev = L >= 2 ? c.layers[L - 2] : null, prevAct = L >= 2 ? this.acts[L - 2] : null, prevUnits = L >= 2 ? this.widths[L - 2] : 0;
+    const prev = L >= 2 ? c.layers[L - 2] : null, prevSat = L >= 2 ? this.rules[L - 2].sat : null, prevUnits = L >= 2 ? this.widths[L - 2] : 0;
     for (let x = 0; x < n; x++) {
       const y = c.labels[x];
       // prediction: arg-max of the output, first on ties (as tf.argMax)
       let best = -Infinity, arg = 0;
       for (let k = 0; k < classes; k++) { const v = out.a[k * n + x]; if (v > best) { best = v; arg = k; } }
       let f = arg !== y ? 1 : 0;
-      if (outAct === 'relu' && out.z[y * n + x] <= 0) { f |= 2; this.trueInactive++; }
-      if (prev && prevAct && bounded(prevAct)) {
+      if (outDead !== null && out.z[y * n + x] <= outDead) { f |= 2; this.trueInactive++; }
+      if (prev && prevSat) {
         let sat = 0;
-        for (let u = 0; u < prevUnits; u++) if (isSaturated(prevAct, prev.a[u * n + x], this.settings)) sat++;
+        for (let u = 0; u < prevUnits; u++) if (outside(prev.a[u * n + x], prevSat.run)) sat++;
         if (sat > MOST * prevUnits) f |= 4;
       }
       this.flags.push(f);
@@ -133,13 +141,13 @@ export class DiagnosisAccumulator {
     const gradMeans = this.sums.map((s) => s.grad / N);
     const ref = gradRef ?? gradMeans;
     this.sums.forEach((s, i) => {
-      const l = i + 1, act = this.acts[i], pairs = N * this.widths[i];
-      if (act === 'relu') {
+      const l = i + 1, rule = this.rules[i], pairs = N * this.widths[i];
+      if (rule.deadAt !== null) {
         put(l, Diag.inactivePairs, s.inactive / pairs);
         put(l, Diag.deadInputs, s.deadInputs / N);
         put(l, Diag.majorityInactive, s.majority / N);
         if (l === L) put(l, Diag.trueInactive, this.trueInactive / N);
-      } else if (bounded(act)) {
+      } else if (rule.sat) {
         put(l, Diag.satPairs, s.sat / pairs);
         put(l, Diag.satPairsStrict, s.strict / pairs);
         put(l, Diag.satPairsLoose, s.loose / pairs);

@@ -7,7 +7,7 @@
  * device; the host concatenates every probe's tensor and reads them all back in one transfer.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, UpdateTensors } from '../train/hooks.js';
 
 export interface LayerInfo {

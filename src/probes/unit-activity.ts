@@ -1,29 +1,31 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../train/kernels/host.js';
 import { UNIT_ACTIVITY_PROBE, unitMetric } from '../study.js';
+import { deathAt } from './dead-relu.js';
 import type { LayerProbe } from './probe.js';
 
-/** One pass over z `[units, batch]`: per unit, the share of samples with z > 0. */
-const shares = defineKernel<Record<string, never>>({
+/** One pass over z `[units, batch]`: per unit, the share of samples with z > at. */
+const shares = defineKernel<{ at: number }>({
   name: 'ProbeUnitActivity',
   inputs: ['z'],
-  host([z], _, [[units, batch]]) {
+  host([z], { at }, [[units, batch]]) {
     const out = new Float32Array(units);
     for (let u = 0; u < units; u++) {
       let active = 0;
       const base = u * batch;
-      for (let s = 0; s < batch; s++) if (z[base + s] > 0) active++;
+      for (let s = 0; s < batch; s++) if (z[base + s] > at) active++;
       out[u] = active / batch;
     }
     return out;
   },
-  device([z]) {
-    return tf.mean(tf.cast(tf.greater(z, 0), 'float32'), 1) as tf.Tensor1D;
+  device([z], { at }) {
+    return tf.mean(tf.cast(tf.greater(z, at), 'float32'), 1) as tf.Tensor1D;
   },
 });
 
 /**
- * Per-unit activity of every ReLU layer, whatever its width: the share of samples for which each
+ * Per-unit activity of every layer whose activation can die (ReLU; its spec says where),
+ * whatever its width: the share of samples for which each
  * unit has z > 0. Its values are not written per step: the run averages them over windows of
  * steps (study.ts: UNIT_WINDOWS_PER_EPOCH per epoch) and writes one row per unit and window, from
  * which the report dates each unit's death.
@@ -35,9 +37,9 @@ export const unitActivity: LayerProbe = {
   kernels: shares.configs,
   description: 'per-unit share of samples with z > 0 in ReLU layers, averaged over windows of steps',
   metrics(layer) {
-    return layer.activation === 'relu' ? Array.from({ length: layer.fanOut }, (_, k) => unitMetric(k)) : [];
+    return deathAt(layer) !== null ? Array.from({ length: layer.fanOut }, (_, k) => unitMetric(k)) : [];
   },
-  compute({ forward: { z } }) {
-    return shares([z], {});
+  compute({ layer, forward: { z } }) {
+    return shares([z], { at: deathAt(layer) ?? 0 });
   },
 };

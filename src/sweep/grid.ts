@@ -2,7 +2,7 @@
  * The grid of a sweep: combinations from activation sets and patterns, seeds from lists and
  * ranges, in one canonical order (combination-major, then seed), and its deterministic shards.
  */
-import { isActivation, type Activation } from '../activations.js';
+import { isActivation, type Activation } from '../activations/index.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 

@@ -15,7 +15,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import { writeAtomic } from '../fs-util.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import type { BackendName } from './backend.js';

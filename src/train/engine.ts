@@ -13,7 +13,7 @@
  * {@link TensorHooks}, the same tensors in the same layout.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import type { Architecture, LayerParams } from './model.js';
 import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';

@@ -2,7 +2,7 @@
  * Evaluation on a split, in chunks, with the diagnosis (probes/diagnosis.ts) taken on the way:
  * test loss and accuracy, the hypotheses' measures per layer and the attribution of each error.
  */
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import { DiagnosisAccumulator, type DiagnosisResult } from '../probes/diagnosis.js';
 import type { ProbeSettings } from '../probes/probe.js';
 import { BatchBuilder, disposeBatch } from './batch.js';

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 
 /**
  * Hook points of a training step. Every tensor is in the feature-major layout the engine computes

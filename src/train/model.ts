@@ -1,4 +1,4 @@
-import type { Activation } from '../activations.js';
+import type { Activation } from '../activations/index.js';
 import { rng } from './rng.js';
 
 /** The shape of the MLP: `sizes[0]` inputs, then one entry per layer (the last is the output). */

@@ -10,7 +10,7 @@
  * the engine and probe reference tests run on this backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SELU_ALPHA, SELU_SCALE } from '../../activations.js';
+import { SELU_ALPHA, SELU_SCALE } from '../../activations/index.js';
 import { FUSED_BACKENDS } from './host.js';
 
 interface Meta { id: number; shape: number[]; dtype: number }
@@ -93,7 +93,14 @@ class Raw {
   }
 }
 
-type Impl = (r: Raw, inputs: Record<string, H>, attrs: Record<string, number | boolean>) => H[];
+type Impl = (r: Raw, inputs: Record<string, H>, attrs: Record<string, number | boolean | string>) => H[];
+
+/** da/dz of the activations that can saturate, as their specs (src/activations) write it, in raw ops. */
+const RAW_DERIVATIVE: Record<string, (r: Raw, z: H, a: H) => H> = {
+  sigmoid: (r, _z, a) => r.one('Mul', [a, r.one('Sub', [r.f(1), a])]),
+  tanh: (r, _z, a) => r.one('Sub', [r.f(1), r.one('Square', [a])]),
+  selu: (r, z, a) => r.one('SelectV2', [r.one('Greater', [z, r.f(0)]), r.f(SELU_SCALE), r.one('AddV2', [a, r.f(SELU_SCALE * SELU_ALPHA)])]),
+};
 
 const KERNELS: Record<string, Impl> = {
   /** v' = v·μ + g, w' = w − v'·lr, [Σg², max|g|, Σv'², Σw'²] — each op rounds to float32 as PyTorch does */
@@ -112,27 +119,29 @@ const KERNELS: Record<string, Impl> = {
     void C;
     return [r.reduce('Mean', loss, [0], true), grad];
   },
-  /** [inactive_frac, dead_units, dead_rows, (active share per unit)…] of z `[units, batch]` */
-  ProbeDeadRelu(r, { z }, { perUnit }) {
-    const inactive = r.mask('LessEqual', z, r.f(0));
+  /** [inactive_frac, dead_units, dead_rows, (active share per unit)…] of z `[units, batch]`, inactive where z ≤ at */
+  ProbeDeadRelu(r, { z }, { perUnit, at }) {
+    const inactive = r.mask('LessEqual', z, r.f(at as number));
     const base = r.pack([r.reduce('Mean', inactive), r.reduce('Mean', r.reduce('Min', inactive, [1])), r.reduce('Mean', r.reduce('Min', inactive, [0]))]);
-    // active is z > 0, not 1 − inactive: a NaN entry is neither (as in the host and composite kernels)
-    return [perUnit ? r.concat([base, r.reduce('Mean', r.mask('Greater', z, r.f(0)), [1])]) : base];
+    // active is z > at, not 1 − inactive: a NaN entry is neither (as in the host and composite kernels)
+    return [perUnit ? r.concat([base, r.reduce('Mean', r.mask('Greater', z, r.f(at as number)), [1])]) : base];
   },
-  /** per unit, the share of samples with z > 0, of z `[units, batch]` */
-  ProbeUnitActivity(r, { z }) {
-    return [r.reduce('Mean', r.mask('Greater', z, r.f(0)), [1])];
+  /** per unit, the share of samples with z > at, of z `[units, batch]` */
+  ProbeUnitActivity(r, { z }, { at }) {
+    return [r.reduce('Mean', r.mask('Greater', z, r.f(at as number)), [1])];
   },
-  /** sigmoid/tanh: [sat_frac, sat_low, sat_high, mean_deriv]; selu: [sat_frac, sat_low, mean_deriv] */
-  ProbeSaturation(r, { a, z }, { kind, lo, hi }) {
+  /**
+   * [sat_frac, sat_low, sat_high, mean_deriv], without sat_high when hi = ∞ (selu); the derivative
+   * is the activation spec's (src/activations), written in raw ops in {@link RAW_DERIVATIVE}
+   */
+  ProbeSaturation(r, { a, z }, { act, lo, hi }) {
+    const derivative = RAW_DERIVATIVE[act as string];
+    if (!derivative) throw new Error(`no fused tfjs-node derivative for activation '${String(act)}'`);
     const low = r.share('Less', a, r.f(lo as number));
-    if (kind === 2) {
-      const deriv = r.one('SelectV2', [r.one('Greater', [z, r.f(0)]), r.f(SELU_SCALE), r.one('AddV2', [a, r.f(SELU_SCALE * SELU_ALPHA)])]);
-      return [r.pack([low, low, r.reduce('Mean', deriv)])];
-    }
+    const deriv = r.reduce('Mean', derivative(r, z, a));
+    if (hi === Infinity) return [r.pack([low, low, deriv])];
     const high = r.share('Greater', a, r.f(hi as number));
-    const deriv = kind === 0 ? r.one('Mul', [a, r.one('Sub', [r.f(1), a])]) : r.one('Sub', [r.f(1), r.one('Square', [a])]);
-    return [r.pack([r.one('AddV2', [low, high]), low, high, r.reduce('Mean', deriv)])];
+    return [r.pack([r.one('AddV2', [low, high]), low, high, deriv])];
   },
   /** [‖dW‖, max|dW|, ‖db‖, max|db|, ‖dz‖, max|dz|, lr·‖v‖/‖W‖] from the optimizer's moments wm, bm and dz */
   ProbeGradients(r, { wm, bm, dz }, { lr }) {
@@ -166,7 +175,7 @@ for (const [kernelName, impl] of Object.entries(KERNELS)) {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const r = new Raw(backend as unknown as NodeBackend);
       const hs = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, r.input(t as tf.TensorInfo)]));
-      const out = r.done(impl(r, hs, (attrs ?? {}) as Record<string, number | boolean>));
+      const out = r.done(impl(r, hs, (attrs ?? {}) as Record<string, number | boolean | string>));
       return out.length === 1 ? out[0] : out;
     },
   });
