@@ -56,6 +56,8 @@ export interface RunInput {
   readonly engine?: string;
   readonly probes?: Raw<readonly string[]>;
   readonly every?: Raw<number>;
+  /** the distribution probe's own schedule: every N steps */
+  readonly distributionEvery?: Raw<number>;
   readonly sigmoidLow?: Raw<number>;
   readonly sigmoidHigh?: Raw<number>;
   readonly tanhSat?: Raw<number>;
@@ -158,6 +160,7 @@ export function resolveConfig(input: RunInput): RunConfig {
       sigmoidHigh,
       tanhSat: fraction('--tanh-sat', input.tanhSat, DEFAULT_PROBE_SETTINGS.tanhSat),
       seluSat: fraction('--selu-sat', input.seluSat, DEFAULT_PROBE_SETTINGS.seluSat),
+      distributionEvery: parseInteger('--distribution-every', input.distributionEvery, DEFAULT_PROBE_SETTINGS.distributionEvery, 1),
     },
   };
 }

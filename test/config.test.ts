@@ -7,7 +7,7 @@ test("defaults are the study's settings", () => {
   const c = resolveConfig({ combo: 'relu-sigmoid-relu' });
   assert.deepEqual([c.hidden, c.lr, c.momentum, c.batch, c.epochs, c.seed, c.every], [[500, 256], 0.01, 0.5, 32, 10, 1, 1]);
   assert.deepEqual(c.activations, ['relu', 'sigmoid', 'relu']);
-  assert.deepEqual(c.probes, ['loss', 'saturation', 'dead-relu', 'gradients', 'unit-activity']);
+  assert.deepEqual(c.probes, ['loss', 'saturation', 'dead-relu', 'gradients', 'unit-activity', 'distribution']);
   assert.equal(runName(c), 'relu-sigmoid-relu_s1');
 });
 

@@ -61,3 +61,18 @@ export function refLossProbe(loss: number, output: ArrayLike<number>, labels: Ar
 }
 
 export { mean };
+
+/** Quantiles (percent) of z then a: sorted copies, linear interpolation at rank (n − 1)·p. */
+export function refDistribution(z: ArrayLike<number>, a: ArrayLike<number>, percents: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const x of [z, a]) {
+    const s = Float32Array.from(x as ArrayLike<number>).sort();
+    for (const pc of percents) {
+      const h = ((s.length - 1) * pc) / 100;
+      const i = Math.floor(h);
+      const j = i + 1 < s.length ? i + 1 : i;
+      out.push(s[i] + (h - i) * (s[j] - s[i]));
+    }
+  }
+  return out;
+}

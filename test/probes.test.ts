@@ -10,7 +10,8 @@ import { saturation } from '../src/probes/saturation.js';
 import { Mlp } from '../src/train/engine.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
-import { refDeadRelu, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
+import { refDeadRelu, refDistribution, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
+import { distribution, QUANTILES } from '../src/probes/distribution.js';
 import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
 
 // wasm (host kernels and tf-op composites), cpu, and tfjs-node when it loads
@@ -62,6 +63,7 @@ function checkAll(acts: Activation[], params: LayerParams[], label: string) {
       assert.ok(closeness(got(L.layer, 'saturation'), refSaturation(L.activation, s.z, s.a, S), 1e-5, 1e-7) <= 1, `${label} layer ${L.layer} saturation`);
     }
     assert.ok(closeness(got(L.layer, 'gradients'), refGradients(s.dW, s.db, s.dz, s.w, s.v, 0.01), 1e-4, 1e-12) <= 1, `${label} layer ${L.layer} gradients`);
+    assert.ok(closeness(got(L.layer, 'distribution'), refDistribution(s.z, s.a, QUANTILES), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} distribution`);
   }
 }
 
@@ -200,3 +202,42 @@ for (const mode of MODES) {
     }
   });
 }
+
+test('distribution quantiles interpolate between ranks like the reference, on ties, constants and tiny layers', async () => {
+  const layer: LayerInfo = { layer: 1, activation: 'relu', fanIn: 1, fanOut: 2, isOutput: false };
+  for (const mode of MODES) {
+    if (mode.skip) continue; // tfjs-node when it does not load here
+    await mode.enter();
+    try {
+      for (const zs of [[3, -1, 2, 0, 0, 7], [5, 5, 5, 5], [0.25, -0.5], [-2]]) {
+        const units = zs.length > 1 ? 2 : 1;
+        const z = tf.tensor2d(zs, [units, zs.length / units]);
+        const a = tf.relu(z);
+        const got = [...tf.tidy(() => distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: S } as never).dataSync())];
+        assert.ok(closeness(got, refDistribution(zs, zs.map((v) => Math.max(v, 0)), QUANTILES), 1e-6, 1e-7) <= 1, `${mode.name} ${zs}: ${got}`);
+        tf.dispose([z, a]);
+      }
+    } finally {
+      await mode.leave();
+    }
+  }
+  // the reference itself, by hand: rank (n − 1)·p = 1.5 and 0.03 in sorted 1..4 and 0,0,100,100
+  assert.deepEqual(refDistribution([4, 1, 3, 2], [100, 0, 0, 100], [50, 1]).map((v) => +v.toFixed(6)), [2.5, 1.03, 50, 0]);
+});
+
+test('each probe keeps its schedule: distribution every --distribution-every steps, the others every --every', () => {
+  const layers: LayerInfo[] = [{ layer: 1, activation: 'sigmoid', fanIn: 4, fanOut: 3, isOutput: false }, { layer: 2, activation: 'relu', fanIn: 3, fanOut: 2, isOutput: true }];
+  const host = new ProbeHost(PROBES, layers, { ...S, distributionEvery: 4 });
+  const probesAt = (step: number, every: number) => (host.due(step, every) ? [...new Set(host.activeSlots.map((i) => host.slots[i].probe))].sort() : []);
+  assert.deepEqual(probesAt(0, 3), ['dead-relu', 'distribution', 'gradients', 'loss', 'saturation', 'unit-activity']);
+  assert.deepEqual(probesAt(3, 3), ['dead-relu', 'gradients', 'loss', 'saturation', 'unit-activity']);
+  assert.deepEqual(probesAt(4, 3), ['distribution']);
+  assert.deepEqual(probesAt(5, 3), []);
+  // the active slots ascend, per-step ones before windowed ones, and name every value of the due probes
+  host.due(8, 1);
+  assert.deepEqual(host.activeSlots, host.slots.map((_, i) => i));
+  host.due(3, 3);
+  const act = host.activeSlots;
+  assert.ok(act.every((v, i) => i === 0 || v > act[i - 1]));
+  assert.ok(act.filter((i) => host.slots[i].window).every((i) => i >= host.stepSlots));
+});

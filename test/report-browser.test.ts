@@ -34,7 +34,7 @@ test('the report page renders every chart in headless Chromium, offline, without
     assert.equal(await page.evaluate(() => document.body.dataset.error ?? null), null);
     const marks = await page.$$eval('.chart', (els) => els.map((el) => ({
       id: (el as HTMLElement).dataset.panel,
-      marks: el.querySelectorAll('.mark-line path, .mark-rect path, .mark-symbol path, .mark-tick path, .mark-rule line, .mark-text text').length,
+      marks: el.querySelectorAll('.mark-line path, .mark-area path, .mark-rect path, .mark-symbol path, .mark-tick path, .mark-rule line, .mark-text text').length,
     })));
     assert.equal(marks.length, r.panels.length);
     for (const m of marks) assert.ok(m.marks > 0, `chart ${m.id} drew nothing`);
@@ -43,6 +43,30 @@ test('the report page renders every chart in headless Chromium, offline, without
     const options = await page.$$eval('#pick option', (os) => os.map((o) => (o as HTMLOptionElement).value));
     await page.selectOption('#pick', options.find((o) => o.startsWith('relu-relu-relu'))!);
     await page.waitForFunction((b) => document.querySelector('#chart-run-training .mark-line path')?.getAttribute('d') !== b, before, { timeout: 10_000 });
+    // the distribution panel draws its three bands and the median for every layer of the run
+    const bands = await page.$$eval('#chart-run-distribution .mark-area path', (ps) => ps.length);
+    assert.equal(bands, 3 * 3 * 2, 'three bands × three layers × (z, a)');
+    // overlay: all seeds of the chosen combination on the same line charts, then every run
+    const lines = () => page.$$eval('#chart-run-dead-relu .mark-line path', (ps) => ps.length);
+    const one = await lines();
+    await page.selectOption('#overlay', 'seeds');
+    await page.waitForFunction((n) => document.querySelectorAll('#chart-run-dead-relu .mark-line path').length !== n, one, { timeout: 10_000 });
+    assert.equal(await lines(), 3 * one, 'three seeds of relu-relu-relu');
+    await page.selectOption('#overlay', 'none');
+    await page.selectOption('#also', options.find((o) => o.startsWith('relu-sigmoid-relu'))!);
+    await page.waitForFunction((n) => document.querySelectorAll('#chart-run-dead-relu .mark-line path').length !== n, 3 * one, { timeout: 10_000 });
+    // the second run adds its ReLU layers (1 and 3) to the three grains
+    assert.ok(await lines() > one, 'the second run is drawn too');
+    // legends name layers by activation, and no legend title is clipped after switching runs
+    const legend = await page.$$eval('#chart-run-dead-relu .role-legend-label text', (ts) => ts.map((t) => t.textContent));
+    assert.ok(legend.includes('3 · relu (out)'), legend.join(', '));
+    const title = await page.$eval('#chart-run-dead-relu .role-legend-title text', (t) => t.textContent);
+    assert.equal(title, 'layer');
+    const clipped = await page.$$eval('.chart svg', (svgs) => svgs.filter((s) => {
+      const box = s.getBoundingClientRect();
+      return Array.from(s.querySelectorAll('.role-legend text')).some((t) => t.getBoundingClientRect().right > box.right + 0.5);
+    }).length);
+    assert.equal(clipped, 0, 'legend text inside its chart');
     assert.deepEqual(problems, []);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-artifacts', 'report.png'), fullPage: true });

@@ -23,7 +23,7 @@ function fixtureReport() {
   const digests = paths.map((p) => digestTrace(readTrace(p)));
   const hyps = testHypotheses(digests);
   const d = buildDatasets(digests, hyps);
-  return { d, ...panels(d, { probes: new Set(['loss', 'dead-relu', 'saturation', 'gradients']), h1: true, h2: true, deaths: true }) };
+  return { d, ...panels(d, { probes: new Set(['loss', 'dead-relu', 'saturation', 'gradients', 'distribution']), h1: true, h2: true, deaths: true }) };
 }
 
 /** Rounds every float so snapshots do not break on the last digit. */

@@ -8,6 +8,7 @@ import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '.
 import { rng } from '../src/train/rng.js';
 import { Cause, CAUSE_SETS, DIAGNOSIS_PROBE, Diag, errorCell, errorShare, inputShare, UNIT_ACTIVITY_PROBE, unitMetric } from '../src/study.js';
 import { DIAGNOSIS_METRICS } from '../src/probes/diagnosis.js';
+import { QUANTILES, quantileMetric } from '../src/probes/distribution.js';
 
 export interface SyntheticRun {
   readonly combo: string;
@@ -42,12 +43,13 @@ const METRICS = {
   'dead-relu': ['inactive_frac', 'dead_units', 'dead_rows', ...Array.from({ length: 10 }, (_, k) => `active_u${k}`)],
   saturation: ['sat_frac', 'sat_low', 'sat_high', 'mean_deriv'],
   gradients: ['w_grad_norm', 'w_grad_max', 'b_grad_norm', 'b_grad_max', 'z_grad_norm', 'z_grad_max', 'update_ratio'],
+  distribution: [...(['z', 'a'] as const).flatMap((of) => QUANTILES.map((p) => quantileMetric(of, p)))],
 } as const;
 
 export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   const acts = s.combo.split('-');
   const epochs = s.epochs ?? 3, spe = s.stepsPerEpoch ?? 20;
-  const probes = s.probes ?? ['loss', 'saturation', 'dead-relu', 'gradients'];
+  const probes = s.probes ?? ['loss', 'saturation', 'dead-relu', 'gradients', 'distribution'];
   const run = `${s.combo}${s.bn && s.bn !== 'none' ? `_bn-${s.bn}` : ''}_s${s.seed}`;
   const path = join(dir, `${run}.arrow`);
   const sizes = [784, 500, 256, 10];
@@ -116,6 +118,15 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
           put(l, 'saturation', 'sat_frac', sat); put(l, 'saturation', 'sat_low', sat / 2); put(l, 'saturation', 'sat_high', sat / 2); put(l, 'saturation', 'mean_deriv', 0.25 * (1 - sat));
         }
         if (probes.includes('gradients')) for (const m of METRICS.gradients) put(l, 'gradients', m, 0.01 * (1 + noise()));
+        // quantiles every 5 steps: z drifts down on a dead output ReLU, a spreads towards 0/1 with saturation
+        if (probes.includes('distribution') && step % 5 === 0) {
+          const shift = out && a === 'relu' ? -2 * (s.deadRows ?? 0) * (step / (epochs * spe)) : 0;
+          QUANTILES.forEach((p) => {
+            const zq = shift + 3 * (p / 100 - 0.5);
+            put(l, 'distribution', quantileMetric('z', p), zq);
+            put(l, 'distribution', quantileMetric('a', p), a === 'relu' ? Math.max(zq, 0) : a === 'sigmoid' ? 1 / (1 + Math.exp(-zq)) : Math.tanh(zq));
+          });
+        }
       });
     }
     if (s.deathSteps && acts[L - 1] === 'relu') {

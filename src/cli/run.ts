@@ -29,6 +29,7 @@ export interface RunArgs {
   engine: string;
   probes: string;
   every?: string;
+  distributionEvery?: string;
   sigmoidLow?: string;
   sigmoidHigh?: string;
   tanhSat?: string;
@@ -65,6 +66,7 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: 
     .option('engine', { type: 'string', default: 'fast', describe: 'fast: hand-written backward pass; tape: tfjs autodiff (the slow reference)', choices: ['fast', 'tape'], group: 'Compute:' })
     .option('probes', { type: 'string', default: 'all', describe: `comma-separated: ${PROBE_IDS.join(', ')}`, group: 'Probes:' })
     .option('every', { type: 'string', describe: 'probe every N-th step [default: 1]', group: 'Probes:' })
+    .option('distribution-every', { type: 'string', describe: 'quantiles of z and a (the distribution probe) every N-th step [default: 25]', group: 'Probes:' })
     .option('sigmoid-low', { type: 'string', describe: 'sigmoid saturated below [default: 0.01]', group: 'Probes:' })
     .option('sigmoid-high', { type: 'string', describe: 'sigmoid saturated above [default: 0.99]', group: 'Probes:' })
     .option('tanh-sat', { type: 'string', describe: 'tanh saturated where |a| > this [default: 0.99]', group: 'Probes:' })
@@ -92,7 +94,7 @@ export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
   return {
     combo: a.combo ?? '', epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
     trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, backend: a.backend, engine: a.engine,
-    probes: a.probes, every: a.every, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
+    probes: a.probes, every: a.every, distributionEvery: a.distributionEvery, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
   };
 }
 

@@ -20,7 +20,11 @@ export class ProbeHost implements TensorHooks {
   readonly slots: readonly ValueSlot[];
   /** how many of {@link slots} (the first ones) are written every probed step */
   readonly stepSlots: number;
-  private readonly plan: { probe: Probe; layer: LayerInfo | null; count: number }[] = [];
+  private readonly plan: { probe: Probe; layer: LayerInfo | null; count: number; first: number }[] = [];
+  /** plan entries due this step (all of them until {@link due} is called) */
+  private active: number[] | null = null;
+  /** indexes into {@link slots} of the values this step's tensor holds, ascending */
+  activeSlots: readonly number[];
   private forward: ForwardTensors[] = [];
   private backward: BackwardTensors[] = [];
   private update: UpdateTensors[] = [];
@@ -36,8 +40,8 @@ export class ProbeHost implements TensorHooks {
     for (const probe of probes) {
       if (probe.scope === 'network') {
         const names = probe.metrics(settings);
+        this.plan.push({ probe, layer: null, count: names.length, first: slots.length });
         names.forEach((metric) => slots.push({ layer: 0, probe: probe.id, metric, window: false }));
-        this.plan.push({ probe, layer: null, count: names.length });
       }
     }
     // windowed values last, so the per-step ones are one contiguous run of the readback
@@ -47,13 +51,31 @@ export class ProbeHost implements TensorHooks {
           if (probe.scope !== 'layer' || (probe.window ?? false) !== window) continue;
           const names = probe.metrics(layer, settings);
           if (names.length === 0) continue;
+          this.plan.push({ probe, layer, count: names.length, first: slots.length });
           names.forEach((metric) => slots.push({ layer: layer.layer, probe: probe.id, metric, window }));
-          this.plan.push({ probe, layer, count: names.length });
         }
       }
     }
     this.slots = slots;
     this.stepSlots = slots.filter((s) => !s.window).length;
+    this.activeSlots = slots.map((_, i) => i);
+  }
+
+  /**
+   * Chooses the probes to run at `step`: each by its own schedule, or every `every`-th step.
+   * Returns whether any is due (otherwise the step needs no hooks); {@link activeSlots} then
+   * says which slots the step's values fill (per-step slots first, as in {@link slots}).
+   */
+  due(step: number, every: number): boolean {
+    this.active = [];
+    const slots: number[] = [];
+    this.plan.forEach((e, i) => {
+      if (!(e.probe.schedule ? e.probe.schedule(step, this.settings) : step % every === 0)) return;
+      this.active!.push(i);
+      for (let k = 0; k < e.count; k++) slots.push(e.first + k);
+    });
+    this.activeSlots = slots;
+    return slots.length > 0;
   }
 
   onForward(t: ForwardTensors): void {
@@ -67,9 +89,10 @@ export class ProbeHost implements TensorHooks {
   }
 
   onStepTensors(network: NetworkTensors, info: StepInfo): tf.Tensor1D | null {
-    if (this.plan.length === 0) return null;
+    const due = this.active === null ? this.plan : this.active.map((i) => this.plan[i]);
+    if (due.length === 0) return null;
     const t0 = performance.now();
-    const parts = this.plan.map(({ probe, layer, count }) => {
+    const parts = due.map(({ probe, layer, count }) => {
       let out: tf.Tensor1D;
       if (probe.scope === 'network') {
         out = probe.compute({ info, network, settings: this.settings });

@@ -35,6 +35,8 @@ export interface ProbeSettings {
   readonly seluSat: number;
   /** layers with at most this many units also get per-unit figures (for the time of death) */
   readonly perUnitMax: number;
+  /** the distribution probe runs on steps 0, N, 2N, … (its own schedule, apart from --every) */
+  readonly distributionEvery: number;
 }
 
 export const DEFAULT_PROBE_SETTINGS: ProbeSettings = {
@@ -43,6 +45,7 @@ export const DEFAULT_PROBE_SETTINGS: ProbeSettings = {
   tanhSat: 0.99,
   seluSat: 0.99,
   perUnitMax: 16,
+  distributionEvery: 25,
 };
 
 export interface LayerContext {
@@ -66,6 +69,11 @@ interface ProbeBase {
   readonly description: string;
   /** the host kernels it runs, registered with all others by train/kernels/registry.ts */
   readonly kernels?: readonly tf.KernelConfig[];
+  /**
+   * When it runs, as cockpit's quantities say it: true on the steps to measure. Without one, a
+   * probe follows the run's `--every`.
+   */
+  readonly schedule?: (step: number, settings: ProbeSettings) => boolean;
 }
 
 export interface LayerProbe extends ProbeBase {

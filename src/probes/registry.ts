@@ -1,6 +1,7 @@
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { deadRelu } from './dead-relu.js';
+import { distribution } from './distribution.js';
 import { gradients } from './gradients.js';
 import { loss } from './loss.js';
 import type { Probe } from './probe.js';
@@ -8,7 +9,7 @@ import { saturation } from './saturation.js';
 import { unitActivity } from './unit-activity.js';
 
 /** Every built-in probe; adding one is a file and a line here. */
-export const PROBES: readonly Probe[] = [loss, saturation, deadRelu, gradients, unitActivity];
+export const PROBES: readonly Probe[] = [loss, saturation, deadRelu, gradients, unitActivity, distribution];
 
 export const PROBE_IDS: readonly string[] = PROBES.map((p) => p.id);
 

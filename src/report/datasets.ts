@@ -2,6 +2,7 @@
  * The tables behind the charts, built from digests. With more runs than {@link PER_RUN_LIMIT},
  * per-step series are averaged over the seeds of each combination (the page says so).
  */
+import { QUANTILES } from '../probes/distribution.js';
 import type { RunDigest } from './digest.js';
 import { groupOf, measureOf, type HypothesisResult } from './hypotheses.js';
 import type { Diagnosis } from './diagnosis-line.js';
@@ -16,6 +17,10 @@ export type Row = Record<string, string | number | boolean | null>;
 export interface Datasets {
   /** per-step series, keyed by `pick` (a run, or a combination when aggregated) */
   readonly series: Row[];
+  /** quantile bands of z and a per layer (the distribution probe), keyed by `pick` */
+  readonly quantiles: Row[];
+  /** share of samples each unit of a small layer is active, keyed by `pick` */
+  readonly units: Row[];
   readonly evals: Row[];
   readonly runs: Row[];
   readonly grid: Row[];
@@ -29,6 +34,15 @@ export interface Datasets {
   /** more than one dataset/batch-norm setting among the runs */
   readonly variants: readonly string[];
 }
+
+/** A layer as legends name it: `3 · relu (out)`; layer 0 is the whole network. */
+export function layerName(layer: number, acts: readonly string[]): string {
+  if (layer === 0) return 'network';
+  return `${layer} · ${acts[layer - 1] ?? '?'}${layer === acts.length ? ' (out)' : ''}`;
+}
+
+/** A run's name without its seed: the runs that differ only by seed share it (overlays use it). */
+export const familyOf = (run: string): string => run.replace(/_s\d+$/, '');
 
 /** 4 significant digits: enough to draw, and it keeps the page small. */
 const r4 = (v: number | null): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toPrecision(4)));
@@ -50,9 +64,22 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
       a.xs.push(p.value);
       acc.set(k, a);
     }
-    for (const a of acc.values()) series.push({ pick: a.pick, layer: a.layer, metric: a.metric, step: a.step, value: r4(mean(a.xs)) });
+    const actsOf = new Map(digests.map((d) => [pickOf(d), d.acts]));
+    for (const a of acc.values()) series.push({ pick: a.pick, family: a.pick, layer: a.layer, layerName: layerName(a.layer, actsOf.get(a.pick) ?? []), metric: a.metric, step: a.step, value: r4(mean(a.xs)) });
   } else {
-    for (const d of digests) for (const p of d.series) series.push({ pick: d.run, layer: p.layer, metric: p.metric, step: p.step, value: r4(p.value) });
+    for (const d of digests) for (const p of d.series) series.push({ pick: d.run, family: familyOf(d.run), layer: p.layer, layerName: layerName(p.layer, d.acts), metric: p.metric, step: p.step, value: r4(p.value) });
+  }
+  // bands and strips of one run at a time (of the first seed of a combination when aggregated)
+  const quantiles: Row[] = [], units: Row[] = [];
+  const shown = new Set<string>();
+  for (const d of digests) {
+    const pick = pickOf(d);
+    if (shown.has(pick)) continue;
+    shown.add(pick);
+    for (const q of d.quantiles) {
+      quantiles.push({ pick, layer: q.layer, layerName: layerName(q.layer, d.acts), of: q.of, step: q.step, ...Object.fromEntries(QUANTILES.map((p, i) => [`p${p}`, r4(q.q[i])])) });
+    }
+    for (const u of d.units) units.push({ pick, layer: u.layer, layerName: layerName(u.layer, d.acts), unit: u.unit, step: u.step, stepEnd: u.step + d.stripBucket, value: r4(u.value) });
   }
   const failed = new Map(hyps.flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.failed] as const)));
   const multi = new Set(digests.map((d) => d.variant)).size > 1;
@@ -93,5 +120,5 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   const all = [...new Set(digests.map(pickOf))];
   const target = digests.find((d) => d.study && groupOf(d.acts) === 'target');
   const picks = target ? [pickOf(target), ...all.filter((p) => p !== pickOf(target))] : all;
-  return { series, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
+  return { series, quantiles, units, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
 }

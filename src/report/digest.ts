@@ -7,8 +7,30 @@
 import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
 import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
+import { distribution, QUANTILES, quantileMetric } from '../probes/distribution.js';
 
 export const MAX_POINTS = 200;
+/** points per run of the distribution bands and the per-unit heat strips (finer is not readable) */
+export const STRIP_POINTS = 100;
+/** layers with at most this many units get a per-unit heat strip (wider ones are not readable) */
+export const STRIP_MAX_UNITS = 16;
+
+/** Quantiles of z or a at one bucket of steps (means over the bucket's probed steps). */
+export interface QuantilePoint {
+  readonly layer: number;
+  readonly of: 'z' | 'a';
+  readonly step: number;
+  /** QUANTILES[i] → q[i] */
+  readonly q: readonly number[];
+}
+
+/** The share of samples for which a unit is active, per bucket of steps (layers with per-unit figures). */
+export interface UnitPoint {
+  readonly layer: number;
+  readonly unit: number;
+  readonly step: number;
+  readonly value: number;
+}
 
 /** The per-step series drawn in the per-run panels. */
 export const SERIES_METRICS: readonly (readonly [probe: string, metric: string])[] = [
@@ -75,6 +97,12 @@ export interface RunDigest {
   readonly diagEpochs: readonly { readonly epoch: number; readonly step: number; readonly values: Readonly<Record<string, number>> }[];
   /** the last evaluation's diagnosis (empty if the trace has none) */
   readonly diag: Readonly<Record<string, number>>;
+  /** steps of one point of {@link quantiles} and {@link units} */
+  readonly stripBucket: number;
+  readonly quantiles: readonly QuantilePoint[];
+  readonly units: readonly UnitPoint[];
+  /** last step recorded (probe rows), so charts can span the whole run */
+  readonly lastStep: number;
   readonly probes: readonly string[];
   /** probes the run was asked to record (its config) */
   readonly probesConfigured: readonly string[];
@@ -108,6 +136,13 @@ export function digestTrace(t: Trace): RunDigest {
   const unitSeries = new Map<number, { step: number[]; v: number[] }>();
   const outLayer = f.layers.length;
   const probesSeen = new Set<string>();
+  const stripBucket = Math.max(1, Math.ceil(steps / STRIP_POINTS));
+  const distId = c.probes.indexOf(distribution.id);
+  // metric code → [z|a, index into QUANTILES]
+  const qOf = new Map<number, ['z' | 'a', number]>();
+  for (const of of ['z', 'a'] as const) QUANTILES.forEach((p, i) => { const id = c.metrics.indexOf(quantileMetric(of, p)); if (id >= 0) qOf.set(id, [of, i]); });
+  const qAcc = new Map<string, { layer: number; of: 'z' | 'a'; step: number; sum: number[]; n: number[] }>();
+  const uAcc = new Map<string, { layer: number; unit: number; step: number; sum: number; n: number }>();
   for (let i = 0; i < c.length; i++) {
     const p = c.probe[i];
     if (p === evalId || p === timingId) continue;
@@ -142,12 +177,42 @@ export function digestTrace(t: Trace): RunDigest {
       s.sum += v; s.n++;
       sums.set(k, s);
     }
+    if (p === distId) {
+      const q = qOf.get(c.metric[i]);
+      if (q) {
+        const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
+        const k = `${layer}/${q[0]}/${b}`;
+        const a = qAcc.get(k) ?? { layer, of: q[0], step: b, sum: QUANTILES.map(() => 0), n: QUANTILES.map(() => 0) };
+        a.sum[q[1]] += v; a.n[q[1]]++;
+        qAcc.set(k, a);
+      }
+    }
+    if (metric.startsWith('active_u')) {
+      const unit = Number(metric.slice('active_u'.length));
+      const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
+      const k = `${layer}/${unit}/${b}`;
+      const a = uAcc.get(k) ?? { layer, unit, step: b, sum: 0, n: 0 };
+      a.sum += v; a.n++;
+      uAcc.set(k, a);
+    }
     if (layer === outLayer && metric.startsWith('active_u')) {
       const u = Number(metric.slice('active_u'.length));
       const s = unitSeries.get(u) ?? { step: [], v: [] };
       s.step.push(c.step[i]); s.v.push(v);
       unitSeries.set(u, s);
     }
+  }
+  // small ReLU layers without per-step `active_u{k}` (other than the output) get their strip from the windows
+  const stripLayers = new Set([...uAcc.values()].map((a) => a.layer));
+  for (const w of windows.values()) {
+    if (stripLayers.has(w.layer) || (f.layers[w.layer - 1]?.fanOut ?? Infinity) > STRIP_MAX_UNITS) continue;
+    w.step.forEach((st, j) => {
+      const b = Math.floor(st / stripBucket) * stripBucket;
+      const k = `${w.layer}/${w.unit}/${b}`;
+      const a = uAcc.get(k) ?? { layer: w.layer, unit: w.unit, step: b, sum: 0, n: 0 };
+      a.sum += w.v[j]; a.n++;
+      uAcc.set(k, a);
+    });
   }
   const evalPoints: EvalPoint[] = [...evals.entries()].sort((a, b) => a[0] - b[0]).map(([epoch, e]) => ({
     epoch, step: e.step, testAcc: e.v.test_acc ?? null, testLoss: e.v.test_loss ?? null, trainLoss: e.v.train_loss ?? null,
@@ -179,6 +244,12 @@ export function digestTrace(t: Trace): RunDigest {
       : [...unitSeries.entries()].sort((a, b) => a[0] - b[0]).map(([unit, s]) => ({ layer: outLayer, unit, step: deathStep(s.step, s.v) })),
     diagEpochs: [...diagEpochs.entries()].sort((a, b) => a[0] - b[0]).map(([epoch, e]) => ({ epoch, ...e })),
     diag: [...diagEpochs.entries()].sort((a, b) => a[0] - b[0]).at(-1)?.[1].values ?? {},
+    stripBucket,
+    quantiles: [...qAcc.values()].sort((a, b) => a.layer - b.layer || a.of.localeCompare(b.of) || a.step - b.step)
+      .map((a) => ({ layer: a.layer, of: a.of, step: a.step, q: a.sum.map((s, i) => (a.n[i] ? s / a.n[i] : NaN)) })),
+    units: [...uAcc.values()].sort((a, b) => a.layer - b.layer || a.unit - b.unit || a.step - b.step)
+      .map((a) => ({ layer: a.layer, unit: a.unit, step: a.step, value: a.sum / a.n })),
+    lastStep: Math.max(0, steps - 1),
     probes: [...probesSeen].sort(),
     probesConfigured: Array.isArray(t.config.probes) ? (t.config.probes as string[]) : [],
   };

@@ -11,7 +11,7 @@ import { fmtInterval, type HypothesisResult, type Prevalence } from './hypothese
 import type { Interventions } from './interventions.js';
 import type { GroupAttribution } from './attribution.js';
 import { COVERS, FAIL_MARGIN, MIN_RUNS, MOST } from '../study.js';
-import type { Panel } from './panels.js';
+import { NO_RUN, Overlay, OVERLAY_LABELS, type Panel } from './panels.js';
 
 const require = createRequire(import.meta.url);
 
@@ -71,10 +71,11 @@ const EMBED = `
     const { view } = await vegaEmbed(el, spec, { actions: false, renderer: 'svg', logLevel: vega.Error });
     views.push(view);
   }
-  const pick = document.getElementById('pick');
-  if (pick) pick.addEventListener('change', (e) => {
-    for (const v of views) { try { v.signal('pick', e.target.value).runAsync(); } catch (_) { /* chart without the selector */ } }
+  // each page-wide control drives the signal of its name in every chart that has it
+  for (const ctl of document.querySelectorAll('[data-signal]')) ctl.addEventListener('change', (e) => {
+    for (const v of views) { try { v.signal(ctl.dataset.signal, e.target.value).runAsync(); } catch (_) { /* chart without it */ } }
   });
+  const pick = document.getElementById('pick');
   const line = document.getElementById('diagnosis-line');
   const lines = JSON.parse(document.getElementById('probe-diagnoses')?.textContent ?? '{}');
   const show = (v) => { if (line) line.textContent = (lines[v] ?? []).join('\\n'); };
@@ -193,6 +194,7 @@ export function pageHtml(p: PageInput): string {
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
   const several = p.datasets.variants.length > 1;
   const diagRows = p.datasets.runs.map((r) => `<tr><td>${esc(String(r.run))}</td><td>${esc(String(r.variant))}</td><td>${r.failed === null ? '—' : r.failed ? 'fails' : 'no'}</td><td>${esc(String(r.diagnosis ?? '—'))}</td></tr>`).join('');
+  const overlay = Object.values(Overlay).map((v) => `<option value="${v}">${esc(OVERLAY_LABELS[v])}</option>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">${CSP}
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -214,7 +216,10 @@ ${interventionsHtml(p.interventions)}
 <h2>Across runs</h2>
 ${section('across') || '<p>No chart: these traces do not have what the cross-run charts need.</p>'}
 <h2>Per run</h2>
-<p><label>${p.datasets.aggregated ? 'combination (mean over seeds)' : 'run'} <select id="pick">${options}</select></label></p>
+<p><label>${p.datasets.aggregated ? 'combination (mean over seeds)' : 'run'} <select id="pick" data-signal="pick">${options}</select></label>
+ · <label>with <select id="also" data-signal="also"><option>${NO_RUN}</option>${options}</select></label>
+ · <label>overlay <select id="overlay" data-signal="overlay">${overlay}</select></label>
+ <span class="meta">(line charts: other runs drawn lighter; hover a line for its run)</span></p>
 <pre id="diagnosis-line" class="diag">${esc((p.diagnoses[p.datasets.picks[0] ?? ''] ?? []).join('\n'))}</pre>
 ${section('run')}
 <h2>How to read this page</h2>

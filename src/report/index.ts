@@ -22,14 +22,14 @@ import { collectTraces } from '../sweep/sweep-index.js';
 
 export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
-import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets } from './datasets.js';
+import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets, type Row } from './datasets.js';
 import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from './hypotheses.js';
 import { diagnose, type Diagnosis } from './diagnosis-line.js';
 import { pairInterventions, type Interventions } from './interventions.js';
 import { attributionByGroup, type GroupAttribution } from './attribution.js';
 import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study.js';
 import { pageHtml } from './html.js';
-import { panels as buildPanels } from './panels.js';
+import { panels as buildPanels, type Panel } from './panels.js';
 import { toPng, toSvg } from './render.js';
 import { BOOTSTRAP_RESAMPLES } from './stats.js';
 
@@ -94,6 +94,19 @@ function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datase
   return { ...spec, datasets: Object.fromEntries(names.map((n) => [n, d[n] as unknown[]])) } as TopLevelSpec;
 }
 
+/**
+ * A chart as a file (.vl.json, .svg, .png) shows one state of the page: per-run charts show the
+ * default run, say so in a subtitle, and carry only its rows (not every run's: 1.8 MB each).
+ */
+export function fileSpec(p: Panel, d: Datasets): TopLevelSpec {
+  if (p.section !== 'run') return withData(p.spec, d, p.data);
+  const pick = d.picks[0] ?? '';
+  const only = Object.fromEntries(p.data.map((n) => [n, (d[n] as Row[]).filter((r) => !('pick' in r) || r.pick === pick)]));
+  const spec = p.spec as TopLevelSpec & { title?: unknown };
+  const text = typeof spec.title === 'string' ? spec.title : p.title;
+  return { ...spec, title: { text, subtitle: `${d.aggregated ? 'combination' : 'run'} ${pick}` }, datasets: only } as TopLevelSpec;
+}
+
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
   const out = resolve(opts.out ?? defaultReportDir(inputs));
   const paths = collectTraces(inputs);
@@ -146,7 +159,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const files: string[] = [];
   const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
   for (const p of panels) {
-    const spec = withData(p.spec, datasets, p.data);
+    const spec = fileSpec(p, datasets);
     write(`${p.id}.vl.json`, JSON.stringify(spec, null, 1));
     if (!opts.noImages) {
       progress(`rendering ${p.id}`);

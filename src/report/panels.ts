@@ -19,35 +19,65 @@ export interface Panel {
   readonly spec: TopLevelSpec;
 }
 
-const LAYER_COLOR = { field: 'layer', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } } as const;
+const LAYER_COLOR = { field: 'layerName', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } } as const;
+/** Axis labels without float noise: `1`, not `1.000000`; `0`, not `0.000000`; `10`, not `1e+1`. */
+const NUM = { format: '~r' } as const;
+/** log axes: `0.001` and `1e-7` alike */
+const LOGNUM = { format: '~g' } as const;
+/**
+ * The page resizes a chart when its content changes (another run's legend): without it a
+ * chart keeps its first size and clips a longer legend ("laye").
+ */
+const AUTOSIZE = { type: 'pad', resize: true } as const;
 
 function pickParam(d: Datasets) {
   return { name: 'pick', value: d.picks[0] ?? '', bind: { input: 'select' as const, options: d.picks, name: d.aggregated ? 'combination ' : 'run ' } };
 }
 
+/** What else the per-run line charts draw over the chosen run. */
+export const Overlay = { none: 'none', seeds: 'seeds', all: 'all' } as const;
+export const OVERLAY_LABELS = { none: 'the chosen run only', seeds: 'all seeds of its combination', all: 'every run' } as const;
+export const NO_RUN = '—';
+
+function overlayParams(d: Datasets) {
+  return [
+    pickParam(d),
+    { name: 'also', value: NO_RUN, bind: { input: 'select' as const, options: [NO_RUN, ...d.picks], name: 'with ' } },
+    { name: 'overlay', value: Overlay.none, bind: { input: 'select' as const, options: Object.values(Overlay), labels: Object.values(OVERLAY_LABELS), name: 'overlay ' } },
+  ];
+}
+
+/** Rows of the chosen run, the second chosen one, and the overlaid ones. */
+const SHOWN = `datum.pick === pick || datum.pick === also || overlay === '${Overlay.all}' || (overlay === '${Overlay.seeds}' && datum.family === replace(pick, regexp('_s[0-9]+$'), ''))`;
+
 function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?: boolean; title: string }): TopLevelSpec {
   return {
     $schema: VL_SCHEMA,
     title: opts.title,
-    params: [pickParam(d)],
+    params: overlayParams(d),
     data: { name: 'series' },
     transform: [
-      { filter: 'datum.pick === pick' },
+      { filter: SHOWN },
       { filter: { field: 'metric', oneOf: [...metrics] } },
-      ...(opts.log ? [{ filter: 'datum.value > 0' }] : []),
+      // a 0 cannot be drawn on a log scale: it breaks the line but still counts for the x extent,
+      // so the axis spans the whole run even when the gradient vanishes before its end
+      ...(opts.log ? [{ calculate: 'datum.value > 0 ? datum.value : null', as: 'value' }] : []),
     ],
-    mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5 },
+    mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5, invalid: 'break-paths-show-domains' },
     encoding: {
       column: { field: 'metric', type: 'nominal', sort: [...metrics], title: null },
-      x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true } },
+      x: { field: 'step', type: 'quantitative', title: 'step', axis: NUM },
+      y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true }, axis: opts.log ? LOGNUM : NUM },
       color: LAYER_COLOR,
-      tooltip: [{ field: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }],
+      detail: { field: 'pick' },
+      opacity: { condition: { test: 'datum.pick === pick', value: 1 }, value: 0.45 },
+      tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }],
     },
     resolve: { scale: { y: 'independent' } },
+    autosize: AUTOSIZE,
     width: 220,
     height: 160,
-  };
+  } as TopLevelSpec;
 }
 
 export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: boolean; h2: boolean; deaths: boolean }): { panels: Panel[]; skipped: string[] } {
@@ -61,13 +91,14 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     spec: {
       $schema: VL_SCHEMA,
       params: [pickParam(d)],
+      autosize: AUTOSIZE,
       hconcat: [
         {
           title: 'train loss',
           data: { name: 'series' },
           transform: [{ filter: 'datum.pick === pick && datum.metric === "loss"' }],
           mark: { type: 'line', strokeWidth: 1.5 },
-          encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'value', type: 'quantitative', title: 'loss' } },
+          encoding: { x: { field: 'step', type: 'quantitative', axis: NUM }, y: { field: 'value', type: 'quantitative', title: 'loss', axis: NUM } },
           width: 260, height: 160,
         },
         {
@@ -76,8 +107,8 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
           transform: [{ filter: 'datum.pick === pick' }],
           mark: { type: 'line', point: true },
           encoding: {
-            x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
-            y: { aggregate: 'mean', field: 'testAcc', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
+            x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
+            y: { aggregate: 'mean', field: 'testAcc', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] }, axis: NUM },
           },
           width: 260, height: 160,
         },
@@ -90,6 +121,33 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${perRun}.`,
       spec: metricsOverSteps(d, ['inactive_frac', 'dead_units', 'dead_rows'], { title: 'dead ReLUs per layer' }),
     });
+    if (d.units.length > 0) {
+      out.push({
+        id: 'run-units', title: 'Per-unit activity', section: 'run', data: ['units'],
+        caption: `Layers of at most 16 units (the per-unit figures of dead-relu, or else the unit-activity windows): the share of the batch for which each unit is active (z > 0), per unit (rows) and step (columns); a unit that turns dark and stays dark has died — the unit-level view of dead_units above. ${d.aggregated ? 'The first seed of the chosen combination' : 'The chosen run'}.`,
+        spec: {
+          $schema: VL_SCHEMA,
+          title: 'per-unit activity',
+          params: [pickParam(d)],
+          data: { name: 'units' },
+          transform: [{ filter: 'datum.pick === pick' }],
+          facet: { row: { field: 'layerName', type: 'nominal', title: null } },
+          spec: {
+            mark: 'rect',
+            encoding: {
+              x: { field: 'step', type: 'quantitative', title: 'step', axis: NUM },
+              x2: { field: 'stepEnd' },
+              y: { field: 'unit', type: 'ordinal', title: 'unit' },
+              color: { field: 'value', type: 'quantitative', title: 'active share', scale: { domain: [0, 1], scheme: 'viridis' } },
+              tooltip: [{ field: 'layerName', title: 'layer' }, { field: 'unit' }, { field: 'step' }, { field: 'value', format: '.3~g', title: 'active share' }],
+            },
+            width: 480, height: { step: 9 },
+          },
+          // a shared unit axis: an independent one with a step height fails to render in vega 6
+          autosize: AUTOSIZE,
+        } as TopLevelSpec,
+      });
+    }
   }
   if (need('saturation', 'Saturation')) {
     out.push({
@@ -103,6 +161,34 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
       caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale; steps where a value is exactly 0 (no gradient at all) cannot be drawn on a log scale and leave gaps. ${perRun}.`,
       spec: metricsOverSteps(d, ['w_grad_norm', 'update_ratio'], { title: 'gradient size per layer', log: true }),
+    });
+  }
+  if (need('distribution', 'Distributions')) {
+    const band = (lo: string, hi: string, opacity: number) => ({
+      mark: { type: 'area' as const, opacity, color: '#1f77b4' },
+      encoding: { x: { field: 'step', type: 'quantitative' as const, title: 'step', axis: NUM }, y: { field: lo, type: 'quantitative' as const, title: null, axis: NUM }, y2: { field: hi } },
+    });
+    out.push({
+      id: 'run-distribution', title: 'Distributions of z and a', section: 'run', data: ['quantiles'],
+      caption: `Per layer, the pre-activation z (left) and the output a (right) over all units and samples of a batch, every --distribution-every steps: bands from the outside in are the 1–99%, 5–95% and 25–75% ranges, the line the median; the dashed rule is 0. An output ReLU whose z bands sink below 0 is dying; a sigmoid whose a bands pile up at 0 or 1 is saturating. ${d.aggregated ? 'The first seed of the chosen combination' : 'The chosen run'}.`,
+      spec: {
+        $schema: VL_SCHEMA,
+        title: 'distribution of z and a per layer',
+        params: [pickParam(d)],
+        data: { name: 'quantiles' },
+        transform: [{ filter: 'datum.pick === pick' }],
+        facet: { row: { field: 'layerName', type: 'nominal', title: null }, column: { field: 'of', type: 'nominal', title: null, sort: ['z', 'a'] } },
+        spec: {
+          layer: [
+            band('p1', 'p99', 0.15), band('p5', 'p95', 0.25), band('p25', 'p75', 0.4),
+            { mark: { type: 'line', color: '#1f77b4', strokeWidth: 1.5 }, encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'p50', type: 'quantitative' } } },
+            { mark: { type: 'rule', color: '#888', strokeDash: [3, 3] }, encoding: { y: { datum: 0 } } },
+          ],
+          width: 260, height: 110,
+        },
+        resolve: { scale: { y: 'independent' } },
+        autosize: AUTOSIZE,
+      } as TopLevelSpec,
     });
   }
   if (d.grid.length > 0) {
@@ -200,7 +286,8 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       spec: {
         $schema: VL_SCHEMA,
         data: { name: 'claims' },
-        encoding: { y: { field: 'claim', type: 'nominal', title: null, sort: null } },
+        // whole claims: the default 180 px limit cut them to '…'
+        encoding: { y: { field: 'claim', type: 'nominal', title: null, sort: null, axis: { labelLimit: 560 } } },
         layer: [
           { mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { field: 'lo', type: 'quantitative', title: 'estimate and 95% CI' }, x2: { field: 'hi' }, color: { field: 'holds', type: 'nominal', title: null, scale: { domain: ['as predicted', 'undecided', 'against'], range: ['#2ca02c', '#7f7f7f', '#d62728'] } } } },
           { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'estimate', type: 'quantitative' }, color: { field: 'holds', type: 'nominal' } } },

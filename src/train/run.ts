@@ -90,7 +90,7 @@ export interface RunResult {
   readonly backend: string;
   readonly steps: number;
   readonly epochs: readonly EpochSummary[];
-  /** the values of the last probed step */
+  /** each per-step value as last measured (probes keep their own schedules) */
   readonly last: readonly LayerFigure[];
   readonly seconds: number;
   readonly probeOverhead: number;
@@ -190,7 +190,13 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   const backend = await selectBackend(config.backend, {
     sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn: bnFlags,
     // most steps of a run sampling `--every N > 1` compute no probes
-    hooks: () => (host.slots.length > 0 && config.every === 1 ? makeHost() : null),
+    // a typical probed step: the probes on their own sparser schedules (distribution) are not due
+    hooks: () => {
+      if (host.slots.length === 0 || config.every !== 1) return null;
+      const h = makeHost();
+      h.due(1, 1);
+      return h;
+    },
   });
   const stepsPerEpoch = Math.ceil(data.train.n / config.batch);
   const facts: RunFacts = {
@@ -225,8 +231,11 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   let probeTotal = 0, writeTotal = 0, wallTotal = 0;
   let final: FinalFigures | null = null;
   let diverged: Divergence | null = null;
+  // per step slot: probes keep their own schedules, so each value has its own count of steps
   const slotSums = new Float64Array(stepSlots.length);
-  let slotSteps = 0;
+  const slotSteps = new Float64Array(stepSlots.length);
+  const lastBySlot = new Float64Array(stepSlots.length);
+  const seen = new Uint8Array(stepSlots.length);
   const progress = (): RunProgress => ({
     status,
     epochsDone: epochs.length,
@@ -250,17 +259,25 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     metrics: metricNames,
     metadata: { [MetaKey.config]: { ...config, configHash: configHash(config) }, [MetaKey.facts]: facts },
   }, progress(), { force: replace });
-  const layout = {
-    layers: Int8Array.from(stepSlots, (s) => s.layer),
-    probes: Int8Array.from(stepSlots, (s) => writer.probeId(s.probe)),
-    metrics: Int16Array.from(stepSlots, (s) => writer.metricId(s.metric)),
+  // one row layout per set of due probes (a handful: the schedules repeat)
+  const layouts = new Map<string, { layers: Int8Array; probes: Int8Array; metrics: Int16Array }>();
+  const layoutOf = (slots: readonly number[]) => {
+    const key = slots.join(',');
+    let l = layouts.get(key);
+    if (!l) {
+      const sl = slots.map((i) => host.slots[i]);
+      l = { layers: Int8Array.from(sl, (s) => s.layer), probes: Int8Array.from(sl, (s) => writer.probeId(s.probe)), metrics: Int16Array.from(sl, (s) => writer.metricId(s.metric)) };
+      layouts.set(key, l);
+    }
+    return l;
   };
   const windowLayout = {
     layers: Int8Array.from(windowSlots, (s) => s.layer),
     probes: Int8Array.from(windowSlots, (s) => writer.probeId(s.probe)),
     metrics: Int16Array.from(windowSlots, (s) => writer.metricId(s.metric)),
   };
-  // windowed values (per-unit activity): mean over the probed steps of each window, one row per value
+  // windowed values (per-unit activity): mean over the probed steps of each window, one row per
+  // value. Windowed probes follow --every (none has a schedule of its own), so one count serves all.
   const windowSteps = Math.max(1, Math.ceil(stepsPerEpoch / UNIT_WINDOWS_PER_EPOCH));
   const windowSums = new Float64Array(windowSlots.length);
   let windowCount = 0, windowStart = 0;
@@ -282,7 +299,6 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const checkpointMs = (opts.checkpointSeconds ?? 10) * 1000;
-  let lastValues: Float32Array | null = null;
   let lastCheckpoint = performance.now();
   let lastYield = performance.now();
   try {
@@ -294,7 +310,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       const t0 = performance.now();
       let probeMs = 0, writeMs = 0, lossSum = 0, stepsThisEpoch = 0;
       slotSums.fill(0);
-      slotSteps = 0;
+      slotSteps.fill(0);
       const order = permutation(data.train.n, rng(config.seed, 'shuffle', epoch));
       opts.listener?.onEpochBegin?.(epoch, stepsPerEpoch);
       for (let s = 0; s < stepsPerEpoch; s++) {
@@ -306,19 +322,26 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
         const start = s * config.batch;
         const size = Math.min(config.batch, data.train.n - start);
         const batch = builder.build(order, start, size);
-        const probed = stepsDone % config.every === 0;
+        const probed = host.due(stepsDone, config.every);
         const info = { step: stepsDone, epoch, batchSize: size };
         const values = model.step(batch, probed ? host : null, info);
         disposeBatch(batch);
         lossSum += values[0];
         if (probed) {
           const tw = performance.now();
-          writer.appendMany(stepsDone, epoch, layout, values, 1);
-          for (let k = 0; k < slotSums.length; k++) slotSums[k] += values[k + 1];
-          for (let k = 0; k < windowSums.length; k++) windowSums[k] += values[k + 1 + slotSums.length];
-          windowCount++;
-          slotSteps++;
-          lastValues = values;
+          // the due slots, ascending: this step's per-step values, then its windowed ones
+          const slots = host.activeSlots;
+          let nStep = 0;
+          while (nStep < slots.length && slots[nStep] < stepSlots.length) nStep++;
+          writer.appendMany(stepsDone, epoch, layoutOf(slots.slice(0, nStep)), values, 1);
+          for (let k = 0; k < nStep; k++) {
+            slotSums[slots[k]] += values[k + 1];
+            slotSteps[slots[k]]++;
+            lastBySlot[slots[k]] = values[k + 1];
+            seen[slots[k]] = 1;
+          }
+          for (let k = nStep; k < slots.length; k++) windowSums[slots[k] - stepSlots.length] += values[k + 1];
+          if (nStep < slots.length) windowCount++;
           writeMs += performance.now() - tw;
         }
         stepsDone++;
@@ -364,7 +387,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       epochs.push(e);
       final = {
         epoch, testAcc: e.testAcc, testLoss: e.testLoss, trainLoss: e.trainLoss,
-        means: Object.fromEntries(stepSlots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps ? slotSums[k] / slotSteps : NaN])),
+        means: Object.fromEntries(stepSlots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps[k] ? slotSums[k] / slotSteps[k] : NaN])),
         diagnosis: Object.fromEntries(ev.diagnosis.rows.map((r) => [`${r.layer}/${r.metric}`, Number.isFinite(r.value) ? r.value : null])),
       };
       probeTotal += probeMs;
@@ -387,9 +410,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       if (status !== RunStatus.failed) { status = RunStatus.failed; throw e; }
     }
   }
-  const last: LayerFigure[] = lastValues
-    ? stepSlots.map((s, i) => ({ layer: s.layer, probe: s.probe, metric: s.metric, value: lastValues![i + 1] }))
-    : [];
+  const last: LayerFigure[] = stepSlots.flatMap((s, i) => (!seen[i] ? [] : [{ layer: s.layer, probe: s.probe, metric: s.metric, value: lastBySlot[i] }]));
   const result: RunResult = {
     run, path: writer.file, status, config, configHash: configHash(config), backend: backend.name, steps: stepsDone, epochs, last,
     seconds: wallTotal / 1000,

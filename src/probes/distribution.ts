@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs';
+import { defineKernel } from '../train/kernels/host.js';
+import type { LayerProbe } from './probe.js';
+
+/** Quantile levels, in percent: the bands TensorBoard's distributions draw, plus the median. */
+export const QUANTILES = [1, 5, 25, 50, 75, 95, 99] as const;
+
+/** Metric name of quantile `p` (percent) of `of` (z or a): `z_p50`, `a_p99`. */
+export const quantileMetric = (of: 'z' | 'a', p: number): string => `${of}_p${p}`;
+
+/**
+ * Quantile p ∈ [0, 1] of ascending `sorted`, interpolated linearly between the two nearest ranks
+ * (position (n − 1)·p; numpy's default, R's type 7).
+ */
+export function quantileOfSorted(sorted: ArrayLike<number>, p: number): number {
+  const h = (sorted.length - 1) * p, lo = Math.floor(h), hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+/** Every quantile of z, then of a, over all entries of the layer (units × batch). */
+const stats = defineKernel<Record<string, never>>({
+  name: 'ProbeDistribution',
+  inputs: ['z', 'a'],
+  host([z, a]) {
+    const out: number[] = [];
+    for (const x of [z, a]) {
+      const sorted = Float32Array.from(x).sort(); // typed-array sort is numeric; NaN sorts last
+      for (const p of QUANTILES) out.push(quantileOfSorted(sorted, p / 100));
+    }
+    return out;
+  },
+  device([z, a]) {
+    const parts = [z, a].map((x) => {
+      const flat = tf.reshape(x, [-1]) as tf.Tensor1D;
+      const n = flat.shape[0];
+      const sorted = tf.reverse(tf.topk(flat, n, true).values) as tf.Tensor1D; // ascending
+      const h = QUANTILES.map((p) => ((n - 1) * p) / 100);
+      const lo = h.map(Math.floor), hi = lo.map((l) => Math.min(l + 1, n - 1));
+      const vlo = tf.gather(sorted, tf.tensor1d(lo, 'int32')), vhi = tf.gather(sorted, tf.tensor1d(hi, 'int32'));
+      return tf.add(vlo, tf.mul(tf.tensor1d(h.map((x, i) => x - lo[i])), tf.sub(vhi, vlo))) as tf.Tensor1D;
+    });
+    return tf.concat(parts) as tf.Tensor1D;
+  },
+});
+
+/**
+ * The distribution of a layer's pre-activation z and output a, as quantiles over all (unit,
+ * sample) entries of the batch, on its own schedule (every `distributionEvery` steps: a sort per
+ * layer costs more than the other probes' single pass). Drawn as bands over steps, it shows what
+ * the scalar probes summarise: an output ReLU whose z drifts below 0 is dying; a sigmoid whose a
+ * piles up at 0 or 1 is saturating.
+ */
+export const distribution: LayerProbe = {
+  id: 'distribution',
+  scope: 'layer',
+  description: 'quantiles (1, 5, 25, 50, 75, 95, 99%) of z and a per layer, every --distribution-every steps',
+  schedule: (step, settings) => step % settings.distributionEvery === 0,
+  kernels: stats.configs,
+  metrics() {
+    return [...QUANTILES.map((p) => quantileMetric('z', p)), ...QUANTILES.map((p) => quantileMetric('a', p))];
+  },
+  compute({ forward: { z, a } }) {
+    return stats([z, a], {});
+  },
+};
