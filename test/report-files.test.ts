@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildReport } from '../src/report/index.js';
+import { writeSyntheticTrace } from './synthetic.js';
+import { tmp } from './helpers.js';
+
+test('per-run chart files name their run and carry only its rows; log panels span the run; no float-noise ticks', async () => {
+  const dir = tmp();
+  for (const seed of [1, 2]) {
+    writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.2, deadRows: 0.9, sat: 0.2 });
+    writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed, acc: 0.9, deadRows: 0.01 });
+  }
+  const r = await buildReport([dir], { noImages: true });
+  const spec = (id: string) => JSON.parse(readFileSync(join(r.out, `${id}.vl.json`), 'utf8'));
+  for (const id of r.panels.filter((p) => p.startsWith('run-'))) {
+    const s = spec(id);
+    assert.equal(s.title.subtitle, 'run relu-sigmoid-relu_s1', id);
+    for (const [name, rows] of Object.entries(s.datasets as Record<string, { pick?: string }[]>)) {
+      assert.ok(rows.length > 0 && rows.every((x) => x.pick === undefined || x.pick === 'relu-sigmoid-relu_s1'), `${id}: ${name} holds other runs' rows`);
+    }
+  }
+  // a 0 gradient breaks the line but keeps its step in the x extent (it used to be filtered out)
+  const g = spec('run-gradients');
+  assert.ok(!JSON.stringify(g.transform).includes('datum.value > 0 ||') && !g.transform.some((t: { filter?: unknown }) => t.filter === 'datum.value > 0'));
+  assert.equal(g.mark.invalid, 'break-paths-show-domains');
+  // integer epochs, no fixed-decimal labels
+  const tr = spec('run-training');
+  assert.equal(tr.hconcat[1].encoding.x.axis.format, 'd');
+  assert.equal(spec('run-dead-relu').encoding.y.axis.format, '~r');
+  // legends name layers by activation
+  assert.ok(spec('run-dead-relu').datasets.series.some((x: { layerName: string }) => x.layerName === '3 · relu (out)'));
+});
