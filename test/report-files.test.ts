@@ -32,3 +32,18 @@ test('per-run chart files name their run and carry only its rows; log panels spa
   // legends name layers by activation
   assert.ok(spec('run-dead-relu').datasets.series.some((x: { layerName: string }) => x.layerName === '3 · relu (out)'));
 });
+
+test('traces recorded before the distribution probe (or without it) still read and report, with the panel skipped and said so', async () => {
+  const dir = tmp();
+  for (const seed of [1, 2]) writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.2, deadRows: 0.9, sat: 0.2, probes: ['loss', 'saturation', 'dead-relu', 'gradients'] });
+  const warnings: string[] = [];
+  const r = await buildReport([dir], { noImages: true, onWarning: (w) => warnings.push(w) });
+  assert.equal(r.runs, 2);
+  assert.ok(!r.panels.includes('run-distribution'), r.panels.join(', '));
+  assert.ok(r.panels.includes('run-dead-relu'));
+  assert.ok(warnings.some((w) => /skipped Distributions: no run recorded the 'distribution' probe/.test(w)), warnings.join('\n'));
+  // with one run that has it, the panel is back and shows the bands of that run only
+  writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.9, deadRows: 0.01 });
+  const r2 = await buildReport([dir], { noImages: true, force: true });
+  assert.ok(r2.panels.includes('run-distribution'));
+});

@@ -32,24 +32,28 @@ const TIMING = ['epoch_seconds', 'probe_seconds', 'write_seconds'] as const;
 
 export class Recorder {
   private writer: TraceWriter | null = null;
-  private layout: { layers: Int8Array; probes: Int8Array; metrics: Int16Array } | null = null;
+  /** one row layout per set of due slots (probes keep their own schedules; the sets repeat) */
+  private readonly layouts = new Map<string, { layers: Int8Array; probes: Int8Array; metrics: Int16Array }>();
   private status: RunStatus = RunStatus.running;
   private readonly epochSeconds: number[] = [];
   private final: FinalFigures | null = null;
   private readonly sums: Float64Array;
-  private probedSteps = 0;
+  /** per slot: the steps of this epoch that measured it */
+  private readonly counts: Float64Array;
   private stepsDone = 0;
   private epochsDone = 0;
   private wallMs = 0;
   private probeMs = 0;
   private writeMs = 0;
   private epochWriteMs = 0;
+  /** [loss, one value per slot] as last measured (NaN for a slot not measured yet), or null before any step */
   last: Float32Array | null = null;
 
   constructor(private readonly setup: RecorderSetup) {
     // refuse at once, not at the first step, to replace a trace
     if (!setup.force && existsSync(setup.path)) throw new ProbeError(ErrorCode.exists, msg.traceExists(setup.path));
     this.sums = new Float64Array(setup.slots.length);
+    this.counts = new Float64Array(setup.slots.length);
   }
 
   get path(): string {
@@ -82,23 +86,37 @@ export class Recorder {
       metrics,
       metadata: { [MetaKey.config]: this.setup.config(), [MetaKey.facts]: this.setup.facts() },
     }, this.progress(), { force: this.setup.force });
-    this.layout = {
-      layers: Int8Array.from(slots, (s) => s.layer),
-      probes: Int8Array.from(slots, (s) => w.probeId(s.probe)),
-      metrics: Int16Array.from(slots, (s) => w.metricId(s.metric)),
-    };
     this.writer = w;
     return w;
   }
 
-  /** `values` = [loss, one value per slot] of a probed step. */
-  record(step: number, epoch: number, values: Float32Array): void {
+  private layoutOf(w: TraceWriter, active: readonly number[]) {
+    const key = active.join(',');
+    let l = this.layouts.get(key);
+    if (!l) {
+      const sl = active.map((i) => this.setup.slots[i]);
+      l = { layers: Int8Array.from(sl, (s) => s.layer), probes: Int8Array.from(sl, (s) => w.probeId(s.probe)), metrics: Int16Array.from(sl, (s) => w.metricId(s.metric)) };
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  /**
+   * `values` = [loss, one value per due slot] of a probed step; `active` = the due slots' indexes
+   * into the setup's slots, ascending (default: all of them).
+   */
+  record(step: number, epoch: number, values: Float32Array, active: readonly number[] = this.setup.slots.map((_, i) => i)): void {
     const t0 = performance.now();
     const w = this.open();
-    w.appendMany(step, epoch, this.layout!, values, 1);
-    for (let k = 0; k < this.sums.length; k++) this.sums[k] += values[k + 1];
-    this.probedSteps++;
-    this.last = values;
+    w.appendMany(step, epoch, this.layoutOf(w, active), values, 1);
+    const last = this.last ?? new Float32Array(this.setup.slots.length + 1).fill(NaN);
+    last[0] = values[0];
+    active.forEach((slot, k) => {
+      this.sums[slot] += values[k + 1];
+      this.counts[slot]++;
+      last[slot + 1] = values[k + 1];
+    });
+    this.last = last;
     this.epochWriteMs += performance.now() - t0;
   }
 
@@ -129,10 +147,10 @@ export class Recorder {
       testAcc: f.testAcc ?? NaN,
       testLoss: f.testLoss ?? NaN,
       trainLoss: f.trainLoss ?? NaN,
-      means: Object.fromEntries(this.setup.slots.map((s, k) => [`${s.layer}/${s.probe}/${s.metric}`, this.probedSteps ? this.sums[k] / this.probedSteps : NaN])),
+      means: Object.fromEntries(this.setup.slots.map((s, k) => [`${s.layer}/${s.probe}/${s.metric}`, this.counts[k] ? this.sums[k] / this.counts[k] : NaN])),
     };
     this.sums.fill(0);
-    this.probedSteps = 0;
+    this.counts.fill(0);
     w.checkpoint(this.progress());
   }
 

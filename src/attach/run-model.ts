@@ -59,7 +59,7 @@ export interface ModelRunResult {
   readonly epochs: readonly ModelEpoch[];
   readonly layers: readonly Omit<PlannedLayer, 'tfLayer'>[];
   readonly unprobed: readonly UnprobedLayer[];
-  /** the last probed step's values */
+  /** each value as last measured (probes keep their own schedules; NaN if never measured) */
   readonly last: readonly (ValueSlot & { readonly value: number })[];
 }
 

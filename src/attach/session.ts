@@ -223,7 +223,8 @@ export class ProbeSession implements ForwardSink {
     const compute = opt.computeGradients, apply = opt.applyGradients;
     opt.computeGradients = (f, varList) => {
       this.discard();
-      const probed = this.step % this.every === 0;
+      // each probe by its own schedule (distribution: every distributionEvery steps), the others every `every`
+      const probed = this.host.due(this.step, this.every);
       if (probed) this.pending = { forward: new Map(), dz: new Map(), yTrue: null, yPred: null, loss: null };
       this.capturing = probed;
       let r: { value: tf.Scalar; grads: tf.NamedTensorMap };
@@ -311,14 +312,15 @@ export class ProbeSession implements ForwardSink {
     const values = out.dataSync() as Float32Array;
     out.dispose();
     // a probed layer the step did not run through has no values this step, not zeros
-    if (missing.size > 0) this.host.slots.forEach((s, k) => { if (missing.has(s.layer)) values[k + 1] = NaN; });
+    const active = this.host.activeSlots;
+    if (missing.size > 0) active.forEach((slot, k) => { if (missing.has(this.host.slots[slot].layer)) values[k + 1] = NaN; });
     const ms = performance.now() - t0;
     this.epochProbeMs += ms;
     this.recorder.addProbeMs(ms);
-    this.recorder.record(this.step, this.epoch, values);
+    this.recorder.record(this.step, this.epoch, values, active);
   }
 
-  /** The last probed step's values by slot (loss first), or null before any. */
+  /** Each slot's value as last measured (loss first; NaN for a slot not measured yet), or null before any step. */
   get lastValues(): Float32Array | null {
     return this.recorder.last;
   }
