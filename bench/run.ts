@@ -31,6 +31,7 @@ import { initParams } from '../src/train/model.js';
 import { permutation, rng } from '../src/train/rng.js';
 import { kernelSet } from '../src/train/kernels/products.js';
 import { measureProcesses, measureProducts, type ProcessFigures, type ProductFigures } from './products.js';
+import { nodeDispatch, type NodeDispatch } from './node-dispatch.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -52,7 +53,7 @@ const MODES: Mode[] = [
   { name: 'tape', engine: 'tape', probes: false },
 ];
 
-interface StepResult { backend: string; combo: string; off: number; on: number; tape: number; writeShare: number }
+interface StepResult { backend: string; combo: string; off: number; on: number; tape: number; writeShare: number; dispatch?: NodeDispatch }
 
 async function measureSteps(backend: BackendName): Promise<StepResult[] | string> {
   try {
@@ -112,10 +113,12 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
         if (m.name === 'on') onMs += ms * n;
       }
     }
+    // tfjs-node: how many TensorFlow ops a step issues, and what one costs to dispatch
+    const dispatch = backend === 'node' ? nodeDispatch(() => steps(MODES[1], 1), () => steps(MODES[0], 1)) : undefined;
     writer.close({ ...prog, status: RunStatus.complete });
     models.forEach((m) => m.dispose());
     rmSync(dir, { recursive: true, force: true });
-    const res = { backend, combo, off: median(times.off), on: median(times.on), tape: times.tape.length ? median(times.tape) : NaN, writeShare: writeMs / onMs };
+    const res = { backend, combo, off: median(times.off), on: median(times.on), tape: times.tape.length ? median(times.tape) : NaN, writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
     log(`  ${backend} ${combo}: off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
     out.push(res);
   }
@@ -214,6 +217,16 @@ async function main(): Promise<void> {
     p(`| ${r.backend} | ${r.combo} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${Number.isNaN(r.tape) ? '—' : r.tape.toFixed(2)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   }
   for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
+  const nodeRows = rows.filter((r) => r.dispatch);
+  if (nodeRows.length) {
+    p(`\ntfjs-node, where the step goes: every TensorFlow op is one eager call from JavaScript through the binding (a trivial one, Add of two 1-element tensors, costs ${nodeRows[0].dispatch!.usPerOp.toFixed(1)} µs here); the step's eight products as bare TensorFlow MatMul ops (one intra-op thread, as probe sets it) take ${nodeRows[0].dispatch!.productsMs.toFixed(2)} ms:\n`);
+    p('| combination | step, probes on | TF ops | their dispatch alone | products alone | rest (tfjs engine, elementwise work, readback) | step, probes off | TF ops | dispatch | rest |');
+    p('|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of nodeRows) {
+      const d = r.dispatch!, on = (d.opsOn * d.usPerOp) / 1000, off = (d.opsOff * d.usPerOp) / 1000;
+      p(`| ${r.combo} | ${r.on.toFixed(2)} ms | ${d.opsOn.toFixed(0)} | ${on.toFixed(2)} ms | ${d.productsMs.toFixed(2)} ms | ${(r.on - on - d.productsMs).toFixed(2)} ms | ${r.off.toFixed(2)} ms | ${d.opsOff.toFixed(0)} | ${off.toFixed(2)} ms | ${(r.off - off - d.productsMs).toFixed(2)} ms |`);
+    }
+  }
   if (products) {
     const { peak, peakSimd, rows: pr } = products;
     p(`\nmatrix products on wasm, batch 32 (GFLOP/s, best of interleaved rounds; the step runs ${kernelSet()}). Peak of one core: ${peak.toFixed(1)} GFLOP/s (register-only f32x4.relaxed_madd loop), ${peakSimd.toFixed(1)} with f32x4.mul + add\n`);
