@@ -36,6 +36,8 @@ export interface SyntheticRun {
   readonly probes?: readonly string[];
   /** stop writing after this many epochs, leaving the trace as if killed */
   readonly killAfter?: number;
+  /** per-step metrics written as NaN at every step (a probe that measured nothing finite) */
+  readonly nanMetrics?: readonly string[];
 }
 
 const METRICS = {
@@ -104,7 +106,7 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   for (let e = 1; e <= epochs; e++) {
     if (s.killAfter !== undefined && e > s.killAfter) return path; // never closed, as after kill -9
     for (let k = 0; k < spe; k++, step++) {
-      const put = (layer: number, probe: string, metric: string, v: number) => w.append(step, e, layer, w.probeId(probe), w.metricId(metric), v);
+      const put = (layer: number, probe: string, metric: string, v: number) => w.append(step, e, layer, w.probeId(probe), w.metricId(metric), s.nanMetrics?.includes(metric) ? NaN : v);
       if (probes.includes('loss')) { put(0, 'loss', 'loss', 2.3 * (1 - s.acc) + noise()); put(0, 'loss', 'accuracy', clamp(s.acc + noise())); }
       acts.forEach((a, i) => {
         const l = i + 1, out = l === acts.length;

@@ -2,7 +2,7 @@ import chalk from 'chalk';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { compareTraces, type Cell, type Comparison } from '../compare/compare.js';
+import { compareTraces, divergenceText, type Cell, type Comparison } from '../compare/compare.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { parseInteger } from '../config.js';
@@ -74,9 +74,8 @@ export function render(c: Comparison): string {
   const where = c.layer === 0 ? 'network' : `layer ${c.layer}`;
   out.push('', `${c.metric} (${where}) against ${c.groups[0].label}, tolerance ${c.tol}:`);
   for (const d of c.divergence) {
-    out.push(d.step === null
-      ? `  ${d.group}: ${chalk.green('never diverges')} (largest difference ${num(d.maxDiff)})`
-      : `  ${d.group}: ${chalk.yellow(`diverges at step ${d.step}`)} (epoch ${d.epoch}); largest difference ${num(d.maxDiff)}`);
+    const t = divergenceText(d, c.tol, (v) => num(v));
+    out.push(`  ${d.group}: ${t.kind === 'same' ? chalk.green(t.text) : t.kind === 'diverges' ? chalk.yellow(t.text) : chalk.dim(t.text)}`);
   }
   out.push('', 'diagnosis');
   for (const d of c.diagnoses) out.push(`  ${d.pathology ? chalk.yellow(d.text) : d.text}`);

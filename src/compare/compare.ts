@@ -46,10 +46,13 @@ export interface CompareRow {
 
 export interface Divergence {
   readonly group: string;
-  /** first step where the group's mean differs from the reference's by more than tol; null: never */
+  /** first step where the group's mean differs from the reference's by more than tol; null: never (or no data) */
   readonly step: number | null;
   readonly epoch: number | null;
-  readonly maxDiff: number;
+  /** largest difference over the compared steps; null when there were none */
+  readonly maxDiff: number | null;
+  /** steps where both the group and the reference have a finite value: 0 means nothing was compared */
+  readonly compared: number;
 }
 
 export interface Comparison {
@@ -123,6 +126,16 @@ function load(path: string, metric: string, layer: number): Loaded {
   return { trace: t, epochMeans, evals, series };
 }
 
+/**
+ * What a divergence says, in words shared by the terminal and the --html page: nothing compared
+ * is "no data", never "never diverges".
+ */
+export function divergenceText(d: Divergence, tol: number, fmt: (v: number) => string = (v) => v.toPrecision(4)): { kind: 'none' | 'same' | 'diverges'; text: string } {
+  if (d.compared === 0) return { kind: 'none', text: 'no data: no step where both it and the reference have a finite value' };
+  if (d.step === null) return { kind: 'same', text: `never diverges beyond ${tol} (largest difference ${fmt(d.maxDiff ?? 0)} over ${d.compared} step(s))` };
+  return { kind: 'diverges', text: `diverges at step ${d.step} (epoch ${d.epoch}) beyond ${tol}; largest difference ${fmt(d.maxDiff ?? 0)}` };
+}
+
 const cell = (xs: readonly (number | null | undefined)[]): Cell => {
   const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   return { mean: v.length ? mean(v) : null, sd: v.length > 1 ? sd(v) : null, n: v.length };
@@ -190,15 +203,17 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   const ref = perStep[0];
   const spe = loaded[0].trace.facts.stepsPerEpoch;
   const divergence: Divergence[] = perStep.slice(1).map((m, i) => {
-    let first: number | null = null, maxDiff = 0;
+    // a step counts only where both have a finite value: a NaN difference is no evidence either way
+    let first: number | null = null, maxDiff = 0, compared = 0;
     for (const [s, v] of [...m].sort((a, b) => a[0] - b[0])) {
       const r = ref.get(s);
-      if (r === undefined) continue;
+      if (r === undefined || !Number.isFinite(r) || !Number.isFinite(v)) continue;
+      compared++;
       const d = Math.abs(v - r);
       if (d > maxDiff) maxDiff = d;
       if (first === null && d > tol) first = s;
     }
-    return { group: groups[i + 1].label, step: first, epoch: first === null ? null : Math.floor(first / spe) + 1, maxDiff };
+    return { group: groups[i + 1].label, step: first, epoch: first === null ? null : Math.floor(first / spe) + 1, maxDiff: compared ? maxDiff : null, compared };
   });
   const series = perStep.flatMap((m, i) => [...m].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ group: groups[i].label, step, value })));
   const evals = members.flatMap((ls, i) => {

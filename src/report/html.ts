@@ -22,7 +22,8 @@ function libSource(pkg: string, file: string): string {
   return readFileSync(join(dir, 'build', file), 'utf8');
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Text made safe for HTML content and attribute values. */
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const script = (js: string) => `<script>${js.replace(/<\/script/gi, '<\\/script')}</script>`;
 
 /**
@@ -100,7 +101,7 @@ function payload(panels: readonly ChartPanel[], tables: Record<string, unknown>)
   return `<script id="probe-data" type="application/json">${JSON.stringify({ specs, data }).replace(/</g, '\\u003c')}</script>`;
 }
 
-type ChartPanel = Pick<Panel, 'id' | 'title' | 'caption' | 'spec'>;
+export type ChartPanel = Pick<Panel, 'id' | 'title' | 'caption' | 'spec'>;
 const chart = (x: ChartPanel) => `<figure><figcaption><b>${esc(x.title)}</b> — ${esc(x.caption)}</figcaption><div class="chart" id="chart-${x.id}" data-panel="${x.id}"></div></figure>`;
 
 /** A page of charts, without the report's hypothesis sections (used by compare). */

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { compareTraces } from '../src/compare/compare.js';
+import { compareCharts, compareHtml } from '../src/compare/html.js';
+import { render } from '../src/cli/compare.js';
+import { writeSyntheticTrace } from './synthetic.js';
+import { tmp } from './helpers.js';
+
+/** The colour each group gets in a chart, as vega draws it (the compiled spec's `color` scale). */
+async function colours(spec: TopLevelSpec, tables: Record<string, unknown[]>, groups: readonly string[]): Promise<string[]> {
+  const view = new vega.View(vega.parse(vl.compile({ ...spec, datasets: tables } as TopLevelSpec).spec), { renderer: 'none' });
+  await view.runAsync();
+  const scale = view.scale('color') as (g: string) => string;
+  const out = groups.map((g) => scale(g));
+  view.finalize();
+  return out;
+}
+
+test('compare --html: a group keeps its colour in both charts even when it lacks the metric', async () => {
+  const dir = tmp();
+  // the reference (a tanh output layer) has no dead_rows at layer 3; the others have
+  const paths = [
+    writeSyntheticTrace(dir, { combo: 'tanh-sigmoid-tanh', seed: 1, acc: 0.9, sat: 0.1 }),
+    writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.8, sat: 0.3 }),
+    writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.95, deadRows: 0.05 }),
+  ];
+  const c = compareTraces(paths, { metric: 'dead_rows', layer: 3 });
+  const labels = c.groups.map((g) => g.label);
+  assert.deepEqual(labels, ['tanh-sigmoid-tanh_s1', 'relu-sigmoid-relu_s1', 'relu-relu-relu_s1']);
+  const { panels, tables } = compareCharts(c);
+  const [overlay, accuracy] = await Promise.all(panels.map((p) => colours(p.spec, tables, labels)));
+  assert.deepEqual(overlay, accuracy);
+  assert.equal(new Set(accuracy).size, 3, 'three groups, three colours');
+  assert.match(panels[0].caption, /No data for tanh-sigmoid-tanh_s1/);
+});
+
+test('compare says "no data" where nothing could be compared (missing or NaN series), never "never diverges"', () => {
+  const dir = tmp();
+  const ref = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.8, sat: 0.3 });
+  const nan = writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.9, deadRows: 0.1, nanMetrics: ['dead_rows'] });
+  const same = writeSyntheticTrace(dir, { combo: 'relu-tanh-relu', seed: 1, acc: 0.3, deadRows: 0.8 });
+  const c = compareTraces([ref, nan, same], { metric: 'dead_rows', layer: 3, tol: 0.5 });
+  assert.deepEqual(c.divergence.map((d) => [d.compared > 0, d.maxDiff === null]), [[false, true], [true, false]]);
+  const text = render(c);
+  assert.match(text, /relu-relu-relu_s1: .*no data: no step where both it and the reference have a finite value/);
+  assert.doesNotMatch(text, /relu-relu-relu_s1: .*never diverges/);
+  assert.match(text, /relu-tanh-relu_s1: .*never diverges beyond 0\.5 \(largest difference [\d.]+ over 60 step\(s\)\)/);
+  const html = compareHtml(c);
+  assert.match(html, /<li>relu-relu-relu_s1: no data: /);
+  assert.doesNotMatch(html, /relu-relu-relu_s1: never diverges/);
+  // the reference without the metric: nothing is compared for any group
+  const none = compareTraces([writeSyntheticTrace(tmp(), { combo: 'tanh-sigmoid-tanh', seed: 1, acc: 0.9, sat: 0.1 }), ref], { metric: 'dead_rows', layer: 3 });
+  assert.equal(none.divergence[0].compared, 0);
+  assert.match(render(none), /relu-sigmoid-relu_s1: .*no data/);
+});
+
+test('compare --html escapes group labels (an attached model may be named anything)', () => {
+  const dir = tmp();
+  const c = compareTraces([
+    writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.8 }),
+    writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.9, deadRows: 0.1 }),
+  ], { metric: 'dead_rows', layer: 3 });
+  const evil = '<img src=x onerror=alert(1)>';
+  const html = compareHtml({ ...c, groups: c.groups.map((g, i) => ({ ...g, label: i ? evil : g.label })), divergence: c.divergence.map((d) => ({ ...d, group: evil })) });
+  const body = html.slice(0, html.indexOf('<script'));
+  assert.ok(!body.includes(evil), 'the label reaches the page as text, not markup');
+  assert.ok(body.includes('&lt;img src=x onerror=alert(1)&gt;'));
+});
