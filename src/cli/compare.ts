@@ -1,4 +1,4 @@
-import chalk from 'chalk';
+import chalk, { chalkStderr } from 'chalk';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
@@ -103,7 +103,7 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
       throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), (cause as NodeJS.ErrnoException).code ?? String(cause), '--html'), { cause });
     }
   }
-  for (const w of c.warnings) process.stderr.write(`${chalk.yellow('warning')} ${w}\n`);
+  for (const w of c.warnings) process.stderr.write(`${chalkStderr.yellow('warning')} ${w}\n`);
   if (argv.json) {
     const { series: _s, ...rest } = c;
     void _s;

@@ -3,11 +3,12 @@
  * handler}`; handlers are one call into the library. Errors the user can fix print one line and
  * exit 2; anything else is a bug and prints its stack with `--verbose`.
  */
-import chalk from 'chalk';
+import { chalkStderr } from 'chalk';
 import yargs from 'yargs';
 import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
 import { interruptedExitCode } from './interrupt.js';
+import { setupColor } from './color.js';
 import * as compare from './compare.js';
 import * as exportCmd from './export.js';
 import * as inspect from './inspect.js';
@@ -39,8 +40,9 @@ function attachDashValues(args: readonly string[]): string[] {
 
 export async function main(args: readonly string[]): Promise<void> {
   const verbose = args.includes('--verbose');
+  setupColor(args);
   const fail = (text: string, code: number) => {
-    process.stderr.write(`${chalk.red('error')} ${text}\n`);
+    process.stderr.write(`${chalkStderr.red('error')} ${text}\n`);
     process.exitCode = code;
   };
   const commands = ['run', 'inspect', 'report', 'sweep', 'compare', 'export'];
@@ -72,6 +74,7 @@ export async function main(args: readonly string[]): Promise<void> {
         for (const flag of ['out', 'html', 'data-dir']) if (argv[flag] === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${flag}`));
       }, true)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
+      .option('color', { type: 'boolean', describe: 'colour the output; --no-color: never [default: only on a terminal; FORCE_COLOR and NO_COLOR are honoured]' })
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()
       .recommendCommands()

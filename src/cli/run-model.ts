@@ -1,5 +1,5 @@
 /** `probe run --model DIR/model.json`: the progress and summary of {@link runModel}. */
-import chalk from 'chalk';
+import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import { runModel, type ModelRunInput, type ModelRunResult } from '../attach/run-model.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
@@ -18,9 +18,9 @@ export async function runModelCommand(input: ModelRunInput, o: { out: string; fo
         epochs = r.epochs;
         if (out.quiet) return;
         const skipped = r.backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
-        out.err.write(`${chalk.bold(`probe run --model ${input.model}`)} · ${r.weights === 'file' ? 'weights from the file' : 'topology only: weights drawn from --seed'} · ${r.epochs} epoch${r.epochs > 1 ? 's' : ''} × ${r.stepsPerEpoch} steps · batch ${r.batch}\n`);
-        out.err.write(`backend ${chalk.green(r.backend.name)}${skipped ? chalk.dim(` (skipped ${skipped})`) : ''} · ${r.layers.length} probed layer${r.layers.length === 1 ? '' : 's'}${r.unprobed.length ? `, ${r.unprobed.length} not probed` : ''}\n`);
-        out.err.write(`trace ${chalk.cyan(r.path)}\n`);
+        out.err.write(`${chalkStderr.bold(`probe run --model ${input.model}`)} · ${r.weights === 'file' ? 'weights from the file' : 'topology only: weights drawn from --seed'} · ${r.epochs} epoch${r.epochs > 1 ? 's' : ''} × ${r.stepsPerEpoch} steps · batch ${r.batch}\n`);
+        out.err.write(`backend ${chalkStderr.green(r.backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · ${r.layers.length} probed layer${r.layers.length === 1 ? '' : 's'}${r.unprobed.length ? `, ${r.unprobed.length} not probed` : ''}\n`);
+        out.err.write(`trace ${chalkStderr.cyan(r.path)}\n`);
         t0 = performance.now();
       },
       onStepEnd: (p) => {
@@ -30,7 +30,7 @@ export async function runModelCommand(input: ModelRunInput, o: { out: string; fo
       },
       onEpochEnd: (e) => {
         bar.clear();
-        if (!out.quiet) out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalk.bold(pct(e.testAcc, 2))}  ${chalk.dim(fmtDuration(e.seconds))}\n`);
+        if (!out.quiet) out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalkStderr.bold(pct(e.testAcc, 2))}  ${chalkStderr.dim(fmtDuration(e.seconds))}\n`);
       },
     },
   })).finally(() => bar.clear());

@@ -1,4 +1,4 @@
-import chalk from 'chalk';
+import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { ACTIVATIONS } from '../activations/index.js';
@@ -115,9 +115,9 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           epochs = config.epochs;
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
           const variant = [config.dataset !== 'mnist' ? config.dataset : '', config.bn !== 'none' ? `batch norm: ${config.bn}` : ''].filter(Boolean).join(' · ');
-          out.err.write(`${chalk.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
-          out.err.write(`backend ${chalk.green(backend.name)}${skipped ? chalk.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
-          out.err.write(`trace ${chalk.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
+          out.err.write(`${chalkStderr.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
+          out.err.write(`backend ${chalkStderr.green(backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
+          out.err.write(`trace ${chalkStderr.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
         },
         onEpochBegin: () => { t0 = performance.now(); },
         onStepEnd: (p) => {
@@ -127,7 +127,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
         onEpochEnd: (e) => {
           bar.clear();
           if (out.quiet) return;
-          out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalk.bold(pct(e.testAcc, 2))}  ${chalk.dim(`${fmtDuration(e.seconds)}, probes ${pct(e.probeSeconds / e.seconds)}`)}\n`);
+          out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalkStderr.bold(pct(e.testAcc, 2))}  ${chalkStderr.dim(`${fmtDuration(e.seconds)}, probes ${pct(e.probeSeconds / e.seconds)}`)}\n`);
         },
       },
     }),

@@ -1,4 +1,4 @@
-import chalk from 'chalk';
+import chalk, { chalkStderr } from 'chalk';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,10 +100,10 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
       onPlan: (plan) => {
         if (out.quiet) return;
         const count = (a: string) => plan.filter((p) => p.action === a).length;
-        out.err.write(`${chalk.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${bns.length > 1 ? ` × ${bns.length} batch-norm settings (${bns.join(', ')})` : ''}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
+        out.err.write(`${chalkStderr.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${bns.length > 1 ? ` × ${bns.length} batch-norm settings (${bns.join(', ')})` : ''}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
         const pending = count('run') + count('redo');
         const n = workerCount(workers, pending);
-        if (n > availableParallelism()) out.err.write(`${chalk.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);
+        if (n > availableParallelism()) out.err.write(`${chalkStderr.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);
         out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated or unreadable), ${count('skip')} already finished${count('busy') ? `, ${count('busy')} being computed by another process` : ''} · ${n} worker(s)\n`);
       },
       onProgress: (p) => {
@@ -112,15 +112,15 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
       },
       onRunDone: (d) => {
         line.clear();
-        if (!out.quiet) out.err.write(`[${d.done}/${d.total}] ${d.run.run} ${chalk.green(d.status)} · test acc ${pct(d.testAcc, 2)} · ${fmtDuration(d.seconds)}\n`);
+        if (!out.quiet) out.err.write(`[${d.done}/${d.total}] ${d.run.run} ${chalkStderr.green(d.status)} · test acc ${pct(d.testAcc, 2)} · ${fmtDuration(d.seconds)}\n`);
       },
       onRunElsewhere: (e) => {
         line.clear();
-        if (!out.quiet) out.err.write(`${e.run.run} ${chalk.dim(`left to another process: ${e.why}`)}\n`);
+        if (!out.quiet) out.err.write(`${e.run.run} ${chalkStderr.dim(`left to another process: ${e.why}`)}\n`);
       },
       onRunFailed: (f) => {
         line.clear();
-        out.err.write(`${chalk.red('failed')} ${f.run.run}: ${f.message}\n`);
+        out.err.write(`${chalkStderr.red('failed')} ${f.run.run}: ${f.message}\n`);
       },
     },
   })).finally(() => line.clear());

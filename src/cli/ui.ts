@@ -2,7 +2,7 @@
  * Terminal output: a progress line that redraws itself on a TTY and degrades to plain log lines
  * elsewhere (CI logs, pipes), and warnings that are printed once and counted.
  */
-import chalk from 'chalk';
+import chalk, { chalkStderr } from 'chalk';
 
 export interface Out {
   /** human-facing stream: progress and logs */
@@ -36,8 +36,8 @@ export class ProgressLine {
       if (now - this.lastDraw < 100 && done < total) return;
       this.lastDraw = now;
       const width = 24, filled = Math.round((width * done) / total);
-      const bar = chalk.cyan('█'.repeat(filled)) + chalk.dim('░'.repeat(width - filled));
-      const line = `${label} ${bar} ${done}/${total} ${extra} ${chalk.dim(`${rate.toFixed(0)} steps/s · ETA ${fmtDuration(eta)}`)}`;
+      const bar = chalkStderr.cyan('█'.repeat(filled)) + chalkStderr.dim('░'.repeat(width - filled));
+      const line = `${label} ${bar} ${done}/${total} ${extra} ${chalkStderr.dim(`${rate.toFixed(0)} steps/s · ETA ${fmtDuration(eta)}`)}`;
       this.out.err.write(`\r\x1b[2K${line}`);
       this.drawn = true;
     } else {
@@ -51,7 +51,7 @@ export class ProgressLine {
   /** A one-line status on a TTY (nothing elsewhere: logs stay quiet); for work without a count. */
   status(text: string): void {
     if (this.out.quiet || !this.out.err.isTTY) return;
-    this.out.err.write(`\r\x1b[2K${chalk.dim(text)}`);
+    this.out.err.write(`\r\x1b[2K${chalkStderr.dim(text)}`);
     this.drawn = true;
   }
 
@@ -70,10 +70,10 @@ export class Warnings {
   warn(text: string): void {
     const n = this.seen.get(text) ?? 0;
     this.seen.set(text, n + 1);
-    if (n === 0) this.out.err.write(`${chalk.yellow('warning')} ${text}\n`);
+    if (n === 0) this.out.err.write(`${chalkStderr.yellow('warning')} ${text}\n`);
   }
   flush(): void {
-    for (const [text, n] of this.seen) if (n > 1) this.out.err.write(`${chalk.yellow('warning')} ${text} ${chalk.dim(`(×${n})`)}\n`);
+    for (const [text, n] of this.seen) if (n > 1) this.out.err.write(`${chalkStderr.yellow('warning')} ${text} ${chalkStderr.dim(`(×${n})`)}\n`);
     this.seen.clear();
   }
 }
