@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SELU_ALPHA, SELU_SCALE } from '../../activations/index.js';
 import { FUSED_BACKENDS } from './host.js';
+import { QUANTILES } from '../../probes/distribution.js';
 
 interface Meta { id: number; shape: number[]; dtype: number }
 interface Attr { name: string; type: number; value: boolean | number | number[] }
@@ -38,7 +39,7 @@ class Raw {
   readonly b: Binding;
   constructor(readonly be: NodeBackend) { this.b = be.binding; }
 
-  private type(name: string, dtype: number): Attr { return { name, type: this.b.TF_ATTR_TYPE, value: dtype }; }
+  type(name: string, dtype: number): Attr { return { name, type: this.b.TF_ATTR_TYPE, value: dtype }; }
   op(name: string, inputs: readonly H[], attrs: Attr[] = [this.type('T', this.b.TF_FLOAT)], outputs = 1): H[] {
     const out = this.b.executeOp(name, attrs, inputs.map((h) => h.id), outputs);
     for (const m of out) this.temps.push(m.id);
@@ -142,6 +143,21 @@ const KERNELS: Record<string, Impl> = {
     if (hi === Infinity) return [r.pack([low, low, deriv])];
     const high = r.share('Greater', a, r.f(hi as number));
     return [r.pack([r.one('AddV2', [low, high]), low, high, deriv])];
+  },
+  /**
+   * [quantiles of z…, quantiles of a…] over all entries (distribution.ts: linear interpolation at
+   * rank (n − 1)·p); TopKV2 with k = n sorts descending, so ascending rank i is position n − 1 − i
+   */
+  ProbeDistribution(r, { z, a }) {
+    return [r.concat([z, a].map((x) => {
+      const n = x.shape.reduce((p, q) => p * q, 1);
+      const flat = r.one('Reshape', [x, r.constant([n], 'int32', [1])], [r.type('T', r.b.TF_FLOAT), r.type('Tshape', r.b.TF_INT32)]);
+      const desc = r.op('TopKV2', [flat, r.constant([n], 'int32', [])], [{ name: 'sorted', type: r.b.TF_ATTR_BOOL, value: true }, r.type('T', r.b.TF_FLOAT)], 2)[0];
+      const h = QUANTILES.map((p) => ((n - 1) * p) / 100);
+      const lo = h.map(Math.floor), hi = lo.map((l) => Math.min(l + 1, n - 1));
+      const vlo = r.gather(desc, lo.map((i) => n - 1 - i)), vhi = r.gather(desc, hi.map((i) => n - 1 - i));
+      return r.one('AddV2', [vlo, r.one('Mul', [r.constant(h.map((v, i) => v - lo[i]), 'float32'), r.one('Sub', [vhi, vlo])])]);
+    }))];
   },
   /** [‖dW‖, max|dW|, ‖db‖, max|db|, ‖dz‖, max|dz|, lr·‖v‖/‖W‖] from the optimizer's moments wm, bm and dz */
   ProbeGradients(r, { wm, bm, dz }, { lr }) {
