@@ -286,7 +286,10 @@ test('fast engine with own wasm kernels: odd widths, batch sizes 1, 31, 32, 33, 
         // fast engine (own kernels) and tfjs autodiff agree with each other as tightly
         const [fast, tape] = caps.map((c) => c.cap);
         for (let l = 1; l <= 3; l++) {
-          assert.ok(closeness(fast.fwd[l].a, tape.fwd[l].a, 1e-4, 1e-6) <= 1, `${label} layer ${l} a, fast vs tape`);
+          // a = f(z) carries z's absolute noise (1e-6 where z cancels to ~0) times f's slope, up to
+          // λα ≈ 1.76 for selu; the fused activations' own exp moves a by an ulp, which batch norm's
+          // small variances can amplify into z's noise in the layer above
+          assert.ok(closeness(fast.fwd[l].a, tape.fwd[l].a, 1e-4, 1e-6 * (acts[l - 1] === 'selu' ? 1.76 : 1)) <= 1, `${label} layer ${l} a, fast vs tape`);
           assert.ok(closeness(fast.upd[l].w, tape.upd[l].w, 1e-4, 1e-6) <= 1, `${label} layer ${l} new weights, fast vs tape`);
         }
       }

@@ -18,7 +18,8 @@ import type { Architecture, LayerParams } from './model.js';
 import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
-import { backData, dense, weightGrad, weightGradSgd } from './kernels/products.js';
+import { dense, weightGrad, weightGradSgd } from './kernels/products.js';
+import { backActivation, backDataActivation, denseActivate } from './kernels/fused.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
@@ -113,10 +114,9 @@ export class Mlp {
     const norms: (BnForward | null)[] = [];
     for (let i = 0; i < L; i++) {
       const { w, b, bn } = this.layers[i];
-      const u = dense(w, inputs[i], b);
-      const norm = bn ? bnForward(u, bn.gamma, bn.beta) : null;
-      const z = norm ? norm.z : u;
-      const a = activate(z, this.acts[i]);
+      // without batch norm the activation runs in the product's epilogue (kernels/fused.ts)
+      const norm = bn ? bnForward(dense(w, inputs[i], b), bn.gamma, bn.beta) : null;
+      const { z, a } = norm ? { z: norm.z, a: activate(norm.z, this.acts[i]) } : denseActivate(w, inputs[i], b, this.acts[i]);
       zs.push(z);
       norms.push(norm);
       inputs.push(a);
@@ -125,22 +125,24 @@ export class Mlp {
     const output = inputs[L];
     const { loss, grad } = softmaxCrossEntropy(output, batch.labels, batch.onehot);
     const { lr, momentum } = this.opt;
-    let g = grad;
+    // dL/dz of the layer being differentiated: at the output from the loss's gradient, below it
+    // from the product that carries the signal down, with the activation's derivative fused in
+    let dz = backActivation(grad, zs[L - 1], output, this.acts[L - 1]);
     const grads: Grads[] = new Array(L);
     for (let i = L - 1; i >= 0; i--) {
-      const dz = backpropActivation(g, zs[i], inputs[i + 1], this.acts[i]);
       const norm = norms[i], layer = this.layers[i], bn = layer.bn;
       const back = norm && bn ? bnBackward(dz, norm, bn.gamma) : null;
       const du = back ? back.du : dz;
       const inputT = i === 0 ? batch.xb : (tf.transpose(inputs[i]) as tf.Tensor2D);
       // the signal to the layer below from the weights before this step's update
-      if (i > 0) g = backData(layer.w, du);
+      const below = i > 0 ? backDataActivation(layer.w, du, zs[i - 1], inputs[i], this.acts[i - 1]) : null;
       // dW fused with the optimizer: computed only if a hook asks for it
       const W = weightGradSgd(du, inputT, layer.w, layer.vw, lr, momentum);
       const db = tf.sum(du, 1, true) as tf.Tensor2D;
       grads[i] = back ? { W, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, db };
       let dW: tf.Tensor2D | null = null;
       hooks?.onBackward?.({ layer: i + 1, dz, db, get dW() { return (dW ??= weightGrad(du, inputT)); } }, info);
+      if (below) dz = below;
     }
     this.updateRunning(norms, batch.size);
     this.applyUpdate(grads, hooks, info);

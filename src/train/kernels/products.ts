@@ -68,7 +68,8 @@ export function productsModule(set: typeof KernelSet.relaxedSimd | typeof Kernel
   return new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }).exports as unknown as ProductsModule;
 }
 
-function productsFor(memory: WebAssembly.Memory): ProductsModule {
+/** The product module's instance on a wasm heap (one per memory; fused.ts calls its other exports). */
+export function productsFor(memory: WebAssembly.Memory): ProductsModule {
   let inst = instances.get(memory);
   if (!inst) {
     inst = new WebAssembly.Instance(compile().module, { env: { memory } }).exports as unknown as ProductsModule;

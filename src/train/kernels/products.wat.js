@@ -12,6 +12,8 @@
 // A block is MR rows of C × NV vectors of 4 columns: MR·NV accumulators, NV loads of B and one
 // splat of A per step s. Leftover rows use MR = 1, leftover columns narrower blocks, then scalars.
 
+import { ACT_LOCALS, FUSED_ACTIVATIONS, activate, derivative } from './activation-wat.js';
+
 // 2 × 4 measured best here (~80% of a register-only relaxed_madd loop; 4×3, 3×4 and wider spill)
 const MR = 2, NV = 4;
 
@@ -50,6 +52,7 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
     const locals = ['(local $i i32) (local $n i32) (local $s i32) (local $pa i32) (local $pb i32) (local $arow i32) (local $bcol i32)',
       '(local $ai4 i32) (local $as4 i32) (local $n4 i32) (local $w v128) (local $acc f32) (local $g v128) (local $nv v128) (local $nw v128) (local $ga f32) (local $va f32) (local $wa f32)',
       '(local $sg v128) (local $sv v128) (local $sw v128) (local $mx v128) (local $sgs f64) (local $svs f64) (local $sws f64) (local $mxs f32) (local $bias v128) (local $lr4 v128) (local $mu4 v128)',
+      `(local $zv v128) (local $av v128) (local $gv v128) ${ACT_LOCALS}`,
       Array.from({ length: nv }, (_, v) => `(local $x${v} v128)`).join(' '),
       Array.from({ length: mr }, (_, r) => Array.from({ length: nv }, (_, v) => `(local $c${r}_${v} v128)`).join(' ')).join(' ')].join('\n');
     emit(`(func (export "${name}") ${params}\n${locals}`);
@@ -129,6 +132,46 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
       '(f32.store offset=4 (local.get $stats) (local.get $mxs))',
       '(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $svs)))',
       '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n'));
+  // The forward product with its activation in the epilogue, one export per activation:
+  // C = z = A·B + bias, Ao = f(z); both outputs written in the same pass.
+  const sAddr = sgdScalarAddr;
+  for (const kind of FUSED_ACTIVATIONS) {
+    routine(`gemm_${kind}`, '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $Ao i32) (param $I i32) (param $S i32) (param $N i32) (param $b i32) (param $p0 f32) (param $p1 f32)',
+      (r, v, acc) => [
+        `(local.set $zv (f32x4.add ${acc} (v128.load32_splat (i32.add (local.get $b) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))))`,
+        `(v128.store ${cAddr('$C', r, v)} (local.get $zv))`,
+        activate(kind, '$av', '$zv'),
+        `(v128.store ${cAddr('$Ao', r, v)} (local.get $av))`].join('\n'),
+      (r) => [
+        `(local.set $zv (f32x4.splat (f32.add (local.get $acc) (f32.load (i32.add (local.get $b) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2)))))))`,
+        `(f32.store ${sAddr('$C', r)} (f32x4.extract_lane 0 (local.get $zv)))`,
+        activate(kind, '$av', '$zv'),
+        `(f32.store ${sAddr('$Ao', r)} (f32x4.extract_lane 0 (local.get $av)))`].join('\n'),
+      '', '', '');
+    // the backward product to the layer below with that layer's activation derivative in the
+    // epilogue: C = dz = (A·B) ⊙ f'(z), z and a = f(z) read from Z and Za (C's shape); g is never stored
+    routine(`back_${kind}`, '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $Z i32) (param $Za i32) (param $I i32) (param $S i32) (param $N i32) (param $p0 f32) (param $p1 f32)',
+      (r, v, acc) => [
+        `(local.set $gv ${acc}) (local.set $zv (v128.load ${cAddr('$Z', r, v)})) (local.set $av (v128.load ${cAddr('$Za', r, v)}))`,
+        `(v128.store ${cAddr('$C', r, v)} ${derivative(kind, '$gv', '$zv', '$av')})`].join('\n'),
+      (r) => [
+        `(local.set $gv (f32x4.splat (local.get $acc))) (local.set $zv (f32x4.splat (f32.load ${sAddr('$Z', r)}))) (local.set $av (f32x4.splat (f32.load ${sAddr('$Za', r)})))`,
+        `(f32.store ${sAddr('$C', r)} (f32x4.extract_lane 0 ${derivative(kind, '$gv', '$zv', '$av')}))`].join('\n'),
+      '', '', '');
+    // dz = g ⊙ f'(z) elementwise over n floats, for the output layer (its g comes from the loss)
+    emit(`(func (export "actback_${kind}") (param $G i32) (param $Z i32) (param $Za i32) (param $C i32) (param $n i32) (param $p0 f32) (param $p1 f32) (local $zv v128) (local $av v128) (local $gv v128) ${ACT_LOCALS}`);
+    emit('(block $vd (loop $vl (br_if $vd (i32.lt_s (local.get $n) (i32.const 4)))');
+    emit('(local.set $gv (v128.load (local.get $G))) (local.set $zv (v128.load (local.get $Z))) (local.set $av (v128.load (local.get $Za)))');
+    emit(`(v128.store (local.get $C) ${derivative(kind, '$gv', '$zv', '$av')})`);
+    emit('(local.set $G (i32.add (local.get $G) (i32.const 16))) (local.set $Z (i32.add (local.get $Z) (i32.const 16))) (local.set $Za (i32.add (local.get $Za) (i32.const 16))) (local.set $C (i32.add (local.get $C) (i32.const 16)))');
+    emit('(local.set $n (i32.sub (local.get $n) (i32.const 4))) (br $vl)))');
+    emit('(block $sd (loop $sl (br_if $sd (i32.eqz (local.get $n)))');
+    emit('(local.set $gv (f32x4.splat (f32.load (local.get $G)))) (local.set $zv (f32x4.splat (f32.load (local.get $Z)))) (local.set $av (f32x4.splat (f32.load (local.get $Za))))');
+    emit(`(f32.store (local.get $C) (f32x4.extract_lane 0 ${derivative(kind, '$gv', '$zv', '$av')}))`);
+    emit('(local.set $G (i32.add (local.get $G) (i32.const 4))) (local.set $Z (i32.add (local.get $Z) (i32.const 4))) (local.set $Za (i32.add (local.get $Za) (i32.const 4))) (local.set $C (i32.add (local.get $C) (i32.const 4)))');
+    emit('(local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $sl)))');
+    emit(')');
+  }
   // The machine's wasm peak, for the bench: 8 independent register-only multiply-adds per
   // iteration (64 flop), nothing loaded or stored.
   const accs = Array.from({ length: 8 }, (_, i) => `$p${i}`);

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { attachKernels } from '../../attach/moments.js';
 import { PROBES } from '../../probes/registry.js';
+import { fusedKernels } from './fused.js';
 import { concatKernels } from './host.js';
 import { productKernels } from './products.js';
 import { sgdKernels } from './sgd.js';
@@ -16,6 +17,7 @@ export const KERNELS: readonly tf.KernelConfig[] = [
   ...softmaxXentKernels,
   ...concatKernels,
   ...productKernels,
+  ...fusedKernels,
   ...attachKernels,
   ...PROBES.flatMap((p) => p.kernels ?? []),
 ];

@@ -1,0 +1,151 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import { backpropActivation } from '../src/train/activation-ops.js';
+import { backActivation, backDataActivation, denseActivate, fusedActivation } from '../src/train/kernels/fused.js';
+import { KernelSet, useKernelSet } from '../src/train/kernels/products.js';
+import { rng } from '../src/train/rng.js';
+import { useBackend } from './helpers.js';
+
+before(() => useBackend('wasm'));
+after(() => useKernelSet(KernelSet.relaxedSimd));
+
+const ACTS: Activation[] = ['relu', 'sigmoid', 'tanh', 'selu'];
+const LA = SELU_SCALE * SELU_ALPHA;
+
+/** f(z) and f'(z) in float64, written from the definitions (not from the kernels' formulas). */
+const F64: Record<Activation, { f: (z: number) => number; df: (z: number) => number }> = {
+  relu: { f: (z) => Math.max(0, z), df: (z) => (z > 0 ? 1 : 0) },
+  sigmoid: { f: (z) => 1 / (1 + Math.exp(-z)), df: (z) => { const s = 1 / (1 + Math.exp(-z)); return s * (1 - s); } },
+  tanh: { f: Math.tanh, df: (z) => 1 - Math.tanh(z) ** 2 },
+  selu: { f: (z) => (z > 0 ? SELU_SCALE * z : LA * Math.expm1(z)), df: (z) => (z > 0 ? SELU_SCALE : LA * Math.exp(z)) },
+};
+
+/** f'(z) in float64 written in terms of the stored output a where PyTorch's and tfjs's backward use it. */
+const dfFromA: Record<Activation, (z: number, a: number) => number> = {
+  relu: (z) => (z > 0 ? 1 : 0),
+  sigmoid: (_, a) => a * (1 - a),
+  tanh: (_, a) => 1 - a * a,
+  selu: (z, a) => (z > 0 ? SELU_SCALE : a + LA),
+};
+
+/**
+ * Tolerance of a fused activation against float64 at the kernel's own z: |a − f(z)| ≤ 1e-6·(|f(z)| + 1e-1).
+ * The own exp is within ~2 ulp (relative 2.4e-7) of float64; sigmoid, tanh and selu add a division
+ * or a subtraction of 1 (selu's λα(e^z − 1) near 0 and tanh's 1 − 2/(e + 1) lose relative
+ * accuracy there, absolute stays ~1e-7): 1e-6 relative is ~8 ulp, plus 1e-7 absolute.
+ */
+const actClose = (got: number, want: number) => Math.abs(got - want) <= 1e-6 * (Math.abs(want) + 0.1);
+
+const rand = (n: number, seed: number, scale = 1) => {
+  const r = rng(seed, 'fused');
+  return Float32Array.from({ length: n }, () => scale * (2 * r.float() - 1));
+};
+
+// odd widths (--hidden 7,3), not multiples of 4 or of the 2×4-vector block, the study's shapes, batch sizes 1, 31, 32, 33
+const SHAPES: [number, number, number][] = [[7, 13, 1], [3, 7, 31], [7, 3, 32], [13, 9, 33], [5, 1, 2], [10, 256, 33], [256, 500, 32]];
+
+for (const set of [KernelSet.relaxedSimd, KernelSet.simd]) {
+  test(`fused forward (${set}): z = W·x + b within float64's product tolerance, a = f(z) within 1e-6 relative, every activation and odd shape`, () => {
+    useKernelSet(set);
+    for (const act of ACTS) {
+      assert.ok(fusedActivation(act), `${act} runs fused on wasm`);
+      for (const [M, K, N] of SHAPES) {
+        // inputs wide enough that z covers saturation (|z| up to ~10) as well as the region near 0
+        const W = rand(M * K, M + K, 3 / Math.sqrt(K)), X = rand(K * N, N + 1, 2), b = rand(M, 5, 0.5);
+        const { z, a } = tf.tidy(() => {
+          const r = denseActivate(tf.tensor2d(W, [M, K]), tf.tensor2d(X, [K, N]), tf.tensor2d(b, [M, 1]), act);
+          return { z: r.z.dataSync(), a: r.a.dataSync() };
+        });
+        assert.equal(z.length, M * N);
+        assert.equal(a.length, M * N);
+        for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) {
+          let c = b[i], mag = Math.abs(b[i]);
+          for (let s = 0; s < K; s++) { const t = W[i * K + s] * X[s * N + n]; c += t; mag += Math.abs(t); }
+          const k = i * N + n;
+          if (!(Math.abs(z[k] - c) <= 1e-5 * mag)) assert.fail(`${set} ${act} ${M}×${K}·${N} z[${i}, ${n}] ${z[k]} vs ${c}`);
+          if (!actClose(a[k], F64[act].f(z[k]))) assert.fail(`${set} ${act} ${M}×${K}·${N} a[${i}, ${n}] = ${a[k]} vs f(${z[k]}) = ${F64[act].f(z[k])}`);
+        }
+      }
+    }
+  });
+
+  test(`fused backward (${set}): dz = (Wᵀ·d) ⊙ f'(z) against float64, every activation and odd shape`, () => {
+    useKernelSet(set);
+    for (const act of ACTS) {
+      for (const [M, K, N] of SHAPES) {
+        const W = rand(M * K, 11, 1), D = rand(M * N, 12), Z = rand(K * N, 13, 4);
+        const A = Float32Array.from(Z, (z) => F64[act].f(z));
+        const dz = tf.tidy(() => backDataActivation(tf.tensor2d(W, [M, K]), tf.tensor2d(D, [M, N]), tf.tensor2d(Z, [K, N]), tf.tensor2d(A, [K, N]), act).dataSync());
+        assert.equal(dz.length, K * N);
+        for (let i = 0; i < K; i++) for (let n = 0; n < N; n++) {
+          let g = 0, mag = 0;
+          for (let s = 0; s < M; s++) { const t = W[s * K + i] * D[s * N + n]; g += t; mag += Math.abs(t); }
+          // the slope from the float32 a the layer stored, as the spec and tfjs's ops take it
+          // (1 − a² near saturation keeps a's rounding, which float64 tanh(z) would not see)
+          const k = i * N + n, d = dfFromA[act](Z[k], A[k]);
+          // the product's 1e-5·Σ|ab|, times the slope; the slope's own float32 rounding (1 − a·a
+          // and a·(1 − a) round at 1's scale: 2 ulp of 1 absolute, 1e-6 relative)
+          if (!(Math.abs(dz[k] - g * d) <= 1e-5 * mag * Math.abs(d) + (1e-6 * Math.abs(d) + 2.4e-7) * Math.abs(g) + 1e-30)) assert.fail(`${set} ${act} ${M}×${K}·${N} dz[${i}, ${n}] ${dz[k]} vs ${g * d}`);
+        }
+      }
+    }
+  });
+}
+
+test('fused output-layer derivative equals tfjs\'s ops bit for bit (same operations, same order), odd sizes', () => {
+  for (const act of ACTS) {
+    for (const [R, N] of [[5, 1], [7, 31], [10, 32], [3, 33]]) {
+      const G = rand(R * N, 21), Z = rand(R * N, 22, 5);
+      Z[0] = 0; // relu' and selu' at exactly 0, as PyTorch: the left branch
+      const A = Float32Array.from(Z, (z) => F64[act].f(z));
+      const [fused, ops] = tf.tidy(() => {
+        const g = tf.tensor2d(G, [R, N]), z = tf.tensor2d(Z, [R, N]), a = tf.tensor2d(A, [R, N]);
+        return [backActivation(g, z, a, act).dataSync(), backpropActivation(g, z, a, act).dataSync()];
+      });
+      assert.deepEqual(fused, ops, `${act} ${R}×${N}`);
+    }
+  }
+});
+
+test('fused kernels carry NaN and ±∞ as tfjs does: NaN in z gives NaN in a and dz; saturation gives the limits', () => {
+  const zs = [NaN, Infinity, -Infinity, 200, -200, 88.8, -88, 0, -0.62, 0.63, 1e-30];
+  const N = zs.length;
+  for (const act of ACTS) {
+    const { a, dz, ref } = tf.tidy(() => {
+      const r = denseActivate(tf.tensor2d([1], [1, 1]), tf.tensor2d(zs, [1, N]), tf.zeros([1, 1]), act);
+      const g = tf.ones([1, N]) as tf.Tensor2D;
+      return { a: r.a.dataSync(), dz: backActivation(g, r.z, r.a, act).dataSync(), ref: backpropActivation(g, r.z, r.a, act).dataSync() };
+    });
+    assert.ok(Number.isNaN(a[0]) && Number.isNaN(dz[0]), `${act}: NaN → a ${a[0]}, dz ${dz[0]}`);
+    for (let k = 1; k < N; k++) {
+      const want = F64[act].f(zs[k]);
+      assert.ok(a[k] === want || actClose(a[k], want), `${act}: f(${zs[k]}) = ${a[k]}, float64 ${want}`);
+    }
+    dz.forEach((d, k) => assert.ok(Object.is(d, ref[k]), `${act}: derivative at ${zs[k]}: ${d}, tfjs's ops ${ref[k]}`));
+  }
+});
+
+test('PROBE_FUSED=0 runs the separate product and tfjs\'s activation ops, which agree with the fused kernels within the tolerance', () => {
+  const [M, K, N] = [13, 30, 33];
+  const W = rand(M * K, 31, 0.6), X = rand(K * N, 32, 2), b = rand(M, 33);
+  for (const act of ACTS) {
+    const run = () => tf.tidy(() => {
+      const r = denseActivate(tf.tensor2d(W, [M, K]), tf.tensor2d(X, [K, N]), tf.tensor2d(b, [M, 1]), act);
+      return { z: r.z.dataSync(), a: r.a.dataSync() };
+    });
+    const fused = run();
+    process.env.PROBE_FUSED = '0';
+    let plain;
+    try {
+      assert.equal(fusedActivation(act), false);
+      plain = run();
+    } finally {
+      delete process.env.PROBE_FUSED;
+    }
+    // the same product kernel: z bit for bit; a from different exp implementations
+    assert.deepEqual(fused.z, plain.z, `${act} z`);
+    for (let k = 0; k < fused.a.length; k++) assert.ok(actClose(fused.a[k], plain.a[k]), `${act} a[${k}] ${fused.a[k]} vs tfjs ${plain.a[k]}`);
+  }
+});
