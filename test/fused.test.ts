@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations.js';
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import { backpropActivation } from '../src/train/activation-ops.js';
 import { backActivation, backDataActivation, denseActivate, fusedActivation } from '../src/train/kernels/fused.js';
 import { KernelSet, useKernelSet } from '../src/train/kernels/products.js';

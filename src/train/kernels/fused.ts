@@ -13,7 +13,7 @@
  * last bits; the derivatives repeat tfjs's operation order exactly.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../../activations.js';
+import { SELU_ALPHA, SELU_SCALE, type Activation } from '../../activations/index.js';
 import { activate, backpropActivation } from '../activation-ops.js';
 import { alloc, wasmBackend } from './host.js';
 import { backData, dense, ownProducts, productsFor } from './products.js';
