@@ -239,3 +239,21 @@ test('a layer probe that cannot describe an attached layer (its metrics throw) r
   assert.deepEqual(picky.metrics(info('softmax'), DEFAULT_PROBE_SETTINGS), []);
 });
 
+
+test('a probed step computes no gradient for the model input (the fused linear matMul did: a 32×784 product per step)', async () => {
+  await useBackend('wasm');
+  const m = tf.sequential();
+  m.add(tf.layers.dense({ inputShape: [784], units: 16, activation: 'relu' }));
+  m.add(tf.layers.dense({ units: 10, activation: 'sigmoid' }));
+  m.compile({ optimizer: tf.train.momentum(0.01, 0.5), loss: 'meanSquaredError' });
+  const session = attachProbes(m, { out: tmp(), name: 'no-input-grad' });
+  const x = tf.randomUniform([8, 784]), y = tf.randomUniform([8, 10]);
+  const p = await tf.profile(async () => { await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0, callbacks: [session.callback] }); });
+  session.close();
+  const inputGrads = p.kernels.filter((k) => /MatMul/.test(k.name) && k.outputShapes.some((s) => s.length >= 2 && s.at(-1) === 784 && s.at(-2) === 8));
+  assert.deepEqual(inputGrads.map((k) => `${k.name} → [${k.outputShapes}]`), []);
+  const probed = metricRows(readTrace(session.path), 'loss', 'loss', 0).value.length;
+  assert.equal(probed, 1, 'the step was probed');
+  tf.dispose([x, y]);
+  m.dispose();
+});

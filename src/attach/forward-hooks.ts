@@ -26,9 +26,15 @@ export interface ForwardSink {
   backward(layer: number, dz: tf.Tensor): void;
 }
 
+/**
+ * The identity, under a name tfjs-layers does not fuse: with 'linear', Dense and Conv run a fused
+ * kernel whose gradient computes dL/d(input) even for the model's input, which needs none — on
+ * wasm that was an extra 500×784 transposed product per step, most of the attached probes' cost.
+ * Unfused, the layer runs matMul/conv + biasAdd, whose gradients tfjs computes only where needed.
+ */
 const LINEAR: ActivationFn & { getConfig(): object } = {
   apply: (x) => x,
-  getClassName: () => 'linear',
+  getClassName: () => 'probeIdentity',
   getConfig: () => ({}),
 };
 
@@ -36,6 +42,21 @@ type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) =
 
 function one(t: tf.Tensor | tf.Tensor[]): tf.Tensor {
   return Array.isArray(t) ? t[0] : t;
+}
+
+/**
+ * z of a Dense layer on a rank-2 input as matMul + bias, the same arithmetic as the layer's own
+ * `K.dot`; null for anything else (the layer's own call then computes it). tfjs-layers' `K.dot`
+ * runs a fused matMul for a linear activation, whose gradient computes dL/d(input) eagerly — for
+ * the first layer that is a 32×500·500×784 product nobody uses, on wasm a slow transposed one;
+ * tf.matMul computes each input's gradient only when it is needed.
+ */
+function denseZ(p: PlannedLayer, layer: unknown, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor | null {
+  const x = one(inputs);
+  const d = layer as { kernel?: { read(): tf.Tensor }; bias?: { read(): tf.Tensor } | null; useBias?: boolean };
+  if (p.className !== 'Dense' || x.rank !== 2 || !d.kernel) return null;
+  const z = tf.matMul(x as tf.Tensor2D, d.kernel.read() as tf.Tensor2D);
+  return d.bias ? tf.add(z, d.bias.read()) : z;
 }
 
 /** Wraps the layer's `call`; returns the function that restores it. */
@@ -50,7 +71,7 @@ export function hookLayer(p: PlannedLayer, sink: ForwardSink): () => void {
       const act = layer.activation ?? LINEAR;
       layer.activation = LINEAR;
       try {
-        z = one(original.call(layer, inputs, kwargs));
+        z = denseZ(p, layer, inputs) ?? one(original.call(layer, inputs, kwargs));
       } finally {
         layer.activation = act;
       }
