@@ -8,9 +8,8 @@ import { comboName, parseCombo, type Activation } from './activations/index.js';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg } from './messages.js';
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';
-import { PROBE_IDS, resolveProbes } from './probes/registry.js';
-import { isBackendChoice, BackendChoice } from './train/backend.js';
-import { isEngineKind, EngineKind } from './train/engine.js';
+import { isProbeId, PROBE_IDS } from './probes/ids.js';
+import { isBackendChoice, BackendChoice, isEngineKind, EngineKind } from './train/choices.js';
 import { isDatasetName, type DatasetName } from './train/data.js';
 
 export interface RunConfig {
@@ -125,7 +124,7 @@ export function resolveConfig(input: RunInput): RunConfig {
   if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice('--engine', engine, Object.values(EngineKind)));
   const probeList = input.probes === undefined || input.probes === 'all' ? [...PROBE_IDS]
     : typeof input.probes === 'string' ? input.probes.split(',').map((s) => s.trim()).filter(Boolean) : [...input.probes];
-  resolveProbes(probeList);
+  for (const id of probeList) if (!isProbeId(id)) throw new ProbeError(ErrorCode.config, msg.unknownProbe(id, PROBE_IDS));
   const limit = (flag: string, raw: Raw<number> | null | undefined) => (raw == null ? null : parseInteger(flag, raw, 0, 1));
   const sigmoidLow = fraction('--sigmoid-low', input.sigmoidLow, DEFAULT_PROBE_SETTINGS.sigmoidLow);
   const sigmoidHigh = fraction('--sigmoid-high', input.sigmoidHigh, DEFAULT_PROBE_SETTINGS.sigmoidHigh);

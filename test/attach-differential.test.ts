@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Activation } from '../src/activations/index.js';
 import { attachProbes } from '../src/attach/session.js';
 import { studySequential } from '../src/attach/study-model.js';
-import { runExperiment } from '../src/train/run.js';
+import { runExperiment } from '../src/experiment/run.js';
 import { loadDataset } from '../src/train/data.js';
 import { BatchBuilder, disposeBatch } from '../src/train/batch.js';
 import { initParams } from '../src/train/model.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { Mlp } from '../src/train/engine.js';
-import { evaluateDiagnosed } from '../src/train/evaluate.js';
+import { evaluateDiagnosed } from '../src/experiment/evaluate.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { BN_EPS } from '../src/train/batchnorm.js';
 import { rng } from '../src/train/rng.js';

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../src/activations/index.js';
 import { ProbeHost } from '../src/probes/host.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
+import { PROBE_IDS } from '../src/probes/ids.js';
 import { PROBES } from '../src/probes/registry.js';
 import { deadRelu } from '../src/probes/dead-relu.js';
 import { saturation } from '../src/probes/saturation.js';
@@ -240,4 +241,8 @@ test('each probe keeps its schedule: distribution every --distribution-every ste
   const act = host.activeSlots;
   assert.ok(act.every((v, i) => i === 0 || v > act[i - 1]));
   assert.ok(act.filter((i) => host.slots[i].window).every((i) => i >= host.stepSlots));
+});
+
+test('the registry lists every probe once, in the order of the ids declared for config and readers (probes/ids.ts)', () => {
+  assert.deepEqual(PROBES.map((p) => p.id), [...PROBE_IDS]);
 });

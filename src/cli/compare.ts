@@ -2,12 +2,10 @@ import chalk, { chalkStderr } from 'chalk';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { compareTraces, divergenceText, type Cell, type Comparison } from '../compare/compare.js';
+import { collectTraces, compareHtml, compareTraces, divergenceText, parseInteger, type Cell, type Comparison } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { parseInteger } from '../config.js';
 import { writeAtomic } from '../fs-util.js';
-import { collectTraces } from '../report/index.js';
 import { table, num } from './ui.js';
 
 interface CompareArgs {
@@ -22,8 +20,6 @@ interface CompareArgs {
   force: boolean;
 }
 
-export const command = 'compare <traces..>';
-export const describe = 'Set saved runs side by side: config differences, accuracy, probe figures, where a metric diverges';
 
 export function builder(y: Argv) {
   return y
@@ -94,8 +90,7 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
   const epochs = argv.epochs ? argv.epochs.split(',').map((e) => parseInteger('--epochs', e.trim(), 0, 1)) : null;
   const c = compareTraces(collectTraces(argv.traces), { metric: argv.metric, layer, tol, epochs, combos: argv.combos ?? null });
   if (argv.html) {
-    const { compareHtml } = await import('../compare/html.js');
-    const html = compareHtml(c);
+    const html = await compareHtml(c);
     if (!argv.force && existsSync(argv.html)) throw new ProbeError(ErrorCode.exists, msg.fileExists(argv.html));
     try {
       writeAtomic(argv.html, html);

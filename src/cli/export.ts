@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { exportTraces } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { ProgressLine, Warnings, type Out } from './ui.js';
@@ -11,8 +12,6 @@ interface ExportArgs {
   force: boolean;
 }
 
-export const command = 'export <traces..>';
-export const describe = 'Write traces as one tidy table (Parquet or CSV) with each run\'s combination, seed and activations as columns';
 
 export function builder(y: Argv) {
   return y
@@ -32,7 +31,6 @@ export async function handler(argv: ArgumentsCamelCase<ExportArgs>): Promise<voi
   const out: Out = { err: process.stderr, quiet: false };
   const warnings = new Warnings(out);
   const line = new ProgressLine(out);
-  const { exportTraces } = await import('../export/export.js');
   const r = await exportTraces(argv.traces, file, {
     format, force: argv.force,
     onWarning: (w) => { line.clear(); warnings.warn(w); },

@@ -1,8 +1,6 @@
 import chalk from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { readTrace } from '../trace/reader.js';
-import { summarizeTrace, type TraceSummary } from '../trace/summary.js';
-import { diagnoseTrace, type Diagnosis } from '../report/diagnosis-line.js';
+import { diagnoseTrace, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
 import { fmtDuration, num, pct, table } from './ui.js';
 
 interface InspectArgs {
@@ -10,8 +8,6 @@ interface InspectArgs {
   json: boolean;
 }
 
-export const command = 'inspect <trace>';
-export const describe = 'Show a trace: schema, run metadata, status, and a per-epoch summary';
 
 export function builder(y: Argv) {
   return y

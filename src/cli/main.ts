@@ -1,20 +1,37 @@
 /**
- * The `probe` command line. Each command is a module exporting `{command, describe, builder,
- * handler}`; handlers are one call into the library. Errors the user can fix print one line and
+ * The `probe` command line. Each command is a module exporting `{builder, handler}`, listed in
+ * {@link COMMANDS} with its usage line; handlers are one call into the library API (api.ts).
+ * Only the module of the command given is loaded, and only commands that train load tfjs, so
+ * `probe --help`, `inspect` and `compare` start fast. Errors the user can fix print one line and
  * exit 2; anything else is a bug and prints its stack with `--verbose`.
  */
 import { chalkStderr } from 'chalk';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
 import { interruptedExitCode } from './interrupt.js';
 import { setupColor } from './color.js';
-import * as compare from './compare.js';
-import * as exportCmd from './export.js';
-import * as inspect from './inspect.js';
-import * as report from './report.js';
-import * as run from './run.js';
-import * as sweep from './sweep.js';
+
+interface CommandModule {
+  builder(y: Argv): Argv<unknown>;
+  handler(argv: never): void | Promise<void>;
+}
+
+interface CommandEntry {
+  readonly command: string;
+  readonly describe: string;
+  readonly load: () => Promise<CommandModule>;
+}
+
+/** Every command, in the order `--help` lists them: its usage line, and how to load its module. */
+const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  run: { command: 'run [combo]', describe: 'Train one combination (or a saved tfjs model) with probes; write its trace as an Arrow file', load: () => import('./run.js') as Promise<CommandModule> },
+  inspect: { command: 'inspect <trace>', describe: 'Show a trace: schema, run metadata, status, and a per-epoch summary', load: () => import('./inspect.js') as Promise<CommandModule> },
+  report: { command: 'report <traces..>', describe: 'Turn traces into a dashboard that tests H1 (dead output ReLU) and H2 (sigmoid saturation)', load: () => import('./report.js') as Promise<CommandModule> },
+  sweep: { command: 'sweep', describe: 'Run the grid of combinations × seeds (resumable, parallel, shardable across machines)', load: () => import('./sweep.js') as Promise<CommandModule> },
+  compare: { command: 'compare <traces..>', describe: 'Set saved runs side by side: config differences, accuracy, probe figures, where a metric diverges', load: () => import('./compare.js') as Promise<CommandModule> },
+  export: { command: 'export <traces..>', describe: 'Write traces as one tidy table (Parquet or CSV) with each run\'s combination, seed and activations as columns', load: () => import('./export.js') as Promise<CommandModule> },
+};
 
 /** Flags that take no value; any other `--flag` takes the next argument. */
 const SWITCHES = new Set(['--force', '--quiet', '--json', '--open', '--images', '--no-images', '--verbose', '--help', '--version', '--color', '--no-color']);
@@ -45,22 +62,23 @@ export async function main(args: readonly string[]): Promise<void> {
     process.stderr.write(`${chalkStderr.red('error')} ${text}\n`);
     process.exitCode = code;
   };
-  const commands = ['run', 'inspect', 'report', 'sweep', 'compare', 'export'];
+  const commands = Object.keys(COMMANDS);
   const first = args.find((a) => !a.startsWith('-'));
   if (first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
     return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
   }
   try {
+    const chosen = first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first) ? first : undefined;
+    const mod = chosen === undefined ? null : await COMMANDS[chosen].load();
     const y = yargs(attachDashValues(args));
+    // the others are listed by usage line only: their modules are not loaded
+    for (const [name, c] of Object.entries(COMMANDS)) {
+      if (name === chosen && mod) y.command(c.command, c.describe, mod.builder, mod.handler as (argv: unknown) => void | Promise<void>);
+      else y.command(c.command, c.describe);
+    }
     await y
       .scriptName('probe')
       .usage('$0 <command> [options]\n\nFind out why a network fails to learn: train with probes that record, per step and layer,\nsaturation, dead ReLUs and gradient sizes into Arrow traces.')
-      .command(run)
-      .command(inspect)
-      .command(report)
-      .command(sweep)
-      .command(compare)
-      .command(exportCmd)
       // A repeated option overrides the earlier one (scripts append overrides), as yargs'
       // duplicate-arguments-array:false would do, but that setting also cut `compare a b` down to
       // its last file: only options that are not arrays are collapsed, here.

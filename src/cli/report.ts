@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { buildReport } from '../api.js';
 import { ProgressLine, Warnings, type Out } from './ui.js';
 
 interface ReportArgs {
@@ -13,8 +14,6 @@ interface ReportArgs {
   json: boolean;
 }
 
-export const command = 'report <traces..>';
-export const describe = 'Turn traces into a dashboard that tests H1 (dead output ReLU) and H2 (sigmoid saturation)';
 
 export function builder(y: Argv) {
   return y
@@ -32,7 +31,6 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   const out: Out = { err: process.stderr, quiet: argv.json };
   const warnings = new Warnings(out);
   const line = new ProgressLine(out);
-  const { buildReport } = await import('../report/index.js');
   const r = await buildReport(argv.traces, {
     out: argv.out, force: argv.force, noImages: !argv.images,
     onWarning: (w) => { line.clear(); warnings.warn(w); },

@@ -1,7 +1,7 @@
 /** `probe run --model DIR/model.json`: the progress and summary of {@link runModel}. */
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
-import { runModel, type ModelRunInput, type ModelRunResult } from '../attach/run-model.js';
+import { runModel, type ModelRunInput, type ModelRunResult } from '../api.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 

@@ -1,15 +1,11 @@
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS } from '../activations/index.js';
-import { PROBE_IDS } from '../probes/registry.js';
-import { runExperiment, type RunResult, type LayerFigure } from '../train/run.js';
+import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, readTrace, runExperiment, type LayerFigure, type RunResult } from '../api.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { readTrace } from '../trace/reader.js';
-import { diagnoseTrace } from '../report/diagnosis-line.js';
 
 export interface RunArgs {
   combo?: string;
@@ -40,8 +36,6 @@ export interface RunArgs {
   json: boolean;
 }
 
-export const command = 'run [combo]';
-export const describe = 'Train one combination (or a saved tfjs model) with probes; write its trace as an Arrow file';
 
 /** Flags shared with `probe sweep`, which passes them through to every run. */
 export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: boolean } = {}) {

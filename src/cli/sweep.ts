@@ -3,15 +3,10 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS, isActivation, type Activation } from '../activations/index.js';
-import { BatchNormMode } from '../config.js';
+import { ACTIVATIONS, BatchNormMode, emitK8s, emitSlurm, expandCombos, INDEX_FILE, isActivation, parseSeeds, parseShard, runSweep, workerCount, type Activation } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
-import { expandCombos, parseSeeds, parseShard } from '../sweep/grid.js';
-import { emitK8s, emitSlurm } from '../sweep/emit.js';
-import { runSweep, workerCount } from '../sweep/sweep.js';
-import { INDEX_FILE } from '../sweep/sweep-index.js';
 import { withInterrupt } from './interrupt.js';
 import { runInput, trainingOptions, type RunArgs } from './run.js';
 import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
@@ -28,8 +23,6 @@ interface SweepArgs extends Omit<RunArgs, 'combo'> {
   pvc: string;
 }
 
-export const command = 'sweep';
-export const describe = 'Run the grid of combinations × seeds (resumable, parallel, shardable across machines)';
 
 export function builder(y: Argv) {
   return trainingOptions(y, { seed: false, bnList: true })

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { canDie, specOf } from '../activations/index.js';
-import { defineKernel } from '../train/kernels/host.js';
+import { defineKernel } from '../host-kernels.js';
+import { ProbeId } from './ids.js';
 import type { LayerInfo, LayerProbe } from './probe.js';
 
 /**
@@ -57,7 +58,7 @@ export function deathAt(layer: Pick<LayerInfo, 'activation'>): number | null {
  * which unit k is active, from which the report finds when each unit died.
  */
 export const deadRelu: LayerProbe = {
-  id: 'dead-relu',
+  id: ProbeId.deadRelu,
   scope: 'layer',
   kernels: stats.configs,
   description: 'share of ReLU entries, units and whole samples with z ≤ 0',

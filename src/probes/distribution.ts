@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { defineKernel } from '../train/kernels/host.js';
+import { defineKernel } from '../host-kernels.js';
+import { ProbeId } from './ids.js';
 import type { LayerProbe } from './probe.js';
 
 /** Quantile levels, in percent: the bands TensorBoard's distributions draw, plus the median. */
@@ -51,7 +52,7 @@ const stats = defineKernel<Record<string, never>>({
  * piles up at 0 or 1 is saturating.
  */
 export const distribution: LayerProbe = {
-  id: 'distribution',
+  id: ProbeId.distribution,
   scope: 'layer',
   description: 'quantiles (1, 5, 25, 50, 75, 95, 99%) of z and a per layer, every --distribution-every steps',
   schedule: (step, settings) => step % settings.distributionEvery === 0,

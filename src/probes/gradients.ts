@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { defineKernel } from '../train/kernels/host.js';
+import { defineKernel } from '../host-kernels.js';
+import { ProbeId } from './ids.js';
 import type { LayerProbe } from './probe.js';
 
 /**
@@ -33,7 +34,7 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
  * step the optimizer took on the weights (ΔW = lr · velocity for SGD with momentum).
  */
 export const gradients: LayerProbe = {
-  id: 'gradients',
+  id: ProbeId.gradients,
   scope: 'layer',
   kernels: figures.configs,
   description: 'L2 norm and max |·| of dL/dW, dL/db, dL/dz; update-to-weight norm ratio',

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { concatVectors } from '../train/kernels/host.js';
+import { concatVectors } from '../host-kernels.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../train/hooks.js';
 import type { LayerInfo, Probe, ProbeSettings } from './probe.js';
 

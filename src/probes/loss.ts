@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { defineKernel } from '../train/kernels/host.js';
+import { defineKernel } from '../host-kernels.js';
+import { ProbeId } from './ids.js';
 import type { NetworkProbe } from './probe.js';
 
 /** [loss, share of samples whose arg-max output is the label]; output is `[classes, batch]`. */
@@ -22,7 +23,7 @@ const stats = defineKernel<Record<string, never>>({
 
 /** The step's mean cross-entropy and the batch accuracy (arg-max of the output layer, first on ties). */
 export const loss: NetworkProbe = {
-  id: 'loss',
+  id: ProbeId.loss,
   scope: 'network',
   kernels: stats.configs,
   description: "the step's loss and batch accuracy",

@@ -1,5 +1,6 @@
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { PROBE_IDS } from './ids.js';
 import { deadRelu } from './dead-relu.js';
 import { distribution } from './distribution.js';
 import { gradients } from './gradients.js';
@@ -11,7 +12,7 @@ import { unitActivity } from './unit-activity.js';
 /** Every built-in probe; adding one is a file and a line here. */
 export const PROBES: readonly Probe[] = [loss, saturation, deadRelu, gradients, unitActivity, distribution];
 
-export const PROBE_IDS: readonly string[] = PROBES.map((p) => p.id);
+export { PROBE_IDS } from './ids.js';
 
 export function resolveProbes(ids: readonly string[] | 'all'): Probe[] {
   if (ids === 'all') return [...PROBES];

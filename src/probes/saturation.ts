@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { canSaturate, specOf } from '../activations/index.js';
-import { defineKernel } from '../train/kernels/host.js';
+import { defineKernel } from '../host-kernels.js';
+import { ProbeId } from './ids.js';
 import type { LayerInfo, LayerProbe, ProbeSettings } from './probe.js';
 
 const frac = (mask: tf.Tensor): tf.Scalar => tf.mean(tf.cast(mask, 'float32'));
@@ -40,7 +41,7 @@ function bounds(layer: LayerInfo, s: ProbeSettings): { lo: number; hi: number } 
  * asymptote). Layers whose activation cannot saturate record nothing.
  */
 export const saturation: LayerProbe = {
-  id: 'saturation',
+  id: ProbeId.saturation,
   scope: 'layer',
   kernels: stats.configs,
   description: 'share of outputs where the activation saturates (sigmoid, tanh, selu), and the mean local derivative',

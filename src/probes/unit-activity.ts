@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { defineKernel } from '../train/kernels/host.js';
-import { UNIT_ACTIVITY_PROBE, unitMetric } from '../study.js';
+import { defineKernel } from '../host-kernels.js';
+import { unitMetric } from '../study.js';
 import { deathAt } from './dead-relu.js';
+import { ProbeId } from './ids.js';
 import type { LayerProbe } from './probe.js';
 
 /** One pass over z `[units, batch]`: per unit, the share of samples with z > at. */
@@ -31,7 +32,7 @@ const shares = defineKernel<{ at: number }>({
  * which the report dates each unit's death.
  */
 export const unitActivity: LayerProbe = {
-  id: UNIT_ACTIVITY_PROBE,
+  id: ProbeId.unitActivity,
   scope: 'layer',
   window: true,
   kernels: shares.configs,

@@ -9,7 +9,7 @@ import { msg } from '../messages.js';
 import { existingTrace } from '../trace/existing.js';
 import { acquireRunLock } from '../trace/run-lock.js';
 import { loadDataset, type Dataset } from '../train/data.js';
-import { runResolved } from '../train/run.js';
+import { runResolved } from '../experiment/run.js';
 
 /**
  * A run as the sweep planned it: its resolved config, used as it is. Resolving a RunConfig again

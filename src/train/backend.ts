@@ -5,14 +5,9 @@ import { cachedCalibration, calibrate, fastest, type AnyWorkload, type Calibrati
 import { registerKernels } from './kernels/registry.js';
 import { packageVersion } from '../versions.js';
 
-/** What the user may ask for; `auto` takes the faster of tfjs-node and wasm, else the pure-JS cpu backend. */
-export const BackendChoice = { auto: 'auto', node: 'node', wasm: 'wasm', cpu: 'cpu' } as const;
-export type BackendChoice = (typeof BackendChoice)[keyof typeof BackendChoice];
-export type BackendName = Exclude<BackendChoice, 'auto'>;
+import type { BackendChoice, BackendName } from './choices.js';
 
-export function isBackendChoice(s: string): s is BackendChoice {
-  return Object.prototype.hasOwnProperty.call(BackendChoice, s);
-}
+export { BackendChoice, isBackendChoice, type BackendName } from './choices.js';
 
 /** tfjs registers each backend under its own name. */
 const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };

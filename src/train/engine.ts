@@ -24,11 +24,9 @@ import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, ty
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
 
-export const EngineKind = { fast: 'fast', tape: 'tape' } as const;
-export type EngineKind = (typeof EngineKind)[keyof typeof EngineKind];
-export function isEngineKind(s: string): s is EngineKind {
-  return Object.prototype.hasOwnProperty.call(EngineKind, s);
-}
+import type { EngineKind } from './choices.js';
+
+export { EngineKind, isEngineKind } from './choices.js';
 
 /** One batch on the device, in both layouts the step needs. */
 export interface Batch {

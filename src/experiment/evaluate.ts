@@ -5,9 +5,9 @@
 import type { Activation } from '../activations/index.js';
 import { DiagnosisAccumulator, type DiagnosisResult } from '../probes/diagnosis.js';
 import type { ProbeSettings } from '../probes/probe.js';
-import { BatchBuilder, disposeBatch } from './batch.js';
-import type { Dataset } from './data.js';
-import type { Mlp } from './engine.js';
+import { BatchBuilder, disposeBatch } from '../train/batch.js';
+import type { Dataset } from '../train/data.js';
+import type { Mlp } from '../train/engine.js';
 
 export interface Evaluation {
   readonly loss: number;

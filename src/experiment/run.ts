@@ -19,16 +19,16 @@ import { existingTrace } from '../trace/existing.js';
 import { acquireRunLock, type RunLock } from '../trace/run-lock.js';
 import { MetaKey, RunProbe, RunStatus, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
-import { selectBackend, type BackendInfo } from './backend.js';
-import { loadDataset, type Dataset } from './data.js';
+import { selectBackend, type BackendInfo } from '../train/backend.js';
+import { loadDataset, type Dataset } from '../train/data.js';
 import { evaluateDiagnosed } from './evaluate.js';
 import { DIAGNOSIS_METRICS } from '../probes/diagnosis.js';
 import { DIAGNOSIS_PROBE, UNIT_WINDOWS_PER_EPOCH } from '../study.js';
-import { BatchBuilder, disposeBatch } from './batch.js';
-import { Mlp } from './engine.js';
-import { kernelSet } from './kernels/products.js';
-import { initParams } from './model.js';
-import { permutation, rng } from './rng.js';
+import { BatchBuilder, disposeBatch } from '../train/batch.js';
+import { Mlp } from '../train/engine.js';
+import { kernelSet } from '../train/kernels/products.js';
+import { initParams } from '../train/model.js';
+import { permutation, rng } from '../train/rng.js';
 
 export interface EpochSummary {
   readonly epoch: number;
