@@ -24,6 +24,7 @@ const FLAGS: readonly (readonly [flag: string, value: string, path: string, expe
   ['--engine', 'tape', 'engine', 'tape'],
   ['--probes', 'saturation,dead-relu', 'probes', ['saturation', 'dead-relu']],
   ['--every', '2', 'every', 2],
+  ['--distribution-every', '3', 'thresholds.distributionEvery', 3],
   ['--sigmoid-low', '0.05', 'thresholds.sigmoidLow', 0.05],
   ['--sigmoid-high', '0.9', 'thresholds.sigmoidHigh', 0.9],
   ['--tanh-sat', '0.95', 'thresholds.tanhSat', 0.95],

@@ -8,7 +8,7 @@ import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '.
 import { rng } from '../src/train/rng.js';
 import { Cause, CAUSE_SETS, DIAGNOSIS_PROBE, Diag, errorCell, errorShare, inputShare, UNIT_ACTIVITY_PROBE, unitMetric } from '../src/study.js';
 import { DIAGNOSIS_METRICS } from '../src/probes/diagnosis.js';
-import { QUANTILES, quantileMetric } from '../src/probes/distribution.js';
+import { QUANTILES, quantileMetric } from '../src/trace/metrics.js';
 
 export interface SyntheticRun {
   readonly combo: string;

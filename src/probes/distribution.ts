@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../host-kernels.js';
+import { QUANTILES, quantileMetric } from '../trace/metrics.js';
 import { ProbeId } from './ids.js';
 import type { LayerProbe } from './probe.js';
 
-/** Quantile levels, in percent: the bands TensorBoard's distributions draw, plus the median. */
-export const QUANTILES = [1, 5, 25, 50, 75, 95, 99] as const;
-
-/** Metric name of quantile `p` (percent) of `of` (z or a): `z_p50`, `a_p99`. */
-export const quantileMetric = (of: 'z' | 'a', p: number): string => `${of}_p${p}`;
+export { QUANTILES, quantileMetric };
 
 /**
  * Quantile p ∈ [0, 1] of ascending `sorted`, interpolated linearly between the two nearest ranks

@@ -2,7 +2,7 @@
  * The tables behind the charts, built from digests. With more runs than {@link PER_RUN_LIMIT},
  * per-step series are averaged over the seeds of each combination (the page says so).
  */
-import { QUANTILES } from '../probes/distribution.js';
+import { QUANTILES } from '../trace/metrics.js';
 import type { RunDigest } from './digest.js';
 import { groupOf, measureOf, type HypothesisResult } from './hypotheses.js';
 import type { Diagnosis } from './diagnosis-line.js';

@@ -7,7 +7,8 @@
 import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
 import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
-import { distribution, QUANTILES, quantileMetric } from '../probes/distribution.js';
+import { ProbeId } from '../probes/ids.js';
+import { QUANTILES, quantileMetric } from '../trace/metrics.js';
 
 export const MAX_POINTS = 200;
 /** points per run of the distribution bands and the per-unit heat strips (finer is not readable) */
@@ -137,7 +138,7 @@ export function digestTrace(t: Trace): RunDigest {
   const outLayer = f.layers.length;
   const probesSeen = new Set<string>();
   const stripBucket = Math.max(1, Math.ceil(steps / STRIP_POINTS));
-  const distId = c.probes.indexOf(distribution.id);
+  const distId = c.probes.indexOf(ProbeId.distribution);
   // metric code → [z|a, index into QUANTILES]
   const qOf = new Map<number, ['z' | 'a', number]>();
   for (const of of ['z', 'a'] as const) QUANTILES.forEach((p, i) => { const id = c.metrics.indexOf(quantileMetric(of, p)); if (id >= 0) qOf.set(id, [of, i]); });
