@@ -6,8 +6,9 @@ import { backpropActivation } from '../src/train/activation-ops.js';
 import { backActivation, backDataActivation, denseActivate, fusedActivation } from '../src/train/kernels/fused.js';
 import { KernelSet, useKernelSet } from '../src/train/kernels/products.js';
 import { rng } from '../src/train/rng.js';
-import { useBackend } from './helpers.js';
+import { allModes, useBackend } from './helpers.js';
 
+const NODE = (await allModes()).find((m) => m.name.startsWith('node'))!;
 before(() => useBackend('wasm'));
 after(() => useKernelSet(KernelSet.relaxedSimd));
 
@@ -147,5 +148,49 @@ test('PROBE_FUSED=0 runs the separate product and tfjs\'s activation ops, which 
     // the same product kernel: z bit for bit; a from different exp implementations
     assert.deepEqual(fused.z, plain.z, `${act} z`);
     for (let k = 0; k < fused.a.length; k++) assert.ok(actClose(fused.a[k], plain.a[k]), `${act} a[${k}] ${fused.a[k]} vs tfjs ${plain.a[k]}`);
+  }
+});
+
+test('tfjs-node: the fused kernels (one engine op each) and tfjs\'s separate ops both match float64', { skip: NODE.skip }, async () => {
+  await NODE.enter();
+  try {
+    for (const act of ACTS) {
+      assert.ok(fusedActivation(act), `${act} runs fused on tfjs-node`);
+      for (const [M, K, N] of SHAPES) {
+        const W = rand(M * K, M + K, 3 / Math.sqrt(K)), X = rand(K * N, N + 1, 2), b = rand(M, 5, 0.5), D = rand(M * N, 12);
+        const run = () => tf.tidy(() => {
+          const w = tf.tensor2d(W, [M, K]), { z, a } = denseActivate(w, tf.tensor2d(X, [K, N]), tf.tensor2d(b, [M, 1]), act);
+          return { z: z.dataSync(), a: a.dataSync(), top: backActivation(tf.tensor2d(D, [M, N]), z, a, act).dataSync() };
+        });
+        const before = tf.memory().numTensors;
+        const fused = run();
+        assert.equal(tf.memory().numTensors, before, `${act}: no tensor leaks`);
+        process.env.PROBE_FUSED = '0';
+        let plain;
+        try { plain = run(); } finally { delete process.env.PROBE_FUSED; }
+        for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) {
+          let c = b[i], mag = Math.abs(b[i]);
+          for (let s = 0; s < K; s++) { const t = W[i * K + s] * X[s * N + n]; c += t; mag += Math.abs(t); }
+          const k = i * N + n, label = `node ${act} ${M}×${K}·${N} [${i}, ${n}]`;
+          assert.ok(Math.abs(fused.z[k] - c) <= 1e-5 * mag, `${label} z ${fused.z[k]} vs ${c}`);
+          assert.ok(actClose(fused.a[k], F64[act].f(fused.z[k])), `${label} a ${fused.a[k]} vs f(z) ${F64[act].f(fused.z[k])}`);
+          const d = dfFromA[act](fused.z[k], fused.a[k]), g = D[k];
+          assert.ok(Math.abs(fused.top[k] - g * d) <= (1e-6 * Math.abs(d) + 2.4e-7) * Math.abs(g) + 1e-30, `${label} dz ${fused.top[k]} vs ${g * d}`);
+          // the separate ops (MatMul through tfjs's kernel rounds differently) pass the same checks at their own z
+          assert.ok(Math.abs(plain.z[k] - c) <= 1e-5 * mag && actClose(plain.a[k], F64[act].f(plain.z[k])), `${label} tfjs ops z ${plain.z[k]}, a ${plain.a[k]}`);
+        }
+        // the backward product with the derivative, against float64
+        const Z = rand(K * N, 13, 4), A = Float32Array.from(Z, (z) => F64[act].f(z));
+        const dz = tf.tidy(() => backDataActivation(tf.tensor2d(W, [M, K]), tf.tensor2d(D, [M, N]), tf.tensor2d(Z, [K, N]), tf.tensor2d(A, [K, N]), act).dataSync());
+        for (let i = 0; i < K; i++) for (let n = 0; n < N; n++) {
+          let g = 0, mag = 0;
+          for (let s = 0; s < M; s++) { const t = W[s * K + i] * D[s * N + n]; g += t; mag += Math.abs(t); }
+          const k = i * N + n, d = dfFromA[act](Z[k], A[k]);
+          assert.ok(Math.abs(dz[k] - g * d) <= 1e-5 * mag * Math.abs(d) + (1e-6 * Math.abs(d) + 2.4e-7) * Math.abs(g) + 1e-30, `node ${act} ${M}×${K}·${N} back dz[${i}, ${n}] ${dz[k]} vs ${g * d}`);
+        }
+      }
+    }
+  } finally {
+    await NODE.leave();
   }
 });

@@ -7,7 +7,8 @@
  * - {@link backActivation}: dz = g ⊙ f'(z) in one elementwise pass (the output layer, whose g comes from the loss)
  *
  * They run where the own products run and the activation has a fused form (relu, sigmoid, tanh,
- * selu); `PROBE_FUSED=0` turns them off, and every other case computes the same values with the
+ * selu), and on tfjs-node as one engine op each (kernels/tensorflow.ts: TensorFlow's MatMul and
+ * activation ops, issued straight to the binding); `PROBE_FUSED=0` turns them off, and every other case computes the same values with the
  * separate product and tfjs's activation ops (activation-ops.ts). The fused activations use their
  * own exp (activation-wat.js: within ~2 ulp of float64), so a and dz differ from tfjs's ops in the
  * last bits; the derivatives repeat tfjs's operation order exactly.
@@ -15,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SELU_ALPHA, SELU_SCALE, type Activation } from '../../activations/index.js';
 import { activate, backpropActivation } from '../activation-ops.js';
-import { alloc, wasmBackend } from './host.js';
+import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
 import { backData, dense, ownProducts, productsFor } from './products.js';
 
 /** The activations with a fused form (activation-wat.js generates one export of each kernel per name). */
@@ -28,7 +29,9 @@ function isFused(act: string): act is FusedActivation {
 
 /** True when {@link denseActivate} and the backward forms run fused for this activation. */
 export function fusedActivation(act: string): boolean {
-  return isFused(act) && process.env.PROBE_FUSED !== '0' && ownProducts();
+  if (!isFused(act) || process.env.PROBE_FUSED === '0') return false;
+  // tfjs-node: one engine op issuing the TensorFlow ops (kernels/tensorflow.ts)
+  return ownProducts() || (tf.getBackend() === 'tensorflow' && hostKernelsEnabled());
 }
 
 /** The activation's constants as the kernels take them ($p0, $p1): SELU's λ and λα, unused by the others. */

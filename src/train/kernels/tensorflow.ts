@@ -77,6 +77,10 @@ class Raw {
   concat(xs: readonly H[]): H {
     return this.one('ConcatV2', [...xs, this.constant([0], 'int32')], [{ name: 'N', type: this.b.TF_ATTR_INT, value: xs.length }, this.type('T', this.b.TF_FLOAT), this.type('Tidx', this.b.TF_INT32)]);
   }
+  matMul(a: H, b: H, transposeA = false): H {
+    const bool = (name: string, value: boolean): Attr => ({ name, type: this.b.TF_ATTR_BOOL, value });
+    return this.one('MatMul', [a, b], [bool('transpose_a', transposeA), bool('transpose_b', false), this.type('T', this.b.TF_FLOAT)]);
+  }
   transpose(x: H): H { return this.one('Transpose', [x, this.constant([1, 0], 'int32', [2])], [this.type('T', this.b.TF_FLOAT), this.type('Tperm', this.b.TF_INT32)]); }
   gather(x: H, idx: number[]): H {
     return this.one('GatherV2', [x, this.constant(idx, 'int32', [idx.length]), this.constant([0], 'int32')], [this.type('Tparams', this.b.TF_FLOAT), this.type('Tindices', this.b.TF_INT32), this.type('Taxis', this.b.TF_INT32)]);
@@ -103,7 +107,32 @@ const RAW_DERIVATIVE: Record<string, (r: Raw, z: H, a: H) => H> = {
   selu: (r, z, a) => r.one('SelectV2', [r.one('Greater', [z, r.f(0)]), r.f(SELU_SCALE), r.one('AddV2', [a, r.f(SELU_SCALE * SELU_ALPHA)])]),
 };
 
+/** f(z) in one TensorFlow op, for the activations kernels/fused.ts fuses. */
+const RAW_ACTIVATION: Record<string, string> = { relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh', selu: 'Selu' };
+
+/** g ⊙ f'(z): TensorFlow's own gradient op where its rule is the spec's, else the spec's derivative in raw ops. */
+function rawBackActivation(r: Raw, act: string, g: H, z: H, a: H): H {
+  // ReluGrad is g·(z > 0): 0 at z = 0 as the spec (SeluGrad takes λ at 0, the spec λα: not used)
+  if (act === 'relu') return r.one('ReluGrad', [g, z]);
+  const derivative = RAW_DERIVATIVE[act];
+  if (!derivative) throw new Error(`no fused tfjs-node derivative for activation '${act}'`);
+  return r.one('Mul', [g, derivative(r, z, a)]);
+}
+
 const KERNELS: Record<string, Impl> = {
+  /** fused.ts: z = W·x + b, a = f(z) */
+  ProbeDenseAct(r, { w, x, b }, { act }) {
+    const z = r.one('AddV2', [r.matMul(w, x), b]);
+    return [z, r.one(RAW_ACTIVATION[act as string], [z])];
+  },
+  /** fused.ts: dz = (Wᵀ·d) ⊙ f'(z) for the layer below */
+  ProbeBackDataAct(r, { w, d, z, a }, { act }) {
+    return [rawBackActivation(r, act as string, r.matMul(w, d, true), z, a)];
+  },
+  /** fused.ts: dz = g ⊙ f'(z) */
+  ProbeActBack(r, { g, z, a }, { act }) {
+    return [rawBackActivation(r, act as string, g, z, a)];
+  },
   /** v' = v·μ + g, w' = w − v'·lr, [Σg², max|g|, Σv'², Σw'²] — each op rounds to float32 as PyTorch does */
   ProbeSgdMomentum(r, { g, v, w }, { lr, mu }) {
     const vo = r.one('AddV2', [r.one('Mul', [v, r.f(mu as number)]), g]);
