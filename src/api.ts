@@ -33,8 +33,23 @@ import type { ReportOptions, ReportResult } from './report/index.js';
 import type { Comparison } from './compare/compare.js';
 import type { ExportOptions, ExportResult } from './export/export.js';
 import type { ModelRunInput, ModelRunOptions, ModelRunResult } from './attach/run-model.js';
+import type { WatchOptions, WatchServer } from './watch/server.js';
 
-export type { ReportOptions, ReportResult, ExportOptions, ExportResult, ModelRunInput, ModelRunOptions, ModelRunResult };
+export type { ReportOptions, ReportResult, ExportOptions, ExportResult, ModelRunInput, ModelRunOptions, ModelRunResult, WatchOptions, WatchServer };
+
+/**
+ * Serve the live view of a folder of traces on 127.0.0.1 (probe watch); loads vega on first call.
+ *
+ * @example
+ * ```ts
+ * const view = await startWatch('runs', { port: 6006 });
+ * console.log(view.url); // http://127.0.0.1:6006/
+ * await view.close();
+ * ```
+ */
+export async function startWatch(dir: string, opts?: WatchOptions): Promise<WatchServer> {
+  return (await import('./watch/server.js')).startWatch(dir, opts);
+}
 
 /** Train one combination with probes, writing its trace as it goes (loads tfjs on first call). */
 export async function runExperiment(input: RunInput, opts?: RunOptions): Promise<RunResult> {

@@ -79,6 +79,12 @@ export const msg = {
     `probe export needs exactly one of --parquet FILE or --csv FILE, got ${given === 0 ? 'neither' : 'both'}`,
   fileExists: (path: string) => `${path} already exists: pass --force to replace it`,
   reportExists: (dir: string) => `${dir} already holds a report: pass --force to replace it, or choose another --out`,
+  watchRemote: (host: string, flag = '--host') =>
+    `${flag} ${host} is not a loopback address: the live view would be open to the network, and it has no login; add --allow-remote to mean it, or use 127.0.0.1 (the default)`,
+  watchPort: (raw: unknown, flag = '--port') => `${flag} must be a whole number from 0 to 65535 (0 = any free port), got ${q(raw)}`,
+  watchFolder: (path: string, why: string) => `cannot watch ${path}: ${why}; give a folder of traces (probe run --out, probe sweep --out)`,
+  watchListen: (host: string, port: number, code: string) =>
+    `cannot listen on ${host}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : code === 'EACCES' ? 'permission denied' : code}): choose another --port (0 = any free port) or --host`,
   badPattern: (pattern: string, layers: number) =>
     `combination pattern '${pattern}' must have ${layers} parts joined by '-', each an activation or '*' (e.g. '*-sigmoid-relu')`,
   noCombos: (patterns: string, acts: string) => `no combination of ${acts} matches --combos '${patterns}'`,

@@ -10,7 +10,7 @@ import { writeSyntheticTrace } from './synthetic.js';
 const tfLoaded = () => '_tfengine' in globalThis;
 
 test('the library API, every command module, reading and comparing traces load no tfjs; training does', async () => {
-  for (const m of ['main', 'run', 'sweep', 'inspect', 'report', 'compare', 'export']) await import(`../src/cli/${m}.js`);
+  for (const m of ['main', 'run', 'sweep', 'inspect', 'report', 'compare', 'export', 'watch']) await import(`../src/cli/${m}.js`);
   const dir = mkdtempSync(join(tmpdir(), 'probe-lazy-'));
   const a = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.5 });
   const b = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 2, acc: 0.6 });

@@ -31,10 +31,11 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   sweep: { command: 'sweep', describe: 'Run the grid of combinations × seeds (resumable, parallel, shardable across machines)', load: () => import('./sweep.js') as Promise<CommandModule> },
   compare: { command: 'compare <traces..>', describe: 'Set saved runs side by side: config differences, accuracy, probe figures, where a metric diverges', load: () => import('./compare.js') as Promise<CommandModule> },
   export: { command: 'export <traces..>', describe: 'Write traces as one tidy table (Parquet or CSV) with each run\'s combination, seed and activations as columns', load: () => import('./export.js') as Promise<CommandModule> },
+  watch: { command: 'watch [dir]', describe: 'Serve a live dashboard of a folder of traces while runs and sweeps train', load: () => import('./watch.js') as Promise<CommandModule> },
 };
 
 /** Flags that take no value; any other `--flag` takes the next argument. */
-const SWITCHES = new Set(['--force', '--quiet', '--json', '--open', '--images', '--no-images', '--verbose', '--help', '--version', '--color', '--no-color']);
+const SWITCHES = new Set(['--watch', '--allow-remote', '--force', '--quiet', '--json', '--open', '--images', '--no-images', '--verbose', '--help', '--version', '--color', '--no-color']);
 
 /**
  * `--shard -1/3` would reach yargs as the short flags -1, -/, -3 ("Unknown argument: 1"): a value

@@ -6,8 +6,9 @@ import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { LiveView, watchFlags, type WatchFlags } from './watch.js';
 
-export interface RunArgs {
+export interface RunArgs extends WatchFlags {
   combo?: string;
   model?: string;
   epochs?: string;
@@ -69,7 +70,7 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: 
 }
 
 export function builder(y: Argv) {
-  return trainingOptions(y)
+  return watchFlags(trainingOptions(y))
     .positional('combo', { type: 'string', describe: `one activation per layer (${ACTIVATIONS.join('|')}) joined by '-', output layer last` })
     .option('model', { type: 'string', describe: 'instead of a combination: a model.json saved in the TensorFlow.js layers format (topology only = weights drawn from --seed)', group: 'Training:' })
     .option('out', { type: 'string', default: 'runs', describe: 'folder for the trace' })
@@ -81,7 +82,8 @@ export function builder(y: Argv) {
     .example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing')
     .example('$0 run relu-sigmoid-relu --bn last', "the study's batch-norm fix")
     .example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset')
-    .example('$0 run --model my-net/model.json --epochs 2', 'your own tfjs model, probes attached');
+    .example('$0 run --model my-net/model.json --epochs 2', 'your own tfjs model, probes attached')
+    .example('$0 run relu-sigmoid-relu --watch', 'watch it train in the browser (the URL is printed)');
 }
 
 export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
@@ -97,6 +99,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   const out: Out = { err: process.stderr, quiet: argv.quiet };
   const bar = new ProgressLine(out);
   let t0 = performance.now(), epochs = 0;
+  const view = await LiveView.of(argv, argv.out);
   const print = (r: RunResult) => process.stdout.write((argv.json ? JSON.stringify(jsonSummary(r)) : humanSummary(r)) + '\n');
   const result = await withInterrupt((signal) =>
     runExperiment(runInput(argv), {
@@ -125,15 +128,17 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
         },
       },
     }),
-  ).catch((e: unknown) => {
+  ).catch(async (e: unknown) => {
     // an interrupted run still has a summary (status interrupted): scripts want it
     const partial = (e as { result?: RunResult }).result;
     if (partial) { bar.clear(); print(partial); }
+    await view?.close();
     throw e;
   }).finally(() => bar.clear());
   const diagnosis = diagnoseTrace(readTrace(result.path));
   if (argv.json) process.stdout.write(JSON.stringify({ ...jsonSummary(result), diagnosis }) + '\n');
   else process.stdout.write(humanSummary(result) + `\n${chalk.bold('diagnosis')} ${diagnosis.text}\n`);
+  await view?.stayOpen();
 }
 
 async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {

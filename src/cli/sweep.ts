@@ -10,6 +10,7 @@ import { msg } from '../messages.js';
 import { withInterrupt } from './interrupt.js';
 import { runInput, trainingOptions, type RunArgs } from './run.js';
 import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
+import { LiveView, watchFlags } from './watch.js';
 
 interface SweepArgs extends Omit<RunArgs, 'combo'> {
   acts: string;
@@ -25,7 +26,7 @@ interface SweepArgs extends Omit<RunArgs, 'combo'> {
 
 
 export function builder(y: Argv) {
-  return trainingOptions(y, { seed: false, bnList: true })
+  return watchFlags(trainingOptions(y, { seed: false, bnList: true }))
     .option('acts', { type: 'string', default: ACTIVATIONS.join(','), describe: 'activations to combine', group: 'Grid:' })
     .option('combos', { type: 'string', describe: "patterns, '*' for any activation (e.g. '*-sigmoid-relu,relu-*-*') [default: all]", group: 'Grid:' })
     .option('seeds', { type: 'string', default: '1-9', describe: 'seeds: lists and ranges (1-9, 1,3,5-7)', group: 'Grid:' })
@@ -41,13 +42,14 @@ export function builder(y: Argv) {
     .example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings')
     .example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice')
     .example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --bn none,last", 'each run with and without batch norm, paired in the report')
+    .example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --watch", 'follow the runs in the browser: progress, ETA, charts, verdicts as runs finish')
     .example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job')
     .example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)');
 }
 
 /** The sweep's own arguments, minus those the emitted job sets per task. */
 function passThrough(args: readonly string[]): string[] {
-  const drop = new Set(['--emit', '--shards', '--shard', '--workers', '--image', '--pvc', '--out', '--json', '--quiet']);
+  const drop = new Set(['--emit', '--shards', '--shard', '--workers', '--image', '--pvc', '--out', '--json', '--quiet', '--watch', '--watch-port', '--watch-host', '--allow-remote']);
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const [name] = args[i].split('=');
@@ -84,6 +86,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) throw new ProbeError(ErrorCode.config, msg.notInteger('--workers', argv.workers, 1));
   const out: Out = { err: process.stderr, quiet: argv.quiet };
   const line = new ProgressLine(out);
+  const view = await LiveView.of(argv, argv.out);
   const t0 = performance.now();
   const { seed: _s, combo: _c, ...flags } = runInput({ ...argv, combo: combos[0] });
   void _s; void _c;
@@ -116,10 +119,12 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
         out.err.write(`${chalkStderr.red('failed')} ${f.run.run}: ${f.message}\n`);
       },
     },
-  })).finally(() => line.clear());
+  })).catch(async (e: unknown) => { await view?.close(); throw e; }).finally(() => line.clear());
   const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, elsewhere: r.elsewhere, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
   if (argv.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, INDEX_FILE))}\n`);
+  if (r.interrupted) await view?.close();
+  else await view?.stayOpen();
   if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, `sweep interrupted: ${r.notRun} run(s) not finished; run the same command again to finish them`);
   if (r.failed.length) process.exitCode = 1;
 }

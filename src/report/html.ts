@@ -16,11 +16,13 @@ import { NO_RUN, Overlay, OVERLAY_LABELS, type Panel } from './panels.js';
 const require = createRequire(import.meta.url);
 
 /** The browser builds; `require.resolve` of these subpaths is blocked by the packages' exports. */
-function libSource(pkg: string, file: string): string {
+export function libFile(pkg: string, file: string): string {
   let dir = dirname(require.resolve(pkg));
   while (!dir.endsWith(join('node_modules', pkg))) dir = dirname(dir);
-  return readFileSync(join(dir, 'build', file), 'utf8');
+  return join(dir, 'build', file);
 }
+
+const libSource = (pkg: string, file: string): string => readFileSync(libFile(pkg, file), 'utf8');
 
 /** Text made safe for HTML content and attribute values. */
 export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -190,16 +192,31 @@ function attributionHtml(rows: readonly GroupAttribution[], several: boolean): s
 <table><thead><tr><th>group</th><th>runs</th><th>mean error rate</th>${causes}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
-export function pageHtml(p: PageInput): string {
+/**
+ * How the page gets its scripts. Unset: everything inlined, a file that works alone (`probe
+ * report`). `probe watch` links the libraries from its server and embeds with its live script.
+ */
+export interface PageShell {
+  /** the Content-Security-Policy meta tag */
+  readonly csp: string;
+  /** at the start of the body */
+  readonly top: string;
+  /** the libraries' script tags */
+  readonly libs: string;
+  /** the script that embeds the charts */
+  readonly embed: string;
+}
+
+export function pageHtml(p: PageInput, shell?: PageShell): string {
   const section = (s: Panel['section']) => p.panels.filter((x) => x.section === s).map(chart).join('\n');
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
   const several = p.datasets.variants.length > 1;
   const diagRows = p.datasets.runs.map((r) => `<tr><td>${esc(String(r.run))}</td><td>${esc(String(r.variant))}</td><td>${r.failed === null ? '—' : r.failed ? 'fails' : 'no'}</td><td>${esc(String(r.diagnosis ?? '—'))}</td></tr>`).join('');
   const overlay = Object.values(Overlay).map((v) => `<option value="${v}">${esc(OVERLAY_LABELS[v])}</option>`).join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">${CSP}
+<html lang="en"><head><meta charset="utf-8">${shell?.csp ?? CSP}
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(p.title)}</title>${STYLE}</head><body>
+<title>${esc(p.title)}</title>${STYLE}</head><body>${shell?.top ?? ''}
 <h1>${esc(p.title)}</h1>
 <p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
@@ -225,10 +242,10 @@ ${section('across') || '<p>No chart: these traces do not have what the cross-run
 ${section('run')}
 <h2>How to read this page</h2>
 <ul>${p.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
-${libScripts()}
+${shell?.libs ?? libScripts()}
 ${payload(p.panels, p.datasets as unknown as Record<string, unknown>)}
 <script id="probe-diagnoses" type="application/json">${JSON.stringify(p.diagnoses).replace(/</g, '\\u003c')}</script>
-${script(EMBED)}
+${shell?.embed ?? script(EMBED)}
 </body></html>
 `;
 }

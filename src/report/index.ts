@@ -28,7 +28,7 @@ import { diagnose, type Diagnosis } from './diagnosis-line.js';
 import { pairInterventions, type Interventions } from './interventions.js';
 import { attributionByGroup, type GroupAttribution } from './attribution.js';
 import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study.js';
-import { pageHtml } from './html.js';
+import { pageHtml, type PageInput } from './html.js';
 import { panels as buildPanels, type Panel } from './panels.js';
 import { toPng, toSvg } from './render.js';
 import { BOOTSTRAP_RESAMPLES } from './stats.js';
@@ -127,24 +127,35 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
   }
 }
 
-async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions): Promise<ReportResult> {
-  const warn = opts.onWarning ?? (() => {});
-  const progress = opts.onProgress ?? (() => {});
-  const digests: RunDigest[] = [];
-  paths.forEach((p, i) => {
-    progress(`reading ${i + 1}/${paths.length} ${basename(p)}`);
-    const t = readTrace(p);
-    if (t.progress?.diverged) warn(`${p} diverged at step ${t.progress.diverged.step} (${t.progress.diverged.reason}): using its ${t.progress.epochsDone} epoch(s) finished before`);
-    if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
-    digests.push(digestTrace(t));
-  });
+/** What a report shows, computed from digests without touching a file (probe watch serves it live). */
+export interface ReportModel {
+  readonly digests: readonly RunDigest[];
+  readonly hypotheses: readonly HypothesisResult[];
+  readonly prevalences: readonly Prevalence[];
+  readonly interventions: readonly Interventions[];
+  readonly diagnoses: ReadonlyMap<string, Diagnosis>;
+  readonly attribution: readonly GroupAttribution[];
+  readonly datasets: Datasets;
+  readonly panels: readonly Panel[];
+  readonly skipped: readonly string[];
+  /** the page's input; `generated` is now */
+  readonly page: PageInput;
+}
+
+/**
+ * derive → panels → the page's input, for digests read from `inputs` (named on the page). Runs
+ * in `pending` (paths of runs still training, for probe watch) are charted but left out of the
+ * verdicts, prevalence, pairs and attribution until they finish.
+ */
+export function reportModel(digests: readonly RunDigest[], inputs: readonly string[], warn: (text: string) => void = () => {}, pending: ReadonlySet<string> = new Set()): ReportModel {
+  const counted = digests.filter((d) => !pending.has(d.path));
   // the study's groups name layers of its MLP: an attached model's layers are not those
-  const study = digests.filter((d) => d.study);
+  const study = counted.filter((d) => d.study);
   const hypotheses = testHypotheses(study);
   const prevalences = testPrevalences(study);
   const interventions = pairInterventions(study);
   const diagnoses = new Map(digests.map((d) => [d.path, diagnose(d)]));
-  const attribution = attributionByGroup(digests);
+  const attribution = attributionByGroup(counted);
   const datasets = buildDatasets(digests, hypotheses, diagnoses);
   const probes = new Set(digests.flatMap((d) => d.probes));
   const { panels, skipped } = buildPanels(datasets, {
@@ -156,6 +167,33 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   for (const s of skipped) warn(`skipped ${s}`);
   const lacking = digests.filter((d) => ['dead-relu', 'saturation', 'gradients'].some((p) => !d.probesConfigured.includes(p)));
   if (lacking.length) warn(`${lacking.length} trace(s) were recorded without some probes (e.g. ${lacking[0].run}: ${lacking[0].probesConfigured.join(', ') || 'none'}); their charts and measures are missing`);
+  const truncated = digests.filter((d) => d.truncated).length;
+  const page: PageInput = {
+    title: digests.length === 1 ? `probe report: ${digests[0].run}` : `probe report: ${digests.length} runs`,
+    generated: new Date().toISOString(),
+    version: probeVersion(),
+    inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated) from ${inputs.join(', ')}`,
+    datasets, panels, hypotheses, prevalences, interventions, attribution,
+    diagnoses: diagnosisLines(datasets, digests, diagnoses),
+    notes: notes(datasets, digests),
+    warnings: [...skipped.map((s) => `skipped ${s}`), ...digests.filter((d) => d.truncated).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`)],
+    singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
+  };
+  return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page };
+}
+
+async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions): Promise<ReportResult> {
+  const warn = opts.onWarning ?? (() => {});
+  const progress = opts.onProgress ?? (() => {});
+  const digests: RunDigest[] = [];
+  paths.forEach((p, i) => {
+    progress(`reading ${i + 1}/${paths.length} ${basename(p)}`);
+    const t = readTrace(p);
+    if (t.progress?.diverged) warn(`${p} diverged at step ${t.progress.diverged.step} (${t.progress.diverged.reason}): using its ${t.progress.epochsDone} epoch(s) finished before`);
+    if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
+    digests.push(digestTrace(t));
+  });
+  const { hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page } = reportModel(digests, inputs, warn);
   const files: string[] = [];
   const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
   for (const p of panels) {
@@ -169,17 +207,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
     }
   }
   const truncated = digests.filter((d) => d.truncated).length;
-  const html = pageHtml({
-    title: digests.length === 1 ? `probe report: ${digests[0].run}` : `probe report: ${digests.length} runs`,
-    generated: new Date().toISOString(),
-    version: probeVersion(),
-    inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated) from ${inputs.join(', ')}`,
-    datasets, panels, hypotheses, prevalences, interventions, attribution,
-    diagnoses: diagnosisLines(datasets, digests, diagnoses),
-    notes: notes(datasets, digests),
-    warnings: [...skipped.map((s) => `skipped ${s}`), ...digests.filter((d) => d.truncated).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`)],
-    singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
-  });
+  const html = pageHtml(page);
   write('index.html', html);
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
   write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, prevalences, hypotheses, attribution, interventions, diagnoses: diagList }, null, 2));

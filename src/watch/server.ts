@@ -1,0 +1,196 @@
+/**
+ * `probe watch`: a local HTTP server for the live view of a folder of traces.
+ *
+ *   scan     every `pollMs` the folder is stat'ed (folder.ts); a changed trace is re-read
+ *   push     one `state` event per change to every open page (server-sent events): the runs'
+ *            progress, and the version of the page; a page whose version is behind fetches /page
+ *   page     built once per version, on the first request for it (page.ts), whatever the tabs
+ *
+ * What it serves is a fixed list of routes: the page, its script, the three vega libraries from
+ * node_modules, the event stream, and a trace of the folder by its file name (only a name the scan
+ * listed, never a path). It binds to 127.0.0.1 unless told otherwise, refuses a non-loopback
+ * address without `allowRemote`, and, when local, answers only requests addressed to a local name
+ * (a web page elsewhere cannot reach it by DNS rebinding).
+ */
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { libFile } from '../report/html.js';
+import { LIVE_JS } from './client.js';
+import { traceOf, WatchedFolder, type Snapshot } from './folder.js';
+import { CSP, LIBS, watchPage } from './page.js';
+
+export interface WatchOptions {
+  /** default 127.0.0.1 */
+  readonly host?: string;
+  /** default 0: any free port; a string is checked as the --port flag */
+  readonly port?: number | string;
+  /** allow a host that is not a loopback address */
+  readonly allowRemote?: boolean;
+  /** how often the folder is checked; default 1000 ms */
+  readonly pollMs?: number;
+  /** the folder may not exist yet (the work beside will create it) */
+  readonly pending?: boolean;
+}
+
+export interface WatchServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** open event streams (pages) */
+  clients(): number;
+  close(): Promise<void>;
+}
+
+/** 127.0.0.0/8, ::1, localhost: addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  return mapped !== null && mapped[1].startsWith('127.');
+}
+
+export function checkPort(raw: unknown, flag = '--port'): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ProbeError(ErrorCode.usage, msg.watchPort(raw, flag));
+  return n;
+}
+
+function checkFolder(dir: string): void {
+  let st;
+  try { st = statSync(dir); } catch { throw new ProbeError(ErrorCode.usage, msg.watchFolder(dir, 'no such folder')); }
+  if (!st.isDirectory()) throw new ProbeError(ErrorCode.usage, msg.watchFolder(dir, 'it is a file, not a folder'));
+}
+
+/** The Host header's name, without its port. */
+function hostName(header: string | undefined): string {
+  if (!header) return '';
+  const m = /^(\[[^\]]*\]|[^:]*)(:\d+)?$/.exec(header.trim());
+  return m ? m[1] : '';
+}
+
+const HEADERS = {
+  'Content-Security-Policy': CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
+
+export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<WatchServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = checkPort(opts.port ?? 0);
+  if (!opts.allowRemote && !isLoopback(host)) throw new ProbeError(ErrorCode.usage, msg.watchRemote(host));
+  if (!opts.pending) checkFolder(dir);
+  const shownDir = dir;
+  const folder = new WatchedFolder(resolve(dir));
+  let snap: Snapshot = folder.scan();
+  let version = 1;
+  let page: { version: number; html: string } | null = null;
+  const streams = new Set<ServerResponse>();
+
+  const stateEvent = () => `event: state\ndata: ${JSON.stringify({ version, at: new Date().toISOString(), runs: snap.runs, ignored: snap.ignored })}\n\n`;
+  let lastState = '';
+  const push = (force = false) => {
+    const ev = stateEvent();
+    // the time stamp aside, unchanged state is not sent again
+    const body = ev.replace(/"at":"[^"]*",/, '');
+    if (!force && body === lastState) return;
+    lastState = body;
+    for (const res of streams) send(res, ev);
+  };
+  const send = (res: ServerResponse, text: string) => {
+    if (res.destroyed || res.writableEnded) { streams.delete(res); return; }
+    res.write(text);
+  };
+
+  const poll = setInterval(() => {
+    try {
+      const next = folder.scan();
+      if (next.key !== snap.key) version++;
+      snap = next;
+      push();
+    } catch {
+      // a folder that vanished or an unreadable moment: the next poll tries again
+    }
+  }, opts.pollMs ?? 1000);
+  // comments keep idle streams open through proxies and let a dead socket surface
+  const heartbeat = setInterval(() => { for (const res of streams) send(res, ': ping\n\n'); }, 15_000);
+
+  const libs = new Map<string, string>(Object.entries(LIBS).map(([route, [pkg, file]]) => [route, readFileSync(libFile(pkg, file), 'utf8')]));
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    res.on('error', () => { streams.delete(res); });
+    const reply = (status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { ...HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (!opts.allowRemote && !isLoopback(hostName(req.headers.host))) return reply(403, 'text/plain', 'probe watch answers only requests to localhost\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'only GET\n', { Allow: 'GET, HEAD' });
+    let path: string;
+    try { path = new URL(req.url ?? '/', 'http://localhost').pathname; } catch { return reply(400, 'text/plain', 'bad request\n'); }
+    if (path === '/' || path === '/page') {
+      if (!page || page.version !== version) page = { version, html: watchPage(snap, shownDir, version) };
+      return reply(200, 'text/html; charset=utf-8', page.html);
+    }
+    if (path === '/live.js') return reply(200, 'text/javascript; charset=utf-8', LIVE_JS);
+    const lib = libs.get(path);
+    if (lib !== undefined) return reply(200, 'text/javascript; charset=utf-8', lib, { 'Cache-Control': 'max-age=3600' });
+    if (path === '/state.json') return reply(200, 'application/json', JSON.stringify({ version, runs: snap.runs, ignored: snap.ignored }));
+    if (path === '/events') {
+      res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+      res.write('retry: 2000\n\n');
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      send(res, stateEvent());
+      return;
+    }
+    if (path.startsWith('/trace/')) {
+      let name: string;
+      try { name = decodeURIComponent(path.slice('/trace/'.length)); } catch { return reply(400, 'text/plain', 'bad name\n'); }
+      // a file name of the scan, never a path: '..', separators and links out are all refused
+      const file = /[/\\\0]/.test(name) ? null : traceOf(folder.root, snap, name);
+      if (!file) return reply(404, 'text/plain', 'no such trace in the watched folder\n');
+      let size: number;
+      try { size = statSync(file).size; } catch { return reply(404, 'text/plain', 'no such trace in the watched folder\n'); }
+      res.writeHead(200, { ...HEADERS, 'Content-Type': 'application/vnd.apache.arrow.file', 'Content-Length': size, 'Content-Disposition': `attachment; filename="${name.replace(/"/g, '')}"`, 'Cache-Control': 'no-store' });
+      if (req.method === 'HEAD') return void res.end();
+      // a stream of the bytes there now; the writer only appends and rewrites its footer
+      return void createReadStream(file, { start: 0, end: Math.max(0, size - 1) }).on('error', () => res.destroy()).pipe(res);
+    }
+    return reply(404, 'text/plain', 'not found\n');
+  };
+
+  const server = createServer((req, res) => {
+    try { handle(req, res); } catch (e) {
+      if (!res.headersSent) { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(`${(e as Error).message}\n`); } else res.destroy();
+    }
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      clearInterval(poll); clearInterval(heartbeat);
+      fail(new ProbeError(ErrorCode.usage, msg.watchListen(host, port, e.code ?? String(e)), { cause: e }));
+    });
+    server.listen(port, host, () => ok());
+  });
+  const addr = server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  let closed: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${bound}/`,
+    host,
+    port: bound,
+    clients: () => streams.size,
+    close: () => (closed ??= new Promise<void>((ok) => {
+      clearInterval(poll); clearInterval(heartbeat);
+      for (const res of streams) res.end();
+      streams.clear();
+      server.close(() => ok());
+      server.closeAllConnections();
+    })),
+  };
+}
