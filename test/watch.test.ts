@@ -317,9 +317,11 @@ test('a sweep under watch: each run listed with its state; a killed run shows st
       }, null, { timeout: 60_000 });
       const states = await page.$$eval('#runs tr[data-run]', (trs) => trs.map((tr) => `${(tr as HTMLElement).dataset.run} ${(tr as HTMLElement).dataset.state} ${(tr as HTMLElement).dataset.steps}`));
       assert.deepEqual(states, ['relu-relu-relu_s1 complete 200', 'relu-sigmoid-relu_s1 complete 200']);
-      // the sweep's own view shows the same folder
-      const own = JSON.parse((await get(sweep.url, '/state.json')).body.toString());
-      assert.deepEqual(own.runs.map((r: { state: string }) => r.state), ['complete', 'complete']);
+      // the sweep's own view shows the same folder (its own once-a-second check may lag a moment)
+      const ownStates = async () => JSON.parse((await get(sweep.url, '/state.json')).body.toString()).runs.map((r: { state: string }) => r.state).join(',');
+      const until = Date.now() + 10_000;
+      while ((await ownStates()) !== 'complete,complete' && Date.now() < until) await sleep(200);
+      assert.equal(await ownStates(), 'complete,complete');
       await page.waitForFunction(() => !/truncated/.test(document.querySelector('ul.warn')?.textContent ?? '') && Number(document.body.dataset.rendered) > 0, null, { timeout: 10_000 });
     } finally {
       sweep.child.kill('SIGINT');
