@@ -18,7 +18,7 @@ export { PROBE_IDS, ProbeId } from './probes/ids.js';
 export { readTrace, readTraceMeta, type Trace, type TraceColumns, type TraceMeta } from './trace/reader.js';
 export { TraceWriter } from './trace/writer.js';
 export { summarizeTrace, metricRows, type TraceSummary } from './trace/summary.js';
-export { Column, MetaKey, RunProbe, RunStatus, TRACE_VERSION, traceSchema } from './trace/schema.js';
+export { Column, EvalMetric, MetaKey, RunProbe, RunStatus, TimingMetric, TRACE_VERSION, traceSchema } from './trace/schema.js';
 export { runSweep, planSweep, workerCount, type SweepOptions, type SweepResult, type SweepListener, type PlannedRun } from './sweep/sweep.js';
 export { expandCombos, parseSeeds, parseShard, type Shard } from './sweep/grid.js';
 export { emitK8s, emitSlurm } from './sweep/emit.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { TraceWriter } from '../trace/writer.js';
-import { MetaKey, RunProbe, RunStatus, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
+import { EVAL_METRICS, MetaKey, RunProbe, RunStatus, TIMING_METRICS, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import type { ValueSlot } from '../probes/host.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -27,8 +27,6 @@ export interface RecorderSetup {
   facts(): RunFacts;
 }
 
-const EVAL = ['test_loss', 'test_acc', 'train_loss'] as const;
-const TIMING = ['epoch_seconds', 'probe_seconds', 'write_seconds'] as const;
 
 export class Recorder {
   private writer: TraceWriter | null = null;
@@ -79,7 +77,7 @@ export class Recorder {
     if (this.writer) return this.writer;
     const { slots } = this.setup;
     const probes = [...new Set([...slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing])];
-    const metrics = [...new Set([...slots.map((s) => s.metric), ...EVAL, ...TIMING])];
+    const metrics = [...new Set([...slots.map((s) => s.metric), ...EVAL_METRICS, ...TIMING_METRICS])];
     const w = TraceWriter.create(this.setup.path, {
       run: this.setup.run,
       probes,
@@ -134,9 +132,9 @@ export class Recorder {
     const t0 = performance.now();
     const e = w.probeId(RunProbe.eval), t = w.probeId(RunProbe.timing);
     const evals: (number | undefined)[] = [f.testLoss, f.testAcc, f.trainLoss];
-    EVAL.forEach((m, i) => { const v = evals[i]; if (v !== undefined && Number.isFinite(v)) w.append(this.stepsDone, epoch, 0, e, w.metricId(m), v); });
+    EVAL_METRICS.forEach((m, i) => { const v = evals[i]; if (v !== undefined && Number.isFinite(v)) w.append(this.stepsDone, epoch, 0, e, w.metricId(m), v); });
     const writeSeconds = (this.epochWriteMs + performance.now() - t0) / 1000;
-    [seconds, probeSeconds, writeSeconds].forEach((v, i) => w.append(this.stepsDone, epoch, 0, t, w.metricId(TIMING[i]), v));
+    [seconds, probeSeconds, writeSeconds].forEach((v, i) => w.append(this.stepsDone, epoch, 0, t, w.metricId(TIMING_METRICS[i]), v));
     this.epochSeconds.push(seconds);
     this.epochsDone++;
     this.wallMs += seconds * 1000;

@@ -3,7 +3,7 @@
  * mean ± sd; the first group is the reference the others are measured against.
  */
 import { readTrace, type Trace } from '../trace/reader.js';
-import { RunProbe, RunStatus } from '../trace/schema.js';
+import { EVAL_METRICS, RunProbe, RunStatus, TIMING_METRICS } from '../trace/schema.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { mean, sd } from '../report/stats.js';
@@ -151,7 +151,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     loaded = loaded.filter((l) => matches(l.trace.facts.combo, opts.combos!));
     if (loaded.length === 0) throw new ProbeError(ErrorCode.config, msg.noMatch(opts.combos, n));
   }
-  const known = [...new Set(loaded.flatMap((l) => l.trace.columns.metrics))].filter((m) => !['test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds'].includes(m));
+  const known = [...new Set(loaded.flatMap((l) => l.trace.columns.metrics))].filter((m) => !([...EVAL_METRICS, ...TIMING_METRICS] as readonly string[]).includes(m));
   if (!loaded.some((l) => l.series.size > 0)) throw new ProbeError(ErrorCode.config, msg.unknownMetric(`${metric}' at layer '${layer}`, known));
   // group runs that differ only by seed
   const byKey = new Map<string, Loaded[]>();

@@ -17,7 +17,7 @@ import type { LayerInfo } from '../probes/probe.js';
 import { TraceWriter } from '../trace/writer.js';
 import { existingTrace } from '../trace/existing.js';
 import { acquireRunLock, type RunLock } from '../trace/run-lock.js';
-import { MetaKey, RunProbe, RunStatus, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
+import { EVAL_METRICS, MetaKey, RunProbe, RunStatus, TIMING_METRICS, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from '../train/backend.js';
 import { loadDataset, type Dataset } from '../train/data.js';
@@ -221,8 +221,8 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     stepsPerEpoch,
   };
   const probeNames = [...new Set([...host.slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing, DIAGNOSIS_PROBE])];
-  const evalMetrics = ['test_loss', 'test_acc', 'train_loss'];
-  const timingMetrics = ['epoch_seconds', 'probe_seconds', 'write_seconds'];
+  const evalMetrics = EVAL_METRICS;
+  const timingMetrics = TIMING_METRICS;
   const metricNames = [...new Set([...host.slots.map((s) => s.metric), ...evalMetrics, ...timingMetrics, ...DIAGNOSIS_METRICS])];
   const stepSlots = host.slots.slice(0, host.stepSlots), windowSlots = host.slots.slice(host.stepSlots);
   const epochs: EpochSummary[] = [];

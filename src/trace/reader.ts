@@ -8,7 +8,7 @@ import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type 
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { Column, isFinished, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
+import { ARROW_MAGIC, Column, isFinished, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
 
 export interface TraceColumns {
   readonly length: number;
@@ -43,7 +43,7 @@ export interface Trace extends TraceMeta {
   readonly columns: TraceColumns;
 }
 
-const MAGIC = 'ARROW1';
+const MAGIC = ARROW_MAGIC;
 
 function hasMagic(buf: Uint8Array, at: number): boolean {
   for (let i = 0; i < MAGIC.length; i++) if (buf[at + i] !== MAGIC.charCodeAt(i)) return false;

@@ -70,11 +70,24 @@ export function isFinished(status: RunStatus): boolean {
 
 /** Probes that are not measurements of a step but of the run. */
 export const RunProbe = {
-  /** per epoch: test_loss, test_acc on the test set; train_loss, train_acc averaged over the epoch */
+  /** per epoch, on layer 0: {@link EvalMetric} */
   eval: 'eval',
-  /** per epoch: seconds of wall time, and the seconds spent in probes and trace writing */
+  /** per epoch, on layer 0: {@link TimingMetric} */
   timing: 'timing',
 } as const;
+
+/** Rows of the `eval` probe: loss and accuracy on the test set, and the training loss averaged over the epoch. */
+export const EvalMetric = { testLoss: 'test_loss', testAcc: 'test_acc', trainLoss: 'train_loss' } as const;
+export type EvalMetric = (typeof EvalMetric)[keyof typeof EvalMetric];
+export const EVAL_METRICS: readonly EvalMetric[] = Object.values(EvalMetric);
+
+/** Rows of the `timing` probe: seconds of wall time, and those spent in probes and trace writing (never compared across runs). */
+export const TimingMetric = { epochSeconds: 'epoch_seconds', probeSeconds: 'probe_seconds', writeSeconds: 'write_seconds' } as const;
+export type TimingMetric = (typeof TimingMetric)[keyof typeof TimingMetric];
+export const TIMING_METRICS: readonly TimingMetric[] = Object.values(TimingMetric);
+
+/** The magic bytes an Arrow IPC file starts and ends with (writer.ts writes them, reader.ts checks them). */
+export const ARROW_MAGIC = 'ARROW1';
 
 export function traceSchema(metadata: ReadonlyMap<string, string> = new Map()): Schema {
   return new Schema(

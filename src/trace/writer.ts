@@ -37,7 +37,7 @@ import {
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { isFinished, MetaKey, TRACE_VERSION, traceSchema, type RunProgress } from './schema.js';
+import { ARROW_MAGIC, isFinished, MetaKey, TRACE_VERSION, traceSchema, type RunProgress } from './schema.js';
 
 /** Where a trace is written until it may appear under its own name. */
 export const PARTIAL_SUFFIX = '.partial';
@@ -50,7 +50,7 @@ function writeAll(fd: number, buf: Uint8Array, off: number, len: number, pos: nu
   }
 }
 
-const MAGIC = new TextEncoder().encode('ARROW1');
+const MAGIC = new TextEncoder().encode(ARROW_MAGIC);
 const EOS = new Uint8Array(new Int32Array([-1, 0]).buffer);
 
 /** Arrow's file writer with its bytes collected here instead of a stream, and the schema message kept. */
