@@ -3,7 +3,8 @@
  *
  *   1. ms/step of probe's step on the study's MLP (batch 32, real MNIST batches), per backend, for a
  *      few combinations: probes off, all probes on every step (with trace rows appended), and the
- *      tfjs-autodiff reference engine;
+ *      tfjs-autodiff reference engine, and probes off/on again with the activations outside the
+ *      products (PROBE_FUSED=0) in the same rounds;
  *   2. the same step in PyTorch: Debian's python3-torch with OpenBLAS and a PyTorch 2.x wheel in a
  *      virtualenv (bench/setup-python.sh installs both; a missing one is skipped with its reason);
  *   3. trace-writing share, RSS over a full run, two concurrent runs, and the full study grid
@@ -46,14 +47,17 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-interface Mode { readonly name: 'off' | 'on' | 'tape'; readonly engine: EngineKind; readonly probes: boolean }
+interface Mode { readonly name: 'off' | 'on' | 'tape' | 'offUnfused' | 'onUnfused'; readonly engine: EngineKind; readonly probes: boolean; readonly fused: boolean }
 const MODES: Mode[] = [
-  { name: 'off', engine: 'fast', probes: false },
-  { name: 'on', engine: 'fast', probes: true },
-  { name: 'tape', engine: 'tape', probes: false },
+  { name: 'off', engine: 'fast', probes: false, fused: true },
+  { name: 'on', engine: 'fast', probes: true, fused: true },
+  { name: 'tape', engine: 'tape', probes: false, fused: true },
+  // the same fast step with the activations outside the products (PROBE_FUSED=0), in the same rounds
+  { name: 'offUnfused', engine: 'fast', probes: false, fused: false },
+  { name: 'onUnfused', engine: 'fast', probes: true, fused: false },
 ];
 
-interface StepResult { backend: string; combo: string; off: number; on: number; tape: number; writeShare: number; dispatch?: NodeDispatch }
+interface StepResult { backend: string; combo: string; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
 
 async function measureSteps(backend: BackendName): Promise<StepResult[] | string> {
   try {
@@ -85,6 +89,7 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     let cursor = 0, writeMs = 0, lastCkpt = performance.now();
     const steps = (m: Mode, n: number): number => {
       const model = models.get(m.name)!;
+      if (m.fused) delete process.env.PROBE_FUSED; else process.env.PROBE_FUSED = '0';
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         const start = (cursor++ % 1875) * 32;
@@ -100,9 +105,10 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
       }
       return (performance.now() - t0) / n;
     };
-    const modes = MODES.filter((m) => !(slow && m.name === 'tape' && quick));
+    // the cpu backend has no fused kernels: its unfused step is the same step
+    const modes = MODES.filter((m) => !(slow && m.name === 'tape' && quick) && (m.fused || backend !== 'cpu'));
     for (const m of modes) steps(m, warmup);
-    const times: Record<string, number[]> = { off: [], on: [], tape: [] };
+    const times: Record<Mode['name'], number[]> = { off: [], on: [], tape: [], offUnfused: [], onUnfused: [] };
     let onMs = 0;
     writeMs = 0;
     for (let r = 0; r < rounds; r++) {
@@ -118,8 +124,10 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     writer.close({ ...prog, status: RunStatus.complete });
     models.forEach((m) => m.dispose());
     rmSync(dir, { recursive: true, force: true });
-    const res = { backend, combo, off: median(times.off), on: median(times.on), tape: times.tape.length ? median(times.tape) : NaN, writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
-    log(`  ${backend} ${combo}: off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
+    delete process.env.PROBE_FUSED;
+    const opt = (xs: number[]) => (xs.length ? median(xs) : NaN);
+    const res = { backend, combo, off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
+    log(`  ${backend} ${combo}: off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · unfused off ${res.offUnfused.toFixed(2)} ms, on ${res.onUnfused.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
     out.push(res);
   }
   return out;
@@ -209,12 +217,13 @@ async function main(): Promise<void> {
   // report
   const p = (s: string) => process.stdout.write(s + '\n');
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
-  p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better)\n');
+  p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better; "unfused": the activations and their derivatives as separate ops, PROBE_FUSED=0, in the same rounds)\n');
   const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
-  p(`| backend | combination | probes off | all probes on | overhead | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
-  p(`|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
+  p(`| backend | combination | probes off | all probes on | overhead | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
+  p(`|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
+  const cell = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
   for (const r of rows) {
-    p(`| ${r.backend} | ${r.combo} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${Number.isNaN(r.tape) ? '—' : r.tape.toFixed(2)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+    p(`| ${r.backend} | ${r.combo} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   }
   for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
   const nodeRows = rows.filter((r) => r.dispatch);
