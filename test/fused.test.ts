@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import { backpropActivation } from '../src/train/activation-ops.js';
-import { backActivation, backDataActivation, denseActivate, fusedActivation } from '../src/train/kernels/fused.js';
+import { backActivation, backDataActivation, biasGradSgd, denseActivate, fusedActivation } from '../src/train/kernels/fused.js';
 import { KernelSet, useKernelSet } from '../src/train/kernels/products.js';
 import { rng } from '../src/train/rng.js';
 import { allModes, useBackend } from './helpers.js';
@@ -193,4 +193,40 @@ test('tfjs-node: the fused kernels (one engine op each) and tfjs\'s separate ops
   } finally {
     await NODE.leave();
   }
+});
+
+/** The fused bias gradient + SGD against float64 sums and PyTorch's update applied to the kernel's own db. */
+function checkBiasSgd(label: string): void {
+  for (const [M, N] of [[7, 1], [3, 31], [13, 32], [10, 33], [500, 32]]) {
+    const D = rand(M * N, 41), B = rand(M, 42), V = rand(M, 43);
+    const { db, v, w, m } = tf.tidy(() => {
+      const r = biasGradSgd(tf.tensor2d(D, [M, N]), tf.tensor2d(B, [M, 1]), tf.tensor2d(V, [M, 1]), 0.01, 0.9);
+      return { db: r.db.dataSync(), v: r.B.v.dataSync(), w: r.B.w.dataSync(), m: r.B.moments.dataSync() };
+    });
+    assert.equal(db.length, M);
+    const f = Math.fround, lr = f(0.01), mu = f(0.9);
+    let sg = 0, mx = 0, sv = 0, sw = 0;
+    for (let i = 0; i < M; i++) {
+      let s = 0, mag = 0;
+      for (let n = 0; n < N; n++) { s += D[i * N + n]; mag += Math.abs(D[i * N + n]); }
+      assert.ok(Math.abs(db[i] - s) <= 1e-6 * mag, `${label} ${M}×${N} db[${i}] ${db[i]} vs ${s}`);
+      const ve = f(f(V[i] * mu) + db[i]), we = f(B[i] - f(ve * lr));
+      // node's chain may fuse differently; one ulp either way
+      assert.ok(Math.abs(v[i] - ve) <= 1.2e-7 * Math.abs(ve) && Math.abs(w[i] - we) <= 1.2e-7 * Math.abs(we), `${label} ${M}×${N} [${i}]: v ${v[i]} vs ${ve}, b ${w[i]} vs ${we}`);
+      sg += db[i] * db[i]; mx = Math.max(mx, Math.abs(db[i])); sv += ve * ve; sw += we * we;
+    }
+    [sg, mx, sv, sw].forEach((e, j) => assert.ok(Math.abs(m[j] - e) <= 1e-5 * e, `${label} ${M}×${N} moment ${j}: ${m[j]} vs ${e}`));
+  }
+  const D = rand(5 * 3, 44); D[4] = NaN;
+  const m = tf.tidy(() => biasGradSgd(tf.tensor2d(D, [5, 3]), tf.zeros([5, 1]), tf.zeros([5, 1]), 0.1, 0.5).B.moments.dataSync());
+  assert.ok(Number.isNaN(m[0]) && Number.isNaN(m[1]), `${label}: a NaN gradient shows in the moments ${m}`);
+}
+
+test('fused bias gradient + SGD (wasm): db = Σ over the batch within 1e-6·Σ|d| of float64, PyTorch\'s update on it, its moments', () => {
+  checkBiasSgd('wasm');
+});
+
+test('fused bias gradient + SGD (tfjs-node): the same checks', { skip: NODE.skip }, async () => {
+  await NODE.enter();
+  try { checkBiasSgd('node'); } finally { await NODE.leave(); }
 });

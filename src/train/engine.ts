@@ -19,7 +19,7 @@ import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { dense, weightGrad, weightGradSgd } from './kernels/products.js';
-import { backActivation, backDataActivation, denseActivate } from './kernels/fused.js';
+import { backActivation, backDataActivation, biasGradSgd, denseActivate } from './kernels/fused.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
@@ -64,7 +64,7 @@ interface LayerState {
 }
 
 /** A layer's gradients; the fast engine hands over the weights' update already done (`W`), not dW. */
-type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
+type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; B?: SgdResult; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
 
 export class Mlp {
   readonly acts: readonly Activation[];
@@ -136,8 +136,8 @@ export class Mlp {
       const below = i > 0 ? backDataActivation(layer.w, du, zs[i - 1], inputs[i], this.acts[i - 1]) : null;
       // dW fused with the optimizer: computed only if a hook asks for it
       const W = weightGradSgd(du, inputT, layer.w, layer.vw, lr, momentum);
-      const db = tf.sum(du, 1, true) as tf.Tensor2D;
-      grads[i] = back ? { W, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, db };
+      const { db, B } = biasGradSgd(du, layer.b, layer.vb, lr, momentum);
+      grads[i] = back ? { W, B, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, B, db };
       let dW: tf.Tensor2D | null = null;
       hooks?.onBackward?.({ layer: i + 1, dz, db, get dW() { return (dW ??= weightGrad(du, inputT)); } }, info);
       if (below) dz = below;
@@ -204,10 +204,10 @@ export class Mlp {
   /** PyTorch SGD: v ← μ·v + g (v ← g on the first step), w ← w − lr·v, fused with its moments. */
   private applyUpdate(grads: readonly Grads[], hooks: TensorHooks | null, info: StepInfo): void {
     const { lr, momentum } = this.opt;
-    grads.forEach(({ dW, W: fused, db, dGamma, dBeta }, i) => {
+    grads.forEach(({ dW, W: fused, db, B: fusedB, dGamma, dBeta }, i) => {
       const l = this.layers[i];
       const W = fused ?? sgdMomentum(l.w, l.vw, dW!, lr, momentum);
-      const B = sgdMomentum(l.b, l.vb, db, lr, momentum);
+      const B = fusedB ?? sgdMomentum(l.b, l.vb, db, lr, momentum);
       let bn = l.bn;
       if (bn && dGamma && dBeta) {
         const G = sgdMomentum(bn.gamma, bn.vGamma, dGamma, lr, momentum);

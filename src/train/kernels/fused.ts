@@ -5,6 +5,7 @@
  * - {@link denseActivate}: z = W·x + b and a = f(z), both written by the forward product's epilogue
  * - {@link backDataActivation}: dz = (Wᵀ·du) ⊙ f'(z) for the layer below, g = Wᵀ·du never stored
  * - {@link backActivation}: dz = g ⊙ f'(z) in one elementwise pass (the output layer, whose g comes from the loss)
+ * - {@link biasGradSgd}: db = Σ_batch du fused with the bias's SGD step (as the weights' in products.ts)
  *
  * They run where the own products run and the activation has a fused form (relu, sigmoid, tanh,
  * selu), and on tfjs-node as one engine op each (kernels/tensorflow.ts: TensorFlow's MatMul and
@@ -18,6 +19,7 @@ import { SELU_ALPHA, SELU_SCALE, type Activation } from '../../activations/index
 import { activate, backpropActivation } from '../activation-ops.js';
 import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
 import { backData, dense, ownProducts, productsFor } from './products.js';
+import { sgdMomentum, type SgdResult } from './sgd.js';
 
 /** The activations with a fused form (activation-wat.js generates one export of each kernel per name). */
 const FUSED = ['relu', 'sigmoid', 'tanh', 'selu'] as const;
@@ -41,7 +43,8 @@ type Gemm = (A: number, ai: number, as: number, B: number, C: number, C2: number
 type Back = (A: number, ai: number, as: number, B: number, C: number, Z: number, Za: number, I: number, S: number, N: number, p0: number, p1: number) => void;
 type ActBack = (G: number, Z: number, Za: number, C: number, n: number, p0: number, p1: number) => void;
 
-const NAMES = { dense: 'ProbeDenseAct', back: 'ProbeBackDataAct', act: 'ProbeActBack' } as const;
+const NAMES = { dense: 'ProbeDenseAct', back: 'ProbeBackDataAct', act: 'ProbeActBack', bias: 'ProbeBiasGradSgd' } as const;
+type BiasSgd = (D: number, M: number, N: number, V: number, B: number, Vo: number, Bo: number, DB: number, lr: number, mu: number, stats: number) => void;
 
 type Infos = Record<string, tf.TensorInfo>;
 const n = (i: tf.TensorInfo, d: number) => i.shape[d];
@@ -87,7 +90,36 @@ export const fusedKernels: tf.KernelConfig[] = [
       return out;
     },
   },
+  {
+    kernelName: NAMES.bias, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { d, b, v } = inputs as Infos;
+      const { lr, mu } = attrs as unknown as { lr: number; mu: number };
+      const db = alloc(backend, b.shape), vo = alloc(backend, b.shape), bo = alloc(backend, b.shape), stats = alloc(backend, [4]);
+      const { f, off } = exportOf<BiasSgd>(backend, 'bias_sgd');
+      f(off(d), n(d, 0), n(d, 1), off(v), off(b), off(vo), off(bo), off(db), lr, mu, off(stats));
+      return [db, vo, bo, stats];
+    },
+  },
 ];
+
+/** True when the bias gradient runs fused with its SGD step (where the fused activations can run). */
+function fusedBias(): boolean {
+  return process.env.PROBE_FUSED !== '0' && (ownProducts() || (tf.getBackend() === 'tensorflow' && hostKernelsEnabled()));
+}
+
+/**
+ * db = Σ over the batch of d (`[M, N]` → `[M, 1]`) and SGD with momentum on the bias `b` with it,
+ * with its moments, in one pass; elsewhere tf.sum then the SGD kernel.
+ */
+export function biasGradSgd(d: tf.Tensor2D, b: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number): { db: tf.Tensor2D; B: SgdResult } {
+  if (fusedBias()) {
+    const [db, vo, bo, moments] = tf.engine().runKernel(NAMES.bias, { d, b, v }, { lr, mu }) as tf.Tensor[];
+    return { db: db as tf.Tensor2D, B: { v: vo as tf.Tensor2D, w: bo as tf.Tensor2D, moments: moments as tf.Tensor1D } };
+  }
+  const db = tf.sum(d, 1, true) as tf.Tensor2D;
+  return { db, B: sgdMomentum(b, v, db, lr, mu) };
+}
 
 /** z = W·x + b and a = f(z): `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → both `[M, N]`. */
 export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: Activation): { z: tf.Tensor2D; a: tf.Tensor2D } {

@@ -172,6 +172,34 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
     emit('(local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $sl)))');
     emit(')');
   }
+  // The bias gradient db = Σₙ D[i, n] (rows of M × N) fused with its SGD step, as gemm_sgd does for
+  // the weights: DB ← db, Vo ← v·μ + db, Bo ← b − v'·lr, stats ← [Σdb², max|db|, Σv'², Σb'²].
+  // Lanes sum in f32 (≤ N/4 terms each), the four lanes and the tail in f64.
+  emit('(func (export "bias_sgd") (param $D i32) (param $M i32) (param $N i32) (param $V i32) (param $B i32) (param $Vo i32) (param $Bo i32) (param $DB i32) (param $lr f32) (param $mu f32) (param $stats i32)');
+  emit('(local $i i32) (local $n i32) (local $p i32) (local $acc v128) (local $t f64) (local $g f32) (local $v f32) (local $w f32) (local $sg f64) (local $sv f64) (local $sw f64) (local $mx f32)');
+  emit('(local.set $p (local.get $D))');
+  emit('(block $rd (loop $rl (br_if $rd (i32.ge_u (local.get $i) (local.get $M)))');
+  emit('(local.set $acc (v128.const i32x4 0 0 0 0)) (local.set $n (local.get $N))');
+  emit('(block $vd (loop $vl (br_if $vd (i32.lt_u (local.get $n) (i32.const 4)))');
+  emit('(local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $p)))) (local.set $p (i32.add (local.get $p) (i32.const 16))) (local.set $n (i32.sub (local.get $n) (i32.const 4))) (br $vl)))');
+  emit('(local.set $t (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get $acc))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $acc)))) (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get $acc))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $acc))))))');
+  emit('(block $sd (loop $sl (br_if $sd (i32.eqz (local.get $n)))');
+  emit('(local.set $t (f64.add (local.get $t) (f64.promote_f32 (f32.load (local.get $p))))) (local.set $p (i32.add (local.get $p) (i32.const 4))) (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $sl)))');
+  emit('(local.set $g (f32.demote_f64 (local.get $t)))');
+  const at = (base) => `(i32.add (local.get ${base}) (i32.shl (local.get $i) (i32.const 2)))`;
+  emit(`(f32.store ${at('$DB')} (local.get $g))`);
+  emit(`(local.set $v (f32.add (f32.mul (f32.load ${at('$V')}) (local.get $mu)) (local.get $g)))`);
+  emit(`(local.set $w (f32.sub (f32.load ${at('$B')}) (f32.mul (local.get $v) (local.get $lr))))`);
+  emit(`(f32.store ${at('$Vo')} (local.get $v)) (f32.store ${at('$Bo')} (local.get $w))`);
+  emit('(local.set $sg (f64.add (local.get $sg) (f64.promote_f32 (f32.mul (local.get $g) (local.get $g)))))');
+  emit('(local.set $sv (f64.add (local.get $sv) (f64.promote_f32 (f32.mul (local.get $v) (local.get $v)))))');
+  emit('(local.set $sw (f64.add (local.get $sw) (f64.promote_f32 (f32.mul (local.get $w) (local.get $w)))))');
+  // max|g|, NaN winning as in sgd.wat
+  emit('(local.set $mx (if (result f32) (f32.ne (local.get $g) (local.get $g)) (then (local.get $g)) (else (f32.max (local.get $mx) (f32.abs (local.get $g))))))');
+  emit('(local.set $i (i32.add (local.get $i) (i32.const 1))) (br $rl)))');
+  emit('(f32.store (local.get $stats) (f32.demote_f64 (local.get $sg))) (f32.store offset=4 (local.get $stats) (local.get $mx))');
+  emit('(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $sv))) (f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sw)))');
+  emit(')');
   // The machine's wasm peak, for the bench: 8 independent register-only multiply-adds per
   // iteration (64 flop), nothing loaded or stored.
   const accs = Array.from({ length: 8 }, (_, i) => `$p${i}`);

@@ -129,6 +129,11 @@ const KERNELS: Record<string, Impl> = {
   ProbeBackDataAct(r, { w, d, z, a }, { act }) {
     return [rawBackActivation(r, act as string, r.matMul(w, d, true), z, a)];
   },
+  /** fused.ts: db = Σ_batch d, then the bias's SGD step with its moments (ProbeSgdMomentum) */
+  ProbeBiasGradSgd(r, { d, b, v }, attrs) {
+    const db = r.reduce('Sum', d, [1], true);
+    return [db, ...KERNELS.ProbeSgdMomentum(r, { g: db, v, w: b }, attrs)];
+  },
   /** fused.ts: dz = g ⊙ f'(z) */
   ProbeActBack(r, { g, z, a }, { act }) {
     return [rawBackActivation(r, act as string, g, z, a)];
