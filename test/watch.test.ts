@@ -6,7 +6,10 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startWatch, isLoopback } from '../src/watch/server.js';
-import { WatchedFolder } from '../src/watch/folder.js';
+import { rowOf, WatchedFolder } from '../src/watch/folder.js';
+import { watchPage } from '../src/watch/page.js';
+import { reportModel } from '../src/report/index.js';
+import type { TraceMeta } from '../src/trace/reader.js';
 import { acquireRunLock } from '../src/trace/run-lock.js';
 import { ProbeError } from '../src/errors.js';
 import { writeSyntheticTrace } from './synthetic.js';
@@ -152,6 +155,54 @@ test('a trace caught mid-checkpoint is shown from its last good checkpoint; a de
   assert.equal(d.runs[0].state, 'stopped');
   assert.equal(d.runs[0].etaSeconds, null);
   assert.equal(readFileSync(path).length, next.length, 'the trace was not touched');
+});
+
+test('runs in flight are charted but left out of the verdicts until they finish', async () => {
+  const dir = tmp();
+  for (const seed of [1, 2, 3]) {
+    writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.2, deadRows: 0.9, sat: 0.3 });
+    writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed, acc: 0.95 });
+  }
+  const flying = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 4, acc: 0.1, deadRows: 0.9, sat: 0.3, killAfter: 1 });
+  const lock = acquireRunLock(flying);
+  try {
+    const snap = new WatchedFolder(dir).scan();
+    assert.deepEqual(snap.runs.map((r) => r.state).sort(), ['complete', 'complete', 'complete', 'complete', 'complete', 'complete', 'running']);
+    const all = reportModel(snap.digests, [dir]);
+    const pending = reportModel(snap.digests, [dir], () => {}, new Set([flying]));
+    // the report of the same files counts the unfinished run as a target run; the live view does not
+    assert.equal(all.prevalences[0].targetRuns, 4);
+    assert.equal(pending.prevalences[0].targetRuns, 3);
+    assert.deepEqual(pending.hypotheses.map((h) => h.verdict), reportModel(snap.digests.filter((d) => d.path !== flying), [dir]).hypotheses.map((h) => h.verdict));
+    // yet it is charted: the run picker and the series hold it
+    assert.ok(pending.datasets.picks.includes('relu-sigmoid-relu_s4'));
+    const html = watchPage(snap, dir, 1);
+    assert.match(html, /relu-sigmoid-relu_s4 is in flight \(1 of 3 epochs finished\): charted as it grows, counted in the verdicts once it finishes/);
+  } finally {
+    if (lock.acquired) lock.lock.release();
+  }
+});
+
+test('ETA comes from the run\'s own pace: finished epochs, else time since its start', () => {
+  const meta = (p: Partial<TraceMeta['progress'] & object>, status = 'running'): TraceMeta => ({
+    path: 'x.arrow', run: 'x', config: { epochs: 5 }, status: status as TraceMeta['status'], truncated: status !== 'complete', recovered: false, bytes: 0,
+    facts: { run: 'x', combo: 'relu-relu-relu', seed: 1, backend: 'wasm', engine: 'fast', versions: {}, startedAt: '2026-01-01T00:00:00.000Z', host: { platform: 'linux', arch: 'x64', cpus: 2 }, dataset: { name: 'mnist', source: '', trainSize: 3200, testSize: 100 }, layers: [], stepsPerEpoch: 100 },
+    progress: { status: status as TraceMeta['status'], epochsDone: 0, stepsDone: 0, updatedAt: '2026-01-01T00:00:10.000Z', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null, ...p },
+  });
+  const at = Date.parse('2026-01-01T00:00:10.000Z');
+  // two epochs of 4 s and 6 s: 0.05 s per step, 300 steps left
+  const a = rowOf(meta({ epochsDone: 2, stepsDone: 200, epochSeconds: [4, 6] }), 'x.arrow', true, at);
+  assert.deepEqual([a.state, a.stepsDone, a.stepsTotal, a.epochsPlanned], ['running', 200, 500, 5]);
+  assert.ok(Math.abs((a.etaSeconds as number) - 15) < 1e-9, String(a.etaSeconds));
+  // 3 s after that checkpoint, 3 s less to go
+  assert.ok(Math.abs((rowOf(meta({ epochsDone: 2, stepsDone: 200, epochSeconds: [4, 6] }), 'x.arrow', true, at + 3000).etaSeconds as number) - 12) < 1e-9);
+  // no epoch finished: 10 s since the start for 50 steps, 450 left
+  assert.ok(Math.abs((rowOf(meta({ stepsDone: 50 }), 'x.arrow', true, at).etaSeconds as number) - 90) < 1e-9);
+  // nothing to go by yet, or not running: no ETA
+  assert.equal(rowOf(meta({}), 'x.arrow', true, at).etaSeconds, null);
+  assert.equal(rowOf(meta({ stepsDone: 50 }), 'x.arrow', false, at).state, 'stopped');
+  assert.equal(rowOf(meta({ stepsDone: 50 }), 'x.arrow', false, at).etaSeconds, null);
+  assert.equal(rowOf(meta({ epochsDone: 5, stepsDone: 500 }, 'complete'), 'x.arrow', false, at).etaSeconds, null);
 });
 
 test('the server survives 20 event streams, one dropped mid-stream, and pushes changes to all of them', async () => {

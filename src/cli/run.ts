@@ -95,7 +95,11 @@ export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
 }
 
 export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
-  if (argv.model !== undefined || argv.combo === undefined) return modelHandler(argv);
+  if (argv.model !== undefined || argv.combo === undefined) {
+    const view = await LiveView.of(argv, argv.out);
+    await modelHandler(argv).catch(async (e: unknown) => { await view?.close(); throw e; });
+    return view?.stayOpen();
+  }
   const out: Out = { err: process.stderr, quiet: argv.quiet };
   const bar = new ProgressLine(out);
   let t0 = performance.now(), epochs = 0;
