@@ -67,12 +67,26 @@ export const msg = {
     `${path} is being computed by ${holder}: wait for it to finish (its lock is ${path}.lock, taken over automatically once its holder is gone)`,
   traceExists: (path: string) => `trace ${path} already exists: pass --force to replace it, or choose another --out`,
   notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
+  /** reasons for {@link msg.notATrace} */
+  traceWhy: {
+    noMagic: () => 'not an Arrow IPC file (no ARROW1 magic at its start)',
+    badJson: (key: string, detail: string) => `its metadata '${key}' is not valid JSON (${detail})`,
+    noMeta: (key: string) => `metadata '${key}' is missing`,
+    footerUnreadable: () => 'its footer is damaged and its schema cannot be read',
+    footerNoSchema: () => 'its footer is damaged and it holds no schema message',
+    columns: (got: string, want: string) => `columns are (${got}), expected (${want})`,
+  },
   traceVersion: (path: string, got: string, want: string) =>
     `${path} has trace schema version ${got}; this probe reads version ${want}`,
   traceIsFolder: (path: string) => `${path} is a folder, not a trace file: give one .arrow file (report and compare also take folders)`,
   traceMissing: (path: string) => `no such trace file: ${path}`,
   writerClosed: () => 'trace writer is closed: nothing more can be written',
   writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
+  notInDictionary: (kind: 'probe' | 'metric', name: string) => `${kind} '${name}' is not in the file's dictionary`,
+  dictionaryFull: (kind: 'probe' | 'metric', n: number, max: number) =>
+    `${n} ${kind} names do not fit the trace's ${kind} column (at most ${max}): record fewer ${kind === 'metric' ? 'per-unit figures (fewer or smaller layers) or probes' : 'probes'}`,
+  sweepInterrupted: (notRun: number) => `sweep interrupted: ${notRun} run(s) not finished; run the same command again to finish them`,
+  attachNoOptimizer: () => 'attachProbes: the model is not compiled and no optimizer was given: compile it, or pass { optimizer }',
   noTraces: (inputs: readonly string[]) =>
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
   exportTarget: (given: number) =>

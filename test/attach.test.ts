@@ -257,3 +257,9 @@ test('a probed step computes no gradient for the model input (the fused linear m
   tf.dispose([x, y]);
   m.dispose();
 });
+
+test('attaching to a model that is not compiled, without an optimizer, is a ProbeError that says what to pass', () => {
+  const m = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3], activation: 'relu' })] });
+  assert.throws(() => attachProbes(m, { out: tmp() }), (e: unknown) => e instanceof ProbeError && e.code === 'E_CONFIG' && /pass \{ optimizer \}/.test(e.message));
+  m.dispose();
+});

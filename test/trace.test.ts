@@ -127,3 +127,14 @@ test('reading a trace of another schema version names both versions', () => {
   writeFileSync(path, tableToIPC(new Table(future), 'file'));
   assert.throws(() => readTrace(path), /has trace schema version 9; this probe reads version 1/);
 });
+
+test('more probe or metric names than the trace columns can code is a ProbeError naming the count, before any file is written', () => {
+  const dir = tmp();
+  const path = join(dir, 'big.arrow');
+  const base = { run: 'big', probes: ['p'], metrics: ['m'], metadata: {} };
+  const tooMany = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  for (const header of [{ ...base, probes: tooMany(128, 'p') }, { ...base, metrics: tooMany(32768, 'm') }]) {
+    assert.throws(() => TraceWriter.create(path, header, progress(RunStatus.running)), (e: unknown) => e instanceof ProbeError && e.code === 'E_TRACE' && /(128 probe|32768 metric) names do not fit/.test(e.message));
+    assert.equal(existsSync(path), false);
+  }
+});

@@ -30,6 +30,8 @@ import { planLayers, LayerRole, type LayerPlan, type PlannedLayer } from './laye
 import { lossOnly } from './loss-only.js';
 import { weightMoments } from './moments.js';
 import { Recorder, type EpochFigures } from './recorder.js';
+import { ErrorCode, ProbeError } from '../errors.js';
+import { msg } from '../messages.js';
 
 export interface AttachOptions {
   /** folder for the trace (created if missing); default `runs` */
@@ -104,7 +106,7 @@ export class ProbeSession implements ForwardSink {
   constructor(readonly model: tf.LayersModel, opts: AttachOptions = {}) {
     const inner = innerModel(model);
     const optimizer = opts.optimizer ?? inner.optimizer;
-    if (!optimizer) throw new Error('attachProbes: the model is not compiled and no optimizer was given (pass { optimizer })');
+    if (!optimizer) throw new ProbeError(ErrorCode.config, msg.attachNoOptimizer());
     this.optimizer = optimizer;
     this.every = opts.every ?? 1;
     this.stepsPerEpoch = opts.stepsPerEpoch ?? 0;

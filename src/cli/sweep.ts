@@ -125,6 +125,6 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, INDEX_FILE))}\n`);
   if (r.interrupted) await view?.close();
   else await view?.stayOpen();
-  if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, `sweep interrupted: ${r.notRun} run(s) not finished; run the same command again to finish them`);
+  if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, msg.sweepInterrupted(r.notRun));
   if (r.failed.length) process.exitCode = 1;
 }

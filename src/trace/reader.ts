@@ -56,7 +56,7 @@ function missing(path: string, cause: unknown): ProbeError {
   return new ProbeError(ErrorCode.trace, folder ? msg.traceIsFolder(path) : msg.traceMissing(path), { cause });
 }
 
-const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace(path, 'not an Arrow IPC file (no ARROW1 magic at its start)'));
+const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.noMagic()));
 
 /**
  * Reads only a trace's footer (two small reads): status, config and facts of a run without its
@@ -124,12 +124,12 @@ function meta(path: string, schema: Schema, recovered: boolean, bytes: number): 
     try {
       return JSON.parse(s) as T;
     } catch (cause) {
-      throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `its metadata '${key}' is not valid JSON (${(cause as Error).message})`), { cause });
+      throw new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.badJson(key, (cause as Error).message)), { cause });
     }
   };
   const progress = recovered ? null : parse<RunProgress>(MetaKey.progress);
   const facts = parse<RunFacts>(MetaKey.facts);
-  if (!facts) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `metadata '${MetaKey.facts}' is missing`));
+  if (!facts) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.noMeta(MetaKey.facts)));
   const status = progress?.status ?? RunStatus.running;
   return {
     path,
@@ -152,10 +152,10 @@ function recoverBatches(path: string, stream: Uint8Array): { schema: Schema; bat
     reader = RecordBatchStreamReader.from(stream);
     reader.open();
   } catch (cause) {
-    throw new ProbeError(ErrorCode.trace, msg.notATrace(path, 'its footer is damaged and its schema cannot be read'), { cause });
+    throw new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.footerUnreadable()), { cause });
   }
   const schema = reader.schema;
-  if (!schema) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, 'its footer is damaged and it holds no schema message'));
+  if (!schema) throw new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.footerNoSchema()));
   try {
     for (const b of reader) batches.push(b);
   } catch {
@@ -172,7 +172,7 @@ function checkSchema(path: string, schema: Schema): void {
   const got = schema.fields;
   const sig = (f: { name: string; type: { toString(): string } }) => `${f.name}:${f.type.toString()}`;
   if (got.length !== want.length || got.some((f, i) => sig(f) !== sig(want[i]))) {
-    throw new ProbeError(ErrorCode.trace, msg.notATrace(path, `columns are (${got.map(sig).join(', ')}), expected (${want.map(sig).join(', ')})`));
+    throw new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.columns(got.map(sig).join(', '), want.map(sig).join(', '))));
   }
 }
 

@@ -148,8 +148,9 @@ export class TraceWriter {
     this.schema = traceSchema(this.baseMeta);
     header.probes.forEach((p, i) => this.probeIndex.set(p, i));
     header.metrics.forEach((m, i) => this.metricIndex.set(m, i));
-    if (header.probes.length > 127) throw new Error('too many probe names for an Int8 dictionary');
-    if (header.metrics.length > 32767) throw new Error('too many metric names for an Int16 dictionary');
+    // the probe and metric columns hold Int8 and Int16 dictionary codes
+    if (header.probes.length > 127) throw new ProbeError(ErrorCode.trace, msg.dictionaryFull('probe', header.probes.length, 127));
+    if (header.metrics.length > 32767) throw new ProbeError(ErrorCode.trace, msg.dictionaryFull('metric', header.metrics.length, 32767));
     this.runDict = vectorFromArray([header.run], new Utf8());
     this.probeDict = vectorFromArray([...header.probes], new Utf8());
     this.metricDict = vectorFromArray([...header.metrics], new Utf8());
@@ -221,13 +222,13 @@ export class TraceWriter {
 
   probeId(name: string): number {
     const i = this.probeIndex.get(name);
-    if (i === undefined) throw new ProbeError(ErrorCode.trace, msg.writerSchema(`probe '${name}' is not in the file's dictionary`));
+    if (i === undefined) throw new ProbeError(ErrorCode.trace, msg.writerSchema(msg.notInDictionary('probe', name)));
     return i;
   }
 
   metricId(name: string): number {
     const i = this.metricIndex.get(name);
-    if (i === undefined) throw new ProbeError(ErrorCode.trace, msg.writerSchema(`metric '${name}' is not in the file's dictionary`));
+    if (i === undefined) throw new ProbeError(ErrorCode.trace, msg.writerSchema(msg.notInDictionary('metric', name)));
     return i;
   }
 
