@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -96,6 +96,7 @@ test('watch serves nothing outside the folder and ignores files that are not tra
   mkdirSync(join(dir, 'sub.arrow'));
   symlinkSync(join(outside, 'relu-relu-relu_s7.arrow'), join(dir, 'linked.arrow'));
   symlinkSync(outside, join(dir, 'away'));
+  const before = statSync(good).mtimeMs;
   const s = await startWatch(dir, { pollMs: 100 });
   try {
     const state = JSON.parse((await get(s.url, '/state.json')).body.toString());
@@ -126,6 +127,9 @@ test('watch serves nothing outside the folder and ignores files that are not tra
   } finally {
     await s.close();
   }
+  // read-only: no lock, no temporary file, no trace rewritten
+  assert.deepEqual(readdirSync(dir).sort(), ['away', 'junk.arrow', 'linked.arrow', 'notes.txt', 'relu-sigmoid-relu_s1.arrow', 'sub.arrow']);
+  assert.equal(statSync(good).mtimeMs, before);
 });
 
 test('a trace caught mid-checkpoint is shown from its last good checkpoint; a dead writer shows as stopped', async () => {
@@ -155,6 +159,22 @@ test('a trace caught mid-checkpoint is shown from its last good checkpoint; a de
   assert.equal(d.runs[0].state, 'stopped');
   assert.equal(d.runs[0].etaSeconds, null);
   assert.equal(readFileSync(path).length, next.length, 'the trace was not touched');
+});
+
+test('a run replacing a trace is shown from its .partial file while its lock is live', () => {
+  const dir = tmp(), other = tmp();
+  const path = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, epochs: 3, stepsPerEpoch: 20 });
+  // the new run (--force) writes beside it until it finishes
+  writeFileSync(path + '.partial', readFileSync(writeSyntheticTrace(other, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, epochs: 3, stepsPerEpoch: 20, killAfter: 1 })));
+  const folder = new WatchedFolder(dir);
+  assert.deepEqual(folder.scan().runs.map((r) => [r.state, r.stepsDone]), [['complete', 60]], 'no live lock: the finished trace');
+  const lock = acquireRunLock(path);
+  try {
+    assert.deepEqual(folder.scan().runs.map((r) => [r.state, r.stepsDone]), [['running', 20]]);
+  } finally {
+    if (lock.acquired) lock.lock.release();
+  }
+  assert.deepEqual(folder.scan().runs.map((r) => [r.state, r.stepsDone]), [['complete', 60]]);
 });
 
 test('runs in flight are charted but left out of the verdicts until they finish', async () => {

@@ -1,4 +1,4 @@
-import chalk from 'chalk';
+import { chalkStderr as chalk } from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { startWatch } from '../api.js';
 
