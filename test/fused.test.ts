@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
 import { backpropActivation } from '../src/train/activation-ops.js';
-import { backActivation, backDataActivation, biasGradSgd, denseActivate, fusedActivation } from '../src/train/kernels/fused.js';
+import { backActivation, backDataActivation, biasGradSgd, denseActivate, fusedActivation, weightUpdate } from '../src/train/kernels/fused.js';
 import { KernelSet, useKernelSet } from '../src/train/kernels/products.js';
 import { rng } from '../src/train/rng.js';
 import { allModes, useBackend } from './helpers.js';
@@ -229,4 +229,37 @@ test('fused bias gradient + SGD (wasm): db = Σ over the batch within 1e-6·Σ|d
 test('fused bias gradient + SGD (tfjs-node): the same checks', { skip: NODE.skip }, async () => {
   await NODE.enter();
   try { checkBiasSgd('node'); } finally { await NODE.leave(); }
+});
+
+/** SGD on w with dW = d·xᵀ from the feature-major x, against float64 dW and PyTorch's update. */
+function checkWeightUpdate(label: string): void {
+  for (const [M, K, N] of SHAPES) {
+    const D = rand(M * N, 51), X = rand(K * N, 52), W = rand(M * K, 53), V = rand(M * K, 54);
+    let made = 0;
+    const { v, w, m } = tf.tidy(() => {
+      const x = tf.tensor2d(X, [K, N]);
+      const r = weightUpdate(tf.tensor2d(D, [M, N]), x, () => { made++; return tf.transpose(x) as tf.Tensor2D; }, tf.tensor2d(W, [M, K]), tf.tensor2d(V, [M, K]), 0.01, 0.9);
+      return { v: r.v.dataSync(), w: r.w.dataSync(), m: r.moments.dataSync() };
+    });
+    if (label === 'node') assert.equal(made, 0, 'tfjs-node multiplies by xᵀ itself: no transposed copy');
+    let sg = 0, sv = 0, sw = 0;
+    for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) {
+      let g = 0, mag = 0;
+      for (let n = 0; n < N; n++) { const t = D[i * N + n] * X[k * N + n]; g += t; mag += Math.abs(t); }
+      const j = i * K + k, ve = 0.9 * V[j] + g, we = W[j] - 0.01 * ve;
+      const tol = 1e-5 * mag + 2.4e-7 * (Math.abs(ve) + Math.abs(V[j]));
+      assert.ok(Math.abs(v[j] - ve) <= tol && Math.abs(w[j] - we) <= 0.01 * tol + 1.2e-7 * Math.abs(W[j]), `${label} ${M}×${K}·${N} [${i}, ${k}]: v ${v[j]} vs ${ve}, w ${w[j]} vs ${we}`);
+      sg += g * g; sv += ve * ve; sw += we * we;
+    }
+    [[0, sg], [2, sv], [3, sw]].forEach(([k, e]) => assert.ok(Math.abs(m[k] - e) <= 1e-4 * e, `${label} ${M}×${K}·${N} moment ${k}: ${m[k]} vs ${e}`));
+  }
+}
+
+test('weight update from the feature-major input (wasm: the batch-major copy into the fused dW + SGD kernel)', () => {
+  checkWeightUpdate('wasm');
+});
+
+test('weight update from the feature-major input (tfjs-node: MatMul by xᵀ and SGD in one engine op)', { skip: NODE.skip }, async () => {
+  await NODE.enter();
+  try { checkWeightUpdate('node'); } finally { await NODE.leave(); }
 });

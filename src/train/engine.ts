@@ -18,8 +18,8 @@ import type { Architecture, LayerParams } from './model.js';
 import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
-import { dense, weightGrad, weightGradSgd } from './kernels/products.js';
-import { backActivation, backDataActivation, biasGradSgd, denseActivate } from './kernels/fused.js';
+import { dense, weightGrad } from './kernels/products.js';
+import { backActivation, backDataActivation, biasGradSgd, denseActivate, weightUpdate } from './kernels/fused.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
@@ -131,15 +131,17 @@ export class Mlp {
       const norm = norms[i], layer = this.layers[i], bn = layer.bn;
       const back = norm && bn ? bnBackward(dz, norm, bn.gamma) : null;
       const du = back ? back.du : dz;
-      const inputT = i === 0 ? batch.xb : (tf.transpose(inputs[i]) as tf.Tensor2D);
+      // the input batch-major, for the kernels that read it (made once, only if one does)
+      let xb: tf.Tensor2D | null = i === 0 ? batch.xb : null;
+      const inputT = () => (xb ??= tf.transpose(inputs[i]) as tf.Tensor2D);
       // the signal to the layer below from the weights before this step's update
       const below = i > 0 ? backDataActivation(layer.w, du, zs[i - 1], inputs[i], this.acts[i - 1]) : null;
       // dW fused with the optimizer: computed only if a hook asks for it
-      const W = weightGradSgd(du, inputT, layer.w, layer.vw, lr, momentum);
+      const W = weightUpdate(du, inputs[i], inputT, layer.w, layer.vw, lr, momentum);
       const { db, B } = biasGradSgd(du, layer.b, layer.vb, lr, momentum);
       grads[i] = back ? { W, B, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, B, db };
       let dW: tf.Tensor2D | null = null;
-      hooks?.onBackward?.({ layer: i + 1, dz, db, get dW() { return (dW ??= weightGrad(du, inputT)); } }, info);
+      hooks?.onBackward?.({ layer: i + 1, dz, db, get dW() { return (dW ??= weightGrad(du, inputT())); } }, info);
       if (below) dz = below;
     }
     this.updateRunning(norms, batch.size);

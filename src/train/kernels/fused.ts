@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SELU_ALPHA, SELU_SCALE, type Activation } from '../../activations/index.js';
 import { activate, backpropActivation } from '../activation-ops.js';
 import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
-import { backData, dense, ownProducts, productsFor } from './products.js';
+import { backData, dense, ownProducts, productsFor, weightGradSgd } from './products.js';
 import { sgdMomentum, type SgdResult } from './sgd.js';
 
 /** The activations with a fused form (activation-wat.js generates one export of each kernel per name). */
@@ -43,7 +43,7 @@ type Gemm = (A: number, ai: number, as: number, B: number, C: number, C2: number
 type Back = (A: number, ai: number, as: number, B: number, C: number, Z: number, Za: number, I: number, S: number, N: number, p0: number, p1: number) => void;
 type ActBack = (G: number, Z: number, Za: number, C: number, n: number, p0: number, p1: number) => void;
 
-const NAMES = { dense: 'ProbeDenseAct', back: 'ProbeBackDataAct', act: 'ProbeActBack', bias: 'ProbeBiasGradSgd' } as const;
+const NAMES = { dense: 'ProbeDenseAct', back: 'ProbeBackDataAct', act: 'ProbeActBack', bias: 'ProbeBiasGradSgd', weightT: 'ProbeWeightGradSgdT' } as const;
 type BiasSgd = (D: number, M: number, N: number, V: number, B: number, Vo: number, Bo: number, DB: number, lr: number, mu: number, stats: number) => void;
 
 type Infos = Record<string, tf.TensorInfo>;
@@ -103,9 +103,27 @@ export const fusedKernels: tf.KernelConfig[] = [
   },
 ];
 
+/** tfjs-node with its fused kernels (kernels/tensorflow.ts) and the fused path on. */
+function fusedNode(): boolean {
+  return process.env.PROBE_FUSED !== '0' && tf.getBackend() === 'tensorflow' && hostKernelsEnabled();
+}
+
 /** True when the bias gradient runs fused with its SGD step (where the fused activations can run). */
 function fusedBias(): boolean {
-  return process.env.PROBE_FUSED !== '0' && (ownProducts() || (tf.getBackend() === 'tensorflow' && hostKernelsEnabled()));
+  return (process.env.PROBE_FUSED !== '0' && ownProducts()) || fusedNode();
+}
+
+/**
+ * SGD with momentum on `w` with dW = d·xᵀ for the feature-major input `x` `[K, N]`. The wasm
+ * kernel reads the batch-major copy, made by `xb()` only when needed; tfjs-node multiplies by xᵀ
+ * in its MatMul (one engine op with the update, no transpose).
+ */
+export function weightUpdate(d: tf.Tensor2D, x: tf.Tensor2D, xb: () => tf.Tensor2D, w: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number): SgdResult {
+  if (fusedNode()) {
+    const [vo, wo, moments] = tf.engine().runKernel(NAMES.weightT, { d, x, w, v }, { lr, mu }) as tf.Tensor[];
+    return { v: vo as tf.Tensor2D, w: wo as tf.Tensor2D, moments: moments as tf.Tensor1D };
+  }
+  return weightGradSgd(d, xb(), w, v, lr, mu);
 }
 
 /**

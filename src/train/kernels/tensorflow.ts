@@ -77,9 +77,9 @@ class Raw {
   concat(xs: readonly H[]): H {
     return this.one('ConcatV2', [...xs, this.constant([0], 'int32')], [{ name: 'N', type: this.b.TF_ATTR_INT, value: xs.length }, this.type('T', this.b.TF_FLOAT), this.type('Tidx', this.b.TF_INT32)]);
   }
-  matMul(a: H, b: H, transposeA = false): H {
+  matMul(a: H, b: H, transposeA = false, transposeB = false): H {
     const bool = (name: string, value: boolean): Attr => ({ name, type: this.b.TF_ATTR_BOOL, value });
-    return this.one('MatMul', [a, b], [bool('transpose_a', transposeA), bool('transpose_b', false), this.type('T', this.b.TF_FLOAT)]);
+    return this.one('MatMul', [a, b], [bool('transpose_a', transposeA), bool('transpose_b', transposeB), this.type('T', this.b.TF_FLOAT)]);
   }
   transpose(x: H): H { return this.one('Transpose', [x, this.constant([1, 0], 'int32', [2])], [this.type('T', this.b.TF_FLOAT), this.type('Tperm', this.b.TF_INT32)]); }
   gather(x: H, idx: number[]): H {
@@ -133,6 +133,10 @@ const KERNELS: Record<string, Impl> = {
   ProbeBiasGradSgd(r, { d, b, v }, attrs) {
     const db = r.reduce('Sum', d, [1], true);
     return [db, ...KERNELS.ProbeSgdMomentum(r, { g: db, v, w: b }, attrs)];
+  },
+  /** fused.ts: SGD with momentum with dW = d·xᵀ (x feature-major), with its moments */
+  ProbeWeightGradSgdT(r, { d, x, w, v }, attrs) {
+    return KERNELS.ProbeSgdMomentum(r, { g: r.matMul(d, x, false, true), v, w }, attrs);
   },
   /** fused.ts: dz = g ⊙ f'(z) */
   ProbeActBack(r, { g, z, a }, { act }) {
