@@ -110,7 +110,7 @@ test('fused output-layer derivative equals tfjs\'s ops bit for bit (same operati
   }
 });
 
-test('fused kernels carry NaN and ±∞ as tfjs does: NaN in z gives NaN in a and dz; saturation gives the limits', () => {
+test('fused kernels carry NaN and ±∞ as the unfused wasm path does: NaN in z gives NaN in dz, in a except relu\'s 0; saturation gives the limits', () => {
   const zs = [NaN, Infinity, -Infinity, 200, -200, 88.8, -88, 0, -0.62, 0.63, 1e-30];
   const N = zs.length;
   for (const act of ACTS) {
@@ -119,7 +119,8 @@ test('fused kernels carry NaN and ±∞ as tfjs does: NaN in z gives NaN in a an
       const g = tf.ones([1, N]) as tf.Tensor2D;
       return { a: r.a.dataSync(), dz: backActivation(g, r.z, r.a, act).dataSync(), ref: backpropActivation(g, r.z, r.a, act).dataSync() };
     });
-    assert.ok(Number.isNaN(a[0]) && Number.isNaN(dz[0]), `${act}: NaN → a ${a[0]}, dz ${dz[0]}`);
+    // relu: NaN → 0, as tfjs-backend-wasm's relu gives on tensors of a layer's size (its derivative stays NaN)
+    assert.ok((act === 'relu' ? a[0] === 0 : Number.isNaN(a[0])) && Number.isNaN(dz[0]), `${act}: NaN → a ${a[0]}, dz ${dz[0]}`);
     for (let k = 1; k < N; k++) {
       const want = F64[act].f(zs[k]);
       assert.ok(a[k] === want || actClose(a[k], want), `${act}: f(${zs[k]}) = ${a[k]}, float64 ${want}`);
