@@ -1,16 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ACTIVATIONS, ACTIVATION_SPECS, activationSpec, canDie, canSaturate, isActivation, parseCombo, specOf } from '../src/activations/index.js';
+import { ACTIVATIONS, ACTIVATION_SPECS, canDie, canSaturate, isActivation, parseCombo, specOf } from '../src/activations/index.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { closeness, useBackend } from './helpers.js';
 
 const ZS = [-6, -2.5, -1, -0.3, -1e-3, 1e-3, 0.3, 1, 2.5, 6];
 
+const ALL = Object.keys(ACTIVATION_SPECS);
+
 test('every activation spec: its derivative matches finite differences of its float64 formula', () => {
-  for (const a of ACTIVATIONS) {
-    const s = activationSpec(a);
+  for (const a of ALL) {
+    const s = ACTIVATION_SPECS[a];
     for (const z of ZS) {
+      if (s.kinks?.some((k) => Math.abs(k - z) < 1e-5)) continue;
       const h = 1e-6;
       const fd = (s.f(z + h) - s.f(z - h)) / (2 * h);
       assert.ok(Math.abs(s.df(z, s.f(z)) - fd) <= 1e-6 * Math.max(1, Math.abs(fd)), `${a}'(${z}) = ${s.df(z, s.f(z))}, finite differences ${fd}`);
@@ -20,8 +23,8 @@ test('every activation spec: its derivative matches finite differences of its fl
 
 test('every activation spec: device forward and derivative match the float64 formulas', async () => {
   await useBackend('wasm');
-  for (const a of ACTIVATIONS) {
-    const s = activationSpec(a);
+  for (const a of ALL) {
+    const s = ACTIVATION_SPECS[a];
     const z = tf.tensor2d(ZS, [2, ZS.length / 2]);
     const out = s.forward(tf, z);
     const d = s.derivative(tf, z, out);
@@ -33,8 +36,8 @@ test('every activation spec: device forward and derivative match the float64 for
 
 test('every activation spec: its host mean of the derivative is the mean of df, to the last bit', () => {
   const z = Float32Array.from({ length: 999 }, (_, i) => Math.sin(i) * 5);
-  for (const a of ACTIVATIONS) {
-    const s = activationSpec(a);
+  for (const a of ALL) {
+    const s = ACTIVATION_SPECS[a];
     const out = Float32Array.from(z, (x) => s.f(x));
     let sum = 0;
     for (let i = 0; i < z.length; i++) sum += s.df(z[i], out[i]);
@@ -72,4 +75,33 @@ test('the combination grammar reads the registry: names in any case, one per lay
   assert.ok(ACTIVATIONS.every(isActivation));
   assert.equal(specOf('softmax'), null, 'an activation without a spec has none (its layers get no figures), not a default');
   assert.equal(specOf('selu'), ACTIVATION_SPECS.selu);
+});
+
+test('the activations of attached models: reference values, and what saturates or dies, or why not', () => {
+  const { relu6, leakyrelu, elu, hardsigmoid, softsign, swish, gelu, linear } = ACTIVATION_SPECS;
+  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
+  assert.deepEqual([relu6.f(-1), relu6.f(3), relu6.f(7), relu6.df(3, 3), relu6.df(7, 6)], [0, 3, 6, 1, 0]);
+  near(leakyrelu.f(-1), -0.01, 'leakyrelu(−1)');
+  near(elu.f(-1), Math.exp(-1) - 1, 'elu(−1)');
+  assert.deepEqual([hardsigmoid.f(-3), hardsigmoid.f(0), hardsigmoid.f(3)], [0, 0.5, 1]);
+  near(softsign.f(1), 0.5, 'softsign(1)');
+  near(swish.f(1), 1 / (1 + Math.exp(-1)), 'swish(1)');
+  near(gelu.f(1), 0.8413447460685429, 'gelu(1) = Φ(1)'); // PyTorch: F.gelu(torch.tensor(1.)) = 0.8413
+  near(gelu.f(-3), -3 * 0.0013498980316301, 'gelu(−3)');
+  assert.equal(linear.f(-2.5), -2.5);
+  assert.ok(canDie(relu6) && relu6.death.zAtMost === 0);
+  assert.ok(canDie(hardsigmoid) && hardsigmoid.death.zAtMost === -2.5);
+  for (const s of [leakyrelu, elu, softsign, swish, gelu, linear]) assert.ok(!canDie(s) && 'cannot' in s.death && s.death.cannot.length > 0, `${s.name} cannot die, and says why`);
+  for (const s of [leakyrelu, swish, gelu, linear]) assert.ok(!canSaturate(s) && 'cannot' in s.saturation && s.saturation.cannot.length > 0, `${s.name} cannot saturate, and says why`);
+  const S = DEFAULT_PROBE_SETTINGS;
+  assert.ok(canSaturate(hardsigmoid) && hardsigmoid.df(-3, 0) === 0 && 0 < hardsigmoid.saturation.low(S) && Math.fround(1) > hardsigmoid.saturation.high!(S));
+  assert.ok(canSaturate(relu6) && relu6.saturation.high!(S) < 6 && Math.fround(relu6.saturation.high!(S)) < 6);
+  assert.ok(canSaturate(elu) && elu.saturation.low(S) === -0.99 && elu.saturation.high === null);
+});
+
+test('tfjs spells two activations differently; the engine grammar stays the four its kernels implement', () => {
+  assert.equal(specOf('leakyReLU'), ACTIVATION_SPECS.leakyrelu);
+  assert.equal(specOf('hardSigmoid'), ACTIVATION_SPECS.hardsigmoid);
+  assert.deepEqual([...ACTIVATIONS], ['relu', 'tanh', 'sigmoid', 'selu']);
+  assert.equal(isActivation('gelu'), false);
 });

@@ -263,3 +263,39 @@ test('attaching to a model that is not compiled, without an optimizer, is a Prob
   assert.throws(() => attachProbes(m, { out: tmp() }), (e: unknown) => e instanceof ProbeError && e.code === 'E_CONFIG' && /pass \{ optimizer \}/.test(e.message));
   m.dispose();
 });
+
+test('attached hard-sigmoid and leaky ReLU layers: figures where their specs say they die or saturate, equal to a plain computation, and none where they cannot', async () => {
+  await useBackend('cpu');
+  const S = 4, F = 3, U = 5;
+  const x = Float32Array.from({ length: S * F }, (_, i) => ((i * 37) % 11) - 5); // −5..5: many z beyond ±2.5
+  const k = Float32Array.from({ length: F * U }, (_, i) => ((i * 7) % 5) / 2 - 1);
+  const b = Float32Array.from({ length: U }, (_, i) => (i % 2) - 0.5);
+  const m = tf.sequential({ layers: [
+    tf.layers.dense({ units: U, inputShape: [F], activation: 'hardSigmoid', weights: [tf.tensor2d(k, [F, U]), tf.tensor1d(b)] }),
+    tf.layers.leakyReLU({ alpha: 0.1 }),
+    tf.layers.dense({ units: 2, activation: 'softmax' }),
+  ] });
+  m.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
+  const session = attachProbes(m, { out: tmp(), name: 'hard' });
+  const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1], 'int32'), 2).toFloat();
+  await m.fit(tf.tensor2d(x, [S, F]), y, { batchSize: S, epochs: 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  const t = readTrace(session.path);
+  // reference: z = xK + b; dead where z ≤ −2.5 (a = 0, no gradient), saturated where a is exactly 0 or 1
+  let dead = 0, low = 0, high = 0;
+  for (let s = 0; s < S; s++) for (let u = 0; u < U; u++) {
+    let z = b[u];
+    for (let f = 0; f < F; f++) z += x[s * F + f] * k[f * U + u];
+    if (z <= -2.5) dead++;
+    const a = Math.min(1, Math.max(0, 0.2 * z + 0.5));
+    if (a === 0) low++; else if (a === 1) high++;
+  }
+  assert.ok(dead > 0 && high > 0, 'the fixture has dead and high-saturated entries');
+  const eq = (a: number, ref: number, what: string) => assert.ok(Math.abs(a - ref) < 1e-6, `${what}: probe ${a} vs reference ${ref}`);
+  eq(at(t, 1, 'dead-relu', 'inactive_frac'), dead / (S * U), 'hard sigmoid inactive_frac (z ≤ −2.5)');
+  eq(at(t, 1, 'saturation', 'sat_low'), low / (S * U), 'hard sigmoid sat_low (a = 0)');
+  eq(at(t, 1, 'saturation', 'sat_high'), high / (S * U), 'hard sigmoid sat_high (a = 1)');
+  // the leaky ReLU layer (layer 2) cannot die or saturate: no such rows, rather than zeros
+  for (const [probe, metric] of [['dead-relu', 'inactive_frac'], ['saturation', 'sat_frac']]) assert.equal(metricRows(t, probe, metric, 2).value.length, 0, `${probe}/${metric} on the leaky layer`);
+  m.dispose();
+});

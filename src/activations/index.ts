@@ -2,45 +2,70 @@
  * The activations probe knows, one spec each (see spec.ts), and the combination grammar
  * (`relu-sigmoid-relu`: one activation per non-input layer, output last).
  *
- * To add an activation: write its spec file beside these, add it to {@link ACTIVATION_SPECS},
- * and give it a reference test; engine, probes and report take it from here. It does not join
- * the study's grid or its control groups (src/study.ts) unless it is listed there.
+ * Two sets, one spec per name:
+ * - {@link ENGINE_SPECS}: what probe's own MLP engine trains and combinations name (its fused
+ *   wasm epilogues and tfjs-node kernels are written for these four);
+ * - {@link ACTIVATION_SPECS}: every activation the probes understand, including those only
+ *   attached models use (relu6, leaky ReLU, ELU, hard sigmoid, softsign, swish, GELU, linear).
+ *
+ * To add an activation: write its spec file beside these, add it to {@link ACTIVATION_SPECS}
+ * (and to {@link TFJS_NAMES} if tfjs spells it differently), and give it a reference test
+ * (test/activations.test.ts); the probes and attached models take it from here. It joins the
+ * engine's grammar only if the engine's kernels implement it, and the study's groups only if
+ * study.ts lists it.
  */
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { elu } from './elu.js';
+import { gelu } from './gelu.js';
+import { hardsigmoid } from './hardsigmoid.js';
+import { leakyrelu } from './leakyrelu.js';
+import { linear } from './linear.js';
 import { relu } from './relu.js';
+import { relu6 } from './relu6.js';
 import { selu } from './selu.js';
 import { sigmoid } from './sigmoid.js';
+import { softsign } from './softsign.js';
 import type { ActivationSpec } from './spec.js';
+import { swish } from './swish.js';
 import { tanh } from './tanh.js';
 
 export { SELU_ALPHA, SELU_SCALE } from './selu.js';
 export { canDie, canSaturate, isInactive, isSaturated, type ActivationSpec, type Cannot, type DeathRule, type SatThresholds, type SaturationRule, type Tf } from './spec.js';
 
-/** Every activation, by name, in the order help texts and grids list them. */
-export const ACTIVATION_SPECS = { relu, tanh, sigmoid, selu } as const;
+/** The engine's activations, by name, in the order help texts and grids list them. */
+export const ENGINE_SPECS = { relu, tanh, sigmoid, selu } as const;
 
-export type Activation = keyof typeof ACTIVATION_SPECS;
+/** Every activation the probes understand, the engine's first. */
+export const ACTIVATION_SPECS: Readonly<Record<string, ActivationSpec>> = { ...ENGINE_SPECS, relu6, leakyrelu, elu, hardsigmoid, softsign, swish, gelu, linear };
+
+/** tfjs-layers' names of these activations (what an attached model's layers report), where they differ. */
+export const TFJS_NAMES: Readonly<Record<string, string>> = { leakyReLU: 'leakyrelu', hardSigmoid: 'hardsigmoid' };
+
+/** An activation the engine trains. */
+export type Activation = keyof typeof ENGINE_SPECS;
 
 /** `{relu: 'relu', …}`: the names as a const object, for `Activation.relu`. */
-export const Activation = Object.freeze(Object.fromEntries(Object.keys(ACTIVATION_SPECS).map((k) => [k, k]))) as { readonly [K in Activation]: K };
+export const Activation = Object.freeze(Object.fromEntries(Object.keys(ENGINE_SPECS).map((k) => [k, k]))) as { readonly [K in Activation]: K };
 
-export const ACTIVATIONS: readonly Activation[] = Object.keys(ACTIVATION_SPECS) as Activation[];
+export const ACTIVATIONS: readonly Activation[] = Object.keys(ENGINE_SPECS) as Activation[];
 
 export function isActivation(s: string): s is Activation {
-  return Object.prototype.hasOwnProperty.call(ACTIVATION_SPECS, s);
+  return Object.prototype.hasOwnProperty.call(ENGINE_SPECS, s);
 }
 
 export function activationSpec(a: Activation): ActivationSpec<Activation> {
-  return ACTIVATION_SPECS[a];
+  return ENGINE_SPECS[a];
 }
 
 /**
- * The spec of an activation as a layer names it, or null when probe has none (an attached
- * model's softmax, softplus, …): probes then record nothing for that layer rather than guess.
+ * The spec of an activation as a layer names it (probe's or tfjs's spelling), or null when probe
+ * has none (an attached model's softmax, softplus, …): probes then record nothing for that layer
+ * rather than guess.
  */
 export function specOf(name: string): ActivationSpec | null {
-  return isActivation(name) ? ACTIVATION_SPECS[name] : null;
+  const key = Object.prototype.hasOwnProperty.call(TFJS_NAMES, name) ? TFJS_NAMES[name] : name;
+  return Object.prototype.hasOwnProperty.call(ACTIVATION_SPECS, key) ? ACTIVATION_SPECS[key] : null;
 }
 
 /**

@@ -39,6 +39,8 @@ export interface ActivationSpec<N extends string = string> {
   readonly name: N;
   /** one line for help and docs */
   readonly formula: string;
+  /** points where f is not differentiable (finite differences skip them) */
+  readonly kinks?: readonly number[];
   /** a = f(z), in float64 (the tests' reference) */
   f(z: number): number;
   /** da/dz, written in terms of z or of a = f(z), whichever is cheaper; the same formula as {@link derivative} */

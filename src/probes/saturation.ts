@@ -26,6 +26,9 @@ const stats = defineKernel<{ act: string; lo: number; hi: number }>({
   },
 });
 
+/** Activations whose derivative tfjs-node's fused kernel writes in raw ops (kernels/tensorflow.ts); others take the composite there. */
+const FUSED_ON_TENSORFLOW: ReadonlySet<string> = new Set(['sigmoid', 'tanh', 'selu']);
+
 /** The saturation rule of a layer's activation with the run's thresholds, or null when it cannot saturate. */
 function bounds(layer: LayerInfo, s: ProbeSettings): { lo: number; hi: number } | null {
   const spec = specOf(layer.activation);
@@ -53,6 +56,8 @@ export const saturation: LayerProbe = {
   compute({ layer, forward: { a, z }, settings }) {
     const b = bounds(layer, settings);
     if (!b) throw new Error(`saturation does not apply to ${layer.activation}`);
-    return stats([a, z], { act: layer.activation, ...b });
+    const attrs = { act: specOf(layer.activation)!.name, ...b };
+    if (tf.getBackend() === 'tensorflow' && !FUSED_ON_TENSORFLOW.has(attrs.act)) return stats.device([a, z], attrs);
+    return stats([a, z], attrs);
   },
 };

@@ -64,7 +64,11 @@ export interface KernelDef<A extends tf.NamedAttrMap> {
 }
 
 /** The function probes call, and the kernel configs behind it (registered by kernels/registry.ts). */
-export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D) & { readonly configs: readonly tf.KernelConfig[] };
+export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D) & {
+  readonly configs: readonly tf.KernelConfig[];
+  /** the tf-op composite, for a case a backend's fused kernel does not cover */
+  readonly device: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D;
+};
 
 /** Defines a one-output host kernel; registering it is the registry's job, not an import's. */
 export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): HostKernel<A> {
@@ -85,7 +89,7 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
     const inputs = Object.fromEntries(def.inputs.map((n, i) => [n, tensors[i]]));
     return tf.engine().runKernel(def.name, inputs, attrs) as tf.Tensor1D;
   };
-  return Object.assign(run, { configs });
+  return Object.assign(run, { configs, device: def.device });
 }
 
 const CONCAT = 'ProbeConcat';
