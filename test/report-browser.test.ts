@@ -67,6 +67,9 @@ test('the report page renders every chart in headless Chromium, offline, without
       return Array.from(s.querySelectorAll('.role-legend text')).some((t) => t.getBoundingClientRect().right > box.right + 0.5);
     }).length);
     assert.equal(clipped, 0, 'legend text inside its chart');
+    // the same dashboard script as probe watch: each chart offers its rows as CSV and vega-embed's PNG/SVG menu
+    assert.equal(await page.$$eval('figure a.csv', (as) => as.length), r.panels.length);
+    assert.equal(await page.$$eval('.chart details .vega-actions', (ds) => ds.length), r.panels.length);
     assert.deepEqual(problems, []);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-artifacts', 'report.png'), fullPage: true });

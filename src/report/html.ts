@@ -12,6 +12,7 @@ import type { Interventions } from './interventions.js';
 import type { GroupAttribution } from './attribution.js';
 import { COVERS, FAIL_MARGIN, MIN_RUNS, MOST } from '../study.js';
 import { NO_RUN, Overlay, OVERLAY_LABELS, type Panel } from './panels.js';
+import { CHART_CONTROLS, CHARTS_JS } from './embed.js';
 
 const require = createRequire(import.meta.url);
 
@@ -54,38 +55,6 @@ function libScripts(): string {
   return [libSource('vega', 'vega.min.js'), libSource('vega-lite', 'vega-lite.min.js'), libSource('vega-embed', 'vega-embed.min.js')].map(script).join('\n');
 }
 
-/** Expands the columnar tables and embeds every `.chart` element's spec; sets body[data-rendered]. */
-const EMBED = `
-(async () => {
-  const { specs, data } = JSON.parse(document.getElementById('probe-data').textContent);
-  const rows = {};
-  for (const [name, cols] of Object.entries(data)) {
-    const keys = Object.keys(cols);
-    const get = keys.map((k) => (Array.isArray(cols[k]) ? (i) => cols[k][i] : (i) => cols[k].d[cols[k].i[i]]));
-    const n = keys.length ? (Array.isArray(cols[keys[0]]) ? cols[keys[0]] : cols[keys[0]].i).length : 0;
-    rows[name] = Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k, j) => [k, get[j](i)])));
-  }
-  const views = [];
-  for (const el of document.querySelectorAll('.chart')) {
-    const spec = structuredClone(specs[el.dataset.panel]);
-    spec.datasets = rows;
-    for (const p of spec.params || []) delete p.bind; // one page-wide selector instead
-    // an empty chart (a run without sigmoid layers, say) makes vega warn about infinite extents
-    const { view } = await vegaEmbed(el, spec, { actions: false, renderer: 'svg', logLevel: vega.Error });
-    views.push(view);
-  }
-  // each page-wide control drives the signal of its name in every chart that has it
-  for (const ctl of document.querySelectorAll('[data-signal]')) ctl.addEventListener('change', (e) => {
-    for (const v of views) { try { v.signal(ctl.dataset.signal, e.target.value).runAsync(); } catch (_) { /* chart without it */ } }
-  });
-  const pick = document.getElementById('pick');
-  const line = document.getElementById('diagnosis-line');
-  const lines = JSON.parse(document.getElementById('probe-diagnoses')?.textContent ?? '{}');
-  const show = (v) => { if (line) line.textContent = (lines[v] ?? []).join('\\n'); };
-  if (pick) { pick.addEventListener('change', (e) => show(e.target.value)); show(pick.value); }
-  document.body.dataset.rendered = String(views.length);
-})().catch((e) => { document.body.dataset.error = String(e); console.error(e); });
-`;
 
 const STYLE = `<style>
 body{font:14px/1.45 system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1180px;padding:0 20px 60px;color:#222}
@@ -94,7 +63,7 @@ h1{font-size:22px;margin:20px 0 4px}h2{margin-top:36px;border-bottom:1px solid #
 .ok{color:#1a7f37}.bad{color:#c62828}.meh{color:#777}.badge.ok{background:#1a7f37;color:#fff}.badge.bad{background:#c62828;color:#fff}.badge.meh{background:#777;color:#fff}
 table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:left;vertical-align:top}
 figure{margin:18px 0}figcaption{color:#444;margin-bottom:6px;max-width:900px}.warn{color:#8a6d00}.single{background:#fff7e0;padding:6px 10px}
-select{font-size:14px;padding:2px}pre.diag{white-space:pre-wrap;background:#f4f6f8;padding:6px 10px}.meaning{background:#eef4ff;padding:6px 10px}
+select{font-size:14px;padding:2px}a.csv{font-size:12px;margin-left:6px}pre.diag{white-space:pre-wrap;background:#f4f6f8;padding:6px 10px}.meaning{background:#eef4ff;padding:6px 10px}
 </style>`;
 
 function payload(panels: readonly ChartPanel[], tables: Record<string, unknown>): string {
@@ -116,7 +85,7 @@ ${bodyHtml}
 ${panels.map(chart).join('\n')}
 ${libScripts()}
 ${payload(panels, tables)}
-${script(EMBED)}
+${script(CHARTS_JS)}
 </body></html>
 `;
 }
@@ -238,6 +207,7 @@ ${section('across') || '<p>No chart: these traces do not have what the cross-run
  · <label>with <select id="also" data-signal="also"><option>${NO_RUN}</option>${options}</select></label>
  · <label>overlay <select id="overlay" data-signal="overlay">${overlay}</select></label>
  <span class="meta">(line charts: other runs drawn lighter; hover a line for its run)</span></p>
+${CHART_CONTROLS}
 <pre id="diagnosis-line" class="diag">${esc((p.diagnoses[p.datasets.picks[0] ?? ''] ?? []).join('\n'))}</pre>
 ${section('run')}
 <h2>How to read this page</h2>
@@ -245,7 +215,7 @@ ${section('run')}
 ${shell?.libs ?? libScripts()}
 ${payload(p.panels, p.datasets as unknown as Record<string, unknown>)}
 <script id="probe-diagnoses" type="application/json">${JSON.stringify(p.diagnoses).replace(/</g, '\\u003c')}</script>
-${shell?.embed ?? script(EMBED)}
+${shell?.embed ?? script(CHARTS_JS)}
 </body></html>
 `;
 }

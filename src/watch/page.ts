@@ -5,7 +5,12 @@
  */
 import { pageHtml, type PageShell } from '../report/html.js';
 import { reportModel } from '../report/index.js';
+import { CHARTS_JS } from '../report/embed.js';
+import { LIVE_JS } from './client.js';
 import type { Snapshot } from './folder.js';
+
+/** The dashboard's script (report/embed.ts) and the live part (client.ts), by URL path. */
+export const SCRIPTS = { '/charts.js': CHARTS_JS, '/live.js': LIVE_JS } as const;
 
 /** The libraries the page loads, by URL path: each is a file of node_modules, nothing else is. */
 export const LIBS = {
@@ -28,8 +33,7 @@ const WATCH_STYLE = `<style>
 #watch .state{padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
 .state.running{background:#1565c0}.state.complete{background:#1a7f37}.state.diverged{background:#8a6d00}
 .state.stopped,.state.interrupted,.state.failed{background:#c62828}
-#watch .controls label{margin-right:14px}#live.off{color:#c62828}
-.csv{font-size:12px;margin-left:6px}
+#live.off{color:#c62828}
 </style>`;
 
 function top(dir: string, version: number): string {
@@ -37,9 +41,6 @@ function top(dir: string, version: number): string {
 <div><b>probe watch</b> · <span class="meta">${esc(dir)}</span> · <span id="live" class="meta">connecting…</span></div>
 <table id="runs"><thead><tr><th>run</th><th>state</th><th>progress</th><th>steps</th><th>epochs</th><th>ETA</th><th>test accuracy</th><th></th></tr></thead><tbody></tbody></table>
 <p id="ignored" class="meta warn"></p>
-<div class="controls"><label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0"> <output id="smooth-value">0</output></label>
-<label><input id="logscale" type="checkbox"> log scale (per-step charts)</label>
-<span class="meta">charts: ⋯ menu saves PNG or SVG; “data (CSV)” saves what the chart draws</span></div>
 </div><span id="page-version" hidden>${version}</span>`;
 }
 
@@ -48,7 +49,7 @@ function shell(dir: string, version: number): PageShell {
     csp: `<meta http-equiv="Content-Security-Policy" content="${CSP}">`,
     top: top(dir, version),
     libs: Object.keys(LIBS).map((src) => `<script src="${src}"></script>`).join('\n'),
-    embed: '<script src="/live.js"></script>',
+    embed: '<script src="/charts.js"></script>\n<script src="/live.js"></script>',
   };
 }
 

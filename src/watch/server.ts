@@ -19,9 +19,8 @@ import { resolve } from 'node:path';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { libFile } from '../report/html.js';
-import { LIVE_JS } from './client.js';
 import { traceOf, WatchedFolder, type Snapshot } from './folder.js';
-import { CSP, LIBS, watchPage } from './page.js';
+import { CSP, LIBS, SCRIPTS, watchPage } from './page.js';
 
 export interface WatchOptions {
   /** default 127.0.0.1 */
@@ -136,7 +135,7 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
       if (!page || page.version !== version) page = { version, html: watchPage(snap, shownDir, version) };
       return reply(200, 'text/html; charset=utf-8', page.html);
     }
-    if (path === '/live.js') return reply(200, 'text/javascript; charset=utf-8', LIVE_JS);
+    if (path === '/live.js' || path === '/charts.js') return reply(200, 'text/javascript; charset=utf-8', SCRIPTS[path]);
     const lib = libs.get(path);
     if (lib !== undefined) return reply(200, 'text/javascript; charset=utf-8', lib, { 'Cache-Control': 'max-age=3600' });
     if (path === '/state.json') return reply(200, 'application/json', JSON.stringify({ version, runs: snap.runs, ignored: snap.ignored }));
