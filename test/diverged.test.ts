@@ -16,8 +16,12 @@ const quick = { dataDir: FIXTURES, backend: 'wasm', epochs: '3' };
 
 test('weights that stop being finite end the run as diverged (trace, summary, index, sweep plan), not complete', async () => {
   const out = tmp();
-  // a relu output keeps the loss finite (relu maps NaN logits to 0 on wasm): only the weights tell
-  const r = await runExperiment({ ...quick, combo: 'relu-relu-relu', lr: '1e30' }, { out });
+  // one step per epoch (the fixture's 320 samples in one batch) and a learning rate that is
+  // infinite in float32: the first update makes the weights non-finite after a finite loss, and
+  // the epoch-end check sees them before any later loss could (NaN propagates through every
+  // activation, so a loss at a later step would be NaN too)
+  const diverge = { lr: '1e39', batch: '320' };
+  const r = await runExperiment({ ...quick, combo: 'relu-relu-relu', ...diverge }, { out });
   assert.equal(r.status, 'diverged');
   assert.match(r.diverged!.reason, /^layer \d W holds (NaN|-?Infinity)$/);
   assert.equal(r.epochs.length, 0, 'the epoch in which it diverged is not reported as finished');
@@ -26,17 +30,17 @@ test('weights that stop being finite end the run as diverged (trace, summary, in
   assert.equal(t.truncated, false, 'a diverged run is final: a rerun would diverge again');
   assert.deepEqual(t.progress!.diverged, r.diverged);
   assert.equal(writeIndex(out)[0].status, 'diverged');
-  const plan = planSweep({ combos: ['relu-relu-relu'], seeds: [1], run: { ...quick, lr: '1e30' }, out });
+  const plan = planSweep({ combos: ['relu-relu-relu'], seeds: [1], run: { ...quick, ...diverge }, out });
   assert.equal(plan[0].action, 'skip');
-  const cli = await runCli(['run', 'relu-relu-relu', '--data-dir', FIXTURES, '--backend', 'wasm', '--epochs', '3', '--lr', '1e30', '--quiet', '--out', out, '--force']);
+  const cli = await runCli(['run', 'relu-relu-relu', '--data-dir', FIXTURES, '--backend', 'wasm', '--epochs', '3', '--lr', '1e39', '--batch', '320', '--quiet', '--out', out, '--force']);
   assert.equal(cli.status, 0, cli.stderr);
-  assert.match(cli.stdout, /✘ relu-relu-relu seed 1 · diverged at step 9 \(layer \d W holds/);
+  assert.match(cli.stdout, /✘ relu-relu-relu seed 1 · diverged at step 0 \(layer \d W holds/);
   const inspect = await runCli(['inspect', r.path]);
-  assert.match(inspect.stdout, /status: DIVERGED at step 9/);
+  assert.match(inspect.stdout, /status: DIVERGED at step 0/);
   const report = await runCli(['report', out, '--json', '--no-images']);
   assert.equal(report.status, 0, report.stderr);
   assert.equal(JSON.parse(report.stdout).diverged, 1);
-  assert.match(report.stderr, /relu-relu-relu_s1.arrow diverged at step 9 \(layer \d W holds/);
+  assert.match(report.stderr, /relu-relu-relu_s1.arrow diverged at step 0 \(layer \d W holds/);
 });
 
 test('a loss that stops being finite ends the run at that step', async () => {

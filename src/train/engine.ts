@@ -19,7 +19,7 @@ import type { TensorHooks, StepInfo } from './hooks.js';
 import { activate, backpropActivation } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { dense, weightGrad } from './kernels/products.js';
-import { backActivation, backDataActivation, biasGradSgd, denseActivate, weightUpdate } from './kernels/fused.js';
+import { activateFused, backActivation, backDataActivation, biasGradSgd, denseActivate, weightUpdate } from './kernels/fused.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors } from './kernels/host.js';
@@ -114,7 +114,7 @@ export class Mlp {
       const { w, b, bn } = this.layers[i];
       // without batch norm the activation runs in the product's epilogue (kernels/fused.ts)
       const norm = bn ? bnForward(dense(w, inputs[i], b), bn.gamma, bn.beta) : null;
-      const { z, a } = norm ? { z: norm.z, a: activate(norm.z, this.acts[i]) } : denseActivate(w, inputs[i], b, this.acts[i]);
+      const { z, a } = norm ? { z: norm.z, a: activateFused(norm.z, this.acts[i]) } : denseActivate(w, inputs[i], b, this.acts[i]);
       zs.push(z);
       norms.push(norm);
       inputs.push(a);

@@ -5,8 +5,8 @@
 // WebAssembly has no exp: exp(x) is Cephes' expf (range reduction x = n·ln2 + r with ln2 split in
 // two, a degree-6 polynomial for e^r on |r| ≤ ln2/2, 2^n from the exponent bits), within ~2 ulp of
 // float64; x is clamped to [−87.34, 88.72], so it saturates at ~1.2e−38 and ~3.4e38 instead of 0
-// and ∞ (no activation below tells them apart). NaN propagates through exp (min/max/nearest keep
-// NaN), so sigmoid, tanh and selu of NaN are NaN as with tfjs's ops; relu of NaN is 0, see there.
+// and ∞ (no activation below tells them apart). NaN in gives NaN out for every activation (min/max/
+// nearest keep NaN), so a diverged run's NaNs are never hidden as zeros.
 // The derivatives repeat tfjs's op sequence in activation-ops.ts (same operations, same order,
 // no FMA), so given the same z, a and g they round identically.
 // SELU's λ and λα arrive as parameters $p0, $p1 (the activation's spec owns the constants).
@@ -44,9 +44,9 @@ function exp(dst, x) {
 /** Statements setting local `dst` to f(`z`) for a local `z`; uses $t0–$t4. */
 export function activate(kind, dst, z) {
   switch (kind) {
-    // pmax(0, z) = 0 < z ? z : 0: NaN gives 0, as tfjs-backend-wasm's relu (XNNPACK) does on the
-    // step's tensors — the unfused wasm path, which a diverging run's checks were written against
-    case 'relu': return set(dst, `(f32x4.pmax ${C(0)} ${get(z)})`);
+    // max keeps NaN (as PyTorch's relu, tfjs-node's and the cpu backend's); tfjs-backend-wasm's
+    // relu maps NaN to 0 on most entries of a layer, so PROBE_FUSED=0 differs there, and only there
+    case 'relu': return set(dst, `(f32x4.max ${get(z)} ${C(0)})`);
     case 'sigmoid': return [exp('$t3', `(f32x4.neg ${get(z)})`), set(dst, `(f32x4.div ${C(1)} ${add(C(1), get('$t3'))})`)].join('\n');
     case 'tanh': {
       // Cephes' tanhf: an odd polynomial below |z| = 0.625, else 1 − 2/(e^{2|z|} + 1) with z's sign

@@ -3,6 +3,7 @@
  * products.wat.js with activation-wat.js):
  *
  * - {@link denseActivate}: z = W·x + b and a = f(z), both written by the forward product's epilogue
+ * - {@link activateFused}: a = f(z) alone, for layers whose z comes from batch norm
  * - {@link backDataActivation}: dz = (Wᵀ·du) ⊙ f'(z) for the layer below, g = Wᵀ·du never stored
  * - {@link backActivation}: dz = g ⊙ f'(z) in one elementwise pass (the output layer, whose g comes from the loss)
  * - {@link biasGradSgd}: db = Σ_batch du fused with the bias's SGD step (as the weights' in products.ts)
@@ -41,9 +42,10 @@ const consts = (act: string): [number, number] => (act === 'selu' ? [SELU_SCALE,
 
 type Gemm = (A: number, ai: number, as: number, B: number, C: number, C2: number, I: number, S: number, N: number, b: number, p0: number, p1: number) => void;
 type Back = (A: number, ai: number, as: number, B: number, C: number, Z: number, Za: number, I: number, S: number, N: number, p0: number, p1: number) => void;
+type Act = (Z: number, Ao: number, n: number, p0: number, p1: number) => void;
 type ActBack = (G: number, Z: number, Za: number, C: number, n: number, p0: number, p1: number) => void;
 
-const NAMES = { dense: 'ProbeDenseAct', back: 'ProbeBackDataAct', act: 'ProbeActBack', bias: 'ProbeBiasGradSgd', weightT: 'ProbeWeightGradSgdT' } as const;
+const NAMES = { dense: 'ProbeDenseAct', fwd: 'ProbeActivate', back: 'ProbeBackDataAct', act: 'ProbeActBack', bias: 'ProbeBiasGradSgd', weightT: 'ProbeWeightGradSgdT' } as const;
 type BiasSgd = (D: number, M: number, N: number, V: number, B: number, Vo: number, Bo: number, DB: number, lr: number, mu: number, stats: number) => void;
 
 type Infos = Record<string, tf.TensorInfo>;
@@ -66,6 +68,17 @@ export const fusedKernels: tf.KernelConfig[] = [
       const { f, off } = exportOf<Gemm>(backend, `gemm_${act}`);
       f(off(w), n(w, 1), 1, off(x), off(z), off(a), n(w, 0), n(w, 1), n(x, 1), off(b), ...consts(act));
       return [z, a];
+    },
+  },
+  {
+    kernelName: NAMES.fwd, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { z } = inputs as Infos;
+      const { act } = attrs as unknown as { act: FusedActivation };
+      const a = alloc(backend, z.shape);
+      const { f, off } = exportOf<Act>(backend, `act_${act}`);
+      f(off(z), off(a), n(z, 0) * n(z, 1), ...consts(act));
+      return a;
     },
   },
   {
@@ -147,6 +160,15 @@ export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, ac
   }
   const z = dense(w, x, b);
   return { z, a: activate(z, act) };
+}
+
+/**
+ * a = f(z) with the fused kernels' activation (for z from batch norm), so that every layer of the
+ * fused path computes f alike — NaN in, NaN out — and tfjs's ops elsewhere.
+ */
+export function activateFused(z: tf.Tensor2D, act: Activation): tf.Tensor2D {
+  if (fusedActivation(act)) return tf.engine().runKernel(NAMES.fwd, { z }, { act }) as tf.Tensor2D;
+  return activate(z, act);
 }
 
 /**

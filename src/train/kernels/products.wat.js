@@ -158,6 +158,15 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
         `(local.set $gv (f32x4.splat (local.get $acc))) (local.set $zv (f32x4.splat (f32.load ${sAddr('$Z', r)}))) (local.set $av (f32x4.splat (f32.load ${sAddr('$Za', r)})))`,
         `(f32.store ${sAddr('$C', r)} (f32x4.extract_lane 0 ${derivative(kind, '$gv', '$zv', '$av')}))`].join('\n'),
       '', '', '');
+    // a = f(z) elementwise over n floats, for layers whose z comes from batch norm
+    emit(`(func (export "act_${kind}") (param $Z i32) (param $Ao i32) (param $n i32) (param $p0 f32) (param $p1 f32) (local $zv v128) (local $av v128) ${ACT_LOCALS}`);
+    emit('(block $vd (loop $vl (br_if $vd (i32.lt_s (local.get $n) (i32.const 4)))');
+    emit(`(local.set $zv (v128.load (local.get $Z))) ${activate(kind, '$av', '$zv')} (v128.store (local.get $Ao) (local.get $av))`);
+    emit('(local.set $Z (i32.add (local.get $Z) (i32.const 16))) (local.set $Ao (i32.add (local.get $Ao) (i32.const 16))) (local.set $n (i32.sub (local.get $n) (i32.const 4))) (br $vl)))');
+    emit('(block $sd (loop $sl (br_if $sd (i32.eqz (local.get $n)))');
+    emit(`(local.set $zv (f32x4.splat (f32.load (local.get $Z)))) ${activate(kind, '$av', '$zv')} (f32.store (local.get $Ao) (f32x4.extract_lane 0 (local.get $av)))`);
+    emit('(local.set $Z (i32.add (local.get $Z) (i32.const 4))) (local.set $Ao (i32.add (local.get $Ao) (i32.const 4))) (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $sl)))');
+    emit(')');
     // dz = g ⊙ f'(z) elementwise over n floats, for the output layer (its g comes from the loss)
     emit(`(func (export "actback_${kind}") (param $G i32) (param $Z i32) (param $Za i32) (param $C i32) (param $n i32) (param $p0 f32) (param $p1 f32) (local $zv v128) (local $av v128) (local $gv v128) ${ACT_LOCALS}`);
     emit('(block $vd (loop $vl (br_if $vd (i32.lt_s (local.get $n) (i32.const 4)))');

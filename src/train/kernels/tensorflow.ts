@@ -125,6 +125,10 @@ const KERNELS: Record<string, Impl> = {
     const z = r.one('AddV2', [r.matMul(w, x), b]);
     return [z, r.one(RAW_ACTIVATION[act as string], [z])];
   },
+  /** fused.ts: a = f(z) */
+  ProbeActivate(r, { z }, { act }) {
+    return [r.one(RAW_ACTIVATION[act as string], [z])];
+  },
   /** fused.ts: dz = (Wᵀ·d) ⊙ f'(z) for the layer below */
   ProbeBackDataAct(r, { w, d, z, a }, { act }) {
     return [rawBackActivation(r, act as string, r.matMul(w, d, true), z, a)];
