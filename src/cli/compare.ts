@@ -7,14 +7,15 @@ import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { writeAtomic } from '../fs-util.js';
 import { table, num } from './ui.js';
+import { example } from './help.js';
 
 interface CompareArgs {
   traces: string[];
   combos?: string;
   metric: string;
-  layer: string;
+  layer: string | number;
   epochs?: string;
-  tol: string;
+  tol: string | number;
   html?: string;
   json: boolean;
   force: boolean;
@@ -26,14 +27,14 @@ export function builder(y: Argv) {
     .positional('traces', { type: 'string', array: true, demandOption: true, describe: '.arrow traces, folders of them, or a sweep index' })
     .option('combos', { type: 'string', describe: "keep combinations matching these patterns ('*' = any)" })
     .option('metric', { type: 'string', default: 'loss', describe: 'metric followed step by step for divergence and --html' })
-    .option('layer', { type: 'string', default: '0', describe: 'layer of --metric (0 = whole network)' })
+    .option('layer', { type: 'number', requiresArg: true, default: 0, describe: 'layer of --metric (0 = whole network)' })
     .option('epochs', { type: 'string', describe: 'epochs to tabulate, comma-separated [default: the last]' })
-    .option('tol', { type: 'string', default: '0.05', describe: 'absolute difference in --metric that counts as diverged' })
+    .option('tol', { type: 'number', requiresArg: true, default: 0.05, describe: 'absolute difference in --metric that counts as diverged' })
     .option('html', { type: 'string', describe: 'also write a Vega-Lite overlay page to this file' })
     .option('force', { type: 'boolean', default: false, describe: 'replace an existing --html file' })
     .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON' })
-    .example('$0 compare runs/relu-sigmoid-relu_s1.arrow runs/relu-sigmoid-tanh_s1.arrow', '')
-    .example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd');
+    .example(...example('$0 compare runs/relu-sigmoid-relu_s1.arrow runs/relu-sigmoid-tanh_s1.arrow', ''))
+    .example(...example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd'));
 }
 
 const isDirectory = (p: string) => { try { return statSync(p).isDirectory(); } catch { return false; } };

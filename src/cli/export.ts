@@ -4,6 +4,7 @@ import { exportTraces } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { ProgressLine, Warnings, type Out } from './ui.js';
+import { example } from './help.js';
 
 interface ExportArgs {
   traces: string[];
@@ -19,8 +20,8 @@ export function builder(y: Argv) {
     .option('parquet', { type: 'string', requiresArg: true, describe: 'write a Parquet file (DuckDB, Polars, pandas, Spark)' })
     .option('csv', { type: 'string', requiresArg: true, describe: 'write a CSV file' })
     .option('force', { type: 'boolean', default: false, describe: 'replace an existing file' })
-    .example('$0 export runs/ --parquet runs.parquet', 'then in DuckDB: select * from \'runs.parquet\'')
-    .example('$0 export runs/a.arrow runs/b.arrow --csv ab.csv', 'chosen traces as CSV');
+    .example(...example('$0 export runs/ --parquet runs.parquet', 'then in DuckDB: select * from \'runs.parquet\''))
+    .example(...example('$0 export runs/a.arrow runs/b.arrow --csv ab.csv', 'chosen traces as CSV'));
 }
 
 export async function handler(argv: ArgumentsCamelCase<ExportArgs>): Promise<void> {

@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { diagnoseTrace, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
 import { fmtDuration, num, pct, table } from './ui.js';
+import { example } from './help.js';
 
 interface InspectArgs {
   trace: string;
@@ -13,8 +14,8 @@ export function builder(y: Argv) {
   return y
     .positional('trace', { type: 'string', demandOption: true, describe: 'an .arrow trace written by probe run' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
-    .example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', '')
-    .example("$0 inspect runs/x.arrow --json | jq '.epochs[-1].testAcc'", 'for scripts');
+    .example(...example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', ''))
+    .example(...example("$0 inspect runs/x.arrow --json | jq '.epochs[-1].testAcc'", 'for scripts'));
 }
 
 export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {

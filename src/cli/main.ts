@@ -33,6 +33,8 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   export: { command: 'export <traces..>', describe: 'Write traces as one tidy table (Parquet or CSV) with each run\'s combination, seed and activations as columns', load: () => import('./export.js') as Promise<CommandModule> },
   watch: { command: 'watch [dir]', describe: 'Serve a live dashboard of a folder of traces while runs and sweeps train', load: () => import('./watch.js') as Promise<CommandModule> },
 };
+import { rawFlagValues, restoreNumericText } from './flags.js';
+import { example, helpWidth } from './help.js';
 
 /** Flags that take no value; any other `--flag` takes the next argument. */
 const SWITCHES = new Set(['--watch', '--allow-remote', '--force', '--quiet', '--json', '--open', '--images', '--no-images', '--verbose', '--help', '--version', '--color', '--no-color']);
@@ -71,7 +73,8 @@ export async function main(args: readonly string[]): Promise<void> {
   try {
     const chosen = first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first) ? first : undefined;
     const mod = chosen === undefined ? null : await COMMANDS[chosen].load();
-    const y = yargs(attachDashValues(args));
+    const parsed = attachDashValues(args);
+    const y = yargs(parsed);
     // the others are listed by usage line only: their modules are not loaded
     for (const [name, c] of Object.entries(COMMANDS)) {
       if (name === chosen && mod) y.command(c.command, c.describe, mod.builder, mod.handler as (argv: unknown) => void | Promise<void>);
@@ -85,10 +88,12 @@ export async function main(args: readonly string[]): Promise<void> {
       // its last file: only options that are not arrays are collapsed, here.
       .middleware((argv) => {
         // getOptions() is yargs API missing from @types/yargs 17
-        const arrays = new Set((y as unknown as { getOptions(): { array: string[] } }).getOptions().array);
+        const options = (y as unknown as { getOptions(): { array: string[]; number: string[] } }).getOptions();
+        const arrays = new Set(options.array);
         for (const [key, value] of Object.entries(argv)) {
           if (Array.isArray(value) && key !== '_' && !arrays.has(key)) argv[key] = value.at(-1);
         }
+        restoreNumericText(argv, options.number, rawFlagValues(parsed, SWITCHES));
         // '' resolves to the current folder: never what was meant
         for (const flag of ['out', 'html', 'data-dir']) if (argv[flag] === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${flag}`));
       }, true)
@@ -97,13 +102,14 @@ export async function main(args: readonly string[]): Promise<void> {
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()
       .recommendCommands()
-      .example('$0 run relu-sigmoid-relu', "train the study's failing combination, trace in runs/")
-      .example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', 'what a trace holds')
-      .example('$0 report runs/', 'dashboards and H1/H2 verdicts for every trace in runs/')
+      .example(...example('$0 run relu-sigmoid-relu', "train the study's failing combination, trace in runs/"))
+      .example(...example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', 'what a trace holds'))
+      .example(...example('$0 report runs/', 'dashboards and H1/H2 verdicts for every trace in runs/'))
       .epilogue('Traces are Apache Arrow IPC files: pyarrow.ipc.open_file(path).read_all() reads them.')
-      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      .wrap(helpWidth())
       .fail((message, err) => {
-        if (err) throw err;
+        // yargs' own usage errors (YError: 'Not enough arguments following: epochs') are the user's
+        if (err && err.name !== 'YError') throw err;
         throw Object.assign(new Error(message.replace(/\s*\n\s*/g, ' ').trim()), { usage: true });
       })
       .parseAsync();

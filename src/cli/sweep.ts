@@ -11,15 +11,16 @@ import { withInterrupt } from './interrupt.js';
 import { runInput, trainingOptions, type RunArgs } from './run.js';
 import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
 import { LiveView, watchFlags } from './watch.js';
+import { example } from './help.js';
 
 interface SweepArgs extends Omit<RunArgs, 'combo'> {
   acts: string;
   combos?: string;
   seeds: string;
-  workers?: string;
+  workers?: string | number;
   shard?: string;
   emit?: string;
-  shards?: string;
+  shards?: string | number;
   image: string;
   pvc: string;
 }
@@ -30,21 +31,21 @@ export function builder(y: Argv) {
     .option('acts', { type: 'string', default: ACTIVATIONS.join(','), describe: 'activations to combine', group: 'Grid:' })
     .option('combos', { type: 'string', describe: "patterns, '*' for any activation (e.g. '*-sigmoid-relu,relu-*-*') [default: all]", group: 'Grid:' })
     .option('seeds', { type: 'string', default: '1-9', describe: 'seeds: lists and ranges (1-9, 1,3,5-7)', group: 'Grid:' })
-    .option('workers', { type: 'string', describe: `parallel runs [default: ${availableParallelism()}, the cores]`, group: 'Scale:' })
+    .option('workers', { type: 'number', requiresArg: true, describe: `parallel runs [default: ${availableParallelism()}, the cores]`, group: 'Scale:' })
     .option('shard', { type: 'string', describe: 'run only shard i of N (i/N), for one task of a cluster job', group: 'Scale:' })
     .option('emit', { type: 'string', choices: ['slurm', 'k8s'], describe: 'print a Slurm job-array script or a Kubernetes Indexed Job instead of running', group: 'Scale:' })
-    .option('shards', { type: 'string', default: '16', describe: 'tasks in the emitted job', group: 'Scale:' })
+    .option('shards', { type: 'number', requiresArg: true, default: 16, describe: 'tasks in the emitted job', group: 'Scale:' })
     .option('image', { type: 'string', default: 'probe:latest', describe: 'container image (k8s)', group: 'Scale:' })
     .option('pvc', { type: 'string', default: 'probe-runs', describe: 'shared volume claim for traces (k8s)', group: 'Scale:' })
     .option('out', { type: 'string', default: 'runs', describe: 'folder for the traces and their index (_index.feather)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
-    .example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings')
-    .example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice')
-    .example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --bn none,last", 'each run with and without batch norm, paired in the report')
-    .example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --watch", 'follow the runs in the browser: progress, ETA, charts, verdicts as runs finish')
-    .example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job')
-    .example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)');
+    .example(...example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings'))
+    .example(...example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice'))
+    .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --bn none,last", 'each run with and without batch norm, paired in the report'))
+    .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --watch", 'follow the runs in the browser: progress, ETA, charts, verdicts as runs finish'))
+    .example(...example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job'))
+    .example(...example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)'));
 }
 
 /** The sweep's own arguments, minus those the emitted job sets per task. */
