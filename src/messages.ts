@@ -92,7 +92,7 @@ export const msg = {
   exportTarget: (given: number) =>
     `probe export needs exactly one of --parquet FILE or --csv FILE, got ${given === 0 ? 'neither' : 'both'}`,
   fileExists: (path: string) => `${path} already exists: pass --force to replace it`,
-  reportExists: (dir: string) => `${dir} already holds a report: pass --force to replace it, or choose another --out`,
+  reportExists: (dir: string) => `${dir} holds an index.html that is not a probe report: pass --force to replace it, or choose another --out`,
   watchRemote: (host: string, flag = '--host') =>
     `${flag} ${host} is not a loopback address: the live view would be open to the network, and it has no login; add --allow-remote to mean it, or use 127.0.0.1 (the default)`,
   watchPort: (raw: unknown, flag = '--port') => `${flag} must be a whole number from 0 to 65535 (0 = any free port), got ${q(raw)}`,

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { colorLevel } from '../src/cli/color.js';
-import { BIN, ROOT, tmp } from './helpers.js';
+import { BIN, ROOT, runCli, tmp } from './helpers.js';
+import { writeSyntheticTrace } from './synthetic.js';
 
 const TTY = { isTTY: true }, FILE = { isTTY: false };
 const ESC = '\x1b[';
@@ -55,4 +56,22 @@ test('on a terminal: the error prefix is coloured, but not in a file stderr goes
   // --color forces it into a file too
   onTty(`${bad} --color 2> ${JSON.stringify(file)}`);
   assert.ok(readFileSync(file, 'utf8').includes(`${ESC}31merror`));
+});
+
+test('probe report says what it is doing: a redrawn status line on a terminal, one line per phase in a log', { skip: !haveScript && 'no util-linux script here' }, async () => {
+  const dir = tmp();
+  for (const seed of [1, 2]) writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.3, deadRows: 0.8, sat: 0.3 });
+  // stderr into a file (a log): one plain line as each phase begins, no escape codes
+  const log = join(tmp(), 'log.txt');
+  onTty(`${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} report ${JSON.stringify(dir)} 2> ${JSON.stringify(log)}`);
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  assert.deepEqual(lines.filter((l) => !l.startsWith('warning')), ['reading 2 traces', lines.find((l) => /^rendering \d+ charts as \.svg and \.png$/.test(l)), 'writing the page and verdicts.json']);
+  assert.ok(!lines.join('').includes(ESC));
+  // on the terminal: the status line, redrawn in place, with counts
+  const tty = onTty(`${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} report ${JSON.stringify(dir)} --no-images`);
+  assert.ok(tty.includes('\r\x1b[2K') && /reading 2\/2 relu-sigmoid-relu_s2\.arrow/.test(tty), JSON.stringify(tty.slice(0, 400)));
+  // --json is for scripts: nothing but the JSON
+  const j = await runCli(['report', dir, '--no-images', '--json']);
+  assert.equal(j.status, 0, j.stderr);
+  assert.equal(j.stderr.split('\n').filter((l) => l && !l.startsWith('warning')).length, 0, j.stderr);
 });

@@ -130,11 +130,18 @@ test('report bad input: one line, exit 2, nothing overwritten without --force', 
   writeFileSync(file, '');
   oneLine(probe(['report', dir, '--out', join(file, 'out')]), /output directory .* is not writable/);
   assert.equal(probe(['report', dir, '--no-images']).status, 0);
-  const page = join(dir, 'report', 'index.html');
-  const before = readFileSync(page);
-  oneLine(probe(['report', dir]), /already holds a report: pass --force/);
-  assert.deepEqual(readFileSync(page), before);
-  assert.equal(probe(['report', dir, '--force', '--no-images']).status, 0);
+  // a second report replaces its own earlier output (the loop: run, report, run more, report again)
+  writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.9 });
+  const again = probe(['report', dir, '--no-images', '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).runs, 2);
   assert.ok(readdirSync(join(dir, 'report')).every((f) => !f.endsWith('.tmp')));
+  // an index.html probe did not write is refused, and left as it was, unless --force
+  const site = tmp();
+  writeFileSync(join(site, 'index.html'), '<title>my site</title>');
+  oneLine(probe(['report', dir, '--out', site]), /holds an index.html that is not a probe report: pass --force to replace it/);
+  assert.equal(readFileSync(join(site, 'index.html'), 'utf8'), '<title>my site</title>');
+  assert.equal(probe(['report', dir, '--out', site, '--force', '--no-images']).status, 0);
+  assert.ok(readdirSync(site).every((f) => !f.endsWith('.tmp')));
   assert.ok(existsSync(join(dir, 'report', 'verdicts.json')));
 });

@@ -20,7 +20,7 @@ export function builder(y: Argv) {
   return y
     .positional('traces', { type: 'string', array: true, demandOption: true, describe: '.arrow traces, or folders of them (a sweep)' })
     .option('out', { type: 'string', describe: 'output folder [default: <folder>/report for one folder, else report/]' })
-    .option('force', { type: 'boolean', default: false, describe: 'replace an existing report' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace an index.html probe did not write (its own earlier report is replaced anyway)' })
     .option('open', { type: 'boolean', default: false, describe: 'open index.html in the default browser' })
     .option('images', { type: 'boolean', default: true, describe: 'also write each chart as .svg and .png (--no-images to skip)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the verdicts as JSON' })
@@ -28,14 +28,27 @@ export function builder(y: Argv) {
     .example(...example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page'));
 }
 
+const PHASES = {
+  read: (n: number) => `reading ${n} trace${n === 1 ? '' : 's'}`,
+  render: (n: number) => `rendering ${n} chart${n === 1 ? '' : 's'} as .svg and .png`,
+  write: () => 'writing the page and verdicts.json',
+} as const;
+
 export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<void> {
   const out: Out = { err: process.stderr, quiet: argv.json };
   const warnings = new Warnings(out);
   const line = new ProgressLine(out);
+  let phase = '';
   const r = await buildReport(argv.traces, {
     out: argv.out, force: argv.force, noImages: !argv.images,
     onWarning: (w) => { line.clear(); warnings.warn(w); },
-    onProgress: (p) => line.status(p),
+    onProgress: (p, at) => {
+      // a redrawn status line on a terminal; elsewhere (logs, CI) one line as each phase begins
+      if (out.err.isTTY) return line.status(p);
+      if (out.quiet || at.phase === phase) return;
+      phase = at.phase;
+      out.err.write(`${PHASES[at.phase](at.total)}\n`);
+    },
   }).finally(() => line.clear());
   warnings.flush();
   if (argv.json) {

@@ -110,9 +110,10 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     runExperiment(runInput(argv), {
       out: argv.out,
       force: argv.force,
+      otherSettings: 'rename',
       signal,
       listener: {
-        onRunBegin: ({ path, replaces, backend, config, facts }) => {
+        onRunBegin: ({ path, replaces, backend, config, facts, besides }) => {
           if (out.quiet) return;
           epochs = config.epochs;
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
@@ -120,6 +121,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           out.err.write(`${chalkStderr.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
           out.err.write(`backend ${chalkStderr.green(backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
           out.err.write(`trace ${chalkStderr.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
+          if (besides) out.err.write(`${chalkStderr.dim(`(${besides} holds this combination and seed with other settings: it stays, and this run is named by its settings' hash; --force would replace it instead)`)}\n`);
         },
         onEpochBegin: () => { t0 = performance.now(); },
         onStepEnd: (p) => {

@@ -52,7 +52,7 @@ export interface StepProgress {
 /** Progress callbacks, in the order tfjs names its own. */
 export interface RunListener {
   /** `path`: where the trace is written; `replaces`: the older trace it replaces once finished */
-  onRunBegin?(info: { readonly run: string; readonly path: string; readonly replaces: string | null; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts }): void;
+  onRunBegin?(info: { readonly run: string; readonly path: string; readonly replaces: string | null; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts; readonly besides?: string | null }): void;
   onEpochBegin?(epoch: number, steps: number): void;
   onStepEnd?(p: StepProgress): void;
   onEpochEnd?(e: EpochSummary): void;
@@ -72,6 +72,14 @@ export interface RunOptions {
   readonly dataset?: Dataset;
   /** the caller holds the run's lock already (sweep workers); otherwise the run takes it */
   readonly locked?: boolean;
+  /**
+   * When the trace's path holds this combination and seed made with other settings: `refuse`
+   * (the default, and a sweep's rule) or `rename`: this run is named `<run>_<first 8 hex digits of
+   * its config hash>`, the same name for the same settings, and the other trace stays as it is
+   * (`probe run`, so that run → report → run with other settings → report just works). `force`
+   * replaces the other trace instead.
+   */
+  readonly otherSettings?: 'refuse' | 'rename';
 }
 
 export interface LayerFigure {
@@ -120,13 +128,23 @@ export function runExperiment(input: RunInput, opts: RunOptions = {}): Promise<R
  * its nested thresholds.
  */
 export async function runResolved(config: RunConfig, opts: RunOptions = {}): Promise<RunResult> {
-  const run = runName(config);
+  let run = runName(config);
   const outDir = resolve(opts.out ?? 'runs');
-  const path = join(outDir, `${run}.arrow`);
+  let path = join(outDir, `${run}.arrow`);
   ensureWritableDir(outDir);
+  // the same combination and seed with other settings already there: a name of its own
+  let besides: string | null = null;
+  if (opts.otherSettings === 'rename' && !opts.force && !opts.locked) {
+    const hash = configHash(config), there = existingTrace(path, hash);
+    if (there.kind === 'trace' && !there.sameConfig) {
+      besides = path;
+      run = `${run}_${hash.slice(0, 8)}`;
+      path = join(outDir, `${run}.arrow`);
+    }
+  }
   const claim = opts.locked ? null : claimRun(path);
   try {
-    return await train(config, run, path, opts);
+    return await train(config, run, path, opts, besides);
   } finally {
     claim?.release();
   }
@@ -175,7 +193,7 @@ function mayReplace(path: string, hash: string, force: boolean): boolean {
   }
 }
 
-async function train(config: RunConfig, run: string, path: string, opts: RunOptions): Promise<RunResult> {
+async function train(config: RunConfig, run: string, path: string, opts: RunOptions, besides: string | null): Promise<RunResult> {
   const replace = mayReplace(path, configHash(config), opts.force ?? false);
   const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
@@ -294,7 +312,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   };
   const evalIds = evalMetrics.map((m) => writer.metricId(m));
   const timingIds = timingMetrics.map((m) => writer.metricId(m));
-  opts.listener?.onRunBegin?.({ run, path: writer.file, replaces: writer.file !== path ? path : null, backend, config, facts });
+  opts.listener?.onRunBegin?.({ run, path: writer.file, replaces: writer.file !== path ? path : null, backend, config, facts, besides });
 
   const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);

@@ -10,7 +10,7 @@
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
@@ -40,7 +40,15 @@ export interface ReportOptions {
   /** skip SVG and PNG files (the page and specs are still written) */
   readonly noImages?: boolean;
   readonly onWarning?: (text: string) => void;
-  readonly onProgress?: (text: string) => void;
+  /** `text` for a status line; `at` says the phase and how far it is, for callers that count */
+  readonly onProgress?: (text: string, at: ReportProgress) => void;
+}
+
+export interface ReportProgress {
+  readonly phase: 'read' | 'render' | 'write';
+  /** items of the phase done before this one: traces read, charts rendered */
+  readonly done: number;
+  readonly total: number;
 }
 
 export interface ReportResult {
@@ -107,12 +115,29 @@ export function fileSpec(p: Panel, d: Datasets): TopLevelSpec {
   return { ...spec, title: { text, subtitle: `${d.aggregated ? 'combination' : 'run'} ${pick}` }, datasets: only } as TopLevelSpec;
 }
 
+/** Whether `dir` holds a report probe wrote: its verdicts.json and an index.html titled "probe report…". */
+function isProbeReport(dir: string): boolean {
+  if (!existsSync(join(dir, 'verdicts.json'))) return false;
+  let fd: number | null = null;
+  try {
+    fd = openSync(join(dir, 'index.html'), 'r');
+    const head = Buffer.alloc(4096);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return /<title>probe report/.test(head.subarray(0, n).toString('utf8'));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
   const out = resolve(opts.out ?? defaultReportDir(inputs));
   const paths = collectTraces(inputs);
   // check the destination before the (possibly long) reading
   const previous = existsSync(join(out, 'index.html'));
-  if (!opts.force && previous) throw new ProbeError(ErrorCode.exists, msg.reportExists(out));
+  // a report replaces its own earlier output (run, report, run more, report again); a page it did not write needs --force
+  if (!opts.force && previous && !isProbeReport(out)) throw new ProbeError(ErrorCode.exists, msg.reportExists(out));
   const created = !existsSync(out);
   ensureWritableDir(out);
   // the charts of the report being replaced, to remove those the new one does not draw
@@ -187,7 +212,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const progress = opts.onProgress ?? (() => {});
   const digests: RunDigest[] = [];
   paths.forEach((p, i) => {
-    progress(`reading ${i + 1}/${paths.length} ${basename(p)}`);
+    progress(`reading ${i + 1}/${paths.length} ${basename(p)}`, { phase: 'read', done: i, total: paths.length });
     const t = readTrace(p);
     if (t.progress?.diverged) warn(`${p} diverged at step ${t.progress.diverged.step} (${t.progress.diverged.reason}): using its ${t.progress.epochsDone} epoch(s) finished before`);
     if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
@@ -196,17 +221,18 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const { hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page } = reportModel(digests, inputs, warn);
   const files: string[] = [];
   const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
-  for (const p of panels) {
+  for (const [k, p] of panels.entries()) {
     const spec = fileSpec(p, datasets);
     write(`${p.id}.vl.json`, JSON.stringify(spec, null, 1));
     if (!opts.noImages) {
-      progress(`rendering ${p.id}`);
+      progress(`rendering ${k + 1}/${panels.length} ${p.id}`, { phase: 'render', done: k, total: panels.length });
       const svg = await toSvg(spec);
       write(`${p.id}.svg`, svg);
       write(`${p.id}.png`, toPng(svg));
     }
   }
   const truncated = digests.filter((d) => d.truncated).length;
+  progress('writing the page', { phase: 'write', done: 0, total: 1 });
   const html = pageHtml(page);
   write('index.html', html);
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);

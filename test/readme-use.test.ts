@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+
+/** The command lines of README's "Use" block, comments stripped, split as a shell would ('…' quoted). */
+function useBlock(): string[][] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('```sh', readme.indexOf('\n## Use\n'));
+  const block = readme.slice(start + 6, readme.indexOf('```', start + 6));
+  return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean).map((l) => {
+    assert.ok(l.startsWith('npx probe'), l);
+    return [...l.slice('npx probe'.length).matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
+  });
+}
+
+// Small data for every line, given first so that the line's own flags win (the last value given
+// counts): the fixture MNIST slice, one epoch, wasm; the whole-study sweep shrinks to 2 × 2 runs.
+const SMALL = ['--data-dir', FIXTURES, '--backend', 'wasm', '--epochs', '1', '--test-limit', '64'];
+const SHRINK: Record<string, string[]> = {
+  run: SMALL,
+  sweep: [...SMALL, '--combos', 'relu-sigmoid-relu,relu-sigmoid-tanh', '--seeds', '1-2', '--workers', '1'],
+  report: ['--no-images'],
+};
+
+test("README's Use section, typed in order, just works: run, report, run other settings under the same name, report again", () => {
+  const cwd = tmp();
+  const lines = useBlock();
+  assert.ok(lines.filter((l) => l[0] === 'run').length >= 3 && lines.filter((l) => l[0] === 'report').length >= 2, 'the block shows the loop');
+  for (const args of lines) {
+    const [cmd, ...rest] = args;
+    const positional = cmd === 'run' && rest[0] && !rest[0].startsWith('-') ? [rest.shift()!] : [];
+    const full = [cmd, ...positional, ...(SHRINK[cmd] ?? []), ...rest].filter((a) => a !== undefined);
+    const r = spawnSync(process.execPath, [BIN, ...full], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, timeout: 600_000 });
+    assert.equal(r.status, 0, `probe ${args.join(' ')} → exit ${r.status}\n${r.stderr}`);
+  }
+  // the other settings' run sits beside the first, named by its settings; the report counted both
+  const traces = readdirSync(join(cwd, 'runs')).filter((f) => f.endsWith('.arrow')).sort();
+  assert.equal(traces.length, 3, traces.join(', '));
+  assert.ok(traces.includes('relu-sigmoid-relu_s1.arrow') && traces.some((f) => /^relu-sigmoid-relu_s1_[0-9a-f]{8}\.arrow$/.test(f)), traces.join(', '));
+  const verdicts = JSON.parse(readFileSync(join(cwd, 'runs', 'report', 'verdicts.json'), 'utf8'));
+  assert.equal(verdicts.runs, 3);
+  assert.ok(existsSync(join(cwd, 'study', '_index.feather')));
+});
