@@ -47,3 +47,11 @@ test('traces recorded before the distribution probe (or without it) still read a
   const r2 = await buildReport([dir], { noImages: true, force: true });
   assert.ok(r2.panels.includes('run-distribution'));
 });
+
+test('a report over one combination and seed run with two settings says that the statistics count both', async () => {
+  const a = writeSyntheticTrace(tmp(), { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.8 });
+  const b = writeSyntheticTrace(tmp(), { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.5, deadRows: 0.4, epochs: 2 });
+  const warnings: string[] = [];
+  await buildReport([a, b], { noImages: true, out: tmp(), force: true, onWarning: (w) => warnings.push(w) });
+  assert.ok(warnings.some((w) => /relu-sigmoid-relu_s1, relu-sigmoid-relu_s1 are one combination and seed with other settings/.test(w)), warnings.join('\n'));
+});

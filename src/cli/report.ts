@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { buildReport } from '../api.js';
-import { ProgressLine, Warnings, type Out } from './ui.js';
+import { fmtDuration, ProgressLine, Warnings, type Out } from './ui.js';
+import type { ReportProgress } from '../report/index.js';
 import { example } from './help.js';
 
 interface ReportArgs {
@@ -29,25 +30,26 @@ export function builder(y: Argv) {
 }
 
 const PHASES = {
-  read: (n: number) => `reading ${n} trace${n === 1 ? '' : 's'}`,
-  render: (n: number) => `rendering ${n} chart${n === 1 ? '' : 's'} as .svg and .png`,
-  write: () => 'writing the page and verdicts.json',
+  read: (n: number) => `read ${n} trace${n === 1 ? '' : 's'}`,
+  render: (n: number) => `rendered ${n} chart${n === 1 ? '' : 's'} as .svg and .png`,
+  write: () => 'wrote the page and verdicts.json',
 } as const;
 
 export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<void> {
   const out: Out = { err: process.stderr, quiet: argv.json };
   const warnings = new Warnings(out);
   const line = new ProgressLine(out);
-  let phase = '';
+  let phase: { name: ReportProgress['phase'] | null; total: number; t0: number } = { name: null, total: 0, t0: 0 };
   const r = await buildReport(argv.traces, {
     out: argv.out, force: argv.force, noImages: !argv.images,
     onWarning: (w) => { line.clear(); warnings.warn(w); },
     onProgress: (p, at) => {
-      // a redrawn status line on a terminal; elsewhere (logs, CI) one line as each phase begins
+      // a redrawn status line on a terminal; elsewhere (logs, CI) a line as each phase ends, so a
+      // bad input still prints one line: its error
       if (out.err.isTTY) return line.status(p);
-      if (out.quiet || at.phase === phase) return;
-      phase = at.phase;
-      out.err.write(`${PHASES[at.phase](at.total)}\n`);
+      if (out.quiet || at.phase === phase.name) return;
+      if (phase.name) out.err.write(`${PHASES[phase.name](phase.total)} (${fmtDuration((performance.now() - phase.t0) / 1000)})\n`);
+      phase = { name: at.phase, total: at.total, t0: performance.now() };
     },
   }).finally(() => line.clear());
   warnings.flush();

@@ -176,6 +176,10 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
   const counted = digests.filter((d) => !pending.has(d.path));
   // the study's groups name layers of its MLP: an attached model's layers are not those
   const study = counted.filter((d) => d.study);
+  // `probe run` keeps a run with other settings beside the first under its own name: say when both are counted
+  const bySeed = new Map<string, string[]>();
+  for (const d of study) bySeed.set(`${d.variant}|${d.combo}|${d.seed}`, [...(bySeed.get(`${d.variant}|${d.combo}|${d.seed}`) ?? []), d.run]);
+  for (const runs of bySeed.values()) if (runs.length > 1) warn(`${runs.join(', ')} are one combination and seed with other settings: the statistics count each as a run`);
   const hypotheses = testHypotheses(study);
   const prevalences = testPrevalences(study);
   const interventions = pairInterventions(study);
