@@ -257,6 +257,23 @@ test('the server survives 20 event streams, one dropped mid-stream, and pushes c
   }
 });
 
+test('runs a sweep plans are listed as queued until their traces appear', async () => {
+  const dir = tmp();
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3 });
+  const s = await startWatch(dir, { pollMs: 100 });
+  try {
+    s.plan([{ run: 'relu-sigmoid-relu_s1', file: 'relu-sigmoid-relu_s1.arrow' }, { run: 'relu-relu-relu_s1', file: 'relu-relu-relu_s1.arrow' }]);
+    const states = async () => JSON.parse((await get(s.url, '/state.json')).body.toString()).runs.map((r: { run: string; state: string }) => `${r.run} ${r.state}`);
+    assert.deepEqual(await states(), ['relu-sigmoid-relu_s1 complete', 'relu-relu-relu_s1 queued']);
+    writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.9 });
+    const until = Date.now() + 5000;
+    while ((await states()).includes('relu-relu-relu_s1 queued') && Date.now() < until) await sleep(50);
+    assert.deepEqual(await states(), ['relu-relu-relu_s1 complete', 'relu-sigmoid-relu_s1 complete']);
+  } finally {
+    await s.close();
+  }
+});
+
 // ---------- in a real browser ----------
 
 function browserSkip(): string | undefined {

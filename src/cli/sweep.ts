@@ -1,6 +1,6 @@
 import chalk, { chalkStderr } from 'chalk';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { ACTIVATIONS, BatchNormMode, emitK8s, emitSlurm, expandCombos, INDEX_FILE, isActivation, parseSeeds, parseShard, runSweep, workerCount, type Activation } from '../api.js';
@@ -95,6 +95,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
     combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: { ...flags, bn: bns[0] }, bns,
     listener: {
       onPlan: (plan) => {
+        view?.plan(plan.filter((p) => p.action === 'run' || p.action === 'redo').map((p) => ({ run: p.run, file: basename(p.path) })));
         if (out.quiet) return;
         const count = (a: string) => plan.filter((p) => p.action === a).length;
         out.err.write(`${chalkStderr.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${bns.length > 1 ? ` × ${bns.length} batch-norm settings (${bns.join(', ')})` : ''}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);

@@ -58,6 +58,11 @@ export class LiveView {
     return new LiveView(mod, server);
   }
 
+  /** runs about to be computed: the page lists them as queued */
+  plan(runs: readonly { readonly run: string; readonly file: string }[]): void {
+    this.server.plan(runs);
+  }
+
   close(): Promise<void> {
     return this.server.close();
   }

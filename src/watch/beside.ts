@@ -10,6 +10,8 @@ import { checkPort, isLoopback, type WatchOptions } from './server.js';
 
 export interface BesideServer {
   readonly url: string;
+  /** the runs the work will compute, listed as queued until their traces appear */
+  plan(runs: readonly { readonly run: string; readonly file: string }[]): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export function watchInThread(dir: string, opts: WatchOptions): Promise<BesideSe
       let closed: Promise<void> | null = null;
       ok({
         url: m.url as string,
+        plan: (runs) => worker.postMessage({ plan: runs.map((r) => ({ run: r.run, file: r.file })) }),
         close: () => (closed ??= new Promise<void>((done) => {
           worker.once('exit', () => done());
           worker.postMessage('close');

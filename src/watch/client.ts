@@ -65,7 +65,7 @@ function showRuns(st) {
     const bar = document.createElement('td'), p = document.createElement('progress');
     p.max = r.stepsTotal ?? 1; p.value = r.stepsTotal ? r.stepsDone : 0; bar.appendChild(p);
     const dl = document.createElement('td'), a = document.createElement('a');
-    a.href = '/trace/' + encodeURIComponent(r.file); a.textContent = 'trace'; a.download = r.file; dl.appendChild(a);
+    if (r.state !== 'queued') { a.href = '/trace/' + encodeURIComponent(r.file); a.textContent = 'trace'; a.download = r.file; dl.appendChild(a); }
     tr.append(td(r.run), state, bar, td(r.stepsDone + ' / ' + (r.stepsTotal ?? '?'), 'steps'), td(r.epochsDone + ' / ' + (r.epochsPlanned ?? '?')),
       td(r.state === 'running' ? fmt(r.etaSeconds) : '—'), td(r.testAcc === null ? '—' : (100 * r.testAcc).toFixed(1) + '%'), dl);
     return tr;

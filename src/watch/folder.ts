@@ -16,8 +16,11 @@ import { PARTIAL_SUFFIX } from '../trace/writer.js';
 import { traceFiles } from '../sweep/sweep-index.js';
 import { digestTrace, type RunDigest } from '../report/digest.js';
 
-/** A run as the live view lists it. `stopped`: its file says running but no process holds it (killed). */
-export const RunState = { ...RunStatus, stopped: 'stopped' } as const;
+/**
+ * A run as the live view lists it. `stopped`: its file says running but no process holds it
+ * (killed); `queued`: planned by the sweep beside the view, no trace yet.
+ */
+export const RunState = { ...RunStatus, stopped: 'stopped', queued: 'queued' } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
 
 export interface RunRow {
@@ -147,6 +150,14 @@ export function rowOf(m: TraceMeta, file: string, live: boolean, now: number): R
     testAcc: typeof acc === 'number' && Number.isFinite(acc) ? acc : null,
     updatedAt: p?.updatedAt ?? null,
   };
+}
+
+/** Rows for planned runs that have no trace in the snapshot yet. */
+export function queuedRows(snap: Snapshot, planned: readonly { readonly run: string; readonly file: string }[]): RunRow[] {
+  const present = new Set(snap.runs.map((r) => r.file));
+  return planned.filter((p) => !present.has(p.file)).map((p) => ({
+    run: p.run, file: p.file, state: RunState.queued, stepsDone: 0, stepsTotal: null, epochsDone: 0, epochsPlanned: null, etaSeconds: null, testAcc: null, updatedAt: null,
+  }));
 }
 
 /** The trace a run row names, if it is still one of the folder's (for downloads). */

@@ -32,7 +32,7 @@ const WATCH_STYLE = `<style>
 #watch table{margin:4px 0;font-size:13px}#watch progress{width:140px;vertical-align:middle}
 #watch .state{padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
 .state.running{background:#1565c0}.state.complete{background:#1a7f37}.state.diverged{background:#8a6d00}
-.state.stopped,.state.interrupted,.state.failed{background:#c62828}
+.state.stopped,.state.interrupted,.state.failed{background:#c62828}.state.queued{background:#999}
 #live.off{color:#c62828}
 </style>`;
 

@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { libFile } from '../report/html.js';
-import { traceOf, WatchedFolder, type Snapshot } from './folder.js';
+import { queuedRows, traceOf, WatchedFolder, type Snapshot } from './folder.js';
 import { CSP, LIBS, SCRIPTS, watchPage } from './page.js';
 
 export interface WatchOptions {
@@ -41,6 +41,8 @@ export interface WatchServer {
   readonly port: number;
   /** open event streams (pages) */
   clients(): number;
+  /** runs a sweep beside the view will compute: listed as queued until their traces appear */
+  plan(runs: readonly { readonly run: string; readonly file: string }[]): void;
   close(): Promise<void>;
 }
 
@@ -91,7 +93,9 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
   let page: { version: number; html: string } | null = null;
   const streams = new Set<ServerResponse>();
 
-  const stateEvent = () => `event: state\ndata: ${JSON.stringify({ version, at: new Date().toISOString(), runs: snap.runs, ignored: snap.ignored })}\n\n`;
+  let planned: readonly { readonly run: string; readonly file: string }[] = [];
+  const rows = () => [...snap.runs, ...queuedRows(snap, planned)];
+  const stateEvent = () => `event: state\ndata: ${JSON.stringify({ version, at: new Date().toISOString(), runs: rows(), ignored: snap.ignored })}\n\n`;
   let lastState = '';
   const push = (force = false) => {
     const ev = stateEvent();
@@ -138,7 +142,7 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
     if (path === '/live.js' || path === '/charts.js') return reply(200, 'text/javascript; charset=utf-8', SCRIPTS[path]);
     const lib = libs.get(path);
     if (lib !== undefined) return reply(200, 'text/javascript; charset=utf-8', lib, { 'Cache-Control': 'max-age=3600' });
-    if (path === '/state.json') return reply(200, 'application/json', JSON.stringify({ version, runs: snap.runs, ignored: snap.ignored }));
+    if (path === '/state.json') return reply(200, 'application/json', JSON.stringify({ version, runs: rows(), ignored: snap.ignored }));
     if (path === '/events') {
       res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
       res.write('retry: 2000\n\n');
@@ -184,6 +188,7 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
     host,
     port: bound,
     clients: () => streams.size,
+    plan: (runs) => { planned = runs; push(); },
     close: () => (closed ??= new Promise<void>((ok) => {
       clearInterval(poll); clearInterval(heartbeat);
       for (const res of streams) res.end();

@@ -7,8 +7,9 @@ const { dir, opts } = workerData as { dir: string; opts: WatchOptions };
 const port = parentPort!;
 try {
   const server = await startWatch(dir, opts);
-  port.on('message', (m) => {
+  port.on('message', (m: 'close' | { plan: { run: string; file: string }[] }) => {
     if (m === 'close') void server.close().then(() => port.close());
+    else server.plan(m.plan);
   });
   port.postMessage({ url: server.url });
 } catch (e) {
