@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTrace } from '../src/trace/reader.js';
+import { ProbeError, runExperiment, type RunInput } from '../src/api.js';
 import { MNIST_FILES } from '../src/train/data.js';
 import { BIN, FIXTURES, ROOT, tmp } from './helpers.js';
 
@@ -79,26 +80,35 @@ function expectBadInput(args: string[], pattern: RegExp, outDir: string) {
   assert.deepEqual(existsSync(outDir) ? readdirSync(outDir) : [], before, 'no file written');
 }
 
-test('bad input: one line naming the value, exit 2, nothing written', () => {
+test('bad input: one line naming the value, exit 2, nothing written', async () => {
   const out = join(tmp(), 'runs');
   const run = (combo: string, ...more: string[]) => ['run', combo, ...quick, '--epochs', '1', '--out', out, ...more];
-  expectBadInput(run('relu-swish-relu'), /^error unknown activation 'swish' in combination 'relu-swish-relu'/, out);
-  expectBadInput(run('relu-relu'), /names 2 activations but the model has 3 layers/, out);
-  expectBadInput(run('relu-relu-relu', '--lr', '-0.1'), /--lr must be a number > 0, got '-0.1'/, out);
-  expectBadInput(run('relu-relu-relu', '--batch', '0'), /--batch must be a whole number ≥ 1, got '0'/, out);
-  expectBadInput(run('relu-relu-relu', '--epochs', '1.5'), /--epochs must be a whole number ≥ 1, got '1.5'/, out);
+  // one spawn per way the binary ends on bad input: an unknown command, a flag yargs rejects, a ProbeError from the library
+  expectBadInput(['bogus'], /unknown command 'bogus'/, out);
   expectBadInput(run('relu-relu-relu', '--backend', 'tpu'), /Invalid values:.*backend.*tpu/s, out);
-  expectBadInput(run('relu-relu-relu', '--data-dir', tmp()), /data file not found: .*train-images-idx3-ubyte/, out);
+  expectBadInput(run('relu-swish-relu'), /^error unknown activation 'swish' in combination 'relu-swish-relu'/, out);
+  // every other bad value takes that last path (the handler is one library call): checked in-process,
+  // the same one line, exit code 2 and nothing written
+  const rejects = async (input: Partial<RunInput>, pattern: RegExp, outDir = out) => {
+    const before = existsSync(outDir) ? readdirSync(outDir) : [];
+    await assert.rejects(runExperiment({ combo: 'relu-relu-relu', dataDir: FIXTURES, backend: 'wasm', epochs: 1, ...input }, { out: outDir }),
+      (e: unknown) => e instanceof ProbeError && e.exitCode === 2 && pattern.test(e.message) && !e.message.includes('\n'));
+    assert.deepEqual(existsSync(outDir) ? readdirSync(outDir) : [], before, `nothing written for ${pattern}`);
+  };
+  await rejects({ combo: 'relu-relu' }, /names 2 activations but the model has 3 layers/);
+  await rejects({ lr: '-0.1' }, /--lr must be a number > 0, got '-0.1'/);
+  await rejects({ batch: '0' }, /--batch must be a whole number ≥ 1, got '0'/);
+  await rejects({ epochs: '1.5' }, /--epochs must be a whole number ≥ 1, got '1.5'/);
+  await rejects({ dataDir: tmp() }, /data file not found: .*train-images-idx3-ubyte/);
   const corrupt = tmp();
   for (const f of Object.values(MNIST_FILES)) copyFileSync(join(FIXTURES, f), join(corrupt, f));
   const img = join(corrupt, MNIST_FILES.testImages);
   writeFileSync(img, Buffer.concat([Buffer.from([0, 0, 8, 9]), readFileSync(img).subarray(4)]));
-  expectBadInput(run('relu-relu-relu', '--data-dir', corrupt), /magic number 0x00000809, expected 0x00000803/, out);
+  await rejects({ dataDir: corrupt }, /magic number 0x00000809, expected 0x00000803/);
   const notDir = join(tmp(), 'file');
   writeFileSync(notDir, 'x');
-  expectBadInput(['run', 'relu-relu-relu', ...quick, '--out', join(notDir, 'runs')], /output directory .* is not writable \(a part of the path is a file\)/, out);
-  expectBadInput(['inspect', notDir], /is not a probe trace: not an Arrow IPC file/, out);
-  expectBadInput(['bogus'], /unknown command 'bogus'/, out);
+  await rejects({}, /output directory .* is not writable \(a part of the path is a file\)/, join(notDir, 'runs'));
+  assert.throws(() => readTrace(notDir), (e: unknown) => e instanceof ProbeError && e.exitCode === 2 && /is not a probe trace: not an Arrow IPC file/.test(e.message));
 });
 
 test('the same run again is refused (trace untouched) unless --force; other settings get a name of their own', () => {
