@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../activations/index.js';
 import type { Architecture, LayerParams } from './model.js';
 import type { TensorHooks, StepInfo } from './hooks.js';
-import { activate, backpropActivation } from './activation-ops.js';
+import { activate } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { dense, weightGrad } from './kernels/products.js';
 import { activateFused, backActivation, backDataActivation, biasGradSgd, denseActivate, weightUpdate } from './kernels/fused.js';
@@ -230,11 +230,7 @@ export class Mlp {
   /** Loss summed over samples and number of correct predictions, for `xf` of `[features, n]`. */
   evaluate(xf: tf.Tensor2D, onehot: tf.Tensor2D): { lossSum: number; correct: number } {
     const out = tf.tidy(() => {
-      let h = xf;
-      this.layers.forEach(({ w, b, bn }, i) => {
-        const u = tf.add<tf.Tensor2D>(tf.matMul(w, h), b);
-        h = activate(bn ? bnEval(u, bn) : u, this.acts[i]);
-      });
+      const h = this.evalForward(xf).as[this.layers.length - 1];
       const logp = tf.logSoftmax(tf.transpose(h));
       const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logp, 1), tf.argMax(onehot, 1)), 'float32'));
@@ -243,6 +239,19 @@ export class Mlp {
     const [lossSum, correct] = out.dataSync();
     out.dispose();
     return { lossSum, correct };
+  }
+
+  /** The forward pass in evaluation form (batch norm with running statistics), per layer z and a. */
+  private evalForward(xf: tf.Tensor2D): { zs: tf.Tensor2D[]; as: tf.Tensor2D[] } {
+    let h = xf;
+    const zs: tf.Tensor2D[] = [], as: tf.Tensor2D[] = [];
+    this.layers.forEach(({ w, b, bn }, i) => {
+      // the training step's kernels: the own products and fused activations where they run
+      const { z, a } = bn ? ((z) => ({ z, a: activateFused(z, this.acts[i]) }))(bnEval(dense(w, h, b), bn)) : denseActivate(w, h, b, this.acts[i]);
+      zs.push(z); as.push(a);
+      h = a;
+    });
+    return { zs, as };
   }
 
   /**
@@ -254,27 +263,22 @@ export class Mlp {
   evaluateDetail(xf: tf.Tensor2D, onehot: tf.Tensor2D): EvalDetail {
     const L = this.layers.length;
     const parts = tf.tidy(() => {
-      let h = xf;
-      const zs: tf.Tensor2D[] = [], as: tf.Tensor2D[] = [];
-      this.layers.forEach(({ w, b, bn }, i) => {
-        const u = tf.add<tf.Tensor2D>(tf.matMul(w, h), b);
-        const z = bn ? bnEval(u, bn) : u;
-        h = activate(z, this.acts[i]);
-        zs.push(z); as.push(h);
-      });
+      const { zs, as } = this.evalForward(xf);
+      const h = as[L - 1];
       const logp = tf.logSoftmax(tf.transpose(h));
       const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logp, 1), tf.argMax(onehot, 1)), 'float32'));
       // per-input loss: its gradient at the output is softmax − onehot, column by column
-      let g = tf.transpose(tf.sub(tf.exp(logp), onehot)) as tf.Tensor2D;
+      const g = tf.transpose(tf.sub(tf.exp(logp), onehot)) as tf.Tensor2D;
       const norms: tf.Tensor1D[] = new Array(L);
+      // as in the training step: each layer's dz from the product carrying the signal down
+      let dz = backActivation(g, zs[L - 1], as[L - 1], this.acts[L - 1]);
       for (let i = L - 1; i >= 0; i--) {
         const { w, bn } = this.layers[i];
-        const dz = backpropActivation(g, zs[i], as[i], this.acts[i]);
         // batch norm in evaluation form is z = γ·(u − mean)/√(var + ε) + β: a per-unit scale
         const du = bn ? tf.mul<tf.Tensor2D>(dz, tf.mul(bn.gamma, tf.rsqrt(tf.add(bn.runVar, BN_EPS)))) : dz;
         norms[i] = tf.sqrt(tf.sum(tf.square(du), 0)) as tf.Tensor1D;
-        if (i > 0) g = tf.matMul(tf.transpose(w), du) as tf.Tensor2D;
+        if (i > 0) dz = backDataActivation(w, du, zs[i - 1], as[i - 1], this.acts[i - 1]);
       }
       return [tf.stack([lossSum, correct]), ...zs, ...as, ...norms];
     });
