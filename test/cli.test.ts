@@ -111,28 +111,6 @@ test('bad input: one line naming the value, exit 2, nothing written', async () =
   assert.throws(() => readTrace(notDir), (e: unknown) => e instanceof ProbeError && e.exitCode === 2 && /is not a probe trace: not an Arrow IPC file/.test(e.message));
 });
 
-test('the same run again is refused (trace untouched) unless --force; other settings get a name of their own', () => {
-  const out = tmp();
-  assert.equal(probe(['run', 'relu-relu-relu', ...quick, '--epochs', '1', '--out', out]).status, 0);
-  const path = join(out, 'relu-relu-relu_s1.arrow');
-  const before = readFileSync(path);
-  expectBadInput(['run', 'relu-relu-relu', ...quick, '--epochs', '1', '--out', out], /relu-relu-relu_s1.arrow already exists: pass --force/, out);
-  assert.deepEqual(readFileSync(path), before);
-  // other settings, same combination and seed: named by the settings' hash, the first trace stays
-  const other = probe(['run', 'relu-relu-relu', ...quick, '--epochs', '2', '--out', out, '--json']);
-  assert.equal(other.status, 0, other.stderr);
-  const j = JSON.parse(other.stdout.trim().split('\n').at(-1)!);
-  assert.match(j.path, /relu-relu-relu_s1_[0-9a-f]{8}\.arrow$/);
-  assert.equal(j.path, join(out, `relu-relu-relu_s1_${j.configHash.slice(0, 8)}.arrow`));
-  assert.equal(readTrace(j.path).run, `relu-relu-relu_s1_${j.configHash.slice(0, 8)}`);
-  assert.deepEqual(readFileSync(path), before);
-  // the same other settings again: the same name, so refused like any repeat
-  expectBadInput(['run', 'relu-relu-relu', ...quick, '--epochs', '2', '--out', out], /relu-relu-relu_s1_[0-9a-f]{8}\.arrow already exists: pass --force/, out);
-  // --force replaces the plain name's trace instead
-  assert.equal(probe(['run', 'relu-relu-relu', ...quick, '--epochs', '2', '--out', out, '--force']).status, 0);
-  assert.equal(readTrace(path).progress?.epochsDone, 2);
-});
-
 const children = new Set<ReturnType<typeof spawn>>();
 after(() => children.forEach((c) => c.kill('SIGKILL')));
 
