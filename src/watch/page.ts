@@ -3,7 +3,7 @@
  * the server instead of inlined, a panel of runs in flight at the top, and the live script
  * (client.ts) that keeps both current.
  */
-import { pageHtml, type PageShell } from '../report/html.js';
+import { esc, pageHtml, type PageShell } from '../report/html.js';
 import { reportModel } from '../report/index.js';
 import { CHARTS_JS } from '../report/embed.js';
 import { LIVE_JS } from './client.js';
@@ -24,8 +24,6 @@ export const LIBS = {
  * to it (the event stream, the page's refresh); vega compiles expressions with `new Function`.
  */
 export const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'self'";
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const WATCH_STYLE = `<style>
 #watch{position:sticky;top:0;z-index:5;background:#fff;border-bottom:1px solid #ddd;padding:8px 0 6px}
