@@ -97,6 +97,20 @@ export const DEAD_LAYER = 0.5;
 export const BOOTSTRAP_RESAMPLES = 4000;
 export const BOOTSTRAP_SEED = 1;
 
+/**
+ * The study's groups, by the activations of the last two layers (hidden layer L−1, output layer L),
+ * listed explicitly: an activation probe learns later (for attached models, or the engine) joins
+ * no group until it is listed here, rather than silently becoming a control.
+ */
+export const GROUPS = {
+  /** the combination that trains badly */
+  target: { hidden: ['sigmoid'], output: ['relu'] },
+  /** the sigmoid changed, the output ReLU kept */
+  C1: { hidden: ['tanh', 'relu', 'selu'], output: ['relu'] },
+  /** the output ReLU changed, the sigmoid kept */
+  C2: { hidden: ['sigmoid'], output: ['tanh', 'sigmoid', 'selu'] },
+} as const satisfies Record<string, { readonly hidden: readonly string[]; readonly output: readonly string[] }>;
+
 /** The hypotheses, their primary measures and the cause that is their mechanism. */
 export const HYPOTHESES = [
   {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readTrace } from '../src/trace/reader.js';
 import { digestTrace, type RunDigest } from '../src/report/digest.js';
-import { prevalence, testHypothesis, type ClaimId, type HypothesisResult } from '../src/report/hypotheses.js';
+import { groupOf, prevalence, testHypothesis, type ClaimId, type HypothesisResult } from '../src/report/hypotheses.js';
 import { pairInterventions } from '../src/report/interventions.js';
 import { diagnose } from '../src/report/diagnosis-line.js';
 import { bootstrapMean, clusteredMean, clusteredSpearman } from '../src/report/stats.js';
@@ -209,4 +209,14 @@ test('diagnosis line: a cause that cannot apply reads n/a, not a share', () => {
   const d = diagnose(c2);
   assert.match(d.text, /true_unit_off n\/a/);
   assert.doesNotMatch(d.text, /true_unit_off \d/);
+});
+
+test('study groups are the listed activations: an activation outside the lists (gelu, swish) joins no group', () => {
+  const ACTS = ['relu', 'tanh', 'sigmoid', 'selu'];
+  // the grid's 16 (L−1, L) pairs go where the study says
+  const want: Record<string, string> = { 'sigmoid,relu': 'target', 'tanh,relu': 'C1', 'relu,relu': 'C1', 'selu,relu': 'C1', 'sigmoid,tanh': 'C2', 'sigmoid,sigmoid': 'C2', 'sigmoid,selu': 'C2' };
+  for (const a of ACTS) for (const b of ACTS) assert.equal(groupOf(['relu', a, b]), want[`${a},${b}`] ?? 'other', `${a}, ${b}`);
+  assert.equal(groupOf(['relu', 'gelu', 'relu']), 'other');
+  assert.equal(groupOf(['relu', 'sigmoid', 'swish']), 'other');
+  assert.equal(groupOf(['relu']), 'other');
 });

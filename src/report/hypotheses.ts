@@ -29,7 +29,7 @@
 import type { RunDigest } from './digest.js';
 import { diagValue } from './digest.js';
 import { clusteredDiff, clusteredMean, clusteredSpearman, mean, median, type Clustered, type Interval } from './stats.js';
-import { COVERS, errorShare, FAIL_MARGIN, HYPOTHESES, MIN_RUNS, MOST, type HypothesisId } from '../study.js';
+import { COVERS, errorShare, FAIL_MARGIN, GROUPS, HYPOTHESES, MIN_RUNS, MOST, type HypothesisId } from '../study.js';
 
 export { MIN_RUNS };
 
@@ -37,12 +37,13 @@ export type Group = 'target' | 'C1' | 'C2' | 'other';
 export type Verdict = 'supported' | 'not supported' | 'inconclusive';
 export type ClaimId = 'A' | 'M' | 'B' | 'C';
 
+/** The study group of a run with these activations (input → output), as study.ts lists them. */
 export function groupOf(acts: readonly string[]): Group {
   if (acts.length < 2) return 'other';
   const [a, b] = acts.slice(-2);
-  if (a === 'sigmoid' && b === 'relu') return 'target';
-  if (b === 'relu') return 'C1';
-  if (a === 'sigmoid') return 'C2';
+  for (const g of ['target', 'C1', 'C2'] as const) {
+    if ((GROUPS[g].hidden as readonly string[]).includes(a) && (GROUPS[g].output as readonly string[]).includes(b)) return g;
+  }
   return 'other';
 }
 
