@@ -6,7 +6,9 @@ import { backpropActivation } from '../src/train/activation-ops.js';
 import { activateFused, backActivation, backDataActivation, biasGradSgd, denseActivate, fusedActivation, weightUpdate } from '../src/train/kernels/fused.js';
 import { KernelSet, useKernelSet } from '../src/train/kernels/products.js';
 import { rng } from '../src/train/rng.js';
-import { allModes, useBackend } from './helpers.js';
+import { runExperiment } from '../src/index.js';
+import { readTrace } from '../src/trace/reader.js';
+import { allModes, FIXTURES, tmp, useBackend } from './helpers.js';
 
 const NODE = (await allModes()).find((m) => m.name.startsWith('node'))!;
 before(() => useBackend('wasm'));
@@ -284,4 +286,27 @@ test('the activation alone, for z from batch norm (wasm): float64 within the tol
 test('the activation alone (tfjs-node): the same checks', { skip: NODE.skip }, async () => {
   await NODE.enter();
   try { checkActivateAlone('node'); } finally { await NODE.leave(); }
+});
+
+test('same seed, settings and backend give the same trace with the fused path; the trace says whether it ran', async () => {
+  const run = async () => {
+    const r = await runExperiment({ dataDir: FIXTURES, backend: 'wasm', epochs: '1', combo: 'tanh-selu-sigmoid' }, { out: tmp() });
+    return readTrace(r.path);
+  };
+  const [a, b] = [await run(), await run()];
+  assert.equal(a.facts.fusedActivations, true);
+  const [c, d] = [a.columns, b.columns];
+  assert.ok(c.value.length > 0);
+  assert.equal(c.value.length, d.value.length);
+  // every row but the wall-clock timings, bit for bit (NaN equal to NaN)
+  for (let i = 0; i < c.value.length; i++) {
+    if (c.probes[c.probe[i]] === 'timing') continue;
+    assert.ok(Object.is(c.value[i], d.value[i]), `${c.probes[c.probe[i]]}/${c.metrics[c.metric[i]]} step ${c.step[i]} layer ${c.layer[i]}: ${c.value[i]} vs ${d.value[i]}`);
+  }
+  process.env.PROBE_FUSED = '0';
+  try {
+    assert.equal((await run()).facts.fusedActivations, false);
+  } finally {
+    delete process.env.PROBE_FUSED;
+  }
 });

@@ -27,6 +27,7 @@ import { DIAGNOSIS_PROBE, UNIT_WINDOWS_PER_EPOCH } from '../study.js';
 import { BatchBuilder, disposeBatch } from '../train/batch.js';
 import { Mlp } from '../train/engine.js';
 import { kernelSet } from '../train/kernels/products.js';
+import { fusedActivation } from '../train/kernels/fused.js';
 import { initParams } from '../train/model.js';
 import { permutation, rng } from '../train/rng.js';
 
@@ -225,6 +226,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
     engine: config.engine,
     kernels: kernelSet(),
+    fusedActivations: config.activations.some(fusedActivation),
     versions: {
       node: process.versions.node,
       probe: probeVersion(),

@@ -115,6 +115,8 @@ export interface RunFacts {
   readonly engine: string;
   /** which matrix-product kernels ran: `wasm-relaxed-simd`, `wasm-simd` or `tfjs` (absent in older traces) */
   readonly kernels?: string;
+  /** whether activations and their derivatives ran fused into the products (own exp; kernels/fused.ts) rather than as tfjs ops (`PROBE_FUSED=0`, the cpu backend); absent in older traces */
+  readonly fusedActivations?: boolean;
   /** versions of node, probe, tfjs, the backend and apache-arrow */
   readonly versions: Readonly<Record<string, string>>;
   readonly startedAt: string;
