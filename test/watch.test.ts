@@ -197,6 +197,7 @@ test('runs in flight are charted but left out of the verdicts until they finish'
     // yet it is charted: the run picker and the series hold it
     assert.ok(pending.datasets.picks.includes('relu-sigmoid-relu_s4'));
     const html = watchPage(snap, dir, 1);
+    assert.match(html, /7 traces \(2 combination\(s\), 1 in flight, 0 truncated\)/);
     assert.match(html, /relu-sigmoid-relu_s4 is in flight \(1 of 3 epochs finished\): charted as it grows, counted in the verdicts once it finishes/);
   } finally {
     if (lock.acquired) lock.lock.release();

@@ -69,8 +69,11 @@ ${s.embed}
   const pending = new Set(snap.runs.flatMap((r, i) => (r.state === 'running' ? [snap.digests[i].path] : [])));
   const model = reportModel(snap.digests, [dir], () => {}, pending);
   const running = pending.size;
+  const stopped = snap.runs.filter((r) => r.state !== 'running' && r.state !== 'complete' && r.state !== 'diverged').length;
   return pageHtml({
     ...model.page,
+    // the report would call a run in flight truncated
+    inputs: `${snap.digests.length} trace${snap.digests.length > 1 ? 's' : ''} (${new Set(snap.digests.map((d) => d.combo)).size} combination(s), ${running} in flight, ${stopped} truncated) in ${dir}`,
     title: `probe watch: ${snap.digests.length} run${snap.digests.length > 1 ? 's' : ''}${running ? `, ${running} in flight` : ''}`,
     warnings: [...model.page.warnings.filter((w) => !/ is truncated: /.test(w)), ...truncatedNotes(snap)],
   }, s);
