@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { chartsPage, esc, type ChartPanel } from '../report/html.js';
 import { VL_SCHEMA } from '../report/panels.js';
+import { bucketSize, bucketStart } from '../report/stats.js';
 import { divergenceText, type Comparison } from './compare.js';
 
 const MAX_POINTS = 400;
@@ -12,11 +13,11 @@ const MAX_POINTS = 400;
  */
 export function compareCharts(c: Comparison): { panels: ChartPanel[]; tables: Record<string, unknown[]> } {
   const steps = c.series.reduce((m, s) => Math.max(m, s.step + 1), 1);
-  const bucket = Math.max(1, Math.ceil(steps / MAX_POINTS));
+  const bucket = bucketSize(steps, MAX_POINTS);
   const acc = new Map<string, { group: string; step: number; sum: number; n: number }>();
   for (const s of c.series) {
     if (!Number.isFinite(s.value)) continue; // a gap in the line, not a NaN mean over the bucket
-    const b = Math.floor(s.step / bucket) * bucket, k = `${s.group}|${b}`;
+    const b = bucketStart(s.step, bucket), k = `${s.group}|${b}`;
     const a = acc.get(k) ?? { group: s.group, step: b, sum: 0, n: 0 };
     a.sum += s.value; a.n++;
     acc.set(k, a);

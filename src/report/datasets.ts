@@ -7,7 +7,7 @@ import type { RunDigest } from './digest.js';
 import { groupOf, measureOf, type HypothesisResult } from './hypotheses.js';
 import type { Diagnosis } from './diagnosis-line.js';
 import { CAUSE_SETS, errorCell, errorShare, Cause, HYPOTHESES } from '../study.js';
-import { mean, sd } from './stats.js';
+import { bucketSize, bucketStart, mean, sd } from './stats.js';
 
 export const PER_RUN_LIMIT = 24;
 export const AGGREGATED_POINTS = 100;
@@ -55,10 +55,10 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   if (aggregated) {
     // coarser buckets too: one line per combination, at most AGGREGATED_POINTS points
     const maxStep = digests.reduce((m, d) => d.series.reduce((mm, p) => Math.max(mm, p.step + 1), m), 1);
-    const bucket = Math.max(1, Math.ceil(maxStep / AGGREGATED_POINTS));
+    const bucket = bucketSize(maxStep, AGGREGATED_POINTS);
     const acc = new Map<string, { pick: string; layer: number; metric: string; step: number; xs: number[] }>();
     for (const d of digests) for (const p of d.series) {
-      const step = Math.floor(p.step / bucket) * bucket;
+      const step = bucketStart(p.step, bucket);
       const k = `${pickOf(d)}|${p.layer}|${p.metric}|${step}`;
       const a = acc.get(k) ?? { pick: pickOf(d), layer: p.layer, metric: p.metric, step, xs: [] };
       a.xs.push(p.value);

@@ -9,6 +9,7 @@ import { RunProbe } from '../trace/schema.js';
 import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
 import { ProbeId } from '../probes/ids.js';
 import { QUANTILES, quantileMetric } from '../trace/metrics.js';
+import { bucketSize, bucketStart } from './stats.js';
 
 export const MAX_POINTS = 200;
 /** points per run of the distribution bands and the per-unit heat strips (finer is not readable) */
@@ -115,7 +116,7 @@ export function digestTrace(t: Trace): RunDigest {
   const c = t.columns;
   const f = t.facts;
   const steps = c.length ? c.step.reduce((m, s) => Math.max(m, s), 0) + 1 : 0;
-  const bucket = Math.max(1, Math.ceil(steps / MAX_POINTS));
+  const bucket = bucketSize(steps, MAX_POINTS);
   const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
   const diagId = c.probes.indexOf(DIAGNOSIS_PROBE), unitId = c.probes.indexOf(UNIT_ACTIVITY_PROBE);
   const diagEpochs = new Map<number, { step: number; values: Record<string, number> }>();
@@ -172,7 +173,7 @@ export function digestTrace(t: Trace): RunDigest {
     }
     const name = wanted.get(c.metric[i]);
     if (name !== undefined && probeOf.get(name) === p) {
-      const b = Math.floor(c.step[i] / bucket) * bucket;
+      const b = bucketStart(c.step[i], bucket);
       const k = `${layer}/${name}/${b}`;
       const s = sums.get(k) ?? { layer, metric: name, step: b, sum: 0, n: 0 };
       s.sum += v; s.n++;

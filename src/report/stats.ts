@@ -14,6 +14,14 @@ export interface Interval {
 
 export { BOOTSTRAP_RESAMPLES };
 
+
+/** Steps per point when at most `maxPoints` points cover `steps` steps (report and compare charts). */
+export function bucketSize(steps: number, maxPoints: number): number {
+  return Math.max(1, Math.ceil(steps / maxPoints));
+}
+
+/** The first step of the bucket of `size` steps that holds `step`. */
+export const bucketStart = (step: number, size: number): number => Math.floor(step / size) * size;
 export function mean(xs: readonly number[]): number {
   return xs.reduce((s, x) => s + x, 0) / xs.length;
 }
