@@ -50,19 +50,21 @@ const rand = (n: number, seed: number, scale = 1) => {
 const SHAPES: [number, number, number][] = [[7, 13, 1], [3, 7, 31], [7, 3, 32], [13, 9, 33], [5, 1, 2], [10, 256, 33], [256, 500, 32]];
 
 for (const set of [KernelSet.relaxedSimd, KernelSet.simd]) {
-  test(`fused forward (${set}): z = W·x + b within float64's product tolerance, a = f(z) within 1e-6 relative, every activation and odd shape`, () => {
+  test(`fused forward (${set}): z = W·x + b within float64's product tolerance, a = f(z) within 1e-6 relative, its batch-major copy exact, every activation and odd shape`, () => {
     useKernelSet(set);
     for (const act of ACTS) {
       assert.ok(fusedActivation(act), `${act} runs fused on wasm`);
       for (const [M, K, N] of SHAPES) {
         // inputs wide enough that z covers saturation (|z| up to ~10) as well as the region near 0
         const W = rand(M * K, M + K, 3 / Math.sqrt(K)), X = rand(K * N, N + 1, 2), b = rand(M, 5, 0.5);
-        const { z, a } = tf.tidy(() => {
-          const r = denseActivate(tf.tensor2d(W, [M, K]), tf.tensor2d(X, [K, N]), tf.tensor2d(b, [M, 1]), act);
-          return { z: r.z.dataSync(), a: r.a.dataSync() };
+        const { z, a, aT } = tf.tidy(() => {
+          const r = denseActivate(tf.tensor2d(W, [M, K]), tf.tensor2d(X, [K, N]), tf.tensor2d(b, [M, 1]), act, true);
+          assert.deepEqual(r.aT?.shape, [N, M], 'the batch-major copy of a');
+          return { z: r.z.dataSync(), a: r.a.dataSync(), aT: r.aT!.dataSync() };
         });
         assert.equal(z.length, M * N);
         assert.equal(a.length, M * N);
+        for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) if (!Object.is(aT[n * M + i], a[i * N + n])) assert.fail(`${set} ${act} ${M}×${K}·${N} aT[${n}, ${i}] ${aT[n * M + i]} vs a ${a[i * N + n]}`);
         for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) {
           let c = b[i], mag = Math.abs(b[i]);
           for (let s = 0; s < K; s++) { const t = W[i * K + s] * X[s * N + n]; c += t; mag += Math.abs(t); }

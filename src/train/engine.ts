@@ -108,13 +108,16 @@ export class Mlp {
   private fastStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
     const L = this.layers.length;
     const inputs: tf.Tensor2D[] = [batch.xf];
+    // batch-major copies of the inputs where the forward kernel wrote them (wasm), for dW
+    const inputsT: (tf.Tensor2D | undefined)[] = [batch.xb];
     const zs: tf.Tensor2D[] = [];
     const norms: (BnForward | null)[] = [];
     for (let i = 0; i < L; i++) {
       const { w, b, bn } = this.layers[i];
       // without batch norm the activation runs in the product's epilogue (kernels/fused.ts)
       const norm = bn ? bnForward(dense(w, inputs[i], b), bn.gamma, bn.beta) : null;
-      const { z, a } = norm ? { z: norm.z, a: activateFused(norm.z, this.acts[i]) } : denseActivate(w, inputs[i], b, this.acts[i]);
+      const { z, a, aT } = norm ? { z: norm.z, a: activateFused(norm.z, this.acts[i]), aT: undefined } : denseActivate(w, inputs[i], b, this.acts[i], i < L - 1);
+      inputsT.push(aT);
       zs.push(z);
       norms.push(norm);
       inputs.push(a);
@@ -132,7 +135,7 @@ export class Mlp {
       const back = norm && bn ? bnBackward(dz, norm, bn.gamma) : null;
       const du = back ? back.du : dz;
       // the input batch-major, for the kernels that read it (made once, only if one does)
-      let xb: tf.Tensor2D | null = i === 0 ? batch.xb : null;
+      let xb: tf.Tensor2D | undefined = inputsT[i];
       const inputT = () => (xb ??= tf.transpose(inputs[i]) as tf.Tensor2D);
       // the signal to the layer below from the weights before this step's update
       const below = i > 0 ? backDataActivation(layer.w, du, zs[i - 1], inputs[i], this.acts[i - 1]) : null;

@@ -40,7 +40,7 @@ export function fusedActivation(act: string): boolean {
 /** The activation's constants as the kernels take them ($p0, $p1): SELU's λ and λα, unused by the others. */
 const consts = (act: string): [number, number] => (act === 'selu' ? [SELU_SCALE, SELU_SCALE * SELU_ALPHA] : [0, 0]);
 
-type Gemm = (A: number, ai: number, as: number, B: number, C: number, C2: number, I: number, S: number, N: number, b: number, p0: number, p1: number) => void;
+type Gemm = (A: number, ai: number, as: number, B: number, C: number, C2: number, T: number, I: number, S: number, N: number, b: number, p0: number, p1: number) => void;
 type Back = (A: number, ai: number, as: number, B: number, C: number, Z: number, Za: number, I: number, S: number, N: number, p0: number, p1: number) => void;
 type Act = (Z: number, Ao: number, n: number, p0: number, p1: number) => void;
 type ActBack = (G: number, Z: number, Za: number, C: number, n: number, p0: number, p1: number) => void;
@@ -63,11 +63,12 @@ export const fusedKernels: tf.KernelConfig[] = [
     kernelName: NAMES.dense, backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { w, x, b } = inputs as Infos;
-      const { act } = attrs as unknown as { act: FusedActivation };
+      const { act, transposed } = attrs as unknown as { act: FusedActivation; transposed: boolean };
       const z = alloc(backend, [n(w, 0), n(x, 1)]), a = alloc(backend, [n(w, 0), n(x, 1)]);
+      const aT = transposed ? alloc(backend, [n(x, 1), n(w, 0)]) : null;
       const { f, off } = exportOf<Gemm>(backend, `gemm_${act}`);
-      f(off(w), n(w, 1), 1, off(x), off(z), off(a), n(w, 0), n(w, 1), n(x, 1), off(b), ...consts(act));
-      return [z, a];
+      f(off(w), n(w, 1), 1, off(x), off(z), off(a), aT ? off(aT) : 0, n(w, 0), n(w, 1), n(x, 1), off(b), ...consts(act));
+      return aT ? [z, a, aT] : [z, a];
     },
   },
   {
@@ -152,11 +153,14 @@ export function biasGradSgd(d: tf.Tensor2D, b: tf.Tensor2D, v: tf.Tensor2D, lr: 
   return { db, B: sgdMomentum(b, v, db, lr, mu) };
 }
 
-/** z = W·x + b and a = f(z): `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → both `[M, N]`. */
-export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: Activation): { z: tf.Tensor2D; a: tf.Tensor2D } {
+/**
+ * z = W·x + b and a = f(z): `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → both `[M, N]`. With
+ * `transposed`, the wasm kernel also returns `aT`, a batch-major `[N, M]` (absent elsewhere).
+ */
+export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: Activation, transposed = false): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
   if (fusedActivation(act)) {
-    const [z, a] = tf.engine().runKernel(NAMES.dense, { w, x, b }, { act }) as tf.Tensor2D[];
-    return { z, a };
+    const [z, a, aT] = tf.engine().runKernel(NAMES.dense, { w, x, b }, { act, transposed: transposed && ownProducts() }) as tf.Tensor2D[];
+    return aT ? { z, a, aT } : { z, a };
   }
   const z = dense(w, x, b);
   return { z, a: activate(z, act) };

@@ -136,17 +136,22 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
   // C = z = A·B + bias, Ao = f(z); both outputs written in the same pass.
   const sAddr = sgdScalarAddr;
   for (const kind of FUSED_ACTIVATIONS) {
-    routine(`gemm_${kind}`, '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $Ao i32) (param $I i32) (param $S i32) (param $N i32) (param $b i32) (param $p0 f32) (param $p1 f32)',
+    // when $T ≠ 0 it also writes a transposed ([N × I], batch-major: the next layer's weight
+    // gradient reads it), four scalar stores per vector instead of a separate transpose
+    const tAddr = (r, col) => `(i32.add (local.get $T) (i32.shl (i32.add (i32.mul ${col} (local.get $I)) (i32.add (local.get $i) (i32.const ${r}))) (i32.const 2)))`;
+    routine(`gemm_${kind}`, '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $Ao i32) (param $T i32) (param $I i32) (param $S i32) (param $N i32) (param $b i32) (param $p0 f32) (param $p1 f32)',
       (r, v, acc) => [
         `(local.set $zv (f32x4.add ${acc} (v128.load32_splat (i32.add (local.get $b) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))))`,
         `(v128.store ${cAddr('$C', r, v)} (local.get $zv))`,
         activate(kind, '$av', '$zv'),
-        `(v128.store ${cAddr('$Ao', r, v)} (local.get $av))`].join('\n'),
+        `(v128.store ${cAddr('$Ao', r, v)} (local.get $av))`,
+        `(if (local.get $T) (then ${[0, 1, 2, 3].map((j) => `(f32.store ${tAddr(r, `(i32.add (local.get $n) (i32.const ${4 * v + j}))`)} (f32x4.extract_lane ${j} (local.get $av)))`).join(' ')}))`].join('\n'),
       (r) => [
         `(local.set $zv (f32x4.splat (f32.add (local.get $acc) (f32.load (i32.add (local.get $b) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2)))))))`,
         `(f32.store ${sAddr('$C', r)} (f32x4.extract_lane 0 (local.get $zv)))`,
         activate(kind, '$av', '$zv'),
-        `(f32.store ${sAddr('$Ao', r)} (f32x4.extract_lane 0 (local.get $av)))`].join('\n'),
+        `(f32.store ${sAddr('$Ao', r)} (f32x4.extract_lane 0 (local.get $av)))`,
+        `(if (local.get $T) (then (f32.store ${tAddr(r, '(local.get $n)')} (f32x4.extract_lane 0 (local.get $av)))))`].join('\n'),
       '', '', '');
     // the backward product to the layer below with that layer's activation derivative in the
     // epilogue: C = dz = (A·B) ⊙ f'(z), z and a = f(z) read from Z and Za (C's shape); g is never stored
