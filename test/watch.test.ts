@@ -303,7 +303,7 @@ async function startCli(args: readonly string[]): Promise<{ child: ChildProcess;
   child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
   child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
   const exit = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(args[0] === 'watch' ? out : err);
     if (m) return { child, url: m[1], exit, err: () => err };
@@ -332,7 +332,7 @@ test('probe run --watch: the page shows the step count and a chart grow across c
     const page = await livePage(browser, problems);
     await page.goto(cli.url);
     const seen: Awaited<ReturnType<typeof pageState>>[] = [];
-    const deadline = Date.now() + 45_000;
+    const deadline = Date.now() + 90_000;
     for (;;) {
       const s = await pageState(page);
       assert.equal(s.error, null);
@@ -389,10 +389,10 @@ test('a sweep under watch: each run listed with its state; a killed run shows st
     const deadline = Date.now() + 30_000;
     while (!readdirSync(dir).some((f) => f.endsWith('.arrow'))) { assert.ok(Date.now() < deadline, 'the run never wrote its trace'); await sleep(30); }
     doomed.kill('SIGKILL');
-    await page.waitForSelector('#runs tr[data-run]', { timeout: 10_000 });
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#runs tr[data-run]')?.dataset.state === 'stopped', null, { timeout: 10_000 });
+    await page.waitForSelector('#runs tr[data-run]', { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('#runs tr[data-run]')?.dataset.state === 'stopped', null, { timeout: 20_000 });
     assert.match((await page.textContent('#runs tr[data-run] .state')) ?? '', /stopped \(truncated\)/);
-    await page.waitForFunction(() => /truncated \(stopped\)/.test(document.querySelector('ul.warn')?.textContent ?? ''), null, { timeout: 10_000 });
+    await page.waitForFunction(() => /truncated \(stopped\)/.test(document.querySelector('ul.warn')?.textContent ?? ''), null, { timeout: 20_000 });
     // a second tab closed mid-stream does not bother the server
     const other = await page.context().newPage();
     await other.goto(watch.url);
@@ -403,7 +403,7 @@ test('a sweep under watch: each run listed with its state; a killed run shows st
       await page.waitForFunction(() => {
         const rows = Array.from(document.querySelectorAll<HTMLElement>('#runs tr[data-run]'));
         return rows.length === 2 && rows.every((r) => r.dataset.state === 'complete');
-      }, null, { timeout: 60_000 });
+      }, null, { timeout: 120_000 });
       const states = await page.$$eval('#runs tr[data-run]', (trs) => trs.map((tr) => `${(tr as HTMLElement).dataset.run} ${(tr as HTMLElement).dataset.state} ${(tr as HTMLElement).dataset.steps}`));
       assert.deepEqual(states, ['relu-relu-relu_s1 complete 200', 'relu-sigmoid-relu_s1 complete 200']);
       // the sweep's own view shows the same folder (its own once-a-second check may lag a moment)
@@ -411,7 +411,7 @@ test('a sweep under watch: each run listed with its state; a killed run shows st
       const until = Date.now() + 10_000;
       while ((await ownStates()) !== 'complete,complete' && Date.now() < until) await sleep(200);
       assert.equal(await ownStates(), 'complete,complete');
-      await page.waitForFunction(() => !/truncated/.test(document.querySelector('ul.warn')?.textContent ?? '') && Number(document.body.dataset.rendered) > 0, null, { timeout: 10_000 });
+      await page.waitForFunction(() => !/truncated/.test(document.querySelector('ul.warn')?.textContent ?? '') && Number(document.body.dataset.rendered) > 0, null, { timeout: 20_000 });
     } finally {
       sweep.child.kill('SIGINT');
       assert.equal(await sweep.exit, 0, sweep.err());
