@@ -4,7 +4,9 @@
  *   scan     every `pollMs` the folder is stat'ed (folder.ts); a changed trace is re-read
  *   push     one `state` event per change to every open page (server-sent events): the runs'
  *            progress, and the version of the page; a page whose version is behind fetches /page
- *   page     built once per version, on the first request for it (page.ts), whatever the tabs
+ *   page     built once per version, on the first request for it (page.ts), whatever the tabs;
+ *            a new version waits 4× the last build's time, so that for a large sweep the view
+ *            spends at most about a fifth of a core building pages, never the training's share
  *
  * What it serves is a fixed list of routes: the page, its script, the three vega libraries from
  * node_modules, the event stream, and a trace of the folder by its file name (only a name the scan
@@ -110,11 +112,13 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
     res.write(text);
   };
 
+  let dirty = false, lastBuildMs = 0, builtAt = 0;
   const poll = setInterval(() => {
     try {
       const next = folder.scan();
-      if (next.key !== snap.key) version++;
+      if (next.key !== snap.key) dirty = true;
       snap = next;
+      if (dirty && Date.now() >= builtAt + 4 * lastBuildMs) { version++; dirty = false; }
       push();
     } catch {
       // a folder that vanished or an unreadable moment: the next poll tries again
@@ -136,7 +140,12 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
     let path: string;
     try { path = new URL(req.url ?? '/', 'http://localhost').pathname; } catch { return reply(400, 'text/plain', 'bad request\n'); }
     if (path === '/' || path === '/page') {
-      if (!page || page.version !== version) page = { version, html: watchPage(snap, shownDir, version) };
+      if (!page || page.version !== version) {
+        const t0 = performance.now();
+        page = { version, html: watchPage(snap, shownDir, version) };
+        lastBuildMs = performance.now() - t0;
+        builtAt = Date.now();
+      }
       return reply(200, 'text/html; charset=utf-8', page.html);
     }
     if (path === '/live.js' || path === '/charts.js') return reply(200, 'text/javascript; charset=utf-8', SCRIPTS[path]);
