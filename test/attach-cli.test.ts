@@ -56,7 +56,7 @@ test('probe run --model trains a saved tfjs model with probes: layer names and c
   assert.equal(t.status, 'complete');
   assert.equal(t.facts.engine, 'attach');
   assert.deepEqual(t.facts.layers.map((l) => [l.name, l.className, l.fanIn, l.fanOut]), [['hidden', 'Dense', 784, 16], ['out', 'Dense', 16, 10]]);
-  assert.equal(t.config.weights, 'file');
+  assert.equal(t.config.raw.weights, 'file');
   assert.equal(metricRows(t, 'saturation', 'sat_frac', 1).value.length, 2);
   assert.equal(metricRows(t, 'eval', 'test_acc', 0).value.length, 1);
 });
@@ -70,8 +70,8 @@ test('probe run --model: an image-shaped input is fed reshaped; topology only dr
     assert.match(r.stdout, /flat +Flatten +no activation/);
   }
   const ta = readTrace(join(a, 'image_s5.arrow')), tb = readTrace(join(b, 'image_s5.arrow'));
-  assert.equal(ta.config.weights, 'fresh');
-  assert.deepEqual(ta.config.inputShape, [28, 28, 1]);
+  assert.equal(ta.config.raw.weights, 'fresh');
+  assert.deepEqual(ta.config.raw.inputShape, [28, 28, 1]);
   assert.deepEqual(ta.facts.unprobed?.map((u) => [u.name, u.className]), [['flat', 'Flatten']]);
   const probeValues = (t: typeof ta) => t.columns.value.filter((_, i) => !['eval', 'timing'].includes(t.columns.probes[t.columns.probe[i]]));
   assert.ok(probeValues(ta).length > 40);

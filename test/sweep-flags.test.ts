@@ -49,8 +49,12 @@ test('every `probe run` flag given to `probe sweep` reaches the trace’s config
   assert.equal(JSON.parse(first.stdout).completed, 1, first.stdout);
   const traces = readdirSync(out).filter((f) => f.endsWith('.arrow'));
   assert.equal(traces.length, 1, traces.join(', '));
-  const config = readTraceMeta(join(out, traces[0])).config;
-  for (const [flag, value, path, expected] of FLAGS) assert.deepEqual(at(config, path), expected, `${flag} ${value} is recorded as ${path}`);
+  // read back typed: a RunConfig whose stored hash still matches (trace/stored-config.ts)
+  const stored = readTraceMeta(join(out, traces[0])).config;
+  assert.equal(stored.source, 'probe');
+  const config = stored.run!;
+  assert.ok(config, 'the stored config reads back as a RunConfig');
+  for (const [flag, value, path, expected] of FLAGS) assert.deepEqual(at(config as unknown as Record<string, unknown>, path), expected, `${flag} ${value} is recorded as ${path}`);
   assert.equal(config.seed, 4);
   assert.equal(config.combo, 'tanh-selu-sigmoid');
   // settings recorded as given also hash as given: no "config hash differs" on the rerun

@@ -39,7 +39,8 @@ test('trace round-trips: every row written is read back in order with its dictio
   assert.equal(t.status, 'complete');
   assert.equal(t.truncated, false);
   assert.equal(t.recovered, false);
-  assert.deepEqual(t.config, { epochs: 3 });
+  assert.deepEqual(t.config.raw, { epochs: 3 });
+  assert.equal(t.config.epochs, 3);
   assert.equal(t.run, 'relu-sigmoid-relu_s1');
   for (let s = 0; s < 1234; s++) {
     assert.equal(t.columns.step[2 * s], s);
@@ -137,4 +138,29 @@ test('more probe or metric names than the trace columns can code is a ProbeError
     assert.throws(() => TraceWriter.create(path, header, progress(RunStatus.running)), (e: unknown) => e instanceof ProbeError && e.code === 'E_TRACE' && /(128 probe|32768 metric) names do not fit/.test(e.message));
     assert.equal(existsSync(path), false);
   }
+});
+
+test('the stored config reads back typed: a RunConfig only when its fields and hash agree', async () => {
+  const { readStoredConfig } = await import('../src/trace/stored-config.js');
+  const { resolveConfig, configHash } = await import('../src/config.js');
+  const run = resolveConfig({ combo: 'relu-sigmoid-relu', seed: 3, bn: 'last', epochs: 4 });
+  const stored = JSON.parse(JSON.stringify({ ...run, configHash: configHash(run) }));
+  const c = readStoredConfig(stored);
+  assert.equal(c.source, 'probe');
+  assert.deepEqual(c.run, run);
+  assert.deepEqual([c.epochs, c.bn, c.dataset, c.configHash], [4, 'last', 'mnist', configHash(run)]);
+  // edited after writing: the hash no longer matches, so it is not passed off as a RunConfig
+  const edited = readStoredConfig({ ...stored, lr: 0.5 });
+  assert.equal(edited.run, null);
+  assert.equal(edited.source, 'unknown');
+  assert.equal(edited.epochs, 4, 'the common figures are still read');
+  // a field of the wrong type, or one missing (an older probe), is not a RunConfig either
+  assert.equal(readStoredConfig({ ...stored, epochs: '4' }).run, null);
+  const { every: _e, ...older } = stored;
+  void _e;
+  assert.equal(readStoredConfig(older).run, null);
+  // attached models keep their own shape, typed where it overlaps
+  const a = readStoredConfig({ source: 'model-file', modelFile: 'm/model.json', epochs: 2, batch: 16, dataset: 'fashion' });
+  assert.deepEqual([a.source, a.run, a.epochs, a.batch, a.dataset, a.bn, a.raw.modelFile], ['model-file', null, 2, 16, 'fashion', 'none', 'm/model.json']);
+  for (const junk of [null, 3, 'x', [1]]) assert.deepEqual(readStoredConfig(junk).raw, {});
 });

@@ -14,6 +14,7 @@ import { acquireRunLock } from '../src/trace/run-lock.js';
 import { ProbeError } from '../src/errors.js';
 import { writeSyntheticTrace } from './synthetic.js';
 import { BIN, runCli, tmp } from './helpers.js';
+import { readStoredConfig } from '../src/trace/stored-config.js';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -206,7 +207,7 @@ test('runs in flight are charted but left out of the verdicts until they finish'
 
 test('ETA comes from the run\'s own pace: finished epochs, else time since its start', () => {
   const meta = (p: Partial<TraceMeta['progress'] & object>, status = 'running'): TraceMeta => ({
-    path: 'x.arrow', run: 'x', config: { epochs: 5 }, status: status as TraceMeta['status'], truncated: status !== 'complete', recovered: false, bytes: 0,
+    path: 'x.arrow', run: 'x', config: readStoredConfig({ epochs: 5 }), status: status as TraceMeta['status'], truncated: status !== 'complete', recovered: false, bytes: 0,
     facts: { run: 'x', combo: 'relu-relu-relu', seed: 1, backend: 'wasm', engine: 'fast', versions: {}, startedAt: '2026-01-01T00:00:00.000Z', host: { platform: 'linux', arch: 'x64', cpus: 2 }, dataset: { name: 'mnist', source: '', trainSize: 3200, testSize: 100 }, layers: [], stepsPerEpoch: 100 },
     progress: { status: status as TraceMeta['status'], epochsDone: 0, stepsDone: 0, updatedAt: '2026-01-01T00:00:10.000Z', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null, ...p },
   });

@@ -156,7 +156,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   // group runs that differ only by seed
   const byKey = new Map<string, Loaded[]>();
   for (const l of loaded) {
-    const key = JSON.stringify(flatConfig(l.trace.config));
+    const key = JSON.stringify(flatConfig(l.trace.config.raw));
     byKey.set(key, [...(byKey.get(key) ?? []), l]);
   }
   const members = [...byKey.values()];
@@ -164,8 +164,8 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     const seeds = ls.map((l) => l.trace.facts.seed).sort((a, b) => a - b);
     const combo = ls[0].trace.facts.combo;
     return {
-      key: JSON.stringify(flatConfig(ls[0].trace.config)), combo, seeds, runs: ls.map((l) => l.trace.run),
-      label: ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config,
+      key: JSON.stringify(flatConfig(ls[0].trace.config.raw)), combo, seeds, runs: ls.map((l) => l.trace.run),
+      label: ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config.raw,
       truncated: ls.filter((l) => l.trace.truncated).length,
       diverged: ls.filter((l) => l.trace.status === RunStatus.diverged).length,
     };

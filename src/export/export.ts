@@ -66,7 +66,7 @@ function runFields(t: Trace): RunFields {
     seed: t.facts.seed,
     variant: variantOf(c),
     dataset: t.facts.dataset.name,
-    bn: typeof c.bn === 'string' ? c.bn : 'none',
+    bn: c.bn,
     backend: t.facts.backend,
     status: t.truncated ? 'truncated' : 'complete',
     acts: t.facts.layers.map((l) => l.activation),

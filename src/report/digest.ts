@@ -4,6 +4,7 @@
  * step at which each output unit died. Traces are read one at a time and only digests are kept,
  * so a report over a whole sweep stays small in memory.
  */
+import type { StoredConfig } from '../trace/stored-config.js';
 import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
 import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
@@ -224,15 +225,15 @@ export function digestTrace(t: Trace): RunDigest {
     run: t.run,
     combo: f.combo,
     variant: variantOf(t.config),
-    dataset: typeof t.config.dataset === 'string' ? t.config.dataset : 'mnist',
-    bn: typeof t.config.bn === 'string' ? t.config.bn : 'none',
+    dataset: t.config.dataset,
+    bn: t.config.bn,
     acts: f.layers.map((l) => l.activation),
     study: f.engine !== 'attach',
     seed: f.seed,
     status: t.status,
     truncated: t.truncated,
     epochsDone: evalPoints.length,
-    epochsPlanned: typeof t.config.epochs === 'number' ? t.config.epochs : null,
+    epochsPlanned: t.config.epochs,
     stepsPerEpoch: f.stepsPerEpoch,
     evals: evalPoints,
     finalTestAcc: evalPoints.at(-1)?.testAcc ?? null,
@@ -253,7 +254,7 @@ export function digestTrace(t: Trace): RunDigest {
       .map((a) => ({ layer: a.layer, unit: a.unit, step: a.step, value: a.sum / a.n })),
     lastStep: Math.max(0, steps - 1),
     probes: [...probesSeen].sort(),
-    probesConfigured: Array.isArray(t.config.probes) ? (t.config.probes as string[]) : [],
+    probesConfigured: t.config.probes,
   };
 }
 
@@ -284,8 +285,6 @@ export function lastValue(d: RunDigest, layer: number, metric: string): number |
 }
 
 /** `mnist`, `mnist · bn-last`, `cifar10 · bn-all`, …: runs are only compared within one variant. */
-export function variantOf(config: Record<string, unknown>): string {
-  const data = typeof config.dataset === 'string' ? config.dataset : 'mnist';
-  const bn = typeof config.bn === 'string' && config.bn !== 'none' ? ` · bn-${config.bn}` : '';
-  return `${data}${bn}`;
+export function variantOf(config: Pick<StoredConfig, 'dataset' | 'bn'>): string {
+  return `${config.dataset}${config.bn !== 'none' ? ` · bn-${config.bn}` : ''}`;
 }

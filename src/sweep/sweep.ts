@@ -105,7 +105,7 @@ export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 
       case 'unreadable': action = 'redo'; why = e.why; break; // nothing in it to lose
       case 'foreign': action = 'conflict'; why = e.why; break;
       case 'trace':
-        if (!e.sameConfig) { action = 'conflict'; why = `config hash ${String(e.meta.config.configHash)} ≠ ${configHash(config)}`; }
+        if (!e.sameConfig) { action = 'conflict'; why = `config hash ${e.meta.config.configHash ?? 'none'} ≠ ${configHash(config)}`; }
         else if (!e.finished) { action = 'redo'; why = `${e.meta.status}${e.meta.recovered ? ', damaged' : ''}`; }
         else { action = 'skip'; why = e.meta.status; }
     }

@@ -3,6 +3,7 @@
  * whose tail was damaged (the writer died mid-checkpoint) is read message by message from the
  * start, keeping every complete batch, and reported as recovered.
  */
+import { readStoredConfig, type StoredConfig } from './stored-config.js';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type Schema } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
@@ -27,7 +28,8 @@ export interface TraceColumns {
 export interface TraceMeta {
   readonly path: string;
   readonly run: string;
-  readonly config: Record<string, unknown>;
+  /** the stored settings, typed and checked once (see stored-config.ts) */
+  readonly config: StoredConfig;
   readonly facts: RunFacts;
   /** null when the footer was lost and the file was recovered */
   readonly progress: RunProgress | null;
@@ -134,7 +136,7 @@ function meta(path: string, schema: Schema, recovered: boolean, bytes: number): 
   return {
     path,
     run: facts.run,
-    config: parse<Record<string, unknown>>(MetaKey.config) ?? {},
+    config: readStoredConfig(parse<unknown>(MetaKey.config)),
     facts,
     progress,
     status,

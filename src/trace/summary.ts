@@ -72,12 +72,12 @@ export function summarizeTrace(t: Trace): TraceSummary {
     epoch, step: e.step, testLoss: n(e.test_loss), testAcc: n(e.test_acc), trainLoss: n(e.train_loss),
     seconds: n(e.epoch_seconds), probeSeconds: n(e.probe_seconds),
   }));
-  const planned = typeof t.config.epochs === 'number' ? t.config.epochs : null;
+  const planned = t.config.epochs;
   return {
     path: t.path, run: t.run, status: t.status, truncated: t.truncated, recovered: t.recovered,
     rows: c.length, bytes: t.bytes,
     columns: traceSchema().fields.map((f) => ({ name: f.name, type: String(f.type) })),
-    config: t.config, facts: t.facts, progress: t.progress, epochsPlanned: planned, epochs,
+    config: t.config.raw, facts: t.facts, progress: t.progress, epochsPlanned: planned, epochs,
     stepsRecorded: maxStep + 1,
     recorded: [...recorded.values()].sort((a, b) => a.layer - b.layer || a.probe.localeCompare(b.probe)).map((r) => ({ ...r, metrics: [...r.metrics] })),
   };

@@ -129,7 +129,7 @@ function exists(path: string): boolean {
 
 export function rowOf(m: TraceMeta, file: string, live: boolean, now: number): RunRow {
   const p = m.progress;
-  const epochsPlanned = typeof m.config.epochs === 'number' ? m.config.epochs : null;
+  const epochsPlanned = m.config.epochs;
   const stepsPerEpoch = m.facts.stepsPerEpoch;
   const stepsTotal = epochsPlanned !== null && stepsPerEpoch > 0 ? epochsPlanned * stepsPerEpoch : null;
   const stepsDone = p?.stepsDone ?? 0;

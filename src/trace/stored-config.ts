@@ -1,0 +1,72 @@
+/**
+ * The settings a trace stores (`probe.config`), read back typed and checked once, when the trace
+ * is read; every reader (summary, report, sweep, index, export, watch) takes them from here, never
+ * from the raw JSON.
+ *
+ * Traces `probe run` and `probe sweep` write hold a {@link RunConfig} and its hash. Such a config
+ * comes back as `run` only when it has exactly a RunConfig's fields with their types and its hash
+ * still matches — so `run` is the config this probe would resolve, not a guess; traces of attached
+ * models (`source` 'attach' or 'model-file'), of older probes, or edited by hand keep `run` null
+ * and still give the common figures below.
+ */
+import { configHash, type RunConfig } from '../config.js';
+
+export type ConfigSource = 'probe' | 'model-file' | 'attach' | 'unknown';
+
+export interface StoredConfig {
+  /** who wrote it: probe's own engine, `probe run --model`, `attachProbes`, or not known */
+  readonly source: ConfigSource;
+  readonly configHash: string | null;
+  /** epochs planned, when the writer knew them */
+  readonly epochs: number | null;
+  readonly batch: number | null;
+  /** the dataset's name (the study's `mnist` when not recorded) */
+  readonly dataset: string;
+  /** batch normalization (`none` when not recorded) */
+  readonly bn: string;
+  /** probes configured (empty when not recorded) */
+  readonly probes: readonly string[];
+  /** the full RunConfig, checked against its hash; null for anything else */
+  readonly run: RunConfig | null;
+  /** the JSON as stored, for settings no type covers (attached models) and for comparing settings */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A RunConfig's fields and the JavaScript type of each (arrays and objects as 'object', nullable as a pair). */
+const RUN_FIELDS: Readonly<Record<keyof RunConfig, readonly string[]>> = {
+  combo: ['string'], activations: ['array'], hidden: ['array'], lr: ['number'], momentum: ['number'],
+  batch: ['number'], epochs: ['number'], seed: ['number'], trainLimit: ['number', 'null'],
+  testLimit: ['number', 'null'], dataDir: ['string', 'null'], dataset: ['string'], bn: ['string'],
+  backend: ['string'], engine: ['string'], probes: ['array'], every: ['number'], thresholds: ['object'],
+};
+
+const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+function asRunConfig(raw: Readonly<Record<string, unknown>>): RunConfig | null {
+  const { configHash: hash, ...rest } = raw;
+  const keys = Object.keys(rest);
+  const fields = Object.keys(RUN_FIELDS) as (keyof RunConfig)[];
+  if (typeof hash !== 'string' || keys.length !== fields.length) return null;
+  if (!fields.every((f) => f in rest && RUN_FIELDS[f].includes(kind(rest[f])))) return null;
+  const run = rest as unknown as RunConfig;
+  return configHash(run) === hash ? run : null;
+}
+
+/** Reads a trace's stored config; anything that is not an object reads as an empty one. */
+export function readStoredConfig(json: unknown): StoredConfig {
+  const raw: Readonly<Record<string, unknown>> = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+  const run = asRunConfig(raw);
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const source: ConfigSource = run ? 'probe' : raw.source === 'attach' || raw.source === 'model-file' ? raw.source : 'unknown';
+  return {
+    source,
+    configHash: typeof raw.configHash === 'string' ? raw.configHash : null,
+    epochs: num(raw.epochs),
+    batch: num(raw.batch),
+    dataset: typeof raw.dataset === 'string' ? raw.dataset : 'mnist',
+    bn: typeof raw.bn === 'string' ? raw.bn : 'none',
+    probes: Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
+    run,
+    raw,
+  };
+}
