@@ -80,10 +80,21 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     const probeNames = [...new Set(host.slots.map((s) => s.probe))], metricNames = [...new Set(host.slots.map((s) => s.metric))];
     const prog = { status: RunStatus.running, epochsDone: 0, stepsDone: 0, updatedAt: '', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null };
     const writer = TraceWriter.create(join(dir, 't.arrow'), { run: combo, probes: probeNames, metrics: metricNames, metadata: {} }, prog);
-    const layout = {
-      layers: Int8Array.from(host.slots, (s) => s.layer),
-      probes: Int8Array.from(host.slots, (s) => writer.probeId(s.probe)),
-      metrics: Int16Array.from(host.slots, (s) => writer.metricId(s.metric)),
+    // rows as a run writes them: the slots due this step (each probe by its own schedule, e.g. the
+    // distribution probe every 25th step), per-step ones only
+    const layouts = new Map<string, { layers: Int8Array; probes: Int8Array; metrics: Int16Array }>();
+    const layoutOf = (slots: readonly number[]) => {
+      const key = slots.join(',');
+      let l = layouts.get(key);
+      if (!l) {
+        l = {
+          layers: Int8Array.from(slots, (i) => host.slots[i].layer),
+          probes: Int8Array.from(slots, (i) => writer.probeId(host.slots[i].probe)),
+          metrics: Int16Array.from(slots, (i) => writer.metricId(host.slots[i].metric)),
+        };
+        layouts.set(key, l);
+      }
+      return l;
     };
     const models = new Map(MODES.map((m) => [m.name, new Mlp({ sizes, activations: acts }, initParams({ sizes, activations: acts }, 1), { lr: 0.01, momentum: 0.5 }, m.engine)]));
     let cursor = 0, writeMs = 0, lastCkpt = performance.now();
@@ -94,11 +105,13 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
       for (let i = 0; i < n; i++) {
         const start = (cursor++ % 1875) * 32;
         const batch = builder.build(order, start, 32);
-        const v = model.step(batch, m.probes ? host : null, { step: cursor, epoch: 1, batchSize: 32 });
+        const probed = m.probes && host.due(cursor, 1);
+        const v = model.step(batch, probed ? host : null, { step: cursor, epoch: 1, batchSize: 32 });
         disposeBatch(batch);
-        if (m.probes) {
+        if (probed) {
           const tw = performance.now();
-          writer.appendMany(cursor, 1, layout, v, 1);
+          const perStep = host.activeSlots.filter((i) => i < host.stepSlots);
+          writer.appendMany(cursor, 1, layoutOf(perStep), v, 1);
           if (tw - lastCkpt > 10_000) { writer.checkpoint(prog); lastCkpt = performance.now(); }
           writeMs += performance.now() - tw;
         }
