@@ -40,7 +40,7 @@ for (const mode of await allModes()) {
       const r = rng(7, 'moments');
       const draw = (n: number) => Float32Array.from({ length: n }, () => 2 * r.float() - 1);
       // a conv kernel's shape and a vector: moments reduce over every axis, and several parts combine
-      const parts = [[3, 3, 2, 4], [5]].map((shape) => {
+      const parts = [[3, 3, 2, 4], [5], [2503]].map((shape) => { // 2503: several 1024-element chunks and a tail
         const n = shape.reduce((a, b) => a * b, 1);
         return { g: draw(n), wb: draw(n), wa: draw(n), shape };
       });

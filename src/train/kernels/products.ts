@@ -27,6 +27,8 @@ export interface ProductsModule {
   /** n iterations of 8 register-only multiply-adds on f32x4 (64 flop each): the wasm peak */
   peak(n: number): number;
   gemm_sgd(A: number, ai: number, as: number, B: number, I: number, S: number, N: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, stats: number): void;
+  /** attach/moments.ts: [Σg², max|g|, Σ(wb − wa)², Σwa²] over n floats into out */
+  moments(G: number, WB: number, WA: number, n: number, out: number): void;
 }
 
 let compiled: { module: WebAssembly.Module; set: KernelSet } | null = null;
