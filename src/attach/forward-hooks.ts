@@ -26,15 +26,9 @@ export interface ForwardSink {
   backward(layer: number, dz: tf.Tensor): void;
 }
 
-/**
- * The identity, under a name tfjs-layers does not fuse: with 'linear', Dense and Conv run a fused
- * kernel whose gradient computes dL/d(input) even for the model's input, which needs none — on
- * wasm that was an extra 500×784 transposed product per step, most of the attached probes' cost.
- * Unfused, the layer runs matMul/conv + biasAdd, whose gradients tfjs computes only where needed.
- */
 const LINEAR: ActivationFn & { getConfig(): object } = {
   apply: (x) => x,
-  getClassName: () => 'probeIdentity',
+  getClassName: () => 'linear',
   getConfig: () => ({}),
 };
 
