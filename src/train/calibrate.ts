@@ -37,7 +37,8 @@ export interface Workload {
 
 /** One training step of a model that is not probe's own MLP, built on whichever backend is current. */
 export interface StepRig {
-  step(): void | Promise<void>;
+  /** one training step; `s` counts steps from 0 in the warm-up and in each round */
+  step(s: number): void | Promise<void>;
   dispose(): void;
 }
 
@@ -82,14 +83,19 @@ export function calibrationCachePath(): string {
  * bytes of its wasm kernels, so a rebuilt kernel is timed again), the switches that change which
  * kernels run, and the machine.
  */
+let kernelsHash: string | null = null;
 function software(): Record<string, unknown> {
-  const wasmBytes = createHash('sha256');
-  for (const f of ['./kernels/products.wasm', './kernels/products-simd.wasm']) {
-    try { wasmBytes.update(readFileSync(new URL(f, import.meta.url))); } catch { wasmBytes.update('missing'); }
+  // the kernel files do not change while a process runs: hashed once, not at every cache lookup
+  if (kernelsHash === null) {
+    const wasmBytes = createHash('sha256');
+    for (const f of ['./kernels/products.wasm', './kernels/products-simd.wasm']) {
+      try { wasmBytes.update(readFileSync(new URL(f, import.meta.url))); } catch { wasmBytes.update('missing'); }
+    }
+    kernelsHash = wasmBytes.digest('hex').slice(0, 16);
   }
   const env = (k: string) => process.env[k] ?? '';
   return {
-    probe: probeVersion(), kernels: wasmBytes.digest('hex').slice(0, 16),
+    probe: probeVersion(), kernels: kernelsHash,
     switches: ['PROBE_HOST_KERNELS', 'PROBE_WASM_PRODUCTS', 'PROBE_RELAXED_SIMD', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'].map(env),
     cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node,
     tfjs: packageVersion('@tensorflow/tfjs'), tfjsNode: packageVersion('@tensorflow/tfjs-node'), wasm: packageVersion('@tensorflow/tfjs-backend-wasm'),
@@ -133,7 +139,7 @@ export async function calibrate(w: AnyWorkload, backends: readonly BackendName[]
   const key = cacheKey(w, backends);
   const hit = cachedCalibration(w, backends);
   if (hit) return hit;
-  const msPerStep = isRig(w) ? await measureRigs(w, backends, use) : await measure(w, backends, use);
+  const msPerStep = isRig(w) ? await timeRigs(w.rig, backends, use, true) : await timeRigs(mlpRig(w), backends, use, false);
   const measuredAt = new Date().toISOString();
   try {
     const path = calibrationCachePath();
@@ -147,19 +153,24 @@ export async function calibrate(w: AnyWorkload, backends: readonly BackendName[]
 
 const WARMUP = 4, ROUNDS = 5, STEPS = 6;
 
-/** As {@link measure}, for a rig workload; a backend whose rig fails to build or step is Infinity. */
-async function measureRigs(w: RigWorkload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Partial<Record<BackendName, number>>> {
+/**
+ * Times each backend's rig in interleaved rounds (a burst of load hits every backend alike) and
+ * gives the median ms per step. With `tolerant`, a backend whose rig fails to build or step is
+ * Infinity (it cannot train this workload); otherwise the failure is the caller's.
+ */
+async function timeRigs(build: () => Promise<StepRig>, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>, tolerant: boolean): Promise<Partial<Record<BackendName, number>>> {
   const rigs = new Map<BackendName, { rig: StepRig; times: number[] }>();
   const out: Partial<Record<BackendName, number>> = {};
   for (const b of backends) {
     await use(b);
     let rig: StepRig | null = null;
     try {
-      rig = await w.rig();
-      for (let s = 0; s < WARMUP; s++) await rig.step();
+      rig = await build();
+      for (let s = 0; s < WARMUP; s++) await rig.step(s);
       rigs.set(b, { rig, times: [] });
-    } catch {
+    } catch (e) {
       rig?.dispose();
+      if (!tolerant) throw e;
       out[b] = Infinity; // cannot train here (e.g. wasm 4.22 has no Conv2DBackpropFilter)
     }
   }
@@ -167,7 +178,7 @@ async function measureRigs(w: RigWorkload, backends: readonly BackendName[], use
     for (const [b, r] of rigs) {
       await use(b);
       const t0 = performance.now();
-      for (let s = 0; s < STEPS; s++) await r.rig.step();
+      for (let s = 0; s < STEPS; s++) await r.rig.step(s);
       r.times.push((performance.now() - t0) / STEPS);
     }
   }
@@ -179,37 +190,22 @@ async function measureRigs(w: RigWorkload, backends: readonly BackendName[], use
   return out;
 }
 
-async function measure(w: Workload, backends: readonly BackendName[], use: (b: BackendName) => Promise<void>): Promise<Partial<Record<BackendName, number>>> {
+/** The run's own step on probe's MLP: a throw-away model with fixed random data, built per backend. */
+function mlpRig(w: Workload): () => Promise<StepRig> {
   const r = rng(0, 'calibration');
   const [dim, classes] = [w.sizes[0], w.sizes[w.sizes.length - 1]];
   const x = Float32Array.from({ length: w.batch * dim }, () => r.float() * 2 - 1);
   const labels = Int32Array.from({ length: w.batch }, () => r.int(classes));
   const arch = { sizes: w.sizes, activations: w.activations };
-  const rigs = new Map<BackendName, { model: Mlp; batch: Batch; hooks: TensorHooks | null; times: number[] }>();
-  for (const b of backends) {
-    await use(b);
+  return async () => {
     const batch = makeBatch(x, labels, dim, classes);
     const model = new Mlp(arch, initParams(arch, 0), { lr: 0.01, momentum: 0.5 }, w.engine, w.bn);
-    const rig = { model, batch, hooks: w.hooks(), times: [] as number[] };
-    for (let s = 0; s < WARMUP; s++) model.step(batch, rig.hooks, { step: s, epoch: 1, batchSize: w.batch });
-    rigs.set(b, rig);
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [b, rig] of rigs) {
-      await use(b);
-      const t0 = performance.now();
-      for (let s = 0; s < STEPS; s++) rig.model.step(rig.batch, rig.hooks, { step: s, epoch: 1, batchSize: w.batch });
-      rig.times.push((performance.now() - t0) / STEPS);
-    }
-  }
-  const out: Partial<Record<BackendName, number>> = {};
-  for (const [b, rig] of rigs) {
-    await use(b);
-    rig.model.dispose();
-    tf.dispose([rig.batch.xf, rig.batch.xb, rig.batch.onehot, rig.batch.labels]);
-    out[b] = [...rig.times].sort((p, q) => p - q)[Math.floor(rig.times.length / 2)];
-  }
-  return out;
+    const hooks = w.hooks();
+    return {
+      step: (s) => { model.step(batch, hooks, { step: s, epoch: 1, batchSize: w.batch }); },
+      dispose: () => { model.dispose(); tf.dispose([batch.xf, batch.xb, batch.onehot, batch.labels]); },
+    };
+  };
 }
 
 function makeBatch(x: Float32Array, labels: Int32Array, dim: number, classes: number): Batch {
