@@ -2,30 +2,24 @@ import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../host-kernels.js';
 import { QUANTILES, quantileMetric } from '../trace/metrics.js';
 import { ProbeId } from './ids.js';
+import { quantilesBySelection } from './select.js';
 import type { LayerProbe } from './probe.js';
 
 export { QUANTILES, quantileMetric };
 
-/**
- * Quantile p ∈ [0, 1] of ascending `sorted`, interpolated linearly between the two nearest ranks
- * (position (n − 1)·p; numpy's default, R's type 7).
- */
-export function quantileOfSorted(sorted: ArrayLike<number>, p: number): number {
-  const h = (sorted.length - 1) * p, lo = Math.floor(h), hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
-}
+/** Quantile levels as fractions, in the order of the metrics. */
+const FRACTIONS = QUANTILES.map((p) => p / 100);
 
-/** Every quantile of z, then of a, over all entries of the layer (units × batch). */
+/**
+ * Every quantile of z, then of a, over all entries of the layer (units × batch). The host kernel
+ * selects the 14 order statistics per array instead of sorting it (select.ts; the same values as
+ * the sort, NaN and −0 included); the device composite sorts with top-k.
+ */
 const stats = defineKernel<Record<string, never>>({
   name: 'ProbeDistribution',
   inputs: ['z', 'a'],
   host([z, a]) {
-    const out: number[] = [];
-    for (const x of [z, a]) {
-      const sorted = Float32Array.from(x).sort(); // typed-array sort is numeric; NaN sorts last
-      for (const p of QUANTILES) out.push(quantileOfSorted(sorted, p / 100));
-    }
-    return out;
+    return [...quantilesBySelection(z, FRACTIONS), ...quantilesBySelection(a, FRACTIONS)];
   },
   device([z, a]) {
     const parts = [z, a].map((x) => {
@@ -43,9 +37,9 @@ const stats = defineKernel<Record<string, never>>({
 
 /**
  * The distribution of a layer's pre-activation z and output a, as quantiles over all (unit,
- * sample) entries of the batch, on its own schedule (every `distributionEvery` steps: a sort per
- * layer costs more than the other probes' single pass). Drawn as bands over steps, it shows what
- * the scalar probes summarise: an output ReLU whose z drifts below 0 is dying; a sigmoid whose a
+ * sample) entries of the batch, on its own schedule (every `distributionEvery` steps: selecting
+ * the quantiles takes a few passes per layer, more than the other probes' single pass). Drawn as
+ * bands over steps, it shows what the scalar probes summarise: an output ReLU whose z drifts below 0 is dying; a sigmoid whose a
  * piles up at 0 or 1 is saturating.
  */
 export const distribution: LayerProbe = {
