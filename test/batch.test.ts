@@ -60,6 +60,11 @@ function synthetic(n: number, channels: number, per: number, seed: number): Spli
   return { n, dim, pixels: Uint8Array.from({ length: n * dim }, () => r.int(256)), labels: Uint8Array.from({ length: n }, () => r.int(10)) };
 }
 
+test('a builder refuses lookup offsets that do not cover every feature', () => {
+  const split = synthetic(2, 1, 5, 3);
+  assert.throws(() => new BatchBuilder(split, normalizationTable(0.5, 0.25), new Int32Array(4), 10), /4 lookup offsets for 5 features/);
+});
+
 for (const mode of await allModes()) {
   test(`batches equal the definition bit for bit, sizes 1, 31, 32, 33 and the last partial one (${mode.name})`, { skip: mode.skip }, async () => {
     await mode.enter();
