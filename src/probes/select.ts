@@ -36,20 +36,36 @@ export function quantilesBySelection(x: ArrayLike<number>, fractions: readonly n
     s[m] = v;
     if (v === v) m++;
   }
-  const at = fractions.map((p) => {
-    const h = (n - 1) * p, lo = Math.floor(h);
-    return { h, lo, hi: Math.min(lo + 1, n - 1) };
-  });
-  const ranks = [...new Set(at.flatMap(({ lo, hi }) => [lo, hi]).filter((k) => k < m))].sort((p, q) => p - q);
-  if (ranks.length > 0) select(s, 0, m - 1, ranks, 0, ranks.length - 1, 0);
+  // positions h = (n − 1)·p, their two ranks, and the ranks to select: ascending, distinct, < m
+  const count = fractions.length;
+  const h = new Float64Array(count), below = new Int32Array(count), above = new Int32Array(count);
+  const ranks = new Int32Array(2 * count);
+  let r = 0;
+  for (let q = 0; q < count; q++) {
+    h[q] = (n - 1) * fractions[q];
+    below[q] = Math.floor(h[q]);
+    above[q] = Math.min(below[q] + 1, n - 1);
+    for (const k of [below[q], above[q]]) if (k < m) ranks[r++] = k;
+  }
+  const wanted = distinctSorted(ranks.subarray(0, r));
+  if (wanted.length > 0) select(s, 0, m - 1, wanted, 0, wanted.length - 1, 0);
   // Which zero a rank holds does not matter: the comparisons cannot tell −0 from +0, and neither
   // can vlo + f·(vhi − vlo), f ≥ 0. If vlo is a zero, the sum is −0 only if vlo = −0 and
   // f·(vhi + 0) = −0, impossible as vhi + 0 is never −0; if not, vhi − vlo = −vlo for either zero.
-  const value = (k: number): number => (k < m ? s[k] : NaN);
-  return at.map(({ h, lo, hi }) => {
-    const vlo = value(lo), vhi = value(hi);
-    return vlo + (h - lo) * (vhi - vlo);
-  });
+  const out = new Array<number>(count);
+  for (let q = 0; q < count; q++) {
+    const vlo = below[q] < m ? s[below[q]] : NaN, vhi = above[q] < m ? s[above[q]] : NaN;
+    out[q] = vlo + (h[q] - below[q]) * (vhi - vlo);
+  }
+  return out;
+}
+
+/** `ranks` sorted ascending in place, without repeats (a prefix of it). */
+function distinctSorted(ranks: Int32Array): Int32Array {
+  ranks.sort();
+  let d = 0;
+  for (let i = 0; i < ranks.length; i++) if (d === 0 || ranks[i] !== ranks[d - 1]) ranks[d++] = ranks[i];
+  return ranks.subarray(0, d);
 }
 
 /**
@@ -57,7 +73,7 @@ export function quantilesBySelection(x: ArrayLike<number>, fractions: readonly n
  * place. Partitions around a deterministic pivot, then goes into each side only if a rank falls
  * there; a rank in the block equal to the pivot is already in place.
  */
-function select(s: Float32Array, lo: number, hi: number, ranks: readonly number[], rlo: number, rhi: number, unbalanced: number): void {
+function select(s: Float32Array, lo: number, hi: number, ranks: Int32Array, rlo: number, rhi: number, unbalanced: number): void {
   for (;;) {
     const size = hi - lo + 1;
     if (size <= SMALL) return insertionSort(s, lo, hi);
@@ -65,22 +81,7 @@ function select(s: Float32Array, lo: number, hi: number, ranks: readonly number[
       s.subarray(lo, hi + 1).sort(); // no NaN here
       return;
     }
-    const p = pivot(s, lo, hi);
-    // Hoare partition, stopping on equal values on both sides so that ties (a ReLU layer's zeros)
-    // split evenly: afterwards s[lo..j] ≤ p, s[j+1..i-1] = p, s[i..hi] ≥ p. The pivot value is in
-    // the range, so each scan meets a stopper before leaving it.
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (s[i] < p) i++;
-      while (s[j] > p) j--;
-      if (i <= j) {
-        const t = s[i];
-        s[i] = s[j];
-        s[j] = t;
-        i++;
-        j--;
-      }
-    }
+    const i = partition(s, lo, hi, pivot(s, lo, hi)), j = leftEnd;
     if (Math.min(j - lo + 1, hi - i + 1) < size / 8) unbalanced++;
     let a = rlo; // first rank right of the left side
     while (a <= rhi && ranks[a] <= j) a++;
@@ -96,6 +97,33 @@ function select(s: Float32Array, lo: number, hi: number, ranks: readonly number[
       rhi = a - 1;
     } else return;
   }
+}
+
+/** Where {@link partition}'s left side ends: its second result, kept out of an allocation. */
+let leftEnd = 0;
+
+/**
+ * Hoare partition of s[lo..hi] around value p, stopping on equal values on both sides so that ties
+ * (a ReLU layer's zeros) split evenly: afterwards s[lo..j] ≤ p, s[j+1..i-1] = p, s[i..hi] ≥ p;
+ * returns i, and j in {@link leftEnd}. p is a value of the range, so each scan meets a stopper
+ * before leaving it. A function of its own so that the hot loop is optimized apart from the
+ * recursion around it.
+ */
+function partition(s: Float32Array, lo: number, hi: number, p: number): number {
+  let i = lo, j = hi;
+  while (i <= j) {
+    while (s[i] < p) i++;
+    while (s[j] > p) j--;
+    if (i <= j) {
+      const t = s[i];
+      s[i] = s[j];
+      s[j] = t;
+      i++;
+      j--;
+    }
+  }
+  leftEnd = j;
+  return i;
 }
 
 function insertionSort(s: Float32Array, lo: number, hi: number): void {
