@@ -77,6 +77,12 @@ function adversarial(n: number, seed: number): [string, Float32Array][] {
     ['−0 and +0', Float32Array.from(idx, () => (r.float() < 0.5 ? -0 : 0))],
     ['−0, +0, ±1 and NaN', Float32Array.from(idx, () => [-0, 0, 1, -1, NaN][r.int(5)])],
     ['relu with −0 in z', Float32Array.from(normals(n, seed), (v) => (v < 0 ? (r.float() < 0.3 ? -0 : 0) : v))],
+    // the selection first counts entries per range of leading bits (sign, exponent, 3 mantissa bits)
+    ['all in one bucket', Float32Array.from(idx, () => 1 + r.float() / 9)],
+    ['one bucket, one value apart', Float32Array.from(idx, (i) => (i === half ? 1.01 : 1))],
+    ['every exponent, both signs', Float32Array.from(idx, () => (r.float() < 0.5 ? -1 : 1) * 2 ** (r.int(277) - 149) * (1 + r.float()))],
+    ['subnormals and zeros', Float32Array.from(idx, () => [0, -0, 1e-45, -1e-45, 1e-40, -3e-39][r.int(6)])],
+    ['saturated sigmoid', Float32Array.from(normals(n, seed), (v) => 1 / (1 + Math.exp(-8 * v)))],
     ['extremes of float32', Float32Array.from(idx, () => [3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45, -1.401298464324817e-45][r.int(4)])],
   ];
 }
