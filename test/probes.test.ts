@@ -13,10 +13,15 @@ import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorH
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { refDeadRelu, refDistribution, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
 import { distribution, QUANTILES } from '../src/probes/distribution.js';
-import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend } from './helpers.js';
+import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend, type Mode } from './helpers.js';
 
-// wasm (host kernels and tf-op composites), cpu, and tfjs-node when it loads
-const MODES = await allModes();
+// wasm (the SIMD statistics, the probes' JavaScript loops, tf-op composites), cpu, and tfjs-node when it loads
+const MODES: readonly Mode[] = [
+  ...(await allModes()).slice(0, 1),
+  // PROBE_WASM_STATS=0: the JavaScript loops the cpu backend runs, on wasm's heap
+  { name: 'wasm, host kernels, JavaScript loops', enter: async () => { await useBackend('wasm'); process.env.PROBE_WASM_STATS = '0'; }, leave: async () => { delete process.env.PROBE_WASM_STATS; } },
+  ...(await allModes()).slice(1),
+];
 before(() => useBackend('wasm'));
 
 const SIZES = [30, 24, 16, 10];

@@ -32,6 +32,14 @@ const stats = defineKernel<{ perUnit: boolean; at: number }>({
     for (let s = 0; s < batch; s++) if (!rowAlive[s]) deadRows++;
     return [inactive / (units * batch), deadUnits / units, deadRows / batch, ...share];
   },
+  wasm(stats, [z], { perUnit, at }, [[units, batch]]) {
+    const { active, alive, off, deadUnits } = stats.reluCounts(z, units, batch, at);
+    let deadRows = 0;
+    for (let s = 0; s < batch; s++) if (alive[s] === 0) deadRows++;
+    const out = [off / (units * batch), deadUnits / units, deadRows / batch];
+    if (perUnit) for (let u = 0; u < units; u++) out.push(active[u] / batch);
+    return out;
+  },
   device([z], { perUnit, at }) {
     const inactive = tf.cast(tf.lessEqual(z, at), 'float32');
     const base = tf.stack([tf.mean(inactive), tf.mean(tf.min(inactive, 1)), tf.mean(tf.min(inactive, 0))]) as tf.Tensor1D;

@@ -18,6 +18,14 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
       Math.sqrt(s), m, ...(w ? [(lr * Math.sqrt(wm[2])) / Math.sqrt(wm[3])] : []),
     ];
   },
+  wasm(stats, [wm, bm, dz], { lr, w, b }, [, , dzShape]) {
+    const [s, m] = stats.sumSquaresMax(dz, dzShape.reduce((x, y) => x * y, 1));
+    const W = stats.floats(wm, 4), B = stats.floats(bm, 4);
+    return [
+      ...(w ? [Math.sqrt(W[0]), W[1]] : []), ...(b ? [Math.sqrt(B[0]), B[1]] : []),
+      Math.sqrt(s), m, ...(w ? [(lr * Math.sqrt(W[2])) / Math.sqrt(W[3])] : []),
+    ];
+  },
   device([wm, bm, dz], { lr, w, b }) {
     const at = (t: tf.Tensor, i: number) => tf.squeeze(tf.slice(t, [i], [1]));
     return tf.stack([

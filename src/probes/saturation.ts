@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { canSaturate, specOf } from '../activations/index.js';
+import { canSaturate, SELU_ALPHA, SELU_SCALE, specOf } from '../activations/index.js';
 import { defineKernel } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
 import type { LayerInfo, LayerProbe, ProbeSettings } from './probe.js';
@@ -15,6 +15,14 @@ const stats = defineKernel<{ act: string; lo: number; hi: number }>({
     let low = 0, high = 0;
     for (let i = 0; i < n; i++) { const v = a[i]; if (v < lo) low++; else if (v > hi) high++; }
     const deriv = specOf(act)!.meanDf(z, a);
+    return hi === Infinity ? [low / n, low / n, deriv] : [(low + high) / n, low / n, high / n, deriv];
+  },
+  wasm(stats, [a, z], { act, lo, hi }, [shape]) {
+    // the derivative from a (z for selu) as the spec's meanDf writes it; other activations: the loop
+    if (act !== 'sigmoid' && act !== 'tanh' && act !== 'selu') return null;
+    const n = shape.reduce((x, y) => x * y, 1);
+    const [low, high, sum] = stats.saturation(act, a, z, n, lo, hi, SELU_SCALE, SELU_SCALE * SELU_ALPHA);
+    const deriv = sum / n;
     return hi === Infinity ? [low / n, low / n, deriv] : [(low + high) / n, low / n, high / n, deriv];
   },
   device([a, z], { act, lo, hi }) {

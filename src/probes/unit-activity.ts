@@ -19,6 +19,12 @@ const shares = defineKernel<{ at: number }>({
     }
     return out;
   },
+  wasm(stats, [z], { at }, [[units, batch]]) {
+    const { active } = stats.reluCounts(z, units, batch, at);
+    const out = new Float32Array(units);
+    for (let u = 0; u < units; u++) out[u] = active[u] / batch;
+    return out;
+  },
   device([z], { at }) {
     return tf.mean(tf.cast(tf.greater(z, at), 'float32'), 1) as tf.Tensor1D;
   },

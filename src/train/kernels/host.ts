@@ -8,6 +8,7 @@
  * {@link defineKernel}; kernels/registry.ts registers them all. `PROBE_HOST_KERNELS=0` forces the composites (tests compare both).
  */
 import * as tf from '@tensorflow/tfjs';
+import { productsFor, type ProductsModule } from './wasm-module.js';
 
 type Views = Float32Array | Int32Array;
 
@@ -15,7 +16,7 @@ interface WasmBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Views;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   getMemoryOffset(dataId: tf.DataId): number;
-  wasm: { asm: { memory: WebAssembly.Memory } };
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
 }
 
 interface CpuBackend {
@@ -57,10 +58,85 @@ export interface KernelDef<A extends tf.NamedAttrMap> {
   readonly name: string;
   /** input names, in the order `host` and `device` receive them */
   readonly inputs: readonly string[];
-  /** computes the values from views of the inputs' memory */
+  /** computes the values from views of the inputs' memory, into a new array (never a view: the output's allocation may detach those) */
   host(arrays: readonly Views[], attrs: A, shapes: readonly number[][]): ArrayLike<number>;
   /** the same values from tf ops, for backends without host memory */
   device(tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D;
+  /**
+   * On tfjs-backend-wasm: the same values from the product module's SIMD statistics, given the
+   * inputs' offsets on its heap; null where they do not apply (then {@link host} runs).
+   */
+  wasm?(stats: WasmStats, offsets: readonly number[], attrs: A, shapes: readonly number[][]): ArrayLike<number> | null;
+}
+
+/** Activations whose mean derivative {@link WasmStats.saturation} computes (from a, and z for selu). */
+export type SatKind = 'none' | 'sigmoid' | 'tanh' | 'selu';
+
+/**
+ * The probes' statistics as one SIMD pass each over a tensor on tfjs-backend-wasm's heap
+ * (products.wat.js), replacing a JavaScript loop with a data-dependent branch per entry. Results
+ * come back as plain numbers or copies; arguments are heap offsets.
+ */
+export interface WasmStats {
+  /**
+   * z `[units, batch]`: per unit the count of z > at (`active`); per sample whether some unit has
+   * ¬(z ≤ at) (`alive`: active or NaN); Σ(z ≤ at) (`off`); units with z ≤ at for every sample.
+   */
+  reluCounts(z: number, units: number, batch: number, at: number): { active: Int32Array; alive: Int32Array; off: number; deadUnits: number };
+  /** over n entries: [#(a < lo), #(a > hi), Σ f′] (f′ from a, and from z for selu with λ = p0, λα = p1; 0 for 'none') */
+  saturation(kind: SatKind, a: number, z: number, n: number, lo: number, hi: number, p0: number, p1: number): [number, number, number];
+  /** [Σx², max|x|] over n floats (max ignores NaN) */
+  sumSquaresMax(p: number, n: number): [number, number];
+  /** a copy of n floats at offset p */
+  floats(p: number, n: number): Float32Array;
+}
+
+/** `PROBE_WASM_STATS=0` runs the probes' JavaScript loops on wasm too (tests compare both). */
+export function wasmStatsEnabled(): boolean {
+  return process.env.PROBE_WASM_STATS !== '0';
+}
+
+const statsByMemory = new WeakMap<WebAssembly.Memory, WasmStats>();
+
+/** The statistics bound to a wasm backend's heap, with their scratch region (malloc'd once, grown when a call needs more). */
+export function wasmStats(backend: unknown): WasmStats {
+  const be = wasmBackend(backend), memory = be.wasm.asm.memory;
+  let stats = statsByMemory.get(memory);
+  if (stats) return stats;
+  const mod: ProductsModule = productsFor(memory);
+  let scratch = 0, capacity = 0;
+  // offsets stay valid if malloc grows the memory; only views taken before would detach
+  const room = (bytes: number) => {
+    if (bytes <= capacity) return scratch;
+    if (scratch) be.wasm._free(scratch);
+    capacity = Math.max(bytes, 64 * 1024);
+    scratch = be.wasm._malloc(capacity) >>> 0;
+    return scratch;
+  };
+  const f64 = (p: number, n: number) => new Float64Array(memory.buffer, p, n);
+  stats = {
+    reluCounts(z, units, batch, at) {
+      const out = room(4 * (units + batch + 2));
+      mod.relu_counts(z, units, batch, at, out);
+      const i32 = new Int32Array(memory.buffer, out, units + batch + 2);
+      return { active: i32.slice(0, units), alive: i32.slice(units, units + batch), off: i32[units + batch], deadUnits: i32[units + batch + 1] };
+    },
+    saturation(kind, a, z, n, lo, hi, p0, p1) {
+      const out = room(24);
+      mod[`sat_${kind}`](a, z, n, lo, hi, p0, p1, out);
+      const r = f64(out, 3);
+      return [r[0], r[1], r[2]];
+    },
+    sumSquaresMax(p, n) {
+      const out = room(16);
+      mod.sumsq_max(p, n, out);
+      const r = f64(out, 2);
+      return [r[0], r[1]];
+    },
+    floats: (p, n) => new Float32Array(memory.buffer, p, n).slice(),
+  };
+  statsByMemory.set(memory, stats);
+  return stats;
 }
 
 /** The function probes call, and the kernel configs behind it (registered by kernels/registry.ts). */
@@ -77,8 +153,14 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const infos = def.inputs.map((n) => inputs[n] as tf.TensorInfo);
-      // a plain array, not a view: the allocation below may grow the wasm memory
-      const values = Array.from(def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, infos.map((i) => i.shape)));
+      const shapes = infos.map((i) => i.shape);
+      let fast: ArrayLike<number> | null = null;
+      if (def.wasm && backendName === 'wasm' && wasmStatsEnabled()) {
+        const be = wasmBackend(backend);
+        fast = def.wasm(wasmStats(backend), infos.map((i) => be.getMemoryOffset(i.dataId)), attrs as unknown as A, shapes);
+      }
+      // not a view: the allocation below may grow the wasm memory
+      const values = fast ?? def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, shapes);
       const out = alloc(backend, [values.length]);
       (view(backend, out) as Float32Array).set(values);
       return out;
