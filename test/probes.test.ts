@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../src/activations/index.js';
 import { ProbeHost } from '../src/probes/host.js';
-import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
+import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type ProbeValues } from '../src/probes/probe.js';
 import { PROBE_IDS } from '../src/probes/ids.js';
 import { PROBES } from '../src/probes/registry.js';
 import { deadRelu } from '../src/probes/dead-relu.js';
@@ -16,6 +16,9 @@ import { distribution, QUANTILES } from '../src/probes/distribution.js';
 import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend, type Mode } from './helpers.js';
 
 // wasm (the SIMD statistics, the probes' JavaScript loops, tf-op composites), cpu, and tfjs-node when it loads
+/** A probe's values as numbers, whether it computed them on the host or on the device. */
+const valuesOf = (v: ProbeValues): number[] => Array.from(v instanceof Float32Array ? v : v.dataSync());
+
 const MODES: readonly Mode[] = [
   ...(await allModes()).slice(0, 1),
   // PROBE_WASM_STATS=0: the JavaScript loops the cpu backend runs, on wasm's heap
@@ -124,7 +127,7 @@ function layerCtx(z: number[][], activation: Activation) {
 test('dead-relu counts a unit dead only if inactive for every sample, and a sample dead only if every unit is', () => {
   // rows are units, columns samples; z = 0 counts as inactive
   const { t, a, ctx } = layerCtx([[0, -1, -2, 3], [-1, -1, -1, -1], [-5, 2, 0, -1]], 'relu');
-  const v = deadRelu.compute(ctx).arraySync();
+  const v = valuesOf(deadRelu.compute(ctx));
   tf.dispose([t, a]);
   // entries z ≤ 0: 10 of 12; units dead: the second only; samples dead: the first and third
   assert.deepEqual(v.slice(0, 3), [10 / 12, 1 / 3, 2 / 4].map(Math.fround));
@@ -136,7 +139,7 @@ test('saturation thresholds are strict: a sigmoid output exactly at a threshold 
   const s2 = { ...S, sigmoidLow: 0.25, sigmoidHigh: 0.75 };
   const zs = [[logit(0.1), logit(0.25), logit(0.5), logit(0.9)]];
   const { t, a, ctx } = layerCtx(zs, 'sigmoid');
-  const v = saturation.compute({ ...ctx, settings: s2 }).arraySync();
+  const v = valuesOf(saturation.compute({ ...ctx, settings: s2 }));
   const av = a.dataSync();
   tf.dispose([t, a]);
   const low = Array.from(av).filter((x) => x < 0.25).length, high = Array.from(av).filter((x) => x > 0.75).length;
@@ -177,13 +180,13 @@ for (const mode of MODES) {
       // rows are units, columns samples: unit 0 is NaN but for one inactive sample; unit 1 all NaN
       const z = [[NaN, NaN, -1, NaN], [NaN, NaN, NaN, NaN], [-2, NaN, -3, 4]];
       const { t, a, ctx } = layerCtx(z, 'relu');
-      const dead = Array.from(deadRelu.compute(ctx).dataSync());
+      const dead = valuesOf(deadRelu.compute(ctx));
       tf.dispose([t, a]);
       // z ≤ 0: 3 of 12; no unit and no sample is inactive throughout; unit 2 active once in 4
       assert.deepEqual(dead, [3 / 12, 0, 0, 0, 0, 0.25].map(Math.fround));
       assert.deepEqual(dead, refDeadRelu(z.flat(), 3, 4, true).map(Math.fround));
       const sig = layerCtx([[NaN, 50, NaN, -50]], 'sigmoid');
-      const sat = Array.from(saturation.compute(sig.ctx).dataSync());
+      const sat = valuesOf(saturation.compute(sig.ctx));
       const ref = refSaturation('sigmoid', sig.t.dataSync(), sig.a.dataSync(), S);
       tf.dispose([sig.t, sig.a]);
       assert.deepEqual(sat.slice(0, 3), [0.5, 0.25, 0.25], 'only the two finite extremes are saturated');
@@ -219,7 +222,7 @@ test('distribution quantiles interpolate between ranks like the reference, on ti
         const units = zs.length > 1 ? 2 : 1;
         const z = tf.tensor2d(zs, [units, zs.length / units]);
         const a = tf.relu(z);
-        const got = [...tf.tidy(() => distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: S } as never).dataSync())];
+        const got = tf.tidy(() => valuesOf(distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: S } as never)));
         assert.ok(closeness(got, refDistribution(zs, zs.map((v) => Math.max(v, 0)), QUANTILES), 1e-6, 1e-7) <= 1, `${mode.name} ${zs}: ${got}`);
         tf.dispose([z, a]);
       }

@@ -296,6 +296,8 @@ export class ProbeSession implements ForwardSink {
     const info = { step: this.step, epoch: this.epoch, batchSize: p.loss ? (p.yPred?.shape[0] ?? 0) : 0 };
     const vars = tf.engine().registeredVariables;
     const missing = new Set<number>();
+    // probes computed on the host return numbers: they leave the tidy beside its tensor
+    let host: Float32Array | null = null;
     const out = tf.tidy(() => {
       for (const l of this.plan.layers) {
         const f = p.forward.get(l.layer), dz = p.dz.get(l.layer);
@@ -309,10 +311,14 @@ export class ProbeSession implements ForwardSink {
       const labels = p.yTrue && p.yPred ? labelsOf(p.yTrue, p.yPred) : (tf.zeros([1], 'int32') as tf.Tensor1D);
       const extra = this.host.onStepTensors({ loss, output, labels }, info);
       const l = tf.reshape(loss, [1]) as tf.Tensor1D;
+      if (extra instanceof Float32Array) { host = extra; return l; }
       return extra ? tf.concat([l, extra]) : l;
     });
-    const values = out.dataSync() as Float32Array;
+    const read = out.dataSync() as Float32Array;
     out.dispose();
+    const onHost = host as Float32Array | null;
+    const values = onHost ? new Float32Array(read.length + onHost.length) : read;
+    if (onHost) { values.set(read); values.set(onHost, read.length); }
     // a probed layer the step did not run through has no values this step, not zeros
     const active = this.host.activeSlots;
     if (missing.size > 0) active.forEach((slot, k) => { if (missing.has(this.host.slots[slot].layer)) values[k + 1] = NaN; });

@@ -78,6 +78,6 @@ export const deadRelu: LayerProbe = {
   },
   compute({ layer, forward: { z, zUnit }, settings }) {
     // a convolution's channel is a unit: inactive on a sample iff z ≤ 0 at every position
-    return stats([zUnit ?? z], { perUnit: layer.fanOut <= settings.perUnitMax, at: deathAt(layer) ?? 0 });
+    return stats.eager([zUnit ?? z], { perUnit: layer.fanOut <= settings.perUnitMax, at: deathAt(layer) ?? 0 });
   },
 };

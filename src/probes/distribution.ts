@@ -52,6 +52,6 @@ export const distribution: LayerProbe = {
     return [...QUANTILES.map((p) => quantileMetric('z', p)), ...QUANTILES.map((p) => quantileMetric('a', p))];
   },
   compute({ forward: { z, a } }) {
-    return stats([z, a], {});
+    return stats.eager([z, a], {});
   },
 };

@@ -52,6 +52,6 @@ export const gradients: LayerProbe = {
     return [...(w ? ['w_grad_norm', 'w_grad_max'] : []), ...(b ? ['b_grad_norm', 'b_grad_max'] : []), 'z_grad_norm', 'z_grad_max', ...(w ? ['update_ratio'] : [])];
   },
   compute({ layer, backward: { dz }, update: { wMoments, bMoments, lr } }) {
-    return figures([wMoments, bMoments, dz], { lr, w: layer.hasWeights !== false, b: layer.hasBias !== false });
+    return figures.eager([wMoments, bMoments, dz], { lr, w: layer.hasWeights !== false, b: layer.hasBias !== false });
   },
 };

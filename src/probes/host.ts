@@ -1,7 +1,7 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { concatVectors } from '../host-kernels.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../train/hooks.js';
-import type { LayerInfo, Probe, ProbeSettings } from './probe.js';
+import type { LayerInfo, Probe, ProbeSettings, ProbeValues } from './probe.js';
 
 /** Where each value of a step's readback goes: layer 0 is the whole network. */
 export interface ValueSlot {
@@ -88,27 +88,37 @@ export class ProbeHost implements TensorHooks {
     this.update[t.layer - 1] = t;
   }
 
-  onStepTensors(network: NetworkTensors, info: StepInfo): tf.Tensor1D | null {
+  onStepTensors(network: NetworkTensors, info: StepInfo): tf.Tensor1D | Float32Array | null {
     const due = this.active === null ? this.plan : this.active.map((i) => this.plan[i]);
     if (due.length === 0) return null;
     const t0 = performance.now();
+    let onHost = true, total = 0;
     const parts = due.map(({ probe, layer, count }) => {
-      let out: tf.Tensor1D;
+      let out: ProbeValues;
       if (probe.scope === 'network') {
         out = probe.compute({ info, network, settings: this.settings });
       } else {
         const i = layer!.layer - 1;
         out = probe.compute({ info, layer: layer!, forward: this.forward[i], backward: this.backward[i], update: this.update[i], settings: this.settings });
       }
-      if (out.rank !== 1 || out.shape[0] !== count) {
-        throw new Error(`probe '${probe.id}' returned shape [${out.shape}] for ${count} metrics`);
-      }
+      const shape = out instanceof Float32Array ? [out.length] : out.shape;
+      if (shape.length !== 1 || shape[0] !== count) throw new Error(`probe '${probe.id}' returned shape [${shape}] for ${count} metrics`);
+      onHost &&= out instanceof Float32Array;
+      total += count;
       return out;
     });
     this.forward = [];
     this.backward = [];
     this.update = [];
-    const out = concatVectors(parts);
+    let out: tf.Tensor1D | Float32Array;
+    if (onHost) {
+      // every value already a number (host backends): one array, nothing to read back
+      out = new Float32Array(total);
+      let o = 0;
+      for (const p of parts as Float32Array[]) { out.set(p, o); o += p.length; }
+    } else {
+      out = concatVectors(parts.map((p) => (p instanceof Float32Array ? tf.tensor1d(p) : p)));
+    }
     this.computeMs += performance.now() - t0;
     return out;
   }

@@ -31,6 +31,6 @@ export const loss: NetworkProbe = {
     return ['loss', 'accuracy'];
   },
   compute({ network: { loss, output, labels } }) {
-    return stats([loss, output, labels], {});
+    return stats.eager([loss, output, labels], {});
   },
 };

@@ -3,8 +3,9 @@
  * (`metrics`, `compute`); the host decides *when* (the schedule) and owns hooks, readback and
  * storage. Probes never touch files, the clock or the model's variables.
  *
- * `compute` returns a 1-D tensor with one value per name in `metrics(layer)`, computed on the
- * device; the host concatenates every probe's tensor and reads them all back in one transfer.
+ * `compute` returns one value per name in `metrics(layer)`: on host backends (wasm, cpu) as numbers
+ * computed at once from the tensors' memory (its kernel's `eager`), elsewhere as a 1-D tensor
+ * computed on the device; the host concatenates them and reads the tensors back in one transfer.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../activations/index.js';
@@ -82,13 +83,16 @@ export interface LayerProbe extends ProbeBase {
   readonly window?: boolean;
   /** names of the values recorded for this layer; empty when the probe does not apply to it */
   metrics(layer: LayerInfo, settings: ProbeSettings): readonly string[];
-  compute(ctx: LayerContext): tf.Tensor1D;
+  compute(ctx: LayerContext): ProbeValues;
 }
 
 export interface NetworkProbe extends ProbeBase {
   readonly scope: 'network';
   metrics(settings: ProbeSettings): readonly string[];
-  compute(ctx: NetworkContext): tf.Tensor1D;
+  compute(ctx: NetworkContext): ProbeValues;
 }
 
 export type Probe = LayerProbe | NetworkProbe;
+
+/** A probe's values: numbers already on the host, or a 1-D tensor on the device. */
+export type ProbeValues = tf.Tensor1D | Float32Array;

@@ -66,6 +66,6 @@ export const saturation: LayerProbe = {
     if (!b) throw new Error(`saturation does not apply to ${layer.activation}`);
     const attrs = { act: specOf(layer.activation)!.name, ...b };
     if (tf.getBackend() === 'tensorflow' && !FUSED_ON_TENSORFLOW.has(attrs.act)) return stats.device([a, z], attrs);
-    return stats([a, z], attrs);
+    return stats.eager([a, z], attrs);
   },
 };

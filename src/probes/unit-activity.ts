@@ -47,6 +47,6 @@ export const unitActivity: LayerProbe = {
     return deathAt(layer) !== null ? Array.from({ length: layer.fanOut }, (_, k) => unitMetric(k)) : [];
   },
   compute({ layer, forward: { z } }) {
-    return shares([z], { at: deathAt(layer) ?? 0 });
+    return shares.eager([z], { at: deathAt(layer) ?? 0 });
   },
 };

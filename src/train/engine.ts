@@ -63,6 +63,12 @@ interface LayerState {
   bn: BnState | null;
 }
 
+/** What a step reads back: the loss (and the probes' tensor) from the device, then numbers the probes computed on the host. */
+interface StepOut {
+  readonly values: tf.Tensor1D;
+  readonly host: Float32Array | null;
+}
+
 /** A layer's gradients; the fast engine hands over the weights' update already done (`W`), not dW. */
 type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; B?: SgdResult; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
 
@@ -94,18 +100,30 @@ export class Mlp {
    */
   step(batch: Batch, hooks: TensorHooks | null, info: StepInfo): Float32Array {
     const old = this.layers.map((l) => ({ ...l }));
-    const out = tf.tidy(() => (this.engine === 'fast' ? this.fastStep(batch, hooks, info) : this.tapeStep(batch, hooks, info)));
+    // the probes' host numbers leave the tidy beside it, not through it (tidy walks what it returns)
+    let host: Float32Array | null = null;
+    const values = tf.tidy(() => {
+      const out = this.engine === 'fast' ? this.fastStep(batch, hooks, info) : this.tapeStep(batch, hooks, info);
+      host = out.host;
+      return out.values;
+    });
     for (let i = 0; i < old.length; i++) {
       const o = old[i], n = this.layers[i];
       for (const k of ['w', 'b', 'vw', 'vb'] as const) if (o[k] !== n[k]) o[k].dispose();
       if (o.bn && n.bn) for (const k of ['gamma', 'beta', 'vGamma', 'vBeta', 'runMean', 'runVar'] as const) if (o.bn[k] !== n.bn[k]) o.bn[k].dispose();
     }
-    const values = out.dataSync() as Float32Array;
-    out.dispose();
-    return values;
+    const read = values.dataSync() as Float32Array;
+    values.dispose();
+    const onHost = host as Float32Array | null;
+    if (!onHost) return read;
+    // probes computed on the host: their numbers follow the loss without a device round trip
+    const all = new Float32Array(read.length + onHost.length);
+    all.set(read);
+    all.set(onHost, read.length);
+    return all;
   }
 
-  private fastStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
+  private fastStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {
     const L = this.layers.length;
     const inputs: tf.Tensor2D[] = [batch.xf];
     // batch-major copies of the inputs where the forward kernel wrote them (wasm), for dW
@@ -152,7 +170,7 @@ export class Mlp {
     return this.finish(loss, output, batch, hooks, info);
   }
 
-  private tapeStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
+  private tapeStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {
     const L = this.layers.length;
     const forward: { input: tf.Tensor2D; z: tf.Tensor2D; a: tf.Tensor2D }[] = [];
     // zero perturbations added to each z: their gradients are dL/dz
@@ -224,10 +242,11 @@ export class Mlp {
     });
   }
 
-  private finish(loss: tf.Scalar, output: tf.Tensor2D, batch: Batch, hooks: TensorHooks | null, info: StepInfo): tf.Tensor1D {
+  private finish(loss: tf.Scalar, output: tf.Tensor2D, batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {
     const extra = hooks?.onStepTensors?.({ loss, output, labels: batch.labels }, info) ?? null;
     const l = tf.reshape(loss, [1]) as tf.Tensor1D;
-    return extra ? concatVectors([l, extra]) : l;
+    if (extra instanceof Float32Array) return { values: l, host: extra };
+    return { values: extra ? concatVectors([l, extra]) : l, host: null };
   }
 
   /** Loss summed over samples and number of correct predictions, for `xf` of `[features, n]`. */

@@ -59,10 +59,13 @@ export interface NetworkTensors {
   readonly labels: tf.Tensor1D;
 }
 
-/** What a step exposes; `onStepTensors` returns scalars to read back with the loss, in one go. */
+/**
+ * What a step exposes; `onStepTensors` returns the values to record with the loss: a tensor read
+ * back with it in one go, or numbers already on the host (host backends compute probes eagerly).
+ */
 export interface TensorHooks {
   onForward?(t: ForwardTensors, info: StepInfo): void;
   onBackward?(t: BackwardTensors, info: StepInfo): void;
   onUpdate?(t: UpdateTensors, info: StepInfo): void;
-  onStepTensors?(t: NetworkTensors, info: StepInfo): tf.Tensor1D | null;
+  onStepTensors?(t: NetworkTensors, info: StepInfo): tf.Tensor1D | Float32Array | null;
 }

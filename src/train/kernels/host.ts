@@ -142,25 +142,34 @@ export function wasmStats(backend: unknown): WasmStats {
 /** The function probes call, and the kernel configs behind it (registered by kernels/registry.ts). */
 export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D) & {
   readonly configs: readonly tf.KernelConfig[];
+  /**
+   * The values now, as numbers, on a host backend: computed straight from the inputs' memory (the
+   * wasm form, else the loop), with no engine op and no output tensor — the ~5-7 µs tfjs spends on
+   * each op (kernel lookup, scope tracking, output allocation, disposal) was half a probed step's
+   * cost. Elsewhere (tfjs-node, `PROBE_HOST_KERNELS=0`) the kernel's tensor, as calling it gives.
+   */
+  readonly eager: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D | Float32Array;
   /** the tf-op composite, for a case a backend's fused kernel does not cover */
   readonly device: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D;
 };
 
 /** Defines a one-output host kernel; registering it is the registry's job, not an import's. */
 export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): HostKernel<A> {
+  /** the values from host memory: the wasm form where it applies, else the loop (never a view of the heap) */
+  const compute = (backend: unknown, backendName: string, infos: readonly tf.TensorInfo[], attrs: A): ArrayLike<number> => {
+    const shapes = infos.map((i) => i.shape);
+    if (def.wasm && backendName === 'wasm' && wasmStatsEnabled()) {
+      const be = wasmBackend(backend);
+      const fast = def.wasm(wasmStats(backend), infos.map((i) => be.getMemoryOffset(i.dataId)), attrs, shapes);
+      if (fast) return fast;
+    }
+    return def.host(infos.map((i) => view(backend, i)), attrs, shapes);
+  };
   const configs = HOST_BACKENDS.map((backendName): tf.KernelConfig => ({
     kernelName: def.name,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const infos = def.inputs.map((n) => inputs[n] as tf.TensorInfo);
-      const shapes = infos.map((i) => i.shape);
-      let fast: ArrayLike<number> | null = null;
-      if (def.wasm && backendName === 'wasm' && wasmStatsEnabled()) {
-        const be = wasmBackend(backend);
-        fast = def.wasm(wasmStats(backend), infos.map((i) => be.getMemoryOffset(i.dataId)), attrs as unknown as A, shapes);
-      }
-      // not a view: the allocation below may grow the wasm memory
-      const values = fast ?? def.host(infos.map((i) => view(backend, i)), attrs as unknown as A, shapes);
+      const values = compute(backend, backendName, def.inputs.map((n) => inputs[n] as tf.TensorInfo), attrs as unknown as A);
       const out = alloc(backend, [values.length]);
       (view(backend, out) as Float32Array).set(values);
       return out;
@@ -171,7 +180,12 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
     const inputs = Object.fromEntries(def.inputs.map((n, i) => [n, tensors[i]]));
     return tf.engine().runKernel(def.name, inputs, attrs) as tf.Tensor1D;
   };
-  return Object.assign(run, { configs, device: def.device });
+  const eager = (tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D | Float32Array => {
+    const name = tf.getBackend();
+    if (!hostKernelsEnabled() || !(HOST_BACKENDS as readonly string[]).includes(name)) return run(tensors, attrs);
+    return Float32Array.from(compute(tf.backend(), name, tensors, attrs));
+  };
+  return Object.assign(run, { configs, device: def.device, eager });
 }
 
 const CONCAT = 'ProbeConcat';
