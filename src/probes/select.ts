@@ -129,7 +129,10 @@ function gather(s: Float32Array, bits: Int32Array, m: number, g: Float32Array): 
   taken.fill(0);
 }
 
-/** Selects the ranks of the bucket holding wanted rank number `lo` (and those after it in the same bucket); returns the number of the next bucket's first rank. */
+/**
+ * Selects, within its bucket, wanted rank number `lo` and those after it in the same bucket;
+ * returns the number of the first wanted rank in the next bucket.
+ */
 function selectInBucket(g: Float32Array, first: Int32Array, size: Int32Array, at: Int32Array, lo: number): number {
   let hi = lo;
   while (hi + 1 < first.length && first[hi + 1] === first[lo]) hi++;
@@ -164,9 +167,9 @@ function distinctSorted(ranks: Int32Array): Int32Array {
 }
 
 /**
- * Puts the entry of sorted rank ranks[r] (a position in s, for r in rlo..rhi, ascending, all within
- * lo..hi) of s[lo..hi] in its sorted place. Partitions around a deterministic pivot, then goes into each side only if a rank falls
- * there; a rank in the block equal to the pivot is already in place.
+ * Puts the entries of sorted ranks ranks[rlo..rhi] (positions in s, ascending, all within lo..hi)
+ * of s[lo..hi] in their sorted places. Partitions around a deterministic pivot, then goes into each
+ * side only if a rank falls there; a rank in the block equal to the pivot is already in place.
  */
 function select(s: Float32Array, lo: number, hi: number, ranks: Int32Array, rlo: number, rhi: number, unbalanced: number): void {
   for (;;) {
