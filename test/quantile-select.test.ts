@@ -49,6 +49,14 @@ test('selected quantiles equal the sorted ones on random arrays of every size fr
   }
 });
 
+/** x with every 7th entry from `offset` on a NaN (quiet, signalling, either sign) or an infinity, written as bits. */
+function withNaNBits(x: Float32Array, offset: number): Float32Array {
+  const patterns = [0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fffffff, 0xffffffff, 0x7f800000, 0xff800000];
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  for (let i = 0; i < x.length; i++) if ((i + offset) % 7 === 0) bits[i] = patterns[(i + offset) % patterns.length];
+  return x;
+}
+
 /** Inputs that defeat naive pivots, or that only the sort's order beyond `<` decides. */
 function adversarial(n: number, seed: number): [string, Float32Array][] {
   const r = rng(seed, 'quantile-select-adversarial');
@@ -71,6 +79,8 @@ function adversarial(n: number, seed: number): [string, Float32Array][] {
     ['NaN here and there', withNaN(0.05)],
     ['mostly NaN', withNaN(0.9)],
     ['all NaN', new Float32Array(n).fill(NaN)],
+    // NaN of either sign and any payload (x86 makes 0·∞ a negative NaN): the sort puts all of them last
+    ['NaN bit patterns', withNaNBits(normals(n, seed), r.int(1 << 30))],
     ['one NaN first', Float32Array.from(idx, (i) => (i === 0 ? NaN : i))],
     ['±Infinity', Float32Array.from(normals(n, seed), (v) => (v > 1 ? Infinity : v < -1 ? -Infinity : v))],
     ['only ±Infinity', Float32Array.from(idx, () => (r.float() < 0.5 ? -Infinity : Infinity))],

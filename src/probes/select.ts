@@ -30,8 +30,7 @@ const SMALL = 16;
 const MAX_UNBALANCED = 4;
 
 // Reused across calls: the probe runs on the same layer sizes every time, so no allocation per call.
-let scratch = new Float32Array(0);
-let scratchBits = new Int32Array(0); // the same memory, as bit patterns
+let scratch = new Float32Array(0); // a copy of the input, when it is not float32 or has NaNs
 let gathered = new Float32Array(0);
 const counts = new Int32Array(1 << BUCKET_BITS);
 const taken = new Int32Array(1 << BUCKET_BITS); // per bucket: 1 + where it goes in `gathered`, 0 = not wanted
@@ -47,14 +46,17 @@ const bucketOf = (b: number): number => (b ^ ((b >> 31) | 0x80000000)) >>> SHIFT
 export function quantilesBySelection(x: ArrayLike<number>, fractions: readonly number[]): number[] {
   const n = x.length;
   if (n === 0) return fractions.map(() => NaN); // as indexing an empty sorted array gives
-  if (scratch.length < n) {
-    scratch = new Float32Array(n);
-    scratchBits = new Int32Array(scratch.buffer);
-    gathered = new Float32Array(n);
+  if (gathered.length < n) gathered = new Float32Array(n);
+  const g = gathered;
+  // Read in place when x is float32 (the probe's case: a view of the tensor's memory), and copied
+  // without its NaNs only if it has any: the sort puts NaN after every number, so ranks ≥ m are NaN.
+  let s = x instanceof Float32Array ? x : copy(x), bits = bitsOf(s), m = n;
+  if (histogram(bits, n) > 0) {
+    s = copy(x);
+    m = dropNaN(s, n);
+    bits = bitsOf(s);
+    histogram(bits, m);
   }
-  const s = scratch, bits = scratchBits, g = gathered;
-  s.set(x);
-  const m = dropNaN(s, n); // the sort puts NaN after every number, so ranks ≥ m are NaN
 
   // positions h = (n − 1)·p, their two ranks, and the ranks to select: ascending, distinct, < m
   const count = fractions.length;
@@ -71,7 +73,6 @@ export function quantilesBySelection(x: ArrayLike<number>, fractions: readonly n
   const wanted = distinctSorted(ranks.subarray(0, r));
   const at = new Int32Array(wanted.length); // where each wanted rank's value ends up in `g`
 
-  histogram(bits, m);
   const first = new Int32Array(wanted.length), size = new Int32Array(wanted.length);
   locate(wanted, first, size, at);
   gather(s, bits, m, g);
@@ -89,11 +90,26 @@ export function quantilesBySelection(x: ArrayLike<number>, fractions: readonly n
   return out;
 }
 
-/** Counts of the entries s[0..m) per bucket, from their bit patterns. */
-function histogram(bits: Int32Array, m: number): void {
+/** Counts of the entries per bucket, from their bit patterns bits[0..m); returns how many are NaN. */
+function histogram(bits: Int32Array, m: number): number {
   counts.fill(0);
-  for (let i = 0; i < m; i++) counts[bucketOf(bits[i])]++;
+  let nan = 0;
+  for (let i = 0; i < m; i++) {
+    const b = bits[i];
+    counts[bucketOf(b)]++;
+    if ((b & 0x7fffffff) > 0x7f800000) nan++; // exponent all ones, mantissa not zero
+  }
+  return nan;
 }
+
+/** x as float32 in the scratch array (its first x.length entries). */
+function copy(x: ArrayLike<number>): Float32Array {
+  if (scratch.length < x.length) scratch = new Float32Array(x.length);
+  scratch.set(x);
+  return scratch;
+}
+
+const bitsOf = (s: Float32Array): Int32Array => new Int32Array(s.buffer, s.byteOffset, s.length);
 
 /**
  * Walks the buckets in order: for each wanted rank (ascending) the start and size of its bucket
