@@ -28,8 +28,9 @@ const rand = (n: number, seed: number) => {
   return Float32Array.from({ length: n }, () => 2 * r.float() - 1);
 };
 
-// odd widths (not multiples of 4 or of the 2×16 block), the study's widths, and batch sizes 1, 31, 32, 33
-const SHAPES: [number, number, number][] = [[7, 3, 1], [3, 7, 31], [13, 9, 32], [10, 33, 33], [5, 1, 2], [1, 5, 17], [37, 30, 32], [256, 500, 32]];
+// odd widths (not multiples of 4 or of the 2×16 block), the study's widths, batch sizes 1, 31, 32, 33,
+// and evaluation-sized N over several 64-column panels with a ragged last one (130 = 2·64 + 2)
+const SHAPES: [number, number, number][] = [[7, 3, 1], [3, 7, 31], [13, 9, 32], [10, 33, 33], [5, 1, 2], [1, 5, 17], [37, 30, 32], [256, 500, 32], [13, 9, 130], [37, 30, 200]];
 
 for (const set of [KernelSet.relaxedSimd, KernelSet.simd]) {
   test(`product kernels (${set}) match float64 loops for odd shapes and batch sizes 1, 31, 32, 33`, () => {

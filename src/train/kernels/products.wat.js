@@ -16,6 +16,8 @@ import { ACT_LOCALS, FUSED_ACTIVATIONS, activate, derivative } from './activatio
 
 // 2 × 4 measured best here (~80% of a register-only relaxed_madd loop; 4×3, 3×4 and wider spill)
 const MR = 2, NV = 4;
+// columns per panel (a multiple of 4·NV): B's panel of the study's first layer, 784 × 64 floats, is 200 KB
+const PANEL = 64;
 
 /** @param {{ relaxed: boolean, mr?: number, nv?: number }} o */
 export default function products({ relaxed, mr = MR, nv = NV }) {
@@ -48,9 +50,14 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
   // C address of row $i + r, column $n + 4v, in bytes
   const cAddr = (base, r, v) => `(i32.add (local.get ${base}) (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $n4)) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v}))))`;
 
-  function routine(name, params, epilogueVec, epilogueScalar, prologue, rowEnd, finale) {
+  /**
+   * One kernel. Columns run in panels of `panel` (all rows for one panel, then the next), so the
+   * panel of B the rows reuse stays in cache when N is large (evaluation: N = 1,000 inputs); the
+   * step's N = 32 is one panel. Each element of C is computed the same way whatever the panel.
+   */
+  function routine(name, params, epilogueVec, epilogueScalar, prologue, rowEnd, finale, panel = PANEL) {
     const locals = ['(local $i i32) (local $n i32) (local $s i32) (local $pa i32) (local $pb i32) (local $arow i32) (local $bcol i32)',
-      '(local $ai4 i32) (local $as4 i32) (local $n4 i32) (local $w v128) (local $acc f32) (local $g v128) (local $nv v128) (local $nw v128) (local $ga f32) (local $va f32) (local $wa f32)',
+      '(local $n0 i32) (local $nend i32) (local $ai4 i32) (local $as4 i32) (local $n4 i32) (local $w v128) (local $acc f32) (local $g v128) (local $nv v128) (local $nw v128) (local $ga f32) (local $va f32) (local $wa f32)',
       '(local $sg v128) (local $sv v128) (local $sw v128) (local $mx v128) (local $sgs f64) (local $svs f64) (local $sws f64) (local $mxs f32) (local $bias v128) (local $lr4 v128) (local $mu4 v128)',
       `(local $zv v128) (local $av v128) (local $gv v128) ${ACT_LOCALS}`,
       Array.from({ length: nv }, (_, v) => `(local $x${v} v128)`).join(' '),
@@ -58,22 +65,24 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
     emit(`(func (export "${name}") ${params}\n${locals}`);
     emit(`(local.set $ai4 (i32.shl (local.get $ai) (i32.const 2))) (local.set $as4 (i32.shl (local.get $as) (i32.const 2))) (local.set $n4 (i32.shl (local.get $N) (i32.const 2)))`);
     emit(prologue);
+    emit('(block $pdone (loop $pl (br_if $pdone (i32.ge_u (local.get $n0) (local.get $N)))');
+    emit(`(local.set $nend (i32.add (local.get $n0) (i32.const ${panel}))) (if (i32.gt_u (local.get $nend) (local.get $N)) (then (local.set $nend (local.get $N)))) (local.set $i (i32.const 0))`);
     // rows in blocks of R, then one at a time
     for (const R of [mr, 1]) {
       emit(`(block $rdone${R} (loop $rl${R}`);
       emit(`(br_if $rdone${R} (i32.gt_u (i32.add (local.get $i) (i32.const ${R})) (local.get $I)))`);
       emit(`(local.set $arow (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $ai4))))`);
-      emit(`(local.set $n (i32.const 0))`);
+      emit(`(local.set $n (local.get $n0))`);
       for (let V = nv; V >= 1; V--) {
         emit(`(block $cdone${R}_${V} (loop $cl${R}_${V}`);
-        emit(`(br_if $cdone${R}_${V} (i32.gt_u (i32.add (local.get $n) (i32.const ${4 * V})) (local.get $N)))`);
+        emit(`(br_if $cdone${R}_${V} (i32.gt_u (i32.add (local.get $n) (i32.const ${4 * V})) (local.get $nend)))`);
         emit(`(local.set $bcol (i32.add (local.get $B) (i32.shl (local.get $n) (i32.const 2))))`);
         emit(block(R, V, epilogueVec));
         emit(`(local.set $n (i32.add (local.get $n) (i32.const ${4 * V}))) (br $cl${R}_${V})))`);
       }
       // the last N mod 4 columns, one scalar dot product each
       emit(`(block $tdone${R} (loop $tl${R}`);
-      emit(`(br_if $tdone${R} (i32.ge_u (local.get $n) (local.get $N)))`);
+      emit(`(br_if $tdone${R} (i32.ge_u (local.get $n) (local.get $nend)))`);
       for (let r = 0; r < R; r++) {
         emit(`(local.set $acc (f32.const 0)) (local.set $pa (i32.add (local.get $arow) (i32.mul (local.get $ai4) (i32.const ${r})))) (local.set $pb (i32.add (local.get $B) (i32.shl (local.get $n) (i32.const 2)))) (local.set $s (local.get $S))`);
         emit(`(block $sd (loop $sl (br_if $sd (i32.eqz (local.get $s)))`);
@@ -85,6 +94,7 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
       emit(rowEnd);
       emit(`(local.set $i (i32.add (local.get $i) (i32.const ${R}))) (br $rl${R})))`);
     }
+    emit('(local.set $n0 (local.get $nend)) (br $pl)))');
     emit(finale);
     emit(')');
   }
@@ -131,7 +141,10 @@ export default function products({ relaxed, mr = MR, nv = NV }) {
       '(f32.store (local.get $stats) (f32.demote_f64 (local.get $sgs)))',
       '(f32.store offset=4 (local.get $stats) (local.get $mxs))',
       '(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $svs)))',
-      '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n'));
+      '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n'),
+    // one panel: its B (the batch-major input, batch × fanIn) is small, and the moments' f32 lane
+    // groups stay whole rows
+    1 << 30);
   // The forward product with its activation in the epilogue, one export per activation:
   // C = z = A·B + bias, Ao = f(z); both outputs written in the same pass.
   const sAddr = sgdScalarAddr;
