@@ -110,3 +110,41 @@ export async function measureProcesses(root: string, python: string, repeats = 3
   }
   return { probe, torch, torchVersion };
 }
+
+export interface PeakPair { readonly alone: number; readonly together: readonly number[] }
+
+/**
+ * The machine's own concurrency limit: the register-only peak loop on one thread, then on two
+ * worker threads at once (as two sweep workers would run). Nothing is loaded or stored, so two
+ * cores each give their full rate; a shortfall is the cores themselves (shared execution units,
+ * throttling, or a hypervisor time-slicing two vCPUs) and bounds what two runs can keep.
+ */
+export async function measurePeakPair(seconds = 2): Promise<PeakPair> {
+  const { Worker } = await import('node:worker_threads');
+  const src = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { setFlagsFromString } = require('node:v8');
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+    const mod = new WebAssembly.Module(require('node:fs').readFileSync(workerData.file));
+    const m = new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }).exports;
+    m.peak(1e5);
+    parentPort.postMessage('ready');
+    parentPort.once('message', () => {
+      const t0 = performance.now(); let n = 0;
+      while (performance.now() - t0 < workerData.ms) { m.peak(2e5); n++; }
+      parentPort.postMessage((64 * 2e5 * n) / ((performance.now() - t0) * 1e6));
+    });`;
+  const file = new URL('../src/train/kernels/products.wasm', import.meta.url).pathname;
+  const run = async (k: number): Promise<number[]> => {
+    const ws = Array.from({ length: k }, () => new Worker(src, { eval: true, workerData: { file, ms: seconds * 1000 } }));
+    await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+    const out = ws.map((w) => new Promise<number>((r) => w.once('message', r)));
+    ws.forEach((w) => w.postMessage('go'));
+    const rates = await Promise.all(out);
+    await Promise.all(ws.map((w) => w.terminate()));
+    return rates;
+  };
+  const alone = Math.max(...(await run(1)), ...(await run(1)));
+  const together = await run(2);
+  return { alone, together };
+}

@@ -31,7 +31,7 @@ import { Mlp, type EngineKind } from '../src/train/engine.js';
 import { initParams } from '../src/train/model.js';
 import { permutation, rng } from '../src/train/rng.js';
 import { kernelSet } from '../src/train/kernels/products.js';
-import { measureProcesses, measureProducts, type ProcessFigures, type ProductFigures } from './products.js';
+import { measurePeakPair, measureProcesses, measureProducts, type PeakPair, type ProcessFigures, type ProductFigures } from './products.js';
 import { nodeDispatch, type NodeDispatch } from './node-dispatch.js';
 
 const argv = process.argv.slice(2);
@@ -219,13 +219,15 @@ async function main(): Promise<void> {
     return { ...s, ratio: ref ? s.on / ref.ms[s.combo] : NaN, overhead: s.on / s.off - 1 };
   });
   let memory: Awaited<ReturnType<typeof longRun>> | null = null;
-  let pair: { msPerStep: number } | null = null;
+  let pair: { msPerStep: number; soloMsPerStep: number; peak: PeakPair } | null = null;
   if (!quick) {
     log('full run: probe run relu-sigmoid-relu, 10 epochs, all probes, wasm (RSS sampled every 0.5 s)…');
     memory = await longRun(10);
-    log('two concurrent runs (1 epoch each, as two sweep workers)…');
+    log('one run alone, then two concurrent runs (1 epoch each, as two sweep workers), and the peak loop alone and ×2…');
+    const perStep = (b: Awaited<ReturnType<typeof longRun>>) => (b.json.seconds * 1000) / b.json.steps;
+    const solo = perStep(await longRun(1));
     const both = await Promise.all([longRun(1), longRun(1)]);
-    pair = { msPerStep: median(both.map((b) => (b.json.seconds * 1000) / b.json.steps)) };
+    pair = { msPerStep: median(both.map(perStep)), soloMsPerStep: solo, peak: await measurePeakPair() };
   }
   // report
   const p = (s: string) => process.stdout.write(s + '\n');
@@ -276,7 +278,9 @@ async function main(): Promise<void> {
     const runs = 64 * 9, epochs = 10, stepsPerEpoch = 1875;
     const perRunS = (pair.msPerStep * stepsPerEpoch * epochs) / 1000;
     const hours = (runs * perRunS) / 2 / 3600;
-    p(`two concurrent runs: ${pair.msPerStep.toFixed(2)} ms/step each (incl. evaluation) → full grid 64 × 9 seeds × 10 epochs on 2 workers ≈ ${hours.toFixed(1)} h (576 runs × ${perRunS.toFixed(0)} s ÷ 2; measured on relu-sigmoid-relu)`);
+    p(`two concurrent runs: ${pair.msPerStep.toFixed(2)} ms/step each (incl. evaluation) against ${pair.soloMsPerStep.toFixed(2)} for the same 1-epoch run alone: ${((2 * pair.soloMsPerStep) / pair.msPerStep).toFixed(2)}× the single-run throughput → full grid 64 × 9 seeds × 10 epochs on 2 workers ≈ ${hours.toFixed(1)} h (576 runs × ${perRunS.toFixed(0)} s ÷ 2; measured on relu-sigmoid-relu)`);
+    const { alone, together } = pair.peak;
+    p(`the cores' own limit, same run: the register-only peak loop gives ${alone.toFixed(1)} GFLOP/s on one thread and ${together.map((g) => g.toFixed(1)).join(' + ')} on two at once: ${(together.reduce((a, b) => a + b, 0) / alone).toFixed(2)}× with nothing shared but the cores`);
   }
   // the attached-probe path (bench/attach.ts), a section of its own
   if (!flag('no-attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) p(line);
