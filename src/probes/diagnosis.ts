@@ -21,15 +21,61 @@ function band(spec: ActivationSpec, t: SatThresholds): Band {
   return { lo: spec.saturation.low(t), hi: spec.saturation.high ? spec.saturation.high(t) : Infinity };
 }
 
-const outside = (v: number, b: Band) => v < b.lo || v > b.hi;
-
 /** A layer's activation as the diagnosis reads it: where it dies and where it saturates, if it can. */
 interface LayerRule {
   readonly spec: ActivationSpec;
   /** z ≤ this is inactive; null when the activation cannot die */
   readonly deadAt: number | null;
   /** the run's, the stricter and the looser thresholds; null when it cannot saturate */
-  readonly sat: { readonly run: Band; readonly strict: Band; readonly loose: Band } | null;
+  readonly sat: Bands | null;
+}
+
+interface Bands { readonly run: Band; readonly strict: Band; readonly loose: Band }
+
+/**
+ * Over `[units, n]` (unit-major) entries: how many are ≤ at (NaN is not), and per input, added
+ * into `count`.
+ */
+function countBelow(z: Float32Array, units: number, n: number, at: number, count: Int32Array): number {
+  let total = 0;
+  for (let u = 0; u < units; u++) {
+    const base = u * n;
+    for (let x = 0; x < n; x++) {
+      const off = z[base + x] <= at ? 1 : 0;
+      count[x] += off;
+      total += off;
+    }
+  }
+  return total;
+}
+
+/**
+ * Over `[units, n]` (unit-major) entries, in one pass: per input, how many lie outside the run's
+ * band (added into `count`), and in all, how many lie outside each band (NaN lies in every band).
+ * Returns [run, strict, loose] in `totals`.
+ */
+function countSaturated(a: Float32Array, units: number, n: number, bands: Bands, count: Int32Array, totals: Float64Array): void {
+  const rlo = bands.run.lo, rhi = bands.run.hi, slo = bands.strict.lo, shi = bands.strict.hi, llo = bands.loose.lo, lhi = bands.loose.hi;
+  let run = 0, strict = 0, loose = 0;
+  for (let u = 0; u < units; u++) {
+    const base = u * n;
+    for (let x = 0; x < n; x++) {
+      const v = a[base + x], out = v < rlo || v > rhi ? 1 : 0;
+      count[x] += out;
+      run += out;
+      strict += v < slo || v > shi ? 1 : 0;
+      loose += v < llo || v > lhi ? 1 : 0;
+    }
+  }
+  totals[0] = run; totals[1] = strict; totals[2] = loose;
+}
+
+/** Over `[units, n]` entries: per input, how many lie outside the band (NaN does not), added into `count`. */
+function countOutside(a: Float32Array, units: number, n: number, b: Band, count: Int32Array): void {
+  for (let u = 0; u < units; u++) {
+    const base = u * n;
+    for (let x = 0; x < n; x++) { const v = a[base + x]; if (v < b.lo || v > b.hi) count[x]++; }
+  }
 }
 
 function ruleOf(act: string, t: SatThresholds): LayerRule {
@@ -72,58 +118,77 @@ export class DiagnosisAccumulator {
   /** per input, in order: bit 0 wrong, bit 1 true_unit_off, bit 2 prev_saturated */
   private readonly flags: number[] = [];
   private readonly prevGrad: number[] = [];
+  /** per layer, per input of the current chunk: units inactive; units saturated (the run's band) */
+  private offBy: Int32Array[];
+  private satBy: Int32Array[];
+  private best = new Float64Array(0);
+  private arg = new Int32Array(0);
+  private readonly totals = new Float64Array(3);
 
   private readonly rules: readonly LayerRule[];
 
   constructor(readonly acts: readonly string[], readonly widths: readonly number[], readonly settings: SatThresholds) {
     this.rules = acts.map((a) => ruleOf(a, settings));
     this.sums = acts.map(() => ({ inactive: 0, deadInputs: 0, majority: 0, sat: 0, strict: 0, loose: 0, satInputs: 0, deriv: 0, grad: 0 }));
+    this.offBy = acts.map(() => new Int32Array(0));
+    this.satBy = this.offBy;
   }
 
+  /**
+   * Reads each layer's `[units, n]` arrays in memory order (unit outer, input inner), once per
+   * layer, keeping the per-input counts in reused typed arrays; the input-outer order read one
+   * float per stride of n and called the spec's `df` per entry. Counts are the same integers in
+   * any order; the float64 sum `deriv` differs from an input-outer order by rounding only
+   * (test/diagnosis-add.test.ts allows 1e-12 relative).
+   */
   add(c: EvalChunk): void {
     const L = this.acts.length, n = c.n;
-    const out = c.layers[L - 1], outDead = this.rules[L - 1].deadAt, classes = this.widths[L - 1];
+    if (this.offBy[0].length < n) {
+      this.offBy = this.acts.map(() => new Int32Array(n));
+      this.satBy = this.acts.map(() => new Int32Array(n));
+    }
     for (let l = 0; l < L; l++) {
       const rule = this.rules[l], units = this.widths[l], { z, a, gradNorm } = c.layers[l], s = this.sums[l];
       for (let x = 0; x < n; x++) s.grad += gradNorm[x];
+      const off = this.offBy[l], sat = this.satBy[l];
       if (rule.deadAt !== null) {
-        const at = rule.deadAt;
+        off.fill(0, 0, n);
+        s.inactive += countBelow(z, units, n, rule.deadAt, off);
         for (let x = 0; x < n; x++) {
-          let off = 0;
-          for (let u = 0; u < units; u++) if (z[u * n + x] <= at) off++;
-          s.inactive += off;
-          if (off === units) s.deadInputs++;
-          if (off > MOST * units) s.majority++;
+          if (off[x] === units) s.deadInputs++;
+          if (off[x] > MOST * units) s.majority++;
         }
+        // an activation that dies and saturates (relu6) is read as dying; before the output, prev_saturated still needs its saturation
+        if (rule.sat && l === L - 2) { sat.fill(0, 0, n); countOutside(a, units, n, rule.sat.run, sat); }
       } else if (rule.sat) {
-        const { run, strict, loose } = rule.sat, df = rule.spec.df;
-        for (let x = 0; x < n; x++) {
-          let sat = 0;
-          for (let u = 0; u < units; u++) {
-            const i = u * n + x, v = a[i];
-            if (outside(v, run)) sat++;
-            if (outside(v, strict)) s.strict++;
-            if (outside(v, loose)) s.loose++;
-            s.deriv += df(z[i], v);
-          }
-          s.sat += sat;
-          if (sat > MOST * units) s.satInputs++;
-        }
+        sat.fill(0, 0, n);
+        const t = this.totals;
+        countSaturated(a, units, n, rule.sat, sat, t);
+        s.sat += t[0]; s.strict += t[1]; s.loose += t[2];
+        // the spec's own loop (one call site per activation, inlined); its mean times the entries is the sum up to one rounding
+        const len = units * n;
+        s.deriv += rule.spec.meanDf(z.subarray(0, len), a.subarray(0, len)) * len;
+        for (let x = 0; x < n; x++) if (sat[x] > MOST * units) s.satInputs++;
       }
     }
-    const prev = L >= 2 ? c.layers[L - 2] : null, prevSat = L >= 2 ? this.rules[L - 2].sat : null, prevUnits = L >= 2 ? this.widths[L - 2] : 0;
+    const out = c.layers[L - 1], outDead = this.rules[L - 1].deadAt, classes = this.widths[L - 1];
+    // prediction: arg-max of the output, first on ties (as tf.argMax), class outer
+    const best = this.best.length >= n ? this.best : (this.best = new Float64Array(n));
+    const arg = this.arg.length >= n ? this.arg : (this.arg = new Int32Array(n));
+    best.fill(-Infinity, 0, n);
+    arg.fill(0, 0, n);
+    for (let k = 0; k < classes; k++) {
+      const base = k * n;
+      for (let x = 0; x < n; x++) { const v = out.a[base + x]; if (v > best[x]) { best[x] = v; arg[x] = k; } }
+    }
+    // the layer before the output: its per-input count of saturated units is the one taken above (the run's band)
+    const prev = L >= 2 ? c.layers[L - 2] : null, prevSat = L >= 2 && this.rules[L - 2].sat ? this.satBy[L - 2] : null;
+    const prevMost = L >= 2 ? MOST * this.widths[L - 2] : 0;
     for (let x = 0; x < n; x++) {
       const y = c.labels[x];
-      // prediction: arg-max of the output, first on ties (as tf.argMax)
-      let best = -Infinity, arg = 0;
-      for (let k = 0; k < classes; k++) { const v = out.a[k * n + x]; if (v > best) { best = v; arg = k; } }
-      let f = arg !== y ? 1 : 0;
+      let f = arg[x] !== y ? 1 : 0;
       if (outDead !== null && out.z[y * n + x] <= outDead) { f |= 2; this.trueInactive++; }
-      if (prev && prevSat) {
-        let sat = 0;
-        for (let u = 0; u < prevUnits; u++) if (outside(prev.a[u * n + x], prevSat.run)) sat++;
-        if (sat > MOST * prevUnits) f |= 4;
-      }
+      if (prevSat && prevSat[x] > prevMost) f |= 4;
       this.flags.push(f);
       this.prevGrad.push(prev ? prev.gradNorm[x] : NaN);
     }
