@@ -28,11 +28,13 @@ export function evaluateDiagnosed(model: Mlp, data: Pick<Dataset, 'test' | 'lut'
   for (let start = 0; start < split.n; start += chunk) {
     const size = Math.min(chunk, split.n - start);
     const batch = builder.build(identity, start, size);
-    const r = model.evaluateDetail(batch.xf, batch.onehot);
+    // the accumulator reads the chunk's tensors in place and keeps only counts and sums
+    model.withEvaluateDetail(batch.xf, batch.onehot, (r) => {
+      lossSum += r.lossSum;
+      correct += r.correct;
+      acc.add({ n: size, labels: split.labels.subarray(start, start + size), layers: r.layers });
+    });
     disposeBatch(batch);
-    lossSum += r.lossSum;
-    correct += r.correct;
-    acc.add({ n: size, labels: split.labels.subarray(start, start + size), layers: r.layers });
   }
   return { loss: lossSum / split.n, acc: correct / split.n, diagnosis: acc.finish(gradRef) };
 }

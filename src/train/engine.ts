@@ -22,7 +22,7 @@ import { dense, weightGrad } from './kernels/products.js';
 import { activateFused, backActivation, backDataActivation, biasGradSgd, denseActivate, weightUpdate } from './kernels/fused.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
-import { concatVectors } from './kernels/host.js';
+import { concatVectors, HOST_BACKENDS, view } from './kernels/host.js';
 
 import type { EngineKind } from './choices.js';
 
@@ -280,11 +280,44 @@ export class Mlp {
    * Evaluation with what the diagnosis needs, for `xf` of `[features, n]`: loss sum, correct
    * count, and per layer z and a (`[units, n]`, z after batch norm in its evaluation form) and
    * each input's own gradient size ‖∂L_x/∂u‖ at the layer's pre-activation u = W·h + b
-   * (L_x = −log p(true class | x), not averaged over the batch).
+   * (L_x = −log p(true class | x), not averaged over the batch). The arrays are copies the caller
+   * keeps; {@link withEvaluateDetail} lends them instead.
    */
   evaluateDetail(xf: tf.Tensor2D, onehot: tf.Tensor2D): EvalDetail {
+    const parts = this.detailTensors(xf, onehot);
+    const data = parts.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(parts);
+    return this.detailOf(data);
+  }
+
+  /**
+   * {@link evaluateDetail}'s figures lent to `use` for the length of the call: on host backends
+   * (wasm, cpu) the arrays are the tensors' own memory, read in place (an evaluation's readback
+   * was ~61 MB of fresh copies per pass over the test set); elsewhere, copies. `use` must not run
+   * tf ops nor keep the arrays: on wasm any allocation may grow the heap and detach them, and the
+   * tensors are disposed when it returns.
+   */
+  withEvaluateDetail<T>(xf: tf.Tensor2D, onehot: tf.Tensor2D, use: (detail: EvalDetail) => T): T {
+    if (!(HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) return use(this.evaluateDetail(xf, onehot));
+    const parts = this.detailTensors(xf, onehot);
+    try {
+      // views only now, after the last allocation; none happens until `use` returns
+      const backend = tf.backend();
+      const data = parts.map((t) => {
+        const v = view(backend, t);
+        if (!(v instanceof Float32Array) || v.length !== t.size) throw new Error(`evaluation: no float32 view of a tensor of ${t.size} (got ${v.constructor.name} of ${v.length})`);
+        return v;
+      });
+      return use(this.detailOf(data));
+    } finally {
+      tf.dispose(parts);
+    }
+  }
+
+  /** [loss sum and correct count, ...z per layer, ...a per layer, ...‖∂L_x/∂u‖ per layer], kept outside any tidy */
+  private detailTensors(xf: tf.Tensor2D, onehot: tf.Tensor2D): tf.Tensor[] {
     const L = this.layers.length;
-    const parts = tf.tidy(() => {
+    return tf.tidy(() => {
       const { zs, as } = this.evalForward(xf);
       const h = as[L - 1];
       const logp = tf.logSoftmax(tf.transpose(h));
@@ -304,8 +337,10 @@ export class Mlp {
       }
       return [tf.stack([lossSum, correct]), ...zs, ...as, ...norms];
     });
-    const data = parts.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(parts);
+  }
+
+  private detailOf(data: readonly Float32Array[]): EvalDetail {
+    const L = this.layers.length;
     return {
       lossSum: data[0][0],
       correct: data[0][1],
