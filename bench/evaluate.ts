@@ -1,8 +1,10 @@
 /**
  * The evaluation's cost: ms per `evaluateDiagnosed` on the MNIST test set (10,000 inputs, chunks
  * of 1,000), and, apart, ms per evaluation spent in `DiagnosisAccumulator.add` alone (fed the
- * chunks of one evaluation, read back once). Medians of the rounds after the first (warm-up).
- * A noisy machine moves these figures; compare runs taken side by side.
+ * chunks of one evaluation, read back once). Medians of the rounds after the first (warm-up),
+ * in wall time and in this process's CPU time (user + system, less moved by other processes on
+ * the cores than wall time, not unmoved). A busy machine moves these figures; compare runs taken
+ * side by side.
  *
  *   node dist/bench/evaluate.js [combo=relu-sigmoid-relu] [rounds=5] [backend=wasm]
  */
@@ -27,11 +29,13 @@ const arch = { sizes, activations: acts };
 const model = new Mlp(arch, initParams(arch, 1), { lr: 0.01, momentum: 0.5 });
 const median = (xs: readonly number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
-const whole: number[] = [];
+const whole: number[] = [], wholeCpu: number[] = [];
 for (let r = 0; r < rounds; r++) {
-  const t = performance.now();
+  const t = performance.now(), c = process.cpuUsage();
   evaluateDiagnosed(model, data, DEFAULT_PROBE_SETTINGS, null);
+  const dc = process.cpuUsage(c);
   whole.push(performance.now() - t);
+  wholeCpu.push((dc.user + dc.system) / 1000);
 }
 
 // the chunks of one evaluation, read back once, then `add` alone over and over
@@ -55,4 +59,4 @@ for (let r = 0; r < rounds; r++) {
   adds.push(performance.now() - t);
 }
 const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
-console.log(`${combo} on ${tf.getBackend()}: evaluateDiagnosed ${median(whole.slice(1)).toFixed(0)} ms (rounds ${fmt(whole)}); add+finish ${median(adds.slice(1)).toFixed(1)} ms (rounds ${fmt(adds)})`);
+console.log(`${combo} on ${tf.getBackend()}: evaluateDiagnosed ${median(whole.slice(1)).toFixed(0)} ms, cpu ${median(wholeCpu.slice(1)).toFixed(0)} ms (rounds ${fmt(whole)}); add+finish ${median(adds.slice(1)).toFixed(1)} ms (rounds ${fmt(adds)})`);

@@ -33,25 +33,25 @@ interface LayerRule {
 interface Bands { readonly run: Band; readonly strict: Band; readonly loose: Band }
 
 /**
- * Over `[units, n]` (unit-major) entries: how many are ≤ at (NaN is not), and per input, added
- * into `count`.
+ * Over `[units, n]` (unit-major) entries: how many are ≤ at (NaN is not), and per input, into
+ * `count` (zeroed by the caller).
  */
 function countBelow(z: Float32Array, units: number, n: number, at: number, count: Int32Array): number {
   let total = 0;
   for (let u = 0; u < units; u++) {
     const base = u * n;
-    for (let x = 0; x < n; x++) {
-      const off = z[base + x] <= at ? 1 : 0;
-      count[x] += off;
-      total += off;
-    }
+    // `+(…)` rather than `? 1 : 0`: V8 then emits no branch, which on real activations (signs
+    // with no pattern) mispredicted half the time, ~4× slower measured
+    for (let x = 0; x < n; x++) count[x] += +(z[base + x] <= at);
   }
+  for (let x = 0; x < n; x++) total += count[x];
   return total;
 }
 
 /**
  * Over `[units, n]` (unit-major) entries, in one pass: per input, how many lie outside the run's
- * band (added into `count`), and in all, how many lie outside each band (NaN lies in every band).
+ * band (into `count`, zeroed by the caller), and in all, how many lie outside each band (NaN lies
+ * in every band).
  * Returns [run, strict, loose] in `totals`.
  */
 function countSaturated(a: Float32Array, units: number, n: number, bands: Bands, count: Int32Array, totals: Float64Array): void {
@@ -59,22 +59,23 @@ function countSaturated(a: Float32Array, units: number, n: number, bands: Bands,
   let run = 0, strict = 0, loose = 0;
   for (let u = 0; u < units; u++) {
     const base = u * n;
+    // no branches (see countBelow): `|` of the two comparisons is `||` without the jump
     for (let x = 0; x < n; x++) {
-      const v = a[base + x], out = v < rlo || v > rhi ? 1 : 0;
-      count[x] += out;
-      run += out;
-      strict += v < slo || v > shi ? 1 : 0;
-      loose += v < llo || v > lhi ? 1 : 0;
+      const v = a[base + x];
+      count[x] += +(v < rlo) | +(v > rhi);
+      strict += +(v < slo) | +(v > shi);
+      loose += +(v < llo) | +(v > lhi);
     }
   }
+  for (let x = 0; x < n; x++) run += count[x];
   totals[0] = run; totals[1] = strict; totals[2] = loose;
 }
 
 /** Over `[units, n]` entries: per input, how many lie outside the band (NaN does not), added into `count`. */
-function countOutside(a: Float32Array, units: number, n: number, b: Band, count: Int32Array): void {
+function countOutside(a: Float32Array, units: number, n: number, { lo, hi }: Band, count: Int32Array): void {
   for (let u = 0; u < units; u++) {
     const base = u * n;
-    for (let x = 0; x < n; x++) { const v = a[base + x]; if (v < b.lo || v > b.hi) count[x]++; }
+    for (let x = 0; x < n; x++) { const v = a[base + x]; count[x] += +(v < lo) | +(v > hi); }
   }
 }
 
