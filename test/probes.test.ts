@@ -17,7 +17,8 @@ import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend
 
 // wasm (the SIMD statistics, the probes' JavaScript loops, tf-op composites), cpu, and tfjs-node when it loads
 /** A probe's values as numbers, whether it computed them on the host or on the device. */
-const valuesOf = (v: ProbeValues): number[] => Array.from(v instanceof Float32Array ? v : v.dataSync());
+// as the trace stores them: float32
+const valuesOf = (v: ProbeValues): number[] => Array.from(v instanceof tf.Tensor ? v.dataSync() : Float32Array.from(v));
 
 const MODES: readonly Mode[] = [
   ...(await allModes()).slice(0, 1),

@@ -114,7 +114,7 @@ test('the distribution probe on wasm host memory records the sort-based values, 
   const zs = Float32Array.from(normals(500 * 32, 7), (v) => (r.float() < 0.01 ? NaN : v));
   const as = Float32Array.from(zs, (v) => (v > 0 ? v : v === v ? (r.float() < 0.5 ? -0 : 0) : NaN));
   const z = tf.tensor2d(zs, [500, 32]), a = tf.tensor2d(as, [500, 32]);
-  const got = tf.tidy(() => { const v = distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: DEFAULT_PROBE_SETTINGS } as never); return v instanceof Float32Array ? v : v.dataSync(); });
+  const got = tf.tidy(() => { const v = distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: DEFAULT_PROBE_SETTINGS } as never); return v instanceof tf.Tensor ? v.dataSync() : Float32Array.from(v); });
   tf.dispose([z, a]);
   const levels = QUANTILES.map((p) => p / 100);
   const want = [...bySort(zs, levels), ...bySort(as, levels)].map(Math.fround); // the kernel's output is float32

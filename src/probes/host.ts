@@ -28,6 +28,8 @@ export class ProbeHost implements TensorHooks {
   private forward: ForwardTensors[] = [];
   private backward: BackwardTensors[] = [];
   private update: UpdateTensors[] = [];
+  /** the host backends' joined values, reused from step to step */
+  private joined = new Float32Array(0);
   /** milliseconds spent issuing probe computations (eager backends run them as they are issued) */
   computeMs = 0;
 
@@ -88,6 +90,11 @@ export class ProbeHost implements TensorHooks {
     this.update[t.layer - 1] = t;
   }
 
+  /**
+   * The due probes' values in slot order. On host backends every probe returns numbers: they are
+   * joined into one array owned by the host and reused (valid until the next call; the engine
+   * copies it behind the loss at once). Otherwise one tensor to read back with the loss.
+   */
   onStepTensors(network: NetworkTensors, info: StepInfo): tf.Tensor1D | Float32Array | null {
     const due = this.active === null ? this.plan : this.active.map((i) => this.plan[i]);
     if (due.length === 0) return null;
@@ -101,9 +108,10 @@ export class ProbeHost implements TensorHooks {
         const i = layer!.layer - 1;
         out = probe.compute({ info, layer: layer!, forward: this.forward[i], backward: this.backward[i], update: this.update[i], settings: this.settings });
       }
-      const shape = out instanceof Float32Array ? [out.length] : out.shape;
+      const isTensor = out instanceof tf.Tensor;
+      const shape = out instanceof tf.Tensor ? out.shape : [out.length];
       if (shape.length !== 1 || shape[0] !== count) throw new Error(`probe '${probe.id}' returned shape [${shape}] for ${count} metrics`);
-      onHost &&= out instanceof Float32Array;
+      onHost &&= !isTensor;
       total += count;
       return out;
     });
@@ -112,12 +120,12 @@ export class ProbeHost implements TensorHooks {
     this.update = [];
     let out: tf.Tensor1D | Float32Array;
     if (onHost) {
-      // every value already a number (host backends): one array, nothing to read back
-      out = new Float32Array(total);
+      if (this.joined.length !== total) this.joined = new Float32Array(total);
+      out = this.joined;
       let o = 0;
-      for (const p of parts as Float32Array[]) { out.set(p, o); o += p.length; }
+      for (const p of parts as ArrayLike<number>[]) for (let k = 0; k < p.length; k++) out[o++] = p[k];
     } else {
-      out = concatVectors(parts.map((p) => (p instanceof Float32Array ? tf.tensor1d(p) : p)));
+      out = concatVectors(parts.map((p) => (p instanceof tf.Tensor ? (p as tf.Tensor1D) : tf.tensor1d(Array.from(p)))));
     }
     this.computeMs += performance.now() - t0;
     return out;

@@ -94,5 +94,5 @@ export interface NetworkProbe extends ProbeBase {
 
 export type Probe = LayerProbe | NetworkProbe;
 
-/** A probe's values: numbers already on the host, or a 1-D tensor on the device. */
-export type ProbeValues = tf.Tensor1D | Float32Array;
+/** A probe's values: numbers already on the host (never a view of device memory), or a 1-D tensor on the device. */
+export type ProbeValues = tf.Tensor1D | ArrayLike<number>;

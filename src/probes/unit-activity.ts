@@ -20,9 +20,9 @@ const shares = defineKernel<{ at: number }>({
     return out;
   },
   wasm(stats, [z], { at }, [[units, batch]]) {
-    const { active } = stats.reluCounts(z, units, batch, at);
-    const out = new Float32Array(units);
-    for (let u = 0; u < units; u++) out[u] = active[u] / batch;
+    const { heap, active } = stats.reluCounts(z, units, batch, at);
+    const out: number[] = [];
+    for (let u = 0; u < units; u++) out.push(heap[active + u] / batch);
     return out;
   },
   device([z], { at }) {

@@ -82,13 +82,28 @@ export interface WasmStats {
    * z `[units, batch]`: per unit the count of z > at (`active`); per sample whether some unit has
    * ¬(z ≤ at) (`alive`: active or NaN); Σ(z ≤ at) (`off`); units with z ≤ at for every sample.
    */
-  reluCounts(z: number, units: number, batch: number, at: number): { active: Int32Array; alive: Int32Array; off: number; deadUnits: number };
+  reluCounts(z: number, units: number, batch: number, at: number): ReluCounts;
   /** over n entries: [#(a < lo), #(a > hi), Σ f′] (f′ from a, and from z for selu with λ = p0, λα = p1; 0 for 'none') */
   saturation(kind: SatKind, a: number, z: number, n: number, lo: number, hi: number, p0: number, p1: number): [number, number, number];
   /** [Σx², max|x|] over n floats (max ignores NaN) */
   sumSquaresMax(p: number, n: number): [number, number];
-  /** a copy of n floats at offset p */
-  floats(p: number, n: number): Float32Array;
+  /** n floats at offset p, as numbers */
+  floats(p: number, n: number): number[];
+}
+
+/**
+ * What {@link WasmStats.reluCounts} found, read from its scratch region through `heap`: valid
+ * until the next call (nothing is copied: a probed step allocates as little as it can, since
+ * every young object it leaves makes the next scavenge longer).
+ */
+export interface ReluCounts {
+  readonly heap: Int32Array;
+  /** index in `heap` of the active count of unit 0 (then one per unit) */
+  readonly active: number;
+  /** index in `heap` of sample 0's alive flag (then one per sample; 0 = every unit off) */
+  readonly alive: number;
+  readonly off: number;
+  readonly deadUnits: number;
 }
 
 /** `PROBE_WASM_STATS=0` runs the probes' JavaScript loops on wasm too (tests compare both). */
@@ -110,30 +125,42 @@ export function wasmStats(backend: unknown): WasmStats {
     if (bytes <= capacity) return scratch;
     if (scratch) be.wasm._free(scratch);
     capacity = Math.max(bytes, 64 * 1024);
-    scratch = be.wasm._malloc(capacity) >>> 0;
+    scratch = be.wasm._malloc(capacity) >>> 0; // malloc aligns to 8 at least: f64 indexes below rely on it
     return scratch;
   };
-  const f64 = (p: number, n: number) => new Float64Array(memory.buffer, p, n);
+  // views of the whole heap, remade only when the memory grew (its buffer is then a new one)
+  let buffer: ArrayBuffer | null = null, i32 = new Int32Array(0), f32 = new Float32Array(0), f64 = new Float64Array(0);
+  const heap = () => {
+    if (buffer !== memory.buffer) { buffer = memory.buffer; i32 = new Int32Array(buffer); f32 = new Float32Array(buffer); f64 = new Float64Array(buffer); }
+  };
   stats = {
     reluCounts(z, units, batch, at) {
       const out = room(4 * (units + batch + 2));
       mod.relu_counts(z, units, batch, at, out);
-      const i32 = new Int32Array(memory.buffer, out, units + batch + 2);
-      return { active: i32.slice(0, units), alive: i32.slice(units, units + batch), off: i32[units + batch], deadUnits: i32[units + batch + 1] };
+      heap();
+      const o = out >>> 2;
+      return { heap: i32, active: o, alive: o + units, off: i32[o + units + batch], deadUnits: i32[o + units + batch + 1] };
     },
     saturation(kind, a, z, n, lo, hi, p0, p1) {
       const out = room(24);
       mod[`sat_${kind}`](a, z, n, lo, hi, p0, p1, out);
-      const r = f64(out, 3);
-      return [r[0], r[1], r[2]];
+      heap();
+      const o = out >>> 3;
+      return [f64[o], f64[o + 1], f64[o + 2]];
     },
     sumSquaresMax(p, n) {
       const out = room(16);
       mod.sumsq_max(p, n, out);
-      const r = f64(out, 2);
-      return [r[0], r[1]];
+      heap();
+      const o = out >>> 3;
+      return [f64[o], f64[o + 1]];
     },
-    floats: (p, n) => new Float32Array(memory.buffer, p, n).slice(),
+    floats(p, n) {
+      heap();
+      const o = p >>> 2, r: number[] = [];
+      for (let k = 0; k < n; k++) r.push(f32[o + k]);
+      return r;
+    },
   };
   statsByMemory.set(memory, stats);
   return stats;
@@ -148,7 +175,7 @@ export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tenso
    * each op (kernel lookup, scope tracking, output allocation, disposal) was half a probed step's
    * cost. Elsewhere (tfjs-node, `PROBE_HOST_KERNELS=0`) the kernel's tensor, as calling it gives.
    */
-  readonly eager: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D | Float32Array;
+  readonly eager: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D | ArrayLike<number>;
   /** the tf-op composite, for a case a backend's fused kernel does not cover */
   readonly device: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D;
 };
@@ -180,10 +207,10 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
     const inputs = Object.fromEntries(def.inputs.map((n, i) => [n, tensors[i]]));
     return tf.engine().runKernel(def.name, inputs, attrs) as tf.Tensor1D;
   };
-  const eager = (tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D | Float32Array => {
+  const eager = (tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D | ArrayLike<number> => {
     const name = tf.getBackend();
     if (!hostKernelsEnabled() || !(HOST_BACKENDS as readonly string[]).includes(name)) return run(tensors, attrs);
-    return Float32Array.from(compute(tf.backend(), name, tensors, attrs));
+    return compute(tf.backend(), name, tensors, attrs);
   };
   return Object.assign(run, { configs, device: def.device, eager });
 }

@@ -1,0 +1,23 @@
+const D = process.argv[2];
+const tf = await import('@tensorflow/tfjs');
+const { parseCombo } = await import(D + '/src/activations/index.js');
+const { ProbeHost } = await import(D + '/src/probes/host.js');
+const { DEFAULT_PROBE_SETTINGS } = await import(D + '/src/probes/probe.js');
+const { PROBES } = await import(D + '/src/probes/registry.js');
+const { selectBackend } = await import(D + '/src/train/backend.js');
+const { BatchBuilder, disposeBatch } = await import(D + '/src/train/batch.js');
+const { loadMnist } = await import(D + '/src/train/data.js');
+const { Mlp } = await import(D + '/src/train/engine.js');
+const { initParams } = await import(D + '/src/train/model.js');
+const { permutation, rng } = await import(D + '/src/train/rng.js');
+await selectBackend('wasm');
+const data = loadMnist();
+const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
+const order = permutation(data.train.n, rng(1, 'shuffle', 1));
+const acts = parseCombo('relu-relu-relu', 3); const sizes = [784, 500, 256, 10];
+const layers = acts.map((activation, i) => ({ layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === 2 }));
+const host = process.argv[3] === 'off' ? null : new ProbeHost(PROBES, layers, DEFAULT_PROBE_SETTINGS);
+const model = new Mlp({ sizes, activations: acts }, initParams({ sizes, activations: acts }, 1), { lr: 0.01, momentum: 0.5 }, 'fast');
+let cursor = 0;
+const steps = (n) => { for (let i = 0; i < n; i++) { const batch = builder.build(order, (cursor++ % 1875) * 32, 32); const p = host && host.due(cursor, 1); model.step(batch, p ? host : null, { step: cursor, epoch: 1, batchSize: 32 }); disposeBatch(batch); } };
+for (let r = 0; r < 4; r++) { steps(1000); global.gc(); console.log('after', cursor, 'steps: heapUsed', (process.memoryUsage().heapUsed / 2 ** 20).toFixed(1), 'MB, tensors', tf.memory().numTensors); }
