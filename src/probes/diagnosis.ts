@@ -1,7 +1,8 @@
 /**
  * Diagnosis at evaluation: on the test set, before training and after every epoch, the
  * hypotheses' measures per layer and the attribution of each error to candidate causes
- * (study.ts names both). Plain loops over what the engine read back; it never touches the model.
+ * (study.ts names both). Plain loops over the engine's arrays (lent in place on wasm and cpu, see
+ * Mlp.withEvaluateDetail); it never touches the model.
  *
  * Per misclassified input, a cause applies when:
  * - true_unit_off: the output layer is ReLU and the true class's unit has z ≤ 0;
