@@ -111,32 +111,44 @@ export async function measureProcesses(root: string, python: string, repeats = 3
   return { probe, torch, torchVersion };
 }
 
-export interface PeakPair { readonly alone: number; readonly together: readonly number[] }
+export interface PairRate { readonly alone: number; readonly together: readonly number[] }
+export interface PeakPair {
+  /** GFLOP/s of the register-only loop */
+  readonly peak: PairRate;
+  /** GB/s of a SIMD read pass (products.wat.js sumsq_max) over a buffer of this many MB, looped */
+  readonly reads: readonly (PairRate & { readonly mb: number })[];
+}
 
 /**
- * The machine's own concurrency limit: the register-only peak loop on one thread, then on two
- * worker threads at once (as two sweep workers would run). Nothing is loaded or stored, so two
- * cores each give their full rate; a shortfall is the cores themselves (shared execution units,
- * throttling, or a hypervisor time-slicing two vCPUs) and bounds what two runs can keep.
+ * What two sweep workers share, measured: the register-only peak loop and a SIMD read pass over
+ * buffers of several sizes, each on one worker thread and then on two at once. The peak loop
+ * touches no memory, so its ratio is the cores' own; the read passes show what the caches and
+ * memory give two at once. Together they bound the throughput two runs can keep.
  */
-export async function measurePeakPair(seconds = 2): Promise<PeakPair> {
+export async function measurePeakPair(seconds = 1.5): Promise<PeakPair> {
   const { Worker } = await import('node:worker_threads');
   const src = `
     const { parentPort, workerData } = require('node:worker_threads');
     const { setFlagsFromString } = require('node:v8');
     setFlagsFromString('--experimental-wasm-relaxed-simd');
-    const mod = new WebAssembly.Module(require('node:fs').readFileSync(workerData.file));
-    const m = new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }).exports;
-    m.peak(1e5);
+    const { mb, ms, file } = workerData;
+    const pages = Math.ceil((mb * 2 ** 20 + 65536) / 65536) + 1;
+    const memory = new WebAssembly.Memory({ initial: pages });
+    const m = new WebAssembly.Instance(new WebAssembly.Module(require('node:fs').readFileSync(file)), { env: { memory } }).exports;
+    const n = Math.floor((mb * 2 ** 20) / 4), f = new Float32Array(memory.buffer, 1024, n);
+    for (let i = 0; i < n; i++) f[i] = (i % 7) * 0.25;
+    const once = () => (mb ? m.sumsq_max(1024, n, 64) : m.peak(2e5));
+    once();
     parentPort.postMessage('ready');
     parentPort.once('message', () => {
-      const t0 = performance.now(); let n = 0;
-      while (performance.now() - t0 < workerData.ms) { m.peak(2e5); n++; }
-      parentPort.postMessage((64 * 2e5 * n) / ((performance.now() - t0) * 1e6));
+      const t0 = performance.now(); let k = 0;
+      while (performance.now() - t0 < ms) { once(); k++; }
+      const s = (performance.now() - t0) / 1000;
+      parentPort.postMessage(mb ? (k * n * 4) / s / 1e9 : (64 * 2e5 * k) / s / 1e9);
     });`;
   const file = new URL('../src/train/kernels/products.wasm', import.meta.url).pathname;
-  const run = async (k: number): Promise<number[]> => {
-    const ws = Array.from({ length: k }, () => new Worker(src, { eval: true, workerData: { file, ms: seconds * 1000 } }));
+  const run = async (k: number, mb: number): Promise<number[]> => {
+    const ws = Array.from({ length: k }, () => new Worker(src, { eval: true, workerData: { file, ms: seconds * 1000, mb } }));
     await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
     const out = ws.map((w) => new Promise<number>((r) => w.once('message', r)));
     ws.forEach((w) => w.postMessage('go'));
@@ -144,7 +156,10 @@ export async function measurePeakPair(seconds = 2): Promise<PeakPair> {
     await Promise.all(ws.map((w) => w.terminate()));
     return rates;
   };
-  const alone = Math.max(...(await run(1)), ...(await run(1)));
-  const together = await run(2);
-  return { alone, together };
+  const pair = async (mb: number): Promise<PairRate> => ({ alone: Math.max(...(await run(1, mb)), ...(await run(1, mb))), together: await run(2, mb) });
+  const peak = await pair(0);
+  const reads = [];
+  // 0.25 MB: within a core's own caches; 6 MB: the study's first layer (W and its velocity, twice) in flight; 128 MB: memory
+  for (const mb of [0.25, 6, 128]) reads.push({ mb, ...(await pair(mb)) });
+  return { peak, reads };
 }

@@ -172,16 +172,21 @@ function torchColumns(): { results: TorchResult[]; skipped: string[] } {
 }
 
 /** Runs `probe run` as a child and samples its resident memory. */
-async function longRun(epochs: number, extra: string[] = []): Promise<{ seconds: number; steps: number; rssMB: number[]; json: { seconds: number; steps: number; probeOverhead: number; writeOverhead: number; epochs: { seconds: number; testAcc: number }[] } }> {
+async function longRun(epochs: number, extra: string[] = []): Promise<{ seconds: number; steps: number; rssMB: number[]; cores: number; json: { seconds: number; steps: number; probeOverhead: number; writeOverhead: number; epochs: { seconds: number; testAcc: number }[] } }> {
   const out = mkdtempSync(join(tmpdir(), 'probe-bench-run-'));
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'probe.js'), 'run', 'relu-sigmoid-relu', '--epochs', String(epochs), '--backend', 'wasm', '--quiet', '--json', '--out', out, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
   const rss: number[] = [];
+  // CPU time of all its threads (utime + stime, clock ticks of 10 ms) against wall time: how many
+  // cores one run keeps busy (JavaScript, plus the garbage collector's and compiler's threads)
+  const cpu: { t: number; ticks: number }[] = [];
   const timer = setInterval(() => {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) rss.push(Number(m[1]) / 1024);
+      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu.push({ t: performance.now(), ticks: Number(f[11]) + Number(f[12]) });
     } catch { /* exited */ }
   }, 500);
   const t0 = performance.now();
@@ -189,7 +194,10 @@ async function longRun(epochs: number, extra: string[] = []): Promise<{ seconds:
   clearInterval(timer);
   rmSync(out, { recursive: true, force: true });
   const json = JSON.parse(stdout);
-  return { seconds: (performance.now() - t0) / 1000, steps: json.steps, rssMB: rss, json };
+  // from a fifth of the way in (past start-up) to the last sample
+  const a = cpu[Math.floor(cpu.length / 5)], b = cpu[cpu.length - 1];
+  const cores = a && b && b.t > a.t ? ((b.ticks - a.ticks) * 10) / (b.t - a.t) : NaN;
+  return { seconds: (performance.now() - t0) / 1000, steps: json.steps, rssMB: rss, cores, json };
 }
 
 async function main(): Promise<void> {
@@ -219,17 +227,17 @@ async function main(): Promise<void> {
     return { ...s, ratio: ref ? s.on / ref.ms[s.combo] : NaN, overhead: s.on / s.off - 1 };
   });
   let memory: Awaited<ReturnType<typeof longRun>> | null = null;
-  let pair: { msPerStep: number; soloMsPerStep: number; fixedS: number; peak: PeakPair } | null = null;
+  let pair: { msPerStep: number; soloMsPerStep: number; soloCores: number; fixedS: number; peak: PeakPair } | null = null;
   if (!quick) {
     log('full run: probe run relu-sigmoid-relu, 10 epochs, all probes, wasm (RSS sampled every 0.5 s)…');
     memory = await longRun(10);
     log('one run alone, then two concurrent runs (1 epoch each, as two sweep workers), and the peak loop alone and ×2…');
     const perStep = (b: Awaited<ReturnType<typeof longRun>>) => (b.json.seconds * 1000) / b.json.steps;
-    const solo = perStep(await longRun(1));
+    const soloRun = await longRun(1), solo = perStep(soloRun);
     const both = await Promise.all([longRun(1), longRun(1)]);
     // what a run costs besides its epochs: process start, data, the evaluation before training, exit
     const fixedS = median(both.map((b) => b.seconds - b.json.seconds));
-    pair = { msPerStep: median(both.map(perStep)), soloMsPerStep: solo, fixedS, peak: await measurePeakPair() };
+    pair = { msPerStep: median(both.map(perStep)), soloMsPerStep: solo, soloCores: soloRun.cores, fixedS, peak: await measurePeakPair() };
   }
   // report
   const p = (s: string) => process.stdout.write(s + '\n');
@@ -281,8 +289,10 @@ async function main(): Promise<void> {
     const perRunS = (pair.msPerStep * stepsPerEpoch * epochs) / 1000;
     const hours = (runs * perRunS) / 2 / 3600, hoursFixed = (runs * (perRunS + pair.fixedS)) / 2 / 3600;
     p(`two concurrent runs: ${pair.msPerStep.toFixed(2)} ms/step each (incl. evaluation) against ${pair.soloMsPerStep.toFixed(2)} for the same 1-epoch run alone: ${((2 * pair.soloMsPerStep) / pair.msPerStep).toFixed(2)}× the single-run throughput → full grid 64 × 9 seeds × 10 epochs on 2 workers ≈ ${hours.toFixed(1)} h (576 runs × ${perRunS.toFixed(0)} s ÷ 2; measured on relu-sigmoid-relu), ${hoursFixed.toFixed(1)} h if every run also paid what a fresh process does besides its epochs (${pair.fixedS.toFixed(1)} s: start-up, data, the evaluation before training; a sweep worker starts once and loads the data once)`);
-    const { alone, together } = pair.peak;
-    p(`the cores' own limit, same run: the register-only peak loop gives ${alone.toFixed(1)} GFLOP/s on one thread and ${together.map((g) => g.toFixed(1)).join(' + ')} on two at once: ${(together.reduce((a, b) => a + b, 0) / alone).toFixed(2)}× with nothing shared but the cores`);
+    const ratio = (r: { alone: number; together: readonly number[] }) => r.together.reduce((a, b) => a + b, 0) / r.alone;
+    const { peak, reads } = pair.peak;
+    p(`a run alone keeps ${pair.soloCores.toFixed(2)} cores busy (its CPU time over wall time past start-up: JavaScript plus the garbage collector's and compiler's threads), so two on 2 cores can keep at most ${(2 / Math.max(1, pair.soloCores)).toFixed(2)}× its throughput`);
+    p(`what two workers share, same run (one worker thread, then two at once): the register-only peak loop ${peak.alone.toFixed(1)} → ${peak.together.map((g) => g.toFixed(1)).join(' + ')} GFLOP/s (${ratio(peak).toFixed(2)}×, the cores themselves); a SIMD read pass over ${reads.map((r) => `${r.mb} MB ${r.alone.toFixed(1)} → ${r.together.map((g) => g.toFixed(1)).join(' + ')} GB/s (${ratio(r).toFixed(2)}×)`).join(', ')}`);
   }
   // the attached-probe path (bench/attach.ts), a section of its own
   if (!flag('no-attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) p(line);
