@@ -32,8 +32,8 @@ const stats = defineKernel<{ perUnit: boolean; at: number }>({
     for (let s = 0; s < batch; s++) if (!rowAlive[s]) deadRows++;
     return [inactive / (units * batch), deadUnits / units, deadRows / batch, ...share];
   },
-  wasm(stats, [z], { perUnit, at }, [[units, batch]]) {
-    const { heap, active, alive, off, deadUnits } = stats.reluCounts(z, units, batch, at);
+  wasm(stats, [z], { perUnit, at }, [[units, batch]], [id]) {
+    const { heap, active, alive, off, deadUnits } = stats.reluCounts(z, units, batch, at, id);
     let deadRows = 0;
     for (let s = 0; s < batch; s++) if (heap[alive + s] === 0) deadRows++;
     const out = [off / (units * batch), deadUnits / units, deadRows / batch];

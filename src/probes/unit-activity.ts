@@ -19,8 +19,8 @@ const shares = defineKernel<{ at: number }>({
     }
     return out;
   },
-  wasm(stats, [z], { at }, [[units, batch]]) {
-    const { heap, active } = stats.reluCounts(z, units, batch, at);
+  wasm(stats, [z], { at }, [[units, batch]], [id]) {
+    const { heap, active } = stats.reluCounts(z, units, batch, at, id);
     const out: number[] = [];
     for (let u = 0; u < units; u++) out.push(heap[active + u] / batch);
     return out;

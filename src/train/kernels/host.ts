@@ -66,7 +66,7 @@ export interface KernelDef<A extends tf.NamedAttrMap> {
    * On tfjs-backend-wasm: the same values from the product module's SIMD statistics, given the
    * inputs' offsets on its heap; null where they do not apply (then {@link host} runs).
    */
-  wasm?(stats: WasmStats, offsets: readonly number[], attrs: A, shapes: readonly number[][]): ArrayLike<number> | null;
+  wasm?(stats: WasmStats, offsets: readonly number[], attrs: A, shapes: readonly number[][], ids: readonly object[]): ArrayLike<number> | null;
 }
 
 /** Activations whose mean derivative {@link WasmStats.saturation} computes (from a, and z for selu). */
@@ -81,8 +81,10 @@ export interface WasmStats {
   /**
    * z `[units, batch]`: per unit the count of z > at (`active`); per sample whether some unit has
    * ¬(z ≤ at) (`alive`: active or NaN); Σ(z ≤ at) (`off`); units with z ≤ at for every sample.
+   * `id` (the tensor's dataId, never reused) lets a second probe of the same z in the same step
+   * (dead-relu, then unit activity) reuse the counts instead of a second pass.
    */
-  reluCounts(z: number, units: number, batch: number, at: number): ReluCounts;
+  reluCounts(z: number, units: number, batch: number, at: number, id?: object): ReluCounts;
   /** over n entries: [#(a < lo), #(a > hi), Σ f′] (f′ from a, and from z for selu with λ = p0, λα = p1; 0 for 'none') */
   saturation(kind: SatKind, a: number, z: number, n: number, lo: number, hi: number, p0: number, p1: number): [number, number, number];
   /** [Σx², max|x|] over n floats (max ignores NaN) */
@@ -92,9 +94,9 @@ export interface WasmStats {
 }
 
 /**
- * What {@link WasmStats.reluCounts} found, read from its scratch region through `heap`: valid
- * until the next call (nothing is copied: a probed step allocates as little as it can, since
- * every young object it leaves makes the next scavenge longer).
+ * What {@link WasmStats.reluCounts} found, in `heap` at the indexes given: valid until the next
+ * call (arrays are reused, not allocated: a probed step allocates as little as it can, since every
+ * young object it leaves makes the next scavenge longer).
  */
 export interface ReluCounts {
   readonly heap: Int32Array;
@@ -133,13 +135,20 @@ export function wasmStats(backend: unknown): WasmStats {
   const heap = () => {
     if (buffer !== memory.buffer) { buffer = memory.buffer; i32 = new Int32Array(buffer); f32 = new Float32Array(buffer); f64 = new Float64Array(buffer); }
   };
+  // the last relu counts, with the tensor (dataId) and threshold they are of
+  let kept = new Int32Array(0), last: { id: object | undefined; at: number; n: number } = { id: undefined, at: NaN, n: 0 };
   stats = {
-    reluCounts(z, units, batch, at) {
-      const out = room(4 * (units + batch + 2));
-      mod.relu_counts(z, units, batch, at, out);
-      heap();
-      const o = out >>> 2;
-      return { heap: i32, active: o, alive: o + units, off: i32[o + units + batch], deadUnits: i32[o + units + batch + 1] };
+    reluCounts(z, units, batch, at, id) {
+      const n = units + batch + 2;
+      if (!(id && last.id === id && last.at === at && last.n === n)) {
+        const out = room(4 * n);
+        mod.relu_counts(z, units, batch, at, out);
+        heap();
+        if (kept.length < n) kept = new Int32Array(2 * n);
+        kept.set(i32.subarray(out >>> 2, (out >>> 2) + n));
+        last = { id, at, n };
+      }
+      return { heap: kept, active: 0, alive: units, off: kept[units + batch], deadUnits: kept[units + batch + 1] };
     },
     saturation(kind, a, z, n, lo, hi, p0, p1) {
       const out = room(24);
@@ -187,7 +196,7 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
     const shapes = infos.map((i) => i.shape);
     if (def.wasm && backendName === 'wasm' && wasmStatsEnabled()) {
       const be = wasmBackend(backend);
-      const fast = def.wasm(wasmStats(backend), infos.map((i) => be.getMemoryOffset(i.dataId)), attrs, shapes);
+      const fast = def.wasm(wasmStats(backend), infos.map((i) => be.getMemoryOffset(i.dataId)), attrs, shapes, infos.map((i) => i.dataId as object));
       if (fast) return fast;
     }
     return def.host(infos.map((i) => view(backend, i)), attrs, shapes);
