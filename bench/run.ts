@@ -57,7 +57,7 @@ const MODES: Mode[] = [
   { name: 'onUnfused', engine: 'fast', probes: true, fused: false },
 ];
 
-interface StepResult { backend: string; combo: string; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
+interface StepResult { backend: string; combo: string; paired: number; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
 
 async function measureSteps(backend: BackendName): Promise<StepResult[] | string> {
   try {
@@ -69,7 +69,8 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const order = permutation(data.train.n, rng(1, 'shuffle', 1));
   const slow = backend === 'cpu';
-  const block = quick ? 40 : slow ? 40 : 150, rounds = quick ? 3 : 5, warmup = slow ? 10 : 30;
+  // the fast backends get more rounds: the VM's speed drifts by 10-25% from minute to minute
+  const block = quick ? 40 : slow ? 40 : 150, rounds = quick ? 3 : slow ? 5 : 9, warmup = slow ? 10 : 30;
   const out: StepResult[] = [];
   for (const combo of combos) {
     const acts = parseCombo(combo, 3);
@@ -139,7 +140,10 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     rmSync(dir, { recursive: true, force: true });
     delete process.env.PROBE_FUSED;
     const opt = (xs: number[]) => (xs.length ? median(xs) : NaN);
-    const res = { backend, combo, off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
+    // probes' overhead paired by round: each round times off, then on, back to back, so a drift
+    // of the machine's speed between rounds cancels in the round's ratio
+    const paired = median(times.on.map((t, r) => t / times.off[r])) - 1;
+    const res = { backend, combo, paired, off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
     log(`  ${backend} ${combo}: off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · unfused off ${res.offUnfused.toFixed(2)} ms, on ${res.onUnfused.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
     out.push(res);
   }
@@ -224,7 +228,7 @@ async function main(): Promise<void> {
   }
   const rows = steps.map((s) => {
     const ref = torchRef;
-    return { ...s, ratio: ref ? s.on / ref.ms[s.combo] : NaN, overhead: s.on / s.off - 1 };
+    return { ...s, ratio: ref ? s.on / ref.ms[s.combo] : NaN, overhead: s.paired };
   });
   let memory: Awaited<ReturnType<typeof longRun>> | null = null;
   let pair: { msPerStep: number; soloMsPerStep: number; soloCores: number; fixedS: number; peak: PeakPair } | null = null;
@@ -244,7 +248,7 @@ async function main(): Promise<void> {
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
   p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better; "unfused": the activations and their derivatives as separate ops, PROBE_FUSED=0, in the same rounds)\n');
   const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
-  p(`| backend | combination | probes off | all probes on | overhead | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
+  p(`| backend | combination | probes off | all probes on | overhead (median of per-round on ÷ off) | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
   p(`|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
   const cell = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
   for (const r of rows) {
