@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Table, tableToIPC } from 'apache-arrow';
 import { buildReport } from '../src/report/index.js';
+import { acquireRunLock } from '../src/trace/run-lock.js';
 import { MetaKey, traceSchema } from '../src/trace/schema.js';
 import { bootstrapDiff, bootstrapMean, bootstrapSpearman, spearman } from '../src/report/stats.js';
 import { deathStep } from '../src/report/digest.js';
@@ -144,4 +145,31 @@ test('report bad input: one line, exit 2, nothing overwritten without --force', 
   assert.equal(probe(['report', dir, '--out', site, '--force', '--no-images']).status, 0);
   assert.ok(readdirSync(site).every((f) => !f.endsWith('.tmp')));
   assert.ok(existsSync(join(dir, 'report', 'verdicts.json')));
+});
+
+test('a run still training (live lock) is charted but left out of the verdicts, not called truncated; once its process is gone it is truncated and counted', async () => {
+  const dir = tmp();
+  const flying = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.5, epochs: 5, killAfter: 2 });
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 2, acc: 0.3, deadRows: 0.5 });
+  const lock = acquireRunLock(flying);
+  assert.ok(lock.acquired);
+  try {
+    const warnings: string[] = [];
+    const r = await buildReport([dir], { noImages: true, onWarning: (w) => warnings.push(w) });
+    assert.equal(r.inFlight, 1);
+    assert.equal(r.truncated, 0);
+    assert.match(r.hypotheses[0].reason, /has 1 and 0/, 'only the finished run is counted');
+    assert.ok(warnings.some((w) => /relu-sigmoid-relu_s1.arrow is in flight \(a live process holds its lock\)/.test(w)), warnings.join('\n'));
+    assert.ok(!warnings.some((w) => / is truncated/.test(w)), warnings.join('\n'));
+    const html = readFileSync(join(dir, 'report', 'index.html'), 'utf8');
+    assert.match(html, /relu-sigmoid-relu_s1 is in flight: 2 of 5 epochs finished, charted but left out of the verdicts/);
+    assert.match(html, /2 traces \(1 combination\(s\), 0 truncated, 1 in flight\)/);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'report', 'verdicts.json'), 'utf8')).inFlight, 1);
+  } finally {
+    if (lock.acquired) lock.lock.release();
+  }
+  const r = await buildReport([dir], { noImages: true });
+  assert.equal(r.inFlight, 0);
+  assert.equal(r.truncated, 1);
+  assert.match(r.hypotheses[0].reason, /has 2 and 0/, 'a stopped run counts with its finished epochs');
 });

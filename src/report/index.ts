@@ -17,6 +17,8 @@ import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir, writeAtomic } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTrace } from '../trace/reader.js';
+import { lockHolder } from '../trace/run-lock.js';
+import { RunStatus } from '../trace/schema.js';
 import { probeVersion } from '../versions.js';
 import { collectTraces } from '../sweep/sweep-index.js';
 
@@ -56,6 +58,8 @@ export interface ReportResult {
   readonly files: readonly string[];
   readonly runs: number;
   readonly truncated: number;
+  /** runs still training when read (their file says running and a live process holds their lock): charted, not in the verdicts */
+  readonly inFlight: number;
   /** runs whose loss or weights stopped being finite (counted with the epochs finished before) */
   readonly diverged: number;
   readonly hypotheses: readonly HypothesisResult[];
@@ -196,16 +200,21 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
   for (const s of skipped) warn(`skipped ${s}`);
   const lacking = digests.filter((d) => ['dead-relu', 'saturation', 'gradients'].some((p) => !d.probesConfigured.includes(p)));
   if (lacking.length) warn(`${lacking.length} trace(s) were recorded without some probes (e.g. ${lacking[0].run}: ${lacking[0].probesConfigured.join(', ') || 'none'}); their charts and measures are missing`);
-  const truncated = digests.filter((d) => d.truncated).length;
+  // a run in flight is not truncated: its unfinished epoch is still to come
+  const truncated = digests.filter((d) => d.truncated && !pending.has(d.path)).length, inFlight = digests.filter((d) => pending.has(d.path));
   const page: PageInput = {
     title: digests.length === 1 ? `probe report: ${digests[0].run}` : `probe report: ${digests.length} runs`,
     generated: new Date().toISOString(),
     version: probeVersion(),
-    inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated) from ${inputs.join(', ')}`,
+    inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated${inFlight.length ? `, ${inFlight.length} in flight` : ''}) from ${inputs.join(', ')}`,
     datasets, panels, hypotheses, prevalences, interventions, attribution,
     diagnoses: diagnosisLines(datasets, digests, diagnoses),
     notes: notes(datasets, digests),
-    warnings: [...skipped.map((s) => `skipped ${s}`), ...digests.filter((d) => d.truncated).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`)],
+    warnings: [
+      ...skipped.map((s) => `skipped ${s}`),
+      ...digests.filter((d) => d.truncated && !pending.has(d.path)).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`),
+      ...inFlight.map((d) => `${d.run} is in flight: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished, charted but left out of the verdicts until it finishes`),
+    ],
     singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
   };
   return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page };
@@ -215,14 +224,21 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const warn = opts.onWarning ?? (() => {});
   const progress = opts.onProgress ?? (() => {});
   const digests: RunDigest[] = [];
+  // runs still training (a sweep beside the report): as probe watch does, charted but left out of
+  // the verdicts, where their unfinished epoch would count as a failure
+  const pending = new Set<string>();
   paths.forEach((p, i) => {
     progress(`reading ${i + 1}/${paths.length} ${basename(p)}`, { phase: 'read', done: i, total: paths.length });
     const t = readTrace(p);
+    const live = t.status === RunStatus.running && lockHolder(p) !== null;
     if (t.progress?.diverged) warn(`${p} diverged at step ${t.progress.diverged.step} (${t.progress.diverged.reason}): using its ${t.progress.epochsDone} epoch(s) finished before`);
-    if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
+    if (live) {
+      pending.add(p);
+      warn(`${p} is in flight (a live process holds its lock): charted with its ${t.progress?.epochsDone ?? 0} finished epoch(s), left out of the verdicts`);
+    } else if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
     digests.push(digestTrace(t));
   });
-  const { hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page } = reportModel(digests, inputs, warn);
+  const { hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page } = reportModel(digests, inputs, warn, pending);
   const files: string[] = [];
   const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
   for (const [k, p] of panels.entries()) {
@@ -235,14 +251,14 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
       write(`${p.id}.png`, toPng(svg));
     }
   }
-  const truncated = digests.filter((d) => d.truncated).length;
+  const truncated = digests.filter((d) => d.truncated && !pending.has(d.path)).length, inFlight = pending.size;
   progress('writing the page', { phase: 'write', done: 0, total: 1 });
   const html = pageHtml(page);
   write('index.html', html);
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
-  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, prevalences, hypotheses, attribution, interventions, diagnoses: diagList }, null, 2));
+  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, prevalences, hypotheses, attribution, interventions, diagnoses: diagList }, null, 2));
   const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, attribution, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, attribution, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
 function diagnosisLines(d: Datasets, digests: readonly RunDigest[], diagnoses: ReadonlyMap<string, Diagnosis>): Record<string, string[]> {

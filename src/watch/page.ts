@@ -75,7 +75,7 @@ ${s.embed}
     // the report would call a run in flight truncated
     inputs: `${snap.digests.length} trace${snap.digests.length > 1 ? 's' : ''} (${new Set(snap.digests.map((d) => d.combo)).size} combination(s), ${running} in flight, ${stopped} truncated) in ${dir}`,
     title: `probe watch: ${snap.digests.length} run${snap.digests.length > 1 ? 's' : ''}${running ? `, ${running} in flight` : ''}`,
-    warnings: [...model.page.warnings.filter((w) => !/ is truncated: /.test(w)), ...truncatedNotes(snap)],
+    warnings: [...model.page.warnings.filter((w) => !/ is (truncated|in flight): /.test(w)), ...truncatedNotes(snap)],
   }, s);
 }
 
