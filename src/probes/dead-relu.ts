@@ -33,11 +33,11 @@ const stats = defineKernel<{ perUnit: boolean; at: number }>({
     return [inactive / (units * batch), deadUnits / units, deadRows / batch, ...share];
   },
   wasm(stats, [z], { perUnit, at }, [[units, batch]], [id]) {
-    const { heap, active, alive, off, deadUnits } = stats.reluCounts(z, units, batch, at, id);
+    const { counts, off, deadUnits } = stats.reluCounts(z, units, batch, at, id);
     let deadRows = 0;
-    for (let s = 0; s < batch; s++) if (heap[alive + s] === 0) deadRows++;
+    for (let s = 0; s < batch; s++) if (counts[units + s] === 0) deadRows++;
     const out = [off / (units * batch), deadUnits / units, deadRows / batch];
-    if (perUnit) for (let u = 0; u < units; u++) out.push(heap[active + u] / batch);
+    if (perUnit) for (let u = 0; u < units; u++) out.push(counts[u] / batch);
     return out;
   },
   device([z], { perUnit, at }) {

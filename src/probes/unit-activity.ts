@@ -20,9 +20,9 @@ const shares = defineKernel<{ at: number }>({
     return out;
   },
   wasm(stats, [z], { at }, [[units, batch]], [id]) {
-    const { heap, active } = stats.reluCounts(z, units, batch, at, id);
+    const { counts } = stats.reluCounts(z, units, batch, at, id);
     const out: number[] = [];
-    for (let u = 0; u < units; u++) out.push(heap[active + u] / batch);
+    for (let u = 0; u < units; u++) out.push(counts[u] / batch);
     return out;
   },
   device([z], { at }) {

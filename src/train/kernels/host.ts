@@ -94,16 +94,13 @@ export interface WasmStats {
 }
 
 /**
- * What {@link WasmStats.reluCounts} found, in `heap` at the indexes given: valid until the next
- * call (arrays are reused, not allocated: a probed step allocates as little as it can, since every
- * young object it leaves makes the next scavenge longer).
+ * What {@link WasmStats.reluCounts} found: valid until the next call (the array is reused, not
+ * allocated: a probed step allocates as little as it can, since every young object it leaves makes
+ * the next scavenge longer).
  */
 export interface ReluCounts {
-  readonly heap: Int32Array;
-  /** index in `heap` of the active count of unit 0 (then one per unit) */
-  readonly active: number;
-  /** index in `heap` of sample 0's alive flag (then one per sample; 0 = every unit off) */
-  readonly alive: number;
+  /** the active count of each unit (`units` entries), then each sample's alive flag (`batch` entries; 0 = every unit off) */
+  readonly counts: Int32Array;
   readonly off: number;
   readonly deadUnits: number;
 }
@@ -148,7 +145,7 @@ export function wasmStats(backend: unknown): WasmStats {
         kept.set(i32.subarray(out >>> 2, (out >>> 2) + n));
         last = { id, at, n };
       }
-      return { heap: kept, active: 0, alive: units, off: kept[units + batch], deadUnits: kept[units + batch + 1] };
+      return { counts: kept, off: kept[units + batch], deadUnits: kept[units + batch + 1] };
     },
     saturation(kind, a, z, n, lo, hi, p0, p1) {
       const out = room(24);
