@@ -22,7 +22,7 @@ import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, ty
 import { resolveProbes } from '../probes/registry.js';
 import { RunStatus, type RunFacts } from '../trace/schema.js';
 import type { Activation } from '../activations/index.js';
-import type { BackwardTensors, ForwardTensors, UpdateTensors } from '../train/hooks.js';
+import { joinStepValues, type BackwardTensors, type ForwardTensors, type UpdateTensors } from '../train/hooks.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hooks.js';
 import { featureMajor, unitMax } from './layout.js';
@@ -314,11 +314,8 @@ export class ProbeSession implements ForwardSink {
       if (extra instanceof Float32Array) { host = extra; return l; }
       return extra ? tf.concat([l, extra]) : l;
     });
-    const read = out.dataSync() as Float32Array;
+    const values = joinStepValues(out.dataSync() as Float32Array, host);
     out.dispose();
-    const onHost = host as Float32Array | null;
-    const values = onHost ? new Float32Array(read.length + onHost.length) : read;
-    if (onHost) { values.set(read); values.set(onHost, read.length); }
     // a probed layer the step did not run through has no values this step, not zeros
     const active = this.host.activeSlots;
     if (missing.size > 0) active.forEach((slot, k) => { if (missing.has(this.host.slots[slot].layer)) values[k + 1] = NaN; });

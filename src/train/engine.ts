@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../activations/index.js';
 import type { Architecture, LayerParams } from './model.js';
-import type { TensorHooks, StepInfo } from './hooks.js';
+import { joinStepValues, type TensorHooks, type StepInfo } from './hooks.js';
 import { activate } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { dense, weightGrad } from './kernels/products.js';
@@ -114,13 +114,8 @@ export class Mlp {
     }
     const read = values.dataSync() as Float32Array;
     values.dispose();
-    const onHost = host as Float32Array | null;
-    if (!onHost) return read;
     // probes computed on the host: their numbers follow the loss without a device round trip
-    const all = new Float32Array(read.length + onHost.length);
-    all.set(read);
-    all.set(onHost, read.length);
-    return all;
+    return joinStepValues(read, host);
   }
 
   private fastStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {

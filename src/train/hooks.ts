@@ -69,3 +69,12 @@ export interface TensorHooks {
   onUpdate?(t: UpdateTensors, info: StepInfo): void;
   onStepTensors?(t: NetworkTensors, info: StepInfo): tf.Tensor1D | Float32Array | null;
 }
+
+/** The values a step records: what it read back from the device, then the probes' host numbers (if any). */
+export function joinStepValues(read: Float32Array, host: Float32Array | null): Float32Array {
+  if (!host) return read;
+  const all = new Float32Array(read.length + host.length);
+  all.set(read);
+  all.set(host, read.length);
+  return all;
+}
