@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '../src/train/backend.js';
+import type { ProbeValues } from '../src/probes/probe.js';
 import type { Batch } from '../src/train/engine.js';
 import { rng } from '../src/train/rng.js';
 
@@ -137,3 +138,6 @@ export async function runCli(args: readonly string[]): Promise<{ status: number;
   process.exitCode = saved;
   return { status, stdout, stderr };
 }
+
+/** A probe's values as the trace stores them (float32), whether computed on the host or on the device. */
+export const valuesOf = (v: ProbeValues): number[] => Array.from(v instanceof tf.Tensor ? v.dataSync() : Float32Array.from(v));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../src/activations/index.js';
 import { ProbeHost } from '../src/probes/host.js';
-import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type ProbeValues } from '../src/probes/probe.js';
+import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
 import { PROBE_IDS } from '../src/probes/ids.js';
 import { PROBES } from '../src/probes/registry.js';
 import { deadRelu } from '../src/probes/dead-relu.js';
@@ -13,12 +13,9 @@ import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorH
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { refDeadRelu, refDistribution, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
 import { distribution, QUANTILES } from '../src/probes/distribution.js';
-import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend, type Mode } from './helpers.js';
+import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend, valuesOf, type Mode } from './helpers.js';
 
 // wasm (the SIMD statistics, the probes' JavaScript loops, tf-op composites), cpu, and tfjs-node when it loads
-/** A probe's values as numbers, whether it computed them on the host or on the device. */
-// as the trace stores them: float32
-const valuesOf = (v: ProbeValues): number[] => Array.from(v instanceof tf.Tensor ? v.dataSync() : Float32Array.from(v));
 
 const MODES: readonly Mode[] = [
   ...(await allModes()).slice(0, 1),

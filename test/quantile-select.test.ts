@@ -5,7 +5,7 @@ import { distribution, QUANTILES } from '../src/probes/distribution.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
 import { quantilesBySelection } from '../src/probes/select.js';
 import { rng } from '../src/train/rng.js';
-import { useBackend } from './helpers.js';
+import { useBackend, valuesOf } from './helpers.js';
 
 // The reference is the distribution probe's former host computation, kept here verbatim: a full
 // typed-array sort (numeric, NaN last, −0 before +0), then linear interpolation at rank (n − 1)·p.
@@ -114,7 +114,7 @@ test('the distribution probe on wasm host memory records the sort-based values, 
   const zs = Float32Array.from(normals(500 * 32, 7), (v) => (r.float() < 0.01 ? NaN : v));
   const as = Float32Array.from(zs, (v) => (v > 0 ? v : v === v ? (r.float() < 0.5 ? -0 : 0) : NaN));
   const z = tf.tensor2d(zs, [500, 32]), a = tf.tensor2d(as, [500, 32]);
-  const got = tf.tidy(() => { const v = distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: DEFAULT_PROBE_SETTINGS } as never); return v instanceof tf.Tensor ? v.dataSync() : Float32Array.from(v); });
+  const got = tf.tidy(() => valuesOf(distribution.compute({ forward: { layer: 1, activation: 'relu', input: z, z, a }, layer, settings: DEFAULT_PROBE_SETTINGS } as never)));
   tf.dispose([z, a]);
   const levels = QUANTILES.map((p) => p / 100);
   const want = [...bySort(zs, levels), ...bySort(as, levels)].map(Math.fround); // the kernel's output is float32
