@@ -298,8 +298,8 @@ async function livePage(browser: Browser, problems: string[]): Promise<Page> {
 }
 
 /** Starts the CLI and waits for the live view's URL on stderr. */
-async function startCli(args: readonly string[]): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null>; err: () => string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+async function startCli(args: readonly string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null>; err: () => string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env } });
   let err = '', out = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
   child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
@@ -325,8 +325,12 @@ const TINY = ['--train-limit', '3200', '--test-limit', '500', '--backend', 'wasm
 
 test('probe run --watch: the page shows the step count and a chart grow across checkpoints, then the run complete', { skip: browserSkip() }, async () => {
   const dir = tmp();
-  // the URL comes before training starts; 4 epochs of 100 steps, a checkpoint at the end of each, last a few seconds
-  const cli = await startCli(['run', 'relu-sigmoid-relu', '--epochs', '4', ...TINY, '--out', dir, '--watch', '--quiet']);
+  // the URL comes before training starts; 4 epochs of 100 steps, a checkpoint at the end of each.
+  // The run waits after epoch e until `hold` says e (PROBE_HOLD_EPOCHS): a fast machine would
+  // otherwise finish before the browser has the page, and the page would only ever see the end.
+  const hold = join(tmp(), 'hold');
+  writeFileSync(hold, '0');
+  const cli = await startCli(['run', 'relu-sigmoid-relu', '--epochs', '4', ...TINY, '--out', dir, '--watch', '--quiet'], { PROBE_HOLD_EPOCHS: hold });
   const browser = await chromium.launch({ executablePath: process.env.PROBE_CHROMIUM, args: ARGS });
   const problems: string[] = [];
   try {
@@ -334,6 +338,7 @@ test('probe run --watch: the page shows the step count and a chart grow across c
     await page.goto(cli.url);
     const seen: Awaited<ReturnType<typeof pageState>>[] = [];
     const deadline = Date.now() + 90_000;
+    let released = 0, drawn = 0;
     for (;;) {
       const s = await pageState(page);
       assert.equal(s.error, null);
@@ -341,9 +346,15 @@ test('probe run --watch: the page shows the step count and a chart grow across c
       const row = s.rows[0];
       // complete, and the chart drawn from the final trace
       if (row?.state === 'complete' && seen.filter((x) => x.rows[0]?.state === 'complete' && x.points > 0).length > 3) break;
+      // the page shows the held epoch's checkpoint, its chart drawn to it: let the next epoch run
+      if (row && row.steps === 100 * (released + 1) && s.points > drawn) {
+        drawn = s.points;
+        writeFileSync(hold, String(++released));
+      }
       assert.ok(Date.now() < deadline, `run did not complete on the page: ${JSON.stringify(seen.at(-1))}\n${cli.err()}`);
       await sleep(150);
     }
+    assert.equal(released, 4, 'each epoch was held until the page showed its checkpoint');
     const steps = [...new Set(seen.map((x) => x.rows[0]?.steps).filter((v) => v !== undefined))];
     assert.ok(steps.filter((v) => v > 0 && v < 400).length >= 2, `steps seen: ${steps.join(', ')}`);
     assert.equal(steps.at(-1), 400);

@@ -1,5 +1,5 @@
 import chalk, { chalkStderr } from 'chalk';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, readTrace, runExperiment, type LayerFigure, type RunResult } from '../api.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
@@ -130,8 +130,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
         },
         onEpochEnd: (e) => {
           bar.clear();
-          if (out.quiet) return;
-          out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalkStderr.bold(pct(e.testAcc, 2))}  ${chalkStderr.dim(`${fmtDuration(e.seconds)}, probes ${pct(e.probeSeconds / e.seconds)}`)}\n`);
+          if (!out.quiet) out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalkStderr.bold(pct(e.testAcc, 2))}  ${chalkStderr.dim(`${fmtDuration(e.seconds)}, probes ${pct(e.probeSeconds / e.seconds)}`)}\n`);
+          return holdAfter(e.epoch, signal);
         },
       },
     }),
@@ -146,6 +146,17 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   if (argv.json) process.stdout.write(JSON.stringify({ ...jsonSummary(result), diagnosis }) + '\n');
   else process.stdout.write(humanSummary(result) + `\n${chalk.bold('diagnosis')} ${diagnosis.text}\n`);
   await view?.stayOpen();
+}
+
+/**
+ * A seam for tests of the live view, not a setting: with PROBE_HOLD_EPOCHS=<file>, the run waits
+ * after epoch e (its checkpoint written) until the file holds a number ≥ e, so a test sees every
+ * checkpoint however fast the machine trains. Ctrl-C still stops it.
+ */
+async function holdAfter(epoch: number, signal: AbortSignal): Promise<void> {
+  const file = process.env.PROBE_HOLD_EPOCHS;
+  if (!file) return;
+  while (!signal.aborted && !(Number(readFileSync(file, 'utf8')) >= epoch)) await new Promise((r) => setTimeout(r, 25));
 }
 
 async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {

@@ -56,7 +56,8 @@ export interface RunListener {
   onRunBegin?(info: { readonly run: string; readonly path: string; readonly replaces: string | null; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts; readonly besides?: string | null }): void;
   onEpochBegin?(epoch: number, steps: number): void;
   onStepEnd?(p: StepProgress): void;
-  onEpochEnd?(e: EpochSummary): void;
+  /** after the epoch's checkpoint; a returned promise holds the run until it settles */
+  onEpochEnd?(e: EpochSummary): void | Promise<void>;
 }
 
 export interface RunOptions {
@@ -415,7 +416,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       wallTotal += seconds * 1000;
       writer.checkpoint(progress());
       lastCheckpoint = performance.now();
-      opts.listener?.onEpochEnd?.(e);
+      await opts.listener?.onEpochEnd?.(e);
     }
     if (status === RunStatus.running) status = RunStatus.complete;
   } catch (e) {
