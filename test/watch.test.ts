@@ -396,10 +396,15 @@ test('a sweep under watch: each run listed with its state; a killed run shows st
   try {
     const page = await livePage(browser, problems);
     await page.goto(watch.url);
-    // one run killed mid-way (kill -9: no chance to close its trace)
-    const doomed = spawn(process.execPath, [BIN, 'run', 'relu-sigmoid-relu', '--seed', '1', ...flags, '--out', dir, '--quiet'], { stdio: 'ignore' });
+    // one run killed mid-way (kill -9: no chance to close its trace), held after its first epoch
+    // (PROBE_HOLD_EPOCHS) so that however fast the machine, it has not finished when it is killed
+    const hold = join(tmp(), 'hold');
+    writeFileSync(hold, '0');
+    const doomed = spawn(process.execPath, [BIN, 'run', 'relu-sigmoid-relu', '--seed', '1', ...flags, '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PROBE_HOLD_EPOCHS: hold } });
+    let doomedErr = '';
+    doomed.stderr!.setEncoding('utf8').on('data', (c: string) => { doomedErr += c; });
     const deadline = Date.now() + 30_000;
-    while (!readdirSync(dir).some((f) => f.endsWith('.arrow'))) { assert.ok(Date.now() < deadline, 'the run never wrote its trace'); await sleep(30); }
+    while (!/epoch 1\/2 +train loss/.test(doomedErr)) { assert.ok(Date.now() < deadline && doomed.exitCode === null, `the run never finished its first epoch: ${doomedErr}`); await sleep(30); }
     doomed.kill('SIGKILL');
     await page.waitForSelector('#runs tr[data-run]', { timeout: 20_000 });
     await page.waitForFunction(() => document.querySelector<HTMLElement>('#runs tr[data-run]')?.dataset.state === 'stopped', null, { timeout: 20_000 });
