@@ -1,17 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ACTIVATIONS, ACTIVATION_SPECS, canDie, canSaturate, isActivation, parseCombo, specOf } from '../src/activations/index.js';
+import { ACTIVATIONS, ACTIVATION_SPECS, activationName, canDie, canSaturate, isActivation, parseCombo, specOf, type ActivationSpec } from '../src/activations/index.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { closeness, useBackend } from './helpers.js';
 
 const ZS = [-6, -2.5, -1, -0.3, -1e-3, 1e-3, 0.3, 1, 2.5, 6];
 
-const ALL = Object.keys(ACTIVATION_SPECS);
+/** every spec, and those an attached layer's parameter makes (a ReLU capped at 3, at 0.1) */
+const SPECS: Readonly<Record<string, ActivationSpec>> = { ...ACTIVATION_SPECS, ...Object.fromEntries(['relu(maxValue=3)', 'relu(maxValue=0.1)'].map((n) => [n, specOf(n)!])) };
+const ALL = Object.keys(SPECS);
 
 test('every activation spec: its derivative matches finite differences of its float64 formula', () => {
   for (const a of ALL) {
-    const s = ACTIVATION_SPECS[a];
+    const s = SPECS[a];
     for (const z of ZS) {
       if (s.kinks?.some((k) => Math.abs(k - z) < 1e-5)) continue;
       const h = 1e-6;
@@ -24,7 +26,7 @@ test('every activation spec: its derivative matches finite differences of its fl
 test('every activation spec: device forward and derivative match the float64 formulas', async () => {
   await useBackend('wasm');
   for (const a of ALL) {
-    const s = ACTIVATION_SPECS[a];
+    const s = SPECS[a];
     const z = tf.tensor2d(ZS, [2, ZS.length / 2]);
     const out = s.forward(tf, z);
     const d = s.derivative(tf, z, out);
@@ -37,7 +39,7 @@ test('every activation spec: device forward and derivative match the float64 for
 test('every activation spec: its host mean of the derivative is the mean of df, to the last bit', () => {
   const z = Float32Array.from({ length: 999 }, (_, i) => Math.sin(i) * 5);
   for (const a of ALL) {
-    const s = ACTIVATION_SPECS[a];
+    const s = SPECS[a];
     const out = Float32Array.from(z, (x) => s.f(x));
     let sum = 0;
     for (let i = 0; i < z.length; i++) sum += s.df(z[i], out[i]);
@@ -104,4 +106,25 @@ test('tfjs spells two activations differently; the engine grammar stays the four
   assert.equal(specOf('hardSigmoid'), ACTIVATION_SPECS.hardsigmoid);
   assert.deepEqual([...ACTIVATIONS], ['relu', 'tanh', 'sigmoid', 'selu']);
   assert.equal(isActivation('gelu'), false);
+});
+
+test('a parameter of an attached layer that changes the figures is part of the name probes read', () => {
+  const S = DEFAULT_PROBE_SETTINGS;
+  assert.equal(activationName('relu', null), 'relu');
+  assert.equal(activationName('relu', 3), 'relu(maxValue=3)');
+  assert.equal(activationName('leakyReLU', 0.3), 'leakyReLU', 'a slope changes no figure: the plain spec');
+  const capped = specOf(activationName('relu', 3))!;
+  assert.equal(capped.name, 'relu(maxValue=3)', 'the spec names itself as it is looked up (kernels pass the name on)');
+  assert.equal(specOf('relu(maxValue=3)'), capped, 'built once');
+  assert.equal(specOf('relu(maxValue=6)'), ACTIVATION_SPECS.relu6);
+  assert.deepEqual([capped.f(-1), capped.f(2), capped.f(5), capped.df(2, 2), capped.df(5, 3)], [0, 2, 3, 1, 0]);
+  assert.ok(canDie(capped) && capped.death.zAtMost === 0);
+  // saturated exactly at the cap: the float32 just below it is not
+  assert.ok(canSaturate(capped) && capped.saturation.high!(S) < 3 && Math.fround(capped.saturation.high!(S)) === capped.saturation.high!(S));
+  const below3 = new Float32Array([3]); new Int32Array(below3.buffer)[0] -= 1;
+  assert.equal(capped.saturation.high!(S), below3[0]);
+  const tenth = specOf('relu(maxValue=0.1)')!;
+  assert.ok(canSaturate(tenth) && tenth.saturation.high!(S) < Math.fround(0.1) && tenth.f(1) === Math.fround(0.1));
+  // no rule for a cap ≤ 0 or a parameter the family does not have: no figures, not a guess
+  for (const n of ['relu(maxValue=0)', 'relu(maxValue=-1)', 'relu(alpha=3)', 'relu(maxValue=x)', 'softmax(maxValue=3)']) assert.equal(specOf(n), null, n);
 });

@@ -299,3 +299,43 @@ test('attached hard-sigmoid and leaky ReLU layers: figures where their specs say
   for (const [probe, metric] of [['dead-relu', 'inactive_frac'], ['saturation', 'sat_frac']]) assert.equal(metricRows(t, probe, metric, 2).value.length, 0, `${probe}/${metric} on the leaky layer`);
   m.dispose();
 });
+
+test('an attached ReLU(maxValue) layer: saturated where capped, with the mean derivative and dead share of a plain computation', async () => {
+  await useBackend('cpu');
+  const S = 8, F = 3, U = 6, CAP = 2;
+  const x = Float32Array.from({ length: S * F }, (_, i) => ((i * 37) % 11) - 5);
+  const k = Float32Array.from({ length: F * U }, (_, i) => ((i * 7) % 5) / 4 - 0.5);
+  const b = Float32Array.from({ length: U }, (_, i) => (i % 3) - 1);
+  const m = tf.sequential({ layers: [
+    tf.layers.dense({ units: U, inputShape: [F], weights: [tf.tensor2d(k, [F, U]), tf.tensor1d(b)] }),
+    tf.layers.reLU({ maxValue: CAP }),
+    tf.layers.dense({ units: 2, activation: 'softmax' }),
+  ] });
+  m.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
+  const session = attachProbes(m, { out: tmp(), name: 'capped' });
+  const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1, 1, 0, 1, 0], 'int32'), 2).toFloat();
+  await m.fit(tf.tensor2d(x, [S, F]), y, { batchSize: S, epochs: 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  const t = readTrace(session.path);
+  // reference, in float64 from the same weights: flat (derivative 0) at z ≥ 2, dead at z ≤ 0
+  let high = 0, deriv = 0, dead = 0;
+  for (let s = 0; s < S; s++) for (let u = 0; u < U; u++) {
+    let z = b[u];
+    for (let f = 0; f < F; f++) z += x[s * F + f] * k[f * U + u];
+    if (z >= CAP) high++;
+    if (z > 0 && z < CAP) deriv++;
+    if (z <= 0) dead++;
+  }
+  const n = S * U;
+  assert.ok(high > 0 && dead > 0 && high + dead < n, `the fixture has capped, dead and linear entries: ${[high, dead]}`);
+  const eq = (a: number, ref: number, what: string) => assert.ok(Math.abs(a - ref) < 1e-6, `${what}: probe ${a} vs reference ${ref}`);
+  eq(at(t, 2, 'saturation', 'sat_high'), high / n, 'sat_high (a = 2)');
+  eq(at(t, 2, 'saturation', 'sat_low'), 0, 'sat_low');
+  eq(at(t, 2, 'saturation', 'mean_deriv'), deriv / n, 'mean_deriv');
+  eq(at(t, 2, 'dead-relu', 'inactive_frac'), dead / n, 'inactive_frac');
+  // the trace names the layer as tfjs does, its cap beside
+  const l2 = t.facts.layers.find((l) => l.layer === 2)!;
+  assert.deepEqual([l2.activation, l2.activationParam], ['relu', CAP]);
+  tf.dispose([y]);
+  m.dispose();
+});

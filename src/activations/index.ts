@@ -22,7 +22,7 @@ import { hardsigmoid } from './hardsigmoid.js';
 import { leakyrelu } from './leakyrelu.js';
 import { linear } from './linear.js';
 import { relu } from './relu.js';
-import { relu6 } from './relu6.js';
+import { cappedRelu, relu6 } from './relu6.js';
 import { selu } from './selu.js';
 import { sigmoid } from './sigmoid.js';
 import { softsign } from './softsign.js';
@@ -59,13 +59,42 @@ export function activationSpec(a: Activation): ActivationSpec<Activation> {
 }
 
 /**
- * The spec of an activation as a layer names it (probe's or tfjs's spelling), or null when probe
- * has none (an attached model's softmax, softplus, …): probes then record nothing for that layer
- * rather than guess.
+ * Activations whose attached layers carry a parameter that changes the figures: tfjs's config key,
+ * the value the plain spec has, and the spec for another value (null where probe has no rule for
+ * it). Only ReLU's cap so far: tfjs's ELU layer refuses an alpha other than 1, and LeakyReLU's
+ * slope changes no figure (it can neither saturate nor die).
+ */
+const FAMILIES: Readonly<Record<string, { readonly key: string; readonly plain: number | null; readonly make: (v: number) => ActivationSpec | null }>> = {
+  relu: { key: 'maxValue', plain: null, make: (v) => (v === 6 ? relu6 : v > 0 ? cappedRelu(v) : null) },
+};
+
+const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const canonical = (name: string) => (has(TFJS_NAMES, name) ? TFJS_NAMES[name] : name);
+
+/**
+ * The name probes know a layer's activation by, with its parameter when it is not the plain
+ * spec's: `relu` with maxValue 3 → `relu(maxValue=3)`.
+ */
+export function activationName(name: string, param: number | null): string {
+  const fam = FAMILIES[canonical(name)];
+  if (param === null || !fam || param === fam.plain) return name;
+  return `${canonical(name)}(${fam.key}=${param})`;
+}
+
+const made = new Map<string, ActivationSpec | null>();
+
+/**
+ * The spec of an activation as a layer names it (probe's or tfjs's spelling, with a parameter as
+ * {@link activationName} writes it), or null when probe has none (an attached model's softmax,
+ * softplus, …): probes then record nothing for that layer rather than guess.
  */
 export function specOf(name: string): ActivationSpec | null {
-  const key = Object.prototype.hasOwnProperty.call(TFJS_NAMES, name) ? TFJS_NAMES[name] : name;
-  return Object.prototype.hasOwnProperty.call(ACTIVATION_SPECS, key) ? ACTIVATION_SPECS[key] : null;
+  const key = canonical(name);
+  if (has(ACTIVATION_SPECS, key)) return ACTIVATION_SPECS[key];
+  const m = /^(\w+)\((\w+)=([^)]+)\)$/.exec(name);
+  if (!m || !has(FAMILIES, m[1]) || FAMILIES[m[1]].key !== m[2] || !Number.isFinite(Number(m[3]))) return null;
+  if (!made.has(name)) made.set(name, FAMILIES[m[1]].make(Number(m[3])));
+  return made.get(name)!;
 }
 
 /**
