@@ -186,6 +186,10 @@ test('README\'s "Analyse in Python" works as written, typed in order', (t) => {
 import pandas as pd
 idx = pd.read_feather("runs/_index.feather")
 assert len(idx) == 4 and len(df) == traces.height == runs.height, (len(idx), len(df), traces.height, runs.height)
+import pyarrow.feather
+assert means.num_rows == len(df.groupby(["run", "layer", "metric"], observed=True)), means.num_rows
+joined = table.unify_dictionaries().join(pyarrow.feather.read_table("runs/_index.feather").select(["run", "combo"]), keys="run")
+assert joined.num_rows == len(df), joined.num_rows
 assert sat.height == 3, sat  # sigmoid layers of both combinations, the tanh layer of one
 print("ok")`], { cwd, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
