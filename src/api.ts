@@ -4,7 +4,7 @@
  * reports, model runs and exports load their heavy modules on first call, so `probe --help`,
  * `inspect` and `compare` never load tfjs.
  */
-export { ACTIVATIONS, ACTIVATION_SPECS, Activation, activationSpec, canDie, canSaturate, comboName, isActivation, parseCombo, specOf, type ActivationSpec } from './activations/index.js';
+export { ACTIVATIONS, ACTIVATION_SPECS, Activation, activationSpec, canDie, canSaturate, comboName, isActivation, layerActivation, parseCombo, specOf, type ActivationSpec } from './activations/index.js';
 export { resolveConfig, runName, configHash, parseInteger, BatchNormMode, STUDY, type RunConfig, type RunInput } from './config.js';
 export { ProbeError, ErrorCode, isProbeError } from './errors.js';
 export type { RunOptions, RunResult, RunListener, EpochSummary, LayerFigure } from './experiment/run.js';

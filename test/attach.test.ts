@@ -9,7 +9,8 @@ import { readTrace, type Trace } from '../src/trace/reader.js';
 import { metricRows } from '../src/trace/summary.js';
 import { ProbeError } from '../src/errors.js';
 import { rng } from '../src/train/rng.js';
-import { tmp, useBackend } from './helpers.js';
+import { runCli, tmp, useBackend } from './helpers.js';
+import { digestTrace } from '../src/report/digest.js';
 
 before(() => useBackend('wasm'));
 
@@ -336,6 +337,10 @@ test('an attached ReLU(maxValue) layer: saturated where capped, with the mean de
   // the trace names the layer as tfjs does, its cap beside
   const l2 = t.facts.layers.find((l) => l.layer === 2)!;
   assert.deepEqual([l2.activation, l2.activationParam], ['relu', CAP]);
+  // what a reader sees names the cap, so a relu layer's saturation figures make sense
+  assert.equal(digestTrace(t).acts[1], 'relu(maxValue=2)');
+  const inspect = await runCli(['inspect', session.path]);
+  assert.match(inspect.stdout, /layer 2 relu\(maxValue=2\) saturation/);
   tf.dispose([y]);
   m.dispose();
 });

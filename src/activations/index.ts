@@ -81,6 +81,11 @@ export function activationName(name: string, param: number | null): string {
   return `${canonical(name)}(${fam.key}=${param})`;
 }
 
+/** {@link activationName} of a layer as a plan or a trace describes it (`activation`, `activationParam`). */
+export function layerActivation(l: { readonly activation: string; readonly activationParam?: number | null }): string {
+  return activationName(l.activation, l.activationParam ?? null);
+}
+
 const made = new Map<string, ActivationSpec | null>();
 
 /**

@@ -21,7 +21,7 @@ import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
 import { RunStatus, type RunFacts } from '../trace/schema.js';
-import { activationName, type Activation } from '../activations/index.js';
+import { layerActivation, type Activation } from '../activations/index.js';
 import { joinStepValues, type BackwardTensors, type ForwardTensors, type UpdateTensors } from '../train/hooks.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hooks.js';
@@ -120,7 +120,7 @@ export class ProbeSession implements ForwardSink {
     const probes: Probe[] = resolveProbes(probeIds).map((p) => (p.id === 'loss' && !this.sawTargets ? lossOnly : p.scope === 'layer' ? tolerant(p) : p));
     this.infos = this.plan.layers.map((l) => ({
       layer: l.layer,
-      activation: activationName(l.activation, l.activationParam) as Activation,
+      activation: layerActivation(l) as Activation,
       fanIn: l.fanIn,
       fanOut: l.units,
       isOutput: l.isOutput,
@@ -429,7 +429,7 @@ function lazy<T extends object>(o: T, getters: Record<string, () => tf.Tensor | 
 /** Conversions run only when a probe reads them. */
 function forwardTensors(l: PlannedLayer, f: ForwardCapture | undefined): ForwardTensors {
   const dummy = () => tf.zeros([l.units, 1]) as tf.Tensor2D;
-  const base = { layer: l.layer, activation: activationName(l.activation, l.activationParam) as Activation } as ForwardTensors;
+  const base = { layer: l.layer, activation: layerActivation(l) as Activation } as ForwardTensors;
   const input = () => {
     throw new Error(`attached layer ${l.name}: its input is not captured (no probe needed it so far)`);
   };

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { diagnoseTrace, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
+import { diagnoseTrace, layerActivation, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
 import { fmtDuration, num, pct, table } from './ui.js';
 import { example } from './help.js';
 
@@ -48,7 +48,7 @@ function attachedLines(s: TraceSummary): string[] {
   const data = f.dataset.trainSize > 0 ? `${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test)` : 'given by the caller (not recorded)';
   const lines = [
     `model ${c.modelFile ?? c.model ?? f.combo} (attached probes) · data ${data}`,
-    `layers ${f.layers.map((l) => `${l.layer} ${l.name ?? '?'} ${chalk.dim(l.className ?? '')} ${l.fanOut} ${l.unitKind ?? 'unit'}s ${l.activation}`).join(', ')}`,
+    `layers ${f.layers.map((l) => `${l.layer} ${l.name ?? '?'} ${chalk.dim(l.className ?? '')} ${l.fanOut} ${l.unitKind ?? 'unit'}s ${layerActivation(l)}`).join(', ')}`,
   ];
   if (f.unprobed?.length) lines.push(`not probed ${f.unprobed.map((u) => `${u.name} ${chalk.dim(`(${u.className}: ${u.reason})`)}`).join(', ')}`);
   const optText = [String(opt.className ?? '?'), ...Object.entries(opt).filter(([k]) => k !== 'className').map(([k, v]) => `${k} ${v}`)].join(' ');
@@ -72,14 +72,15 @@ function render(s: TraceSummary, diagnosis: Diagnosis): string {
   out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
   if (f.engine === 'attach') out.push(...attachedLines(s));
   else {
-    out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${l.activation}`).join(', ')}`);
+    out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${layerActivation(l)}`).join(', ')}`);
     out.push(`config lr ${c.lr} · momentum ${c.momentum} · batch ${c.batch} · epochs ${c.epochs} · probes every ${c.every} step(s) · hash ${c.configHash}`);
   }
   out.push(`versions ${Object.entries(f.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   out.push(`columns ${s.columns.map((col) => `${col.name}: ${chalk.dim(col.type)}`).join(' · ')}`);
   out.push('recorded');
   for (const r of s.recorded) {
-    const act = r.layer === 0 ? 'network' : f.layers[r.layer - 1]?.activation ?? '?';
+    const l = r.layer === 0 ? null : f.layers[r.layer - 1];
+    const act = r.layer === 0 ? 'network' : l ? layerActivation(l) : '?';
     out.push(`  layer ${r.layer} ${chalk.dim(act)} ${r.probe}: ${metricList(r.metrics)}`);
   }
   if (s.epochs.length) {

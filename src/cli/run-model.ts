@@ -1,7 +1,7 @@
 /** `probe run --model DIR/model.json`: the progress and summary of {@link runModel}. */
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
-import { runModel, type ModelRunInput, type ModelRunResult } from '../api.js';
+import { layerActivation, runModel, type ModelRunInput, type ModelRunResult } from '../api.js';
 import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
@@ -50,7 +50,7 @@ export function modelSummary(r: ModelRunResult): string {
     const dead = get(l.layer, 'dead_units') !== undefined ? `${pct(get(l.layer, 'inactive_frac'))} / ${pct(get(l.layer, 'dead_units'))} / ${pct(get(l.layer, 'dead_rows'))}` : '—';
     const sat = get(l.layer, 'sat_frac') !== undefined ? `${pct(get(l.layer, 'sat_frac'))} · ${num(get(l.layer, 'mean_deriv'), 3)}` : '—';
     return [
-      `${l.layer}${l.isOutput ? ' (out)' : ''}`, l.name, l.className, l.activation, `${l.units} ${l.unitKind}s`,
+      `${l.layer}${l.isOutput ? ' (out)' : ''}`, l.name, l.className, layerActivation(l), `${l.units} ${l.unitKind}s`,
       (get(l.layer, 'dead_rows') ?? 0) > 0.5 ? chalk.red(dead) : dead,
       (get(l.layer, 'sat_frac') ?? 0) > 0.5 ? chalk.red(sat) : sat,
       num(get(l.layer, 'w_grad_norm')), num(get(l.layer, 'z_grad_norm')),

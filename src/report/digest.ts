@@ -7,6 +7,7 @@
 import type { StoredConfig } from '../trace/stored-config.js';
 import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
+import { layerActivation } from '../activations/index.js';
 import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
 import { ProbeId } from '../probes/ids.js';
 import { QUANTILES, quantileMetric } from '../trace/metrics.js';
@@ -227,7 +228,7 @@ export function digestTrace(t: Trace): RunDigest {
     variant: variantOf(t.config),
     dataset: t.config.dataset,
     bn: t.config.bn,
-    acts: f.layers.map((l) => l.activation),
+    acts: f.layers.map((l) => layerActivation(l)),
     study: f.engine !== 'attach',
     seed: f.seed,
     status: t.status,
