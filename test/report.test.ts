@@ -77,6 +77,26 @@ for (const [h1, h2] of [[true, false], [false, true], [true, true], [false, fals
   });
 }
 
+test("a claim whose statistic is undefined says why (a measure that never varies), not that its interval includes the threshold", async () => {
+  const dir = tmp();
+  // H2's measure is exactly 0 in every target and C2 run: Spearman's ρ has only tied ranks
+  for (const seed of [1, 2, 3, 4]) {
+    writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.1 + 0.02 * seed, deadRows: 0.9, sat: 0, h1Cause: 0.9, h2Cause: 0.05 });
+    writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed, acc: 0.97, deadRows: 0.03 });
+    writeSyntheticTrace(dir, { combo: 'relu-sigmoid-tanh', seed, acc: 0.95 + 0.004 * seed, sat: 0 });
+  }
+  const r = await buildReport([dir], { noImages: true });
+  const h2 = r.hypotheses.find((h) => h.id === 'H2')!;
+  const claim = (id: string) => h2.claims.find((c) => c.id === id)!;
+  assert.equal(claim('C').statistic, 'Spearman ρ undefined');
+  assert.equal(claim('C').holds, null);
+  assert.equal(claim('C').missing, 'ρ is undefined: the measure is 0.000 in all 8 runs');
+  assert.equal(claim('B').missing, 'the measure is 0.000 in every run of both groups');
+  const html = readFileSync(join(dir, 'report', 'index.html'), 'utf8');
+  assert.doesNotMatch(html, /ρ NaN/);
+  assert.match(html, /undecided \(ρ is undefined: the measure is 0.000 in all 8 runs\)/);
+});
+
 test('too few runs, or a single run, gives no verdict and says what a verdict needs', async () => {
   const dir = tmp();
   writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.1, deadRows: 0.95, sat: 0.1 });

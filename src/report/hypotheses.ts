@@ -175,7 +175,15 @@ export function testHypothesis(h: (typeof HYPOTHESES)[number], digests: readonly
   const a = enoughFailing ? clusteredMean(failing.map((r) => item(r, r.measure))) : null;
   const mm = covered.length >= MIN_RUNS ? clusteredMean(covered.map((r) => item(r, r.covers as number))) : null;
   const b = enough ? clusteredDiff(target.map((r) => item(r, r.measure)), control.map((r) => item(r, r.measure))) : null;
-  const c = enough ? clusteredSpearman(runs.map((r) => item(r, r.measure))) : null;
+  const rho = enough ? clusteredSpearman(runs.map((r) => item(r, r.measure))) : null;
+  // ρ is undefined when either side does not vary (ranks all tied): say so, never "includes the threshold"
+  const same = (v: readonly number[]) => v.length > 0 && v.every((x) => x === v[0]);
+  const tied = rho && !Number.isFinite(rho.estimate)
+    ? same(runs.map((r) => r.measure)) ? `ρ is undefined: the measure is ${runs[0].measure.toFixed(3)} in all ${runs.length} runs`
+      : same(runs.map((r) => r.acc)) ? `ρ is undefined: the accuracy is ${runs[0].acc.toFixed(3)} in all ${runs.length} runs` : 'ρ is undefined'
+    : null;
+  const c = tied ? null : rho;
+  const flat = b && same([...target, ...control].map((r) => r.measure)) ? `the measure is ${target[0].measure.toFixed(3)} in every run of both groups` : null;
   const fewFailing = rule.below === null ? 'no control runs (C1 or C2) to define failure' : `needs ${MIN_RUNS} failing target runs, has ${failing.length}`;
   const fewRuns = `needs ${MIN_RUNS} runs in the target group and in ${h.control}, has ${target.length} and ${control.length}`;
   const claims: Claim[] = [
@@ -191,11 +199,11 @@ export function testHypothesis(h: (typeof HYPOTHESES)[number], digests: readonly
     },
     {
       id: 'B', text: `higher in the target group than in ${h.control}`, threshold: 0, rule: 'CI above 0',
-      statistic: b ? `difference ${fmtInterval(b)}` : '—', interval: b, n: `${target.length} vs ${control.length} runs`, holds: side(b, 0, true), ...(b ? {} : { missing: fewRuns }),
+      statistic: b ? `difference ${fmtInterval(b)}` : '—', interval: b, n: `${target.length} vs ${control.length} runs`, holds: side(b, 0, true), ...(b ? flat ? { missing: flat } : {} : { missing: fewRuns }),
     },
     {
       id: 'C', text: 'goes with lower accuracy', threshold: 0, rule: 'CI below 0',
-      statistic: c ? `Spearman ρ ${fmtInterval(c)}` : '—', interval: c, n: `${runs.length} runs`, holds: side(c, 0, false), ...(c ? {} : { missing: fewRuns }),
+      statistic: c ? `Spearman ρ ${fmtInterval(c)}` : tied ? 'Spearman ρ undefined' : '—', interval: c, n: `${runs.length} runs`, holds: side(c, 0, false), ...(c ? {} : { missing: tied ?? fewRuns }),
     },
   ];
   let verdict: Verdict, reason: string;
