@@ -23,7 +23,7 @@ export { runSweep, planSweep, workerCount, type SweepOptions, type SweepResult, 
 export { expandCombos, parseSeeds, parseShard, type Shard } from './sweep/grid.js';
 export { emitK8s, emitSlurm } from './sweep/emit.js';
 export { collectTraces, INDEX_FILE } from './sweep/sweep-index.js';
-export { compareTraces, divergenceText, type Comparison, type Cell } from './compare/compare.js';
+export { compareTraces, divergenceHeading, divergenceText, type Comparison, type Cell } from './compare/compare.js';
 export { diagnoseTrace, type Diagnosis } from './report/diagnosis-line.js';
 
 import type { RunConfig, RunInput } from './config.js';

@@ -57,6 +57,15 @@ test('compare says "no data" where nothing could be compared (missing or NaN ser
   assert.match(render(none), /relu-sigmoid-relu_s1: .*no data/);
 });
 
+test('compare with one group says there is nothing to set it against, not an empty list', () => {
+  const dir = tmp();
+  const runs = [1, 2].map((seed) => writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.3, deadRows: 0.8, sat: 0.3 }));
+  const c = compareTraces(runs, { metric: 'dead_rows', layer: 3, tol: 0.05 });
+  assert.equal(c.groups.length, 1);
+  assert.match(render(c), /dead_rows \(layer 3\): one group \(relu-sigmoid-relu \(2 seeds\)\), nothing to set against it; give runs of other combinations or settings to compare\n/);
+  assert.match(compareHtml(c), /<p>dead_rows \(layer 3\): one group \(relu-sigmoid-relu \(2 seeds\)\), nothing to set against it; [^<]*<\/p>(?!<ul>)/);
+});
+
 test('compare --html escapes group labels (an attached model may be named anything)', () => {
   const dir = tmp();
   const c = compareTraces([

@@ -2,7 +2,7 @@ import chalk, { chalkStderr } from 'chalk';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { collectTraces, compareHtml, compareTraces, divergenceText, parseInteger, type Cell, type Comparison } from '../api.js';
+import { collectTraces, compareHtml, compareTraces, divergenceHeading, divergenceText, parseInteger, type Cell, type Comparison } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { writeAtomic } from '../fs-util.js';
@@ -68,8 +68,7 @@ export function render(c: Comparison): string {
     return [r.section, r.label, ...cells];
   });
   out.push('', table(['', 'figure', ...heads], rows));
-  const where = c.layer === 0 ? 'network' : `layer ${c.layer}`;
-  out.push('', `${c.metric} (${where}) against ${c.groups[0].label}, tolerance ${c.tol}:`);
+  out.push('', divergenceHeading(c));
   for (const d of c.divergence) {
     const t = divergenceText(d, c.tol, (v) => num(v));
     out.push(`  ${d.group}: ${t.kind === 'same' ? chalk.green(t.text) : t.kind === 'diverges' ? chalk.yellow(t.text) : chalk.dim(t.text)}`);

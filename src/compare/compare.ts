@@ -130,6 +130,14 @@ function load(path: string, metric: string, layer: number): Loaded {
  * What a divergence says, in words shared by the terminal and the --html page: nothing compared
  * is "no data", never "never diverges".
  */
+/** The line above the divergence list; with one group, that there is nothing to set against it. */
+export function divergenceHeading(c: Pick<Comparison, 'metric' | 'layer' | 'tol' | 'groups'>): string {
+  const what = `${c.metric} (${c.layer === 0 ? 'network' : `layer ${c.layer}`})`;
+  if (c.groups.length === 0) return `${what}: no runs`;
+  if (c.groups.length === 1) return `${what}: one group (${c.groups[0].label}), nothing to set against it; give runs of other combinations or settings to compare`;
+  return `${what} against ${c.groups[0].label}, tolerance ${c.tol}:`;
+}
+
 export function divergenceText(d: Divergence, tol: number, fmt: (v: number) => string = (v) => v.toPrecision(4)): { kind: 'none' | 'same' | 'diverges'; text: string } {
   if (d.compared === 0) return { kind: 'none', text: 'no data: no step where both it and the reference have a finite value' };
   if (d.step === null) return { kind: 'same', text: `never diverges beyond ${tol} (largest difference ${fmt(d.maxDiff ?? 0)} over ${d.compared} step(s))` };

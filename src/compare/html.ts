@@ -2,7 +2,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { chartsPage, esc, type ChartPanel } from '../report/html.js';
 import { VL_SCHEMA } from '../report/panels.js';
 import { bucketSize, bucketStart } from '../report/stats.js';
-import { divergenceText, type Comparison } from './compare.js';
+import { divergenceHeading, divergenceText, type Comparison } from './compare.js';
 
 const MAX_POINTS = 400;
 
@@ -51,6 +51,6 @@ export function compareCharts(c: Comparison): { panels: ChartPanel[]; tables: Re
 export function compareHtml(c: Comparison): string {
   const { panels, tables } = compareCharts(c);
   const rows = c.divergence.map((d) => `<li>${esc(d.group)}: ${esc(divergenceText(d, c.tol).text)}</li>`).join('');
-  const ref = c.groups[0] ? `<p>${esc(`${c.metric} against the reference ${c.groups[0].label}, tolerance ${c.tol}:`)}</p>` : '';
-  return chartsPage('probe compare', `${c.groups.map((g) => g.label).join(' · ')}`, `${ref}<ul>${rows}</ul>`, panels, tables);
+  const ref = `<p>${esc(divergenceHeading(c))}</p>`;
+  return chartsPage('probe compare', `${c.groups.map((g) => g.label).join(' · ')}`, `${ref}${rows ? `<ul>${rows}</ul>` : ''}`, panels, tables);
 }
