@@ -3,6 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg } from './messages.js';
 
+/** Whether `p` exists and is a folder. */
+export function isDirectory(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
 /**
  * Creates `dir` (and missing parents) or checks it exists, and that it is writable. Parents are
  * made one at a time: Node 20's recursive mkdirSync spins forever under /proc.

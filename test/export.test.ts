@@ -163,6 +163,11 @@ test('probe export: bad targets are one line with exit 2, and no file is written
   assert.deepEqual(readdirSync(dir).sort(), ['keep.parquet'], 'nothing half-written left behind');
   assert.equal(probe(['export', runs, '--parquet', join(dir, 'keep.parquet'), '--force']).status, 0);
   assert.equal(readFileSync(join(dir, 'keep.parquet')).subarray(0, 4).toString(), 'PAR1');
+  // a folder as the target (the traces' own, say), even with --force: refused, the folder untouched
+  const before = readdirSync(runs).sort();
+  bad([runs, '--parquet', runs, '--force'], /^error --parquet .+ is a folder: give a file name for the table, e\.g\. runs\.parquet$/m);
+  bad([runs, '--csv', dir], /^error --csv .+ is a folder: give a file name for the table, e\.g\. runs\.csv$/m);
+  assert.deepEqual(readdirSync(runs).sort(), before);
 });
 
 test('README\'s "Analyse in Python" works as written, typed in order', (t) => {

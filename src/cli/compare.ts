@@ -1,11 +1,11 @@
 import chalk, { chalkStderr } from 'chalk';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { collectTraces, compareHtml, compareTraces, divergenceHeading, divergenceText, parseInteger, type Cell, type Comparison } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { writeAtomic } from '../fs-util.js';
+import { isDirectory, writeAtomic } from '../fs-util.js';
 import { table, num } from './ui.js';
 import { example } from './help.js';
 
@@ -37,7 +37,6 @@ export function builder(y: Argv) {
     .example(...example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd'));
 }
 
-const isDirectory = (p: string) => { try { return statSync(p).isDirectory(); } catch { return false; } };
 
 const fmtCell = (c: Cell, pctMetric: boolean) => {
   if (c.mean === null) return '—';

@@ -3,6 +3,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { exportTraces } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { isDirectory } from '../fs-util.js';
 import { ProgressLine, Warnings, type Out } from './ui.js';
 import { example } from './help.js';
 
@@ -29,6 +30,7 @@ export async function handler(argv: ArgumentsCamelCase<ExportArgs>): Promise<voi
   if (given.length !== 1) throw new ProbeError(ErrorCode.usage, msg.exportTarget(given.length));
   const format = argv.parquet !== undefined ? 'parquet' : 'csv';
   const file = (argv.parquet ?? argv.csv)!;
+  if (isDirectory(file)) throw new ProbeError(ErrorCode.config, msg.isFolder(`--${format}`, file, `a file name for the table, e.g. runs.${format}`));
   const out: Out = { err: process.stderr, quiet: false };
   const warnings = new Warnings(out);
   const line = new ProgressLine(out);
