@@ -37,7 +37,6 @@ export function builder(y: Argv) {
     .example(...example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd'));
 }
 
-
 const fmtCell = (c: Cell, pctMetric: boolean) => {
   if (c.mean === null) return '—';
   if (pctMetric) return c.n > 1 && c.sd !== null ? `${(100 * c.mean).toFixed(2)} ± ${(100 * c.sd).toFixed(2)}%` : `${(100 * c.mean).toFixed(2)}%`;

@@ -126,10 +126,6 @@ function load(path: string, metric: string, layer: number): Loaded {
   return { trace: t, epochMeans, evals, series };
 }
 
-/**
- * What a divergence says, in words shared by the terminal and the --html page: nothing compared
- * is "no data", never "never diverges".
- */
 /** The line above the divergence list; with one group, that there is nothing to set against it. */
 export function divergenceHeading(c: Pick<Comparison, 'metric' | 'layer' | 'tol' | 'groups'>): string {
   const what = `${c.metric} (${c.layer === 0 ? 'network' : `layer ${c.layer}`})`;
@@ -138,6 +134,10 @@ export function divergenceHeading(c: Pick<Comparison, 'metric' | 'layer' | 'tol'
   return `${what} against ${c.groups[0].label}, tolerance ${c.tol}:`;
 }
 
+/**
+ * What a divergence says, in words shared by the terminal and the --html page: nothing compared
+ * is "no data", never "never diverges".
+ */
 export function divergenceText(d: Divergence, tol: number, fmt: (v: number) => string = (v) => v.toPrecision(4)): { kind: 'none' | 'same' | 'diverges'; text: string } {
   if (d.compared === 0) return { kind: 'none', text: 'no data: no step where both it and the reference have a finite value' };
   if (d.step === null) return { kind: 'same', text: `never diverges beyond ${tol} (largest difference ${fmt(d.maxDiff ?? 0)} over ${d.compared} step(s))` };
