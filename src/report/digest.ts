@@ -117,17 +117,19 @@ const key = (layer: number, metric: string) => `${layer}/${metric}`;
 export function digestTrace(t: Trace): RunDigest {
   const c = t.columns;
   const f = t.facts;
-  const steps = c.length ? c.step.reduce((m, s) => Math.max(m, s), 0) + 1 : 0;
+  let maxStep = -1;
+  for (let i = 0; i < c.length; i++) if (c.step[i] > maxStep) maxStep = c.step[i];
+  const steps = maxStep + 1;
   const bucket = bucketSize(steps, MAX_POINTS);
   const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
   const diagId = c.probes.indexOf(DIAGNOSIS_PROBE), unitId = c.probes.indexOf(UNIT_ACTIVITY_PROBE);
   const diagEpochs = new Map<number, { step: number; values: Record<string, number> }>();
-  const windows = new Map<string, { layer: number; unit: number; step: number[]; v: number[] }>();
+  const windows = new Map<number, { layer: number; unit: number; step: number[]; v: number[] }>();
   const wanted = new Map<number, string>(); // metric code → name, for series
   const probeOf = new Map<string, number>(SERIES_METRICS.map(([p, m]) => [m, c.probes.indexOf(p)]));
   SERIES_METRICS.forEach(([, m]) => { const id = c.metrics.indexOf(m); if (id >= 0) wanted.set(id, m); });
   const evals = new Map<number, { step: number; v: Record<string, number> }>();
-  const sums = new Map<string, { layer: number; metric: string; step: number; sum: number; n: number }>();
+  const sums = new Map<number, { layer: number; metric: string; step: number; sum: number; n: number }>();
   const epochDone = t.progress?.epochsDone ?? 0;
   // epochs with an eval row are finished even when the footer was lost
   for (let i = 0; i < c.length; i++) if (c.probe[i] === evalId) {
@@ -136,17 +138,25 @@ export function digestTrace(t: Trace): RunDigest {
     evals.set(c.epoch[i], e);
   }
   const lastEpochIndex = Math.max(epochDone, ...evals.keys(), 0);
-  const last = new Map<string, { sum: number; n: number }>();
+  // Per row the work is keyed by numbers: what a metric code means is decided once per code, and
+  // accumulators are found by integer keys (string keys per row made this loop ~3× slower).
+  const nm = c.metrics.length;
+  const last = new Map<number, { layer: number; code: number; sum: number; n: number }>();
   const unitSeries = new Map<number, { step: number[]; v: number[] }>();
   const outLayer = f.layers.length;
-  const probesSeen = new Set<string>();
+  const probeSeen = new Uint8Array(c.probes.length);
   const stripBucket = Math.max(1, Math.ceil(steps / STRIP_POINTS));
   const distId = c.probes.indexOf(ProbeId.distribution);
-  // metric code → [z|a, index into QUANTILES]
-  const qOf = new Map<number, ['z' | 'a', number]>();
-  for (const of of ['z', 'a'] as const) QUANTILES.forEach((p, i) => { const id = c.metrics.indexOf(quantileMetric(of, p)); if (id >= 0) qOf.set(id, [of, i]); });
-  const qAcc = new Map<string, { layer: number; of: 'z' | 'a'; step: number; sum: number[]; n: number[] }>();
-  const uAcc = new Map<string, { layer: number; unit: number; step: number; sum: number; n: number }>();
+  // per metric code: the unit of an `active_u{k}` metric (else −1); the probe whose rows of it are a
+  // drawn series (else −2); for a quantile of the distribution probe, [z|a, index into QUANTILES]
+  const unitOf = Int32Array.from(c.metrics, (m) => (m.startsWith('active_u') ? Number(m.slice('active_u'.length)) : -1));
+  const seriesProbe = Int32Array.from(c.metrics, (_, code) => { const m = wanted.get(code); return m === undefined ? -2 : probeOf.get(m)!; });
+  const qOf: (readonly ['z' | 'a', number] | undefined)[] = new Array(nm);
+  for (const of of ['z', 'a'] as const) QUANTILES.forEach((p, i) => { const id = c.metrics.indexOf(quantileMetric(of, p)); if (id >= 0) qOf[id] = [of, i]; });
+  // keys end in a bucket's index (< MAX_POINTS + 1, STRIP_POINTS + 1): small integers V8 hashes fast
+  const qAcc = new Map<number, { layer: number; of: 'z' | 'a'; step: number; sum: number[]; n: number[] }>();
+  const uAcc = new Map<number, { layer: number; unit: number; step: number; sum: number; n: number }>();
+  const unitKey = (layer: number, unit: number, b: number) => (layer * 65536 + unit) * (STRIP_POINTS + 1) + b / stripBucket;
   for (let i = 0; i < c.length; i++) {
     const p = c.probe[i];
     if (p === evalId || p === timingId) continue;
@@ -154,56 +164,59 @@ export function digestTrace(t: Trace): RunDigest {
       const e = diagEpochs.get(c.epoch[i]) ?? { step: c.step[i], values: {} };
       e.values[key(c.layer[i], c.metrics[c.metric[i]])] = c.value[i];
       diagEpochs.set(c.epoch[i], e);
-      probesSeen.add(DIAGNOSIS_PROBE);
+      probeSeen[p] = 1;
       continue;
     }
     if (p === unitId) {
-      const k = `${c.layer[i]}/${c.metrics[c.metric[i]]}`;
-      const w = windows.get(k) ?? { layer: c.layer[i], unit: Number(c.metrics[c.metric[i]].slice(1)), step: [], v: [] };
+      const k = c.layer[i] * nm + c.metric[i];
+      let w = windows.get(k);
+      if (!w) windows.set(k, (w = { layer: c.layer[i], unit: Number(c.metrics[c.metric[i]].slice(1)), step: [], v: [] }));
       w.step.push(c.step[i]); w.v.push(c.value[i]);
-      windows.set(k, w);
-      probesSeen.add(UNIT_ACTIVITY_PROBE);
+      probeSeen[p] = 1;
       continue;
     }
-    probesSeen.add(c.probes[p]);
-    const metric = c.metrics[c.metric[i]], layer = c.layer[i], v = c.value[i];
+    probeSeen[p] = 1;
+    const code = c.metric[i], layer = c.layer[i], v = c.value[i];
     if (lastEpochIndex === 0 || c.epoch[i] === lastEpochIndex) {
-      const k = key(layer, metric);
-      const a = last.get(k) ?? { sum: 0, n: 0 };
+      const k = layer * nm + code;
+      let a = last.get(k);
+      if (!a) last.set(k, (a = { layer, code, sum: 0, n: 0 }));
       a.sum += v; a.n++;
-      last.set(k, a);
     }
-    const name = wanted.get(c.metric[i]);
-    if (name !== undefined && probeOf.get(name) === p) {
+    if (seriesProbe[code] === p) {
       const b = bucketStart(c.step[i], bucket);
-      const k = `${layer}/${name}/${b}`;
-      const s = sums.get(k) ?? { layer, metric: name, step: b, sum: 0, n: 0 };
+      const k = (layer * nm + code) * (MAX_POINTS + 1) + b / bucket;
+      let s = sums.get(k);
+      if (!s) sums.set(k, (s = { layer, metric: c.metrics[code], step: b, sum: 0, n: 0 }));
       s.sum += v; s.n++;
-      sums.set(k, s);
     }
     if (p === distId) {
-      const q = qOf.get(c.metric[i]);
+      const q = qOf[code];
       if (q) {
         const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
-        const k = `${layer}/${q[0]}/${b}`;
-        const a = qAcc.get(k) ?? { layer, of: q[0], step: b, sum: QUANTILES.map(() => 0), n: QUANTILES.map(() => 0) };
+        const k = (layer * 2 + (q[0] === 'z' ? 0 : 1)) * (STRIP_POINTS + 1) + b / stripBucket;
+        let a = qAcc.get(k);
+        if (!a) qAcc.set(k, (a = { layer, of: q[0], step: b, sum: QUANTILES.map(() => 0), n: QUANTILES.map(() => 0) }));
         a.sum[q[1]] += v; a.n[q[1]]++;
-        qAcc.set(k, a);
       }
     }
-    if (metric.startsWith('active_u')) {
-      const unit = Number(metric.slice('active_u'.length));
+    const unit = unitOf[code];
+    if (unit >= 0) {
       const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
-      const k = `${layer}/${unit}/${b}`;
-      const a = uAcc.get(k) ?? { layer, unit, step: b, sum: 0, n: 0 };
+      const k = unitKey(layer, unit, b);
+      let a = uAcc.get(k);
+      if (!a) uAcc.set(k, (a = { layer, unit, step: b, sum: 0, n: 0 }));
       a.sum += v; a.n++;
-      uAcc.set(k, a);
     }
-    if (layer === outLayer && metric.startsWith('active_u')) {
-      const u = Number(metric.slice('active_u'.length));
-      const s = unitSeries.get(u) ?? { step: [], v: [] };
-      s.step.push(c.step[i]); s.v.push(v);
-      unitSeries.set(u, s);
+  }
+  // without unit-activity windows, when each output unit died comes from its per-step active share
+  if (windows.size === 0) {
+    for (let i = 0; i < c.length; i++) {
+      const p = c.probe[i], unit = unitOf[c.metric[i]];
+      if (unit < 0 || c.layer[i] !== outLayer || p === evalId || p === timingId || p === diagId || p === unitId) continue;
+      let us = unitSeries.get(unit);
+      if (!us) unitSeries.set(unit, (us = { step: [], v: [] }));
+      us.step.push(c.step[i]); us.v.push(c.value[i]);
     }
   }
   // small ReLU layers without per-step `active_u{k}` (other than the output) get their strip from the windows
@@ -212,7 +225,7 @@ export function digestTrace(t: Trace): RunDigest {
     if (stripLayers.has(w.layer) || (f.layers[w.layer - 1]?.fanOut ?? Infinity) > STRIP_MAX_UNITS) continue;
     w.step.forEach((st, j) => {
       const b = Math.floor(st / stripBucket) * stripBucket;
-      const k = `${w.layer}/${w.unit}/${b}`;
+      const k = unitKey(w.layer, w.unit, b);
       const a = uAcc.get(k) ?? { layer: w.layer, unit: w.unit, step: b, sum: 0, n: 0 };
       a.sum += w.v[j]; a.n++;
       uAcc.set(k, a);
@@ -241,7 +254,7 @@ export function digestTrace(t: Trace): RunDigest {
     bucket,
     series: [...sums.values()].sort((a, b) => a.layer - b.layer || a.metric.localeCompare(b.metric) || a.step - b.step)
       .map((s) => ({ layer: s.layer, metric: s.metric, step: s.step, value: s.sum / s.n })),
-    lastEpoch: Object.fromEntries([...last.entries()].map(([k, a]) => [k, a.sum / a.n])),
+    lastEpoch: Object.fromEntries([...last.values()].map((a) => [key(a.layer, c.metrics[a.code]), a.sum / a.n])),
     lastEpochIndex,
     deaths: windows.size
       ? [...windows.values()].sort((a, b) => a.layer - b.layer || a.unit - b.unit).map((w) => ({ layer: w.layer, unit: w.unit, step: deathStep(w.step, w.v) }))
@@ -254,7 +267,7 @@ export function digestTrace(t: Trace): RunDigest {
     units: [...uAcc.values()].sort((a, b) => a.layer - b.layer || a.unit - b.unit || a.step - b.step)
       .map((a) => ({ layer: a.layer, unit: a.unit, step: a.step, value: a.sum / a.n })),
     lastStep: Math.max(0, steps - 1),
-    probes: [...probesSeen].sort(),
+    probes: c.probes.filter((_, p) => probeSeen[p] === 1).sort(),
     probesConfigured: t.config.probes,
   };
 }
