@@ -97,6 +97,26 @@ test("a claim whose statistic is undefined says why (a measure that never varies
   assert.match(html, /undecided \(ρ is undefined: the measure is 0.000 in all 8 runs\)/);
 });
 
+const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+
+test('the terminal summary: claims with nothing to show are left to the reason, and with no claim at all it says what a verdict needs', () => {
+  const one = tmp();
+  writeSyntheticTrace(one, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.1, deadRows: 0.95, sat: 0.1 });
+  const r = probe(['report', one, '--no-images']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /: — \(/, 'no claim line without a statistic');
+  assert.match(r.stdout, /^H1 INCONCLUSIVE/m);
+  const needs = /^no claim can be computed yet: a verdict needs 3 runs in the target group \(\*-sigmoid-relu\) and in each control \(C1 (\S+), C2 (\S+)\), and 3 failing target runs \(seeds count\); e\.g\. probe sweep --combos '([^']+)' --seeds 1-5$/m.exec(r.stdout);
+  assert.ok(needs, r.stdout);
+  // the patterns it prints are --combos patterns the sweep accepts, and cover the groups
+  for (const combos of [needs[1], needs[2], needs[3]]) assert.equal(probe(['sweep', '--combos', combos, '--seeds', '1', '--backend', 'wasm', '--emit', 'slurm']).status, 0, combos);
+  const many = tmp();
+  study(many, true, false);
+  const m = probe(['report', many, '--no-images']);
+  assert.match(m.stdout, /^ {3}B higher in the target group than in C1: difference /m);
+  assert.doesNotMatch(m.stdout, /no claim can be computed/);
+});
+
 test('too few runs, or a single run, gives no verdict and says what a verdict needs', async () => {
   const dir = tmp();
   writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.1, deadRows: 0.95, sat: 0.1 });
@@ -132,7 +152,6 @@ test('a probe no run recorded drops its chart with a warning; the rest is drawn'
 });
 
 test('report bad input: one line, exit 2, nothing overwritten without --force', () => {
-  const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
   const empty = tmp();
   const oneLine = (r: ReturnType<typeof probe>, re: RegExp) => {
     assert.equal(r.status, 2, r.stderr);
