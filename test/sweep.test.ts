@@ -128,18 +128,26 @@ test('a killed sweep resumes: finished runs are skipped untouched, the runs in f
 
 test('two shards run as separate processes into one folder cover the grid once', async () => {
   const out = tmp();
+  const loud = small.filter((f) => f !== '--quiet');
+  const errs: string[] = [];
   const run = (shard: string) => new Promise<number>((res) => {
-    const c = spawn(process.execPath, [BIN, 'sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--workers', '1', '--shard', shard, '--out', out, ...small], { stdio: 'ignore' });
+    const c = spawn(process.execPath, [BIN, 'sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--workers', '1', '--shard', shard, '--out', out, ...loud], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(c);
-    c.on('exit', (code) => res(code ?? -1));
+    let err = '';
+    c.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    c.on('exit', (code) => { errs.push(err); res(code ?? -1); });
   });
   assert.deepEqual(await Promise.all([run('1/2'), run('2/2')]), [0, 0]);
+  // a shard holds a slice of the grid: no "next: probe report" yet
+  for (const e of errs) assert.doesNotMatch(e, /next: probe report/);
   const traces = readdirSync(out).filter((f) => f.endsWith('.arrow') && f !== '_index.feather').sort();
   assert.equal(traces.length, 8);
   for (const f of traces) assert.equal(readTrace(join(out, f)).status, 'complete');
   // an index written by either shard; rebuilt complete by running the (now finished) sweep again
-  assert.equal(probe(['sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--out', out, ...small]).status, 0);
+  const whole = probe(['sweep', '--combos', '*-sigmoid-relu', '--seeds', '1-2', '--epochs', '1', '--out', out, ...loud]);
+  assert.equal(whole.status, 0, whole.stderr);
   assert.equal(tableFromIPC(readFileSync(join(out, '_index.feather'))).numRows, 8);
+  assert.ok(whole.stderr.trimEnd().endsWith(`next: probe report ${out} — the verdicts on H1 and H2, and the dashboards`), whole.stderr);
 });
 
 test('sweep refuses a changed config for an existing run unless --force, and bad grid flags', () => {

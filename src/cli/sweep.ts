@@ -125,6 +125,8 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, elsewhere: r.elsewhere, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
   if (argv.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, INDEX_FILE))}\n`);
+  // what to do next, once the folder holds the whole grid (a shard holds a slice of it)
+  if (!argv.json && !out.quiet && !r.interrupted && !r.failed.length && !r.notRun && !shard) out.err.write(chalkStderr.dim(`next: probe report ${argv.out} — the verdicts on H1 and H2, and the dashboards\n`));
   if (r.interrupted) await view?.close();
   else await view?.stayOpen();
   if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, msg.sweepInterrupted(r.notRun));
