@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Table, tableToIPC } from 'apache-arrow';
 import { buildReport } from '../src/report/index.js';
+import { INDEX_FILE, writeIndex } from '../src/sweep/sweep-index.js';
 import { acquireRunLock } from '../src/trace/run-lock.js';
 import { MetaKey, traceSchema } from '../src/trace/schema.js';
 import { bootstrapDiff, bootstrapMean, bootstrapSpearman, spearman } from '../src/report/stats.js';
@@ -115,6 +116,20 @@ test('the terminal summary: claims with nothing to show are left to the reason, 
   const m = probe(['report', many, '--no-images']);
   assert.match(m.stdout, /^ {3}B higher in the target group than in C1: difference /m);
   assert.doesNotMatch(m.stdout, /no claim can be computed/);
+});
+
+test("a sweep's index stands for its folder: report writes beside it; inspect says it is an index, not a trace", () => {
+  const dir = tmp();
+  for (const seed of [1, 2]) writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.2, deadRows: 0.9, sat: 0.2 });
+  writeIndex(dir);
+  const elsewhere = tmp();
+  const r = spawnSync(process.execPath, [BIN, 'report', join(dir, INDEX_FILE), '--no-images'], { cwd: elsewhere, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(join(dir, 'report', 'index.html')), 'the report is in the sweep folder');
+  assert.deepEqual(readdirSync(elsewhere), [], 'nothing written where the command ran');
+  const i = probe(['inspect', join(dir, INDEX_FILE)]);
+  assert.equal(i.status, 2);
+  assert.equal(i.stderr.trim(), `error ${join(dir, INDEX_FILE)} is a sweep index (one row per run), not a trace: give one of the traces it lists to inspect, or its folder to probe report or probe compare`);
 });
 
 test('too few runs, or a single run, gives no verdict and says what a verdict needs', async () => {

@@ -1,8 +1,11 @@
 import chalk from 'chalk';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { diagnoseTrace, layerActivation, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
+import { diagnoseTrace, isIndexName, layerActivation, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
 import { fmtDuration, num, pct, table } from './ui.js';
 import { example } from './help.js';
+import { basename } from 'node:path';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
 
 interface InspectArgs {
   trace: string;
@@ -19,6 +22,7 @@ export function builder(y: Argv) {
 }
 
 export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {
+  if (isIndexName(basename(argv.trace))) throw new ProbeError(ErrorCode.usage, msg.inspectIndex(argv.trace));
   const t = readTrace(argv.trace);
   const s = summarizeTrace(t);
   const diagnosis = diagnoseTrace(t);

@@ -11,7 +11,7 @@
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir, writeAtomic } from '../fs-util.js';
@@ -20,7 +20,7 @@ import { readTrace } from '../trace/reader.js';
 import { lockHolder } from '../trace/run-lock.js';
 import { RunStatus } from '../trace/schema.js';
 import { probeVersion } from '../versions.js';
-import { collectTraces } from '../sweep/sweep-index.js';
+import { collectTraces, isIndexName } from '../sweep/sweep-index.js';
 
 export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
@@ -75,6 +75,8 @@ export interface ReportResult {
 export function defaultReportDir(inputs: readonly string[]): string {
   if (inputs.length === 1) {
     try { if (statSync(inputs[0]).isDirectory()) return join(inputs[0], 'report'); } catch { /* reported later */ }
+    // a sweep's index stands for its folder
+    if (isIndexName(basename(inputs[0]))) return join(dirname(inputs[0]), 'report');
   }
   return 'report';
 }
