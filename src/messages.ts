@@ -93,6 +93,9 @@ export const msg = {
     `probe export needs exactly one of --parquet FILE or --csv FILE, got ${given === 0 ? 'neither' : 'both'}`,
   fileExists: (path: string) => `${path} already exists: pass --force to replace it`,
   inspectIndex: (path: string) => `${path} is a sweep index (one row per run), not a trace: give one of the traces it lists to inspect, or its folder to probe report or probe compare`,
+  verdictNeeds: (min: number, target: string, c1: string, c2: string) =>
+    `no claim can be computed yet: a verdict needs ${min} runs in the target group (${target}) and in each control (C1 ${c1}, C2 ${c2}), and ${min} failing target runs (seeds count); ` +
+    `e.g. probe sweep --combos '*-sigmoid-relu,*-relu-relu,*-sigmoid-tanh' --seeds 1-5`,
   reportExists: (dir: string) => `${dir} holds an index.html that is not a probe report: pass --force to replace it, or choose another --out`,
   watchRemote: (host: string, flag = '--host') =>
     `${flag} ${host} is not a loopback address: the live view would be open to the network, and it has no login; add --allow-remote to mean it, or use 127.0.0.1 (the default)`,

@@ -1,9 +1,9 @@
 import chalk from 'chalk';
+import { basename } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { diagnoseTrace, isIndexName, layerActivation, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
 import { fmtDuration, num, pct, table } from './ui.js';
 import { example } from './help.js';
-import { basename } from 'node:path';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 

@@ -6,6 +6,7 @@ import { buildReport } from '../api.js';
 import { fmtDuration, ProgressLine, Warnings, type Out } from './ui.js';
 import type { ReportProgress } from '../report/index.js';
 import { example } from './help.js';
+import { msg } from '../messages.js';
 import { GROUPS, MIN_RUNS } from '../study.js';
 
 interface ReportArgs {
@@ -71,7 +72,9 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
       // a claim with nothing to show is already named in the reason
       for (const c of h.claims) if (c.statistic !== '—') lines.push(chalk.dim(`   ${c.id} ${c.text}: ${c.statistic} (${c.n}; ${c.rule})`));
     }
-    if (r.hypotheses.every((h) => h.claims.every((c) => c.statistic === '—'))) lines.push(verdictNeeds());
+    // the groups as --combos patterns
+    const patterns = (g: { readonly hidden: readonly string[]; readonly output: readonly string[] }) => g.hidden.flatMap((h) => g.output.map((o) => `*-${h}-${o}`)).join(',');
+    if (r.hypotheses.every((h) => h.claims.every((c) => c.statistic === '—'))) lines.push(msg.verdictNeeds(MIN_RUNS, patterns(GROUPS.target), patterns(GROUPS.C1), patterns(GROUPS.C2)));
     for (const g of r.attribution) {
       const cs = g.causes.map((c) => `${c.cause} ${c.interval ? `${c.interval.estimate.toFixed(3)} [${c.interval.lo.toFixed(3)}, ${c.interval.hi.toFixed(3)}]` : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}`).join(', ');
       lines.push(`errors covered${several ? ` [${g.variant}]` : ''}, ${g.group} (${g.runs} runs, error rate ${(100 * g.errors).toFixed(1)}%): ${cs}`);
@@ -81,15 +84,6 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (argv.open) openInBrowser(join(r.out, 'index.html'), warnings);
-}
-
-/** What a verdict needs, with the groups as combination patterns and a sweep that gives them. */
-function verdictNeeds(): string {
-  // as --combos patterns
-  const pattern = (g: { readonly hidden: readonly string[]; readonly output: readonly string[] }) => g.hidden.flatMap((h) => g.output.map((o) => `*-${h}-${o}`)).join(',');
-  return `no claim can be computed yet: a verdict needs ${MIN_RUNS} runs in the target group (${pattern(GROUPS.target)}) and in each control ` +
-    `(C1 ${pattern(GROUPS.C1)}, C2 ${pattern(GROUPS.C2)}), and ${MIN_RUNS} failing target runs (seeds count); ` +
-    `e.g. probe sweep --combos '*-sigmoid-relu,*-relu-relu,*-sigmoid-tanh' --seeds 1-5`;
 }
 
 function openInBrowser(file: string, warnings: Warnings): void {
