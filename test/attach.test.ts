@@ -62,6 +62,32 @@ function conv(x: ArrayLike<number>, h: number, w: number, cin: number, k: ArrayL
   return { z, h: ho, w: wo };
 }
 
+/**
+ * A Dense layer of fixed weights `k` [F, U] and bias `b` on inputs `x` [S, F] (its activation
+ * fused, or none), then `rest`, probed for one step by a frozen SGD (lr 0): the trace, and the
+ * Dense layer's z = xk + b in float64 per (sample, unit) as the reference.
+ */
+async function frozenStep(o: { name: string; x: Float32Array; k: Float32Array; b: Float32Array; S: number; F: number; U: number; activation?: 'hardSigmoid'; rest: tf.layers.Layer[]; labels: number[] }) {
+  const { S, F, U, x, k, b } = o;
+  const m = tf.sequential({ layers: [
+    tf.layers.dense({ units: U, inputShape: [F], ...(o.activation ? { activation: o.activation } : {}), weights: [tf.tensor2d(k, [F, U]), tf.tensor1d(b)] }),
+    ...o.rest,
+  ] });
+  m.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
+  const session = attachProbes(m, { out: tmp(), name: o.name });
+  const xt = tf.tensor2d(x, [S, F]), y = tf.oneHot(tf.tensor1d(o.labels, 'int32'), 2).toFloat();
+  await m.fit(xt, y, { batchSize: S, epochs: 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  tf.dispose([xt, y]);
+  m.dispose();
+  const z = (s: number, u: number) => {
+    let v = b[u];
+    for (let f = 0; f < F; f++) v += x[s * F + f] * k[f * U + u];
+    return v;
+  };
+  return { t: readTrace(session.path), path: session.path, z };
+}
+
 function at(t: Trace, layer: number, probe: string, metric: string): number {
   const r = metricRows(t, probe, metric, layer);
   assert.ok(r.value.length > 0, `layer ${layer} ${probe}/${metric} recorded`);
@@ -271,22 +297,14 @@ test('attached hard-sigmoid and leaky ReLU layers: figures where their specs say
   const x = Float32Array.from({ length: S * F }, (_, i) => ((i * 37) % 11) - 5); // −5..5: many z beyond ±2.5
   const k = Float32Array.from({ length: F * U }, (_, i) => ((i * 7) % 5) / 2 - 1);
   const b = Float32Array.from({ length: U }, (_, i) => (i % 2) - 0.5);
-  const m = tf.sequential({ layers: [
-    tf.layers.dense({ units: U, inputShape: [F], activation: 'hardSigmoid', weights: [tf.tensor2d(k, [F, U]), tf.tensor1d(b)] }),
+  const { t, z: zOf } = await frozenStep({ name: 'hard', x, k, b, S, F, U, activation: 'hardSigmoid', labels: [0, 1, 0, 1], rest: [
     tf.layers.leakyReLU({ alpha: 0.1 }),
     tf.layers.dense({ units: 2, activation: 'softmax' }),
   ] });
-  m.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
-  const session = attachProbes(m, { out: tmp(), name: 'hard' });
-  const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1], 'int32'), 2).toFloat();
-  await m.fit(tf.tensor2d(x, [S, F]), y, { batchSize: S, epochs: 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
-  session.close();
-  const t = readTrace(session.path);
   // reference: z = xK + b; dead where z ≤ −2.5 (a = 0, no gradient), saturated where a is exactly 0 or 1
   let dead = 0, low = 0, high = 0;
   for (let s = 0; s < S; s++) for (let u = 0; u < U; u++) {
-    let z = b[u];
-    for (let f = 0; f < F; f++) z += x[s * F + f] * k[f * U + u];
+    const z = zOf(s, u);
     if (z <= -2.5) dead++;
     const a = Math.min(1, Math.max(0, 0.2 * z + 0.5));
     if (a === 0) low++; else if (a === 1) high++;
@@ -298,7 +316,6 @@ test('attached hard-sigmoid and leaky ReLU layers: figures where their specs say
   eq(at(t, 1, 'saturation', 'sat_high'), high / (S * U), 'hard sigmoid sat_high (a = 1)');
   // the leaky ReLU layer (layer 2) cannot die or saturate: no such rows, rather than zeros
   for (const [probe, metric] of [['dead-relu', 'inactive_frac'], ['saturation', 'sat_frac']]) assert.equal(metricRows(t, probe, metric, 2).value.length, 0, `${probe}/${metric} on the leaky layer`);
-  m.dispose();
 });
 
 test('an attached ReLU(maxValue) layer: saturated where capped, with the mean derivative and dead share of a plain computation', async () => {
@@ -307,22 +324,14 @@ test('an attached ReLU(maxValue) layer: saturated where capped, with the mean de
   const x = Float32Array.from({ length: S * F }, (_, i) => ((i * 37) % 11) - 5);
   const k = Float32Array.from({ length: F * U }, (_, i) => ((i * 7) % 5) / 4 - 0.5);
   const b = Float32Array.from({ length: U }, (_, i) => (i % 3) - 1);
-  const m = tf.sequential({ layers: [
-    tf.layers.dense({ units: U, inputShape: [F], weights: [tf.tensor2d(k, [F, U]), tf.tensor1d(b)] }),
+  const { t, path, z: zOf } = await frozenStep({ name: 'capped', x, k, b, S, F, U, labels: [0, 1, 0, 1, 1, 0, 1, 0], rest: [
     tf.layers.reLU({ maxValue: CAP }),
     tf.layers.dense({ units: 2, activation: 'softmax' }),
   ] });
-  m.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
-  const session = attachProbes(m, { out: tmp(), name: 'capped' });
-  const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1, 1, 0, 1, 0], 'int32'), 2).toFloat();
-  await m.fit(tf.tensor2d(x, [S, F]), y, { batchSize: S, epochs: 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
-  session.close();
-  const t = readTrace(session.path);
   // reference, in float64 from the same weights: flat (derivative 0) at z ≥ 2, dead at z ≤ 0
   let high = 0, deriv = 0, dead = 0;
   for (let s = 0; s < S; s++) for (let u = 0; u < U; u++) {
-    let z = b[u];
-    for (let f = 0; f < F; f++) z += x[s * F + f] * k[f * U + u];
+    const z = zOf(s, u);
     if (z >= CAP) high++;
     if (z > 0 && z < CAP) deriv++;
     if (z <= 0) dead++;
@@ -339,8 +348,6 @@ test('an attached ReLU(maxValue) layer: saturated where capped, with the mean de
   assert.deepEqual([l2.activation, l2.activationParam], ['relu', CAP]);
   // what a reader sees names the cap, so a relu layer's saturation figures make sense
   assert.equal(digestTrace(t).acts[1], 'relu(maxValue=2)');
-  const inspect = await runCli(['inspect', session.path]);
+  const inspect = await runCli(['inspect', path]);
   assert.match(inspect.stdout, /layer 2 relu\(maxValue=2\) saturation/);
-  tf.dispose([y]);
-  m.dispose();
 });
