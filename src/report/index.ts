@@ -10,11 +10,11 @@
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
-import { ensureWritableDir, writeAtomic } from '../fs-util.js';
+import { ensureWritableDir, isDirectory, writeAtomic } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTrace } from '../trace/reader.js';
 import { lockHolder } from '../trace/run-lock.js';
@@ -74,7 +74,7 @@ export interface ReportResult {
 
 export function defaultReportDir(inputs: readonly string[]): string {
   if (inputs.length === 1) {
-    try { if (statSync(inputs[0]).isDirectory()) return join(inputs[0], 'report'); } catch { /* reported later */ }
+    if (isDirectory(inputs[0])) return join(inputs[0], 'report');
     // a sweep's index stands for its folder
     if (isIndexName(basename(inputs[0]))) return join(dirname(inputs[0]), 'report');
   }

@@ -9,6 +9,7 @@ import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type 
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { isDirectory } from '../fs-util.js';
 import { ARROW_MAGIC, Column, isFinished, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
 
 export interface TraceColumns {
@@ -53,9 +54,7 @@ function hasMagic(buf: Uint8Array, at: number): boolean {
 }
 
 function missing(path: string, cause: unknown): ProbeError {
-  let folder = false;
-  try { folder = statSync(path).isDirectory(); } catch { /* absent */ }
-  return new ProbeError(ErrorCode.trace, folder ? msg.traceIsFolder(path) : msg.traceMissing(path), { cause });
+  return new ProbeError(ErrorCode.trace, isDirectory(path) ? msg.traceIsFolder(path) : msg.traceMissing(path), { cause });
 }
 
 const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.noMagic()));
