@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseCombo } from '../src/activations/index.js';
 import { evaluateDiagnosed } from '../src/experiment/evaluate.js';
-import { DiagnosisAccumulator, type EvalChunk } from '../src/probes/diagnosis.js';
+import { DiagnosisAccumulator, type EvalChunk } from '../src/study/diagnosis.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { selectBackend, type BackendName } from '../src/train/backend.js';
 import { BatchBuilder, disposeBatch } from '../src/train/batch.js';

@@ -22,9 +22,9 @@ export { Column, EvalMetric, MetaKey, RunProbe, RunStatus, TimingMetric, TRACE_V
 export { runSweep, planSweep, workerCount, type SweepOptions, type SweepResult, type SweepListener, type PlannedRun } from './sweep/sweep.js';
 export { expandCombos, parseSeeds, parseShard, type Shard } from './sweep/grid.js';
 export { emitK8s, emitSlurm } from './sweep/emit.js';
-export { collectTraces, INDEX_FILE, isIndexName } from './sweep/sweep-index.js';
+export { collectTraces, INDEX_FILE, isIndexName } from './read/folder.js';
 export { compareTraces, divergenceHeading, divergenceText, type Comparison, type Cell } from './compare/compare.js';
-export { diagnoseTrace, type Diagnosis } from './report/diagnosis-line.js';
+export { diagnoseTrace, type Diagnosis } from './study/diagnosis-line.js';
 
 import type { RunConfig, RunInput } from './config.js';
 import type { RunOptions, RunResult } from './experiment/run.js';

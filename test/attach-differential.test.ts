@@ -12,7 +12,7 @@ import { permutation, rng } from '../src/train/rng.js';
 import { readTrace, type Trace } from '../src/trace/reader.js';
 import { RunProbe } from '../src/trace/schema.js';
 import { FIXTURES, tmp, useBackend } from './helpers.js';
-import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../src/study.js';
+import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../src/trace/metrics.js';
 
 before(() => useBackend('wasm'));
 

@@ -10,7 +10,7 @@ import { metricRows } from '../src/trace/summary.js';
 import { ProbeError } from '../src/errors.js';
 import { rng } from '../src/train/rng.js';
 import { runCli, tmp, useBackend } from './helpers.js';
-import { digestTrace } from '../src/report/digest.js';
+import { digestTrace } from '../src/read/digest.js';
 
 before(() => useBackend('wasm'));
 

@@ -12,7 +12,7 @@ import { evaluateDiagnosed } from '../src/experiment/evaluate.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { BN_EPS } from '../src/train/batchnorm.js';
 import { rng } from '../src/train/rng.js';
-import { Cause, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare } from '../src/study.js';
+import { Cause, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare } from '../src/study/study.js';
 import { act, dact } from './reference.js';
 import { useBackend } from './helpers.js';
 

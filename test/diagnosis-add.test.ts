@@ -9,10 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canDie, canSaturate, specOf, type ActivationSpec, type SatThresholds } from '../src/activations/index.js';
-import { DiagnosisAccumulator, type DiagnosisResult, type EvalChunk } from '../src/probes/diagnosis.js';
+import { DiagnosisAccumulator, type DiagnosisResult, type EvalChunk } from '../src/study/diagnosis.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { rng } from '../src/train/rng.js';
-import { CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../src/study.js';
+import { CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../src/study/study.js';
 
 // ---- the reference: DiagnosisAccumulator as it was before the loops were reordered ----
 interface Band { readonly lo: number; readonly hi: number }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../src/activations/index.js';
 import { evaluateDiagnosed } from '../src/experiment/evaluate.js';
-import { DiagnosisAccumulator } from '../src/probes/diagnosis.js';
+import { DiagnosisAccumulator } from '../src/study/diagnosis.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { BatchBuilder, disposeBatch } from '../src/train/batch.js';
 import { Mlp, type EvalDetail } from '../src/train/engine.js';

@@ -5,7 +5,8 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { readTrace } from '../src/trace/reader.js';
-import { collectTraces, INDEX_FILE, LEGACY_INDEX_FILE, writeIndex } from '../src/sweep/sweep-index.js';
+import { collectTraces, INDEX_FILE, LEGACY_INDEX_FILE } from '../src/read/folder.js';
+import { writeIndex } from '../src/sweep/sweep-index.js';
 import { BIN, FIXTURES, tmp } from './helpers.js';
 
 const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Table, tableToIPC } from 'apache-arrow';
 import { buildReport } from '../src/report/index.js';
-import { INDEX_FILE, writeIndex } from '../src/sweep/sweep-index.js';
+import { INDEX_FILE } from '../src/read/folder.js';
+import { writeIndex } from '../src/sweep/sweep-index.js';
 import { acquireRunLock } from '../src/trace/run-lock.js';
 import { MetaKey, traceSchema } from '../src/trace/schema.js';
-import { bootstrapDiff, bootstrapMean, bootstrapSpearman, spearman } from '../src/report/stats.js';
-import { deathStep } from '../src/report/digest.js';
-import { groupOf } from '../src/report/hypotheses.js';
+import { bootstrapDiff, bootstrapMean, bootstrapSpearman, spearman } from '../src/read/stats.js';
+import { deathStep } from '../src/read/digest.js';
+import { groupOf } from '../src/study/hypotheses.js';
 import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
 import { BIN, tmp } from './helpers.js';
 

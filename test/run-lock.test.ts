@@ -8,7 +8,7 @@ import { acquireRunLock, lockHolder, lockPathOf, STALE_MS, type LockInfo } from 
 import { readTrace } from '../src/trace/reader.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { BIN, FIXTURES, runCli, tmp } from './helpers.js';
-import { INDEX_FILE } from '../src/sweep/sweep-index.js';
+import { INDEX_FILE } from '../src/read/folder.js';
 
 process.env.FORCE_COLOR = '0';
 

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { TraceWriter } from '../src/trace/writer.js';
 import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '../src/trace/schema.js';
 import { rng } from '../src/train/rng.js';
-import { Cause, CAUSE_SETS, DIAGNOSIS_PROBE, Diag, errorCell, errorShare, inputShare, UNIT_ACTIVITY_PROBE, unitMetric } from '../src/study.js';
-import { DIAGNOSIS_METRICS } from '../src/probes/diagnosis.js';
-import { QUANTILES, quantileMetric } from '../src/trace/metrics.js';
+import { Cause, CAUSE_SETS, Diag, errorCell, errorShare, inputShare } from '../src/study/study.js';
+import { DIAGNOSIS_METRICS } from '../src/study/diagnosis.js';
+import { DIAGNOSIS_PROBE, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitMetric } from '../src/trace/metrics.js';
 
 export interface SyntheticRun {
   readonly combo: string;

@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readTrace } from '../src/trace/reader.js';
-import { digestTrace, type RunDigest } from '../src/report/digest.js';
-import { groupOf, prevalence, testHypothesis, type ClaimId, type HypothesisResult } from '../src/report/hypotheses.js';
-import { pairInterventions } from '../src/report/interventions.js';
-import { diagnose } from '../src/report/diagnosis-line.js';
-import { bootstrapMean, clusteredMean, clusteredSpearman } from '../src/report/stats.js';
-import { Cause, HYPOTHESES } from '../src/study.js';
-import { attributionByGroup } from '../src/report/attribution.js';
+import { digestTrace, type RunDigest } from '../src/read/digest.js';
+import { groupOf, prevalence, testHypothesis, type ClaimId, type HypothesisResult } from '../src/study/hypotheses.js';
+import { pairInterventions } from '../src/study/interventions.js';
+import { diagnose } from '../src/study/diagnosis-line.js';
+import { bootstrapMean, clusteredMean, clusteredSpearman } from '../src/read/stats.js';
+import { Cause, HYPOTHESES } from '../src/study/study.js';
+import { attributionByGroup } from '../src/study/attribution.js';
 import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
 import { tmp } from './helpers.js';
 

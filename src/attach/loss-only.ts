@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NetworkProbe } from '../probes/probe.js';
+import { Metric } from '../trace/metrics.js';
 
 /**
  * The `loss` probe for a loop whose targets the session cannot see (an uncompiled model trained
@@ -11,7 +12,7 @@ export const lossOnly: NetworkProbe = {
   scope: 'network',
   description: "the step's loss",
   metrics() {
-    return ['loss'];
+    return [Metric.loss];
   },
   compute({ network: { loss } }) {
     return tf.reshape(loss, [1]) as tf.Tensor1D;

@@ -7,7 +7,7 @@ import { fmtDuration, ProgressLine, Warnings, type Out } from './ui.js';
 import type { ReportProgress } from '../report/index.js';
 import { example } from './help.js';
 import { msg } from '../messages.js';
-import { GROUPS, MIN_RUNS } from '../study.js';
+import { GROUPS, MIN_RUNS } from '../study/study.js';
 
 interface ReportArgs {
   traces: string[];

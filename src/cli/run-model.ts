@@ -2,7 +2,7 @@
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import { layerActivation, runModel, type ModelRunInput, type ModelRunResult } from '../api.js';
-import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
 export async function runModelCommand(input: ModelRunInput, o: { out: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
@@ -45,18 +45,8 @@ export function modelSummary(r: ModelRunResult): string {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));
   }
-  const get = (layer: number, metric: string) => r.last.find((f) => f.layer === layer && f.metric === metric)?.value;
-  const rows = r.layers.map((l) => {
-    const dead = get(l.layer, 'dead_units') !== undefined ? `${pct(get(l.layer, 'inactive_frac'))} / ${pct(get(l.layer, 'dead_units'))} / ${pct(get(l.layer, 'dead_rows'))}` : '—';
-    const sat = get(l.layer, 'sat_frac') !== undefined ? `${pct(get(l.layer, 'sat_frac'))} · ${num(get(l.layer, 'mean_deriv'), 3)}` : '—';
-    return [
-      `${l.layer}${l.isOutput ? ' (out)' : ''}`, l.name, l.className, layerActivation(l), `${l.units} ${l.unitKind}s`,
-      (get(l.layer, 'dead_rows') ?? 0) > 0.5 ? chalk.red(dead) : dead,
-      (get(l.layer, 'sat_frac') ?? 0) > 0.5 ? chalk.red(sat) : sat,
-      num(get(l.layer, 'w_grad_norm')), num(get(l.layer, 'z_grad_norm')),
-    ];
-  });
-  if (r.last.length) lines.push('', 'last probed step', table(['layer', 'name', 'class', 'act', 'units', 'inactive / dead units / dead samples', "saturated · mean act'", '‖dL/dW‖', '‖dL/dz‖'], rows));
+  const cells = r.layers.map((l) => ({ layer: l.layer, cells: [`${l.layer}${l.isOutput ? ' (out)' : ''}`, l.name, l.className, layerActivation(l), `${l.units} ${l.unitKind}s`] }));
+  if (r.last.length) lines.push('', 'last probed step', layerFiguresTable(r.last, cells, ['layer', 'name', 'class', 'act', 'units']));
   if (r.unprobed.length) lines.push('', 'not probed', table(['name', 'class', 'why'], r.unprobed.map((u) => [u.name, u.className, u.reason])));
   let size = '';
   try { size = ` · ${(statSync(r.path).size / 1e6).toFixed(1)} MB`; } catch { /* gone */ }

@@ -1,8 +1,8 @@
 import chalk, { chalkStderr } from 'chalk';
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, readTrace, runExperiment, type LayerFigure, type RunResult } from '../api.js';
-import { fmtDuration, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, readTrace, runExperiment, type RunResult } from '../api.js';
+import { fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -185,26 +185,13 @@ export function humanSummary(r: RunResult): string {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));
   }
-  if (r.last.length) lines.push('', 'last probed step', layerTable(r.last, r.config.activations));
+  if (r.last.length) {
+    const acts = r.config.activations;
+    lines.push('', 'last probed step', layerFiguresTable(r.last, acts.map((act, i) => ({ layer: i + 1, cells: [`${i + 1}${i === acts.length - 1 ? ' (out)' : ''}`, act] })), ['layer', 'act']));
+  }
   let size = '';
   try { size = ` · ${(statSync(r.path).size / 1e6).toFixed(1)} MB`; } catch { /* gone */ }
   lines.push('', `trace ${chalk.cyan(r.path)}${size} · probes ${pct(r.probeOverhead)} of run time · writing ${pct(r.writeOverhead, 2)}`);
   return lines.join('\n');
 }
 
-function layerTable(last: readonly LayerFigure[], acts: readonly string[]): string {
-  const get = (layer: number, metric: string) => last.find((f) => f.layer === layer && f.metric === metric)?.value;
-  const rows = acts.map((act, i) => {
-    const l = i + 1;
-    const dead = get(l, 'inactive_frac') !== undefined ? `${pct(get(l, 'inactive_frac'))} / ${pct(get(l, 'dead_units'))} / ${pct(get(l, 'dead_rows'))}` : '—';
-    const sat = get(l, 'sat_frac') !== undefined ? `${pct(get(l, 'sat_frac'))} · ${num(get(l, 'mean_deriv'), 3)}` : '—';
-    const warn = (s: string, bad: boolean) => (bad ? chalk.red(s) : s);
-    return [
-      `${l}${i === acts.length - 1 ? ' (out)' : ''}`, act,
-      warn(dead, (get(l, 'dead_rows') ?? 0) > 0.5),
-      warn(sat, (get(l, 'sat_frac') ?? 0) > 0.5),
-      num(get(l, 'w_grad_norm')), num(get(l, 'update_ratio')),
-    ];
-  });
-  return table(['layer', 'act', 'z≤0 entries / dead units / dead samples', 'saturated · mean act\'', '‖dL/dW‖', '‖ΔW‖/‖W‖'], rows);
-}

@@ -3,6 +3,7 @@
  * elsewhere (CI logs, pipes), and warnings that are printed once and counted.
  */
 import chalk, { chalkStderr } from 'chalk';
+import { Metric } from '../trace/metrics.js';
 
 export interface Out {
   /** human-facing stream: progress and logs */
@@ -85,4 +86,28 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const widths = header.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ''))));
   const line = (cells: readonly string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - visible(c))).join('  ').trimEnd();
   return [chalk.dim(line(header)), ...rows.map(line)].join('\n');
+}
+
+/** A probed value as the run summaries carry it (RunResult.last, ModelRunResult.last). */
+interface Figure { readonly layer: number; readonly metric: string; readonly value: number }
+
+/**
+ * The last probed step, one row per layer: the caller's columns naming the layer, then the same
+ * figures for probe's MLP and an attached model (red where most samples are dead or most outputs
+ * saturated). Metric names from trace/metrics.ts: a renamed metric cannot leave a column blank.
+ */
+export function layerFiguresTable(last: readonly Figure[], layers: readonly { readonly layer: number; readonly cells: readonly string[] }[], head: readonly string[]): string {
+  const get = (layer: number, metric: string) => last.find((f) => f.layer === layer && f.metric === metric)?.value;
+  const red = (s: string, bad: boolean) => (bad ? chalk.red(s) : s);
+  const rows = layers.map(({ layer: l, cells }) => {
+    const dead = get(l, Metric.inactiveFrac) !== undefined ? `${pct(get(l, Metric.inactiveFrac))} / ${pct(get(l, Metric.deadUnits))} / ${pct(get(l, Metric.deadRows))}` : '—';
+    const sat = get(l, Metric.satFrac) !== undefined ? `${pct(get(l, Metric.satFrac))} · ${num(get(l, Metric.meanDeriv), 3)}` : '—';
+    return [
+      ...cells,
+      red(dead, (get(l, Metric.deadRows) ?? 0) > 0.5),
+      red(sat, (get(l, Metric.satFrac) ?? 0) > 0.5),
+      num(get(l, Metric.wGradNorm)), num(get(l, Metric.zGradNorm)), num(get(l, Metric.updateRatio)),
+    ];
+  });
+  return table([...head, 'z≤0 entries / dead units / dead samples', "saturated · mean act'", '‖dL/dW‖', '‖dL/dz‖', '‖ΔW‖/‖W‖'], rows);
 }

@@ -6,8 +6,9 @@ import { readTrace, type Trace } from '../trace/reader.js';
 import { EVAL_METRICS, RunProbe, RunStatus, TIMING_METRICS } from '../trace/schema.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { mean, sd } from '../report/stats.js';
-import { diagnoseTrace, type Diagnosis } from '../report/diagnosis-line.js';
+import { mean, sd } from '../read/stats.js';
+import { diagnoseTrace, type Diagnosis } from '../study/diagnosis-line.js';
+import { Metric } from '../trace/metrics.js';
 
 export interface CompareOptions {
   /** network-level metric by default */
@@ -150,7 +151,7 @@ const cell = (xs: readonly (number | null | undefined)[]): Cell => {
 };
 
 export function compareTraces(paths: readonly string[], opts: CompareOptions = {}): Comparison {
-  const metric = opts.metric ?? 'loss';
+  const metric = opts.metric ?? Metric.loss;
   const layer = opts.layer ?? 0;
   const tol = opts.tol ?? 0.05;
   let loaded = paths.map((p) => load(p, metric, layer));
@@ -197,7 +198,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     rows.push({ section: 'accuracy', label: `test loss, epoch ${e}`, layer: 0, metric: 'test_loss', epoch: e, cells: members.map((ls) => cell(ls.map((l) => l.evals.get(e)?.test_loss))) });
   }
   const layers = Math.max(...loaded.map((l) => l.trace.facts.layers.length));
-  const figures = ['inactive_frac', 'dead_units', 'dead_rows', 'sat_frac', 'mean_deriv', 'w_grad_norm', 'update_ratio'];
+  const figures: string[] = [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows, Metric.satFrac, Metric.meanDeriv, Metric.wGradNorm, Metric.updateRatio];
   for (const e of epochs) for (let L = 1; L <= layers; L++) for (const m of figures) {
     const cells = members.map((ls) => cell(ls.map((l) => l.epochMeans.get(e)?.get(`${L}/${m}`))));
     if (cells.some((c) => c.n > 0)) rows.push({ section: `layer ${L}`, label: `${m}, epoch ${e}`, layer: L, metric: m, epoch: e, cells });

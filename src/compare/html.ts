@@ -1,7 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { chartsPage, esc, type ChartPanel } from '../report/html.js';
-import { VL_SCHEMA } from '../report/panels.js';
-import { bucketSize, bucketStart } from '../report/stats.js';
+import { chartsPage, esc, VL_SCHEMA, type ChartPanel } from '../page/shell.js';
+import { bucketSize, bucketStart } from '../read/stats.js';
 import { divergenceHeading, divergenceText, type Comparison } from './compare.js';
 
 const MAX_POINTS = 400;

@@ -1,9 +1,9 @@
 /**
- * Evaluation on a split, in chunks, with the diagnosis (probes/diagnosis.ts) taken on the way:
+ * Evaluation on a split, in chunks, with the diagnosis (study/diagnosis.ts) taken on the way:
  * test loss and accuracy, the hypotheses' measures per layer and the attribution of each error.
  */
 import type { Activation } from '../activations/index.js';
-import { DiagnosisAccumulator, type DiagnosisResult } from '../probes/diagnosis.js';
+import { DiagnosisAccumulator, type DiagnosisResult } from '../study/diagnosis.js';
 import type { ProbeSettings } from '../probes/probe.js';
 import { BatchBuilder, disposeBatch } from '../train/batch.js';
 import type { Dataset } from '../train/data.js';

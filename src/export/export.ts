@@ -18,8 +18,8 @@ import { Dictionary, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vecto
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
-import { variantOf } from '../report/digest.js';
-import { collectTraces } from '../sweep/sweep-index.js';
+import { variantOf } from '../read/digest.js';
+import { collectTraces } from '../read/folder.js';
 import { readTrace, readTraceMeta, type Trace } from '../trace/reader.js';
 import { Column, ExportColumn } from '../trace/schema.js';
 

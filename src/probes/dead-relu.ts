@@ -3,6 +3,7 @@ import { canDie, specOf } from '../activations/index.js';
 import { defineKernel } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
 import type { LayerInfo, LayerProbe } from './probe.js';
+import { activeUnitMetric, Metric } from '../trace/metrics.js';
 
 /**
  * One pass over z `[units, batch]`: [inactive_frac, dead_units, dead_rows, (active share per unit)…].
@@ -72,9 +73,9 @@ export const deadRelu: LayerProbe = {
   description: 'share of ReLU entries, units and whole samples with z ≤ 0',
   metrics(layer, settings) {
     if (deathAt(layer) === null) return [];
-    const base = ['inactive_frac', 'dead_units', 'dead_rows'];
+    const base: string[] = [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows];
     if (layer.fanOut > settings.perUnitMax) return base;
-    return [...base, ...Array.from({ length: layer.fanOut }, (_, k) => `active_u${k}`)];
+    return [...base, ...Array.from({ length: layer.fanOut }, (_, k) => activeUnitMetric(k))];
   },
   compute({ layer, forward: { z, zUnit }, settings }) {
     // a convolution's channel is a unit: inactive on a sample iff z ≤ 0 at every position

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
 import type { LayerProbe } from './probe.js';
+import { Metric } from '../trace/metrics.js';
 
 /**
  * One pass over dL/dz plus the moments the optimizer computed in its own pass over the weights
@@ -49,7 +50,7 @@ export const gradients: LayerProbe = {
   metrics(layer) {
     // a layer without weights or bias gets no figures for them, rather than zeros
     const w = layer.hasWeights !== false, b = layer.hasBias !== false;
-    return [...(w ? ['w_grad_norm', 'w_grad_max'] : []), ...(b ? ['b_grad_norm', 'b_grad_max'] : []), 'z_grad_norm', 'z_grad_max', ...(w ? ['update_ratio'] : [])];
+    return [...(w ? [Metric.wGradNorm, Metric.wGradMax] : []), ...(b ? [Metric.bGradNorm, Metric.bGradMax] : []), Metric.zGradNorm, Metric.zGradMax, ...(w ? [Metric.updateRatio] : [])];
   },
   compute({ layer, backward: { dz }, update: { wMoments, bMoments, lr } }) {
     return figures.eager([wMoments, bMoments, dz], { lr, w: layer.hasWeights !== false, b: layer.hasBias !== false });

@@ -3,7 +3,7 @@
  * validation, `--help` and readers need them without loading the probes (and with them tfjs).
  * The registry (registry.ts) lists the probes in this order; a test checks the two agree.
  */
-import { UNIT_ACTIVITY_PROBE } from '../study.js';
+import { UNIT_ACTIVITY_PROBE } from '../trace/metrics.js';
 
 export const ProbeId = {
   loss: 'loss',

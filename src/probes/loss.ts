@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
 import type { NetworkProbe } from './probe.js';
+import { Metric } from '../trace/metrics.js';
 
 /** [loss, share of samples whose arg-max output is the label]; output is `[classes, batch]`. */
 const stats = defineKernel<Record<string, never>>({
@@ -28,7 +29,7 @@ export const loss: NetworkProbe = {
   kernels: stats.configs,
   description: "the step's loss and batch accuracy",
   metrics() {
-    return ['loss', 'accuracy'];
+    return [Metric.loss, Metric.accuracy];
   },
   compute({ network: { loss, output, labels } }) {
     return stats.eager([loss, output, labels], {});

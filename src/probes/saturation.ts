@@ -3,6 +3,7 @@ import { canSaturate, SELU_ALPHA, SELU_SCALE, specOf } from '../activations/inde
 import { defineKernel } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
 import type { LayerInfo, LayerProbe, ProbeSettings } from './probe.js';
+import { Metric } from '../trace/metrics.js';
 
 const frac = (mask: tf.Tensor): tf.Scalar => tf.mean(tf.cast(mask, 'float32'));
 
@@ -59,7 +60,7 @@ export const saturation: LayerProbe = {
   metrics(layer, settings) {
     const b = bounds(layer, settings);
     if (!b) return [];
-    return b.hi === Infinity ? ['sat_frac', 'sat_low', 'mean_deriv'] : ['sat_frac', 'sat_low', 'sat_high', 'mean_deriv'];
+    return b.hi === Infinity ? [Metric.satFrac, Metric.satLow, Metric.meanDeriv] : [Metric.satFrac, Metric.satLow, Metric.satHigh, Metric.meanDeriv];
   },
   compute({ layer, forward: { a, z }, settings }) {
     const b = bounds(layer, settings);

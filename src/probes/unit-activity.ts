@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineKernel } from '../host-kernels.js';
-import { unitMetric } from '../study.js';
+import { unitMetric } from '../trace/metrics.js';
 import { deathAt } from './dead-relu.js';
 import { ProbeId } from './ids.js';
 import type { LayerProbe } from './probe.js';

@@ -3,16 +3,17 @@
  * per-step series are averaged over the seeds of each combination (the page says so).
  */
 import { QUANTILES } from '../trace/metrics.js';
-import type { RunDigest } from './digest.js';
-import { groupOf, measureOf, type HypothesisResult } from './hypotheses.js';
-import type { Diagnosis } from './diagnosis-line.js';
-import { CAUSE_SETS, errorCell, errorShare, Cause, HYPOTHESES } from '../study.js';
-import { bucketSize, bucketStart, mean, sd } from './stats.js';
+import type { RunDigest } from '../read/digest.js';
+import { groupOf, measureOf, type HypothesisResult } from '../study/hypotheses.js';
+import type { Diagnosis } from '../study/diagnosis-line.js';
+import { CAUSE_SETS, errorCell, errorShare, Cause, HYPOTHESES } from '../study/study.js';
+import { bucketSize, bucketStart, mean, sd } from '../read/stats.js';
 
 export const PER_RUN_LIMIT = 24;
 export const AGGREGATED_POINTS = 100;
 
-export type Row = Record<string, string | number | boolean | null>;
+import type { Row } from '../page/shell.js';
+export type { Row };
 
 export interface Datasets {
   /** per-step series, keyed by `pick` (a run, or a combination when aggregated) */

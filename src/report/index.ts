@@ -5,7 +5,7 @@
  *             time, so memory holds digests, not traces
  *   derive    group runs; prevalence of failure, H1 and H2 with two-stage bootstrap intervals
  *             (hypotheses.ts, stats.ts, rules in ../study.ts); --bn last pairs (interventions.ts);
- *             one diagnosis line per run (diagnosis-line.ts); the chart tables (datasets.ts)
+ *             one diagnosis line per run (study/diagnosis-line.ts); the chart tables (datasets.ts)
  *   panels    one Vega-Lite spec per chart (panels.ts); a panel whose probe no run recorded is
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
@@ -20,20 +20,20 @@ import { readTrace } from '../trace/reader.js';
 import { lockHolder } from '../trace/run-lock.js';
 import { RunStatus } from '../trace/schema.js';
 import { probeVersion } from '../versions.js';
-import { collectTraces, isIndexName } from '../sweep/sweep-index.js';
+import { collectTraces, isIndexName } from '../read/folder.js';
 
 export { collectTraces };
-import { digestTrace, MAX_POINTS, type RunDigest } from './digest.js';
+import { digestTrace, MAX_POINTS, type RunDigest } from '../read/digest.js';
 import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets, type Row } from './datasets.js';
-import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from './hypotheses.js';
-import { diagnose, type Diagnosis } from './diagnosis-line.js';
-import { pairInterventions, type Interventions } from './interventions.js';
-import { attributionByGroup, type GroupAttribution } from './attribution.js';
-import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study.js';
+import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
+import { diagnose, type Diagnosis } from '../study/diagnosis-line.js';
+import { pairInterventions, type Interventions } from '../study/interventions.js';
+import { attributionByGroup, type GroupAttribution } from '../study/attribution.js';
+import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study/study.js';
 import { pageHtml, type PageInput } from './html.js';
 import { panels as buildPanels, type Panel } from './panels.js';
 import { toPng, toSvg } from './render.js';
-import { BOOTSTRAP_RESAMPLES } from './stats.js';
+import { BOOTSTRAP_RESAMPLES } from '../read/stats.js';
 
 export interface ReportOptions {
   /** output folder; default `<folder>/report` for a single folder input, else `report` */

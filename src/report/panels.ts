@@ -5,14 +5,12 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Datasets } from './datasets.js';
+import { VL_SCHEMA, type ChartPanel } from '../page/shell.js';
+import { Metric } from '../trace/metrics.js';
 
-export const VL_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-export interface Panel {
-  readonly id: string;
-  readonly title: string;
-  /** what the chart shows and how to read it, shown under it */
-  readonly caption: string;
+
+export interface Panel extends ChartPanel {
   readonly section: 'run' | 'across';
   /** datasets it draws from */
   readonly data: readonly (keyof Datasets)[];
@@ -96,7 +94,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
         {
           title: 'train loss',
           data: { name: 'series' },
-          transform: [{ filter: 'datum.pick === pick && datum.metric === "loss"' }],
+          transform: [{ filter: `datum.pick === pick && datum.metric === "${Metric.loss}"` }],
           mark: { type: 'line', strokeWidth: 1.5 },
           encoding: { x: { field: 'step', type: 'quantitative', axis: NUM }, y: { field: 'value', type: 'quantitative', title: 'loss', axis: NUM } },
           width: 260, height: 160,
@@ -119,7 +117,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     out.push({
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series'],
       caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${perRun}.`,
-      spec: metricsOverSteps(d, ['inactive_frac', 'dead_units', 'dead_rows'], { title: 'dead ReLUs per layer' }),
+      spec: metricsOverSteps(d, [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows], { title: 'dead ReLUs per layer' }),
     });
     if (d.units.length > 0) {
       out.push({
@@ -153,14 +151,14 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     out.push({
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series'],
       caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace); mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
-      spec: metricsOverSteps(d, ['sat_frac', 'mean_deriv'], { title: 'saturation per layer' }),
+      spec: metricsOverSteps(d, [Metric.satFrac, Metric.meanDeriv], { title: 'saturation per layer' }),
     });
   }
   if (need('gradients', 'Gradients')) {
     out.push({
       id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
       caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale; steps where a value is exactly 0 (no gradient at all) cannot be drawn on a log scale and leave gaps. ${perRun}.`,
-      spec: metricsOverSteps(d, ['w_grad_norm', 'update_ratio'], { title: 'gradient size per layer', log: true }),
+      spec: metricsOverSteps(d, [Metric.wGradNorm, Metric.updateRatio], { title: 'gradient size per layer', log: true }),
     });
   }
   if (need('distribution', 'Distributions')) {

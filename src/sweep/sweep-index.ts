@@ -9,20 +9,15 @@
  * Folders written before keep their `index.arrow`: it is still recognised, and replaced when the
  * index is rebuilt.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ProbeError, ErrorCode } from '../errors.js';
-import { msg } from '../messages.js';
 import { writeAtomic } from '../fs-util.js';
-import { basename, dirname, join } from 'node:path';
-import { Dictionary, Float64, Int32, makeVector, tableFromIPC, tableToIPC, Table, vectorFromArray, Utf8 } from 'apache-arrow';
+import { basename, join } from 'node:path';
+import { Dictionary, Float64, Int32, makeVector, tableToIPC, Table, vectorFromArray, Utf8 } from 'apache-arrow';
 import { readTraceMeta, type TraceMeta } from '../trace/reader.js';
-import { HYPOTHESES } from '../study.js';
+import { HYPOTHESES } from '../study/study.js';
+import { INDEX_FILE, INDEX_VERSION_KEY, LEGACY_INDEX_FILE, indexedTraces, traceFiles } from '../read/folder.js';
 
-export const INDEX_FILE = '_index.feather';
-/** The index's name before it left the traces' glob. */
-export const LEGACY_INDEX_FILE = 'index.arrow';
-export const INDEX_VERSION_KEY = 'probe.index_version';
 /** 2: the H1/H2 columns are the study's primary measures (were dead_rows and sat_frac of training steps) */
 export const INDEX_VERSION = '2';
 /** Index columns of the hypotheses' primary measures (study.ts), named after them. */
@@ -70,16 +65,6 @@ export function indexRow(m: TraceMeta): IndexRow {
   };
 }
 
-/** Whether a file name is a sweep index's (the current or the legacy name). */
-export function isIndexName(name: string): boolean {
-  return name === INDEX_FILE || name === LEGACY_INDEX_FILE;
-}
-
-/** Trace files in a folder: every `*.arrow` but a legacy index. */
-export function traceFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.arrow') && !isIndexName(f)).sort().map((f) => join(dir, f));
-}
-
 /** Rebuilds the index of `dir` from its traces' footers; unreadable files are listed as such. */
 export function writeIndex(dir: string): IndexRow[] {
   const rows: IndexRow[] = [];
@@ -112,31 +97,3 @@ export function writeIndex(dir: string): IndexRow[] {
   return rows;
 }
 
-/** The trace paths an index lists, or null when `path` is not a sweep index. */
-export function indexedTraces(path: string): string[] | null {
-  let t: Table;
-  try {
-    t = tableFromIPC(readFileSync(path));
-  } catch { // missing, or not Arrow
-    return null;
-  }
-  if (t.schema.metadata.get(INDEX_VERSION_KEY) === undefined) return null;
-  const files = t.getChild('file')?.toArray() as string[] | undefined;
-  return (files ?? []).map((f) => join(dirname(path), f));
-}
-
-/**
- * Trace paths named by the inputs: files as given (a sweep index stands for the traces it lists),
- * folders scanned for `*.arrow` (not recursively; a legacy index is not a trace).
- */
-export function collectTraces(inputs: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const i of inputs) {
-    let st;
-    try { st = statSync(i); } catch (cause) { throw new ProbeError(ErrorCode.trace, msg.traceMissing(i), { cause }); }
-    if (st.isDirectory()) out.push(...traceFiles(i));
-    else out.push(...(isIndexName(basename(i)) ? indexedTraces(i) ?? [i] : [i]));
-  }
-  if (out.length === 0) throw new ProbeError(ErrorCode.trace, msg.noTraces(inputs));
-  return [...new Set(out)];
-}

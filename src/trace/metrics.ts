@@ -1,9 +1,59 @@
 /**
- * Names of what traces record that readers (report, compare, export) need without loading the
- * probes, and with them tfjs: declared once here, imported by the probes that write them and by
- * the readers. Probe ids are in probes/ids.ts; the study's own rows (diagnosis, unit activity)
- * in study.ts.
+ * The names a trace's `probe` and `metric` columns hold, declared once: the probes that write
+ * them, the readers (report, compare, export, watch, the CLI's tables) and any other writer of
+ * the format (docs/trace-format.md) take them from here. Cheap to import: no tfjs.
+ *
+ * Probe ids are in probes/ids.ts; the evaluation and timing rows in trace/schema.ts; the
+ * diagnosis rows' metric names (the study's test-set measures) in study/study.ts.
  */
+
+/** Rows written at each evaluation (before training and after every epoch, on the test set). */
+export const DIAGNOSIS_PROBE = 'diagnosis';
+/** Rows written at the end of each window of steps: per-unit activity of every layer that can die. */
+export const UNIT_ACTIVITY_PROBE = 'unit-activity';
+/** Per-unit activity is written once per this share of an epoch (a fixed number of steps, so traces stay deterministic). */
+export const UNIT_WINDOWS_PER_EPOCH = 20;
+
+/** Per-step metrics of the built-in probes. */
+export const Metric = {
+  /** loss probe, layer 0: the batch's mean loss */
+  loss: 'loss',
+  /** loss probe, layer 0: the batch's accuracy */
+  accuracy: 'accuracy',
+  /** saturation: share of outputs where the activation saturates (low or high) */
+  satFrac: 'sat_frac',
+  satLow: 'sat_low',
+  satHigh: 'sat_high',
+  /** saturation: mean local derivative f′(z) over the batch's (unit, sample) entries */
+  meanDeriv: 'mean_deriv',
+  /** dead-relu: share of (unit, sample) entries with a zero-derivative input (ReLU: z ≤ 0) */
+  inactiveFrac: 'inactive_frac',
+  /** dead-relu: share of units inactive for every sample of the batch */
+  deadUnits: 'dead_units',
+  /** dead-relu: share of samples for which every unit of the layer is inactive */
+  deadRows: 'dead_rows',
+  /** gradients: L2 norm and max |·| of dL/dW, dL/db, dL/dz */
+  wGradNorm: 'w_grad_norm',
+  wGradMax: 'w_grad_max',
+  bGradNorm: 'b_grad_norm',
+  bGradMax: 'b_grad_max',
+  zGradNorm: 'z_grad_norm',
+  zGradMax: 'z_grad_max',
+  /** gradients: ‖ΔW‖ / ‖W‖, the relative size of the optimizer's step on the weights */
+  updateRatio: 'update_ratio',
+} as const;
+export type Metric = (typeof Metric)[keyof typeof Metric];
+
+/** dead-relu, layers of at most `perUnitMax` units: share of the batch for which unit k is active. */
+export const ACTIVE_UNIT_PREFIX = 'active_u';
+export const activeUnitMetric = (k: number): string => `${ACTIVE_UNIT_PREFIX}${k}`;
+/** The unit of an `active_u{k}` metric, or −1. */
+export const activeUnitOf = (metric: string): number => (metric.startsWith(ACTIVE_UNIT_PREFIX) ? Number(metric.slice(ACTIVE_UNIT_PREFIX.length)) : -1);
+
+/** unit-activity: share of the window's probed training inputs for which unit k was active. */
+export const unitMetric = (k: number): string => `u${k}`;
+/** The unit of a `u{k}` metric. */
+export const unitOf = (metric: string): number => Number(metric.slice(1));
 
 /** Quantile levels of the distribution probe, in percent: the bands TensorBoard's distributions draw, plus the median. */
 export const QUANTILES = [1, 5, 25, 50, 75, 95, 99] as const;

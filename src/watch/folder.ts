@@ -13,8 +13,8 @@ import { readTrace, type TraceMeta } from '../trace/reader.js';
 import { lockHolder } from '../trace/run-lock.js';
 import { RunStatus } from '../trace/schema.js';
 import { PARTIAL_SUFFIX } from '../trace/writer.js';
-import { traceFiles } from '../sweep/sweep-index.js';
-import { digestTrace, type RunDigest } from '../report/digest.js';
+import { traceFiles } from '../read/folder.js';
+import { digestTrace, type RunDigest } from '../read/digest.js';
 
 /**
  * A run as the live view lists it. `stopped`: its file says running but no process holds it

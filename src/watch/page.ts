@@ -3,9 +3,10 @@
  * the server instead of inlined, a panel of runs in flight at the top, and the live script
  * (client.ts) that keeps both current.
  */
-import { esc, pageHtml, type PageShell } from '../report/html.js';
+import { pageHtml, type PageShell } from '../report/html.js';
+import { esc } from '../page/shell.js';
 import { reportModel } from '../report/index.js';
-import { CHARTS_JS } from '../report/embed.js';
+import { CHARTS_JS } from '../page/embed.js';
 import { LIVE_JS } from './client.js';
 import type { Snapshot } from './folder.js';
 

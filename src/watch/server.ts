@@ -20,7 +20,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { libFile } from '../report/html.js';
+import { libFile } from '../page/shell.js';
 import { queuedRows, traceOf, WatchedFolder, type Snapshot } from './folder.js';
 import { CSP, LIBS, SCRIPTS, watchPage } from './page.js';
 

@@ -4,11 +4,11 @@
  * last evaluation, with a two-stage bootstrap 95% interval when there are MIN_RUNS runs. This is
  * what turns "H1 supported" into "in these runs its mechanism covers N% of the errors".
  */
-import type { RunDigest } from './digest.js';
-import { diagValue } from './digest.js';
+import type { RunDigest } from '../read/digest.js';
+import { diagValue } from '../read/digest.js';
 import { failRule, groupOf } from './hypotheses.js';
-import { clusteredMean, mean, type Interval } from './stats.js';
-import { CAUSE_INFO, CAUSES, Diag, errorShare, MIN_RUNS, type Cause } from '../study.js';
+import { clusteredMean, mean, type Interval } from '../read/stats.js';
+import { CAUSE_INFO, CAUSES, Diag, errorShare, MIN_RUNS, type Cause } from './study.js';
 
 export interface GroupAttribution {
   readonly variant: string;

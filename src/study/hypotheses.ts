@@ -26,10 +26,10 @@
  * MIN_RUNS failing target runs, B and C at least MIN_RUNS runs in each group. Stricter and looser
  * variants of the measure are reported beside it (claims A and B) and never decide the verdict.
  */
-import type { RunDigest } from './digest.js';
-import { diagValue } from './digest.js';
-import { clusteredDiff, clusteredMean, clusteredSpearman, mean, median, type Clustered, type Interval } from './stats.js';
-import { COVERS, errorShare, FAIL_MARGIN, GROUPS, HYPOTHESES, MIN_RUNS, MOST, type HypothesisId } from '../study.js';
+import type { RunDigest } from '../read/digest.js';
+import { diagValue } from '../read/digest.js';
+import { clusteredDiff, clusteredMean, clusteredSpearman, mean, median, type Clustered, type Interval } from '../read/stats.js';
+import { COVERS, errorShare, FAIL_MARGIN, GROUPS, HYPOTHESES, MIN_RUNS, MOST, type HypothesisId } from './study.js';
 
 export { MIN_RUNS };
 

@@ -12,7 +12,7 @@
  *   the same over the test set before training.
  */
 import { canDie, canSaturate, specOf, type ActivationSpec, type SatThresholds } from '../activations/index.js';
-import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../study.js';
+import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from './study.js';
 
 /** Outputs below `lo` or above `hi` are saturated, as the saturation probe counts (the activation's spec). */
 interface Band { readonly lo: number; readonly hi: number }

@@ -10,9 +10,9 @@
  *   a layer with at least DEAD_LAYER of its units dead is a pathology on its own.
  */
 import type { Trace } from '../trace/reader.js';
-import type { RunDigest } from './digest.js';
-import { diagValue, digestTrace } from './digest.js';
-import { Cause, CAUSE_INFO, CAUSES, COVERS, DEAD_LAYER, Diag, errorShare, GRAD_VANISHED, type HypothesisId } from '../study.js';
+import type { RunDigest } from '../read/digest.js';
+import { diagValue, digestTrace } from '../read/digest.js';
+import { Cause, CAUSE_INFO, CAUSES, COVERS, DEAD_LAYER, Diag, errorShare, GRAD_VANISHED, type HypothesisId } from './study.js';
 
 export interface Diagnosis {
   readonly run: string;

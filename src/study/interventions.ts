@@ -9,10 +9,10 @@
  * group when the intervention lowers its measure (interval below 0) and raises accuracy (interval
  * above 0); it loses it when accuracy rises while its measure does not fall (interval above 0).
  */
-import type { RunDigest } from './digest.js';
+import type { RunDigest } from '../read/digest.js';
 import { groupOf, measureOf, type Group } from './hypotheses.js';
-import { clusteredMean, type Interval } from './stats.js';
-import { errorShare, HYPOTHESES, MIN_RUNS, type HypothesisId } from '../study.js';
+import { clusteredMean, type Interval } from '../read/stats.js';
+import { errorShare, HYPOTHESES, MIN_RUNS, type HypothesisId } from './study.js';
 
 export const INTERVENTION = { bn: 'last', baseline: 'none' } as const;
 

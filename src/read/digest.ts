@@ -8,9 +8,8 @@ import type { StoredConfig } from '../trace/stored-config.js';
 import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
 import { layerActivation } from '../activations/index.js';
-import { DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE } from '../study.js';
 import { ProbeId } from '../probes/ids.js';
-import { QUANTILES, quantileMetric } from '../trace/metrics.js';
+import { activeUnitOf, DIAGNOSIS_PROBE, Metric, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitOf } from '../trace/metrics.js';
 import { bucketSize, bucketStart } from './stats.js';
 
 export const MAX_POINTS = 200;
@@ -38,14 +37,14 @@ export interface UnitPoint {
 
 /** The per-step series drawn in the per-run panels. */
 export const SERIES_METRICS: readonly (readonly [probe: string, metric: string])[] = [
-  ['loss', 'loss'],
-  ['dead-relu', 'inactive_frac'],
-  ['dead-relu', 'dead_units'],
-  ['dead-relu', 'dead_rows'],
-  ['saturation', 'sat_frac'],
-  ['saturation', 'mean_deriv'],
-  ['gradients', 'w_grad_norm'],
-  ['gradients', 'update_ratio'],
+  [ProbeId.loss, Metric.loss],
+  [ProbeId.deadRelu, Metric.inactiveFrac],
+  [ProbeId.deadRelu, Metric.deadUnits],
+  [ProbeId.deadRelu, Metric.deadRows],
+  [ProbeId.saturation, Metric.satFrac],
+  [ProbeId.saturation, Metric.meanDeriv],
+  [ProbeId.gradients, Metric.wGradNorm],
+  [ProbeId.gradients, Metric.updateRatio],
 ];
 
 export interface SeriesPoint {
@@ -149,7 +148,7 @@ export function digestTrace(t: Trace): RunDigest {
   const distId = c.probes.indexOf(ProbeId.distribution);
   // per metric code: the unit of an `active_u{k}` metric (else −1); the probe whose rows of it are a
   // drawn series (else −2); for a quantile of the distribution probe, [z|a, index into QUANTILES]
-  const unitOf = Int32Array.from(c.metrics, (m) => (m.startsWith('active_u') ? Number(m.slice('active_u'.length)) : -1));
+  const activeUnit = Int32Array.from(c.metrics, activeUnitOf);
   const seriesProbe = Int32Array.from(c.metrics, (_, code) => { const m = wanted.get(code); return m === undefined ? -2 : probeOf.get(m)!; });
   const qOf: (readonly ['z' | 'a', number] | undefined)[] = new Array(nm);
   for (const of of ['z', 'a'] as const) QUANTILES.forEach((p, i) => { const id = c.metrics.indexOf(quantileMetric(of, p)); if (id >= 0) qOf[id] = [of, i]; });
@@ -170,7 +169,7 @@ export function digestTrace(t: Trace): RunDigest {
     if (p === unitId) {
       const k = c.layer[i] * nm + c.metric[i];
       let w = windows.get(k);
-      if (!w) windows.set(k, (w = { layer: c.layer[i], unit: Number(c.metrics[c.metric[i]].slice(1)), step: [], v: [] }));
+      if (!w) windows.set(k, (w = { layer: c.layer[i], unit: unitOf(c.metrics[c.metric[i]]), step: [], v: [] }));
       w.step.push(c.step[i]); w.v.push(c.value[i]);
       probeSeen[p] = 1;
       continue;
@@ -200,7 +199,7 @@ export function digestTrace(t: Trace): RunDigest {
         a.sum[q[1]] += v; a.n[q[1]]++;
       }
     }
-    const unit = unitOf[code];
+    const unit = activeUnit[code];
     if (unit >= 0) {
       const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
       const k = unitKey(layer, unit, b);
@@ -212,7 +211,7 @@ export function digestTrace(t: Trace): RunDigest {
   // without unit-activity windows, when each output unit died comes from its per-step active share
   if (windows.size === 0) {
     for (let i = 0; i < c.length; i++) {
-      const p = c.probe[i], unit = unitOf[c.metric[i]];
+      const p = c.probe[i], unit = activeUnit[c.metric[i]];
       if (unit < 0 || c.layer[i] !== outLayer || p === evalId || p === timingId || p === diagId || p === unitId) continue;
       let us = unitSeries.get(unit);
       if (!us) unitSeries.set(unit, (us = { step: [], v: [] }));

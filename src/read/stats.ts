@@ -3,7 +3,6 @@
  * confidence intervals over runs (seeded, so a report is reproducible), and Spearman's rank
  * correlation.
  */
-import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from '../study.js';
 import { rng } from '../train/rng.js';
 
 export interface Interval {
@@ -12,7 +11,9 @@ export interface Interval {
   readonly hi: number;
 }
 
-export { BOOTSTRAP_RESAMPLES };
+/** Bootstrap: resamples, and the seed that makes a report reproducible (fixed with the study's rules). */
+export const BOOTSTRAP_RESAMPLES = 4000;
+export const BOOTSTRAP_SEED = 1;
 
 
 /** Steps per point when at most `maxPoints` points cover `steps` steps (report and compare charts). */

@@ -3,12 +3,8 @@
  * The report, the diagnosis line, the trace writer and the tests import them from here; changing a
  * number here changes what a verdict means, so each says why it is what it is.
  */
-import { canDie, canSaturate, specOf } from './activations/index.js';
+import { canDie, canSaturate, specOf } from '../activations/index.js';
 
-/** Rows written at each evaluation (before training and after every epoch, on the test set). */
-export const DIAGNOSIS_PROBE = 'diagnosis';
-/** Rows written at the end of each window of steps: per-unit activity of every ReLU layer. */
-export const UNIT_ACTIVITY_PROBE = 'unit-activity';
 
 /**
  * Metric names of the `diagnosis` rows. Per layer (1..L) unless marked "layer 0".
@@ -68,10 +64,6 @@ export const errorCell = (set: readonly Cause[]) => `errset_${set.length ? set.j
 /** Every subset of {@link CAUSES}, in a fixed order (bit k = cause k). */
 export const CAUSE_SETS: readonly (readonly Cause[])[] = Array.from({ length: 1 << CAUSES.length }, (_, m) => CAUSES.filter((_, k) => m & (1 << k)));
 
-/** Per-unit activity metric: share of the window's probed training inputs for which unit k had z > 0. */
-export const unitMetric = (k: number) => `u${k}`;
-/** Per-unit activity is written once per this share of an epoch (a fixed number of steps, so traces stay deterministic). */
-export const UNIT_WINDOWS_PER_EPOCH = 20;
 
 /** "Most": the study's H1 says "for most inputs"; H2 "saturates" — both read as more than half. */
 export const MOST = 0.5;
@@ -93,9 +85,6 @@ export const MIN_RUNS = 3;
 export const COVERS = 0.5;
 /** The diagnosis line calls a ReLU layer pathological when at least this share of its units died. */
 export const DEAD_LAYER = 0.5;
-/** Bootstrap: resamples, and the seed that makes a report reproducible. */
-export const BOOTSTRAP_RESAMPLES = 4000;
-export const BOOTSTRAP_SEED = 1;
 
 /**
  * The study's groups, by the activations of the last two layers (hidden layer L−1, output layer L),
