@@ -1,11 +1,12 @@
 /**
  * `probe report`: traces in, a dashboard that tests the study's hypotheses out.
  *
- *   load      collect .arrow paths; read each trace and reduce it to a digest (digest.ts), one at a
- *             time, so memory holds digests, not traces
+ *   load      collect .arrow paths (read/folder.ts); read each trace and reduce it to a digest
+ *             (read/digest.ts), one at a time, so memory holds digests, not traces
  *   derive    group runs; prevalence of failure, H1 and H2 with two-stage bootstrap intervals
- *             (hypotheses.ts, stats.ts, rules in ../study.ts); --bn last pairs (interventions.ts);
- *             one diagnosis line per run (study/diagnosis-line.ts); the chart tables (datasets.ts)
+ *             (study/hypotheses.ts, read/stats.ts, rules in study/study.ts); --bn last pairs
+ *             (study/interventions.ts); one diagnosis line per run (study/diagnosis-line.ts); the
+ *             chart tables (datasets.ts)
  *   panels    one Vega-Lite spec per chart (panels.ts); a panel whose probe no run recorded is
  *             skipped with a warning
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
