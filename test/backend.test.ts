@@ -22,9 +22,14 @@ test('--backend auto times tfjs-node and wasm, runs on the faster, records the f
   // whether the process mapped libtensorflow, told on exit (the binding alone costs ~1 s to load)
   const spy = join(cache, 'maps-spy.mjs');
   writeFileSync(spy, "import { readFileSync } from 'node:fs'; process.on('exit', () => { if (readFileSync('/proc/self/maps', 'utf8').includes('libtensorflow')) process.stderr.write('LIBTENSORFLOW_MAPPED\\n'); });");
+  // a user's environment: none of the TF_* variables that loading tfjs-node sets (this test
+  // process has loaded it, and its children would inherit them)
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TF_')));
   const run = (seed: number) => {
-    const r = spawnSync(process.execPath, ['--import', spy, BIN, 'run', 'relu-sigmoid-relu', '--data-dir', FIXTURES, '--epochs', '1', '--seed', String(seed), '--quiet', '--json', '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PROBE_CACHE: cache, FORCE_COLOR: '0' } });
+    const r = spawnSync(process.execPath, ['--import', spy, BIN, 'run', 'relu-sigmoid-relu', '--data-dir', FIXTURES, '--epochs', '1', '--seed', String(seed), '--quiet', '--json', '--out', out], { cwd: ROOT, encoding: 'utf8', env: { ...env, PROBE_CACHE: cache, FORCE_COLOR: '0' } });
     assert.equal(r.status, 0, r.stderr);
+    // nothing from TensorFlow's own logging, whichever backend loaded
+    assert.equal(r.stderr.replace('LIBTENSORFLOW_MAPPED\n', ''), '');
     const facts = readTrace(join(out, `relu-sigmoid-relu_s${seed}.arrow`)).facts;
     return { backend: JSON.parse(r.stdout).backend as string, calib: facts.backendCalibration!, recorded: facts.backend, tfLoaded: r.stderr.includes('LIBTENSORFLOW_MAPPED') };
   };

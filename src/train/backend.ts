@@ -4,6 +4,7 @@ import { msg } from '../messages.js';
 import { cachedCalibration, calibrate, fastest, type AnyWorkload, type Calibration } from './calibrate.js';
 import { registerKernels } from './kernels/registry.js';
 import { packageVersion } from '../versions.js';
+import { applyTfjsNodeEnv } from './tfjs-node-env.js';
 
 import type { BackendChoice, BackendName } from './choices.js';
 
@@ -17,14 +18,8 @@ async function load(name: BackendName): Promise<string | null> {
     if (name === 'node') {
       // A variable, so TypeScript compiles when the optional package is absent.
       const pkg = '@tensorflow/tfjs-node';
-      // TensorFlow logs an INFO banner about CPU features on load; we already say which backend runs.
-      process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
-      // Read once, when the binding loads. The step's ops are small (batch 32): TensorFlow's
-      // default pools (a thread per core, twice) spend more on handing work over than they gain.
-      // Measured here (2 shared cores, under load): CPU per probed study step 8.2–9.4 ms with one
-      // thread each, 10.8–14 ms with two intra-op threads, 11.6–12.1 ms with two of each.
-      process.env.TF_NUM_INTRAOP_THREADS ??= '1';
-      process.env.TF_NUM_INTEROP_THREADS ??= '1';
+      // threads and logging, read once when the binding loads (tfjs-node-env.ts)
+      applyTfjsNodeEnv();
       await import(pkg as string);
       // the fused kernels as TensorFlow op chains, bypassing tfjs's per-op overhead
       await import('./kernels/tensorflow.js');

@@ -18,11 +18,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../activations/index.js';
 import { writeAtomic } from '../fs-util.js';
 import { packageVersion, probeVersion } from '../versions.js';
-import type { BackendName } from './backend.js';
+import type { BackendName } from './choices.js';
 import { Mlp, type Batch, type EngineKind } from './engine.js';
 import type { TensorHooks } from './hooks.js';
 import { initParams } from './model.js';
 import { rng } from './rng.js';
+import { tfjsNodeEnv } from './tfjs-node-env.js';
 
 /** What a run will compute each step: the figures are only comparable for the same workload. */
 export interface Workload {
@@ -96,7 +97,9 @@ function software(): Record<string, unknown> {
   const env = (k: string) => process.env[k] ?? '';
   return {
     probe: probeVersion(), kernels: kernelsHash,
-    switches: ['PROBE_HOST_KERNELS', 'PROBE_WASM_PRODUCTS', 'PROBE_RELAXED_SIMD', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'].map(env),
+    switches: ['PROBE_HOST_KERNELS', 'PROBE_WASM_PRODUCTS', 'PROBE_RELAXED_SIMD'].map(env),
+    // as tfjs-node will load with them: the same before loading it (the lookup) as after (the store)
+    tfjsNodeEnv: tfjsNodeEnv(),
     cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node,
     tfjs: packageVersion('@tensorflow/tfjs'), tfjsNode: packageVersion('@tensorflow/tfjs-node'), wasm: packageVersion('@tensorflow/tfjs-backend-wasm'),
   };
