@@ -115,7 +115,7 @@ export interface PairRate { readonly alone: number; readonly together: readonly 
 export interface PeakPair {
   /** GFLOP/s of the register-only loop */
   readonly peak: PairRate;
-  /** GB/s of a SIMD read pass (products.wat.js sumsq_max) over a buffer of this many MB, looped */
+  /** GB/s of a SIMD read pass (wat/stats.js sumsq_max) over a buffer of this many MB, looped */
   readonly reads: readonly (PairRate & { readonly mb: number })[];
 }
 

@@ -1,5 +1,5 @@
 // WebAssembly text for the activations and their derivatives on f32x4 vectors, inlined by
-// products.wat.js into the products' epilogues (a = f(z) as z leaves the forward product;
+// wat/activations.js into the products' epilogues (a = f(z) as z leaves the forward product;
 // dz = g ⊙ f'(z) as g leaves the backward one), so neither pass goes through memory again.
 //
 // WebAssembly has no exp: exp(x) is Cephes' expf (range reduction x = n·ln2 + r with ln2 split in
