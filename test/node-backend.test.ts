@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { weightMoments } from '../src/attach/moments.js';
+import { attachKernels, weightMoments } from '../src/attach/moments.js';
 import { readTrace } from '../src/trace/reader.js';
+import { registerKernels } from '../src/train/kernels/registry.js';
 import { rng } from '../src/train/rng.js';
 import { allModes, BIN, FIXTURES, ROOT, tmp } from './helpers.js';
 
@@ -32,7 +33,9 @@ test('probe run --backend node trains on tfjs-node, records it, and the same see
   assert.deepEqual(Buffer.from(probeValues(ta).buffer), Buffer.from(probeValues(tb).buffer));
 });
 
-// attach/moments.ts on every backend: tfjs-node once ran its fused kernels without this one
+// attach/moments.ts on every backend: tfjs-node once ran its fused kernels without this one.
+// Its kernels registered as an attach session registers them.
+registerKernels(attachKernels);
 for (const mode of await allModes()) {
   test(`the optimizer-step moments equal plain float64 loops: ${mode.name}`, { skip: mode.skip }, async () => {
     await mode.enter();

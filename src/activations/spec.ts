@@ -7,13 +7,21 @@
  * and its reference test.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { ProbeSettings } from '../probes/probe.js';
 
 /** tfjs, passed in by the caller, so that reading a spec never loads tfjs. */
 export type Tf = typeof tfjs;
 
-/** The run's saturation thresholds (the study's stricter and looser variants have the same shape). */
-export type SatThresholds = Pick<ProbeSettings, 'sigmoidLow' | 'sigmoidHigh' | 'tanhSat' | 'seluSat'>;
+/** The run's saturation thresholds (the study's stricter and looser variants have the same shape; the probes' settings hold them). */
+export interface SatThresholds {
+  /** sigmoid outputs below this count as saturated low */
+  readonly sigmoidLow: number;
+  /** sigmoid outputs above this count as saturated high */
+  readonly sigmoidHigh: number;
+  /** tanh outputs with |a| above this count as saturated */
+  readonly tanhSat: number;
+  /** selu outputs below −seluSat·λα (that share of the negative asymptote) count as saturated */
+  readonly seluSat: number;
+}
 
 /** Where a unit's output counts as saturated: the gradient through it nearly vanishes. */
 export interface SaturationRule {

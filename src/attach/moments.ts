@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { alloc, defineKernel, wasmBackend } from '../train/kernels/host.js';
+import type { H } from '../train/kernels/tf-raw.js';
 import { productsFor } from '../train/kernels/products.js';
 
 /**
@@ -27,6 +28,10 @@ const moments = defineKernel<Record<string, never>>({
   device([g, wb, wa]) {
     return tf.stack([tf.sum(tf.square(g)), tf.max(tf.abs(g)), tf.sum(tf.square(tf.sub(wb, wa))), tf.sum(tf.square(wa))]) as tf.Tensor1D;
   },
+  tensorflow(r, { g, wb, wa }) {
+    const sq = (x: H) => r.reduce('Sum', r.one('Square', [x]));
+    return [r.pack([sq(g), r.reduce('Max', r.one('Abs', [g])), sq(r.one('Sub', [wb, wa])), sq(wa)])];
+  },
 });
 
 export interface MomentInput {
@@ -36,7 +41,7 @@ export interface MomentInput {
 }
 
 /**
- * On wasm the same figures in one SIMD pass over tfjs's heap (products.wat.js `moments`): the
+ * On wasm the same figures in one SIMD pass over tfjs's heap (wat/attach-moments.js): the
  * host loop above ran at ~1.7 ms per step of the study's MLP, half of the attached probes' cost
  * with model.fit. The cpu backend keeps the host loop.
  */
@@ -53,7 +58,7 @@ const wasmMoments: tf.KernelConfig = {
   },
 };
 
-/** Kernel configs for the one registry (kernels/registry.ts). */
+/** The attach path's kernel configs, registered by its session (kernels/registry.ts takes them). */
 export const attachKernels: readonly tf.KernelConfig[] = moments.configs.map((c) => (c.backendName === 'wasm' ? wasmMoments : c));
 
 /** The four moments over several variables (a separable convolution has two kernels): sums add, maxima max. */

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ensureWritableDir } from '../fs-util.js';
 import { ProbeHost } from '../probes/host.js';
+import { ENGINE_KERNELS } from '../train/kernels/engine-kernels.js';
 import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
@@ -28,7 +29,7 @@ import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hook
 import { featureMajor, unitMax } from './layout.js';
 import { planLayers, LayerRole, type LayerPlan, type PlannedLayer } from './layer-plan.js';
 import { lossOnly } from './loss-only.js';
-import { weightMoments } from './moments.js';
+import { attachKernels, weightMoments } from './moments.js';
 import { Recorder, type EpochFigures } from './recorder.js';
 import { ErrorCode, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
@@ -104,6 +105,8 @@ export class ProbeSession implements ForwardSink {
   private fitParams: { batchSize?: number; epochs?: number } | null = null;
 
   constructor(readonly model: tf.LayersModel, opts: AttachOptions = {}) {
+    // the user may have picked the backend (tf.setBackend), not selectBackend: probe's kernels must still exist
+    registerKernels([...ENGINE_KERNELS, ...attachKernels]);
     const inner = innerModel(model);
     const optimizer = opts.optimizer ?? inner.optimizer;
     if (!optimizer) throw new ProbeError(ErrorCode.config, msg.attachNoOptimizer());
@@ -477,7 +480,5 @@ function labelsOf(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
 
 /** Attaches probe's probes to a model; see {@link ProbeSession}. */
 export function attachProbes(model: tf.LayersModel, opts: AttachOptions = {}): ProbeSession {
-  // the user picked the backend (tf.setBackend), not selectBackend: probe's kernels must still exist
-  registerKernels();
   return new ProbeSession(model, opts);
 }

@@ -46,6 +46,12 @@ const stats = defineKernel<{ perUnit: boolean; at: number }>({
     const base = tf.stack([tf.mean(inactive), tf.mean(tf.min(inactive, 1)), tf.mean(tf.min(inactive, 0))]) as tf.Tensor1D;
     return perUnit ? tf.concat([base, tf.mean(tf.cast(tf.greater(z, at), 'float32'), 1) as tf.Tensor1D]) : base;
   },
+  tensorflow(r, { z }, { perUnit, at }) {
+    const inactive = r.mask('LessEqual', z, r.f(at));
+    const base = r.pack([r.reduce('Mean', inactive), r.reduce('Mean', r.reduce('Min', inactive, [1])), r.reduce('Mean', r.reduce('Min', inactive, [0]))]);
+    // active is z > at, not 1 − inactive: a NaN entry is neither (as in the host and composite kernels)
+    return [perUnit ? r.concat([base, r.reduce('Mean', r.mask('Greater', z, r.f(at)), [1])]) : base];
+  },
 });
 
 /** Where the layer's activation has an exactly zero derivative (z ≤ at), or null when it cannot die. */

@@ -33,6 +33,18 @@ const stats = defineKernel<Record<string, never>>({
     });
     return tf.concat(parts) as tf.Tensor1D;
   },
+  // TopKV2 with k = n sorts descending, so ascending rank i is position n − 1 − i
+  tensorflow(r, { z, a }) {
+    return [r.concat([z, a].map((x) => {
+      const n = x.shape.reduce((p, q) => p * q, 1);
+      const flat = r.one('Reshape', [x, r.constant([n], 'int32', [1])], [r.type('T', r.b.TF_FLOAT), r.type('Tshape', r.b.TF_INT32)]);
+      const desc = r.op('TopKV2', [flat, r.constant([n], 'int32', [])], [{ name: 'sorted', type: r.b.TF_ATTR_BOOL, value: true }, r.type('T', r.b.TF_FLOAT)], 2)[0];
+      const h = QUANTILES.map((p) => ((n - 1) * p) / 100);
+      const lo = h.map(Math.floor), hi = lo.map((l) => Math.min(l + 1, n - 1));
+      const vlo = r.gather(desc, lo.map((i) => n - 1 - i)), vhi = r.gather(desc, hi.map((i) => n - 1 - i));
+      return r.one('AddV2', [vlo, r.one('Mul', [r.constant(h.map((v, i) => v - lo[i]), 'float32'), r.one('Sub', [vhi, vlo])])]);
+    }))];
+  },
 });
 
 /**

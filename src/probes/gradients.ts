@@ -35,6 +35,12 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
       ...(w ? [tf.div(tf.mul(tf.sqrt(at(wm, 2)), lr), tf.sqrt(at(wm, 3)))] : []),
     ]) as tf.Tensor1D;
   },
+  tensorflow(r, { wm, bm, dz }, { lr }) {
+    const sw = r.one('Sqrt', [wm]);
+    const all = r.concat([sw, wm, r.one('Sqrt', [bm]), bm, r.pack([r.reduce('EuclideanNorm', dz), r.reduce('Max', r.one('Abs', [dz]))])]);
+    const ratio = r.one('Mul', [r.one('RealDiv', [r.gather(sw, [2]), r.gather(sw, [3])]), r.f(lr)]);
+    return [r.concat([r.gather(all, [0, 5, 8, 13, 16, 17]), ratio])];
+  },
 });
 
 /**

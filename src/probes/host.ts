@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { concatVectors } from '../host-kernels.js';
+import { concatVectors, registerKernels } from '../host-kernels.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../train/hooks.js';
 import type { LayerInfo, Probe, ProbeSettings, ProbeValues } from './probe.js';
 
@@ -38,6 +38,8 @@ export class ProbeHost implements TensorHooks {
     readonly layers: readonly LayerInfo[],
     readonly settings: ProbeSettings,
   ) {
+    // the kernels of the probes it runs (the engine's come with the backend)
+    registerKernels(probes.flatMap((p) => p.kernels ?? []));
     const slots: ValueSlot[] = [];
     for (const probe of probes) {
       if (probe.scope === 'network') {

@@ -20,6 +20,12 @@ const stats = defineKernel<Record<string, never>>({
   device([loss, out, labels]) {
     return tf.stack([tf.reshape(loss, []), tf.mean(tf.cast(tf.equal(tf.argMax(out, 0), labels), 'float32'))]) as tf.Tensor1D;
   },
+  tensorflow(r, { loss, output, labels }) {
+    const arg = r.one('ArgMax', [output, r.constant([0], 'int32')], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_FLOAT }, { name: 'Tidx', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }, { name: 'output_type', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
+    const hit = r.one('Equal', [arg, labels], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
+    const l = r.one('Reshape', [loss, r.constant([], 'int32', [0])], [{ name: 'T', type: r.b.TF_ATTR_TYPE, value: r.b.TF_FLOAT }, { name: 'Tshape', type: r.b.TF_ATTR_TYPE, value: r.b.TF_INT32 }]);
+    return [r.pack([l, r.reduce('Mean', r.toFloat(hit))])];
+  },
 });
 
 /** The step's mean cross-entropy and the batch accuracy (arg-max of the output layer, first on ties). */

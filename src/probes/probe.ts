@@ -8,7 +8,7 @@
  * computed on the device; the host concatenates them and reads the tensors back in one transfer.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations/index.js';
+import type { Activation, SatThresholds } from '../activations/index.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, UpdateTensors } from '../train/hooks.js';
 
 export interface LayerInfo {
@@ -25,15 +25,8 @@ export interface LayerInfo {
 }
 
 /** Thresholds and limits probes read; recorded with the run's config. */
-export interface ProbeSettings {
-  /** sigmoid outputs below this count as saturated low */
-  readonly sigmoidLow: number;
-  /** sigmoid outputs above this count as saturated high */
-  readonly sigmoidHigh: number;
-  /** tanh outputs with |a| above this count as saturated */
-  readonly tanhSat: number;
-  /** selu outputs below −seluSat·λα (that share of the negative asymptote) count as saturated */
-  readonly seluSat: number;
+/** The saturation thresholds (each activation's spec reads them) and the probes' own settings. */
+export interface ProbeSettings extends SatThresholds {
   /** layers with at most this many units also get per-unit figures (for the time of death) */
   readonly perUnitMax: number;
   /** the distribution probe runs on steps 0, N, 2N, … (its own schedule, apart from --every) */
@@ -68,7 +61,7 @@ interface ProbeBase {
   readonly id: string;
   /** one line for `--help` and the report */
   readonly description: string;
-  /** the host kernels it runs, registered with all others by train/kernels/registry.ts */
+  /** the kernels it runs (defineKernel's `configs`), registered by the ProbeHost that runs it */
   readonly kernels?: readonly tf.KernelConfig[];
   /**
    * When it runs, as cockpit's quantities say it: true on the steps to measure. Without one, a

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { canSaturate, SELU_ALPHA, SELU_SCALE, specOf } from '../activations/index.js';
-import { defineKernel } from '../host-kernels.js';
+import { defineKernel, RAW_DERIVATIVE } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
 import type { LayerInfo, LayerProbe, ProbeSettings } from './probe.js';
 import { Metric } from '../trace/metrics.js';
@@ -33,10 +33,17 @@ const stats = defineKernel<{ act: string; lo: number; hi: number }>({
     const high = frac(tf.greater(a, hi));
     return tf.stack([tf.add(low, high), low, high, deriv]) as tf.Tensor1D;
   },
+  // the derivative as the activation's spec writes it, in raw ops (tf-raw.ts RAW_DERIVATIVE)
+  tensorflow(r, { a, z }, { act, lo, hi }) {
+    const derivative = RAW_DERIVATIVE[act];
+    if (!derivative) throw new Error(`no fused tfjs-node derivative for activation '${act}'`);
+    const low = r.share('Less', a, r.f(lo));
+    const deriv = r.reduce('Mean', derivative(r, z, a));
+    if (hi === Infinity) return [r.pack([low, low, deriv])];
+    const high = r.share('Greater', a, r.f(hi));
+    return [r.pack([r.one('AddV2', [low, high]), low, high, deriv])];
+  },
 });
-
-/** Activations whose derivative tfjs-node's fused kernel writes in raw ops (kernels/tensorflow.ts); others take the composite there. */
-const FUSED_ON_TENSORFLOW: ReadonlySet<string> = new Set(['sigmoid', 'tanh', 'selu']);
 
 /** The saturation rule of a layer's activation with the run's thresholds, or null when it cannot saturate. */
 function bounds(layer: LayerInfo, s: ProbeSettings): { lo: number; hi: number } | null {
@@ -66,7 +73,8 @@ export const saturation: LayerProbe = {
     const b = bounds(layer, settings);
     if (!b) throw new Error(`saturation does not apply to ${layer.activation}`);
     const attrs = { act: specOf(layer.activation)!.name, ...b };
-    if (tf.getBackend() === 'tensorflow' && !FUSED_ON_TENSORFLOW.has(attrs.act)) return stats.device([a, z], attrs);
+    // tfjs-node's raw form knows the derivatives of RAW_DERIVATIVE; other activations take the composite there
+    if (tf.getBackend() === 'tensorflow' && !Object.hasOwn(RAW_DERIVATIVE, attrs.act)) return stats.device([a, z], attrs);
     return stats.eager([a, z], attrs);
   },
 };

@@ -28,6 +28,9 @@ const shares = defineKernel<{ at: number }>({
   device([z], { at }) {
     return tf.mean(tf.cast(tf.greater(z, at), 'float32'), 1) as tf.Tensor1D;
   },
+  tensorflow(r, { z }, { at }) {
+    return [r.reduce('Mean', r.mask('Greater', z, r.f(at)), [1])];
+  },
 });
 
 /**

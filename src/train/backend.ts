@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { cachedCalibration, calibrate, fastest, type AnyWorkload, type Calibration } from './calibrate.js';
+import { ENGINE_KERNELS } from './kernels/engine-kernels.js';
+import { FUSED_BACKENDS } from './kernels/host.js';
 import { registerKernels } from './kernels/registry.js';
 import { packageVersion } from '../versions.js';
 import { applyTfjsNodeEnv } from './tfjs-node-env.js';
@@ -22,13 +24,14 @@ async function load(name: BackendName): Promise<string | null> {
       applyTfjsNodeEnv();
       await import(pkg as string);
       // the fused kernels as TensorFlow op chains, bypassing tfjs's per-op overhead
-      await import('./kernels/tensorflow.js');
+      registerKernels((await import('./kernels/tensorflow.js')).tensorflowKernels);
+      FUSED_BACKENDS.add('tensorflow');
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
     }
     if (!(await tf.setBackend(TFJS_NAME[name]))) return 'tfjs could not initialize it';
     await tf.ready();
-    registerKernels();
+    registerKernels(ENGINE_KERNELS);
     // The cpu backend prints an install-tfjs-node banner on first use; we already said which
     // backend runs and why.
     if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;

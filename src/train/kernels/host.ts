@@ -5,9 +5,10 @@
  * Elsewhere (tfjs-node) every kernel has a composite of tf ops that computes the same values.
  *
  * One kernel = a name, a host function over typed arrays, and a device composite:
- * {@link defineKernel}; kernels/registry.ts registers them all. `PROBE_HOST_KERNELS=0` forces the composites (tests compare both).
+ * {@link defineKernel}; kernels/registry.ts registers the configs it is given. `PROBE_HOST_KERNELS=0` forces the composites (tests compare both).
  */
 import * as tf from '@tensorflow/tfjs';
+import { rawKernel, type H, type Raw, type RawImpl } from './tf-raw.js';
 import { productsFor, type ProductsModule } from './wasm-module.js';
 
 type Views = Float32Array | Int32Array;
@@ -63,6 +64,11 @@ export interface KernelDef<A extends tf.NamedAttrMap> {
   /** the same values from tf ops, for backends without host memory */
   device(tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D;
   /**
+   * On tfjs-node: the same values as raw TensorFlow ops (tf-raw.ts), one engine op in all; the
+   * inputs by name. Without it, tfjs-node runs {@link device}.
+   */
+  tensorflow?(r: Raw, inputs: Readonly<Record<string, H>>, attrs: A): H[];
+  /**
    * On tfjs-backend-wasm: the same values from the product module's SIMD statistics, given the
    * inputs' offsets on its heap; null where they do not apply (then {@link host} runs).
    */
@@ -74,7 +80,7 @@ export type SatKind = 'none' | 'sigmoid' | 'tanh' | 'selu';
 
 /**
  * The probes' statistics as one SIMD pass each over a tensor on tfjs-backend-wasm's heap
- * (products.wat.js), replacing a JavaScript loop with a data-dependent branch per entry. Results
+ * (wat/stats.js), replacing a JavaScript loop with a data-dependent branch per entry. Results
  * come back as plain numbers or copies; arguments are heap offsets.
  */
 export interface WasmStats {
@@ -172,7 +178,7 @@ export function wasmStats(backend: unknown): WasmStats {
   return stats;
 }
 
-/** The function probes call, and the kernel configs behind it (registered by kernels/registry.ts). */
+/** The function probes call, and the kernel configs behind it (for kernels/registry.ts). */
 export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D) & {
   readonly configs: readonly tf.KernelConfig[];
   /**
@@ -186,7 +192,10 @@ export type HostKernel<A extends tf.NamedAttrMap> = ((tensors: readonly tf.Tenso
   readonly device: (tensors: readonly tf.Tensor[], attrs: A) => tf.Tensor1D;
 };
 
-/** Defines a one-output host kernel; registering it is the registry's job, not an import's. */
+/**
+ * Defines a one-output kernel in its forms (host loop, optional SIMD and raw TensorFlow forms, tf-op
+ * composite); its `configs` are registered by whoever runs it (a ProbeHost its probes'), not on import.
+ */
 export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): HostKernel<A> {
   /** the values from host memory: the wasm form where it applies, else the loop (never a view of the heap) */
   const compute = (backend: unknown, backendName: string, infos: readonly tf.TensorInfo[], attrs: A): ArrayLike<number> => {
@@ -198,7 +207,7 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
     }
     return def.host(infos.map((i) => view(backend, i)), attrs, shapes);
   };
-  const configs = HOST_BACKENDS.map((backendName): tf.KernelConfig => ({
+  const hostConfigs = HOST_BACKENDS.map((backendName): tf.KernelConfig => ({
     kernelName: def.name,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
@@ -208,8 +217,10 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
       return out;
     },
   }));
+  const configs = def.tensorflow ? [...hostConfigs, rawKernel(def.name, def.tensorflow as unknown as RawImpl)] : hostConfigs;
   const run = (tensors: readonly tf.Tensor[], attrs: A): tf.Tensor1D => {
-    if (!hostKernelsEnabled()) return def.device(tensors, attrs);
+    // tfjs-node without a raw form: the composite of tf ops
+    if (!hostKernelsEnabled() || (!def.tensorflow && tf.getBackend() === 'tensorflow')) return def.device(tensors, attrs);
     const inputs = Object.fromEntries(def.inputs.map((n, i) => [n, tensors[i]]));
     return tf.engine().runKernel(def.name, inputs, attrs) as tf.Tensor1D;
   };
@@ -222,7 +233,7 @@ export function defineKernel<A extends tf.NamedAttrMap>(def: KernelDef<A>): Host
 }
 
 const CONCAT = 'ProbeConcat';
-/** Kernel configs for tfjs's registry (listed in kernels/registry.ts). */
+/** Kernel configs for tfjs's registry (the engine's, engine-kernels.ts). */
 export const concatKernels: tf.KernelConfig[] = HOST_BACKENDS.map((backendName) => ({
     kernelName: CONCAT,
     backendName,

@@ -1,32 +1,19 @@
 /**
- * Every kernel probe adds to tfjs, in one list (as tfjs lists a backend's kernels in one file),
- * registered once when a backend is selected. Modules define kernel configs; none registers on
- * import.
+ * tfjs's kernel registry as probe feeds it. Like tfjs's own, it knows no kernel: each layer lists
+ * its own and registers them when it runs — the engine's with the backend (engine-kernels.ts, from
+ * backend.ts; tensorflow.ts's with tfjs-node), the probes' with the ProbeHost that runs them, the
+ * attach path's with its session. Nothing registers on import.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attachKernels } from '../../attach/moments.js';
-import { PROBES } from '../../probes/registry.js';
-import { fusedKernels } from './fused.js';
-import { concatKernels } from './host.js';
-import { productKernels } from './products.js';
-import { sgdKernels } from './sgd.js';
-import { softmaxXentKernels } from './softmax-xent.js';
 
-export const KERNELS: readonly tf.KernelConfig[] = [
-  ...sgdKernels,
-  ...softmaxXentKernels,
-  ...concatKernels,
-  ...productKernels,
-  ...fusedKernels,
-  ...attachKernels,
-  ...PROBES.flatMap((p) => p.kernels ?? []),
-];
+const registered = new Set<string>();
 
-let registered = false;
-
-/** Registers {@link KERNELS} with tfjs (once; later calls do nothing). */
-export function registerKernels(): void {
-  if (registered) return;
-  for (const k of KERNELS) tf.registerKernel(k);
-  registered = true;
+/** Registers each config with tfjs, once per kernel and backend (later calls skip it). */
+export function registerKernels(kernels: readonly tf.KernelConfig[]): void {
+  for (const k of kernels) {
+    const key = `${k.backendName}/${k.kernelName}`;
+    if (registered.has(key)) continue;
+    tf.registerKernel(k);
+    registered.add(key);
+  }
 }
