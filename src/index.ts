@@ -16,7 +16,7 @@ export * from './api.js';
 export { PROBES, resolveProbes } from './probes/registry.js';
 export { attachProbes, ProbeSession, type AttachOptions } from './attach/session.js';
 export { studySequential } from './attach/study-model.js';
-export type { EpochFigures } from './attach/recorder.js';
+export type { EpochFigures } from './trace/recorder.js';
 export type { LayerPlan, PlannedLayer, UnprobedLayer } from './attach/layer-plan.js';
 export { loadModelFile, saveModelFiles } from './attach/model-file.js';
 export { loadTensors, type TensorData } from './attach/model-input.js';

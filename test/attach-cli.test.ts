@@ -37,6 +37,11 @@ before(async () => {
   conv.add(tf.layers.flatten({ name: 'flat' }));
   conv.add(tf.layers.dense({ units: 10, name: 'out' }));
   await saveModelFiles(conv, join(models, 'conv'));
+  // every weight NaN: tfjs's cross-entropy clips the probabilities, so the loss stays finite (16.1)
+  await saveModelFiles(flat, join(models, 'nan'));
+  const bin = readFileSync(join(models, 'nan', 'weights.bin'));
+  new Float32Array(bin.buffer, bin.byteOffset, bin.length / 4).fill(NaN);
+  writeFileSync(join(models, 'nan', 'weights.bin'), bin);
   const json = readFileSync(join(models, 'image', 'model.json'), 'utf8');
   writeFileSync(join(models, 'unknown.json'), json.replace('"class_name":"Dense"', '"class_name":"FancyDense"'));
   writeFileSync(join(models, 'graph.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] } }));
@@ -59,6 +64,18 @@ test('probe run --model trains a saved tfjs model with probes: layer names and c
   assert.equal(t.config.raw.weights, 'file');
   assert.equal(metricRows(t, 'saturation', 'sat_frac', 1).value.length, 2);
   assert.equal(metricRows(t, 'eval', 'test_acc', 0).value.length, 1);
+});
+
+test('probe run --model with non-finite weights ends diverged at step 0 and says so, as probe run does for its own MLP', () => {
+  const out = tmp();
+  const r = probe(['run', '--model', join(models, 'nan', 'model.json'), ...tiny.filter((a) => a !== '--quiet'), '--epochs', '3', '--backend', 'wasm', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /✘ nan_s1 · diverged at step 0 \(layer 1 \(hidden\) hidden\/kernel holds a value that is not finite\)/);
+  const t = readTrace(join(out, 'nan_s1.arrow'));
+  assert.equal(t.status, 'diverged');
+  assert.equal(t.progress?.diverged?.step, 0);
+  // it stopped: the first epoch's steps, not three epochs' worth
+  assert.ok(t.progress!.stepsDone <= 2, `stepsDone ${t.progress!.stepsDone}`);
 });
 
 test('probe run --model: an image-shaped input is fed reshaped; topology only draws weights from --seed, reproducibly; unprobed layers are listed', () => {

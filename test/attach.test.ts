@@ -351,3 +351,64 @@ test('an attached ReLU(maxValue) layer: saturated where capped, with the mean de
   const inspect = await runCli(['inspect', path]);
   assert.match(inspect.stdout, /layer 2 relu\(maxValue=2\) saturation/);
 });
+
+test('an attached run writes unit activity once per window of steps (the mean of its steps), as the engine does', async () => {
+  const model = tf.sequential({ name: 'windows' });
+  model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu', name: 'hidden' }));
+  model.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+  model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+  const session = attachProbes(model, { out: tmp() });
+  const x = tf.tensor2d(seeded(40 * 5, 6, 1), [40, 5]);
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  // 40 steps an epoch: windows of ceil(40 / 20) = 2 steps
+  await model.fit(x, y, { batchSize: 1, epochs: 1, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  const t = readTrace(session.path);
+  for (let k = 0; k < 4; k++) {
+    const perStep = metricRows(t, 'dead-relu', `active_u${k}`, 1);
+    const windows = metricRows(t, 'unit-activity', `u${k}`, 1);
+    assert.deepEqual(windows.step, Array.from({ length: 20 }, (_, w) => 2 * w));
+    windows.value.forEach((v, w) => assert.ok(Math.abs(v - (perStep.value[2 * w] + perStep.value[2 * w + 1]) / 2) < 1e-6, `unit ${k} window ${w}`));
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+});
+
+test('an attached run holds its lock while open: a second session on the same trace is refused, then may go once the first closed', () => {
+  const dir = tmp();
+  const model = tf.sequential({ name: 'locked' });
+  model.add(tf.layers.dense({ inputShape: [2], units: 2 }));
+  model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  const first = attachProbes(model, { out: dir });
+  assert.ok(existsSync(join(dir, 'locked.arrow.lock')));
+  assert.throws(() => attachProbes(model, { out: dir, force: true }), (e: unknown) => e instanceof ProbeError && /is being computed by pid/.test(e.message));
+  first.close();
+  assert.ok(!existsSync(join(dir, 'locked.arrow.lock')));
+  attachProbes(model, { out: dir, force: true }).close();
+  model.dispose();
+});
+
+test('an attached run whose loss or weights stop being finite ends diverged, and model.fit stops', async () => {
+  for (const broken of ['weights', 'lr'] as const) {
+    const model = tf.sequential({ name: `broken_${broken}` });
+    model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu' }));
+    model.add(tf.layers.dense({ units: 3 }));
+    // mean squared error has no clipping: an infinite step shows in the loss
+    model.compile({ optimizer: tf.train.sgd(broken === 'lr' ? 1e38 : 0.01), loss: 'meanSquaredError' });
+    if (broken === 'weights') model.layers[0].setWeights([tf.fill([5, 4], NaN), tf.zeros([4])]);
+    const session = attachProbes(model, { out: tmp(), every: 3 });
+    const x = tf.tensor2d(seeded(40 * 5, 7, 10), [40, 5]);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+    await model.fit(x, y, { batchSize: 4, epochs: 3, verbose: 0, callbacks: [session.callback] });
+    assert.ok(session.halted, `${broken}: not halted`);
+    const stoppedAt = session.step;
+    assert.ok(stoppedAt < 30, `${broken}: fit went on to step ${stoppedAt}`);
+    assert.equal(session.close(), 'diverged');
+    const t = readTrace(session.path);
+    assert.equal(t.status, 'diverged');
+    assert.equal(t.progress?.diverged?.step, session.halted!.step);
+    if (broken === 'weights') assert.equal(session.halted!.step, 0);
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+});

@@ -19,8 +19,8 @@ import { selectBackend, type BackendInfo, type BackendName } from '../train/back
 import type { RigWorkload } from '../train/calibrate.js';
 import { loadDataset, type Dataset } from '../train/data.js';
 import { permutation, rng } from '../train/rng.js';
-import { RunStatus } from '../trace/schema.js';
-import type { ValueSlot } from '../probes/host.js';
+import { RunStatus, type Divergence } from '../trace/schema.js';
+import type { LayerFigure } from '../trace/recorder.js';
 import { attachProbes, logValue } from './session.js';
 import { loadModelFile } from './model-file.js';
 import { InputBatches, matchInput } from './model-input.js';
@@ -59,8 +59,10 @@ export interface ModelRunResult {
   readonly epochs: readonly ModelEpoch[];
   readonly layers: readonly Omit<PlannedLayer, 'tfLayer'>[];
   readonly unprobed: readonly UnprobedLayer[];
-  /** each value as last measured (probes keep their own schedules; NaN if never measured) */
-  readonly last: readonly (ValueSlot & { readonly value: number })[];
+  /** each per-step value as last measured (probes keep their own schedules; values never measured are left out) */
+  readonly last: readonly LayerFigure[];
+  /** set when status is `diverged`: the step at which it was seen, and what was not finite */
+  readonly diverged: Divergence | null;
 }
 
 /** The loss the study uses: cross-entropy of softmax over the output layer's activations. */
@@ -189,7 +191,7 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
   // set from the callbacks too: TypeScript cannot see that, hence the widening reads below
   let status = RunStatus.running as RunStatus;
   try {
-    for (let epoch = 1; epoch <= cfg.epochs && status === RunStatus.running; epoch++) {
+    for (let epoch = 1; epoch <= cfg.epochs && status === RunStatus.running && !session.halted; epoch++) {
       const order = permutation(data.train.n, rng(cfg.seed, 'shuffle', epoch));
       const t0 = performance.now();
       const ds = tf.data.generator(function* () {
@@ -225,16 +227,16 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
     status = RunStatus.failed;
     throw e;
   } finally {
-    session.close(status);
+    status = session.close(status);
     tf.dispose([test.xs, test.ys]);
     model.dispose();
   }
-  const lastValues = session.lastValues;
   const result: ModelRunResult = {
     run, path: session.path, status, backend: backend.name, steps: session.step, epochs,
     layers: session.plan.layers.map(({ tfLayer: _t, ...rest }) => rest),
     unprobed: session.plan.unprobed,
-    last: lastValues ? session.slots.map((s, k) => ({ ...s, value: lastValues[k + 1] })) : [],
+    last: session.lastFigures(),
+    diverged: session.halted,
   };
   if (status === RunStatus.interrupted) {
     throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(session.path, session.step)), { result });

@@ -12,7 +12,6 @@
  * `model.fit` calls) does. Unprobed steps run the model's own code with one extra function call.
  */
 import { join, resolve } from 'node:path';
-import { cpus, platform, arch } from 'node:os';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ensureWritableDir } from '../fs-util.js';
@@ -21,16 +20,15 @@ import { ENGINE_KERNELS } from '../train/kernels/engine-kernels.js';
 import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
-import { RunStatus, type RunFacts } from '../trace/schema.js';
+import { RunStatus, type Divergence, type RunFacts } from '../trace/schema.js';
+import { processFacts, TraceRecorder, type EpochFigures } from '../trace/recorder.js';
 import { layerActivation, type Activation } from '../activations/index.js';
 import { joinStepValues, type BackwardTensors, type ForwardTensors, type UpdateTensors } from '../train/hooks.js';
-import { packageVersion, probeVersion } from '../versions.js';
 import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hooks.js';
 import { featureMajor, unitMax } from './layout.js';
 import { planLayers, LayerRole, type LayerPlan, type PlannedLayer } from './layer-plan.js';
 import { lossOnly } from './loss-only.js';
 import { attachKernels, weightMoments } from './moments.js';
-import { Recorder, type EpochFigures } from './recorder.js';
 import { ErrorCode, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
 
@@ -91,7 +89,7 @@ export class ProbeSession implements ForwardSink {
   private pending: Pending | null = null;
   private readonly host: ProbeHost;
   private readonly infos: readonly LayerInfo[];
-  private readonly recorder: Recorder;
+  private readonly recorder: TraceRecorder;
   private readonly restore: (() => void)[] = [];
   private readonly every: number;
   private readonly optimizer: tf.Optimizer;
@@ -100,7 +98,6 @@ export class ProbeSession implements ForwardSink {
   private epochStart = performance.now();
   private epochProbeMs = 0;
   private stepsThisEpoch = 0;
-  private lastCheckpoint = performance.now();
   private closed = false;
   private fitParams: { batchSize?: number; epochs?: number } | null = null;
 
@@ -151,14 +148,7 @@ export class ProbeSession implements ForwardSink {
       backend: tf.getBackend(),
       ...(opts.backendCalibration ? { backendCalibration: opts.backendCalibration } : {}),
       engine: 'attach',
-      versions: {
-        node: process.versions.node,
-        probe: probeVersion(),
-        '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs') ?? 'unknown',
-        'apache-arrow': packageVersion('apache-arrow') ?? 'unknown',
-      },
-      startedAt: new Date().toISOString(),
-      host: { platform: platform(), arch: arch(), cpus: cpus().length },
+      ...processFacts(),
       dataset: opts.dataset ?? { name: 'unknown', source: 'the caller', trainSize: 0, testSize: 0 },
       layers: this.plan.layers.map((l) => ({
         layer: l.layer, activation: l.activation, fanIn: l.fanIn, fanOut: l.units,
@@ -174,7 +164,8 @@ export class ProbeSession implements ForwardSink {
       const c = { ...(fit?.batchSize ? { batch: fit.batchSize } : {}), ...(fit?.epochs ? { epochs: fit.epochs } : {}), ...config };
       return { ...c, configHash: createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 16) };
     };
-    this.recorder = new Recorder({ path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts });
+    this.recorder = new TraceRecorder({ path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts });
+    if (this.stepsPerEpoch > 0) this.recorder.setStepsPerEpoch(this.stepsPerEpoch);
     for (const l of this.plan.layers) this.restore.push(hookLayer(l, this));
     this.hookOptimizer();
     if (this.sawTargets && compiled) this.hookLosses(inner);
@@ -274,11 +265,33 @@ export class ProbeSession implements ForwardSink {
   private stepDone(): void {
     this.step++;
     this.stepsThisEpoch++;
-    this.recorder.stepDone();
-    if (performance.now() - this.lastCheckpoint > 10_000) {
-      this.recorder.checkpoint();
-      this.lastCheckpoint = performance.now();
+    this.recorder.stepDone(this.epoch, () => this.nonFiniteWeights());
+  }
+
+  /**
+   * The first probed weight or bias that holds a value that is not a finite number, as `layer name
+   * holds NaN`, or null. One reduction per variable: asked at checkpoints and epoch ends, not every step.
+   */
+  private nonFiniteWeights(): string | null {
+    const vars = tf.engine().registeredVariables;
+    for (const l of this.plan.layers) {
+      for (const name of [...l.weights, ...(l.bias ? [l.bias] : [])]) {
+        const v = vars[name];
+        if (!v) continue;
+        const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(v))).dataSync()[0]);
+        if (bad) return `layer ${l.layer} (${l.name}) ${name} holds a value that is not finite`;
+      }
     }
+    return null;
+  }
+
+  /**
+   * Set when the run diverged (its loss, or at a checkpoint its weights, stopped being finite
+   * numbers): `model.fit` stops at the end of the batch; a hand-written loop should stop too. The
+   * trace then closes as diverged.
+   */
+  get halted(): Divergence | null {
+    return this.recorder.halted;
   }
 
   private discard(): void {
@@ -322,15 +335,13 @@ export class ProbeSession implements ForwardSink {
     // a probed layer the step did not run through has no values this step, not zeros
     const active = this.host.activeSlots;
     if (missing.size > 0) active.forEach((slot, k) => { if (missing.has(this.host.slots[slot].layer)) values[k + 1] = NaN; });
-    const ms = performance.now() - t0;
-    this.epochProbeMs += ms;
-    this.recorder.addProbeMs(ms);
+    this.epochProbeMs += performance.now() - t0;
     this.recorder.record(this.step, this.epoch, values, active);
   }
 
-  /** Each slot's value as last measured (loss first; NaN for a slot not measured yet), or null before any step. */
-  get lastValues(): Float32Array | null {
-    return this.recorder.last;
+  /** Each per-step value as last measured (values never measured are left out). */
+  lastFigures() {
+    return this.recorder.lastFigures();
   }
 
   /**
@@ -339,9 +350,13 @@ export class ProbeSession implements ForwardSink {
    */
   endEpoch(figures: EpochFigures = {}): void {
     if (this.stepsPerEpoch === 0) this.stepsPerEpoch = this.stepsThisEpoch;
+    this.recorder.setStepsPerEpoch(this.stepsPerEpoch);
+    if (!this.recorder.halted) {
+      const bad = this.nonFiniteWeights();
+      if (bad) this.recorder.diverge(this.step - 1, bad);
+    }
     const seconds = (performance.now() - this.epochStart) / 1000;
     this.recorder.endEpoch(this.epoch, figures, seconds, this.epochProbeMs / 1000);
-    this.lastCheckpoint = performance.now();
     this.epoch++;
     this.epochStart = performance.now();
     this.epochProbeMs = 0;
@@ -359,7 +374,14 @@ export class ProbeSession implements ForwardSink {
         if (session.stepsPerEpoch === 0) {
           if (p.steps) session.stepsPerEpoch = p.steps;
           else if (p.samples && p.batchSize) session.stepsPerEpoch = Math.ceil(p.samples / p.batchSize);
+          if (session.stepsPerEpoch > 0) session.recorder.setStepsPerEpoch(session.stepsPerEpoch);
         }
+      }
+      override async onBatchEnd(_batch: number, logs?: tf.Logs): Promise<void> {
+        // the loss of every step, probed or not: a run whose loss stops being finite has diverged
+        const loss = logValue(logs, 'loss');
+        if (loss !== undefined) session.recorder.loss(session.step - 1, loss);
+        if (session.recorder.halted) this.model.stopTraining = true;
       }
       override async onEpochBegin(epoch: number): Promise<void> {
         session.epoch = epoch + 1;
@@ -375,13 +397,17 @@ export class ProbeSession implements ForwardSink {
     })();
   }
 
-  /** Closes the trace (status complete unless given) and restores the model and optimizer. */
-  close(status: RunStatus = RunStatus.complete): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.discard();
-    for (const r of this.restore.reverse()) r();
-    this.recorder.close(status);
+  /**
+   * Closes the trace (status complete unless given; a run that diverged stays diverged), frees the
+   * run's lock and restores the model and optimizer. Returns the status the trace closed with.
+   */
+  close(status: RunStatus = RunStatus.complete): RunStatus {
+    if (!this.closed) {
+      this.closed = true;
+      this.discard();
+      for (const r of this.restore.reverse()) r();
+    }
+    return this.recorder.close(status);
   }
 }
 

@@ -2,7 +2,7 @@
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import { layerActivation, runModel, type ModelRunInput, type ModelRunResult } from '../api.js';
-import { fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
 export async function runModelCommand(input: ModelRunInput, o: { out: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
@@ -39,8 +39,8 @@ export async function runModelCommand(input: ModelRunInput, o: { out: string; fo
 
 export function modelSummary(r: ModelRunResult): string {
   const lines: string[] = [];
-  const ok = r.status === 'complete' ? chalk.green('✔') : chalk.yellow('■');
-  lines.push(`${ok} ${chalk.bold(r.run)} · ${r.status} · ${r.steps} steps · backend ${r.backend}`);
+  const { mark, text } = endedAs(r.status, r.diverged);
+  lines.push(`${mark} ${chalk.bold(r.run)} · ${text} · ${r.steps} steps · backend ${r.backend}`);
   if (r.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));

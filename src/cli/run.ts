@@ -2,7 +2,7 @@ import chalk, { chalkStderr } from 'chalk';
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, readTrace, runExperiment, type RunResult } from '../api.js';
-import { fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -178,9 +178,8 @@ function jsonSummary(r: RunResult) {
 
 export function humanSummary(r: RunResult): string {
   const lines: string[] = [];
-  const ok = r.status === 'complete' ? chalk.green('✔') : r.status === 'diverged' ? chalk.red('✘') : chalk.yellow('■');
-  const status = r.diverged ? chalk.red(`diverged at step ${r.diverged.step} (${r.diverged.reason})`) : r.status;
-  lines.push(`${ok} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${status} · ${r.steps} steps in ${fmtDuration(r.seconds)} · backend ${r.backend}`);
+  const { mark, text } = endedAs(r.status, r.diverged);
+  lines.push(`${mark} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${text} · ${r.steps} steps in ${fmtDuration(r.seconds)} · backend ${r.backend}`);
   if (r.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));

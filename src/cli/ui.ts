@@ -111,3 +111,9 @@ export function layerFiguresTable(last: readonly Figure[], layers: readonly { re
   });
   return table([...head, 'z≤0 entries / dead units / dead samples', "saturated · mean act'", '‖dL/dW‖', '‖dL/dz‖', '‖ΔW‖/‖W‖'], rows);
 }
+
+/** How a run ended, as its summary's first line says it: ✔ complete, ✘ diverged (where, why), ■ anything else. */
+export function endedAs(status: string, diverged: { readonly step: number; readonly reason: string } | null): { readonly mark: string; readonly text: string } {
+  if (diverged) return { mark: chalk.red('✘'), text: chalk.red(`diverged at step ${diverged.step} (${diverged.reason})`) };
+  return { mark: status === 'complete' ? chalk.green('✔') : chalk.yellow('■'), text: status };
+}

@@ -5,8 +5,8 @@
  *   → for each epoch: shuffle, steps (probes on scheduled steps, one readback each),
  *     evaluate on the test set, checkpoint the trace → close with status.
  */
-import { cpus, platform, arch, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import { resolveConfig, runName, configHash, type RunConfig, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -14,16 +14,15 @@ import { ensureWritableDir } from '../fs-util.js';
 import { resolveProbes } from '../probes/registry.js';
 import { ProbeHost } from '../probes/host.js';
 import type { LayerInfo } from '../probes/probe.js';
-import { TraceWriter } from '../trace/writer.js';
+import { processFacts, TraceRecorder, type LayerFigure } from '../trace/recorder.js';
 import { existingTrace } from '../trace/existing.js';
-import { acquireRunLock, type RunLock } from '../trace/run-lock.js';
-import { EVAL_METRICS, MetaKey, RunProbe, RunStatus, TIMING_METRICS, type Divergence, type FinalFigures, type RunFacts, type RunProgress } from '../trace/schema.js';
-import { packageVersion, probeVersion } from '../versions.js';
+import { RunStatus, type Divergence, type RunFacts } from '../trace/schema.js';
+import { packageVersion } from '../versions.js';
 import { selectBackend, type BackendInfo } from '../train/backend.js';
 import { loadDataset, type Dataset } from '../train/data.js';
 import { evaluateDiagnosed } from './evaluate.js';
 import { DIAGNOSIS_METRICS } from '../study/diagnosis.js';
-import { DIAGNOSIS_PROBE, UNIT_WINDOWS_PER_EPOCH } from '../trace/metrics.js';
+import { DIAGNOSIS_PROBE } from '../trace/metrics.js';
 import { BatchBuilder, disposeBatch } from '../train/batch.js';
 import { Mlp } from '../train/engine.js';
 import { kernelSet } from '../train/kernels/products.js';
@@ -84,12 +83,7 @@ export interface RunOptions {
   readonly otherSettings?: 'refuse' | 'rename';
 }
 
-export interface LayerFigure {
-  readonly layer: number;
-  readonly probe: string;
-  readonly metric: string;
-  readonly value: number;
-}
+export type { LayerFigure };
 
 export interface RunResult {
   readonly run: string;
@@ -144,12 +138,7 @@ export async function runResolved(config: RunConfig, opts: RunOptions = {}): Pro
       path = join(outDir, `${run}.arrow`);
     }
   }
-  const claim = opts.locked ? null : claimRun(path);
-  try {
-    return await train(config, run, path, opts, besides);
-  } finally {
-    claim?.release();
-  }
+  return train(config, run, path, opts, besides);
 }
 
 /**
@@ -166,37 +155,7 @@ function checkModelFits(sizes: readonly number[], backend: string): void {
   if (need > limit) throw new ProbeError(ErrorCode.config, msg.modelTooBig(sizes, params, need, limit, backend));
 }
 
-/** Takes the run's lock (run-lock.ts), or says who holds it. */
-function claimRun(path: string): RunLock {
-  let attempt;
-  try {
-    attempt = acquireRunLock(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-    throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(path), code), { cause });
-  }
-  if (!attempt.acquired) {
-    const h = attempt.holder;
-    throw new ProbeError(ErrorCode.busy, msg.runBusy(path, h ? `pid ${h.pid} on ${h.host} (since ${h.startedAt})` : 'another process'));
-  }
-  return attempt.lock;
-}
-
-/** Whether the trace may be written: refuses what it must not replace, replaces what holds nothing. */
-function mayReplace(path: string, hash: string, force: boolean): boolean {
-  const existing = existingTrace(path, hash);
-  switch (existing.kind) {
-    case 'absent': return false;
-    case 'unreadable': return true; // nothing in it to lose: an empty or damaged file is redone
-    case 'foreign': throw new ProbeError(ErrorCode.exists, msg.notOurs(path, existing.why));
-    case 'trace':
-      if (!force) throw new ProbeError(ErrorCode.exists, msg.traceExists(path));
-      return true;
-  }
-}
-
 async function train(config: RunConfig, run: string, path: string, opts: RunOptions, besides: string | null): Promise<RunResult> {
-  const replace = mayReplace(path, configHash(config), opts.force ?? false);
   const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
   checkModelFits(sizes, config.backend);
@@ -228,194 +187,88 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     engine: config.engine,
     kernels: kernelSet(),
     fusedActivations: config.activations.some(fusedActivation),
-    versions: {
-      node: process.versions.node,
-      probe: probeVersion(),
-      '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs') ?? 'unknown',
+    ...processFacts({
       backend: (backend.name === 'node' ? packageVersion('@tensorflow/tfjs-node') : backend.name === 'wasm' ? packageVersion('@tensorflow/tfjs-backend-wasm') : packageVersion('@tensorflow/tfjs-backend-cpu')) ?? 'unknown',
-      'apache-arrow': packageVersion('apache-arrow') ?? 'unknown',
-    },
-    startedAt: new Date().toISOString(),
-    host: { platform: platform(), arch: arch(), cpus: cpus().length },
+    }),
     dataset: { name: data.name, source: data.source, trainSize: data.train.n, testSize: data.test.n },
     layers: layers.map(({ layer, activation, fanIn, fanOut }) => ({ layer, activation, fanIn, fanOut })),
     stepsPerEpoch,
   };
-  const probeNames = [...new Set([...host.slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing, DIAGNOSIS_PROBE])];
-  const evalMetrics = EVAL_METRICS;
-  const timingMetrics = TIMING_METRICS;
-  const metricNames = [...new Set([...host.slots.map((s) => s.metric), ...evalMetrics, ...timingMetrics, ...DIAGNOSIS_METRICS])];
-  const stepSlots = host.slots.slice(0, host.stepSlots), windowSlots = host.slots.slice(host.stepSlots);
-  const epochs: EpochSummary[] = [];
-  let stepsDone = 0;
-  let status: RunStatus = RunStatus.running;
-  let probeTotal = 0, writeTotal = 0, wallTotal = 0;
-  let final: FinalFigures | null = null;
-  let diverged: Divergence | null = null;
-  // per step slot: probes keep their own schedules, so each value has its own count of steps
-  const slotSums = new Float64Array(stepSlots.length);
-  const slotSteps = new Float64Array(stepSlots.length);
-  const lastBySlot = new Float64Array(stepSlots.length);
-  const seen = new Uint8Array(stepSlots.length);
-  const progress = (): RunProgress => ({
-    status,
-    epochsDone: epochs.length,
-    stepsDone,
-    updatedAt: new Date().toISOString(),
-    endedAt: status === RunStatus.running ? null : new Date().toISOString(),
-    epochSeconds: epochs.map((e) => e.seconds),
-    probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : null,
-    writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : null,
-    ...(final ? { final } : {}),
-    ...(diverged ? { diverged } : {}),
+  const recorder = new TraceRecorder({
+    path, run, force: opts.force ?? false, slots: host.slots, lock: !opts.locked,
+    extra: { [DIAGNOSIS_PROBE]: DIAGNOSIS_METRICS },
+    checkpointSeconds: opts.checkpointSeconds,
+    config: () => ({ ...config, configHash: configHash(config) }),
+    facts: () => facts,
   });
-  // Training on from a non-finite loss or weights cannot recover: stop, and say so.
-  const diverge = (step: number, reason: string) => {
-    diverged = { step, reason };
-    status = RunStatus.diverged;
-  };
-  const writer = TraceWriter.create(path, {
-    run,
-    probes: probeNames,
-    metrics: metricNames,
-    metadata: { [MetaKey.config]: { ...config, configHash: configHash(config) }, [MetaKey.facts]: facts },
-  }, progress(), { force: replace });
-  // one row layout per set of due probes (a handful: the schedules repeat)
-  const layouts = new Map<string, { layers: Int8Array; probes: Int8Array; metrics: Int16Array }>();
-  const layoutOf = (slots: readonly number[]) => {
-    const key = slots.join(',');
-    let l = layouts.get(key);
-    if (!l) {
-      const sl = slots.map((i) => host.slots[i]);
-      l = { layers: Int8Array.from(sl, (s) => s.layer), probes: Int8Array.from(sl, (s) => writer.probeId(s.probe)), metrics: Int16Array.from(sl, (s) => writer.metricId(s.metric)) };
-      layouts.set(key, l);
-    }
-    return l;
-  };
-  const windowLayout = {
-    layers: Int8Array.from(windowSlots, (s) => s.layer),
-    probes: Int8Array.from(windowSlots, (s) => writer.probeId(s.probe)),
-    metrics: Int16Array.from(windowSlots, (s) => writer.metricId(s.metric)),
-  };
-  // windowed values (per-unit activity): mean over the probed steps of each window, one row per
-  // value. Windowed probes follow --every (none has a schedule of its own), so one count serves all.
-  const windowSteps = Math.max(1, Math.ceil(stepsPerEpoch / UNIT_WINDOWS_PER_EPOCH));
-  const windowSums = new Float64Array(windowSlots.length);
-  let windowCount = 0, windowStart = 0;
-  const flushWindow = (epoch: number) => {
-    if (windowCount === 0 || windowSlots.length === 0) return;
-    const means = Float32Array.from(windowSums, (v) => v / windowCount);
-    writer.appendMany(windowStart, epoch, windowLayout, means, 0);
-    windowSums.fill(0);
-    windowCount = 0;
-  };
-  const diagP = writer.probeId(DIAGNOSIS_PROBE);
-  const writeDiagnosis = (step: number, epoch: number, rows: readonly { layer: number; metric: string; value: number }[]) => {
-    for (const r of rows) writer.append(step, epoch, r.layer, diagP, writer.metricId(r.metric), r.value);
-  };
-  const evalIds = evalMetrics.map((m) => writer.metricId(m));
-  const timingIds = timingMetrics.map((m) => writer.metricId(m));
-  opts.listener?.onRunBegin?.({ run, path: writer.file, replaces: writer.file !== path ? path : null, backend, config, facts, besides });
+  recorder.setStepsPerEpoch(stepsPerEpoch);
+  try {
+    recorder.open();
+  } catch (e) {
+    recorder.abandon();
+    throw e;
+  }
+  const epochs: EpochSummary[] = [];
+  let status: RunStatus = RunStatus.running;
+  opts.listener?.onRunBegin?.({ run, path: recorder.file, replaces: recorder.file !== path ? path : null, backend, config, facts, besides });
 
   const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
-  const checkpointMs = (opts.checkpointSeconds ?? 10) * 1000;
-  let lastCheckpoint = performance.now();
+  const paramsCheck = () => nonFinite(model);
   let lastYield = performance.now();
   try {
     // before training: the reference sizes of the per-input gradients, and the diagnosis at step 0
     const initial = evaluateDiagnosed(model, data, config.thresholds, null);
     const gradRef = initial.diagnosis.gradMeans;
-    writeDiagnosis(0, 0, initial.diagnosis.rows);
+    recorder.writeExtra(DIAGNOSIS_PROBE, 0, 0, initial.diagnosis.rows);
     for (let epoch = 1; epoch <= config.epochs && status === RunStatus.running; epoch++) {
       const t0 = performance.now();
-      let probeMs = 0, writeMs = 0, lossSum = 0, stepsThisEpoch = 0;
-      slotSums.fill(0);
-      slotSteps.fill(0);
+      let lossSum = 0, stepsThisEpoch = 0;
       const order = permutation(data.train.n, rng(config.seed, 'shuffle', epoch));
       opts.listener?.onEpochBegin?.(epoch, stepsPerEpoch);
-      for (let s = 0; s < stepsPerEpoch; s++) {
+      for (let s = 0; s < stepsPerEpoch && !recorder.halted; s++) {
         if (opts.signal?.aborted) {
           status = RunStatus.interrupted;
           break;
         }
-        if (s % windowSteps === 0) { flushWindow(epoch); windowStart = stepsDone; }
+        const step = recorder.steps;
         const start = s * config.batch;
         const size = Math.min(config.batch, data.train.n - start);
         const batch = builder.build(order, start, size);
-        const probed = host.due(stepsDone, config.every);
-        const info = { step: stepsDone, epoch, batchSize: size };
-        const values = model.step(batch, probed ? host : null, info);
+        const probed = host.due(step, config.every);
+        const values = model.step(batch, probed ? host : null, { step, epoch, batchSize: size });
         disposeBatch(batch);
         lossSum += values[0];
-        if (probed) {
-          const tw = performance.now();
-          // the due slots, ascending: this step's per-step values, then its windowed ones
-          const slots = host.activeSlots;
-          let nStep = 0;
-          while (nStep < slots.length && slots[nStep] < stepSlots.length) nStep++;
-          writer.appendMany(stepsDone, epoch, layoutOf(slots.slice(0, nStep)), values, 1);
-          for (let k = 0; k < nStep; k++) {
-            slotSums[slots[k]] += values[k + 1];
-            slotSteps[slots[k]]++;
-            lastBySlot[slots[k]] = values[k + 1];
-            seen[slots[k]] = 1;
-          }
-          for (let k = nStep; k < slots.length; k++) windowSums[slots[k] - stepSlots.length] += values[k + 1];
-          if (nStep < slots.length) windowCount++;
-          writeMs += performance.now() - tw;
-        }
-        stepsDone++;
+        if (probed) recorder.record(step, epoch, values, host.activeSlots);
+        else recorder.loss(step, values[0]);
         stepsThisEpoch++;
         opts.listener?.onStepEnd?.({ epoch, stepInEpoch: s + 1, stepsPerEpoch, loss: values[0] });
-        if (!Number.isFinite(values[0])) {
-          diverge(stepsDone - 1, `loss ${values[0]}`);
-          break;
-        }
-        if (performance.now() - lastCheckpoint > checkpointMs) {
-          const tc = performance.now();
-          const bad = nonFinite(model);
-          if (bad) { diverge(stepsDone - 1, bad); break; }
-          writer.checkpoint(progress());
-          lastCheckpoint = performance.now();
-          writeMs += lastCheckpoint - tc;
-        }
+        recorder.stepDone(epoch, paramsCheck);
         // let signal handlers and timers run now and then
         if (performance.now() - lastYield > 50) {
           await new Promise((r) => setImmediate(r));
           lastYield = performance.now();
         }
       }
-      if (status !== RunStatus.running) {
-        wallTotal += performance.now() - t0; // the unfinished epoch's time still counts
+      if (status === RunStatus.running && !recorder.halted) {
+        const bad = nonFinite(model);
+        if (bad) recorder.diverge(recorder.steps - 1, bad);
+      }
+      const probeMs = host.computeMs;
+      host.computeMs = 0;
+      if (status !== RunStatus.running || recorder.halted) {
+        recorder.addWall((performance.now() - t0) / 1000); // the unfinished epoch's time still counts
         break;
       }
-      const bad = nonFinite(model);
-      if (bad) { diverge(stepsDone - 1, bad); break; }
-      flushWindow(epoch);
-      probeMs = host.computeMs;
-      host.computeMs = 0;
       const ev = evaluateDiagnosed(model, data, config.thresholds, gradRef);
-      writeDiagnosis(stepsDone, epoch, ev.diagnosis.rows);
+      recorder.writeExtra(DIAGNOSIS_PROBE, recorder.steps, epoch, ev.diagnosis.rows);
       const seconds = (performance.now() - t0) / 1000;
+      const writeSeconds = recorder.endEpoch(epoch, { testLoss: ev.loss, testAcc: ev.acc, trainLoss: lossSum / stepsThisEpoch }, seconds, probeMs / 1000, ev.diagnosis.rows);
       const e: EpochSummary = {
         epoch, steps: stepsThisEpoch, trainLoss: lossSum / stepsThisEpoch, testLoss: ev.loss, testAcc: ev.acc,
-        seconds, probeSeconds: probeMs / 1000, writeSeconds: writeMs / 1000,
+        seconds, probeSeconds: probeMs / 1000, writeSeconds,
       };
-      const evalP = writer.probeId(RunProbe.eval), timingP = writer.probeId(RunProbe.timing);
-      [e.testLoss, e.testAcc, e.trainLoss].forEach((v, i) => writer.append(stepsDone, epoch, 0, evalP, evalIds[i], v));
-      [e.seconds, e.probeSeconds, e.writeSeconds].forEach((v, i) => writer.append(stepsDone, epoch, 0, timingP, timingIds[i], v));
       epochs.push(e);
-      final = {
-        epoch, testAcc: e.testAcc, testLoss: e.testLoss, trainLoss: e.trainLoss,
-        means: Object.fromEntries(stepSlots.map((sl, k) => [`${sl.layer}/${sl.probe}/${sl.metric}`, slotSteps[k] ? slotSums[k] / slotSteps[k] : NaN])),
-        diagnosis: Object.fromEntries(ev.diagnosis.rows.map((r) => [`${r.layer}/${r.metric}`, Number.isFinite(r.value) ? r.value : null])),
-      };
-      probeTotal += probeMs;
-      writeTotal += writeMs;
-      wallTotal += seconds * 1000;
-      writer.checkpoint(progress());
-      lastCheckpoint = performance.now();
       await opts.listener?.onEpochEnd?.(e);
     }
     if (status === RunStatus.running) status = RunStatus.complete;
@@ -424,23 +277,19 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     throw e;
   } finally {
     model.dispose();
-    try {
-      writer.close(progress());
-    } catch (e) {
-      // the first error is the one to report; a failed final write is reported if it is the only one
-      if (status !== RunStatus.failed) { status = RunStatus.failed; throw e; }
-    }
+    status = recorder.close(status);
   }
-  const last: LayerFigure[] = stepSlots.flatMap((s, i) => (!seen[i] ? [] : [{ layer: s.layer, probe: s.probe, metric: s.metric, value: lastBySlot[i] }]));
+  const o = recorder.overheads;
   const result: RunResult = {
-    run, path: writer.file, status, config, configHash: configHash(config), backend: backend.name, steps: stepsDone, epochs, last,
-    seconds: wallTotal / 1000,
-    probeOverhead: wallTotal > 0 ? probeTotal / wallTotal : 0,
-    writeOverhead: wallTotal > 0 ? writeTotal / wallTotal : 0,
-    diverged,
+    run, path: recorder.file, status, config, configHash: configHash(config), backend: backend.name, steps: recorder.steps, epochs,
+    last: recorder.lastFigures(),
+    seconds: o.seconds,
+    probeOverhead: o.probe,
+    writeOverhead: o.write,
+    diverged: recorder.halted,
   };
   if (status === RunStatus.interrupted) {
-    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(writer.file, stepsDone, writer.file !== path ? path : null)), { result });
+    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(recorder.file, recorder.steps, recorder.file !== path ? path : null)), { result });
   }
   return result;
 }

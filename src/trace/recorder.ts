@@ -1,0 +1,406 @@
+/**
+ * The one recorder of a run's trace, whatever trains it: probe's own engine (experiment/run.ts)
+ * and an attached tfjs model (attach/session.ts) hand it each probed step's values and each
+ * epoch's figures; it owns everything a trace knows beyond them.
+ *
+ *   claim    the run's lock (run-lock.ts) and the replacement rule (nothing there: write; an
+ *            unreadable file: redo it; a trace: refuse unless `force`; anything else: refuse)
+ *   open     the file (TraceWriter) with its facts, config and fixed dictionaries — at once, or
+ *            at the first row when the loop tells the facts late (model.fit)
+ *   steps    per-step rows, one row layout per set of due values; windowed values (unit
+ *            activity) averaged per window of an epoch; running sums for the epoch's means; the
+ *            last value of each; a non-finite loss ends the run as diverged
+ *   epochs   evaluation, diagnosis and timing rows, the final figures, a checkpoint
+ *   progress status, steps and epochs done, overheads; checkpoints every few seconds; close
+ *
+ * Writers in other languages follow the same rules (docs/trace-format.md).
+ */
+import { arch, cpus, platform } from 'node:os';
+import { dirname } from 'node:path';
+import { ProbeError, ErrorCode } from '../errors.js';
+import { msg } from '../messages.js';
+import { packageVersion, probeVersion } from '../versions.js';
+import type { ValueSlot } from '../probes/host.js';
+import { existingTrace } from './existing.js';
+import { UNIT_WINDOWS_PER_EPOCH } from './metrics.js';
+import { acquireRunLock, type RunLock } from './run-lock.js';
+import {
+  EVAL_METRICS, MetaKey, RunProbe, RunStatus, TIMING_METRICS,
+  type Divergence, type FinalFigures, type RunFacts, type RunProgress,
+} from './schema.js';
+import { TraceWriter } from './writer.js';
+
+/** A probed value as a run's summary reports it: the last value measured of one slot. */
+export interface LayerFigure {
+  readonly layer: number;
+  readonly probe: string;
+  readonly metric: string;
+  readonly value: number;
+}
+
+/** Figures of an epoch's end; any may be unknown (an attached model's loop may not evaluate). */
+export interface EpochFigures {
+  /** mean training loss over the epoch */
+  readonly trainLoss?: number;
+  readonly testLoss?: number;
+  readonly testAcc?: number;
+}
+
+/** A row the caller measured outside the probes (the study's test-set diagnosis). */
+export interface ExtraRow {
+  readonly layer: number;
+  readonly metric: string;
+  readonly value: number;
+}
+
+export interface RecorderSetup {
+  /** where the trace goes */
+  readonly path: string;
+  readonly run: string;
+  /** replace a trace already at `path` (once this one closes finished) */
+  readonly force: boolean;
+  /** the probe host's slots: per-step ones first, then windowed ones (ProbeHost.slots) */
+  readonly slots: readonly ValueSlot[];
+  /** rows outside the probes that this run will write (probe name → its metric names) */
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  /** take the run's lock (default); false when the caller holds it already (a sweep worker) */
+  readonly lock?: boolean;
+  /** seconds between checkpoints within an epoch; default 10 */
+  readonly checkpointSeconds?: number;
+  /** called once, when the file is created */
+  config(): Readonly<Record<string, unknown>>;
+  facts(): RunFacts;
+}
+
+/** What every writer knows of its own process at start: versions, time, machine. */
+export function processFacts(extraVersions: Readonly<Record<string, string>> = {}): Pick<RunFacts, 'versions' | 'startedAt' | 'host'> {
+  return {
+    versions: {
+      node: process.versions.node,
+      probe: probeVersion(),
+      '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs') ?? 'unknown',
+      ...extraVersions,
+      'apache-arrow': packageVersion('apache-arrow') ?? 'unknown',
+    },
+    startedAt: new Date().toISOString(),
+    host: { platform: platform(), arch: arch(), cpus: cpus().length },
+  };
+}
+
+/** Whether the trace at `path` may be written: refuses what it must not replace, replaces what holds nothing. */
+function mayReplace(path: string, force: boolean): boolean {
+  const existing = existingTrace(path, '');
+  switch (existing.kind) {
+    case 'absent': return false;
+    case 'unreadable': return true; // nothing in it to lose: an empty or damaged file is redone
+    case 'foreign': throw new ProbeError(ErrorCode.exists, msg.notOurs(path, existing.why));
+    case 'trace':
+      if (!force) throw new ProbeError(ErrorCode.exists, msg.traceExists(path));
+      return true;
+  }
+}
+
+/** Takes the run's lock (run-lock.ts), or says who holds it. */
+function claimRun(path: string): RunLock {
+  let attempt;
+  try {
+    attempt = acquireRunLock(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(path), code), { cause });
+  }
+  if (!attempt.acquired) {
+    const h = attempt.holder;
+    throw new ProbeError(ErrorCode.busy, msg.runBusy(path, h ? `pid ${h.pid} on ${h.host} (since ${h.startedAt})` : 'another process'));
+  }
+  return attempt.lock;
+}
+
+type Layout = { layers: Int8Array; probes: Int8Array; metrics: Int16Array };
+
+export class TraceRecorder {
+  private writer: TraceWriter | null = null;
+  private lock: RunLock | null = null;
+  private readonly replace: boolean;
+  private readonly nStep: number;
+  private readonly layouts = new Map<string, Layout>();
+  private windowLayout: Layout | null = null;
+  private status: RunStatus = RunStatus.running;
+  private diverged: Divergence | null = null;
+  private final: FinalFigures | null = null;
+  private readonly epochSeconds: number[] = [];
+  // per step slot: probes keep their own schedules, so each value has its own count of steps
+  private readonly sums: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly lastValue: Float64Array;
+  private readonly seen: Uint8Array;
+  // windowed slots: sums over the window's probed steps (windowed probes follow --every, so one count serves all)
+  private readonly windowSums: Float64Array;
+  private windowCount = 0;
+  private windowStart = 0;
+  private stepsPerEpoch = 0;
+  private stepInEpoch = 0;
+  private stepsDone = 0;
+  private wallMs = 0;
+  private probeMs = 0;
+  private writeMs = 0;
+  private epochWriteMs = 0;
+  private lastCheckpoint = performance.now();
+  private readonly checkpointMs: number;
+
+  constructor(private readonly setup: RecorderSetup) {
+    this.nStep = setup.slots.filter((s) => !s.window).length;
+    this.sums = new Float64Array(this.nStep);
+    this.counts = new Float64Array(this.nStep);
+    this.lastValue = new Float64Array(this.nStep);
+    this.seen = new Uint8Array(this.nStep);
+    this.windowSums = new Float64Array(setup.slots.length - this.nStep);
+    this.checkpointMs = (setup.checkpointSeconds ?? 10) * 1000;
+    // decided at once, not at the first step, and while holding the lock (another process may be
+    // about to write the same trace)
+    if (setup.lock ?? true) this.lock = claimRun(setup.path);
+    try {
+      this.replace = mayReplace(setup.path, setup.force);
+    } catch (e) {
+      this.abandon();
+      throw e;
+    }
+  }
+
+  /** The trace's name once finished; rows go to `<path>.partial` while an older trace waits to be replaced. */
+  get path(): string {
+    return this.setup.path;
+  }
+
+  /** Where rows are written now (the file a live reader can open). */
+  get file(): string {
+    return this.writer?.file ?? this.setup.path;
+  }
+
+  /** Set when the run ended early on its own terms (diverged); the loop stops at once. */
+  get halted(): Divergence | null {
+    return this.diverged;
+  }
+
+  get steps(): number {
+    return this.stepsDone;
+  }
+
+  /** Steps per epoch: windows of per-unit activity are a fixed share of it. 0 = not known yet. */
+  setStepsPerEpoch(n: number): void {
+    if (this.stepsPerEpoch === 0) this.stepsPerEpoch = n;
+  }
+
+  private get windowSteps(): number {
+    return this.stepsPerEpoch > 0 ? Math.max(1, Math.ceil(this.stepsPerEpoch / UNIT_WINDOWS_PER_EPOCH)) : Infinity;
+  }
+
+  progress(): RunProgress {
+    const w = this.wallMs;
+    return {
+      status: this.status,
+      epochsDone: this.epochSeconds.length,
+      stepsDone: this.stepsDone,
+      updatedAt: new Date().toISOString(),
+      endedAt: this.status === RunStatus.running ? null : new Date().toISOString(),
+      epochSeconds: [...this.epochSeconds],
+      probeOverhead: w > 0 ? this.probeMs / w : null,
+      writeOverhead: w > 0 ? this.writeMs / w : null,
+      ...(this.final ? { final: this.final } : {}),
+      ...(this.diverged ? { diverged: this.diverged } : {}),
+    };
+  }
+
+  /** Creates the file (its first, empty checkpoint) if it is not there yet. */
+  open(): TraceWriter {
+    if (this.writer) return this.writer;
+    const { slots, extra = {} } = this.setup;
+    const probes = [...new Set([...slots.map((s) => s.probe), RunProbe.eval, RunProbe.timing, ...Object.keys(extra)])];
+    const metrics = [...new Set([...slots.map((s) => s.metric), ...EVAL_METRICS, ...TIMING_METRICS, ...Object.values(extra).flat()])];
+    const w = TraceWriter.create(this.setup.path, {
+      run: this.setup.run,
+      probes,
+      metrics,
+      metadata: { [MetaKey.config]: this.setup.config(), [MetaKey.facts]: this.setup.facts() },
+    }, this.progress(), { force: this.replace });
+    this.writer = w;
+    this.lastCheckpoint = performance.now();
+    return w;
+  }
+
+  private layoutOf(w: TraceWriter, slots: readonly number[]): Layout {
+    const key = slots.join(',');
+    let l = this.layouts.get(key);
+    if (!l) {
+      const sl = slots.map((i) => this.setup.slots[i]);
+      l = { layers: Int8Array.from(sl, (s) => s.layer), probes: Int8Array.from(sl, (s) => w.probeId(s.probe)), metrics: Int16Array.from(sl, (s) => w.metricId(s.metric)) };
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  /**
+   * A probed step's values: `values` = [loss, one value per due slot], `active` = the due slots'
+   * indexes into the setup's slots, ascending (per-step ones first). A loss that is not a finite
+   * number ends the run as diverged: training on from it cannot recover.
+   */
+  record(step: number, epoch: number, values: Float32Array, active: readonly number[]): void {
+    const t0 = performance.now();
+    const w = this.open();
+    let n = 0;
+    while (n < active.length && active[n] < this.nStep) n++;
+    w.appendMany(step, epoch, this.layoutOf(w, n === active.length ? active : active.slice(0, n)), values, 1);
+    for (let k = 0; k < n; k++) {
+      const slot = active[k], v = values[k + 1];
+      this.sums[slot] += v;
+      this.counts[slot]++;
+      this.lastValue[slot] = v;
+      this.seen[slot] = 1;
+    }
+    for (let k = n; k < active.length; k++) this.windowSums[active[k] - this.nStep] += values[k + 1];
+    if (n < active.length) this.windowCount++;
+    this.epochWriteMs += performance.now() - t0;
+    if (!Number.isFinite(values[0])) this.diverge(step, `loss ${values[0]}`);
+  }
+
+  /** The loss of a step that was not probed (a non-finite one ends the run as diverged). */
+  loss(step: number, loss: number): void {
+    if (!Number.isFinite(loss)) this.diverge(step, `loss ${loss}`);
+  }
+
+  /** Ends the run as diverged at `step` (the first reason seen is kept). */
+  diverge(step: number, reason: string): void {
+    if (this.diverged || this.status !== RunStatus.running) return;
+    this.diverged = { step, reason };
+  }
+
+  private flushWindow(epoch: number): void {
+    if (this.windowCount > 0 && this.windowSums.length > 0) {
+      const w = this.open();
+      const t0 = performance.now();
+      this.windowLayout ??= (() => {
+        const sl = this.setup.slots.slice(this.nStep);
+        return { layers: Int8Array.from(sl, (s) => s.layer), probes: Int8Array.from(sl, (s) => w.probeId(s.probe)), metrics: Int16Array.from(sl, (s) => w.metricId(s.metric)) };
+      })();
+      const means = Float32Array.from(this.windowSums, (v) => v / this.windowCount);
+      w.appendMany(this.windowStart, epoch, this.windowLayout, means, 0);
+      this.epochWriteMs += performance.now() - t0;
+    }
+    this.windowSums.fill(0);
+    this.windowCount = 0;
+    this.windowStart = this.stepsDone;
+  }
+
+  /**
+   * A step finished (probed or not). Every few seconds the trace is made durable; `check`, if
+   * given, is asked first whether the model's parameters are still finite numbers (a reason when
+   * not: the run ends as diverged at this step) — then, and after the first step (a model that
+   * starts from non-finite weights has diverged from step 0).
+   */
+  stepDone(epoch: number, check?: () => string | null): void {
+    this.stepsDone++;
+    this.stepInEpoch++;
+    if (this.stepInEpoch % this.windowSteps === 0) this.flushWindow(epoch);
+    const due = performance.now() - this.lastCheckpoint > this.checkpointMs;
+    if (due || this.stepsDone === 1) {
+      const bad = check?.();
+      if (bad) return this.diverge(this.stepsDone - 1, bad);
+    }
+    if (due) {
+      const t0 = performance.now();
+      this.checkpoint();
+      this.epochWriteMs += performance.now() - t0;
+    }
+  }
+
+  /** Rows measured outside the probes (the study's test-set diagnosis), at `step`. */
+  writeExtra(probe: string, step: number, epoch: number, rows: readonly ExtraRow[]): void {
+    const w = this.open();
+    const p = w.probeId(probe);
+    for (const r of rows) w.append(step, epoch, r.layer, p, w.metricId(r.metric), r.value);
+  }
+
+  /**
+   * Ends an epoch: its evaluation figures (those known and finite), timing rows, the figures a
+   * sweep's index reads from the footer, a checkpoint. `diagnosis`: the evaluation's diagnosis
+   * rows, kept in the final figures (written with {@link writeExtra}). Returns the seconds the
+   * epoch spent writing the trace.
+   */
+  endEpoch(epoch: number, f: EpochFigures, seconds: number, probeSeconds: number, diagnosis?: readonly ExtraRow[]): number {
+    const w = this.open();
+    this.flushWindow(epoch);
+    const t0 = performance.now();
+    const e = w.probeId(RunProbe.eval), t = w.probeId(RunProbe.timing);
+    const evals: (number | undefined)[] = [f.testLoss, f.testAcc, f.trainLoss];
+    EVAL_METRICS.forEach((m, i) => { const v = evals[i]; if (v !== undefined && Number.isFinite(v)) w.append(this.stepsDone, epoch, 0, e, w.metricId(m), v); });
+    const writeSeconds = (this.epochWriteMs + performance.now() - t0) / 1000;
+    [seconds, probeSeconds, writeSeconds].forEach((v, i) => w.append(this.stepsDone, epoch, 0, t, w.metricId(TIMING_METRICS[i]), v));
+    this.epochSeconds.push(seconds);
+    this.wallMs += seconds * 1000;
+    this.probeMs += probeSeconds * 1000;
+    this.writeMs += writeSeconds * 1000;
+    this.epochWriteMs = 0;
+    this.final = {
+      epoch,
+      testAcc: f.testAcc ?? NaN,
+      testLoss: f.testLoss ?? NaN,
+      trainLoss: f.trainLoss ?? NaN,
+      means: Object.fromEntries(this.setup.slots.slice(0, this.nStep).map((s, k) => [`${s.layer}/${s.probe}/${s.metric}`, this.counts[k] ? this.sums[k] / this.counts[k] : NaN])),
+      ...(diagnosis ? { diagnosis: Object.fromEntries(diagnosis.map((r) => [`${r.layer}/${r.metric}`, Number.isFinite(r.value) ? r.value : null])) } : {}),
+    };
+    this.sums.fill(0);
+    this.counts.fill(0);
+    this.stepInEpoch = 0;
+    this.windowStart = this.stepsDone;
+    this.checkpoint();
+    return writeSeconds;
+  }
+
+  /** Time of an epoch that did not finish (an interrupted or diverged run) still counts. */
+  addWall(seconds: number, probeSeconds = 0): void {
+    this.wallMs += seconds * 1000;
+    this.probeMs += probeSeconds * 1000;
+  }
+
+  /** Makes the rows so far durable (a valid file on disk). */
+  checkpoint(): void {
+    this.open().checkpoint(this.progress());
+    this.lastCheckpoint = performance.now();
+  }
+
+  /** Each step slot's last measured value (slots never measured are left out). */
+  lastFigures(): LayerFigure[] {
+    return this.setup.slots.slice(0, this.nStep).flatMap((s, i) => (this.seen[i] ? [{ layer: s.layer, probe: s.probe, metric: s.metric, value: this.lastValue[i] }] : []));
+  }
+
+  /** Overheads over the whole run so far (shares of wall time). */
+  get overheads(): { readonly seconds: number; readonly probe: number; readonly write: number } {
+    const w = this.wallMs;
+    return { seconds: w / 1000, probe: w > 0 ? this.probeMs / w : 0, write: w > 0 ? this.writeMs / w : 0 };
+  }
+
+  /**
+   * Closes the trace with `status` (a diverged run stays diverged) and frees the lock. The first
+   * error of the run is the caller's to report: a failed final write is thrown only when `status`
+   * was not `failed` already.
+   */
+  close(status: RunStatus): RunStatus {
+    if (this.status !== RunStatus.running) return this.status;
+    this.status = this.diverged && status !== RunStatus.failed ? RunStatus.diverged : status;
+    try {
+      this.open().close(this.progress());
+    } catch (e) {
+      if (this.status !== RunStatus.failed) { this.status = RunStatus.failed; throw e; }
+    } finally {
+      this.lock?.release();
+      this.lock = null;
+    }
+    return this.status;
+  }
+
+  /** Frees the lock without writing (a run that failed before its file was created). */
+  abandon(): void {
+    this.lock?.release();
+    this.lock = null;
+  }
+}
