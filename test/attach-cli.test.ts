@@ -51,7 +51,7 @@ before(async () => {
 
 test('probe run --model trains a saved tfjs model with probes: layer names and classes in the summary and the trace', () => {
   const out = tmp();
-  const r = probe(['run', '--model', join(models, 'flat', 'model.json'), ...tiny, '--backend', 'wasm', '--out', out, '--json']);
+  const r = probe(['run', '--model', join(models, 'flat', 'model.json'), ...tiny, '--backend', 'wasm', '--every', '1', '--out', out, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.status, 'complete');

@@ -55,7 +55,7 @@ for (const acts of COMBOS) {
     const dir = tmp();
     const combo = acts.join('-');
     const engine = await runExperiment(
-      { combo, seed: SEED, epochs: EPOCHS, trainLimit: LIMIT, testLimit: 64, dataDir: FIXTURES, backend: 'wasm', batch: BATCH },
+      { combo, seed: SEED, epochs: EPOCHS, trainLimit: LIMIT, testLimit: 64, dataDir: FIXTURES, backend: 'wasm', batch: BATCH, every: 1 },
       { out: join(dir, 'engine') },
     );
     // the same batches, in the same order, through model.fit

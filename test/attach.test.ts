@@ -1,3 +1,4 @@
+import { UNIT_WINDOWS_PER_EPOCH } from '../src/trace/metrics.js';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { metricRows } from '../src/trace/summary.js';
 import { ProbeError } from '../src/errors.js';
 import { rng } from '../src/train/rng.js';
 import { runCli, tmp, useBackend } from './helpers.js';
-import { digestTrace } from '../src/read/digest.js';
+import { digestTrace, NO_CHARTS } from '../src/read/digest.js';
 
 before(() => useBackend('wasm'));
 
@@ -210,7 +211,7 @@ test('a hand-written loop: optimizer.minimize is probed; a wrapped loss adds bat
   }
 });
 
-test('--every 2 probes steps 0, 2, 4 and leaves no tensor behind', async () => {
+test('--every 2 probes steps 0, 2, 4 (loss every step) and leaves no tensor behind', async () => {
   const before = tf.memory().numTensors;
   const model = tf.sequential({ name: 'every' });
   model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'sigmoid' }));
@@ -222,7 +223,10 @@ test('--every 2 probes steps 0, 2, 4 and leaves no tensor behind', async () => {
   await model.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0, callbacks: [session.callback] });
   session.close();
   const t = readTrace(session.path);
-  assert.deepEqual(metricRows(t, 'loss', 'loss', 0).step, [0, 2, 4]);
+  assert.deepEqual(metricRows(t, 'gradients', 'w_grad_norm', 1).step, [0, 2, 4]);
+  assert.deepEqual(metricRows(t, 'saturation', 'sat_frac', 1).step, [0, 2, 4]);
+  // the loss has a schedule of its own: every step, whatever --every says
+  assert.deepEqual(metricRows(t, 'loss', 'loss', 0).step, [0, 1, 2, 3, 4]);
   assert.equal(t.facts.stepsPerEpoch, 5);
   tf.dispose([x, y]);
   model.optimizer.dispose();
@@ -347,7 +351,7 @@ test('an attached ReLU(maxValue) layer: saturated where capped, with the mean de
   const l2 = t.facts.layers.find((l) => l.layer === 2)!;
   assert.deepEqual([l2.activation, l2.activationParam], ['relu', CAP]);
   // what a reader sees names the cap, so a relu layer's saturation figures make sense
-  assert.equal(digestTrace(t).acts[1], 'relu(maxValue=2)');
+  assert.equal(digestTrace(t, NO_CHARTS).acts[1], 'relu(maxValue=2)');
   const inspect = await runCli(['inspect', path]);
   assert.match(inspect.stdout, /layer 2 relu\(maxValue=2\) saturation/);
 });
@@ -360,15 +364,20 @@ test('an attached run writes unit activity once per window of steps (the mean of
   const session = attachProbes(model, { out: tmp() });
   const x = tf.tensor2d(seeded(40 * 5, 6, 1), [40, 5]);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32'), 3).toFloat();
-  // 40 steps an epoch: windows of ceil(40 / 20) = 2 steps
+  // 40 steps an epoch: windows of ceil(40 / UNIT_WINDOWS_PER_EPOCH) steps
+  const size = Math.ceil(40 / UNIT_WINDOWS_PER_EPOCH);
   await model.fit(x, y, { batchSize: 1, epochs: 1, verbose: 0, callbacks: [session.callback] });
   session.close();
   const t = readTrace(session.path);
   for (let k = 0; k < 4; k++) {
     const perStep = metricRows(t, 'dead-relu', `active_u${k}`, 1);
+    assert.equal(perStep.value.length, 40);
     const windows = metricRows(t, 'unit-activity', `u${k}`, 1);
-    assert.deepEqual(windows.step, Array.from({ length: 20 }, (_, w) => 2 * w));
-    windows.value.forEach((v, w) => assert.ok(Math.abs(v - (perStep.value[2 * w] + perStep.value[2 * w + 1]) / 2) < 1e-6, `unit ${k} window ${w}`));
+    assert.deepEqual(windows.step, Array.from({ length: 40 / size }, (_, w) => size * w));
+    windows.value.forEach((v, w) => {
+      const steps = perStep.value.slice(size * w, size * (w + 1));
+      assert.ok(Math.abs(v - steps.reduce((a, b) => a + b, 0) / size) < 1e-6, `unit ${k} window ${w}`);
+    });
   }
   tf.dispose([x, y]);
   model.dispose();

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configHash, resolveConfig, runName } from '../src/config.js';
+import { configHash, DEFAULT_EVERY, resolveConfig, runName } from '../src/config.js';
 import { initParams } from '../src/train/model.js';
 
 test("defaults are the study's settings", () => {
   const c = resolveConfig({ combo: 'relu-sigmoid-relu' });
-  assert.deepEqual([c.hidden, c.lr, c.momentum, c.batch, c.epochs, c.seed, c.every], [[500, 256], 0.01, 0.5, 32, 10, 1, 1]);
+  assert.deepEqual([c.hidden, c.lr, c.momentum, c.batch, c.epochs, c.seed, c.every], [[500, 256], 0.01, 0.5, 32, 10, 1, DEFAULT_EVERY]);
+  assert.equal(DEFAULT_EVERY, 10, 'per-step probes every 10th step unless --every says otherwise');
   assert.deepEqual(c.activations, ['relu', 'sigmoid', 'relu']);
   assert.deepEqual(c.probes, ['loss', 'saturation', 'dead-relu', 'gradients', 'unit-activity', 'distribution']);
   assert.equal(runName(c), 'relu-sigmoid-relu_s1');

@@ -232,14 +232,14 @@ test('distribution quantiles interpolate between ranks like the reference, on ti
   assert.deepEqual(refDistribution([4, 1, 3, 2], [100, 0, 0, 100], [50, 1]).map((v) => +v.toFixed(6)), [2.5, 1.03, 50, 0]);
 });
 
-test('each probe keeps its schedule: distribution every --distribution-every steps, the others every --every', () => {
+test('each probe keeps its schedule: distribution every --distribution-every steps, loss and unit-activity every step, the others every --every', () => {
   const layers: LayerInfo[] = [{ layer: 1, activation: 'sigmoid', fanIn: 4, fanOut: 3, isOutput: false }, { layer: 2, activation: 'relu', fanIn: 3, fanOut: 2, isOutput: true }];
   const host = new ProbeHost(PROBES, layers, { ...S, distributionEvery: 4 });
   const probesAt = (step: number, every: number) => (host.due(step, every) ? [...new Set(host.activeSlots.map((i) => host.slots[i].probe))].sort() : []);
   assert.deepEqual(probesAt(0, 3), ['dead-relu', 'distribution', 'gradients', 'loss', 'saturation', 'unit-activity']);
   assert.deepEqual(probesAt(3, 3), ['dead-relu', 'gradients', 'loss', 'saturation', 'unit-activity']);
-  assert.deepEqual(probesAt(4, 3), ['distribution']);
-  assert.deepEqual(probesAt(5, 3), []);
+  assert.deepEqual(probesAt(4, 3), ['distribution', 'loss', 'unit-activity']);
+  assert.deepEqual(probesAt(5, 3), ['loss', 'unit-activity']);
   // the active slots ascend, per-step ones before windowed ones, and name every value of the due probes
   host.due(8, 1);
   assert.deepEqual(host.activeSlots, host.slots.map((_, i) => i));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Table, tableToIPC, tableFromArrays } from 'apache-arrow';
+import { Table, tableToIPC, tableFromArrays, tableFromIPC } from 'apache-arrow';
 import { readTrace } from '../src/trace/reader.js';
 import { TraceWriter } from '../src/trace/writer.js';
 import { MetaKey, RunStatus, traceSchema, type RunProgress } from '../src/trace/schema.js';
@@ -163,4 +163,70 @@ test('the stored config reads back typed: a RunConfig only when its fields and h
   const a = readStoredConfig({ source: 'model-file', modelFile: 'm/model.json', epochs: 2, batch: 16, dataset: 'fashion' });
   assert.deepEqual([a.source, a.run, a.epochs, a.batch, a.dataset, a.bn, a.raw.modelFile], ['model-file', null, 2, 16, 'fashion', 'none', 'm/model.json']);
   for (const junk of [null, 3, 'x', [1]]) assert.deepEqual(readStoredConfig(junk).raw, {});
+});
+
+/**
+ * The body's buffers as the Arrow format lays them out when compressed, read here without
+ * arrow-js's reader: each non-empty buffer is an int64 uncompressed length (−1: stored as is) and
+ * an LZ4 frame. arrow-js 21's own compressed writer put the compressed length there, which pyarrow
+ * rejects; this checks the bytes the writer really emits.
+ */
+test('record batches are LZ4_FRAME-compressed with each buffer prefixed by its uncompressed length', async () => {
+  const { Message } = await import('apache-arrow/ipc/metadata/message');
+  const { Footer } = await import('apache-arrow/ipc/metadata/file');
+  const { CompressionType, MessageHeader } = await import('apache-arrow');
+  const { createRequire } = await import('node:module');
+  const lz4 = createRequire(import.meta.url)('lz4js') as { decompress(b: Uint8Array): Uint8Array };
+  const path = join(tmp(), 't.arrow');
+  const w = TraceWriter.create(path, header, progress(RunStatus.running), { batchRows: 500 });
+  writeRows(w, 0, 1000, 1);
+  w.close(progress(RunStatus.complete, 1));
+  const buf = readFileSync(path);
+  const footerLen = buf.readInt32LE(buf.length - 10);
+  const footer = Footer.decode(buf.subarray(buf.length - 10 - footerLen, buf.length - 10));
+  let checked = 0, compressed = 0;
+  for (const block of footer.recordBatches()) {
+    const at = Number(block.offset);
+    // an encapsulated message: 0xFFFFFFFF, the metadata's length, the metadata, then the body
+    const metaLen = buf.readInt32LE(at + 4);
+    const msg = Message.decode(buf.subarray(at + 8, at + 8 + metaLen));
+    assert.equal(msg.headerType, MessageHeader.RecordBatch);
+    const rb = msg.header() as { length: number; compression: { type: number } | null; buffers: { offset: number; length: number }[] };
+    if (rb.length === 0) continue;
+    assert.equal(rb.compression?.type, CompressionType.LZ4_FRAME);
+    const body = at + Number(block.metaDataLength);
+    for (const region of rb.buffers) {
+      if (region.length === 0) continue;
+      const start = body + Number(region.offset);
+      const stated = Number(buf.readBigInt64LE(start));
+      const data = buf.subarray(start + 8, start + Number(region.length));
+      if (stated === -1) continue;
+      assert.equal(lz4.decompress(data).length, stated, 'the prefix is the uncompressed length');
+      compressed++;
+    }
+    checked++;
+  }
+  assert.equal(checked, 4);
+  assert.ok(compressed >= 2 * 5, `${compressed} compressed buffers`);
+  // and the rows come back
+  const t = readTrace(path);
+  assert.equal(t.columns.length, 2000);
+  assert.equal(t.columns.value[2 * 999], Math.fround(1 / 1000));
+});
+
+test('a trace written before compression (plain Arrow IPC, as probe wrote until 2026-12) still reads', () => {
+  const dir = tmp();
+  const path = join(dir, 'new.arrow');
+  const w = TraceWriter.create(path, header, progress(RunStatus.running), { batchRows: 100 });
+  writeRows(w, 0, 300, 1);
+  w.close(progress(RunStatus.complete, 1));
+  // arrow-js writes without compression unless asked: the file an older probe left
+  const old = join(dir, 'old.arrow');
+  writeFileSync(old, tableToIPC(tableFromIPC(readFileSync(path)), 'file'));
+  assert.ok(readFileSync(old).length > readFileSync(path).length, 'the rewritten file is the uncompressed one');
+  const a = readTrace(path), b = readTrace(old);
+  assert.deepEqual([...b.columns.value], [...a.columns.value]);
+  assert.deepEqual([...b.columns.step], [...a.columns.step]);
+  assert.equal(b.status, 'complete');
+  assert.equal(b.run, a.run);
 });

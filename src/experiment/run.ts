@@ -168,13 +168,11 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   // auto times this very step on each fast backend (cached per machine), see calibrate.ts
   const backend = await selectBackend(config.backend, {
     sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn: bnFlags,
-    // most steps of a run sampling `--every N > 1` compute no probes
-    // a typical probed step: the probes on their own sparser schedules (distribution) are not due
+    // a typical step: with --every N > 1 only the probes due every step (loss, unit-activity);
+    // those on their own sparser schedules (distribution) are not due
     hooks: () => {
-      if (host.slots.length === 0 || config.every !== 1) return null;
       const h = makeHost();
-      h.due(1, 1);
-      return h;
+      return h.due(1, config.every) ? h : null;
     },
   });
   const stepsPerEpoch = Math.ceil(data.train.n / config.batch);

@@ -35,7 +35,7 @@ const shares = defineKernel<{ at: number }>({
 
 /**
  * Per-unit activity of every layer whose activation can die (ReLU; its spec says where),
- * whatever its width: the share of samples for which each
+ * whatever its width, on every step: the share of samples for which each
  * unit has z > 0. Its values are not written per step: the run averages them over windows of
  * steps (study.ts: UNIT_WINDOWS_PER_EPOCH per epoch) and writes one row per unit and window, from
  * which the report dates each unit's death.
@@ -44,6 +44,9 @@ export const unitActivity: LayerProbe = {
   id: ProbeId.unitActivity,
   scope: 'layer',
   window: true,
+  // every step whatever --every says: a unit is dead only if no training input woke it, and the
+  // windows cost one row per unit each whatever the steps they average
+  schedule: () => true,
   kernels: shares.configs,
   description: 'per-unit share of samples with z > 0 in ReLU layers, averaged over windows of steps',
   metrics(layer) {

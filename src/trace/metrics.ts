@@ -11,8 +11,12 @@
 export const DIAGNOSIS_PROBE = 'diagnosis';
 /** Rows written at the end of each window of steps: per-unit activity of every layer that can die. */
 export const UNIT_ACTIVITY_PROBE = 'unit-activity';
-/** Per-unit activity is written once per this share of an epoch (a fixed number of steps, so traces stay deterministic). */
-export const UNIT_WINDOWS_PER_EPOCH = 20;
+/**
+ * Per-unit activity is written once per this share of an epoch (a fixed number of steps, so traces
+ * stay deterministic): 10 windows of 187 steps in the study, as fine as the report's per-unit strip
+ * (100 points over 10 epochs). Traces before 2026-12 have 20; readers take the steps from the rows.
+ */
+export const UNIT_WINDOWS_PER_EPOCH = 10;
 
 /** Per-step metrics of the built-in probes. */
 export const Metric = {

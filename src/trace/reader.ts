@@ -10,6 +10,8 @@ import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { isDirectory } from '../fs-util.js';
+// the codec compressed traces need (codec.ts registers it on import)
+import './codec.js';
 import { ARROW_MAGIC, Column, isFinished, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
 
 export interface TraceColumns {

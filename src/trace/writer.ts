@@ -37,6 +37,7 @@ import {
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { compressBuffers, TRACE_COMPRESSION } from './codec.js';
 import { ARROW_MAGIC, isFinished, MetaKey, TRACE_VERSION, traceSchema, type RunProgress } from './schema.js';
 
 /** Where a trace is written until it may appear under its own name. */
@@ -53,9 +54,18 @@ function writeAll(fd: number, buf: Uint8Array, off: number, len: number, pos: nu
 const MAGIC = new TextEncoder().encode(ARROW_MAGIC);
 const EOS = new Uint8Array(new Int32Array([-1, 0]).buffer);
 
-/** Arrow's file writer with its bytes collected here instead of a stream, and the schema message kept. */
+/**
+ * Arrow's file writer with its bytes collected here instead of a stream, the schema message kept,
+ * and record batches compressed (codec.ts: LZ4_FRAME, with the buffer prefixes the format wants).
+ */
 class BatchEncoder extends RecordBatchFileWriter {
   private chunks: Uint8Array[] = [];
+  constructor() {
+    super({ compressionType: TRACE_COMPRESSION });
+  }
+  protected override _compressBodyBuffers(buffers: ArrayBufferView[]) {
+    return compressBuffers(buffers);
+  }
   protected override _writeSchema(schema: Schema): this {
     this._writeMagic()._writePadding(2);
     // The stream writer's schema message: lets a reader recover batches if the footer is lost.
