@@ -7,7 +7,7 @@ import { readTrace } from '../src/trace/reader.js';
 import { digestTrace } from '../src/read/digest.js';
 import { buildDatasets } from '../src/report/datasets.js';
 import { testHypotheses } from '../src/study/hypotheses.js';
-import { panels } from '../src/report/panels.js';
+import { panels, REPORT_NEEDS } from '../src/report/panels.js';
 import { toSvg } from '../src/report/render.js';
 import { writeSyntheticTrace } from './synthetic.js';
 import { ROOT, tmp } from './helpers.js';
@@ -20,7 +20,7 @@ function fixtureReport() {
     writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.97, deadRows: 0.01 }),
     writeSyntheticTrace(dir, { combo: 'tanh-sigmoid-tanh', seed: 1, acc: 0.96, sat: 0.1 }),
   ];
-  const digests = paths.map((p) => digestTrace(readTrace(p)));
+  const digests = paths.map((p) => digestTrace(readTrace(p), REPORT_NEEDS));
   const hyps = testHypotheses(digests);
   const d = buildDatasets(digests, hyps);
   return { d, ...panels(d, { probes: new Set(['loss', 'dead-relu', 'saturation', 'gradients', 'distribution']), h1: true, h2: true, deaths: true }) };

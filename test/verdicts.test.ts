@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readTrace } from '../src/trace/reader.js';
 import { digestTrace, type RunDigest } from '../src/read/digest.js';
+import { REPORT_NEEDS } from '../src/report/panels.js';
 import { groupOf, prevalence, testHypothesis, type ClaimId, type HypothesisResult } from '../src/study/hypotheses.js';
 import { pairInterventions } from '../src/study/interventions.js';
 import { diagnose } from '../src/study/diagnosis-line.js';
@@ -30,7 +31,7 @@ const j = (i: number, seed: number) => 0.01 * (((i * 3 + seed) % 5) - 2);
 const c = (v: number): Fig => (i, s) => v + j(i, s);
 
 function digests(dir: string, runs: readonly SyntheticRun[]): RunDigest[] {
-  return runs.map((r) => digestTrace(readTrace(writeSyntheticTrace(dir, { epochs: 1, stepsPerEpoch: 5, ...r }))));
+  return runs.map((r) => digestTrace(readTrace(writeSyntheticTrace(dir, { epochs: 1, stepsPerEpoch: 5, ...r })), REPORT_NEEDS));
 }
 
 function runScenario(h: 'H1' | 'H2', s: Scenario): HypothesisResult {

@@ -9,8 +9,8 @@ import type { Trace } from '../trace/reader.js';
 import { RunProbe } from '../trace/schema.js';
 import { layerActivation } from '../activations/index.js';
 import { ProbeId } from '../probes/ids.js';
-import { activeUnitOf, DIAGNOSIS_PROBE, Metric, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitOf } from '../trace/metrics.js';
-import { bucketSize, bucketStart } from './stats.js';
+import { activeUnitOf, DIAGNOSIS_PROBE, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitOf } from '../trace/metrics.js';
+import { bucketSize } from './stats.js';
 
 export const MAX_POINTS = 200;
 /** points per run of the distribution bands and the per-unit heat strips (finer is not readable) */
@@ -35,17 +35,33 @@ export interface UnitPoint {
   readonly value: number;
 }
 
-/** The per-step series drawn in the per-run panels. */
-export const SERIES_METRICS: readonly (readonly [probe: string, metric: string])[] = [
-  [ProbeId.loss, Metric.loss],
-  [ProbeId.deadRelu, Metric.inactiveFrac],
-  [ProbeId.deadRelu, Metric.deadUnits],
-  [ProbeId.deadRelu, Metric.deadRows],
-  [ProbeId.saturation, Metric.satFrac],
-  [ProbeId.saturation, Metric.meanDeriv],
-  [ProbeId.gradients, Metric.wGradNorm],
-  [ProbeId.gradients, Metric.updateRatio],
-];
+/** A per-step metric of one probe, as a panel names what it draws. */
+export type SeriesNeed = readonly [probe: string, metric: string];
+
+/**
+ * What a reader keeps of a trace's per-step rows, declared by whoever draws them (the report's
+ * panels declare what each `requires`, as cockpit's instruments do, and the page passes the union):
+ * a metric no panel asks for costs nothing, and a new one is kept as soon as a panel names it.
+ * Evaluations, the diagnosis, units' deaths and last-epoch means of every metric are always kept.
+ */
+export interface DigestNeeds {
+  /** per-step series to average into buckets */
+  readonly series: readonly SeriesNeed[];
+  /** the distribution probe's quantile bands */
+  readonly quantiles: boolean;
+  /** per-unit activity strips of small layers */
+  readonly units: boolean;
+}
+
+/** Nothing drawn per step: what a verdict or a diagnosis line needs. */
+export const NO_CHARTS: DigestNeeds = { series: [], quantiles: false, units: false };
+
+/** The union of several readers' needs. */
+export function unionNeeds(needs: readonly Partial<DigestNeeds>[]): DigestNeeds {
+  const series = new Map<string, SeriesNeed>();
+  for (const n of needs) for (const s of n.series ?? []) series.set(`${s[0]}\u0000${s[1]}`, s);
+  return { series: [...series.values()], quantiles: needs.some((n) => n.quantiles), units: needs.some((n) => n.units) };
+}
 
 export interface SeriesPoint {
   readonly layer: number;
@@ -113,126 +129,133 @@ export interface RunDigest {
 
 const key = (layer: number, metric: string) => `${layer}/${metric}`;
 
-export function digestTrace(t: Trace): RunDigest {
+/**
+ * Reduces a trace to a digest, keeping of its per-step rows what `needs` asks for. One pass over
+ * the rows, keyed by numbers: what a (probe, metric) code pair means is decided once per pair, and
+ * accumulators live in typed arrays indexed by layer, code and bucket (string keys per row made
+ * this loop ~3× slower, Map lookups another ~2×).
+ */
+export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
   const c = t.columns;
   const f = t.facts;
-  let maxStep = -1;
-  for (let i = 0; i < c.length; i++) if (c.step[i] > maxStep) maxStep = c.step[i];
+  const n = c.length, np = c.probes.length, nm = c.metrics.length;
+  let maxStep = -1, maxLayer = 0;
+  for (let i = 0; i < n; i++) {
+    if (c.step[i] > maxStep) maxStep = c.step[i];
+    if (c.layer[i] > maxLayer) maxLayer = c.layer[i];
+  }
   const steps = maxStep + 1;
   const bucket = bucketSize(steps, MAX_POINTS);
+  const stripBucket = Math.max(1, Math.ceil(steps / STRIP_POINTS));
+  const nb = MAX_POINTS + 1, ns = STRIP_POINTS + 1;
   const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
   const diagId = c.probes.indexOf(DIAGNOSIS_PROBE), unitId = c.probes.indexOf(UNIT_ACTIVITY_PROBE);
-  const diagEpochs = new Map<number, { step: number; values: Record<string, number> }>();
-  const windows = new Map<number, { layer: number; unit: number; step: number[]; v: number[] }>();
-  const wanted = new Map<number, string>(); // metric code → name, for series
-  const probeOf = new Map<string, number>(SERIES_METRICS.map(([p, m]) => [m, c.probes.indexOf(p)]));
-  SERIES_METRICS.forEach(([, m]) => { const id = c.metrics.indexOf(m); if (id >= 0) wanted.set(id, m); });
+  const distId = c.probes.indexOf(ProbeId.distribution);
+  const outLayer = f.layers.length;
+
+  // evaluations first: epochs with an eval row are finished even when the footer was lost
   const evals = new Map<number, { step: number; v: Record<string, number> }>();
-  const sums = new Map<number, { layer: number; metric: string; step: number; sum: number; n: number }>();
-  const epochDone = t.progress?.epochsDone ?? 0;
-  // epochs with an eval row are finished even when the footer was lost
-  for (let i = 0; i < c.length; i++) if (c.probe[i] === evalId) {
+  for (let i = 0; i < n; i++) if (c.probe[i] === evalId) {
     const e = evals.get(c.epoch[i]) ?? { step: c.step[i], v: {} };
     e.v[c.metrics[c.metric[i]]] = c.value[i];
     evals.set(c.epoch[i], e);
   }
-  const lastEpochIndex = Math.max(epochDone, ...evals.keys(), 0);
-  // Per row the work is keyed by numbers: what a metric code means is decided once per code, and
-  // accumulators are found by integer keys (string keys per row made this loop ~3× slower).
-  const nm = c.metrics.length;
-  const last = new Map<number, { layer: number; code: number; sum: number; n: number }>();
-  const unitSeries = new Map<number, { step: number[]; v: number[] }>();
-  const outLayer = f.layers.length;
-  const probeSeen = new Uint8Array(c.probes.length);
-  const stripBucket = Math.max(1, Math.ceil(steps / STRIP_POINTS));
-  const distId = c.probes.indexOf(ProbeId.distribution);
-  // per metric code: the unit of an `active_u{k}` metric (else −1); the probe whose rows of it are a
-  // drawn series (else −2); for a quantile of the distribution probe, [z|a, index into QUANTILES]
+  const lastEpochIndex = Math.max(t.progress?.epochsDone ?? 0, ...evals.keys(), 0);
+
+  // per (probe, metric) code pair, what its rows are: a drawn series (its index), a quantile
+  // ([z|a] × QUANTILES index), a unit's per-step active share (its unit)
+  const pm = (p: number, m: number) => p * nm + m;
+  const seriesOf = new Int32Array(np * nm).fill(-1);
+  needs.series.forEach(([probe, metric], k) => {
+    const p = c.probes.indexOf(probe), m = c.metrics.indexOf(metric);
+    if (p >= 0 && m >= 0) seriesOf[pm(p, m)] = k;
+  });
+  const qOf = new Int32Array(nm).fill(-1);
+  if (needs.quantiles) (['z', 'a'] as const).forEach((of, o) => QUANTILES.forEach((q, i) => { const m = c.metrics.indexOf(quantileMetric(of, q)); if (m >= 0) qOf[m] = o * QUANTILES.length + i; }));
   const activeUnit = Int32Array.from(c.metrics, activeUnitOf);
-  const seriesProbe = Int32Array.from(c.metrics, (_, code) => { const m = wanted.get(code); return m === undefined ? -2 : probeOf.get(m)!; });
-  const qOf: (readonly ['z' | 'a', number] | undefined)[] = new Array(nm);
-  for (const of of ['z', 'a'] as const) QUANTILES.forEach((p, i) => { const id = c.metrics.indexOf(quantileMetric(of, p)); if (id >= 0) qOf[id] = [of, i]; });
-  // keys end in a bucket's index (< MAX_POINTS + 1, STRIP_POINTS + 1): small integers V8 hashes fast
-  const qAcc = new Map<number, { layer: number; of: 'z' | 'a'; step: number; sum: number[]; n: number[] }>();
-  const uAcc = new Map<number, { layer: number; unit: number; step: number; sum: number; n: number }>();
-  const unitKey = (layer: number, unit: number, b: number) => (layer * 65536 + unit) * (STRIP_POINTS + 1) + b / stripBucket;
-  for (let i = 0; i < c.length; i++) {
+
+  // accumulators, indexed by layer (0..maxLayer)
+  const L = maxLayer + 1, NS = needs.series.length, NQ = 2 * QUANTILES.length;
+  const lastSum = new Float64Array(L * nm), lastN = new Float64Array(L * nm);
+  const sSum = new Float64Array(L * NS * nb), sN = new Float64Array(L * NS * nb);
+  const qSum = new Float64Array(needs.quantiles ? L * NQ * ns : 0), qN = new Float64Array(qSum.length);
+  const probeSeen = new Uint8Array(np);
+  const diagEpochs = new Map<number, { step: number; values: Record<string, number> }>();
+  // per-unit rows: windows (unit-activity) and per-step shares (dead-relu's active_u{k}), by layer·nm+code
+  const windows = new Map<number, { layer: number; unit: number; step: number[]; v: number[] }>();
+  const unitSteps = new Map<number, { layer: number; unit: number; sum: Float64Array; n: Float64Array; step: number[]; v: number[] }>();
+  const keepUnitSeries = (layer: number) => layer === outLayer;
+  for (let i = 0; i < n; i++) {
     const p = c.probe[i];
     if (p === evalId || p === timingId) continue;
+    probeSeen[p] = 1;
+    const code = c.metric[i], layer = c.layer[i], v = c.value[i], step = c.step[i];
     if (p === diagId) {
-      const e = diagEpochs.get(c.epoch[i]) ?? { step: c.step[i], values: {} };
-      e.values[key(c.layer[i], c.metrics[c.metric[i]])] = c.value[i];
+      const e = diagEpochs.get(c.epoch[i]) ?? { step, values: {} };
+      e.values[key(layer, c.metrics[code])] = v;
       diagEpochs.set(c.epoch[i], e);
-      probeSeen[p] = 1;
       continue;
     }
     if (p === unitId) {
-      const k = c.layer[i] * nm + c.metric[i];
+      const k = layer * nm + code;
       let w = windows.get(k);
-      if (!w) windows.set(k, (w = { layer: c.layer[i], unit: unitOf(c.metrics[c.metric[i]]), step: [], v: [] }));
-      w.step.push(c.step[i]); w.v.push(c.value[i]);
-      probeSeen[p] = 1;
+      if (!w) windows.set(k, (w = { layer, unit: unitOf(c.metrics[code]), step: [], v: [] }));
+      w.step.push(step); w.v.push(v);
       continue;
     }
-    probeSeen[p] = 1;
-    const code = c.metric[i], layer = c.layer[i], v = c.value[i];
-    if (lastEpochIndex === 0 || c.epoch[i] === lastEpochIndex) {
-      const k = layer * nm + code;
-      let a = last.get(k);
-      if (!a) last.set(k, (a = { layer, code, sum: 0, n: 0 }));
-      a.sum += v; a.n++;
-    }
-    if (seriesProbe[code] === p) {
-      const b = bucketStart(c.step[i], bucket);
-      const k = (layer * nm + code) * (MAX_POINTS + 1) + b / bucket;
-      let s = sums.get(k);
-      if (!s) sums.set(k, (s = { layer, metric: c.metrics[code], step: b, sum: 0, n: 0 }));
-      s.sum += v; s.n++;
-    }
-    if (p === distId) {
-      const q = qOf[code];
-      if (q) {
-        const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
-        const k = (layer * 2 + (q[0] === 'z' ? 0 : 1)) * (STRIP_POINTS + 1) + b / stripBucket;
-        let a = qAcc.get(k);
-        if (!a) qAcc.set(k, (a = { layer, of: q[0], step: b, sum: QUANTILES.map(() => 0), n: QUANTILES.map(() => 0) }));
-        a.sum[q[1]] += v; a.n[q[1]]++;
-      }
-    }
+    if (lastEpochIndex === 0 || c.epoch[i] === lastEpochIndex) { lastSum[layer * nm + code] += v; lastN[layer * nm + code]++; }
+    const si = seriesOf[pm(p, code)];
+    if (si >= 0) { const k = (layer * NS + si) * nb + Math.floor(step / bucket); sSum[k] += v; sN[k]++; }
+    if (p === distId && qOf[code] >= 0) { const k = (layer * NQ + qOf[code]) * ns + Math.floor(step / stripBucket); qSum[k] += v; qN[k]++; }
     const unit = activeUnit[code];
     if (unit >= 0) {
-      const b = Math.floor(c.step[i] / stripBucket) * stripBucket;
-      const k = unitKey(layer, unit, b);
-      let a = uAcc.get(k);
-      if (!a) uAcc.set(k, (a = { layer, unit, step: b, sum: 0, n: 0 }));
-      a.sum += v; a.n++;
+      const k = layer * nm + code;
+      let u = unitSteps.get(k);
+      if (!u) unitSteps.set(k, (u = { layer, unit, sum: new Float64Array(ns), n: new Float64Array(ns), step: [], v: [] }));
+      const b = Math.floor(step / stripBucket);
+      u.sum[b] += v; u.n[b]++;
+      // when each output unit died, for traces without unit-activity windows
+      if (keepUnitSeries(layer)) { u.step.push(step); u.v.push(v); }
     }
   }
-  // without unit-activity windows, when each output unit died comes from its per-step active share
-  if (windows.size === 0) {
-    for (let i = 0; i < c.length; i++) {
-      const p = c.probe[i], unit = activeUnit[c.metric[i]];
-      if (unit < 0 || c.layer[i] !== outLayer || p === evalId || p === timingId || p === diagId || p === unitId) continue;
-      let us = unitSeries.get(unit);
-      if (!us) unitSeries.set(unit, (us = { step: [], v: [] }));
-      us.step.push(c.step[i]); us.v.push(c.value[i]);
+
+  const series: SeriesPoint[] = [];
+  for (let layer = 0; layer < L; layer++) {
+    // sorted by layer, then metric name, then step, as the page's tables expect
+    const order = needs.series.map((s, k) => [s[1], k] as const).sort((a, b) => a[0].localeCompare(b[0]));
+    for (const [metric, k] of order) for (let b = 0; b < nb; b++) {
+      const at = (layer * NS + k) * nb + b;
+      if (sN[at] > 0) series.push({ layer, metric, step: b * bucket, value: sSum[at] / sN[at] });
     }
   }
-  // small ReLU layers without per-step `active_u{k}` (other than the output) get their strip from the windows
-  const stripLayers = new Set([...uAcc.values()].map((a) => a.layer));
-  for (const w of windows.values()) {
-    if (stripLayers.has(w.layer) || (f.layers[w.layer - 1]?.fanOut ?? Infinity) > STRIP_MAX_UNITS) continue;
-    w.step.forEach((st, j) => {
-      const b = Math.floor(st / stripBucket) * stripBucket;
-      const k = unitKey(w.layer, w.unit, b);
-      const a = uAcc.get(k) ?? { layer: w.layer, unit: w.unit, step: b, sum: 0, n: 0 };
-      a.sum += w.v[j]; a.n++;
-      uAcc.set(k, a);
-    });
+  const quantiles: QuantilePoint[] = [];
+  if (needs.quantiles) for (let layer = 0; layer < L; layer++) for (const [o, of] of (['a', 'z'] as const).map((x) => [x === 'z' ? 0 : 1, x] as const)) {
+    for (let b = 0; b < ns; b++) {
+      const at = (i: number) => (layer * NQ + o * QUANTILES.length + i) * ns + b;
+      if (!QUANTILES.some((_, i) => qN[at(i)] > 0)) continue;
+      quantiles.push({ layer, of, step: b * stripBucket, q: QUANTILES.map((_, i) => (qN[at(i)] ? qSum[at(i)] / qN[at(i)] : NaN)) });
+    }
   }
+  const units: UnitPoint[] = [];
+  if (needs.units) {
+    const strips = [...unitSteps.values()].map((u) => ({ layer: u.layer, unit: u.unit, sum: u.sum, n: u.n }));
+    // small ReLU layers without per-step `active_u{k}` (other than the output) get their strip from the windows
+    const stripLayers = new Set(strips.map((u) => u.layer));
+    for (const w of windows.values()) {
+      if (stripLayers.has(w.layer) || (f.layers[w.layer - 1]?.fanOut ?? Infinity) > STRIP_MAX_UNITS) continue;
+      const u = { layer: w.layer, unit: w.unit, sum: new Float64Array(ns), n: new Float64Array(ns) };
+      w.step.forEach((st, j) => { const b = Math.floor(st / stripBucket); u.sum[b] += w.v[j]; u.n[b]++; });
+      strips.push(u);
+    }
+    strips.sort((a, b) => a.layer - b.layer || a.unit - b.unit);
+    for (const u of strips) for (let b = 0; b < ns; b++) if (u.n[b] > 0) units.push({ layer: u.layer, unit: u.unit, step: b * stripBucket, value: u.sum[b] / u.n[b] });
+  }
+  const lastEpoch: Record<string, number> = {};
+  for (let layer = 0; layer < L; layer++) for (let m = 0; m < nm; m++) if (lastN[layer * nm + m] > 0) lastEpoch[key(layer, c.metrics[m])] = lastSum[layer * nm + m] / lastN[layer * nm + m];
   const evalPoints: EvalPoint[] = [...evals.entries()].sort((a, b) => a[0] - b[0]).map(([epoch, e]) => ({
     epoch, step: e.step, testAcc: e.v.test_acc ?? null, testLoss: e.v.test_loss ?? null, trainLoss: e.v.train_loss ?? null,
   }));
+  const outUnits = [...unitSteps.values()].filter((u) => keepUnitSeries(u.layer)).sort((a, b) => a.unit - b.unit);
   return {
     path: t.path,
     run: t.run,
@@ -251,20 +274,17 @@ export function digestTrace(t: Trace): RunDigest {
     evals: evalPoints,
     finalTestAcc: evalPoints.at(-1)?.testAcc ?? null,
     bucket,
-    series: [...sums.values()].sort((a, b) => a.layer - b.layer || a.metric.localeCompare(b.metric) || a.step - b.step)
-      .map((s) => ({ layer: s.layer, metric: s.metric, step: s.step, value: s.sum / s.n })),
-    lastEpoch: Object.fromEntries([...last.values()].map((a) => [key(a.layer, c.metrics[a.code]), a.sum / a.n])),
+    series,
+    lastEpoch,
     lastEpochIndex,
     deaths: windows.size
       ? [...windows.values()].sort((a, b) => a.layer - b.layer || a.unit - b.unit).map((w) => ({ layer: w.layer, unit: w.unit, step: deathStep(w.step, w.v) }))
-      : [...unitSeries.entries()].sort((a, b) => a[0] - b[0]).map(([unit, s]) => ({ layer: outLayer, unit, step: deathStep(s.step, s.v) })),
+      : outUnits.map((u) => ({ layer: outLayer, unit: u.unit, step: deathStep(u.step, u.v) })),
     diagEpochs: [...diagEpochs.entries()].sort((a, b) => a[0] - b[0]).map(([epoch, e]) => ({ epoch, ...e })),
     diag: [...diagEpochs.entries()].sort((a, b) => a[0] - b[0]).at(-1)?.[1].values ?? {},
     stripBucket,
-    quantiles: [...qAcc.values()].sort((a, b) => a.layer - b.layer || a.of.localeCompare(b.of) || a.step - b.step)
-      .map((a) => ({ layer: a.layer, of: a.of, step: a.step, q: a.sum.map((s, i) => (a.n[i] ? s / a.n[i] : NaN)) })),
-    units: [...uAcc.values()].sort((a, b) => a.layer - b.layer || a.unit - b.unit || a.step - b.step)
-      .map((a) => ({ layer: a.layer, unit: a.unit, step: a.step, value: a.sum / a.n })),
+    quantiles,
+    units,
     lastStep: Math.max(0, steps - 1),
     probes: c.probes.filter((_, p) => probeSeen[p] === 1).sort(),
     probesConfigured: t.config.probes,

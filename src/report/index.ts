@@ -32,7 +32,7 @@ import { pairInterventions, type Interventions } from '../study/interventions.js
 import { attributionByGroup, type GroupAttribution } from '../study/attribution.js';
 import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study/study.js';
 import { pageHtml, type PageInput } from './html.js';
-import { panels as buildPanels, type Panel } from './panels.js';
+import { panels as buildPanels, REPORT_NEEDS, type Panel } from './panels.js';
 import { toPng, toSvg } from './render.js';
 import { BOOTSTRAP_RESAMPLES } from '../read/stats.js';
 
@@ -239,7 +239,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
       pending.add(p);
       warn(`${p} is in flight (a live process holds its lock): charted with its ${t.progress?.epochsDone ?? 0} finished epoch(s), left out of the verdicts`);
     } else if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
-    digests.push(digestTrace(t));
+    digests.push(digestTrace(t, REPORT_NEEDS));
   });
   const { hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page } = reportModel(digests, inputs, warn, pending);
   const files: string[] = [];

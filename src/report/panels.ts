@@ -7,8 +7,8 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { Datasets } from './datasets.js';
 import { VL_SCHEMA, type ChartPanel } from '../page/shell.js';
 import { Metric } from '../trace/metrics.js';
-
-
+import { ProbeId } from '../probes/ids.js';
+import { unionNeeds, type DigestNeeds, type SeriesNeed } from '../read/digest.js';
 
 export interface Panel extends ChartPanel {
   readonly section: 'run' | 'across';
@@ -16,6 +16,27 @@ export interface Panel extends ChartPanel {
   readonly data: readonly (keyof Datasets)[];
   readonly spec: TopLevelSpec;
 }
+
+/**
+ * What each per-run panel draws of a trace's per-step rows, declared before any trace is read (as
+ * cockpit's instruments declare what they `require`): the digest keeps their union
+ * ({@link REPORT_NEEDS}), and each panel draws the metrics it declared. A panel that draws a new
+ * metric names it here, and the digest keeps it.
+ */
+export const PANEL_NEEDS = {
+  'run-training': { series: [[ProbeId.loss, Metric.loss]] },
+  'run-dead-relu': { series: [[ProbeId.deadRelu, Metric.inactiveFrac], [ProbeId.deadRelu, Metric.deadUnits], [ProbeId.deadRelu, Metric.deadRows]] },
+  'run-units': { units: true },
+  'run-saturation': { series: [[ProbeId.saturation, Metric.satFrac], [ProbeId.saturation, Metric.meanDeriv]] },
+  'run-gradients': { series: [[ProbeId.gradients, Metric.wGradNorm], [ProbeId.gradients, Metric.updateRatio]] },
+  'run-distribution': { quantiles: true },
+} as const satisfies Record<string, Partial<DigestNeeds>>;
+
+/** What the report's panels need of each trace, together. */
+export const REPORT_NEEDS: DigestNeeds = unionNeeds(Object.values(PANEL_NEEDS));
+
+/** The metrics a panel declared, in its order. */
+const drawn = (id: keyof typeof PANEL_NEEDS): string[] => [...(((PANEL_NEEDS[id] as Partial<DigestNeeds>).series ?? []) as readonly SeriesNeed[])].map(([, m]) => m);
 
 const LAYER_COLOR = { field: 'layerName', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } } as const;
 /** Axis labels without float noise: `1`, not `1.000000`; `0`, not `0.000000`; `10`, not `1e+1`. */
@@ -94,7 +115,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
         {
           title: 'train loss',
           data: { name: 'series' },
-          transform: [{ filter: `datum.pick === pick && datum.metric === "${Metric.loss}"` }],
+          transform: [{ filter: `datum.pick === pick && datum.metric === "${drawn('run-training')[0]}"` }],
           mark: { type: 'line', strokeWidth: 1.5 },
           encoding: { x: { field: 'step', type: 'quantitative', axis: NUM }, y: { field: 'value', type: 'quantitative', title: 'loss', axis: NUM } },
           width: 260, height: 160,
@@ -117,7 +138,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     out.push({
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series'],
       caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${perRun}.`,
-      spec: metricsOverSteps(d, [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows], { title: 'dead ReLUs per layer' }),
+      spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
     });
     if (d.units.length > 0) {
       out.push({
@@ -151,14 +172,14 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     out.push({
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series'],
       caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace); mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
-      spec: metricsOverSteps(d, [Metric.satFrac, Metric.meanDeriv], { title: 'saturation per layer' }),
+      spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
     });
   }
   if (need('gradients', 'Gradients')) {
     out.push({
       id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
       caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale; steps where a value is exactly 0 (no gradient at all) cannot be drawn on a log scale and leave gaps. ${perRun}.`,
-      spec: metricsOverSteps(d, [Metric.wGradNorm, Metric.updateRatio], { title: 'gradient size per layer', log: true }),
+      spec: metricsOverSteps(d, drawn('run-gradients'), { title: 'gradient size per layer', log: true }),
     });
   }
   if (need('distribution', 'Distributions')) {

@@ -11,7 +11,7 @@
  */
 import type { Trace } from '../trace/reader.js';
 import type { RunDigest } from '../read/digest.js';
-import { diagValue, digestTrace } from '../read/digest.js';
+import { diagValue, digestTrace, NO_CHARTS } from '../read/digest.js';
 import { Cause, CAUSE_INFO, CAUSES, COVERS, DEAD_LAYER, Diag, errorShare, GRAD_VANISHED, type HypothesisId } from './study.js';
 
 export interface Diagnosis {
@@ -87,7 +87,7 @@ export function diagnose(d: RunDigest): Diagnosis {
 
 /** The diagnosis of one trace (read it with `readTrace`). */
 export function diagnoseTrace(t: Trace): Diagnosis {
-  return diagnose(digestTrace(t));
+  return diagnose(digestTrace(t, NO_CHARTS));
 }
 
 export { Cause };

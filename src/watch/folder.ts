@@ -15,6 +15,7 @@ import { RunStatus } from '../trace/schema.js';
 import { PARTIAL_SUFFIX } from '../trace/writer.js';
 import { traceFiles } from '../read/folder.js';
 import { digestTrace, type RunDigest } from '../read/digest.js';
+import { REPORT_NEEDS } from '../report/panels.js';
 
 /**
  * A run as the live view lists it. `stopped`: its file says running but no process holds it
@@ -106,7 +107,7 @@ export class WatchedFolder {
           } else {
             const { columns: _c, ...meta } = t;
             void _c;
-            c = { stamp, meta, digest: { ...digestTrace(t), path } };
+            c = { stamp, meta, digest: { ...digestTrace(t, REPORT_NEEDS), path } };
             this.cache.set(path, c);
           }
         } catch (e) {
