@@ -134,7 +134,7 @@ export class TraceRecorder {
   private readonly counts: Float64Array;
   private readonly lastValue: Float64Array;
   private readonly seen: Uint8Array;
-  // windowed slots: sums over the window's probed steps (windowed probes follow --every, so one count serves all)
+  // windowed slots: sums over the window's probed steps (unit-activity, the one windowed probe, runs every step, so one count serves all)
   private readonly windowSums: Float64Array;
   private windowCount = 0;
   private windowStart = 0;
