@@ -2,7 +2,7 @@
  * `compare`: saved runs side by side. Runs that differ only by seed form a group, shown as
  * mean ± sd; the first group is the reference the others are measured against.
  */
-import { readTrace, type Trace } from '../trace/reader.js';
+import { readTrace, type TraceMeta } from '../trace/reader.js';
 import { EVAL_METRICS, RunProbe, RunStatus, TIMING_METRICS } from '../trace/schema.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -90,12 +90,19 @@ const flatConfig = (c: Record<string, unknown>): Record<string, string> => {
   return out;
 };
 
+/** The per-layer figures tabulated per epoch (means over the epoch's probed steps). */
+const FIGURES: readonly string[] = [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows, Metric.satFrac, Metric.meanDeriv, Metric.wGradNorm, Metric.updateRatio];
+
+/** A trace reduced to what a comparison shows: its rows are dropped once read, so a study-sized folder fits in memory. */
 interface Loaded {
-  readonly trace: Trace;
-  /** per epoch: `layer/metric` → mean over that epoch's probed steps */
+  readonly trace: TraceMeta;
+  /** the metric names the trace holds (for the message when --metric is not among them) */
+  readonly metrics: readonly string[];
+  /** per epoch: `layer/metric` → mean over that epoch's probed steps, for {@link FIGURES} */
   readonly epochMeans: Map<number, Map<string, number>>;
   readonly evals: Map<number, Record<string, number>>;
   readonly series: Map<number, number>;
+  readonly diagnosis: Diagnosis;
 }
 
 function load(path: string, metric: string, layer: number): Loaded {
@@ -103,28 +110,38 @@ function load(path: string, metric: string, layer: number): Loaded {
   if (layer > t.facts.layers.length) throw new ProbeError(ErrorCode.config, msg.noSuchLayer(path, layer, t.facts.layers.length));
   const c = t.columns;
   const evalId = c.probes.indexOf(RunProbe.eval), timingId = c.probes.indexOf(RunProbe.timing);
-  const sums = new Map<number, Map<string, { s: number; n: number }>>();
   const evals = new Map<number, Record<string, number>>();
   const series = new Map<number, number>();
   const mId = c.metrics.indexOf(metric);
+  // per metric code, its index in FIGURES (−1: not tabulated); sums per epoch indexed by layer × figure
+  const fig = Int32Array.from(c.metrics, (m) => FIGURES.indexOf(m));
+  const L = t.facts.layers.length + 1, F = FIGURES.length;
+  const sums = new Map<number, { s: Float64Array; n: Float64Array }>();
   for (let i = 0; i < c.length; i++) {
-    if (c.probe[i] === timingId) continue;
-    if (c.probe[i] === evalId) {
+    const p = c.probe[i];
+    if (p === timingId) continue;
+    if (p === evalId) {
       const e = evals.get(c.epoch[i]) ?? {};
       e[c.metrics[c.metric[i]]] = c.value[i];
       evals.set(c.epoch[i], e);
       continue;
     }
-    const k = `${c.layer[i]}/${c.metrics[c.metric[i]]}`;
-    let m = sums.get(c.epoch[i]);
-    if (!m) sums.set(c.epoch[i], (m = new Map()));
-    const a = m.get(k) ?? { s: 0, n: 0 };
-    a.s += c.value[i]; a.n++;
-    m.set(k, a);
-    if (c.metric[i] === mId && c.layer[i] === layer) series.set(c.step[i], c.value[i]);
+    const code = c.metric[i], f = fig[code];
+    if (f >= 0 && c.layer[i] < L) {
+      let a = sums.get(c.epoch[i]);
+      if (!a) sums.set(c.epoch[i], (a = { s: new Float64Array(L * F), n: new Float64Array(L * F) }));
+      a.s[c.layer[i] * F + f] += c.value[i]; a.n[c.layer[i] * F + f]++;
+    }
+    if (code === mId && c.layer[i] === layer) series.set(c.step[i], c.value[i]);
   }
-  const epochMeans = new Map([...sums].map(([e, m]) => [e, new Map([...m].map(([k, a]) => [k, a.s / a.n]))]));
-  return { trace: t, epochMeans, evals, series };
+  const epochMeans = new Map([...sums].map(([e, a]) => {
+    const m = new Map<string, number>();
+    for (let l = 0; l < L; l++) for (let f = 0; f < F; f++) if (a.n[l * F + f] > 0) m.set(`${l}/${FIGURES[f]}`, a.s[l * F + f] / a.n[l * F + f]);
+    return [e, m];
+  }));
+  const { columns: _c, ...meta } = t;
+  void _c;
+  return { trace: meta, metrics: c.metrics, epochMeans, evals, series, diagnosis: diagnoseTrace(t) };
 }
 
 /** The line above the divergence list; with one group, that there is nothing to set against it. */
@@ -160,7 +177,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     loaded = loaded.filter((l) => matches(l.trace.facts.combo, opts.combos!));
     if (loaded.length === 0) throw new ProbeError(ErrorCode.config, msg.noMatch(opts.combos, n));
   }
-  const known = [...new Set(loaded.flatMap((l) => l.trace.columns.metrics))].filter((m) => !([...EVAL_METRICS, ...TIMING_METRICS] as readonly string[]).includes(m));
+  const known = [...new Set(loaded.flatMap((l) => l.metrics))].filter((m) => !([...EVAL_METRICS, ...TIMING_METRICS] as readonly string[]).includes(m));
   if (!loaded.some((l) => l.series.size > 0)) throw new ProbeError(ErrorCode.config, msg.unknownMetric(`${metric}' at layer '${layer}`, known));
   // group runs that differ only by seed
   const byKey = new Map<string, Loaded[]>();
@@ -198,8 +215,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     rows.push({ section: 'accuracy', label: `test loss, epoch ${e}`, layer: 0, metric: 'test_loss', epoch: e, cells: members.map((ls) => cell(ls.map((l) => l.evals.get(e)?.test_loss))) });
   }
   const layers = Math.max(...loaded.map((l) => l.trace.facts.layers.length));
-  const figures: string[] = [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows, Metric.satFrac, Metric.meanDeriv, Metric.wGradNorm, Metric.updateRatio];
-  for (const e of epochs) for (let L = 1; L <= layers; L++) for (const m of figures) {
+  for (const e of epochs) for (let L = 1; L <= layers; L++) for (const m of FIGURES) {
     const cells = members.map((ls) => cell(ls.map((l) => l.epochMeans.get(e)?.get(`${L}/${m}`))));
     if (cells.some((c) => c.n > 0)) rows.push({ section: `layer ${L}`, label: `${m}, epoch ${e}`, layer: L, metric: m, epoch: e, cells });
   }
@@ -229,6 +245,6 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     const es = [...new Set(ls.flatMap((l) => [...l.evals.keys()]))].sort((a, b) => a - b);
     return es.map((epoch) => ({ group: groups[i].label, epoch, testAcc: cell(ls.map((l) => l.evals.get(epoch)?.test_acc)).mean ?? NaN }));
   });
-  const diagnoses = members.flatMap((ls) => ls.map((l) => diagnoseTrace(l.trace)));
+  const diagnoses = members.flatMap((ls) => ls.map((l) => l.diagnosis));
   return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals, warnings, diagnoses };
 }
