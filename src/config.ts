@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { comboName, parseCombo, type Activation } from './activations/index.js';
 import { ProbeError, ErrorCode } from './errors.js';
-import { msg } from './messages.js';
+import { msg, opt } from './messages.js';
+import { checkOptions, optionKeys } from './options.js';
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';
 import { isProbeId, PROBE_IDS } from './probes/ids.js';
 import { isBackendChoice, BackendChoice, isEngineKind, EngineKind } from './train/choices.js';
@@ -119,55 +120,63 @@ function hidden(raw: Raw<readonly number[]> | undefined): number[] {
   return widths;
 }
 
-export function resolveConfig(input: RunInput): RunConfig {
+/** Every option of {@link RunInput}: anything else is refused with the nearest of these. */
+export const RUN_INPUT_KEYS = optionKeys<RunInput>({
+  combo: 1, hidden: 1, lr: 1, momentum: 1, batch: 1, epochs: 1, seed: 1, trainLimit: 1, testLimit: 1, dataDir: 1, dataset: 1, bn: 1,
+  backend: 1, engine: 1, probes: 1, every: 1, distributionEvery: 1, sigmoidLow: 1, sigmoidHigh: 1, tanhSat: 1, seluSat: 1,
+});
+
+/** `where` names the caller in the message about an unknown option. */
+export function resolveConfig(input: RunInput, where = 'resolveConfig'): RunConfig {
+  checkOptions(where, input, RUN_INPUT_KEYS);
   const h = hidden(input.hidden);
   const activations = parseCombo(input.combo, h.length + 1);
   const backend = input.backend ?? 'auto';
-  if (!isBackendChoice(backend)) throw new ProbeError(ErrorCode.config, msg.badChoice('--backend', backend, Object.values(BackendChoice)));
+  if (!isBackendChoice(backend)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('backend'), backend, Object.values(BackendChoice)));
   const dataset = input.dataset ?? 'mnist';
   if (!isDatasetName(dataset)) throw new ProbeError(ErrorCode.config, msg.badDataset(dataset));
   const bn = input.bn ?? 'none';
-  if (!(Object.values(BatchNormMode) as string[]).includes(bn)) throw new ProbeError(ErrorCode.config, msg.badChoice('--bn', bn, Object.values(BatchNormMode)));
+  if (!(Object.values(BatchNormMode) as string[]).includes(bn)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('bn'), bn, Object.values(BatchNormMode)));
   const engine = input.engine ?? 'fast';
-  if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice('--engine', engine, Object.values(EngineKind)));
+  if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('engine'), engine, Object.values(EngineKind)));
   const probeList = input.probes === undefined || input.probes === 'all' ? [...PROBE_IDS]
     : typeof input.probes === 'string' ? input.probes.split(',').map((s) => s.trim()).filter(Boolean) : [...input.probes];
   for (const id of probeList) if (!isProbeId(id)) throw new ProbeError(ErrorCode.config, msg.unknownProbe(id, PROBE_IDS));
   const limit = (flag: string, raw: Raw<number> | null | undefined) => (raw == null ? null : parseInteger(flag, raw, 0, 1));
-  const sigmoidLow = fraction('--sigmoid-low', input.sigmoidLow, DEFAULT_PROBE_SETTINGS.sigmoidLow);
-  const sigmoidHigh = fraction('--sigmoid-high', input.sigmoidHigh, DEFAULT_PROBE_SETTINGS.sigmoidHigh);
+  const sigmoidLow = fraction(opt('sigmoidLow'), input.sigmoidLow, DEFAULT_PROBE_SETTINGS.sigmoidLow);
+  const sigmoidHigh = fraction(opt('sigmoidHigh'), input.sigmoidHigh, DEFAULT_PROBE_SETTINGS.sigmoidHigh);
   if (sigmoidLow >= sigmoidHigh) {
-    throw new ProbeError(ErrorCode.config, msg.notInRange('--sigmoid-high', input.sigmoidHigh ?? sigmoidHigh, `greater than --sigmoid-low (${sigmoidLow})`));
+    throw new ProbeError(ErrorCode.config, msg.notInRange(opt('sigmoidHigh'), input.sigmoidHigh ?? sigmoidHigh, `greater than ${opt('sigmoidLow')} (${sigmoidLow})`));
   }
   return {
     combo: comboName(activations),
     activations,
     hidden: h,
-    lr: positive('--lr', input.lr, STUDY.lr),
+    lr: positive(opt('lr'), input.lr, STUDY.lr),
     momentum: (() => {
-      const m = num('--momentum', input.momentum, STUDY.momentum);
-      if (!(m >= 0 && m < 1)) throw new ProbeError(ErrorCode.config, msg.notInRange('--momentum', input.momentum, 'a number in [0, 1)'));
+      const m = num(opt('momentum'), input.momentum, STUDY.momentum);
+      if (!(m >= 0 && m < 1)) throw new ProbeError(ErrorCode.config, msg.notInRange(opt('momentum'), input.momentum, 'a number in [0, 1)'));
       return m;
     })(),
-    batch: parseInteger('--batch', input.batch, STUDY.batch, 1),
-    epochs: parseInteger('--epochs', input.epochs, STUDY.epochs, 1),
-    seed: parseInteger('--seed', input.seed, STUDY.seed, 0),
-    trainLimit: limit('--train-limit', input.trainLimit),
-    testLimit: limit('--test-limit', input.testLimit),
+    batch: parseInteger(opt('batch'), input.batch, STUDY.batch, 1),
+    epochs: parseInteger(opt('epochs'), input.epochs, STUDY.epochs, 1),
+    seed: parseInteger(opt('seed'), input.seed, STUDY.seed, 0),
+    trainLimit: limit(opt('trainLimit'), input.trainLimit),
+    testLimit: limit(opt('testLimit'), input.testLimit),
     dataDir: input.dataDir ?? null,
     dataset,
     bn: bn as BatchNormMode,
     backend,
     engine,
     probes: probeList,
-    every: parseInteger('--every', input.every, DEFAULT_EVERY, 1),
+    every: parseInteger(opt('every'), input.every, DEFAULT_EVERY, 1),
     thresholds: {
       ...DEFAULT_PROBE_SETTINGS,
       sigmoidLow,
       sigmoidHigh,
-      tanhSat: fraction('--tanh-sat', input.tanhSat, DEFAULT_PROBE_SETTINGS.tanhSat),
-      seluSat: fraction('--selu-sat', input.seluSat, DEFAULT_PROBE_SETTINGS.seluSat),
-      distributionEvery: parseInteger('--distribution-every', input.distributionEvery, DEFAULT_PROBE_SETTINGS.distributionEvery, 1),
+      tanhSat: fraction(opt('tanhSat'), input.tanhSat, DEFAULT_PROBE_SETTINGS.tanhSat),
+      seluSat: fraction(opt('seluSat'), input.seluSat, DEFAULT_PROBE_SETTINGS.seluSat),
+      distributionEvery: parseInteger(opt('distributionEvery'), input.distributionEvery, DEFAULT_PROBE_SETTINGS.distributionEvery, 1),
     },
   };
 }
@@ -177,6 +186,12 @@ export function runName(c: Pick<RunConfig, 'combo' | 'seed'> & Partial<Pick<RunC
   const bn = c.bn && c.bn !== 'none' ? `_bn-${c.bn}` : '';
   const data = c.dataset && c.dataset !== 'mnist' ? `_${c.dataset}` : '';
   return `${c.combo}${bn}${data}_s${c.seed}`;
+}
+
+/** A run name given by the caller: one file name, nothing a path could escape with. */
+export function checkRunName(name: unknown): string {
+  if (typeof name !== 'string' || name === '' || /[/\\\0]/.test(name) || name === '.' || name === '..') throw new ProbeError(ErrorCode.config, msg.badRunName(String(name)));
+  return name;
 }
 
 /**

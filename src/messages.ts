@@ -13,6 +13,37 @@ const ERRNO: Record<string, string> = {
 
 const q = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : String(v));
 
+/*
+ * A setting named in a message is said as its reader writes it: a library caller passes
+ * `{ force: true }` and reads `options.lr`, the command line types `--force` and `--lr`. Messages
+ * name settings through {@link opt}, which leaves a marked token; ProbeError says it in library
+ * terms ({@link libraryTerms}) and the CLI in flags ({@link flagTerms}).
+ */
+const OPEN = '\uE000', SEP = '\uE001', CLOSE = '\uE002';
+const TOKEN = new RegExp(`${OPEN}([A-Za-z0-9]+)(?:${SEP}([^${CLOSE}]*))?${CLOSE}`, 'g');
+
+/** Library option names whose flag is not their kebab-case form. */
+const FLAG_OF: Readonly<Record<string, string>> = { rules: 'stop-when' };
+
+/** A setting, optionally with a value (`opt('force', true)`), as a token the reader's terms replace. */
+export const opt = (key: string, value?: string | number | boolean): string =>
+  `${OPEN}${key}${value === undefined ? '' : `${SEP}${JSON.stringify(value)}`}${CLOSE}`;
+
+/** `options.out`, `{ force: true }`: how a library caller writes the settings a message names. */
+export function libraryTerms(text: string): string {
+  return text.replace(TOKEN, (_, key: string, value?: string) => (value === undefined ? `options.${key}` : `{ ${key}: ${value} }`));
+}
+
+/** `--out`, `--force`, `--no-images`: how the command line writes them. */
+export function flagTerms(text: string): string {
+  return text.replace(TOKEN, (_, key: string, value?: string) => {
+    const flag = FLAG_OF[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (value === undefined || value === 'true') return `--${flag}`;
+    if (value === 'false') return `--no-${flag}`;
+    return `--${flag} ${JSON.parse(value) as string | number}`;
+  });
+}
+
 export const msg = {
   unknownActivation: (name: string, combo: string) =>
     `unknown activation '${name}' in combination '${combo}': use relu, tanh, sigmoid or selu, joined by '-' (e.g. relu-sigmoid-relu)`,
@@ -25,7 +56,7 @@ export const msg = {
   notPositive: (flag: string, raw: unknown) => `${flag} must be a number > 0, got ${q(raw)}`,
   notInRange: (flag: string, raw: unknown, range: string) => `${flag} must be ${range}, got ${q(raw)}`,
   badHidden: (raw: string) =>
-    `--hidden must be comma-separated layer widths ≥ 1 (e.g. 500,256), got '${raw}'`,
+    `${opt('hidden')} must be comma-separated layer widths ≥ 1 (e.g. 500,256), got '${raw}'`,
   badChoice: (flag: string, raw: unknown, choices: readonly string[]) =>
     `${flag} must be one of ${choices.join(', ')}, got ${q(raw)}`,
   unknownProbe: (name: string, known: readonly string[]) =>
@@ -41,7 +72,7 @@ export const msg = {
   cifarShort: (path: string, bytes: number) =>
     `${path} has ${bytes} bytes, not a whole number of CIFAR-10 records (1 label byte + 3072 pixel bytes each)`,
   cifarLabel: (path: string, record: number, value: number) => `${path}: record ${record} has label ${value}, outside 0..9`,
-  badDataset: (raw: string) => `--dataset must be one of mnist, fashion-mnist, cifar10, got '${raw}'`,
+  badDataset: (raw: string) => `${opt('dataset')} must be one of mnist, fashion-mnist, cifar10, got '${raw}'`,
   idxMagic: (path: string, got: number, want: number) =>
     `${path} is not an idx file of the expected kind: magic number 0x${got.toString(16).padStart(8, '0')}, expected 0x${want.toString(16).padStart(8, '0')}`,
   idxShort: (path: string, got: number, want: number) =>
@@ -57,15 +88,15 @@ export const msg = {
     `${path}: label ${value} at index ${index} is outside 0..${classes - 1}`,
   inputSizeMismatch: (path: string, got: number, want: number) =>
     `${path}: images have ${got} values each but the model's input is ${want}`,
-  outDirNotWritable: (dir: string, code: string, flag = '--out') =>
-    `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === '--out' ? 'folder' : 'path'} you can write to`,
+  outDirNotWritable: (dir: string, code: string, flag = opt('out')) =>
+    `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === opt('out') ? 'folder' : 'path'} you can write to`,
   traceWriteFailed: (path: string, code: string) =>
     `could not write trace ${path} (${ERRNO[code] ?? code}): it keeps its last checkpoint, readable as it is; free some space and run again`,
   manyWorkers: (n: number, cores: number) =>
     `${n} workers on ${cores} cores: runs will take turns on the cores, not go faster, and each worker holds its own copy of the data`,
   runBusy: (path: string, holder: string) =>
     `${path} is being computed by ${holder}: wait for it to finish (its lock is ${path}.lock, taken over automatically once its holder is gone)`,
-  traceExists: (path: string) => `trace ${path} already exists: pass --force to replace it, or choose another --out`,
+  traceExists: (path: string) => `trace ${path} already exists: pass ${opt('force', true)} to replace it, or choose another ${opt('out')} or ${opt('name')}`,
   notATrace: (path: string, why: string) => `${path} is not a probe trace: ${why}`,
   /** reasons for {@link msg.notATrace} */
   traceWhy: {
@@ -91,12 +122,12 @@ export const msg = {
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
   exportTarget: (given: number) =>
     `probe export needs exactly one of --parquet FILE or --csv FILE, got ${given === 0 ? 'neither' : 'both'}`,
-  fileExists: (path: string) => `${path} already exists: pass --force to replace it`,
+  fileExists: (path: string) => `${path} already exists: pass ${opt('force', true)} to replace it`,
   inspectIndex: (path: string) => `${path} is a sweep index (one row per run), not a trace: give one of the traces it lists to inspect, or its folder to probe report or probe compare`,
   verdictNeeds: (min: number, target: string, c1: string, c2: string) =>
     `no claim can be computed yet: a verdict needs ${min} runs in the target group (${target}) and in each control (C1 ${c1}, C2 ${c2}), and ${min} failing target runs (seeds count); ` +
     `e.g. probe sweep --combos '*-sigmoid-relu,*-relu-relu,*-sigmoid-tanh' --seeds 1-5`,
-  reportExists: (dir: string) => `${dir} holds an index.html that is not a probe report: pass --force to replace it, or choose another --out`,
+  reportExists: (dir: string) => `${dir} holds an index.html that is not a probe report: pass ${opt('force', true)} to replace it, or choose another ${opt('out')}`,
   watchRemote: (host: string, flag = '--host') =>
     `${flag} ${host} is not a loopback address: the live view would be open to the network, and it has no login; add --allow-remote to mean it, or use 127.0.0.1 (the default)`,
   watchPort: (raw: unknown, flag = '--port') => `${flag} must be a whole number from 0 to 65535 (0 = any free port), got ${q(raw)}`,
@@ -111,7 +142,7 @@ export const msg = {
     'note: --backend auto decides on each node, and a sweep whose tasks ran on different engines mixes their numbers: give --backend wasm (or node) to the emitted job',
   badShard: (raw: string) => `--shard must be i/N with 1 ≤ i ≤ N (e.g. 3/16), got '${raw}'`,
   sweepConflict: (path: string, n: number) =>
-    `${path} was run with other settings (config hash differs)${n > 1 ? ` and so were ${n - 1} more` : ''}: pass --force to redo them with these settings, or choose another --out`,
+    `${path} was run with other settings (config hash differs)${n > 1 ? ` and so were ${n - 1} more` : ''}: pass ${opt('force', true)} to redo them with these settings, or choose another ${opt('out')}`,
   isFolder: (flag: string, path: string, want: string) => `${flag} ${path} is a folder: give ${want}`,
   emptyPath: (flag: string) => `${flag} must name a folder or file, got '' (an empty name would mean the current folder)`,
   noSuchEpoch: (epoch: number, last: number) =>
@@ -137,5 +168,10 @@ export const msg = {
   modelOrCombo: () => 'give one of the two: a combination (e.g. relu-sigmoid-relu) or --model DIR/model.json',
   interrupted: (path: string, steps: number, kept: string | null = null) =>
     `interrupted after ${steps} steps; the trace so far is in ${path}${kept ? ` (${kept} is left as it was)` : ''}`,
-  notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another --out`,
+  notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another ${opt('out')}`,
+  unknownOption: (where: string, key: string, suggestion: string | null, known: readonly string[]) =>
+    `${where}: unknown option '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; its options are ${known.join(', ')}`,
+  unknownFlag: (flags: readonly string[], suggestions: readonly (string | null)[], command: string) =>
+    `unknown option${flags.length > 1 ? 's' : ''} ${flags.map((f, i) => `--${f}${suggestions[i] ? ` (did you mean --${suggestions[i]}?)` : ''}`).join(', ')}: probe ${command} --help lists its options`,
+  badRunName: (name: string) => `${opt('name')} must be a file name without '/' (e.g. my-run), got ${q(name)}`,
 } as const;

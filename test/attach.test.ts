@@ -247,15 +247,20 @@ test('--every 2 probes steps 0, 2, 4 (loss every step) and leaves no tensor behi
   assert.equal(leftAttached, tf.memory().numTensors - b2);
 });
 
-test('attaching refuses to replace an existing trace unless forced', () => {
+test('attaching with a name refuses to replace an existing trace unless forced; without one it takes the next free name', () => {
   const dir = tmp();
   const model = tf.sequential({ name: 'twice' });
   model.add(tf.layers.dense({ inputShape: [2], units: 2 }));
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
   attachProbes(model, { out: dir }).close();
   assert.ok(existsSync(join(dir, 'twice.arrow')));
-  assert.throws(() => attachProbes(model, { out: dir }), (e: unknown) => e instanceof ProbeError && /already exists/.test(e.message));
-  attachProbes(model, { out: dir, force: true }).close();
+  assert.throws(() => attachProbes(model, { out: dir, name: 'twice' }), (e: unknown) => e instanceof ProbeError && /already exists/.test(e.message));
+  const next = attachProbes(model, { out: dir });
+  next.close();
+  assert.equal(next.run, 'twice-2');
+  const forced = attachProbes(model, { out: dir, force: true });
+  forced.close();
+  assert.equal(forced.run, 'twice', 'force replaces the model\'s own name');
   model.dispose();
 });
 

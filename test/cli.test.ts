@@ -96,9 +96,9 @@ test('bad input: one line naming the value, exit 2, nothing written', async () =
     assert.deepEqual(existsSync(outDir) ? readdirSync(outDir) : [], before, `nothing written for ${pattern}`);
   };
   await rejects({ combo: 'relu-relu' }, /names 2 activations but the model has 3 layers/);
-  await rejects({ lr: '-0.1' }, /--lr must be a number > 0, got '-0.1'/);
-  await rejects({ batch: '0' }, /--batch must be a whole number ≥ 1, got '0'/);
-  await rejects({ epochs: '1.5' }, /--epochs must be a whole number ≥ 1, got '1.5'/);
+  await rejects({ lr: '-0.1' }, /options\.lr must be a number > 0, got '-0.1'/);
+  await rejects({ batch: '0' }, /options\.batch must be a whole number ≥ 1, got '0'/);
+  await rejects({ epochs: '1.5' }, /options\.epochs must be a whole number ≥ 1, got '1.5'/);
   await rejects({ dataDir: tmp() }, /data file not found: .*train-images-idx3-ubyte/);
   const corrupt = tmp();
   for (const f of Object.values(MNIST_FILES)) copyFileSync(join(FIXTURES, f), join(corrupt, f));

@@ -97,7 +97,7 @@ test('a run that stops between checkpoints leaves the last checkpoint as a compl
 test('the writer refuses to overwrite, refuses after close, and rejects names outside its dictionaries', () => {
   const path = join(tmp(), 't.arrow');
   const w = TraceWriter.create(path, header, progress(RunStatus.running));
-  assert.throws(() => TraceWriter.create(path, header, progress(RunStatus.running)), (e: ProbeError) => e.code === 'E_EXISTS' && /already exists: pass --force/.test(e.message));
+  assert.throws(() => TraceWriter.create(path, header, progress(RunStatus.running)), (e: ProbeError) => e.code === 'E_EXISTS' && /already exists: pass \{ force: true \}/.test(e.message) && /already exists: pass --force/.test(e.flagMessage));
   assert.throws(() => w.probeId('nope'), /probe 'nope' is not in the file's dictionary/);
   assert.throws(() => w.metricId('nope'), /metric 'nope'/);
   w.close(progress(RunStatus.complete));

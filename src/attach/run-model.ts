@@ -12,9 +12,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { resolveConfig, runName, type RunInput } from '../config.js';
+import { checkRunName, resolveConfig, runName, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { checkOptions, optionKeys } from '../options.js';
+import { RUN_INPUT_KEYS } from '../config.js';
 import { selectBackend, type BackendInfo, type BackendName } from '../train/backend.js';
 import type { RigWorkload } from '../train/calibrate.js';
 import { loadDataset, type Dataset } from '../train/data.js';
@@ -31,6 +33,8 @@ export type ModelRunInput = Omit<RunInput, 'combo' | 'hidden' | 'bn' | 'engine'>
 
 export interface ModelRunOptions {
   readonly out?: string;
+  /** the trace's run name; default `<model folder>_s<seed>` */
+  readonly name?: string;
   readonly force?: boolean;
   readonly signal?: AbortSignal;
   readonly listener?: ModelRunListener;
@@ -122,9 +126,16 @@ function missingKernel(model: tf.LayersModel, loss: (y: tf.Tensor, p: tf.Tensor)
   }
 }
 
+const MODEL_RUN_INPUT_KEYS = [...RUN_INPUT_KEYS.filter((k) => !['combo', 'hidden', 'bn', 'engine'].includes(k)), 'model'];
+const MODEL_RUN_OPTION_KEYS = optionKeys<ModelRunOptions>({ out: 1, name: 1, force: 1, signal: 1, listener: 1 });
+
 export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {}): Promise<ModelRunResult> {
+  checkOptions('runModel', input, MODEL_RUN_INPUT_KEYS);
+  checkOptions('runModel (options)', opts, MODEL_RUN_OPTION_KEYS);
   // the shared flags, validated by the same code and messages as `probe run <combo>`
-  const cfg = resolveConfig({ ...input, combo: 'relu-relu-relu' });
+  const { model: _m, ...settings } = input;
+  void _m;
+  const cfg = resolveConfig({ ...settings, combo: 'relu-relu-relu' }, 'runModel');
   const stem = basename(dirname(input.model)) || 'model';
   const data: Dataset = loadDataset({ dataset: cfg.dataset, dataDir: cfg.dataDir, trainLimit: cfg.trainLimit, testLimit: cfg.testLimit });
   const load = async () => {
@@ -165,7 +176,7 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
     l = await load();
   }
   const { model, layout, loss, batches } = l;
-  const run = runName({ combo: stem, seed: cfg.seed, dataset: cfg.dataset });
+  const run = opts.name === undefined ? runName({ combo: stem, seed: cfg.seed, dataset: cfg.dataset }) : checkRunName(opts.name);
   const stepsPerEpoch = Math.ceil(data.train.n / cfg.batch);
   const session = attachProbes(model, {
     out: opts.out ?? 'runs',

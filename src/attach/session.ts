@@ -29,13 +29,23 @@ import { featureMajor, unitMax } from './layout.js';
 import { planLayers, LayerRole, type LayerPlan, type PlannedLayer } from './layer-plan.js';
 import { lossOnly } from './loss-only.js';
 import { attachKernels, weightMoments } from './moments.js';
-import { ErrorCode, ProbeError } from '../errors.js';
+import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
+import { checkRunName } from '../config.js';
+import { checkOptions, optionKeys } from '../options.js';
+import { dropEmscriptenHandlers, quietCpuBanner } from '../train/quiet.js';
+
+// a program that imports probe is not greeted by tfjs's install-tfjs-node banner (quiet.ts)
+quietCpuBanner();
 
 export interface AttachOptions {
   /** folder for the trace (created if missing); default `runs` */
   readonly out?: string;
-  /** the trace's run name (file `<out>/<name>.arrow`); default the model's name */
+  /**
+   * the trace's run name (file `<out>/<name>.arrow`); default the model's name, made unique in
+   * `out` (`sequential_1`, then `sequential_1-2`, …): a script run twice keeps both traces
+   * (with `force`, the model's name itself is replaced)
+   */
   readonly name?: string;
   /** replace an existing trace */
   readonly force?: boolean;
@@ -63,6 +73,15 @@ export interface AttachOptions {
    */
   readonly loss?: LossFn;
 }
+
+/** Every option of {@link AttachOptions}: anything else is refused with the nearest of these. */
+const ATTACH_OPTION_KEYS = optionKeys<AttachOptions>({
+  out: 1, name: 1, force: 1, probes: 1, every: 1, thresholds: 1, optimizer: 1, seed: 1, config: 1, dataset: 1,
+  backendCalibration: 1, stepsPerEpoch: 1, loss: 1,
+});
+
+/** Automatic names tried before giving up (a folder holding that many traces of one model name). */
+const MAX_AUTO_NAMES = 1000;
 
 export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 type NamedGrads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
@@ -102,6 +121,8 @@ export class ProbeSession implements ForwardSink {
   private fitParams: { batchSize?: number; epochs?: number } | null = null;
 
   constructor(readonly model: tf.LayersModel, opts: AttachOptions = {}) {
+    checkOptions('attachProbes', opts, ATTACH_OPTION_KEYS);
+    if (tf.getBackend() === 'wasm') dropEmscriptenHandlers();
     // the user may have picked the backend (tf.setBackend), not selectBackend: probe's kernels must still exist
     registerKernels([...ENGINE_KERNELS, ...attachKernels]);
     const inner = innerModel(model);
@@ -130,8 +151,10 @@ export class ProbeSession implements ForwardSink {
     this.host = new ProbeHost(probes, this.infos, settings);
     const out = resolve(opts.out ?? 'runs');
     ensureWritableDir(out);
-    this.run = opts.name ?? model.name;
-    this.path = join(out, `${this.run}.arrow`);
+    const auto = opts.name === undefined;
+    const base = auto ? model.name : checkRunName(opts.name);
+    this.run = base;
+    this.path = join(out, `${base}.arrow`);
     const config = {
       source: 'attach',
       model: model.name,
@@ -164,7 +187,22 @@ export class ProbeSession implements ForwardSink {
       const c = { ...(fit?.batchSize ? { batch: fit.batchSize } : {}), ...(fit?.epochs ? { epochs: fit.epochs } : {}), ...config };
       return { ...c, configHash: createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 16) };
     };
-    this.recorder = new TraceRecorder({ path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts });
+    // an automatic name moves on past traces already there (or being written) instead of refusing;
+    // `force` means this very name, replaced
+    let recorder: TraceRecorder | null = null;
+    for (let k = 1; recorder === null; k++) {
+      if (k > 1) {
+        this.run = `${base}-${k}`;
+        this.path = join(out, `${this.run}.arrow`);
+      }
+      try {
+        recorder = new TraceRecorder({ path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts });
+      } catch (e) {
+        const taken = isProbeError(e) && (e.code === ErrorCode.exists || e.code === ErrorCode.busy);
+        if (!auto || opts.force || !taken || k >= MAX_AUTO_NAMES) throw e;
+      }
+    }
+    this.recorder = recorder;
     if (this.stepsPerEpoch > 0) this.recorder.setStepsPerEpoch(this.stepsPerEpoch);
     for (const l of this.plan.layers) this.restore.push(hookLayer(l, this));
     this.hookOptimizer();

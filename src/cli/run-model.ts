@@ -5,12 +5,13 @@ import { layerActivation, runModel, type ModelRunInput, type ModelRunResult } fr
 import { endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
-export async function runModelCommand(input: ModelRunInput, o: { out: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
+export async function runModelCommand(input: ModelRunInput, o: { out: string; name?: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
   const out: Out = { err: process.stderr, quiet: o.quiet };
   const bar = new ProgressLine(out);
   let t0 = performance.now(), epochs = 0;
   const result = await withInterrupt((signal) => runModel(input, {
     out: o.out,
+    ...(o.name !== undefined ? { name: o.name } : {}),
     force: o.force,
     signal,
     listener: {

@@ -33,6 +33,7 @@ export interface RunArgs extends WatchFlags {
   tanhSat?: string | number;
   seluSat?: string | number;
   out: string;
+  name?: string;
   force: boolean;
   quiet: boolean;
   json: boolean;
@@ -75,6 +76,7 @@ export function builder(y: Argv) {
     .positional('combo', { type: 'string', describe: `one activation per layer (${ACTIVATIONS.join('|')}) joined by '-', output layer last` })
     .option('model', { type: 'string', describe: 'instead of a combination: a model.json saved in the TensorFlow.js layers format (topology only = weights drawn from --seed)', group: 'Training:' })
     .option('out', { type: 'string', default: 'runs', describe: 'folder for the trace' })
+    .option('name', { type: 'string', describe: 'the run\'s name: its trace is <out>/<name>.arrow [default: <combo>_s<seed>, or the model folder\'s name]' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress, only the final summary' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' })
     .example(...example('$0 run relu-sigmoid-relu', "the study's settings: 10 epochs, seed 1, trace in runs/"))
@@ -87,7 +89,7 @@ export function builder(y: Argv) {
     .example(...example('$0 run relu-sigmoid-relu --watch', 'watch it train in the browser (the URL is printed)'));
 }
 
-export function runInput(a: Omit<RunArgs, 'out' | 'force' | 'quiet' | 'json'>) {
+export function runInput(a: Omit<RunArgs, 'out' | 'name' | 'force' | 'quiet' | 'json'>) {
   return {
     combo: a.combo ?? '', epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
     trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, backend: a.backend, engine: a.engine,
@@ -109,6 +111,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   const result = await withInterrupt((signal) =>
     runExperiment(runInput(argv), {
       out: argv.out,
+      ...(argv.name !== undefined ? { name: argv.name } : {}),
       force: argv.force,
       otherSettings: 'rename',
       signal,
@@ -166,7 +169,7 @@ async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
   }
   const { combo: _c, hidden: _h, bn: _b, engine: _e, ...rest } = runInput(argv);
   const { runModelCommand } = await import('./run-model.js');
-  await runModelCommand({ ...rest, model: argv.model }, { out: argv.out, force: argv.force, quiet: argv.quiet, json: argv.json });
+  await runModelCommand({ ...rest, model: argv.model }, { out: argv.out, name: argv.name, force: argv.force, quiet: argv.quiet, json: argv.json });
 }
 
 function jsonSummary(r: RunResult) {

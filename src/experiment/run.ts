@@ -7,9 +7,10 @@
  */
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { resolveConfig, runName, configHash, type RunConfig, type RunInput } from '../config.js';
+import { resolveConfig, runName, checkRunName, configHash, type RunConfig, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { resolveProbes } from '../probes/registry.js';
 import { ProbeHost } from '../probes/host.js';
@@ -81,7 +82,14 @@ export interface RunOptions {
    * replaces the other trace instead.
    */
   readonly otherSettings?: 'refuse' | 'rename';
+  /** the trace's run name (file `<out>/<name>.arrow`); default `<combo>_s<seed>` (runName) */
+  readonly name?: string;
 }
+
+/** Every option of {@link RunOptions}: anything else is refused with the nearest of these. */
+export const RUN_OPTION_KEYS = optionKeys<RunOptions>({
+  out: 1, force: 1, signal: 1, listener: 1, checkpointSeconds: 1, dataset: 1, locked: 1, otherSettings: 1, name: 1,
+});
 
 export type { LayerFigure };
 
@@ -114,8 +122,9 @@ function nonFinite(model: Mlp): string | null {
 }
 
 /** Train one combination from the settings a caller gives (validated; the rest take the study's values). */
-export function runExperiment(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
-  return runResolved(resolveConfig(input), opts);
+export async function runExperiment(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
+  checkOptions('runExperiment (options)', opts, RUN_OPTION_KEYS);
+  return runResolved(resolveConfig(input, 'runExperiment'), opts);
 }
 
 /**
@@ -124,7 +133,8 @@ export function runExperiment(input: RunInput, opts: RunOptions = {}): Promise<R
  * its nested thresholds.
  */
 export async function runResolved(config: RunConfig, opts: RunOptions = {}): Promise<RunResult> {
-  let run = runName(config);
+  checkOptions('runResolved (options)', opts, RUN_OPTION_KEYS);
+  let run = opts.name === undefined ? runName(config) : checkRunName(opts.name);
   const outDir = resolve(opts.out ?? 'runs');
   let path = join(outDir, `${run}.arrow`);
   ensureWritableDir(outDir);

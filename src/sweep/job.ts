@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { configHash, runName, type RunConfig } from '../config.js';
 import { ErrorCode, isProbeError } from '../errors.js';
-import { msg } from '../messages.js';
+import { libraryTerms, msg } from '../messages.js';
 import { existingTrace } from '../trace/existing.js';
 import { acquireRunLock } from '../trace/run-lock.js';
 import { loadDataset, type Dataset } from '../train/data.js';
@@ -56,7 +56,7 @@ export async function runJob(m: RunJob, send: (m: FromWorker) => void, signal: A
       return;
     }
     if (existing.kind === 'trace' && !existing.sameConfig && !m.force) {
-      send({ type: 'failed', id: m.id, message: msg.sweepConflict(path, 1) });
+      send({ type: 'failed', id: m.id, message: libraryTerms(msg.sweepConflict(path, 1)) });
       return;
     }
     const key = JSON.stringify([config.dataset, config.dataDir, config.trainLimit, config.testLimit]);

@@ -93,7 +93,7 @@ export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 
   const all = grid(opts.combos, opts.seeds).flatMap((p) => bns.map((bn) => ({ ...p, bn })));
   const points = opts.shard ? shardOf(all, opts.shard) : all;
   return points.map((p) => {
-    const config = resolveConfig({ ...opts.run, bn: p.bn, combo: p.combo, seed: p.seed });
+    const config = resolveConfig({ ...opts.run, bn: p.bn, combo: p.combo, seed: p.seed }, 'runSweep: options.run');
     const run = runName(config);
     const path = join(resolve(opts.out), `${run}.arrow`);
     const holder = lockHolder(path);

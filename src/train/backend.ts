@@ -7,6 +7,7 @@ import { FUSED_BACKENDS } from './kernels/host.js';
 import { registerKernels } from './kernels/registry.js';
 import { packageVersion } from '../versions.js';
 import { applyTfjsNodeEnv } from './tfjs-node-env.js';
+import { withoutAddedHandlers } from './quiet.js';
 
 import type { BackendChoice, BackendName } from './choices.js';
 
@@ -29,8 +30,9 @@ async function load(name: BackendName): Promise<string | null> {
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
     }
-    if (!(await tf.setBackend(TFJS_NAME[name]))) return 'tfjs could not initialize it';
-    await tf.ready();
+    // the wasm module, once instantiated, would rethrow every error of the process (quiet.ts)
+    const ok = await withoutAddedHandlers(async () => (await tf.setBackend(TFJS_NAME[name])) && (await tf.ready(), true));
+    if (!ok) return 'tfjs could not initialize it';
     registerKernels(ENGINE_KERNELS);
     // The cpu backend prints an install-tfjs-node banner on first use; we already said which
     // backend runs and why.
