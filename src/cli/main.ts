@@ -9,6 +9,7 @@ import { chalkStderr } from 'chalk';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
 import { msg } from '../messages.js';
+import { didYouMean } from '../options.js';
 import { interruptedExitCode } from './interrupt.js';
 import { setupColor } from './color.js';
 
@@ -36,6 +37,9 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
 import { rawFlagValues, restoreNumericText } from './flags.js';
 import { example, helpWidth } from './help.js';
 
+/** yargs' own command that prints the shell completion script. */
+const COMPLETION = 'completion';
+
 /** Flags that take no value; any other `--flag` takes the next argument. */
 const SWITCHES = new Set(['--watch', '--allow-remote', '--force', '--quiet', '--json', '--open', '--images', '--no-images', '--verbose', '--help', '--version', '--color', '--no-color']);
 
@@ -58,6 +62,16 @@ function attachDashValues(args: readonly string[]): string[] {
   return out;
 }
 
+/** yargs' "Unknown argument: epocs" as a line that names the flag most likely meant. */
+function unknownFlags(given: readonly string[], y: Argv, command: string): string {
+  // getOptions() is yargs API missing from @types/yargs 17; its keys hold camelCase aliases too
+  const keys = Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+  const flags = keys.filter((k) => k.length > 1 && !/[A-Z]/.test(k) && k !== '$0');
+  // should yargs name a kebab flag in its camelCase form too, keep the kebab one
+  const names = given.filter((g) => !/[A-Z]/.test(g) || !given.includes(g.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)));
+  return msg.unknownFlag(names, names.map((n) => didYouMean(n, flags)), command);
+}
+
 export async function main(args: readonly string[]): Promise<void> {
   const verbose = args.includes('--verbose');
   setupColor(args);
@@ -65,10 +79,13 @@ export async function main(args: readonly string[]): Promise<void> {
     process.stderr.write(`${chalkStderr.red('error')} ${text}\n`);
     process.exitCode = code;
   };
-  const commands = Object.keys(COMMANDS);
-  const first = args.find((a) => !a.startsWith('-'));
-  if (first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
-    return fail(`unknown command '${first}': use ${commands.join(', ')} (probe --help explains each)`, 2);
+  const commands = [...Object.keys(COMMANDS), COMPLETION];
+  // the shell's completion asks `probe --get-yargs-completions probe <words…>`: the command is the word after the name
+  const completing = args[0] === '--get-yargs-completions';
+  const first = completing ? args[2] : args.find((a) => !a.startsWith('-'));
+  if (!completing && first !== undefined && args.indexOf(first) === 0 && !commands.includes(first)) {
+    const near = didYouMean(first, commands);
+    return fail(`unknown command '${first}'${near ? ` (did you mean '${near}'?)` : ''}: use ${commands.join(', ')} (probe --help explains each)`, 2);
   }
   try {
     const chosen = first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first) ? first : undefined;
@@ -99,6 +116,7 @@ export async function main(args: readonly string[]): Promise<void> {
       }, true)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .option('color', { type: 'boolean', describe: 'colour the output; --no-color: never [default: only on a terminal; FORCE_COLOR and NO_COLOR are honoured]' })
+      .completion(COMPLETION, 'Print a completion script for bash or zsh: probe completion >> ~/.bashrc (zsh: >> ~/.zshrc)')
       .demandCommand(1, `give a command: ${commands.join(', ')}`)
       .strict()
       .recommendCommands()
@@ -110,13 +128,15 @@ export async function main(args: readonly string[]): Promise<void> {
       .fail((message, err) => {
         // yargs' own usage errors (YError: 'Not enough arguments following: epochs') are the user's
         if (err && err.name !== 'YError') throw err;
+        const unknown = /^Unknown arguments?: (.+)$/.exec(message.trim());
+        if (unknown && chosen) throw new ProbeError(ErrorCode.usage, unknownFlags(unknown[1].split(', '), y, chosen));
         throw Object.assign(new Error(message.replace(/\s*\n\s*/g, ' ').trim()), { usage: true });
       })
       .parseAsync();
   } catch (e) {
     if (isProbeError(e)) {
       const code = e.code === ErrorCode.interrupted ? interruptedExitCode() : e.exitCode;
-      return fail(e.message + (verbose && e.cause ? `\n${String((e.cause as Error).stack ?? e.cause)}` : ''), code);
+      return fail(e.flagMessage + (verbose && e.cause ? `\n${String((e.cause as Error).stack ?? e.cause)}` : ''), code);
     }
     if ((e as { usage?: boolean }).usage) return fail(`${(e as Error).message} (see probe --help)`, 2);
     fail(verbose ? String((e as Error).stack ?? e) : `${(e as Error).message ?? e} (internal error; rerun with --verbose for the stack)`, 1);

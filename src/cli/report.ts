@@ -22,7 +22,7 @@ interface ReportArgs {
 export function builder(y: Argv) {
   return y
     .positional('traces', { type: 'string', array: true, demandOption: true, describe: '.arrow traces, or folders of them (a sweep)' })
-    .option('out', { type: 'string', describe: 'output folder [default: <folder>/report for one folder, else report/]' })
+    .option('out', { type: 'string', describe: 'output folder [default: report/ beside the input: in its folder, or in the deepest folder holding all inputs]' })
     .option('force', { type: 'boolean', default: false, describe: 'replace an index.html probe did not write (its own earlier report is replaced anyway)' })
     .option('open', { type: 'boolean', default: false, describe: 'open index.html in the default browser' })
     .option('images', { type: 'boolean', default: true, describe: 'also write each chart as .svg and .png (--no-images to skip)' })

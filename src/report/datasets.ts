@@ -48,7 +48,11 @@ export const familyOf = (run: string): string => run.replace(/_s\d+$/, '');
 /** 4 significant digits: enough to draw, and it keeps the page small. */
 const r4 = (v: number | null): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toPrecision(4)));
 
-export function buildDatasets(digests: readonly RunDigest[], hyps: readonly HypothesisResult[], diagnoses: ReadonlyMap<string, Diagnosis> = new Map()): Datasets {
+/**
+ * The page's tables. `training`: paths of runs still training (probe watch): the page opens on
+ * one of them, the run its reader is watching, not on a finished one.
+ */
+export function buildDatasets(digests: readonly RunDigest[], hyps: readonly HypothesisResult[], diagnoses: ReadonlyMap<string, Diagnosis> = new Map(), training: ReadonlySet<string> = new Set()): Datasets {
   const aggregated = digests.length > PER_RUN_LIMIT;
   const several = new Set(digests.map((d) => d.variant)).size > 1;
   const pickOf = (d: RunDigest) => (aggregated ? (several ? `${d.combo} (${d.variant})` : d.combo) : d.run);
@@ -117,9 +121,9 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
     hypothesis: h.id, variant: h.variant, claim: `${h.id}·${c.id} ${c.text}${multi ? ` (${h.variant})` : ''}`, estimate: r4(c.interval!.estimate), lo: r4(c.interval!.lo), hi: r4(c.interval!.hi),
     threshold: c.threshold, holds: c.holds === null ? 'undecided' : c.holds ? 'as predicted' : 'against',
   })));
-  // default selection: a target-group run if there is one
+  // default selection: a run training now, else a target-group run if there is one
   const all = [...new Set(digests.map(pickOf))];
-  const target = digests.find((d) => d.study && groupOf(d.acts) === 'target');
-  const picks = target ? [pickOf(target), ...all.filter((p) => p !== pickOf(target))] : all;
+  const first = digests.find((d) => training.has(d.path)) ?? digests.find((d) => d.study && groupOf(d.acts) === 'target');
+  const picks = first ? [pickOf(first), ...all.filter((p) => p !== pickOf(first))] : all;
   return { series, quantiles, units, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
 }

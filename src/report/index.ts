@@ -12,7 +12,7 @@
  *   assemble  index.html (html.ts), each spec as .vl.json, .svg and .png (render.ts), verdicts.json
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir, isDirectory, writeAtomic } from '../fs-util.js';
@@ -21,7 +21,7 @@ import { readTrace } from '../trace/reader.js';
 import { lockHolder } from '../trace/run-lock.js';
 import { RunStatus } from '../trace/schema.js';
 import { probeVersion } from '../versions.js';
-import { collectTraces, isIndexName } from '../read/folder.js';
+import { collectTraces } from '../read/folder.js';
 
 export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from '../read/digest.js';
@@ -73,13 +73,19 @@ export interface ReportResult {
   readonly htmlBytes: number;
 }
 
+/**
+ * Where a report goes when no --out is given: beside its input. One folder (or a sweep index):
+ * `<folder>/report`; several inputs: `report/` in the deepest folder holding them all (files count
+ * by their folder) — or, when that is the file system's root, in the first input's folder.
+ */
 export function defaultReportDir(inputs: readonly string[]): string {
-  if (inputs.length === 1) {
-    if (isDirectory(inputs[0])) return join(inputs[0], 'report');
-    // a sweep's index stands for its folder
-    if (isIndexName(basename(inputs[0]))) return join(dirname(inputs[0]), 'report');
-  }
-  return 'report';
+  const folders = inputs.map((i) => (isDirectory(i) ? resolve(i) : dirname(resolve(i))));
+  if (folders.length === 0) return 'report';
+  const parts = folders.map((f) => f.split(sep));
+  let n = 0;
+  while (parts.every((p) => n < p.length && p[n] === parts[0][n])) n++;
+  const common = parts[0].slice(0, n).join(sep) || sep;
+  return join(common === parse(common).root ? folders[0] : common, 'report');
 }
 
 function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
@@ -192,7 +198,7 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
   const interventions = pairInterventions(study);
   const diagnoses = new Map(digests.map((d) => [d.path, diagnose(d)]));
   const attribution = attributionByGroup(counted);
-  const datasets = buildDatasets(digests, hypotheses, diagnoses);
+  const datasets = buildDatasets(digests, hypotheses, diagnoses, pending);
   const probes = new Set(digests.flatMap((d) => d.probes));
   const { panels, skipped } = buildPanels(datasets, {
     probes,
