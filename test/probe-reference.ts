@@ -1,6 +1,12 @@
-/** Plain-loop reference values of every built-in probe, from host copies of the step's tensors. */
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
-import type { ProbeSettings } from '../src/probes/probe.js';
+/**
+ * Plain-loop reference values of every built-in probe, from host copies of the step's tensors.
+ * {@link REFERENCES} maps each probe id to its reference: a probe added to `ProbeId` without one
+ * does not compile, and test/probes.test.ts checks every probe of the registry against it.
+ */
+import { canDie, canSaturate, SELU_ALPHA, SELU_SCALE, specOf, type Activation } from '../src/activations/index.js';
+import type { ProbeId } from '../src/probes/ids.js';
+import type { LayerInfo, ProbeSettings } from '../src/probes/probe.js';
+import { QUANTILES } from '../src/trace/metrics.js';
 
 const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]; return s / xs.length; };
 const norm = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i] * xs[i]; return Math.sqrt(s); };
@@ -76,3 +82,58 @@ export function refDistribution(z: ArrayLike<number>, a: ArrayLike<number>, perc
   }
   return out;
 }
+
+/** Host copies of what one probed step showed a layer: z, a and dL/dz are `[units][batch]`. */
+export interface SeenLayer {
+  readonly z: Float32Array;
+  readonly a: Float32Array;
+  readonly dz: Float32Array;
+  readonly dW: Float32Array;
+  readonly db: Float32Array;
+  readonly w: Float32Array;
+  /** the optimizer's velocity, so ΔW = lr · v */
+  readonly v: Float32Array;
+}
+
+/** What one probed step showed the whole network. */
+export interface SeenStep {
+  readonly loss: number;
+  /** `[classes][batch]` */
+  readonly output: Float32Array;
+  readonly labels: Int32Array;
+  readonly classes: number;
+  readonly batch: number;
+  readonly lr: number;
+  readonly settings: ProbeSettings;
+}
+
+/**
+ * A probe's reference and how close its values must come (|got − want| ≤ atol + rtol·|want|):
+ * `network` for a network probe, `layer` for a layer probe ([] where the probe records nothing).
+ */
+export interface Reference {
+  readonly rtol: number;
+  readonly atol: number;
+  readonly network?: (step: SeenStep) => number[];
+  readonly layer?: (layer: LayerInfo, seen: SeenLayer, step: SeenStep) => number[];
+}
+
+/** The references here know the four activations of probe's MLP; another one must get its own. */
+function known(act: string): Activation {
+  if (!['relu', 'sigmoid', 'tanh', 'selu'].includes(act)) throw new Error(`no plain-loop reference for activation '${act}'`);
+  return act as Activation;
+}
+const dies = (act: string) => canDie(specOf(known(act))!);
+
+export const REFERENCES: { readonly [K in ProbeId]: Reference } = {
+  loss: { rtol: 1e-6, atol: 1e-7, network: (s) => refLossProbe(s.loss, s.output, s.labels, s.classes, s.batch) },
+  saturation: {
+    rtol: 1e-5, atol: 1e-7,
+    layer: (l, x, s) => (canSaturate(specOf(known(l.activation))!) ? refSaturation(l.activation, x.z, x.a, s.settings) : []),
+  },
+  'dead-relu': { rtol: 1e-6, atol: 1e-7, layer: (l, x, s) => (dies(l.activation) ? refDeadRelu(x.z, l.fanOut, s.batch, l.fanOut <= s.settings.perUnitMax) : []) },
+  gradients: { rtol: 1e-4, atol: 1e-12, layer: (_l, x, s) => refGradients(x.dW, x.db, x.dz, x.w, x.v, s.lr) },
+  // per unit, the share of samples with z > 0, for any width (the tail of refDeadRelu's per-unit figures)
+  'unit-activity': { rtol: 1e-6, atol: 1e-7, layer: (l, x, s) => (dies(l.activation) ? refDeadRelu(x.z, l.fanOut, s.batch, true).slice(3) : []) },
+  distribution: { rtol: 1e-6, atol: 1e-7, layer: (_l, x) => refDistribution(x.z, x.a, QUANTILES) },
+};

@@ -4,14 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../src/activations/index.js';
 import { ProbeHost } from '../src/probes/host.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
-import { PROBE_IDS } from '../src/probes/ids.js';
+import { PROBE_IDS, type ProbeId } from '../src/probes/ids.js';
 import { PROBES } from '../src/probes/registry.js';
 import { deadRelu } from '../src/probes/dead-relu.js';
 import { saturation } from '../src/probes/saturation.js';
 import { Mlp } from '../src/train/engine.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
-import { refDeadRelu, refDistribution, refGradients, refLossProbe, refSaturation } from './probe-reference.js';
+import { REFERENCES, refDeadRelu, refDistribution, refSaturation, type Reference, type SeenLayer, type SeenStep } from './probe-reference.js';
 import { distribution, QUANTILES } from '../src/probes/distribution.js';
 import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend, valuesOf, type Mode } from './helpers.js';
 
@@ -54,23 +54,20 @@ function probedStep(acts: Activation[], params: LayerParams[], B = 12, seed = 4)
   return { host, seen, net: net!, got, layers, B };
 }
 
+/** Every probe of the registry against its plain-loop reference (REFERENCES), on every layer. */
 function checkAll(acts: Activation[], params: LayerParams[], label: string) {
   const { seen, net, got, layers, B } = probedStep(acts, params);
-  assert.ok(closeness(got(0, 'loss'), refLossProbe(net.loss, net.output, net.labels, 10, B), 1e-6, 1e-7) <= 1, `${label} loss probe`);
-  for (const L of layers) {
-    const s = seen[L.layer];
-    if (L.activation === 'relu') {
-      assert.deepEqual(got(L.layer, 'saturation'), [], `${label}: no saturation rows for relu`);
-      assert.ok(closeness(got(L.layer, 'dead-relu'), refDeadRelu(s.z, L.fanOut, B, L.fanOut <= S.perUnitMax), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} dead-relu`);
-      // unit-activity: per unit, the share of samples with z > 0, for any width (the tail of refDeadRelu's per-unit figures)
-      assert.ok(closeness(got(L.layer, 'unit-activity'), refDeadRelu(s.z, L.fanOut, B, true).slice(3), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} unit-activity`);
-    } else {
-      assert.deepEqual(got(L.layer, 'dead-relu'), [], `${label}: no dead-relu rows for ${L.activation}`);
-      assert.deepEqual(got(L.layer, 'unit-activity'), [], `${label}: no unit-activity rows for ${L.activation}`);
-      assert.ok(closeness(got(L.layer, 'saturation'), refSaturation(L.activation, s.z, s.a, S), 1e-5, 1e-7) <= 1, `${label} layer ${L.layer} saturation`);
-    }
-    assert.ok(closeness(got(L.layer, 'gradients'), refGradients(s.dW, s.db, s.dz, s.w, s.v, 0.01), 1e-4, 1e-12) <= 1, `${label} layer ${L.layer} gradients`);
-    assert.ok(closeness(got(L.layer, 'distribution'), refDistribution(s.z, s.a, QUANTILES), 1e-6, 1e-7) <= 1, `${label} layer ${L.layer} distribution`);
+  const step: SeenStep = { ...net, classes: 10, batch: B, lr: 0.01, settings: S };
+  for (const probe of PROBES) {
+    const ref = REFERENCES[probe.id as ProbeId] as Reference | undefined;
+    assert.ok(ref, `probe '${probe.id}' has no plain-loop reference in test/probe-reference.ts`);
+    const check = (layer: number, want: number[]) => {
+      const have = got(layer, probe.id);
+      assert.equal(have.length, want.length, `${label} layer ${layer} ${probe.id}: ${have.length} values, the reference has ${want.length}`);
+      assert.ok(closeness(have, want, ref.rtol, ref.atol) <= 1, `${label} layer ${layer} ${probe.id}`);
+    };
+    if (probe.scope === 'network') check(0, ref.network!(step));
+    else for (const L of layers) check(L.layer, ref.layer!(L, seen[L.layer] as unknown as SeenLayer, step));
   }
 }
 
