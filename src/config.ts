@@ -9,7 +9,7 @@ import { ProbeError, ErrorCode } from './errors.js';
 import { msg, opt } from './messages.js';
 import { checkOptions, optionKeys } from './options.js';
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';
-import { isProbeId, PROBE_IDS } from './probes/ids.js';
+import { isProbeId, PROBE_IDS, type ProbeId } from './probes/ids.js';
 import { isBackendChoice, BackendChoice, isEngineKind, EngineKind } from './train/choices.js';
 import { isDatasetName, type DatasetName } from './train/data.js';
 
@@ -30,7 +30,12 @@ export interface RunConfig {
   readonly bn: BatchNormMode;
   readonly backend: BackendChoice;
   readonly engine: EngineKind;
-  readonly probes: readonly string[];
+  /**
+   * `all` (the default: every built-in probe of the version that runs it, so adding a probe to
+   * probe does not change a default run's config hash), or the probes asked for, each once, in
+   * the registry's order
+   */
+  readonly probes: 'all' | readonly ProbeId[];
   /** probes without a schedule of their own run on steps 0, every, 2·every, … ({@link DEFAULT_EVERY}) */
   readonly every: number;
   readonly thresholds: ProbeSettings;
@@ -139,9 +144,7 @@ export function resolveConfig(input: RunInput, where = 'resolveConfig'): RunConf
   if (!(Object.values(BatchNormMode) as string[]).includes(bn)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('bn'), bn, Object.values(BatchNormMode)));
   const engine = input.engine ?? 'fast';
   if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('engine'), engine, Object.values(EngineKind)));
-  const probeList = input.probes === undefined || input.probes === 'all' ? [...PROBE_IDS]
-    : typeof input.probes === 'string' ? input.probes.split(',').map((s) => s.trim()).filter(Boolean) : [...input.probes];
-  for (const id of probeList) if (!isProbeId(id)) throw new ProbeError(ErrorCode.config, msg.unknownProbe(id, PROBE_IDS));
+  const probeList = probesOf(input.probes);
   const limit = (flag: string, raw: Raw<number> | null | undefined) => (raw == null ? null : parseInteger(flag, raw, 0, 1));
   const sigmoidLow = fraction(opt('sigmoidLow'), input.sigmoidLow, DEFAULT_PROBE_SETTINGS.sigmoidLow);
   const sigmoidHigh = fraction(opt('sigmoidHigh'), input.sigmoidHigh, DEFAULT_PROBE_SETTINGS.sigmoidHigh);
@@ -179,6 +182,19 @@ export function resolveConfig(input: RunInput, where = 'resolveConfig'): RunConf
       distributionEvery: parseInteger(opt('distributionEvery'), input.distributionEvery, DEFAULT_PROBE_SETTINGS.distributionEvery, 1),
     },
   };
+}
+
+/** `all`, or the probes asked for, each once and in the registry's order (`loss,loss` = `loss`; `gradients,loss` = `loss,gradients`). */
+function probesOf(raw: Raw<readonly string[]> | undefined): 'all' | ProbeId[] {
+  if (raw === undefined || raw === 'all') return 'all';
+  const ids = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [...raw];
+  for (const id of ids) if (!isProbeId(id)) throw new ProbeError(ErrorCode.config, msg.unknownProbe(id, PROBE_IDS));
+  return PROBE_IDS.filter((id) => ids.includes(id));
+}
+
+/** The probe ids a run's `probes` setting stands for. */
+export function probeIds(probes: 'all' | readonly string[]): readonly string[] {
+  return probes === 'all' ? PROBE_IDS : probes;
 }
 
 /** The run's file stem, e.g. `relu-sigmoid-relu_s1` (`…_bn-last_s1` with batch norm, `…_fashion-mnist` on other data). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configHash, DEFAULT_EVERY, resolveConfig, runName } from '../src/config.js';
+import { PROBE_IDS } from '../src/probes/ids.js';
 import { initParams } from '../src/train/model.js';
 
 test("defaults are the study's settings", () => {
@@ -8,7 +9,7 @@ test("defaults are the study's settings", () => {
   assert.deepEqual([c.hidden, c.lr, c.momentum, c.batch, c.epochs, c.seed, c.every], [[500, 256], 0.01, 0.5, 32, 10, 1, DEFAULT_EVERY]);
   assert.equal(DEFAULT_EVERY, 10, 'per-step probes every 10th step unless --every says otherwise');
   assert.deepEqual(c.activations, ['relu', 'sigmoid', 'relu']);
-  assert.deepEqual(c.probes, ['loss', 'saturation', 'dead-relu', 'gradients', 'unit-activity', 'distribution']);
+  assert.equal(c.probes, 'all');
   assert.equal(runName(c), 'relu-sigmoid-relu_s1');
 });
 
@@ -50,6 +51,19 @@ test('config hash changes with anything that changes the numbers, not with the r
   assert.equal(configHash(a), configHash(resolveConfig({ combo: 'relu-sigmoid-relu', backend: 'cpu' })));
   assert.notEqual(configHash(a), configHash(resolveConfig({ combo: 'relu-sigmoid-relu', lr: 0.02 })));
   assert.notEqual(configHash(a), configHash(resolveConfig({ combo: 'relu-sigmoid-relu', seed: 2 })));
+});
+
+test('the probes setting: `all` by default, so adding a probe to probe keeps default runs\' hash; a list is deduplicated and ordered', () => {
+  const base = resolveConfig({ combo: 'relu-relu-relu' });
+  assert.equal(base.probes, 'all');
+  // no probe id in what is hashed: a new probe in the registry cannot change this hash
+  for (const id of PROBE_IDS) assert.ok(!JSON.stringify(base).includes(`"${id}"`), id);
+  const h = (probes: string) => configHash(resolveConfig({ combo: 'relu-relu-relu', probes }));
+  assert.equal(h('all'), configHash(base));
+  assert.equal(h('loss,loss'), h('loss'));
+  assert.equal(h('gradients, loss'), h('loss,gradients'));
+  assert.deepEqual(resolveConfig({ combo: 'relu-relu-relu', probes: 'gradients,loss,gradients' }).probes, ['loss', 'gradients']);
+  assert.notEqual(h('loss'), h('loss,gradients'));
 });
 
 test("initialization is PyTorch's: uniform in ±1/sqrt(fan_in), for weights and biases", () => {

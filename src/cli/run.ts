@@ -1,7 +1,7 @@
 import chalk, { chalkStderr } from 'chalk';
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, readTrace, runExperiment, type RunResult } from '../api.js';
+import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, probeIds, readTrace, runExperiment, type RunResult } from '../api.js';
 import { endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
@@ -122,7 +122,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
           const variant = [config.dataset !== 'mnist' ? config.dataset : '', config.bn !== 'none' ? `batch norm: ${config.bn}` : ''].filter(Boolean).join(' · ');
           out.err.write(`${chalkStderr.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
-          out.err.write(`backend ${chalkStderr.green(backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${config.probes.join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
+          out.err.write(`backend ${chalkStderr.green(backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${probeIds(config.probes).join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
           out.err.write(`trace ${chalkStderr.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
           if (besides) out.err.write(`${chalkStderr.dim(`(${besides} holds this combination and seed with other settings: it stays, and this run is named by its settings' hash; --force would replace it instead)`)}\n`);
         },

@@ -9,6 +9,7 @@
  * models (`source` 'attach' or 'model-file'), of older probes, or edited by hand keep `run` null
  * and still give the common figures below.
  */
+import { PROBE_IDS } from '../probes/ids.js';
 import { configHash, type RunConfig } from '../config.js';
 
 export type ConfigSource = 'probe' | 'model-file' | 'attach' | 'unknown';
@@ -37,7 +38,7 @@ const RUN_FIELDS: Readonly<Record<keyof RunConfig, readonly string[]>> = {
   combo: ['string'], activations: ['array'], hidden: ['array'], lr: ['number'], momentum: ['number'],
   batch: ['number'], epochs: ['number'], seed: ['number'], trainLimit: ['number', 'null'],
   testLimit: ['number', 'null'], dataDir: ['string', 'null'], dataset: ['string'], bn: ['string'],
-  backend: ['string'], engine: ['string'], probes: ['array'], every: ['number'], thresholds: ['object'],
+  backend: ['string'], engine: ['string'], probes: ['array', 'string'], every: ['number'], thresholds: ['object'],
 };
 
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -65,7 +66,8 @@ export function readStoredConfig(json: unknown): StoredConfig {
     batch: num(raw.batch),
     dataset: typeof raw.dataset === 'string' ? raw.dataset : 'mnist',
     bn: typeof raw.bn === 'string' ? raw.bn : 'none',
-    probes: Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
+    // `all`: every probe of the version that wrote it (traces before 2026-12-07 list them)
+    probes: raw.probes === 'all' ? [...PROBE_IDS] : Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
     run,
     raw,
   };
