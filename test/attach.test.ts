@@ -426,3 +426,20 @@ test('an attached run whose loss or weights stop being finite ends diverged, and
     model.dispose();
   }
 });
+
+test("attaching with a probe named twice records it once (probes: ['gradients', 'loss', 'gradients'])", async () => {
+  const model = tf.sequential({ name: 'twice_named' });
+  model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu' }));
+  model.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+  model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+  const session = attachProbes(model, { out: tmp(), probes: ['gradients', 'loss', 'gradients'] });
+  const x = tf.tensor2d(seeded(8 * 5, 8, 1), [8, 5]);
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: 8 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  await model.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0, callbacks: [session.callback] });
+  session.close();
+  const t = readTrace(session.path);
+  assert.deepEqual(metricRows(t, 'loss', 'loss', 0).step, [0, 1]);
+  assert.deepEqual(metricRows(t, 'gradients', 'w_grad_norm', 1).step, [0, 1]);
+  tf.dispose([x, y]);
+  model.dispose();
+});

@@ -9,16 +9,14 @@ import type { Probe } from './probe.js';
 import { saturation } from './saturation.js';
 import { unitActivity } from './unit-activity.js';
 
-/** Every built-in probe; adding one is a file and a line here. */
+/** Every built-in probe, in the order of `ProbeId` (ids.ts; a test checks). */
 export const PROBES: readonly Probe[] = [loss, saturation, deadRelu, gradients, unitActivity, distribution];
 
 export { PROBE_IDS } from './ids.js';
 
+/** The probes of `ids` (or all), each once and in the registry's order, whatever order or repeats were given. */
 export function resolveProbes(ids: readonly string[] | 'all'): Probe[] {
   if (ids === 'all') return [...PROBES];
-  return ids.map((id) => {
-    const p = PROBES.find((q) => q.id === id);
-    if (!p) throw new ProbeError(ErrorCode.config, msg.unknownProbe(id, PROBE_IDS));
-    return p;
-  });
+  for (const id of ids) if (!PROBES.some((q) => q.id === id)) throw new ProbeError(ErrorCode.config, msg.unknownProbe(id, PROBE_IDS));
+  return PROBES.filter((p) => ids.includes(p.id));
 }
