@@ -1,10 +1,10 @@
 /**
- * The diagnosis accumulator's memory-order loops against the input-by-input loops they replaced,
- * kept here verbatim as the reference: random chunks with every kind of layer, NaN entries,
- * inputs whose units are all inactive or all saturated, and several ways to cut the test set into
- * chunks. Every count-derived row must be identical; `mean_deriv` is a float64 sum taken in
- * another order (and as the spec's mean times the entries), so it may differ by rounding: 1e-12
- * relative.
+ * The diagnosis accumulator (chunked, memory-order, branch-free loops, then finish()) against each
+ * row computed from its definition over the whole set, input by input: random chunks with every
+ * kind of layer, NaN entries, inputs whose units are all inactive or all saturated, and several
+ * ways to cut the test set into chunks. Every count-derived row must be identical; `mean_deriv`
+ * is a float64 sum taken in another order (and as the spec's mean times the entries), so it may
+ * differ by rounding: 1e-12 relative.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,135 +12,82 @@ import { canDie, canSaturate, specOf, type ActivationSpec, type SatThresholds } 
 import { DiagnosisAccumulator, type DiagnosisResult, type EvalChunk } from '../src/study/diagnosis.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { rng } from '../src/train/rng.js';
-import { CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../src/study/study.js';
+import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../src/study/study.js';
 
-// ---- the reference: DiagnosisAccumulator as it was before the loops were reordered ----
+// ---- the reference: every row from its definition (src/study/study.ts), over the whole set ----
 interface Band { readonly lo: number; readonly hi: number }
-function band(spec: ActivationSpec, t: SatThresholds): Band {
-  if (!canSaturate(spec)) return { lo: -Infinity, hi: Infinity };
+/** The outputs counted as saturated under thresholds `t`, or null for an activation that cannot saturate. */
+function band(spec: ActivationSpec, t: SatThresholds): Band | null {
+  if (!canSaturate(spec)) return null;
   return { lo: spec.saturation.low(t), hi: spec.saturation.high ? spec.saturation.high(t) : Infinity };
 }
 const outside = (v: number, b: Band) => v < b.lo || v > b.hi;
-interface LayerRule { readonly spec: ActivationSpec; readonly deadAt: number | null; readonly sat: { readonly run: Band; readonly strict: Band; readonly loose: Band } | null }
-function ruleOf(act: string, t: SatThresholds): LayerRule {
-  const spec = specOf(act)!;
-  return {
-    spec,
-    deadAt: canDie(spec) ? spec.death.zAtMost : null,
-    sat: canSaturate(spec) ? { run: band(spec, t), strict: band(spec, SAT_STRICT), loose: band(spec, SAT_LOOSE) } : null,
+const count = (n: number, pred: (i: number) => boolean) => { let c = 0; for (let i = 0; i < n; i++) if (pred(i)) c++; return c; };
+type Evaluation = ReturnType<typeof evaluation>;
+
+/**
+ * The diagnosis of one evaluation as its definitions state it, input by input, with no running
+ * sums: the accumulator's chunked, memory-order loops and its finish() must agree with it.
+ */
+function fromDefinitions(ev: Evaluation, acts: readonly string[], widths: readonly number[], t: SatThresholds, gradRef: readonly number[] | null): DiagnosisResult {
+  const N = ev.labels.length, L = acts.length;
+  const specs = acts.map((a) => specOf(a)!);
+  const at = (l: number, kind: 'z' | 'a', u: number, x: number) => ev.layers[l][kind][u * N + x];
+  const rows: { layer: number; metric: string; value: number }[] = [];
+  const put = (layer: number, metric: string, value: number) => rows.push({ layer, metric, value });
+  // mean of the per-input gradient norms, summed in input order
+  const gradMeans = ev.layers.map((Ly) => { let s = 0; for (let x = 0; x < N; x++) s += Ly.gradNorm[x]; return s / N; });
+  const ref = gradRef ?? gradMeans;
+  const off = (l: number, u: number, x: number) => at(l, 'z', u, x) <= (specs[l] as { death: { zAtMost: number } }).death.zAtMost;
+  const satCount = (l: number, x: number, b: Band) => count(widths[l], (u) => outside(at(l, 'a', u, x), b));
+  specs.forEach((spec, l) => {
+    const U = widths[l], pairs = N * U;
+    if (canDie(spec)) {
+      let inactive = 0;
+      for (let x = 0; x < N; x++) inactive += count(U, (u) => off(l, u, x));
+      put(l + 1, Diag.inactivePairs, inactive / pairs);
+      put(l + 1, Diag.deadInputs, count(N, (x) => count(U, (u) => off(l, u, x)) === U) / N);
+      put(l + 1, Diag.majorityInactive, count(N, (x) => count(U, (u) => off(l, u, x)) > MOST * U) / N);
+      if (l === L - 1) put(l + 1, Diag.trueInactive, count(N, (x) => off(l, ev.labels[x], x)) / N);
+    } else if (canSaturate(spec)) {
+      const run = band(spec, t)!, strict = band(spec, SAT_STRICT)!, loose = band(spec, SAT_LOOSE)!;
+      const pairsOutside = (b: Band) => { let c = 0; for (let x = 0; x < N; x++) c += satCount(l, x, b); return c; };
+      put(l + 1, Diag.satPairs, pairsOutside(run) / pairs);
+      put(l + 1, Diag.satPairsStrict, pairsOutside(strict) / pairs);
+      put(l + 1, Diag.satPairsLoose, pairsOutside(loose) / pairs);
+      put(l + 1, Diag.satInputs, count(N, (x) => satCount(l, x, run) > MOST * U) / N);
+      let deriv = 0;
+      for (let x = 0; x < N; x++) for (let u = 0; u < U; u++) deriv += spec.df(at(l, 'z', u, x), at(l, 'a', u, x));
+      put(l + 1, Diag.meanDeriv, deriv / pairs);
+    }
+    put(l + 1, Diag.gradNorm, gradMeans[l]);
+    put(l + 1, Diag.gradRatio, ref[l] > 0 ? gradMeans[l] / ref[l] : NaN);
+  });
+  // each input: misclassified (first arg-max of the output), and which causes apply to it
+  const out = L - 1, classes = widths[out], prev = L - 2;
+  const wrong = (x: number) => {
+    let best = -Infinity, arg = 0;
+    for (let k = 0; k < classes; k++) if (at(out, 'a', k, x) > best) { best = at(out, 'a', k, x); arg = k; }
+    return arg !== ev.labels[x];
   };
-}
-interface LayerSums { inactive: number; deadInputs: number; majority: number; sat: number; strict: number; loose: number; satInputs: number; deriv: number; grad: number }
-
-class ReferenceAccumulator {
-  private n = 0;
-  private readonly sums: LayerSums[];
-  private trueInactive = 0;
-  private readonly flags: number[] = [];
-  private readonly prevGrad: number[] = [];
-  private readonly rules: readonly LayerRule[];
-
-  constructor(readonly acts: readonly string[], readonly widths: readonly number[], readonly settings: SatThresholds) {
-    this.rules = acts.map((a) => ruleOf(a, settings));
-    this.sums = acts.map(() => ({ inactive: 0, deadInputs: 0, majority: 0, sat: 0, strict: 0, loose: 0, satInputs: 0, deriv: 0, grad: 0 }));
+  const prevBand = prev >= 0 ? band(specs[prev], t) : null;
+  const causes: Record<Cause, (x: number) => boolean> = {
+    [Cause.trueUnitOff]: (x) => canDie(specs[out]) && off(out, ev.labels[x], x),
+    [Cause.prevSaturated]: (x) => prevBand !== null && satCount(prev, x, prevBand) > MOST * widths[prev],
+    [Cause.gradVanished]: (x) => prev >= 0 && ev.layers[prev].gradNorm[x] < GRAD_VANISHED * ref[prev],
+  };
+  const errors = count(N, wrong);
+  put(0, Diag.errors, errors / N);
+  for (const c of CAUSES) {
+    const na = !CAUSE_INFO[c].applies(acts);
+    put(0, inputShare(c), na ? NaN : count(N, causes[c]) / N);
+    put(0, errorShare(c), na || !errors ? NaN : count(N, (x) => wrong(x) && causes[c](x)) / errors);
   }
-
-  add(c: EvalChunk): void {
-    const L = this.acts.length, n = c.n;
-    const out = c.layers[L - 1], outDead = this.rules[L - 1].deadAt, classes = this.widths[L - 1];
-    for (let l = 0; l < L; l++) {
-      const rule = this.rules[l], units = this.widths[l], { z, a, gradNorm } = c.layers[l], s = this.sums[l];
-      for (let x = 0; x < n; x++) s.grad += gradNorm[x];
-      if (rule.deadAt !== null) {
-        const at = rule.deadAt;
-        for (let x = 0; x < n; x++) {
-          let off = 0;
-          for (let u = 0; u < units; u++) if (z[u * n + x] <= at) off++;
-          s.inactive += off;
-          if (off === units) s.deadInputs++;
-          if (off > MOST * units) s.majority++;
-        }
-      } else if (rule.sat) {
-        const { run, strict, loose } = rule.sat, df = rule.spec.df;
-        for (let x = 0; x < n; x++) {
-          let sat = 0;
-          for (let u = 0; u < units; u++) {
-            const i = u * n + x, v = a[i];
-            if (outside(v, run)) sat++;
-            if (outside(v, strict)) s.strict++;
-            if (outside(v, loose)) s.loose++;
-            s.deriv += df(z[i], v);
-          }
-          s.sat += sat;
-          if (sat > MOST * units) s.satInputs++;
-        }
-      }
-    }
-    const prev = L >= 2 ? c.layers[L - 2] : null, prevSat = L >= 2 ? this.rules[L - 2].sat : null, prevUnits = L >= 2 ? this.widths[L - 2] : 0;
-    for (let x = 0; x < n; x++) {
-      const y = c.labels[x];
-      let best = -Infinity, arg = 0;
-      for (let k = 0; k < classes; k++) { const v = out.a[k * n + x]; if (v > best) { best = v; arg = k; } }
-      let f = arg !== y ? 1 : 0;
-      if (outDead !== null && out.z[y * n + x] <= outDead) { f |= 2; this.trueInactive++; }
-      if (prev && prevSat) {
-        let sat = 0;
-        for (let u = 0; u < prevUnits; u++) if (outside(prev.a[u * n + x], prevSat.run)) sat++;
-        if (sat > MOST * prevUnits) f |= 4;
-      }
-      this.flags.push(f);
-      this.prevGrad.push(prev ? prev.gradNorm[x] : NaN);
-    }
-    this.n += n;
+  for (const set of CAUSE_SETS) {
+    const exactly = (x: number) => CAUSES.every((c) => causes[c](x) === set.includes(c));
+    put(0, errorCell(set), errors ? count(N, (x) => wrong(x) && exactly(x)) / errors : NaN);
   }
-
-  finish(gradRef: readonly number[] | null): DiagnosisResult {
-    const L = this.acts.length, N = this.n;
-    const rows: { layer: number; metric: string; value: number }[] = [];
-    const put = (layer: number, metric: string, value: number) => rows.push({ layer, metric, value });
-    const gradMeans = this.sums.map((s) => s.grad / N);
-    const ref = gradRef ?? gradMeans;
-    this.sums.forEach((s, i) => {
-      const l = i + 1, rule = this.rules[i], pairs = N * this.widths[i];
-      if (rule.deadAt !== null) {
-        put(l, Diag.inactivePairs, s.inactive / pairs);
-        put(l, Diag.deadInputs, s.deadInputs / N);
-        put(l, Diag.majorityInactive, s.majority / N);
-        if (l === L) put(l, Diag.trueInactive, this.trueInactive / N);
-      } else if (rule.sat) {
-        put(l, Diag.satPairs, s.sat / pairs);
-        put(l, Diag.satPairsStrict, s.strict / pairs);
-        put(l, Diag.satPairsLoose, s.loose / pairs);
-        put(l, Diag.satInputs, s.satInputs / N);
-        put(l, Diag.meanDeriv, s.deriv / pairs);
-      }
-      put(l, Diag.gradNorm, gradMeans[i]);
-      put(l, Diag.gradRatio, ref[i] > 0 ? gradMeans[i] / ref[i] : NaN);
-    });
-    const prevRef = L >= 2 ? ref[L - 2] : NaN;
-    const inCount = new Array<number>(CAUSES.length).fill(0), errCount = new Array<number>(CAUSES.length).fill(0);
-    const cells = new Array<number>(CAUSE_SETS.length).fill(0);
-    let errors = 0;
-    for (let x = 0; x < N; x++) {
-      const f = this.flags[x];
-      const applies = [(f & 2) !== 0, (f & 4) !== 0, this.prevGrad[x] < GRAD_VANISHED * prevRef];
-      let mask = 0;
-      applies.forEach((on, k) => { if (on) { inCount[k]++; mask |= 1 << k; } });
-      if (f & 1) {
-        errors++;
-        applies.forEach((on, k) => { if (on) errCount[k]++; });
-        cells[mask]++;
-      }
-    }
-    put(0, Diag.errors, errors / N);
-    CAUSES.forEach((c, k) => {
-      const na = !CAUSE_INFO[c].applies(this.acts);
-      put(0, inputShare(c), na ? NaN : inCount[k] / N);
-      put(0, errorShare(c), na || !errors ? NaN : errCount[k] / errors);
-    });
-    CAUSE_SETS.forEach((set, m) => put(0, errorCell(set), errors ? cells[m] / errors : NaN));
-    return { rows, gradMeans };
-  }
+  return { rows, gradMeans };
 }
 
 // ---- random chunks ----
@@ -233,14 +180,12 @@ const CASES: readonly { readonly acts: readonly string[]; readonly widths: reado
 const N = 97;
 const CUTS: readonly (readonly number[])[] = [[97], [1, 7, 89], [32, 32, 32, 1], Array.from({ length: 97 }, () => 1)];
 
-test('diagnosis add: memory-order loops give the rows of the input-order loops, for every layer kind and chunking', () => {
+test('diagnosis add: the chunked memory-order accumulator gives every row as its definition states it, for every layer kind and chunking', () => {
   for (const nan of [false, true]) for (const settings of [S, EXACT]) CASES.forEach(({ acts, widths }, c) => {
     const ev = evaluation(acts, widths, N, 11 + c, nan);
-    const want = new ReferenceAccumulator(acts, widths, settings);
-    for (const ch of chunks(ev, widths, [N])) want.add(ch);
     // a reference that makes grad_vanished apply to some inputs: GRAD_VANISHED × ref = 0.5
     const ref = widths.map(() => 0.5 / GRAD_VANISHED);
-    const wantFirst = want.finish(null), wantLater = want.finish(ref);
+    const wantFirst = fromDefinitions(ev, acts, widths, settings, null), wantLater = fromDefinitions(ev, acts, widths, settings, ref);
     for (const cut of CUTS) {
       const got = new DiagnosisAccumulator(acts, widths, settings);
       for (const ch of chunks(ev, widths, cut)) got.add(ch);
@@ -255,9 +200,7 @@ test('diagnosis add: the random chunks reach every count (dead and saturated inp
   // guards the test above against data that never exercises a branch
   const seen = new Map<string, number>();
   for (const nan of [false, true]) CASES.forEach(({ acts, widths }, c) => {
-    const acc = new ReferenceAccumulator(acts, widths, S);
-    for (const ch of chunks(evaluation(acts, widths, N, 11 + c, nan), widths, [N])) acc.add(ch);
-    for (const r of acc.finish(widths.map(() => 0.5 / GRAD_VANISHED)).rows) {
+    for (const r of fromDefinitions(evaluation(acts, widths, N, 11 + c, nan), acts, widths, S, widths.map(() => 0.5 / GRAD_VANISHED)).rows) {
       const key = `${nan ? 'nan ' : ''}${r.layer === 0 ? '' : 'layer/'}${r.metric}`;
       if (r.value > 0 || (r.metric === Diag.meanDeriv && Number.isFinite(r.value))) seen.set(key, (seen.get(key) ?? 0) + 1);
     }

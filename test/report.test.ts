@@ -9,7 +9,10 @@ import { INDEX_FILE } from '../src/read/folder.js';
 import { writeIndex } from '../src/sweep/sweep-index.js';
 import { acquireRunLock } from '../src/trace/run-lock.js';
 import { MetaKey, traceSchema } from '../src/trace/schema.js';
-import { bootstrapDiff, bootstrapMean, bootstrapSpearman, spearman } from '../src/read/stats.js';
+import { clusteredDiff, clusteredMean, clusteredSpearman, spearman, type Clustered } from '../src/read/stats.js';
+
+/** Each run its own cluster: the two-stage bootstrap is then the plain one over runs. */
+const runs = (xs: readonly number[], ys?: readonly number[]): Clustered[] => xs.map((x, i) => ({ cluster: String(i), x, ...(ys ? { y: ys[i] } : {}) }));
 import { deathStep } from '../src/read/digest.js';
 import { groupOf } from '../src/study/hypotheses.js';
 import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
@@ -23,14 +26,14 @@ test('spearman: ±1 for monotone data, mean ranks for ties', () => {
 
 test('bootstrap intervals contain the estimate, are reproducible, and narrow with more data', () => {
   const xs = Array.from({ length: 40 }, (_, i) => (i % 5) / 4);
-  const a = bootstrapMean(xs), b = bootstrapMean(xs);
+  const a = clusteredMean(runs(xs)), b = clusteredMean(runs(xs));
   assert.deepEqual(a, b);
   assert.ok(a.lo <= a.estimate && a.estimate <= a.hi);
-  const wide = bootstrapMean(xs.slice(0, 5));
+  const wide = clusteredMean(runs(xs.slice(0, 5)));
   assert.ok(wide.hi - wide.lo > a.hi - a.lo);
-  const d = bootstrapDiff([0.9, 0.95, 1, 0.92], [0.1, 0.05, 0.2, 0.15]);
+  const d = clusteredDiff(runs([0.9, 0.95, 1, 0.92]), runs([0.1, 0.05, 0.2, 0.15]));
   assert.ok(d.lo > 0.6 && d.hi < 0.95);
-  const r = bootstrapSpearman([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]);
+  const r = clusteredSpearman(runs([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]));
   assert.deepEqual([r.estimate, r.lo, r.hi], [-1, -1, -1]);
 });
 

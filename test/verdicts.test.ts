@@ -10,7 +10,7 @@ import { REPORT_NEEDS } from '../src/report/panels.js';
 import { groupOf, prevalence, testHypothesis, type ClaimId, type HypothesisResult } from '../src/study/hypotheses.js';
 import { pairInterventions } from '../src/study/interventions.js';
 import { diagnose } from '../src/study/diagnosis-line.js';
-import { bootstrapMean, clusteredMean, clusteredSpearman } from '../src/read/stats.js';
+import { clusteredMean, clusteredSpearman } from '../src/read/stats.js';
 import { Cause, HYPOTHESES } from '../src/study/study.js';
 import { attributionByGroup } from '../src/study/attribution.js';
 import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
@@ -133,7 +133,8 @@ test('prevalence: failing runs counted per combination against the controls\' me
 
 test('two-stage bootstrap: combinations that differ widen the interval that runs alone would give', () => {
   const items = [0.1, 0.1, 0.1, 0.9, 0.9, 0.9].map((x, k) => ({ cluster: k < 3 ? 'a' : 'b', x }));
-  const two = clusteredMean(items), flat = bootstrapMean(items.map((i) => i.x));
+  // runs alone: each run its own cluster
+  const two = clusteredMean(items), flat = clusteredMean(items.map((i, k) => ({ cluster: String(k), x: i.x })));
   assert.equal(two.estimate, flat.estimate);
   assert.ok(two.lo <= 0.1 + 1e-12 && two.hi >= 0.9 - 1e-12, JSON.stringify(two));
   assert.ok(flat.lo > 0.15 && flat.hi < 0.85, JSON.stringify(flat));

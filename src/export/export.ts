@@ -25,10 +25,6 @@ import { Column, ExportColumn } from '../trace/schema.js';
 
 export const ExportFormat = { parquet: 'parquet', csv: 'csv' } as const;
 export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
-export function isExportFormat(s: unknown): s is ExportFormat {
-  return typeof s === 'string' && (Object.values(ExportFormat) as string[]).includes(s);
-}
-
 export interface ExportOptions {
   readonly format: ExportFormat;
   /** replace an existing file */

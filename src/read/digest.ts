@@ -311,12 +311,6 @@ export function diagValue(d: RunDigest, layer: number, metric: string): number |
   return v === undefined || !Number.isFinite(v) ? null : v;
 }
 
-/** The measure of a metric at the last epoch, or null if the run did not record it. */
-export function lastValue(d: RunDigest, layer: number, metric: string): number | null {
-  const v = d.lastEpoch[key(layer, metric)];
-  return v === undefined ? null : v;
-}
-
 /** `mnist`, `mnist · bn-last`, `cifar10 · bn-all`, …: runs are only compared within one variant. */
 export function variantOf(config: Pick<StoredConfig, 'dataset' | 'bn'>): string {
   return `${config.dataset}${config.bn !== 'none' ? ` · bn-${config.bn}` : ''}`;

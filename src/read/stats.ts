@@ -48,20 +48,6 @@ function resample<T>(xs: readonly T[], r: ReturnType<typeof rng>): T[] {
   return Array.from({ length: xs.length }, () => xs[r.int(xs.length)]);
 }
 
-/** Mean of `xs` with a bootstrap 95% CI (resampling the runs). */
-export function bootstrapMean(xs: readonly number[], seed = 1): Interval {
-  const r = rng(seed, 'bootstrap-mean');
-  const draws = Array.from({ length: BOOTSTRAP_RESAMPLES }, () => mean(resample(xs, r)));
-  return percentileInterval(mean(xs), draws);
-}
-
-/** mean(a) − mean(b) with a bootstrap 95% CI, each group resampled on its own. */
-export function bootstrapDiff(a: readonly number[], b: readonly number[], seed = 1): Interval {
-  const r = rng(seed, 'bootstrap-diff');
-  const draws = Array.from({ length: BOOTSTRAP_RESAMPLES }, () => mean(resample(a, r)) - mean(resample(b, r)));
-  return percentileInterval(mean(a) - mean(b), draws);
-}
-
 function ranks(xs: readonly number[]): number[] {
   const order = xs.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
   const out = new Array<number>(xs.length);
@@ -87,17 +73,6 @@ function pearson(x: readonly number[], y: readonly number[]): number {
 
 export function spearman(x: readonly number[], y: readonly number[]): number {
   return pearson(ranks(x), ranks(y));
-}
-
-/** Spearman's ρ with a bootstrap 95% CI (resampling (x, y) pairs). */
-export function bootstrapSpearman(x: readonly number[], y: readonly number[], seed = 1): Interval {
-  const r = rng(seed, 'bootstrap-spearman');
-  const idx = x.map((_, i) => i);
-  const draws = Array.from({ length: BOOTSTRAP_RESAMPLES }, () => {
-    const s = resample(idx, r);
-    return spearman(s.map((i) => x[i]), s.map((i) => y[i]));
-  });
-  return percentileInterval(spearman(x, y), draws);
 }
 
 /** One run's figures and the cluster it belongs to (its combination). */
