@@ -8,10 +8,10 @@ import { saveModelFiles } from '../src/attach/model-file.js';
 import { readTrace } from '../src/trace/reader.js';
 import { buildReport } from '../src/report/index.js';
 import { metricRows } from '../src/trace/summary.js';
-import { allModes, BIN, FIXTURES, ROOT, tmp, useBackend } from './helpers.js';
+import { allModes, FIXTURES, probeCli, ROOT, tmp, useBackend } from './helpers.js';
 
 const run = (cmd: string, args: string[]) => spawnSync(process.execPath, [cmd, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-const probe = (args: string[]) => run(BIN, args);
+const probe = (args: string[]) => probeCli(args);
 const tiny = ['--data-dir', FIXTURES, '--train-limit', '64', '--test-limit', '32', '--epochs', '1', '--quiet'];
 
 const models = tmp('probe-models-');
@@ -150,10 +150,9 @@ test("probe report on an attached model's trace: per-run charts, and the study's
 
 test("probe run --model under --backend auto times the model's own step on tfjs-node and wasm, and never picks one that cannot train it", { skip: (await allModes()).find((m) => m.name.startsWith('node'))!.skip }, () => {
   const cache = tmp();
-  const env = { ...process.env, FORCE_COLOR: '0', PROBE_CACHE: cache };
   for (const [name, wasmTrains] of [['flat', true], ['conv', false]] as const) {
     const out = tmp();
-    const r = spawnSync(process.execPath, [BIN, 'run', '--model', join(models, name, 'model.json'), ...tiny, '--backend', 'auto', '--out', out, '--json'], { cwd: ROOT, encoding: 'utf8', env });
+    const r = probeCli(['run', '--model', join(models, name, 'model.json'), ...tiny, '--backend', 'auto', '--out', out, '--json'], { env: { PROBE_CACHE: cache } });
     assert.equal(r.status, 0, r.stderr);
     const t = readTrace(JSON.parse(r.stdout).path);
     const ms = t.facts.backendCalibration?.msPerStep as Record<string, number | null> | undefined;

@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { BIN, ROOT, runCli } from './helpers.js';
+import { runCli, probeCli } from './helpers.js';
 
 process.env.FORCE_COLOR = '0';
 
 /** `probe … --help` as printed into a pipe (100 columns), without colour. */
 const help = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--help'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const r = probeCli([...args, '--help']);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 };

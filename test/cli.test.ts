@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { readTrace } from '../src/trace/reader.js';
 import { ProbeError, runExperiment, type RunInput } from '../src/api.js';
 import { MNIST_FILES } from '../src/train/data.js';
-import { BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+import { BIN, FIXTURES, ROOT, tmp, probeCli } from './helpers.js';
 
-const probe = (args: string[], cwd = ROOT) => spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+const probe = (args: string[], cwd = ROOT) => probeCli(args, { cwd });
 const quick = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet'];
 
 test('probe run trains, prints a summary, writes a complete trace that inspect describes', () => {

@@ -1,15 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadDataset, loadMnist, MNIST_FILES, CIFAR_RECORD } from '../src/train/data.js';
 import { readTrace } from '../src/trace/reader.js';
-import { BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+import { FIXTURES, ROOT, tmp, probeCli as probe } from './helpers.js';
 
 const CIFAR = join(ROOT, 'fixtures', 'cifar-tiny');
-const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 
 test('CIFAR-10 binary batches: 3072 channel-major inputs, per-channel normalization, labels checked', () => {
   const d = loadDataset({ dataset: 'cifar10', dataDir: CIFAR });

@@ -7,9 +7,8 @@ import { tableFromIPC } from 'apache-arrow';
 import { readTrace } from '../src/trace/reader.js';
 import { collectTraces, INDEX_FILE, LEGACY_INDEX_FILE } from '../src/read/folder.js';
 import { writeIndex } from '../src/sweep/sweep-index.js';
-import { BIN, FIXTURES, tmp } from './helpers.js';
+import { FIXTURES, tmp, probeCli as probe } from './helpers.js';
 
-const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet', '--epochs', '1'];
 const python = process.env.PROBE_PYTHON;
 const hasModule = (m: string) => !!python && spawnSync(python, ['-c', `import ${m}`]).status === 0;
@@ -185,7 +184,7 @@ test('README\'s "Analyse in Python" works as written, typed in order', (t) => {
   writeFileSync(join(dir, 'report', 'index.html'), '<html></html>');
   for (const line of blocks[0].code.trim().split('\n')) {
     const args = line.replace(/^npx probe /, '').split(/\s+/);
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
+    const r = probe(args, { cwd });
     assert.equal(r.status, 0, `${line}: ${r.stderr}`);
   }
   const r = spawnSync(python!, ['-c', `${blocks[1].code}

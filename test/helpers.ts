@@ -1,3 +1,4 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +113,14 @@ function nodeSkipReason(): Promise<string | undefined> {
 export async function allModes(): Promise<readonly Mode[]> {
   const skip = await nodeSkipReason();
   return [...MODES, { name: 'node (tfjs-node)', enter: () => useBackend('node'), leave: () => useBackend('wasm'), ...(skip ? { skip } : {}) }];
+}
+
+/**
+ * Runs the `probe` binary in a new process, without colour, as a user's shell would (exit codes,
+ * signals, what loading costs). `runCli` runs it in this process instead.
+ */
+export function probeCli(args: readonly string[], opts: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...opts.env } });
 }
 
 /**

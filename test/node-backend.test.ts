@@ -1,18 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { attachKernels, weightMoments } from '../src/attach/moments.js';
 import { readTrace } from '../src/trace/reader.js';
 import { registerKernels } from '../src/train/kernels/registry.js';
 import { rng } from '../src/train/rng.js';
-import { allModes, BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+import { allModes, FIXTURES, tmp, probeCli as probe } from './helpers.js';
 
 // The engine and probe reference tests run on tfjs-node through allModes(); this runs the real
 // binary on it, end to end.
 const node = (await allModes()).find((m) => m.name.startsWith('node'))!;
-const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 
 test('probe run --backend node trains on tfjs-node, records it, and the same seed gives the same probe values', { skip: node.skip }, () => {
   const a = tmp(), b = tmp();

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, FIXTURES, ROOT, runCli, tmp } from './helpers.js';
+import { FIXTURES, ROOT, runCli, tmp, probeCli } from './helpers.js';
 
 process.env.FORCE_COLOR = '0';
 
@@ -40,7 +39,7 @@ test("README's Use section, typed in order, just works: run, report, run other s
     const positional = cmd === 'run' && rest[0] && !rest[0].startsWith('-') ? [rest.shift()!] : [];
     const full = [cmd, ...positional, ...(SHRINK[cmd] ?? []), ...rest].filter((a) => a !== undefined);
     const r = full.includes('--help')
-      ? spawnSync(process.execPath, [BIN, ...full], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } })
+      ? probeCli(full, { cwd })
       : await runCli(full);
     assert.equal(r.status, 0, `probe ${args.join(' ')} → exit ${r.status}\n${r.stderr}`);
   }

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { Table, tableToIPC } from 'apache-arrow';
 import { buildReport } from '../src/report/index.js';
 import { INDEX_FILE } from '../src/read/folder.js';
@@ -16,7 +15,7 @@ const runs = (xs: readonly number[], ys?: readonly number[]): Clustered[] => xs.
 import { deathStep } from '../src/read/digest.js';
 import { groupOf } from '../src/study/hypotheses.js';
 import { writeSyntheticTrace, type SyntheticRun } from './synthetic.js';
-import { BIN, tmp } from './helpers.js';
+import { tmp, probeCli as probe } from './helpers.js';
 
 test('spearman: ±1 for monotone data, mean ranks for ties', () => {
   assert.equal(spearman([1, 2, 3, 4], [10, 20, 30, 1000]), 1);
@@ -102,7 +101,6 @@ test("a claim whose statistic is undefined says why (a measure that never varies
   assert.match(html, /undecided \(ρ is undefined: the measure is 0.000 in all 8 runs\)/);
 });
 
-const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 
 test('the terminal summary: claims with nothing to show are left to the reason, and with no claim at all it says what a verdict needs', () => {
   const one = tmp();
@@ -127,7 +125,7 @@ test("a sweep's index stands for its folder: report writes beside it; inspect sa
   for (const seed of [1, 2]) writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.2, deadRows: 0.9, sat: 0.2 });
   writeIndex(dir);
   const elsewhere = tmp();
-  const r = spawnSync(process.execPath, [BIN, 'report', join(dir, INDEX_FILE), '--no-images'], { cwd: elsewhere, encoding: 'utf8' });
+  const r = probe(['report', join(dir, INDEX_FILE), '--no-images'], { cwd: elsewhere });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(existsSync(join(dir, 'report', 'index.html')), 'the report is in the sweep folder');
   assert.deepEqual(readdirSync(elsewhere), [], 'nothing written where the command ran');

@@ -17,7 +17,7 @@ import { ACTIVATIONS } from '../src/activations/index.js';
 import { runName } from '../src/config.js';
 import { expandCombos, grid, parseShard, shardOf } from '../src/sweep/grid.js';
 import { readTraceMeta } from '../src/trace/reader.js';
-import { BIN, ROOT, tmp } from './helpers.js';
+import { ROOT, tmp, probeCli } from './helpers.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'slurm-local.sh');
 const SHARDS = 4;
@@ -50,8 +50,8 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel and a kil
   // emitted from the fixtures folder with a relative --data-dir: the job must cd there and must
   // not rely on `npx probe`, which outside the project fetches another npm package
   const out = join(dir, 'runs of the sweep');
-  const emit = spawnSync(process.execPath, [BIN, 'sweep', '--emit', 'slurm', '--shards', String(SHARDS), '--combos', '*-sigmoid-relu', '--seeds', '1-2',
-    '--epochs', '20', '--data-dir', 'mnist-tiny', '--backend', 'wasm', '--out', out], { encoding: 'utf8', cwd: join(ROOT, 'fixtures') });
+  const emit = probeCli(['sweep', '--emit', 'slurm', '--shards', String(SHARDS), '--combos', '*-sigmoid-relu', '--seeds', '1-2',
+    '--epochs', '20', '--data-dir', 'mnist-tiny', '--backend', 'wasm', '--out', out], { cwd: join(ROOT, 'fixtures') });
   assert.equal(emit.status, 0, emit.stderr);
   assert.equal(emit.stderr, '', 'one engine given: no note');
   assert.ok(existsSync(out), 'the emitter creates --out, where Slurm opens the task logs');
@@ -126,7 +126,7 @@ test('a Slurm job array runs the grid once; resubmitted after a cancel and a kil
   }
 
   // every run of the grid complete, exactly once: by the report, the traces and the sweep index
-  const report = spawnSync(process.execPath, [BIN, 'report', out, '--out', join(dir, 'report'), '--json', '--no-images'], { encoding: 'utf8' });
+  const report = probeCli(['report', out, '--out', join(dir, 'report'), '--json', '--no-images']);
   assert.equal(report.status, 0, report.stderr);
   const verdicts = JSON.parse(report.stdout) as { runs: number; truncated: number };
   assert.deepEqual({ runs: verdicts.runs, truncated: verdicts.truncated }, { runs: ALL.length, truncated: 0 });

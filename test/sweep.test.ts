@@ -9,9 +9,8 @@ import { emitK8s, emitSlurm, shq } from '../src/sweep/emit.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
 import { ACTIVATIONS } from '../src/activations/index.js';
-import { BIN, FIXTURES, tmp } from './helpers.js';
+import { BIN, FIXTURES, tmp, probeCli as probe } from './helpers.js';
 
-const probe = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet'];
 
 test('the grid: 64 combinations of the four activations, patterns with *, seed lists and ranges', () => {

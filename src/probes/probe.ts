@@ -1,7 +1,8 @@
 /**
  * A probe is a small measurement taken inside a training step. It says *what* it measures
  * (`metrics`, `compute`); the host decides *when* (the schedule) and owns hooks, readback and
- * storage. Probes never touch files, the clock or the model's variables.
+ * storage. Probes never touch files, the clock or the model's variables (the host, not a probe,
+ * times the probes it runs: the overhead a run reports).
  *
  * `compute` returns one value per name in `metrics(layer)`: on host backends (wasm, cpu) as numbers
  * computed at once from the tensors' memory (its kernel's `eager`), elsewhere as a 1-D tensor
