@@ -124,7 +124,7 @@ export interface RunDigest {
   readonly lastStep: number;
   readonly probes: readonly string[];
   /** probes the run was asked to record (its config) */
-  readonly probesConfigured: readonly string[];
+  readonly probesConfigured: 'all' | readonly string[];
 }
 
 const key = (layer: number, metric: string) => `${layer}/${metric}`;

@@ -25,6 +25,7 @@ import { collectTraces } from '../read/folder.js';
 
 export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from '../read/digest.js';
+import { PROBE_IDS, ProbeId } from '../probes/ids.js';
 import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets, type Row } from './datasets.js';
 import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
 import { diagnose, type Diagnosis } from '../study/diagnosis-line.js';
@@ -207,8 +208,9 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
     deaths: digests.some((d) => d.deaths.length > 0),
   });
   for (const s of skipped) warn(`skipped ${s}`);
-  const lacking = digests.filter((d) => ['dead-relu', 'saturation', 'gradients'].some((p) => !d.probesConfigured.includes(p)));
-  if (lacking.length) warn(`${lacking.length} trace(s) were recorded without some probes (e.g. ${lacking[0].run}: ${lacking[0].probesConfigured.join(', ') || 'none'}); their charts and measures are missing`);
+  const asked = (d: RunDigest) => (d.probesConfigured === 'all' ? PROBE_IDS : d.probesConfigured);
+  const lacking = digests.filter((d) => [ProbeId.deadRelu, ProbeId.saturation, ProbeId.gradients].some((p) => !asked(d).includes(p)));
+  if (lacking.length) warn(`${lacking.length} trace(s) were recorded without some probes (e.g. ${lacking[0].run}: ${asked(lacking[0]).join(', ') || 'none'}); their charts and measures are missing`);
   // a run in flight is not truncated: its unfinished epoch is still to come
   const truncated = digests.filter((d) => d.truncated && !pending.has(d.path)).length, inFlight = digests.filter((d) => pending.has(d.path));
   const page: PageInput = {

@@ -20,7 +20,6 @@ import { dirname } from 'node:path';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { packageVersion, probeVersion } from '../versions.js';
-import type { ValueSlot } from '../probes/host.js';
 import { existingTrace } from './existing.js';
 import { UNIT_WINDOWS_PER_EPOCH } from './metrics.js';
 import { acquireRunLock, type RunLock } from './run-lock.js';
@@ -53,6 +52,15 @@ export interface ExtraRow {
   readonly value: number;
 }
 
+/** Where each value of a probed step goes (the probe host's slots, in the same order). */
+export interface RecordedSlot {
+  readonly layer: number;
+  readonly probe: string;
+  readonly metric: string;
+  /** averaged over a window of steps and written once per window (after every per-step slot) */
+  readonly window: boolean;
+}
+
 export interface RecorderSetup {
   /** where the trace goes */
   readonly path: string;
@@ -60,7 +68,7 @@ export interface RecorderSetup {
   /** replace a trace already at `path` (once this one closes finished) */
   readonly force: boolean;
   /** the probe host's slots: per-step ones first, then windowed ones (ProbeHost.slots) */
-  readonly slots: readonly ValueSlot[];
+  readonly slots: readonly RecordedSlot[];
   /** rows outside the probes that this run will write (probe name → its metric names) */
   readonly extra?: Readonly<Record<string, readonly string[]>>;
   /** take the run's lock (default); false when the caller holds it already (a sweep worker) */

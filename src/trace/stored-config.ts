@@ -9,7 +9,6 @@
  * models (`source` 'attach' or 'model-file'), of older probes, or edited by hand keep `run` null
  * and still give the common figures below.
  */
-import { PROBE_IDS } from '../probes/ids.js';
 import { configHash, type RunConfig } from '../config.js';
 
 export type ConfigSource = 'probe' | 'model-file' | 'attach' | 'unknown';
@@ -25,8 +24,8 @@ export interface StoredConfig {
   readonly dataset: string;
   /** batch normalization (`none` when not recorded) */
   readonly bn: string;
-  /** probes configured (empty when not recorded) */
-  readonly probes: readonly string[];
+  /** probes configured: `all` (every probe of the version that wrote it), or those named (empty when not recorded) */
+  readonly probes: 'all' | readonly string[];
   /** the full RunConfig, checked against its hash; null for anything else */
   readonly run: RunConfig | null;
   /** the JSON as stored, for settings no type covers (attached models) and for comparing settings */
@@ -66,8 +65,8 @@ export function readStoredConfig(json: unknown): StoredConfig {
     batch: num(raw.batch),
     dataset: typeof raw.dataset === 'string' ? raw.dataset : 'mnist',
     bn: typeof raw.bn === 'string' ? raw.bn : 'none',
-    // `all`: every probe of the version that wrote it (traces before 2026-12-07 list them)
-    probes: raw.probes === 'all' ? [...PROBE_IDS] : Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
+    // traces before 2026-12-07 list every probe where newer ones say `all`
+    probes: raw.probes === 'all' ? 'all' : Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
     run,
     raw,
   };
