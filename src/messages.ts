@@ -166,8 +166,12 @@ export const msg = {
     `backend '${backend}' has no ${kernel} kernel, which training this model needs: use --backend cpu (or auto, which falls back to cpu)`,
   modelWithout: (flag: string) => `${flag} does not apply with --model: the model file fixes the layers`,
   modelOrCombo: () => 'give one of the two: a combination (e.g. relu-sigmoid-relu) or --model DIR/model.json',
-  interrupted: (path: string, steps: number, kept: string | null = null) =>
-    `interrupted after ${steps} steps; the trace so far is in ${path}${kept ? ` (${kept} is left as it was)` : ''}`,
+  interrupted: (path: string, steps: number, kept: string | null = null, resumable = false) =>
+    `interrupted after ${steps} steps; the trace so far is in ${path}${kept ? ` (${kept} is left as it was)` : resumable ? '; the same command resumes it from there' : ''}`,
+  resumeBackend: (path: string, recorded: string, asked: string) =>
+    `${path} is an unfinished run whose steps so far ran on the ${recorded} backend: resume it with ${opt('backend')} ${recorded} (or auto), or pass ${opt('force', true)} to start it over on ${asked}`,
+  resumeMismatch: (path: string, what: string) =>
+    `${path}.resume does not fit this run (${what} differs): pass ${opt('force', true)} to start it over`,
   notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another ${opt('out')}`,
   unknownOption: (where: string, key: string, suggestion: string | null, known: readonly string[]) =>
     `${where}: unknown option '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; its options are ${known.join(', ')}`,

@@ -7,6 +7,7 @@ import { Table, tableToIPC } from 'apache-arrow';
 import { runExperiment, isProbeError } from '../src/index.js';
 import { readTrace } from '../src/trace/reader.js';
 import { TraceWriter, PARTIAL_SUFFIX } from '../src/trace/writer.js';
+import { readResumeState } from '../src/trace/resume-state.js';
 import { MetaKey, RunStatus, traceSchema, type RunProgress } from '../src/trace/schema.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { BIN, FIXTURES, runCli, tmp, useBackend } from './helpers.js';
@@ -64,12 +65,18 @@ test('a full disk: exit 2 naming it, the last checkpoint whole (pyarrow reads it
     assert.ok(trace.progress!.epochsDone >= 1, `${trace.progress!.epochsDone} epochs kept`);
     const py = pyarrowRows(path);
     if (py !== null) assert.equal(py, trace.columns.length, `pyarrow: ${py}`);
-    assert.deepEqual(readdirSync(out).sort(), ['relu-sigmoid-relu_s1.arrow'], 'no lock or partial file left behind');
+    // beside it at most the state a rerun resumes from (it fits the trace's first rows)
+    const left = readdirSync(out).sort();
+    assert.deepEqual(left.filter((f) => f !== 'relu-sigmoid-relu_s1.arrow.resume'), ['relu-sigmoid-relu_s1.arrow'], 'no lock, partial or temporary file left behind');
+    if (left.length === 2) {
+      const st = readResumeState(path);
+      assert.ok('state' in st && st.state.rows <= trace.columns.length, 'a whole state, of rows the trace holds');
+    }
     // a disk too full for even the first checkpoint leaves no (empty) trace at all
     fill(disk.dir, 0);
     const none = await runCli(['run', 'tanh-tanh-tanh', ...cliQuick, '--epochs', '1', '--out', out]);
     assert.equal(none.status, 2, none.stderr);
-    assert.deepEqual(readdirSync(out).sort(), ['relu-sigmoid-relu_s1.arrow']);
+    assert.deepEqual(readdirSync(out).filter((f) => !f.endsWith('.resume')).sort(), ['relu-sigmoid-relu_s1.arrow']);
   } finally {
     disk.unmount();
   }

@@ -89,7 +89,7 @@ test('emitted Slurm and Kubernetes jobs run one shard per task with the same gri
 const children = new Set<ReturnType<typeof spawn>>();
 after(() => children.forEach((c) => c.kill('SIGKILL')));
 
-test('a killed sweep resumes: finished runs are skipped untouched, the runs in flight are redone', async () => {
+test('a killed sweep resumes: finished runs are skipped untouched, the runs in flight are resumed (or redone, before their first checkpoint)', async () => {
   const out = tmp();
   const args = ['sweep', '--combos', 'relu-*-relu', '--seeds', '1-2', '--epochs', '40', '--workers', '2', '--out', out, ...small];
   const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });

@@ -41,7 +41,8 @@ export function statusLine(s: TraceSummary): string {
     : s.status === 'running'
       ? 'the process ended without closing it (killed or crashed)'
       : s.status === 'interrupted' ? 'it was interrupted (Ctrl-C or SIGTERM)' : 'the run failed with an error';
-  return chalk.yellow(`TRUNCATED: ${s.epochs.length} of ${planned} epochs finished, probe rows up to step ${s.stepsRecorded - 1}; ${why}`);
+  const resumable = s.config && (s.config as Record<string, unknown>).source === undefined ? '; the same probe run resumes it from its last checkpoint' : '';
+  return chalk.yellow(`TRUNCATED: ${s.epochs.length} of ${planned} epochs finished, probe rows up to step ${s.stepsRecorded - 1}; ${why}${resumable}`);
 }
 
 /** A trace of an attached model: its layers by name and class, what was not probed, its optimizer. */
@@ -74,6 +75,7 @@ function render(s: TraceSummary, diagnosis: Diagnosis): string {
   out.push(`${chalk.bold(s.path)} · Arrow IPC file, trace version ${chalk.dim('1')} · ${s.rows.toLocaleString('en-US')} rows · ${(s.bytes / 1e6).toFixed(1)} MB`);
   out.push(`status: ${statusLine(s)}`);
   out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
+  for (const r of f.resumed ?? []) out.push(`resumed at step ${r.step} on ${r.at} (backend ${r.backend}${r.kernels ? `, kernels ${r.kernels}` : ''})`);
   if (f.engine === 'attach') out.push(...attachedLines(s));
   else {
     out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${layerActivation(l)}`).join(', ')}`);

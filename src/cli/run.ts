@@ -116,7 +116,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
       otherSettings: 'rename',
       signal,
       listener: {
-        onRunBegin: ({ path, replaces, backend, config, facts, besides }) => {
+        onRunBegin: ({ path, replaces, backend, config, facts, besides, resumed, notResumed }) => {
           if (out.quiet) return;
           epochs = config.epochs;
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
@@ -124,6 +124,11 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           out.err.write(`${chalkStderr.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
           out.err.write(`backend ${chalkStderr.green(backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${probeIds(config.probes).join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
           out.err.write(`trace ${chalkStderr.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
+          if (resumed) {
+            const kernels = resumed.kernelsBefore && resumed.kernelsBefore !== facts.kernels ? `; its steps so far ran with the ${resumed.kernelsBefore} kernels, the next with ${facts.kernels}: the last bits of the numbers may differ from one run in one go` : '';
+            out.err.write(`${chalkStderr.yellow('resuming')} the unfinished trace from its last checkpoint: step ${resumed.step} (epoch ${resumed.epoch}, step ${resumed.stepInEpoch} of ${facts.stepsPerEpoch})${kernels}; --force starts over\n`);
+          }
+          if (notResumed) out.err.write(`${chalkStderr.dim(`(the unfinished trace there cannot be resumed: ${notResumed}; this run starts over and replaces it once finished)`)}\n`);
           if (besides) out.err.write(`${chalkStderr.dim(`(${besides} holds this combination and seed with other settings: it stays, and this run is named by its settings' hash; --force would replace it instead)`)}\n`);
         },
         onEpochBegin: () => { t0 = performance.now(); },
@@ -175,14 +180,14 @@ async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
 function jsonSummary(r: RunResult) {
   return {
     run: r.run, path: r.path, status: r.status, backend: r.backend, configHash: r.configHash, steps: r.steps, seconds: r.seconds,
-    probeOverhead: r.probeOverhead, writeOverhead: r.writeOverhead, config: r.config, epochs: r.epochs, last: r.last, diverged: r.diverged,
+    probeOverhead: r.probeOverhead, writeOverhead: r.writeOverhead, config: r.config, epochs: r.epochs, last: r.last, diverged: r.diverged, resumedFrom: r.resumedFrom,
   };
 }
 
 export function humanSummary(r: RunResult): string {
   const lines: string[] = [];
   const { mark, text } = endedAs(r.status, r.diverged);
-  lines.push(`${mark} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${text} · ${r.steps} steps in ${fmtDuration(r.seconds)} · backend ${r.backend}`);
+  lines.push(`${mark} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${text} · ${r.steps} steps in ${fmtDuration(r.seconds)}${r.resumedFrom !== null ? ` (resumed at step ${r.resumedFrom})` : ''} · backend ${r.backend}`);
   if (r.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));

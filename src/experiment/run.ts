@@ -18,8 +18,10 @@ import type { LayerInfo } from '../probes/probe.js';
 import { processFacts, TraceRecorder, type LayerFigure } from '../trace/recorder.js';
 import { existingTrace } from '../trace/existing.js';
 import { RunStatus, type Divergence, type RunFacts } from '../trace/schema.js';
+import type { Trace } from '../trace/reader.js';
+import { summarizeTrace } from '../trace/summary.js';
 import { packageVersion } from '../versions.js';
-import { selectBackend, type BackendInfo } from '../train/backend.js';
+import { selectBackend, type BackendChoice, type BackendInfo } from '../train/backend.js';
 import { loadDataset, type Dataset } from '../train/data.js';
 import { evaluateDiagnosed } from './evaluate.js';
 import { DIAGNOSIS_METRICS } from '../study/diagnosis.js';
@@ -53,7 +55,13 @@ export interface StepProgress {
 /** Progress callbacks, in the order tfjs names its own. */
 export interface RunListener {
   /** `path`: where the trace is written; `replaces`: the older trace it replaces once finished */
-  onRunBegin?(info: { readonly run: string; readonly path: string; readonly replaces: string | null; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts; readonly besides?: string | null }): void;
+  onRunBegin?(info: {
+    readonly run: string; readonly path: string; readonly replaces: string | null; readonly backend: BackendInfo; readonly config: RunConfig; readonly facts: RunFacts; readonly besides?: string | null;
+    /** set when the run goes on from an unfinished trace's last checkpoint; `kernelsBefore`: the kernels its steps so far ran with */
+    readonly resumed?: { readonly step: number; readonly epoch: number; readonly stepInEpoch: number; readonly kernelsBefore: string | null } | null;
+    /** why an unfinished trace of these settings could not be resumed (the run starts over and replaces it once finished) */
+    readonly notResumed?: string | null;
+  }): void;
   onEpochBegin?(epoch: number, steps: number): void;
   onStepEnd?(p: StepProgress): void;
   /** after the epoch's checkpoint; a returned promise holds the run until it settles */
@@ -109,6 +117,8 @@ export interface RunResult {
   readonly writeOverhead: number;
   /** set when status is `diverged` */
   readonly diverged: Divergence | null;
+  /** the step this process went on from, when it resumed an unfinished trace; null when it ran from step 0 */
+  readonly resumedFrom: number | null;
 }
 
 /** The first parameter that is not a finite number, as `layer L W|b = value`, or null. */
@@ -175,66 +185,118 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   const makeHost = () => new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
   const host = makeHost();
   const bnFlags = layers.map((l) => config.bn === 'all' || (config.bn === 'last' && l.isOutput));
-  // auto times this very step on each fast backend (cached per machine), see calibrate.ts
-  const backend = await selectBackend(config.backend, {
-    sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn: bnFlags,
-    // a typical step: with --every N > 1 only the probes due every step (loss, unit-activity);
-    // those on their own sparser schedules (distribution) are not due
-    hooks: () => {
-      const h = makeHost();
-      return h.due(1, config.every) ? h : null;
-    },
-  });
   const stepsPerEpoch = Math.ceil(data.train.n / config.batch);
-  const facts: RunFacts = {
-    run,
-    combo: config.combo,
-    seed: config.seed,
-    backend: backend.name,
-    ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
-    engine: config.engine,
-    kernels: kernelSet(),
-    fusedActivations: config.activations.some(fusedActivation),
-    ...processFacts({
-      backend: (backend.name === 'node' ? packageVersion('@tensorflow/tfjs-node') : backend.name === 'wasm' ? packageVersion('@tensorflow/tfjs-backend-wasm') : packageVersion('@tensorflow/tfjs-backend-cpu')) ?? 'unknown',
-    }),
-    dataset: { name: data.name, source: data.source, trainSize: data.train.n, testSize: data.test.n },
-    layers: layers.map(({ layer, activation, fanIn, fanOut }) => ({ layer, activation, fanIn, fanOut })),
-    stepsPerEpoch,
-  };
+  const hash = configHash(config);
+  // what a resumed run needs beyond the rows: the model, and the loop's place in its epoch
+  let model: Mlp | null = null;
+  const loop = { lossSum: 0, stepsThisEpoch: 0, gradRef: [] as readonly number[] };
+  let facts: RunFacts | null = null;
+  // taken before the backend is chosen: the run's lock also covers reading what it resumes from
   const recorder = new TraceRecorder({
     path, run, force: opts.force ?? false, slots: host.slots, lock: !opts.locked,
     extra: { [DIAGNOSIS_PROBE]: DIAGNOSIS_METRICS },
     checkpointSeconds: opts.checkpointSeconds,
-    config: () => ({ ...config, configHash: configHash(config) }),
-    facts: () => facts,
+    config: () => ({ ...config, configHash: hash }),
+    facts: () => facts as RunFacts,
+    resumable: {
+      configHash: hash,
+      loop: () => ({
+        scalars: { 'loop.lossSum': loop.lossSum, 'loop.stepsThisEpoch': loop.stepsThisEpoch, 'loop.gradRef': [...loop.gradRef] },
+        arrays: (model as Mlp).state().map((a) => ({ name: `model.${a.name}`, values: a.values })),
+      }),
+    },
   });
-  recorder.setStepsPerEpoch(stepsPerEpoch);
+  let backend: BackendInfo;
+  let resume: ReturnType<TraceRecorder['resumeState']> = { why: 'replaced (force)' };
   try {
-    recorder.open();
+    if (!opts.force) resume = recorder.resumeState();
+    const from = 'state' in resume ? resume : null;
+    // the steps to come run where the steps so far ran: auto does not choose again
+    if (from && config.backend !== 'auto' && config.backend !== from.state.backend) {
+      throw new ProbeError(ErrorCode.config, msg.resumeBackend(path, from.state.backend, config.backend));
+    }
+    // auto times this very step on each fast backend (cached per machine), see calibrate.ts
+    backend = await selectBackend(from ? (from.state.backend as BackendChoice) : config.backend, {
+      sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn: bnFlags,
+      // most steps of a run sampling `--every N > 1` compute no probes
+      // a typical probed step: the probes on their own sparser schedules (distribution) are not due
+      hooks: () => {
+        if (host.slots.length === 0 || config.every !== 1) return null;
+        const h = makeHost();
+        h.due(1, 1);
+        return h;
+      },
+    });
+    const kernels = kernelSet();
+    const resumedStep = from ? Number(from.state.scalars['recorder.stepsDone']) : null;
+    facts = {
+      run,
+      combo: config.combo,
+      seed: config.seed,
+      backend: backend.name,
+      ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
+      engine: config.engine,
+      kernels,
+      fusedActivations: config.activations.some(fusedActivation),
+      ...processFacts({
+        backend: (backend.name === 'node' ? packageVersion('@tensorflow/tfjs-node') : backend.name === 'wasm' ? packageVersion('@tensorflow/tfjs-backend-wasm') : packageVersion('@tensorflow/tfjs-backend-cpu')) ?? 'unknown',
+      }),
+      dataset: { name: data.name, source: data.source, trainSize: data.train.n, testSize: data.test.n },
+      layers: layers.map(({ layer, activation, fanIn, fanOut }) => ({ layer, activation, fanIn, fanOut })),
+      stepsPerEpoch,
+      ...(from ? {
+        // the run started when it first did; each resumption is listed
+        startedAt: from.old.facts.startedAt,
+        resumed: [...(from.old.facts.resumed ?? []), { step: resumedStep as number, at: new Date().toISOString(), backend: backend.name, kernels }],
+      } : {}),
+    };
+    recorder.setStepsPerEpoch(stepsPerEpoch);
+    model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
+    if (from) {
+      const sc = from.state.scalars;
+      model.loadState(from.state.arrays.filter((a) => a.name.startsWith('model.')).map((a) => ({ name: a.name.slice('model.'.length), values: a.values as Float32Array })));
+      recorder.resumeFrom(from.old, from.state);
+      loop.gradRef = sc['loop.gradRef'] as number[];
+      // a state written at an epoch's end starts the next epoch afresh
+      if (recorder.position.stepInEpoch > 0) {
+        loop.lossSum = sc['loop.lossSum'] as number;
+        loop.stepsThisEpoch = sc['loop.stepsThisEpoch'] as number;
+      }
+    } else {
+      recorder.open();
+    }
   } catch (e) {
-    recorder.abandon();
+    model?.dispose();
+    if (recorder.opened) recorder.close(RunStatus.failed);
+    else recorder.abandon();
     throw e;
   }
-  const epochs: EpochSummary[] = [];
+  const from = 'state' in resume ? resume : null;
+  const epochs: EpochSummary[] = from ? earlierEpochs(from.old, recorder.position.epochsDone, stepsPerEpoch) : [];
   let status: RunStatus = RunStatus.running;
-  opts.listener?.onRunBegin?.({ run, path: recorder.file, replaces: recorder.file !== path ? path : null, backend, config, facts, besides });
+  opts.listener?.onRunBegin?.({
+    run, path: recorder.file, replaces: recorder.file !== path ? path : null, backend, config, facts, besides,
+    resumed: from ? { step: recorder.steps, epoch: recorder.position.epochsDone + 1, stepInEpoch: recorder.position.stepInEpoch, kernelsBefore: from.old.facts.kernels ?? null } : null,
+    notResumed: !from && recorder.file !== path && 'why' in resume && resume.why !== 'no unfinished trace of these settings' && resume.why !== 'replaced (force)' ? resume.why : null,
+  });
 
-  const model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
   const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
-  const paramsCheck = () => nonFinite(model);
+  const paramsCheck = () => nonFinite(model as Mlp);
   let lastYield = performance.now();
   try {
-    // before training: the reference sizes of the per-input gradients, and the diagnosis at step 0
-    const initial = evaluateDiagnosed(model, data, config.thresholds, null);
-    const gradRef = initial.diagnosis.gradMeans;
-    recorder.writeExtra(DIAGNOSIS_PROBE, 0, 0, initial.diagnosis.rows);
-    for (let epoch = 1; epoch <= config.epochs && status === RunStatus.running; epoch++) {
+    if (!from) {
+      // before training: the reference sizes of the per-input gradients, and the diagnosis at step 0
+      const initial = evaluateDiagnosed(model, data, config.thresholds, null);
+      loop.gradRef = initial.diagnosis.gradMeans;
+      recorder.writeExtra(DIAGNOSIS_PROBE, 0, 0, initial.diagnosis.rows);
+    }
+    const firstEpoch = recorder.position.epochsDone + 1, firstStep = recorder.position.stepInEpoch;
+    for (let epoch = firstEpoch; epoch <= config.epochs && status === RunStatus.running; epoch++) {
       const t0 = performance.now();
-      let lossSum = 0, stepsThisEpoch = 0;
+      if (epoch > firstEpoch || firstStep === 0) { loop.lossSum = 0; loop.stepsThisEpoch = 0; }
       const order = permutation(data.train.n, rng(config.seed, 'shuffle', epoch));
       opts.listener?.onEpochBegin?.(epoch, stepsPerEpoch);
-      for (let s = 0; s < stepsPerEpoch && !recorder.halted; s++) {
+      for (let s = epoch === firstEpoch ? firstStep : 0; s < stepsPerEpoch && !recorder.halted; s++) {
         if (opts.signal?.aborted) {
           status = RunStatus.interrupted;
           break;
@@ -246,10 +308,10 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
         const probed = host.due(step, config.every);
         const values = model.step(batch, probed ? host : null, { step, epoch, batchSize: size });
         disposeBatch(batch);
-        lossSum += values[0];
+        loop.lossSum += values[0];
+        loop.stepsThisEpoch++;
         if (probed) recorder.record(step, epoch, values, host.activeSlots);
         else recorder.loss(step, values[0]);
-        stepsThisEpoch++;
         opts.listener?.onStepEnd?.({ epoch, stepInEpoch: s + 1, stepsPerEpoch, loss: values[0] });
         recorder.stepDone(epoch, paramsCheck);
         // let signal handlers and timers run now and then
@@ -268,12 +330,13 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
         recorder.addWall((performance.now() - t0) / 1000); // the unfinished epoch's time still counts
         break;
       }
-      const ev = evaluateDiagnosed(model, data, config.thresholds, gradRef);
+      const ev = evaluateDiagnosed(model, data, config.thresholds, loop.gradRef);
       recorder.writeExtra(DIAGNOSIS_PROBE, recorder.steps, epoch, ev.diagnosis.rows);
       const seconds = (performance.now() - t0) / 1000;
-      const writeSeconds = recorder.endEpoch(epoch, { testLoss: ev.loss, testAcc: ev.acc, trainLoss: lossSum / stepsThisEpoch }, seconds, probeMs / 1000, ev.diagnosis.rows);
+      const trainLoss = loop.lossSum / loop.stepsThisEpoch;
+      const writeSeconds = recorder.endEpoch(epoch, { testLoss: ev.loss, testAcc: ev.acc, trainLoss }, seconds, probeMs / 1000, ev.diagnosis.rows);
       const e: EpochSummary = {
-        epoch, steps: stepsThisEpoch, trainLoss: lossSum / stepsThisEpoch, testLoss: ev.loss, testAcc: ev.acc,
+        epoch, steps: loop.stepsThisEpoch, trainLoss, testLoss: ev.loss, testAcc: ev.acc,
         seconds, probeSeconds: probeMs / 1000, writeSeconds,
       };
       epochs.push(e);
@@ -284,20 +347,29 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     status = RunStatus.failed;
     throw e;
   } finally {
-    model.dispose();
     status = recorder.close(status);
+    model.dispose();
   }
   const o = recorder.overheads;
   const result: RunResult = {
-    run, path: recorder.file, status, config, configHash: configHash(config), backend: backend.name, steps: recorder.steps, epochs,
+    run, path: recorder.file, status, config, configHash: hash, backend: backend.name, steps: recorder.steps, epochs,
     last: recorder.lastFigures(),
     seconds: o.seconds,
     probeOverhead: o.probe,
     writeOverhead: o.write,
     diverged: recorder.halted,
+    resumedFrom: from ? (facts.resumed ?? []).at(-1)?.step ?? null : null,
   };
   if (status === RunStatus.interrupted) {
-    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(recorder.file, recorder.steps, recorder.file !== path ? path : null)), { result });
+    throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(recorder.file, recorder.steps, recorder.file !== path ? path : null, true)), { result });
   }
   return result;
+}
+
+/** The epochs an unfinished trace finished before it was resumed, as a run's summary lists them. */
+function earlierEpochs(old: Trace, epochsDone: number, stepsPerEpoch: number): EpochSummary[] {
+  return summarizeTrace(old).epochs.filter((e) => e.epoch >= 1 && e.epoch <= epochsDone).map((e) => ({
+    epoch: e.epoch, steps: stepsPerEpoch, trainLoss: e.trainLoss ?? NaN, testLoss: e.testLoss ?? NaN, testAcc: e.testAcc ?? NaN,
+    seconds: e.seconds ?? NaN, probeSeconds: e.probeSeconds ?? NaN, writeSeconds: NaN,
+  }));
 }

@@ -64,7 +64,9 @@ export async function runJob(m: RunJob, send: (m: FromWorker) => void, signal: A
     if (!data) datasets.set(key, (data = loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit })));
     let last = 0;
     const r = await runResolved(config, {
-      out: m.out, force: existing.kind === 'trace', locked: true, signal, dataset: data,
+      // an unfinished trace of these settings is resumed from its last checkpoint (or redone when it
+      // cannot be); one of other settings is replaced (the sweep's --force)
+      out: m.out, force: existing.kind === 'trace' && !existing.sameConfig, locked: true, signal, dataset: data,
       listener: {
         onStepEnd: (p) => {
           const now = performance.now();

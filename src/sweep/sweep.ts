@@ -2,7 +2,8 @@
  * `runSweep`: the study's grid (combinations × seeds) as one resumable job.
  *
  *   plan     resolve every run's config; look at what the folder already holds: a complete trace
- *            with the same config hash is skipped, a truncated or unreadable one is redone, one with
+ *            with the same config hash is skipped, a truncated one resumed from its last checkpoint
+ *            (redone when it cannot be), an unreadable one redone, one with
  *            other settings is a conflict (an error unless `force`), a run whose lock another
  *            process holds is left to it (busy)
  *   run      a pool of worker processes (worker.ts), one run each at a time, each writing its
@@ -12,8 +13,8 @@
  *   index    _index.feather rebuilt from the traces' footers as runs finish and at the end
  *
  * A diverged run is finished like a complete one: rerunning it would diverge again.
- * Killing a sweep loses only the runs in flight: their traces are truncated and are redone when
- * the same command runs again.
+ * Killing a sweep loses only the steps of the runs in flight since their last checkpoint: the same
+ * command resumes their traces from there.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';

@@ -12,6 +12,9 @@
  *            last value of each; a non-finite loss ends the run as diverged
  *   epochs   evaluation, diagnosis and timing rows, the final figures, a checkpoint
  *   progress status, steps and epochs done, overheads; checkpoints every few seconds; close
+ *   resume   after each checkpoint, what the rows do not hold (the loop's model and position, the
+ *            running sums) beside the trace (resume-state.ts); an unfinished trace with its state
+ *            is taken up where that checkpoint ends ({@link TraceRecorder.resumeFrom})
  *
  * Writers in other languages follow the same rules (docs/trace-format.md).
  */
@@ -24,10 +27,12 @@ import { existingTrace } from './existing.js';
 import { UNIT_WINDOWS_PER_EPOCH } from './metrics.js';
 import { acquireRunLock, type RunLock } from './run-lock.js';
 import {
-  EVAL_METRICS, MetaKey, RunProbe, RunStatus, TIMING_METRICS,
+  EVAL_METRICS, isFinished, MetaKey, RunProbe, RunStatus, TIMING_METRICS,
   type Divergence, type FinalFigures, type RunFacts, type RunProgress,
 } from './schema.js';
 import { TraceWriter } from './writer.js';
+import { readTrace, type Trace } from './reader.js';
+import { readResumeState, removeResumeState, RESUME_VERSION, writeResumeState, type ResumeState, type StateArray } from './resume-state.js';
 
 /** A probed value as a run's summary reports it: the last value measured of one slot. */
 export interface LayerFigure {
@@ -67,6 +72,15 @@ export interface RecorderSetup {
   readonly run: string;
   /** replace a trace already at `path` (once this one closes finished) */
   readonly force: boolean;
+  /**
+   * a run that can go on from a checkpoint: its config hash (an unfinished trace of the same
+   * settings may then be replaced or resumed without `force`) and what its loop must keep
+   */
+  readonly resumable?: {
+    readonly configHash: string;
+    /** the loop's own state at the last step done: the model and its position */
+    loop(): { readonly scalars: Readonly<Record<string, unknown>>; readonly arrays: readonly StateArray[] };
+  };
   /** the probe host's slots: per-step ones first, then windowed ones (ProbeHost.slots) */
   readonly slots: readonly RecordedSlot[];
   /** rows outside the probes that this run will write (probe name → its metric names) */
@@ -95,15 +109,19 @@ export function processFacts(extraVersions: Readonly<Record<string, string>> = {
   };
 }
 
-/** Whether the trace at `path` may be written: refuses what it must not replace, replaces what holds nothing. */
-function mayReplace(path: string, force: boolean): boolean {
-  const existing = existingTrace(path, '');
+/**
+ * Whether the trace at `path` may be written: refuses what it must not replace, replaces what
+ * holds nothing, and an unfinished trace of the same settings (`unfinishedOf`: the config hash)
+ * that this run resumes or redoes.
+ */
+function mayReplace(path: string, force: boolean, unfinishedOf: string | null): boolean {
+  const existing = existingTrace(path, unfinishedOf ?? '');
   switch (existing.kind) {
     case 'absent': return false;
     case 'unreadable': return true; // nothing in it to lose: an empty or damaged file is redone
     case 'foreign': throw new ProbeError(ErrorCode.exists, msg.notOurs(path, existing.why));
     case 'trace':
-      if (!force) throw new ProbeError(ErrorCode.exists, msg.traceExists(path));
+      if (!force && !(unfinishedOf !== null && existing.sameConfig && !existing.finished)) throw new ProbeError(ErrorCode.exists, msg.traceExists(path));
       return true;
   }
 }
@@ -154,6 +172,8 @@ export class TraceRecorder {
   private writeMs = 0;
   private epochWriteMs = 0;
   private lastCheckpoint = performance.now();
+  /** when the last resume state was written (null: none yet) */
+  private stateAt: number | null = null;
   private readonly checkpointMs: number;
 
   constructor(private readonly setup: RecorderSetup) {
@@ -168,7 +188,7 @@ export class TraceRecorder {
     // about to write the same trace)
     if (setup.lock ?? true) this.lock = claimRun(setup.path);
     try {
-      this.replace = mayReplace(setup.path, setup.force);
+      this.replace = mayReplace(setup.path, setup.force, setup.resumable?.configHash ?? null);
     } catch (e) {
       this.abandon();
       throw e;
@@ -370,9 +390,19 @@ export class TraceRecorder {
     this.probeMs += probeSeconds * 1000;
   }
 
-  /** Makes the rows so far durable (a valid file on disk). */
+  /**
+   * Makes the rows so far durable (a valid file on disk), then the state to resume from them: at
+   * the first checkpoint, then at most once per checkpoint interval (a state holds the whole model,
+   * ~4 MB for the study's, while a short epoch may end every few hundred ms; an older state still
+   * fits the trace's first rows, and resuming from it only redoes more steps).
+   */
   checkpoint(): void {
     this.open().checkpoint(this.progress());
+    const now = performance.now();
+    if (this.stateAt === null || now - this.stateAt >= this.checkpointMs) {
+      this.saveState();
+      this.stateAt = now;
+    }
     this.lastCheckpoint = performance.now();
   }
 
@@ -397,6 +427,10 @@ export class TraceRecorder {
     this.status = this.diverged && status !== RunStatus.failed ? RunStatus.diverged : status;
     try {
       this.open().close(this.progress());
+      // a finished run has nothing to resume; an interrupted one stopped between steps and goes on
+      // from here; a failed one keeps the state of its last checkpoint (its last step may be half done)
+      if (isFinished(this.status)) removeResumeState(this.setup.path);
+      else if (this.status === RunStatus.interrupted) this.saveState();
     } catch (e) {
       if (this.status !== RunStatus.failed) { this.status = RunStatus.failed; throw e; }
     } finally {
@@ -411,4 +445,109 @@ export class TraceRecorder {
     this.lock?.release();
     this.lock = null;
   }
+
+  /** Whether the file was created (close it), or not (abandon). */
+  get opened(): boolean {
+    return this.writer !== null;
+  }
+
+  /** Epochs finished, and steps done in the epoch under way: where a resumed loop starts. */
+  get position(): { readonly epochsDone: number; readonly stepInEpoch: number } {
+    return { epochsDone: this.epochSeconds.length, stepInEpoch: this.stepInEpoch };
+  }
+
+  /**
+   * What the unfinished trace at this run's path left to resume from (read under the run's lock),
+   * or why it cannot be resumed. Only for a resumable run of the same settings.
+   */
+  resumeState(): { state: ResumeState; old: Trace } | { why: string } {
+    const r = this.setup.resumable;
+    if (!r) return { why: 'this run cannot be resumed' };
+    const existing = existingTrace(this.setup.path, r.configHash);
+    if (existing.kind !== 'trace' || !existing.sameConfig || existing.finished) return { why: 'no unfinished trace of these settings' };
+    const read = readResumeState(this.setup.path);
+    if ('why' in read) return read;
+    const { state } = read;
+    if (state.configHash !== r.configHash) return { why: 'its resume state is of other settings' };
+    let old: Trace;
+    try {
+      old = readTrace(this.setup.path);
+    } catch (e) {
+      return { why: `it cannot be read (${(e as Error).message})` };
+    }
+    if (old.columns.length < state.rows) return { why: `it holds ${old.columns.length} rows, fewer than the ${state.rows} of its resume state` };
+    return { state, old };
+  }
+
+  /**
+   * Goes on from an unfinished trace: its first `state.rows` rows (everything up to the checkpoint
+   * the state was written at) are copied into this trace, which takes the older file's place at
+   * once; the recorder's running sums are the state's. The loop restores its own part.
+   */
+  resumeFrom(old: Trace, state: ResumeState): void {
+    const w = this.open();
+    const c = old.columns;
+    const probes = c.probes.map((p) => w.probeId(p)), metrics = c.metrics.map((m) => w.metricId(m));
+    for (let i = 0; i < state.rows; i++) w.append(c.step[i], c.epoch[i], c.layer[i], probes[c.probe[i]], metrics[c.metric[i]], c.value[i]);
+    const sc = state.scalars as unknown as RecorderScalars;
+    this.stepsDone = sc['recorder.stepsDone'];
+    this.stepInEpoch = sc['recorder.stepInEpoch'];
+    if (sc['recorder.stepsPerEpoch'] > 0) this.stepsPerEpoch = sc['recorder.stepsPerEpoch'];
+    this.windowCount = sc['recorder.windowCount'];
+    this.windowStart = sc['recorder.windowStart'];
+    this.epochSeconds.push(...sc['recorder.epochSeconds']);
+    this.wallMs = sc['recorder.wallMs'];
+    this.probeMs = sc['recorder.probeMs'];
+    this.writeMs = sc['recorder.writeMs'];
+    this.final = sc['recorder.final'];
+    const arr = new Map(state.arrays.map((a) => [a.name, a.values]));
+    for (const [name, into] of [['recorder.sums', this.sums], ['recorder.counts', this.counts], ['recorder.lastValue', this.lastValue], ['recorder.windowSums', this.windowSums]] as const) {
+      const v = arr.get(name);
+      if (!v || v.length !== into.length) throw new ProbeError(ErrorCode.trace, msg.resumeMismatch(this.setup.path, name));
+      into.set(v);
+    }
+    const seen = arr.get('recorder.seen');
+    if (!seen || seen.length !== this.seen.length) throw new ProbeError(ErrorCode.trace, msg.resumeMismatch(this.setup.path, 'recorder.seen'));
+    this.seen.set(seen);
+    this.checkpoint();
+    // the copy holds all the older file held up to its state: it replaces it now, not at the end
+    w.replaceNow();
+  }
+
+  /** Writes the resume state of the checkpoint just made (only for the file at the trace's own name). */
+  private saveState(): void {
+    const r = this.setup.resumable, w = this.writer;
+    if (!r || !w || w.file !== this.setup.path) return;
+    const loop = r.loop();
+    const scalars: RecorderScalars = {
+      'recorder.stepsDone': this.stepsDone, 'recorder.stepInEpoch': this.stepInEpoch, 'recorder.stepsPerEpoch': this.stepsPerEpoch,
+      'recorder.windowCount': this.windowCount, 'recorder.windowStart': this.windowStart, 'recorder.epochSeconds': [...this.epochSeconds],
+      'recorder.wallMs': this.wallMs, 'recorder.probeMs': this.probeMs, 'recorder.writeMs': this.writeMs, 'recorder.final': this.final,
+    };
+    // a state that cannot be written (a full disk) leaves the previous one, which still fits the
+    // trace's first rows: resuming from it only redoes more steps; the trace's own write reports the disk
+    try { writeResumeState(this.setup.path, {
+      version: RESUME_VERSION, configHash: r.configHash, backend: this.setup.facts().backend, rows: w.rows,
+      scalars: { ...scalars, ...loop.scalars },
+      arrays: [
+        { name: 'recorder.sums', values: this.sums }, { name: 'recorder.counts', values: this.counts },
+        { name: 'recorder.lastValue', values: this.lastValue }, { name: 'recorder.seen', values: Float64Array.from(this.seen) },
+        { name: 'recorder.windowSums', values: this.windowSums }, ...loop.arrays,
+      ],
+    }); } catch { /* see above */ }
+  }
+}
+
+/** The recorder's part of a resume state. */
+interface RecorderScalars {
+  'recorder.stepsDone': number;
+  'recorder.stepInEpoch': number;
+  'recorder.stepsPerEpoch': number;
+  'recorder.windowCount': number;
+  'recorder.windowStart': number;
+  'recorder.epochSeconds': number[];
+  'recorder.wallMs': number;
+  'recorder.probeMs': number;
+  'recorder.writeMs': number;
+  'recorder.final': FinalFigures | null;
 }

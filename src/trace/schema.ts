@@ -126,6 +126,18 @@ export interface RunFacts {
   readonly stepsPerEpoch: number;
   /** layers of an attached model that the probes cannot see, and why (absent for probe's own MLP) */
   readonly unprobed?: readonly { readonly name: string; readonly className: string; readonly reason: string }[];
+  /**
+   * each time the run was taken up again from a checkpoint of an unfinished trace: the step it went
+   * on from, when, and the backend and kernels from then on (absent: the run ran in one go)
+   */
+  readonly resumed?: readonly Resumption[];
+}
+
+export interface Resumption {
+  readonly step: number;
+  readonly at: string;
+  readonly backend: string;
+  readonly kernels?: string;
 }
 
 /** One probed layer. The optional fields are written for attached models (engine `attach`). */

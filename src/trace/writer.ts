@@ -219,6 +219,17 @@ export class TraceWriter {
     this.replacing = false;
   }
 
+  /**
+   * Puts this trace in place of the older file at `path` now rather than when it closes finished:
+   * a resumed run's first checkpoint already holds everything the older (unfinished) file held.
+   */
+  replaceNow(): void {
+    if (!this.replacing || this.fd === null) return;
+    renameSync(this.current, this.path);
+    this.current = this.path;
+    this.replacing = false;
+  }
+
   /** Closes and deletes a trace that never got its own name. */
   private abandon(): void {
     if (this.fd !== null) closeSync(this.fd);

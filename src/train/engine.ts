@@ -63,6 +63,13 @@ interface LayerState {
   bn: BnState | null;
 }
 
+/** A layer's tensors that a step changes, named. */
+function stateTensors(l: LayerState): [string, tf.Tensor2D][] {
+  const out: [string, tf.Tensor2D][] = [['w', l.w], ['b', l.b], ['vw', l.vw], ['vb', l.vb]];
+  if (l.bn) for (const k of ['gamma', 'beta', 'vGamma', 'vBeta', 'runMean', 'runVar'] as const) out.push([k, l.bn[k]]);
+  return out;
+}
+
 /** What a step reads back: the loss (and the probes' tensor) from the device, then numbers the probes computed on the host. */
 interface StepOut {
   readonly values: tf.Tensor1D;
@@ -74,7 +81,7 @@ type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefine
 
 export class Mlp {
   readonly acts: readonly Activation[];
-  private readonly layers: LayerState[];
+  private layers: LayerState[];
 
   constructor(
     readonly arch: Architecture,
@@ -341,6 +348,31 @@ export class Mlp {
       correct: data[0][1],
       layers: this.layers.map((_, i) => ({ z: data[1 + i], a: data[1 + L + i], gradNorm: data[1 + 2 * L + i] })),
     };
+  }
+
+  /**
+   * Everything a step changes, read back from the device in a fixed order (per layer: weights,
+   * biases, their momentum buffers, and with batch norm its scale, shift, their buffers and running
+   * statistics): a run resumed from them continues exactly (trace/resume-state.ts).
+   */
+  state(): { readonly name: string; readonly values: Float32Array }[] {
+    return this.layers.flatMap((l, i) => stateTensors(l).map(([k, t]) => ({ name: `${i + 1}.${k}`, values: t.dataSync() as Float32Array })));
+  }
+
+  /** Puts back what {@link state} read; the names and sizes must match this model's. */
+  loadState(arrays: readonly { readonly name: string; readonly values: Float32Array }[]): void {
+    const byName = new Map(arrays.map((a) => [a.name, a.values]));
+    this.layers = this.layers.map((l, i) => {
+      const take = (k: string, t: tf.Tensor2D): tf.Tensor2D => {
+        const v = byName.get(`${i + 1}.${k}`);
+        if (!v || v.length !== t.size) throw new Error(`state of layer ${i + 1}: ${k} ${v ? `has ${v.length} values, the model ${t.size}` : 'is missing'}`);
+        const n = tf.tensor2d(v, t.shape as [number, number]);
+        t.dispose();
+        return n;
+      };
+      const bn = l.bn ? { gamma: take('gamma', l.bn.gamma), beta: take('beta', l.bn.beta), vGamma: take('vGamma', l.bn.vGamma), vBeta: take('vBeta', l.bn.vBeta), runMean: take('runMean', l.bn.runMean), runVar: take('runVar', l.bn.runVar) } : null;
+      return { w: take('w', l.w), b: take('b', l.b), vw: take('vw', l.vw), vb: take('vb', l.vb), bn };
+    });
   }
 
   /** Current parameters, read back from the device. */
