@@ -26,7 +26,7 @@ const SHRINK: Record<string, string[]> = {
   report: ['--no-images'],
 };
 
-test("README's Use section, typed in order, just works: run, report, run other settings under the same name, report again", async () => {
+test("README's Use section, typed in order, just works and every line prints what it promises: run, report, run other settings under the same name, report again, a short sweep with its cost, compare, the reference table", async () => {
   const cwd = tmp();
   // in this process (runCli), as the block's relative paths mean from a fresh folder; --help ends
   // its process, so that line runs the binary
@@ -37,11 +37,22 @@ test("README's Use section, typed in order, just works: run, report, run other s
     const [cmd, ...rest] = args;
     if (cmd === 'watch') continue; // a server that runs until stopped (test/watch.test.ts starts and stops it)
     const positional = cmd === 'run' && rest[0] && !rest[0].startsWith('-') ? [rest.shift()!] : [];
-    const full = [cmd, ...positional, ...(SHRINK[cmd] ?? []), ...rest].filter((a) => a !== undefined);
+    // paths into the project (fixtures/…) mean from its folder, where README runs npx probe
+    const own = rest.map((a) => (a.startsWith('fixtures/') ? join(ROOT, a) : a));
+    const full = [cmd, ...positional, ...(SHRINK[cmd] ?? []), ...own].filter((a) => a !== undefined);
     const r = full.includes('--help')
       ? probeCli(full, { cwd })
       : await runCli(full);
     assert.equal(r.status, 0, `probe ${args.join(' ')} → exit ${r.status}\n${r.stderr}`);
+    // something meaningful: never a table of 'no data', and each command's own promise
+    const text = r.stdout + r.stderr;
+    assert.doesNotMatch(text, /no data/, `probe ${args.join(' ')} printed 'no data':\n${text}`);
+    if (cmd === 'sweep') assert.match(text, /\d+ to run.*\nabout .+ on this machine: \d+ run\(s\) of ~/, `probe ${args.join(' ')} says its cost before it starts`);
+    if (cmd === 'compare') {
+      assert.match(text, /diverges|never diverges/, text);
+      assert.doesNotMatch(text, /one group/, text);
+    }
+    if (cmd === 'report' && rest.includes('--reference')) assert.match(text, /reproduction \(.*\): \d+ of \d+ combination/, text);
   }
   // the other settings' run sits beside the first, named by its settings; the report counted both
   const traces = readdirSync(join(cwd, 'runs')).filter((f) => f.endsWith('.arrow')).sort();

@@ -8,7 +8,9 @@ import { MetaKey, RunProbe, RunStatus, type RunFacts, type RunProgress } from '.
 import { rng } from '../src/train/rng.js';
 import { Cause, CAUSE_SETS, Diag, errorCell, errorShare, inputShare } from '../src/study/study.js';
 import { DIAGNOSIS_METRICS } from '../src/study/diagnosis.js';
-import { DIAGNOSIS_PROBE, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitMetric } from '../src/trace/metrics.js';
+import { DIAGNOSIS_PROBE, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, UNIT_WINDOWS_PER_EPOCH, unitMetric } from '../src/trace/metrics.js';
+import { DEFAULT_EVERY } from '../src/config.js';
+import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 
 export interface SyntheticRun {
   readonly combo: string;
@@ -38,6 +40,13 @@ export interface SyntheticRun {
   readonly killAfter?: number;
   /** per-step metrics written as NaN at every step (a probe that measured nothing finite) */
   readonly nanMetrics?: readonly string[];
+  /**
+   * `real`: the rows a default `probe run` writes (saturation, dead-relu, gradients every
+   * DEFAULT_EVERY steps, loss every step, distribution every 25, unit-activity windows of every
+   * ReLU layer at its real width): traces of real size for the benchmarks. Default: every probe on
+   * every step, distribution every 5.
+   */
+  readonly layout?: 'real';
 }
 
 const METRICS = {
@@ -52,6 +61,7 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   const acts = s.combo.split('-');
   const epochs = s.epochs ?? 3, spe = s.stepsPerEpoch ?? 20;
   const probes = s.probes ?? ['loss', 'saturation', 'dead-relu', 'gradients', 'distribution'];
+  const real = s.layout === 'real';
   const run = `${s.combo}${s.bn && s.bn !== 'none' ? `_bn-${s.bn}` : ''}_s${s.seed}`;
   const path = join(dir, `${run}.arrow`);
   const sizes = [784, 500, 256, 10];
@@ -63,12 +73,15 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   const prog = (status: RunStatus, done: number): RunProgress => ({ status, epochsDone: done, stepsDone: done * spe, updatedAt: '', endedAt: null, epochSeconds: [], probeOverhead: null, writeOverhead: null });
   const w = TraceWriter.create(path, {
     run, probes: [...probes, RunProbe.eval, RunProbe.timing, DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE],
-    metrics: [...new Set([...Object.values(METRICS).flat(), 'test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds', ...DIAGNOSIS_METRICS, ...Array.from({ length: 10 }, (_, k) => unitMetric(k))])],
+    metrics: [...new Set([...Object.values(METRICS).flat(), 'test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds', ...DIAGNOSIS_METRICS, ...Array.from({ length: real ? Math.max(...sizes.slice(1)) : 10 }, (_, k) => unitMetric(k))])],
     metadata: { [MetaKey.config]: { combo: s.combo, seed: s.seed, epochs, probes, ...(s.bn ? { bn: s.bn } : {}) }, [MetaKey.facts]: facts },
   }, prog(RunStatus.running, 0));
+  const every = real ? DEFAULT_EVERY : 1, distEvery = real ? DEFAULT_PROBE_SETTINGS.distributionEvery : 5;
+  const windowSteps = real ? Math.max(1, Math.ceil(spe / UNIT_WINDOWS_PER_EPOCH)) : 5;
   const r = rng(s.seed, `synthetic-${s.combo}`);
   const noise = () => (r.float() - 0.5) * 0.02;
   const clamp = (v: number) => Math.min(1, Math.max(0, v));
+  const unitIds = real ? Array.from({ length: Math.max(...sizes.slice(1)) }, (_, k) => w.metricId(unitMetric(k))) : [];
   const L = acts.length;
   const diagnosis = (step: number, e: number) => {
     if (s.noDiagnosis) return;
@@ -109,6 +122,7 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
       const put = (layer: number, probe: string, metric: string, v: number) => w.append(step, e, layer, w.probeId(probe), w.metricId(metric), s.nanMetrics?.includes(metric) ? NaN : v);
       if (probes.includes('loss')) { put(0, 'loss', 'loss', 2.3 * (1 - s.acc) + noise()); put(0, 'loss', 'accuracy', clamp(s.acc + noise())); }
       acts.forEach((a, i) => {
+        if (step % every !== 0) return;
         const l = i + 1, out = l === acts.length;
         if (a === 'relu' && probes.includes('dead-relu')) {
           const dr = out && s.deadRows !== undefined ? clamp(s.deadRows + noise()) : 0;
@@ -121,7 +135,10 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
         }
         if (probes.includes('gradients')) for (const m of METRICS.gradients) put(l, 'gradients', m, 0.01 * (1 + noise()));
         // quantiles every 5 steps: z drifts down on a dead output ReLU, a spreads towards 0/1 with saturation
-        if (probes.includes('distribution') && step % 5 === 0) {
+      });
+      acts.forEach((a, i) => {
+        const l = i + 1, out = l === acts.length;
+        if (probes.includes('distribution') && step % distEvery === 0) {
           const shift = out && a === 'relu' ? -2 * (s.deadRows ?? 0) * (step / (epochs * spe)) : 0;
           QUANTILES.forEach((p) => {
             const zq = shift + 3 * (p / 100 - 0.5);
@@ -133,7 +150,17 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
     }
     if (s.deathSteps && acts[L - 1] === 'relu') {
       const ua = w.probeId(UNIT_ACTIVITY_PROBE);
-      for (let st = step - spe; st < step; st += 5) s.deathSteps.forEach((d, u) => w.append(st, e, L, ua, w.metricId(unitMetric(u)), d !== null && st >= d ? 0 : 0.4));
+      for (let st = step - spe; st < step; st += windowSteps) s.deathSteps.forEach((d, u) => w.append(st, e, L, ua, w.metricId(unitMetric(u)), d !== null && st >= d ? 0 : 0.4));
+    }
+    if (real) {
+      // every ReLU layer's units at their real width, one row per unit and window
+      const ua = w.probeId(UNIT_ACTIVITY_PROBE);
+      acts.forEach((a, i) => {
+        const l = i + 1;
+        if (a !== 'relu' || (s.deathSteps && l === L)) return;
+        const deadShare = l === L ? s.deadRows ?? 0 : 0.02;
+        for (let st = step - spe; st < step; st += windowSteps) for (let u = 0; u < sizes[l]; u++) w.append(st, e, l, ua, unitIds[u], u < deadShare * sizes[l] ? 0 : clamp(0.4 + noise()));
+      });
     }
     const ev = w.probeId(RunProbe.eval);
     w.append(step, e, 0, ev, w.metricId('test_acc'), s.acc);

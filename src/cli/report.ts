@@ -16,6 +16,7 @@ interface ReportArgs {
   open: boolean;
   images: boolean;
   json: boolean;
+  reference?: string;
 }
 
 
@@ -27,8 +28,10 @@ export function builder(y: Argv) {
     .option('open', { type: 'boolean', default: false, describe: 'open index.html in the default browser' })
     .option('images', { type: 'boolean', default: true, describe: 'also write each chart as .svg and .png (--no-images to skip)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the verdicts as JSON' })
+    .option('reference', { type: 'string', requiresArg: true, describe: 'a CSV of published accuracies (columns: combination, mean, sd; optional bn or variant, seed1, seed2, …): the runs set beside them' })
     .example(...example('$0 report runs/', 'every trace in the folder → runs/report/'))
-    .example(...example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page'));
+    .example(...example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page'))
+    .example(...example('$0 report study/ --reference published.csv', 'final accuracy per combination beside the published figures'));
 }
 
 const PHASES = {
@@ -43,7 +46,7 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   const line = new ProgressLine(out);
   let phase: { name: ReportProgress['phase'] | null; total: number; t0: number } = { name: null, total: 0, t0: 0 };
   const r = await buildReport(argv.traces, {
-    out: argv.out, force: argv.force, noImages: !argv.images,
+    out: argv.out, force: argv.force, noImages: !argv.images, reference: argv.reference,
     onWarning: (w) => { line.clear(); warnings.warn(w); },
     onProgress: (p, at) => {
       // a redrawn status line on a terminal; elsewhere (logs, CI) a line as each phase ends, so a
@@ -56,7 +59,7 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   }).finally(() => line.clear());
   warnings.flush();
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, inFlight: r.inFlight, diverged: r.diverged, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), attribution: r.attribution, interventions: r.interventions, diagnoses: r.diagnoses }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, inFlight: r.inFlight, diverged: r.diverged, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), attribution: r.attribution, interventions: r.interventions, reproduction: r.reproduction, diagnoses: r.diagnoses }, null, 2) + '\n');
   } else {
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
     const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.inFlight ? `, ${r.inFlight} in flight (left out of the verdicts)` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}`];
@@ -78,6 +81,11 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     for (const g of r.attribution) {
       const cs = g.causes.map((c) => `${c.cause} ${c.interval ? `${c.interval.estimate.toFixed(3)} [${c.interval.lo.toFixed(3)}, ${c.interval.hi.toFixed(3)}]` : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}`).join(', ');
       lines.push(`errors covered${several ? ` [${g.variant}]` : ''}, ${g.group} (${g.runs} runs, error rate ${(100 * g.errors).toFixed(1)}%): ${cs}`);
+    }
+    if (r.reproduction) {
+      const x = r.reproduction;
+      lines.push(`reproduction (${x.file}): ${x.within} of ${x.judged} combination(s) within the published spread${x.rho ? `; Spearman ρ ${x.rho.estimate.toFixed(2)} [${x.rho.lo.toFixed(2)}, ${x.rho.hi.toFixed(2)}] over ${x.rhoN}` : ''}`);
+      for (const row of x.rows) lines.push(chalk.dim(`   ${row.combo}${row.variant !== 'mnist' ? ` [${row.variant}]` : ''}: ours ${row.mean === null ? '— (no run)' : `${(100 * row.mean).toFixed(2)}%${row.sd !== null ? ` ± ${(100 * row.sd).toFixed(2)}` : ''} (${row.runs} runs${row.failing !== null ? `, ${(100 * row.failing).toFixed(0)}% failing` : ''})`} · published ${(100 * row.published.mean).toFixed(2)}%${row.published.sd !== null ? ` ± ${(100 * row.published.sd).toFixed(2)}` : ''}${row.within === null ? '' : row.within ? ' · within' : ' · outside'}`));
     }
     for (const iv of r.interventions) for (const x of iv.readings) lines.push(`bn last pairs (${iv.pairs.length}, ${iv.dataset}) · ${x.hypothesis}: ${x.reading} — ${x.why}`);
     lines.push(`page ${chalk.cyan(join(r.out, 'index.html'))} (${(r.htmlBytes / 1e6).toFixed(1)} MB) · ${r.panels.length} charts as .vl.json${argv.images ? ', .svg, .png' : ''} · verdicts.json`);

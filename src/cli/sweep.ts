@@ -12,6 +12,7 @@ import { runInput, trainingOptions, type RunArgs } from './run.js';
 import { fmtDuration, pct, ProgressLine, type Out } from './ui.js';
 import { LiveView, watchFlags } from './watch.js';
 import { example } from './help.js';
+import type { SweepEstimate } from '../sweep/estimate.js';
 
 interface SweepArgs extends Omit<RunArgs, 'combo'> {
   acts: string;
@@ -91,6 +92,15 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   const t0 = performance.now();
   const { seed: _s, combo: _c, ...flags } = runInput({ ...argv, combo: combos[0] });
   void _s; void _c;
+  // the cost before it is paid: a run's step and evaluation timed here (loads tfjs in this process)
+  let estimate: SweepEstimate | null = null;
+  if (!out.quiet && !argv.json) {
+    line.status('timing a step and an evaluation on this machine, to say what the sweep costs…');
+    const t0 = performance.now();
+    const { estimateSweep } = await import('../sweep/estimate.js');
+    estimate = await estimateSweep({ ...flags, combo: combos[0], bn: bns[0] }, 1, 1, (performance.now() - t0) / 1000).catch(() => null);
+    line.clear();
+  }
   const r = await withInterrupt((signal) => runSweep({
     combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: { ...flags, bn: bns[0] }, bns,
     listener: {
@@ -103,6 +113,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
         const n = workerCount(workers, pending);
         if (n > availableParallelism()) out.err.write(`${chalkStderr.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);
         out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated or unreadable), ${count('skip')} already finished${count('busy') ? `, ${count('busy')} being computed by another process` : ''} · ${n} worker(s)\n`);
+        if (estimate && pending > 0) out.err.write(`${msg.sweepCost(pending, n, estimate)}\n`);
       },
       onProgress: (p) => {
         const cur = p.running.map((r) => `${r.run} ${pct(r.fraction, 0)}`).join(' · ');

@@ -2,7 +2,7 @@
  * `compare`: saved runs side by side. Runs that differ only by seed form a group, shown as
  * mean ± sd; the first group is the reference the others are measured against.
  */
-import { readTrace, type TraceMeta } from '../trace/reader.js';
+import { readTrace, readTraceMeta, type TraceMeta } from '../trace/reader.js';
 import { EVAL_METRICS, RunProbe, RunStatus, TIMING_METRICS } from '../trace/schema.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -171,12 +171,10 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   const metric = opts.metric ?? Metric.loss;
   const layer = opts.layer ?? 0;
   const tol = opts.tol ?? 0.05;
-  let loaded = paths.map((p) => load(p, metric, layer));
-  if (opts.combos) {
-    const n = loaded.length;
-    loaded = loaded.filter((l) => matches(l.trace.facts.combo, opts.combos!));
-    if (loaded.length === 0) throw new ProbeError(ErrorCode.config, msg.noMatch(opts.combos, n));
-  }
+  // the combination is in the footer: traces that --combos leaves out are never read whole
+  const kept = opts.combos ? paths.filter((p) => matches(readTraceMeta(p).facts.combo, opts.combos!)) : paths;
+  if (opts.combos && kept.length === 0) throw new ProbeError(ErrorCode.config, msg.noMatch(opts.combos, paths.length));
+  const loaded = kept.map((p) => load(p, metric, layer));
   const known = [...new Set(loaded.flatMap((l) => l.metrics))].filter((m) => !([...EVAL_METRICS, ...TIMING_METRICS] as readonly string[]).includes(m));
   if (!loaded.some((l) => l.series.size > 0)) throw new ProbeError(ErrorCode.config, msg.unknownMetric(`${metric}' at layer '${layer}`, known));
   // group runs that differ only by seed

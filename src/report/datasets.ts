@@ -25,6 +25,7 @@ export interface Datasets {
   readonly evals: Row[];
   readonly runs: Row[];
   readonly grid: Row[];
+  /** one row per unit that died (alive ones have no mark) */
   readonly deaths: Row[];
   readonly claims: Row[];
   /** per run and cell of the causes' Venn diagram: share of the run's errors (last evaluation) */
@@ -114,7 +115,8 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
     return { combo: ds[0].combo, variant: ds[0].variant, l1: ds[0].acts[0], l2: ds[0].acts[1], l3: ds[0].acts[2], mean: r4(m), sd: r4(s), n: accs.length,
       label: `${(100 * m).toFixed(1)}${accs.length > 1 ? ` ± ${(100 * s).toFixed(1)}` : ''}` };
   });
-  const deaths: Row[] = digests.flatMap((d) => d.deaths.map((u) => ({
+  // units that died only: the chart draws no mark for a living one, and a study has ~400 k of them
+  const deaths: Row[] = digests.flatMap((d) => d.deaths.filter((u) => u.step !== null).map((u) => ({
     run: d.run, combo: d.combo, seed: d.seed, layer: u.layer, unit: u.unit, step: u.step, epoch: u.step === null ? null : Math.floor(u.step / d.stepsPerEpoch) + 1,
   })));
   const claims: Row[] = hyps.flatMap((h) => h.claims.filter((c) => c.interval).map((c) => ({

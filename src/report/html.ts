@@ -7,6 +7,7 @@ import type { Datasets } from './datasets.js';
 import { fmtInterval, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
 import type { Interventions } from '../study/interventions.js';
 import type { GroupAttribution } from '../study/attribution.js';
+import type { Reproduction } from '../study/reference.js';
 import { COVERS, FAIL_MARGIN, MIN_RUNS, MOST } from '../study/study.js';
 import { NO_RUN, Overlay, OVERLAY_LABELS, type Panel } from './panels.js';
 import { CHART_CONTROLS, CHARTS_JS } from '../page/embed.js';
@@ -23,6 +24,8 @@ export interface PageInput {
   readonly prevalences: readonly Prevalence[];
   readonly interventions: readonly Interventions[];
   readonly attribution: readonly GroupAttribution[];
+  /** the runs beside published figures (`--reference`); null or absent without one */
+  readonly reproduction?: Reproduction | null;
   /** per value of the run selector, the diagnosis lines of its runs */
   readonly diagnoses: Readonly<Record<string, readonly string[]>>;
   readonly notes: readonly string[];
@@ -61,6 +64,22 @@ function prevalenceHtml(p: Prevalence, showVariant: boolean): string {
   return `<h3>Prevalence${showVariant ? ` <span class="meta">(${esc(p.variant)} runs)</span>` : ''}</h3>
 <p>How often the failure occurs, before asking why: ${esc(rule)}. Target group: <b>${p.targetFailing} of ${p.targetRuns}</b> runs fail${p.share ? ` (share ${esc(fmtInterval(p.share))})` : ''}; controls: ${p.controlsFailing} of ${p.controls}.</p>
 <table><thead><tr><th>combination</th><th>group</th><th>failing runs</th><th>mean final accuracy</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The runs beside published figures: the first question of a reproduction. */
+export function reproductionHtml(r: Reproduction): string {
+  const f = (v: number | null) => (v === null ? '—' : (100 * v).toFixed(2));
+  const rows = r.rows.map((x) => {
+    const p = x.published;
+    const ours = x.mean === null ? '— (no run)' : `${f(x.mean)}${x.sd !== null ? ` ± ${f(x.sd)}` : ''}`;
+    const pub = `${f(p.mean)}${p.sd !== null ? ` ± ${f(p.sd)}` : ''}${p.seeds.length ? ` <span class="meta">(seeds ${p.seeds.map((s) => f(s)).join(', ')})</span>` : ''}`;
+    const within = x.within === null ? `<span class="meta">${x.mean === null ? 'no runs' : 'no spread given'}</span>` : x.within ? '<span class="ok">within</span>' : '<span class="bad">outside</span>';
+    return `<tr><td>${esc(x.combo)}</td><td>${esc(x.variant)}</td><td>${x.runs}</td><td>${ours}</td><td>${x.failing === null ? '—' : `${(100 * x.failing).toFixed(0)}%`}</td><td>${pub}</td><td>${x.mean === null ? '—' : (100 * (x.mean - p.mean)).toFixed(2)}</td><td>${x.spread ? `[${f(x.spread[0])}, ${f(x.spread[1])}]` : '—'}</td><td>${within}</td></tr>`;
+  }).join('');
+  const rho = r.rho ? `Spearman ρ between our means and the published ones over ${r.rhoN} combinations: ${esc(fmtInterval(r.rho))} (bootstrap 95% interval over combinations)` : `no rank correlation: it needs 3 combinations with runs here and a published figure (${r.rhoN})`;
+  return `<h3 id="reproduction">Reproduction <span class="meta">(${esc(r.file)}, read as ${r.unit === 'percent' ? 'percentages' : 'fractions'})</span></h3>
+<p>Final test accuracy (%) of these runs, mean ± sd over seeds, beside the published figures. <b>${r.within} of ${r.judged}</b> combinations with a published spread lie within it${r.judged < r.rows.length ? ` (${r.rows.length - r.judged} not judged: no spread given, or no runs here)` : ''}; ${rho}. Rule, fixed before the data: our mean lies within the published mean ± sd, or, without an sd, within the range of at least two published per-seed values. Failing: share of our runs below the report's failure line (controls' median − ${100 * FAIL_MARGIN} points).</p>
+<table><thead><tr><th>combination</th><th>variant</th><th>runs</th><th>ours: mean ± sd</th><th>failing</th><th>published</th><th>difference</th><th>published spread</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function interventionsHtml(ivs: readonly Interventions[]): string {
@@ -114,6 +133,7 @@ ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</
 <h2>Hypotheses</h2>
 <p class="meaning" id="verdict-meaning">${VERDICT_MEANING.map(esc).join(' ')}</p>
 <p>Claims: <b>A</b> the measure is present (mean &gt; ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (&gt; ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ &lt; 0). Intervals resample combinations, then seeds within them.</p>
+${p.reproduction ? reproductionHtml(p.reproduction) : ''}
 ${p.prevalences.map((x) => prevalenceHtml(x, several)).join('\n')}
 ${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several)).join('\n')}
 <h2>Error attribution</h2>

@@ -33,6 +33,7 @@ import { pairInterventions, type Interventions } from '../study/interventions.js
 import { attributionByGroup, type GroupAttribution } from '../study/attribution.js';
 import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study/study.js';
 import { pageHtml, type PageInput } from './html.js';
+import { readReference, reproduce, type Reference, type Reproduction } from '../study/reference.js';
 import { panels as buildPanels, REPORT_NEEDS, type Panel } from './panels.js';
 import { toPng, toSvg } from './render.js';
 import { BOOTSTRAP_RESAMPLES } from '../read/stats.js';
@@ -43,6 +44,8 @@ export interface ReportOptions {
   readonly force?: boolean;
   /** skip SVG and PNG files (the page and specs are still written) */
   readonly noImages?: boolean;
+  /** a CSV of published accuracies per combination: the page sets the runs beside them (study/reference.ts) */
+  readonly reference?: string;
   readonly onWarning?: (text: string) => void;
   /** `text` for a status line; `at` says the phase and how far it is, for callers that count */
   readonly onProgress?: (text: string, at: ReportProgress) => void;
@@ -69,6 +72,8 @@ export interface ReportResult {
   readonly interventions: readonly Interventions[];
   readonly diagnoses: readonly Diagnosis[];
   readonly attribution: readonly GroupAttribution[];
+  /** the runs beside the published figures of `reference`; null without one */
+  readonly reproduction: Reproduction | null;
   readonly panels: readonly string[];
   readonly skipped: readonly string[];
   readonly htmlBytes: number;
@@ -148,6 +153,8 @@ function isProbeReport(dir: string): boolean {
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
   const out = resolve(opts.out ?? defaultReportDir(inputs));
   const paths = collectTraces(inputs);
+  // a bad reference file is one line before anything is read or written
+  const reference = opts.reference === undefined ? null : readReference(opts.reference);
   // check the destination before the (possibly long) reading
   const previous = existsSync(join(out, 'index.html'));
   // a report replaces its own earlier output (run, report, run more, report again); a page it did not write needs --force
@@ -157,7 +164,7 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
   // the charts of the report being replaced, to remove those the new one does not draw
   const oldCharts = previous ? readdirSync(out).filter((f) => f.endsWith('.vl.json')).map((f) => f.slice(0, -'.vl.json'.length)) : [];
   try {
-    const r = await writeReport(inputs, paths, out, opts);
+    const r = await writeReport(inputs, paths, out, opts, reference);
     for (const id of oldCharts) for (const ext of ['.vl.json', '.svg', '.png']) if (!r.files.includes(id + ext)) rmSync(join(out, id + ext), { force: true });
     return r;
   } catch (e) {
@@ -174,6 +181,7 @@ export interface ReportModel {
   readonly interventions: readonly Interventions[];
   readonly diagnoses: ReadonlyMap<string, Diagnosis>;
   readonly attribution: readonly GroupAttribution[];
+  readonly reproduction: Reproduction | null;
   readonly datasets: Datasets;
   readonly panels: readonly Panel[];
   readonly skipped: readonly string[];
@@ -186,7 +194,7 @@ export interface ReportModel {
  * in `pending` (paths of runs still training, for probe watch) are charted but left out of the
  * verdicts, prevalence, pairs and attribution until they finish.
  */
-export function reportModel(digests: readonly RunDigest[], inputs: readonly string[], warn: (text: string) => void = () => {}, pending: ReadonlySet<string> = new Set()): ReportModel {
+export function reportModel(digests: readonly RunDigest[], inputs: readonly string[], warn: (text: string) => void = () => {}, pending: ReadonlySet<string> = new Set(), reference: Reference | null = null): ReportModel {
   const counted = digests.filter((d) => !pending.has(d.path));
   // the study's groups name layers of its MLP: an attached model's layers are not those
   const study = counted.filter((d) => d.study);
@@ -199,6 +207,7 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
   const interventions = pairInterventions(study);
   const diagnoses = new Map(digests.map((d) => [d.path, diagnose(d)]));
   const attribution = attributionByGroup(counted);
+  const reproduction = reference ? reproduce(reference, counted) : null;
   const datasets = buildDatasets(digests, hypotheses, diagnoses, pending);
   const probes = new Set(digests.flatMap((d) => d.probes));
   const { panels, skipped } = buildPanels(datasets, {
@@ -218,7 +227,7 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
     generated: new Date().toISOString(),
     version: probeVersion(),
     inputs: `${digests.length} trace${digests.length > 1 ? 's' : ''} (${new Set(digests.map((d) => d.combo)).size} combination(s), ${truncated} truncated${inFlight.length ? `, ${inFlight.length} in flight` : ''}) from ${inputs.join(', ')}`,
-    datasets, panels, hypotheses, prevalences, interventions, attribution,
+    datasets, panels, hypotheses, prevalences, interventions, attribution, reproduction,
     diagnoses: diagnosisLines(datasets, digests, diagnoses),
     notes: notes(datasets, digests),
     warnings: [
@@ -228,10 +237,10 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
     ],
     singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
   };
-  return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page };
+  return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page };
 }
 
-async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions): Promise<ReportResult> {
+async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions, reference: Reference | null): Promise<ReportResult> {
   const warn = opts.onWarning ?? (() => {});
   const progress = opts.onProgress ?? (() => {});
   const digests: RunDigest[] = [];
@@ -249,7 +258,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
     } else if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
     digests.push(digestTrace(t, REPORT_NEEDS));
   });
-  const { hypotheses, prevalences, interventions, diagnoses, attribution, datasets, panels, skipped, page } = reportModel(digests, inputs, warn, pending);
+  const { hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page } = reportModel(digests, inputs, warn, pending, reference);
   const files: string[] = [];
   const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
   for (const [k, p] of panels.entries()) {
@@ -267,9 +276,9 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const html = pageHtml(page);
   write('index.html', html);
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
-  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, prevalences, hypotheses, attribution, interventions, diagnoses: diagList }, null, 2));
+  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, prevalences, hypotheses, attribution, interventions, reproduction, diagnoses: diagList }, null, 2));
   const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, attribution, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
 function diagnosisLines(d: Datasets, digests: readonly RunDigest[], diagnoses: ReadonlyMap<string, Diagnosis>): Record<string, string[]> {
