@@ -167,6 +167,28 @@ test('--bn last pairs: support when the intervention removes the mechanism and t
   assert.ok(iv.changes.some((x) => x.group === 'C1' && x.figure === 'accuracy' && x.pairs === 3));
 });
 
+test('--bn all pairs are an intervention of their own, listed after bn last, each with its own pairs and reading', () => {
+  const dir = tmp();
+  const runs: SyntheticRun[] = [];
+  for (const combo of TARGET) for (const seed of [1, 2, 3]) {
+    runs.push({ combo, seed, acc: 0.3 + 0.01 * seed, deadRows: 0.8 + 0.01 * seed, sat: 0.4, h1Cause: 0.9 });
+    // bn on every layer: accuracy back, the dead output gone; bn last: nothing changes
+    runs.push({ combo, seed, bn: 'all', acc: 0.95 + 0.001 * seed, deadRows: 0.1 + 0.01 * seed, sat: 0.4, h1Cause: 0.1 });
+    if (seed < 3) runs.push({ combo, seed, bn: 'last', acc: 0.3 + 0.01 * seed, deadRows: 0.8 + 0.01 * seed, sat: 0.4, h1Cause: 0.9 });
+  }
+  const ivs = pairInterventions(digests(dir, runs));
+  assert.deepEqual(ivs.map((iv) => [iv.intervention.bn, iv.pairs.length]), [['last', 4], ['all', 6]]);
+  const all = ivs[1];
+  assert.ok(all.pairs.every((p) => p.with.includes('_bn-all_') && !p.without.includes('_bn-')), JSON.stringify(all.pairs));
+  const acc = all.changes.find((x) => x.group === 'target' && x.figure === 'accuracy')!;
+  // paired differences, by hand: (0.95 + 0.001·s) − (0.3 + 0.01·s) over s = 1, 2, 3, twice
+  const want = [1, 2, 3].reduce((t, s) => t + (Math.fround(0.95 + 0.001 * s) - Math.fround(0.3 + 0.01 * s)), 0) / 3;
+  assert.ok(acc.change && Math.abs(acc.change.estimate - want) < 1e-6 && acc.change.lo > 0, JSON.stringify(acc));
+  assert.equal(all.readings.find((r) => r.hypothesis === 'H1')!.reading, 'supports');
+  assert.match(all.readings.find((r) => r.hypothesis === 'H1')!.why, /^bn all raised accuracy/);
+  assert.equal(ivs[0].readings.find((r) => r.hypothesis === 'H1')!.reading, 'undecided');
+});
+
 test('--bn last pairs: against when accuracy rises while the measure rises too', () => {
   const [iv] = pairInterventions(pairs(tmp(), { acc: 0.9, h1: 0.95 }));
   assert.equal(iv.readings.find((r) => r.hypothesis === 'H1')!.reading, 'against');

@@ -162,6 +162,23 @@ test('a trace caught mid-checkpoint is shown from its last good checkpoint; a de
   assert.equal(readFileSync(path).length, next.length, 'the trace was not touched');
 });
 
+test('a scan reads traces only until its time budget is spent; the next scans read the rest', () => {
+  const dir = tmp();
+  for (let seed = 1; seed <= 5; seed++) writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.3, deadRows: 0.8, epochs: 2, stepsPerEpoch: 40 });
+  const folder = new WatchedFolder(dir);
+  // no budget at all: the first trace is read (the budget is checked before each read after it)
+  const first = folder.scan(Date.now(), 0);
+  assert.ok(first.pending >= 3, `pending ${first.pending}`);
+  assert.equal(first.runs.length + first.pending, 5);
+  let snap = first, scans = 1;
+  while (snap.pending > 0 && scans < 10) { snap = folder.scan(Date.now(), 0); scans++; }
+  assert.equal(snap.pending, 0);
+  assert.ok(scans >= 3, `${scans} scans`);
+  const whole = new WatchedFolder(dir).scan();
+  assert.deepEqual(snap.runs.map((r) => r.run), whole.runs.map((r) => r.run));
+  assert.equal(snap.key, whole.key, 'once read, the same snapshot as an unbounded scan');
+});
+
 test('a run replacing a trace is shown from its .partial file while its lock is live', () => {
   const dir = tmp(), other = tmp();
   const path = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, epochs: 3, stepsPerEpoch: 20 });

@@ -83,11 +83,11 @@ export function reproductionHtml(r: Reproduction): string {
 }
 
 function interventionsHtml(ivs: readonly Interventions[]): string {
-  if (ivs.length === 0) return '<p>No pairs: the folder holds no runs of the same combination and seed with and without <code>--bn last</code> (make them with <code>probe sweep --bn none,last</code>).</p>';
+  if (ivs.length === 0) return '<p>No pairs: the folder holds no runs of the same combination and seed with and without <code>--bn last</code> or <code>--bn all</code> (make them with <code>probe sweep --bn none,last,all</code>).</p>';
   return ivs.map((iv) => {
     const rows = iv.changes.map((c) => `<tr><td>${c.group}</td><td>${esc(c.figure)}</td><td>${c.pairs}</td><td>${c.before.toFixed(3)} → ${c.after.toFixed(3)}</td><td>${c.change ? esc(fmtInterval(c.change)) : '— (fewer than 3 pairs)'}</td></tr>`).join('');
     const readings = iv.readings.map((r) => `<li><b>${r.hypothesis}</b>: ${r.reading === 'supports' ? 'causal support' : r.reading === 'against' ? 'against' : 'undecided'} — ${esc(r.why)}</li>`).join('');
-    return `<p>${iv.pairs.length} pair(s) on ${esc(iv.dataset)}: the same combination and seed, with <code>--bn none</code> and <code>--bn last</code>. Change = with − without, mean over pairs, two-stage bootstrap 95% interval. Rule: a hypothesis gains causal support when the intervention lowers its measure (interval below 0) and raises accuracy (interval above 0) in the target group.</p>
+    return `<h3>${esc(iv.intervention.name)} <span class="meta">(${esc(iv.intervention.what)})</span></h3><p>${iv.pairs.length} pair(s) on ${esc(iv.dataset)}: the same combination and seed (the same initial weights and data order), with <code>--bn none</code> and <code>${esc(iv.intervention.flag)}</code>. Change = with − without, mean over pairs, two-stage bootstrap 95% interval. Rule: a hypothesis gains causal support when the intervention lowers its measure (interval below 0) and raises accuracy (interval above 0) in the target group.</p>
 <table><thead><tr><th>group</th><th>figure</th><th>pairs</th><th>mean without → with</th><th>change [95% CI]</th></tr></thead><tbody>${rows}</tbody></table>
 <ul>${readings}</ul>`;
   }).join('\n');

@@ -1,9 +1,11 @@
 /**
- * Interventions as causal evidence: runs of the same combination, seed and dataset, trained with
- * and without batch normalization before the output activation (`--bn last`), are paired. Per
- * group, the mean change (with − without) in accuracy, in each hypothesis' primary measure and in
- * the share of errors its cause covers, with a two-stage bootstrap 95% interval (combinations,
- * then seeds within them).
+ * Interventions as causal evidence: runs of the same combination, seed and dataset (so the same
+ * initial weights and data order: init and shuffling depend on the seed alone), trained with and
+ * without an intervention, are paired: batch normalization before the output activation
+ * (`--bn last`, the study's fix) and before every activation (`--bn all`, the study's second
+ * table). Per intervention and group, the mean change (with − without) in accuracy, in each
+ * hypothesis' primary measure and in the share of errors its cause covers, with a two-stage
+ * bootstrap 95% interval (combinations, then seeds within them).
  *
  * Rule (fixed with the others, see study.ts): a hypothesis gains causal support in the target
  * group when the intervention lowers its measure (interval below 0) and raises accuracy (interval
@@ -14,7 +16,13 @@ import { groupOf, measureOf, type Group } from './hypotheses.js';
 import { clusteredMean, type Interval } from '../read/stats.js';
 import { errorShare, HYPOTHESES, MIN_RUNS, type HypothesisId } from './study.js';
 
-export const INTERVENTION = { bn: 'last', baseline: 'none' } as const;
+/** The interventions paired with the study's setting, in the order the page lists them. */
+export const INTERVENTIONS = [
+  { bn: 'last', name: 'bn last', flag: '--bn last', what: 'batch norm before the output activation (the study\'s fix)' },
+  { bn: 'all', name: 'bn all', flag: '--bn all', what: 'batch norm before every activation (the study\'s second table)' },
+] as const;
+export const BASELINE_BN = 'none';
+export type Intervention = (typeof INTERVENTIONS)[number];
 
 export interface PairedChange {
   readonly group: Group;
@@ -35,6 +43,7 @@ export interface CausalReading {
 }
 
 export interface Interventions {
+  readonly intervention: Intervention;
   readonly dataset: string;
   readonly pairs: readonly { readonly combo: string; readonly seed: number; readonly group: Group; readonly without: string; readonly with: string }[];
   readonly changes: readonly PairedChange[];
@@ -44,8 +53,12 @@ export interface Interventions {
 const key = (d: RunDigest) => `${d.dataset}|${d.combo}|${d.seed}`;
 
 export function pairInterventions(digests: readonly RunDigest[]): Interventions[] {
-  const base = new Map(digests.filter((d) => d.bn === INTERVENTION.baseline && d.finalTestAcc !== null).map((d) => [key(d), d]));
-  const pairs = digests.filter((d) => d.bn === INTERVENTION.bn && d.finalTestAcc !== null && base.has(key(d))).map((d) => ({ without: base.get(key(d)) as RunDigest, with: d }));
+  return INTERVENTIONS.flatMap((iv) => pairIntervention(iv, digests));
+}
+
+function pairIntervention(intervention: Intervention, digests: readonly RunDigest[]): Interventions[] {
+  const base = new Map(digests.filter((d) => d.bn === BASELINE_BN && d.finalTestAcc !== null).map((d) => [key(d), d]));
+  const pairs = digests.filter((d) => d.bn === intervention.bn && d.finalTestAcc !== null && base.has(key(d))).map((d) => ({ without: base.get(key(d)) as RunDigest, with: d }));
   const datasets = [...new Set(pairs.map((p) => p.with.dataset))].sort();
   return datasets.map((dataset) => {
     const ps = pairs.filter((p) => p.with.dataset === dataset);
@@ -73,11 +86,12 @@ export function pairInterventions(digests: readonly RunDigest[]): Interventions[
       const m = changes.find((c) => c.group === 'target' && c.figure === `${h.id} measure`)?.change ?? null;
       if (!acc || !m) return { hypothesis: h.id, reading: 'undecided', why: `needs ${MIN_RUNS} target-group pairs with the measure` };
       const accUp = acc.lo > 0, mDown = m.hi < 0, mNotDown = m.lo > 0;
-      if (accUp && mDown) return { hypothesis: h.id, reading: 'supports', why: `bn ${INTERVENTION.bn} raised accuracy (CI above 0) and lowered the ${h.id} measure (CI below 0)` };
-      if (accUp && mNotDown) return { hypothesis: h.id, reading: 'against', why: `bn ${INTERVENTION.bn} raised accuracy (CI above 0) while the ${h.id} measure rose (CI above 0)` };
+      if (accUp && mDown) return { hypothesis: h.id, reading: 'supports', why: `${intervention.name} raised accuracy (CI above 0) and lowered the ${h.id} measure (CI below 0)` };
+      if (accUp && mNotDown) return { hypothesis: h.id, reading: 'against', why: `${intervention.name} raised accuracy (CI above 0) while the ${h.id} measure rose (CI above 0)` };
       return { hypothesis: h.id, reading: 'undecided', why: `accuracy change ${acc.lo > 0 ? 'above 0' : 'not clearly above 0'}, ${h.id} measure change ${mDown ? 'below 0' : mNotDown ? 'above 0' : 'includes 0'}` };
     });
     return {
+      intervention,
       dataset,
       pairs: ps.map((p) => ({ combo: p.with.combo, seed: p.with.seed, group: groupOf(p.with.acts), without: p.without.run, with: p.with.run })),
       changes, readings,

@@ -47,6 +47,8 @@ export interface Snapshot {
   readonly digests: readonly RunDigest[];
   /** `*.arrow` files that are not readable traces, with why (shown, never served) */
   readonly ignored: readonly { readonly file: string; readonly why: string }[];
+  /** traces new or changed that this scan left for the next (its time budget was spent) */
+  readonly pending: number;
 }
 
 interface Cached {
@@ -78,12 +80,18 @@ export class WatchedFolder {
     return this.real;
   }
 
-  /** Stats every trace; re-reads those whose size or mtime changed. */
-  scan(now = Date.now()): Snapshot {
+  /**
+   * Stats every trace; re-reads those whose size or mtime changed, until `budgetMs` is spent: the
+   * others wait for the next scan (counted in `pending`; a trace read before keeps its last digest
+   * meanwhile), so a folder of hundreds of traces never holds the server for the whole reading.
+   */
+  scan(now = Date.now(), budgetMs = Infinity): Snapshot {
     const runs: RunRow[] = [], digests: RunDigest[] = [], ignored: { file: string; why: string }[] = [];
     const keys: string[] = [];
     const root = this.root;
-    if (root === null) return { key: '', runs, digests, ignored };
+    if (root === null) return { key: '', runs, digests, ignored, pending: 0 };
+    const t0 = performance.now();
+    let pending = 0, read = 0;
     let names: string[];
     try { names = traceFiles(root); } catch { names = []; }
     const seen = new Set<string>();
@@ -98,7 +106,12 @@ export class WatchedFolder {
       let stamp: string;
       try { const st = statSync(source); stamp = `${source}|${st.size}|${st.mtimeMs}`; } catch { continue; }
       let c = this.cache.get(path);
-      if (!c || c.stamp !== stamp) {
+      // at least one trace a scan, whatever the budget: every scan makes progress
+      if ((!c || c.stamp !== stamp) && read > 0 && performance.now() - t0 > budgetMs) {
+        pending++;
+        if (!c) continue;
+      } else if (!c || c.stamp !== stamp) {
+        read++;
         try {
           const t = readTrace(source);
           // mid-checkpoint: the footer is being rewritten; keep the last good checkpoint, retry next scan
@@ -120,7 +133,7 @@ export class WatchedFolder {
       keys.push(`${c.stamp}|${row.state}`);
     }
     for (const k of [...this.cache.keys()]) if (!seen.has(k)) this.cache.delete(k);
-    return { key: keys.join('\n'), runs, digests, ignored };
+    return { key: keys.join('\n') + (pending ? `\npending ${pending}` : ''), runs, digests, ignored, pending };
   }
 }
 
