@@ -154,7 +154,7 @@ export const msg = {
   noMatch: (patterns: string, n: number) => `none of the ${n} trace(s) has a combination matching '${patterns}'`,
   sweepCost: (runs: number, workers: number, e: { backend: string; msPerStep: number; evalSeconds: number; startSeconds: number; runSeconds: number; epochs: number; stepsPerEpoch: number }) =>
     `about ${fmtSeconds(e.startSeconds + Math.ceil(runs / Math.max(1, workers)) * e.runSeconds)} on this machine: ${runs} run(s) of ~${fmtSeconds(e.runSeconds)} each (${e.epochs} epoch(s) × ${e.stepsPerEpoch} steps at ${e.msPerStep.toFixed(1)} ms a step on ${e.backend}, ${e.epochs + 1} evaluations at ${e.evalSeconds.toFixed(1)} s; timed now) on ${workers} worker(s) that take ${e.startSeconds.toFixed(1)} s to start; other load on the machine makes it longer`,
-  referenceBad: (file: string, line: number, why: string) => `--reference ${file}${line ? ` line ${line}` : ''}: ${why}`,
+  referenceBad: (file: string, line: number, why: string) => `${opt('reference')} ${file}${line ? ` line ${line}` : ''}: ${why}`,
   unknownMetric: (metric: string, known: readonly string[]) => `no trace recorded metric '${metric}': recorded are ${known.join(', ')}`,
   noSuchLayer: (path: string, layer: number, layers: number) => `${path} has no layer ${layer}: it has layers 0 (network) to ${layers}`,
   modelUnreadable: (path: string, why: string) =>
