@@ -1,0 +1,80 @@
+"""‖ΔW‖ of a step, the numerator of update_ratio = ‖ΔW‖ / ‖W‖ (W after the step).
+
+- torch.optim.SGD without Nesterov: the weights moved by lr·buf (buf its momentum buffer after the
+  step; without momentum and weight decay, lr·grad): the engine's very definition, read from the
+  optimizer's state, with no pass over the weights beyond the norms.
+- any other optimizer, or none known: measured, ‖W_before − W_after‖, from a copy of W taken
+  after the previous step (or at attach, for the first step) when the next step is probed.
+
+The optimizer is the one given to attach(); on torch >= 2 one that steps the model's parameters
+is also found by a global step hook (torch 1.13 has no such hook: pass optimizer=).
+"""
+import math
+
+import torch
+
+
+def _group_of(optimizer, p):
+    for g in optimizer.param_groups:
+        for q in g["params"]:
+            if q is p:
+                return g
+    return None
+
+
+class Updates:
+    def __init__(self, layers, initial):
+        """`initial`: parameter -> its value at attach (the weights before the first step)."""
+        self.optimizer = None
+        self._layers = [l for l in layers if l.weight is not None]
+        self._snap = {id(l.weight): initial.get(l.weight) for l in self._layers}
+
+    def use(self, optimizer):
+        self.optimizer = optimizer
+
+    def _sgd(self, w):
+        opt = self.optimizer
+        if not isinstance(opt, torch.optim.SGD):
+            return None
+        g = _group_of(opt, w)
+        if g is None or g.get("nesterov", False):
+            return None
+        lr = float(g["lr"])
+        if g.get("momentum", 0) != 0:
+            buf = opt.state.get(w, {}).get("momentum_buffer")
+            return (lr, buf) if buf is not None else None
+        if g.get("weight_decay", 0) == 0 and w.grad is not None:
+            return lr, w.grad
+        return None
+
+    def issue(self, out, layer):
+        """Issues the norms; returns s -> update_ratio, or None when the step cannot be measured."""
+        w = layer.weight
+        with torch.no_grad():
+            sgd = self._sgd(w)
+            if sgd is not None:
+                lr, v = sgd
+                i_v = out.s(torch.linalg.vector_norm(v))
+                i_w = out.s(torch.linalg.vector_norm(w))
+                return lambda s: lr * s[i_v] / s[i_w] if s[i_w] > 0 else math.nan
+            before = self._snap.get(id(w))
+            if before is None:
+                return None
+            i_d = out.s(torch.dist(before, w))
+            i_w = out.s(torch.linalg.vector_norm(w))
+            return lambda s: s[i_d] / s[i_w] if s[i_w] > 0 else math.nan
+
+    def after_step(self, next_probed):
+        """Keeps a copy of W before the next step, when that step is probed and needs one."""
+        if not next_probed:
+            return
+        with torch.no_grad():
+            for l in self._layers:
+                w = l.weight
+                if self._sgd(w) is not None:
+                    continue
+                snap = self._snap.get(id(w))
+                if snap is None or snap.shape != w.shape:
+                    self._snap[id(w)] = w.detach().clone()
+                else:
+                    snap.copy_(w)
