@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.optim.optimizer as _optim_module
 
 from . import _names as N
 from . import _probes as P
@@ -75,7 +76,7 @@ class Recorder:
 
     def __init__(self, model, out="runs", run=None, activations=None, optimizer=None, probes="all", every=1,
                  thresholds=None, seed=None, batch=None, epochs=None, steps_per_epoch=None, dataset=None,
-                 config=None, force=False, loss_fn=None):
+                 config=None, force=False, loss_fn=None, checkpoint_seconds=CHECKPOINT_SECONDS):
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"attach: model must be a torch.nn.Module, not {type(model).__name__}")
         run = run if run is not None else type(model).__name__
@@ -104,6 +105,9 @@ class Recorder:
         self._given = {"seed": seed, "batch": batch, "epochs": epochs, "dataset": dataset}
         self._user_config = dict(config or {})
         self._spe = steps_per_epoch
+        if not isinstance(checkpoint_seconds, (int, float)) or isinstance(checkpoint_seconds, bool) or not checkpoint_seconds > 0:
+            raise ValueError(f"checkpoint_seconds={checkpoint_seconds!r} is not valid: give a number of seconds > 0")
+        self.checkpoint_seconds = float(checkpoint_seconds)
         out = os.path.abspath(out)
         try:
             os.makedirs(out, exist_ok=True)
@@ -146,8 +150,10 @@ class Recorder:
             if role is not None:
                 self._handles.append(module.register_forward_hook(self._hook(module, role)))
         self._handles.append(model.register_forward_hook(self._on_output))
-        if optimizer is None and hasattr(torch.optim.optimizer, "register_optimizer_step_post_hook"):
-            self._handles.append(torch.optim.optimizer.register_optimizer_step_post_hook(self._on_optimizer_step))
+        # torch >= 2 has a step hook for every optimizer: it finds the one that steps this model
+        global_hook = getattr(_optim_module, "register_optimizer_step_post_hook", None)
+        if optimizer is None and global_hook is not None:
+            self._handles.append(global_hook(self._on_optimizer_step))
         self._mode = "discover"
         self._events, self._disc = [], None
         self._disc_grads = {}
@@ -456,7 +462,7 @@ class Recorder:
         self._arm()
         if self._mode == "train":
             self._updates.after_step(self._due(self._step)[0] and N.GRADIENTS in self.probes)
-        if self._trace is not None and time.monotonic() - self._last_checkpoint > CHECKPOINT_SECONDS:
+        if self._trace is not None and time.monotonic() - self._last_checkpoint > self.checkpoint_seconds:
             self._checkpoint()
 
     def _record(self, step, caps, loss, target, due_ev, due_di):
@@ -790,6 +796,7 @@ def attach(model, out="runs", run=None, activations=None, optimizer=None, **opti
                   is read from its momentum buffer (found by itself on torch >= 2)
     options       probes ('all' or a list), every (probe every N-th step), thresholds ({name: value}),
                   seed, batch, epochs, steps_per_epoch, dataset (recorded), config (more settings
-                  to record), force (replace an existing trace), loss_fn (for evaluate)
+                  to record), force (replace an existing trace), loss_fn (for evaluate),
+                  checkpoint_seconds (between checkpoints within an epoch; default 10)
     """
     return Recorder(model, out=out, run=run, activations=activations, optimizer=optimizer, **options)

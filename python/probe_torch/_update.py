@@ -27,7 +27,8 @@ class Updates:
         """`initial`: parameter -> its value at attach (the weights before the first step)."""
         self.optimizer = None
         self._layers = [l for l in layers if l.weight is not None]
-        self._snap = {id(l.weight): initial.get(l.weight) for l in self._layers}
+        # copies: the snapshots are overwritten step after step, the initial weights are kept
+        self._snap = {id(l.weight): initial[l.weight].clone() for l in self._layers if l.weight in initial}
 
     def use(self, optimizer):
         self.optimizer = optimizer
