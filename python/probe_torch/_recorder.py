@@ -36,6 +36,8 @@ from ._update import Updates
 
 __version__ = "0.1.0"
 CHECKPOINT_SECONDS = 10.0
+#: optimizer options that choose an implementation, not the numbers: left out of the config
+_IMPLEMENTATION = {"params", "foreach", "fused", "differentiable", "capturable"}
 
 
 def _arch():
@@ -335,9 +337,12 @@ class Recorder:
             g = opt.param_groups[0]
             o = {"className": type(opt).__name__}
             for k, v in g.items():
-                if k != "params" and isinstance(v, (int, float, bool, str, type(None))):
+                # the settings that change the numbers; not how torch runs them (foreach, fused, …)
+                if k in _IMPLEMENTATION or v is None:
+                    continue
+                if isinstance(v, (int, float, bool, str)):
                     o[k] = v
-                elif k != "params" and isinstance(v, (tuple, list)) and all(isinstance(x, (int, float)) for x in v):
+                elif isinstance(v, (tuple, list)) and all(isinstance(x, (int, float)) for x in v):
                     o[k] = list(v)
             c["optimizer"] = o
             for k in ("lr", "momentum"):

@@ -6,6 +6,7 @@ import { fmtDuration, num, pct, table } from './ui.js';
 import { example } from './help.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { AttachedEngine, isAttached } from '../trace/schema.js';
 
 interface InspectArgs {
   trace: string;
@@ -52,7 +53,7 @@ function attachedLines(s: TraceSummary): string[] {
   const known = (v: unknown) => v !== undefined && v !== null;
   const data = f.dataset.trainSize > 0 ? `${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test)` : 'given by the caller (not recorded)';
   const lines = [
-    `model ${c.modelFile ?? c.model ?? f.combo} (attached probes) · data ${data}`,
+    `model ${c.modelFile ?? c.model ?? f.combo} (${f.engine === AttachedEngine.pytorch ? 'PyTorch, probe_torch' : 'attached probes'}) · data ${data}`,
     `layers ${f.layers.map((l) => `${l.layer} ${l.name ?? '?'} ${chalk.dim(l.className ?? '')} ${l.fanOut} ${l.unitKind ?? 'unit'}s ${layerActivation(l)}`).join(', ')}`,
   ];
   if (f.unprobed?.length) lines.push(`not probed ${f.unprobed.map((u) => `${u.name} ${chalk.dim(`(${u.className}: ${u.reason})`)}`).join(', ')}`);
@@ -76,7 +77,7 @@ function render(s: TraceSummary, diagnosis: Diagnosis): string {
   out.push(`status: ${statusLine(s)}`);
   out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
   for (const r of f.resumed ?? []) out.push(`resumed at step ${r.step} on ${r.at} (backend ${r.backend}${r.kernels ? `, kernels ${r.kernels}` : ''})`);
-  if (f.engine === 'attach') out.push(...attachedLines(s));
+  if (isAttached(f)) out.push(...attachedLines(s));
   else {
     out.push(`data ${f.dataset.name} (${f.dataset.trainSize} train / ${f.dataset.testSize} test) · layers ${f.layers.map((l) => `${l.fanIn}→${l.fanOut} ${layerActivation(l)}`).join(', ')}`);
     out.push(`config lr ${c.lr} · momentum ${c.momentum} · batch ${c.batch} · epochs ${c.epochs} · probes every ${c.every} step(s) · hash ${c.configHash}`);

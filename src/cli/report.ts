@@ -34,6 +34,9 @@ export function builder(y: Argv) {
     .example(...example('$0 report study/ --reference published.csv', 'final accuracy per combination beside the published figures'));
 }
 
+/** Diagnosis lines the terminal prints for a report of models; the rest are in verdicts.json. */
+const MAX_DIAGNOSES = 20;
+
 const PHASES = {
   read: (n: number) => `read ${n} trace${n === 1 ? '' : 's'}`,
   render: (n: number) => `rendered ${n} chart${n === 1 ? '' : 's'} as .svg and .png`,
@@ -64,11 +67,19 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
     const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.inFlight ? `, ${r.inFlight} in flight (left out of the verdicts)` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}`];
     const several = new Set(r.hypotheses.map((x) => x.variant)).size > 1;
-    for (const p of r.prevalences) {
+    if (r.modelsOnly) {
+      // models someone else trained (tfjs, PyTorch): the generic diagnosis is the reading; the
+      // study's hypotheses are about probe's MLP and get one line
+      const shown = r.diagnoses.slice(0, MAX_DIAGNOSES);
+      for (const d of shown) lines.push(`${chalk.bold('diagnosis')} ${d.text}`);
+      if (r.diagnoses.length > shown.length) lines.push(chalk.dim(`   … and ${r.diagnoses.length - shown.length} more in verdicts.json`));
+      lines.push(chalk.dim(msg.modelsOnly('')));
+    }
+    for (const p of r.modelsOnly ? [] : r.prevalences) {
       if (p.failBelow === null) continue;
       lines.push(`prevalence${several ? ` [${p.variant}]` : ''}: ${p.targetFailing} of ${p.targetRuns} target runs fail (accuracy below ${(100 * p.failBelow).toFixed(1)}%), controls ${p.controlsFailing} of ${p.controls}`);
     }
-    for (const h of r.hypotheses) {
+    for (const h of r.modelsOnly ? [] : r.hypotheses) {
       const variant = several ? ` [${h.variant}]` : '';
       lines.push(`${h.id}${variant} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);
       lines.push(chalk.dim(`   ${h.reason}`));
@@ -77,8 +88,8 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     }
     // the groups as --combos patterns
     const patterns = (g: { readonly hidden: readonly string[]; readonly output: readonly string[] }) => g.hidden.flatMap((h) => g.output.map((o) => `*-${h}-${o}`)).join(',');
-    if (r.hypotheses.every((h) => h.claims.every((c) => c.statistic === '—'))) lines.push(msg.verdictNeeds(MIN_RUNS, patterns(GROUPS.target), patterns(GROUPS.C1), patterns(GROUPS.C2)));
-    for (const g of r.attribution) {
+    if (!r.modelsOnly && r.hypotheses.every((h) => h.claims.every((c) => c.statistic === '—'))) lines.push(msg.verdictNeeds(MIN_RUNS, patterns(GROUPS.target), patterns(GROUPS.C1), patterns(GROUPS.C2)));
+    for (const g of r.modelsOnly ? [] : r.attribution) {
       const cs = g.causes.map((c) => `${c.cause} ${c.interval ? `${c.interval.estimate.toFixed(3)} [${c.interval.lo.toFixed(3)}, ${c.interval.hi.toFixed(3)}]` : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}`).join(', ');
       lines.push(`errors covered${several ? ` [${g.variant}]` : ''}, ${g.group} (${g.runs} runs, error rate ${(100 * g.errors).toFixed(1)}%): ${cs}`);
     }

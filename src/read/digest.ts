@@ -6,7 +6,7 @@
  */
 import type { StoredConfig } from '../trace/stored-config.js';
 import type { Trace } from '../trace/reader.js';
-import { RunProbe } from '../trace/schema.js';
+import { isAttached, RunProbe } from '../trace/schema.js';
 import { layerActivation } from '../activations/index.js';
 import { ProbeId } from '../probes/ids.js';
 import { activeUnitOf, DIAGNOSIS_PROBE, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitOf } from '../trace/metrics.js';
@@ -264,7 +264,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     dataset: t.config.dataset,
     bn: t.config.bn,
     acts: f.layers.map((l) => layerActivation(l)),
-    study: f.engine !== 'attach',
+    study: !isAttached(f),
     seed: f.seed,
     status: t.status,
     truncated: t.truncated,

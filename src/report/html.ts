@@ -3,6 +3,7 @@
  * embedded once (columnar, expanded in the page), a Content-Security-Policy that forbids any
  * network request, and one selector driving every per-run chart.
  */
+import { msg } from '../messages.js';
 import type { Datasets } from './datasets.js';
 import { fmtInterval, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
 import type { Interventions } from '../study/interventions.js';
@@ -31,6 +32,11 @@ export interface PageInput {
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   readonly singleRun: string | null;
+  /**
+   * none of the runs is probe's own MLP (tfjs or PyTorch models): the diagnosis per run leads the
+   * page, and the study's hypotheses follow as what they are, about another network
+   */
+  readonly modelsOnly?: boolean;
 }
 
 const VERDICT_CLASS = { supported: 'ok', 'not supported': 'bad', inconclusive: 'meh' } as const;
@@ -122,6 +128,9 @@ export function pageHtml(p: PageInput, shell?: PageShell): string {
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
   const several = p.datasets.variants.length > 1;
   const diagRows = p.datasets.runs.map((r) => `<tr><td>${esc(String(r.run))}</td><td>${esc(String(r.variant))}</td><td>${r.failed === null ? '—' : r.failed ? 'fails' : 'no'}</td><td>${esc(String(r.diagnosis ?? '—'))}</td></tr>`).join('');
+  const diagnosisSection = `<h2>Diagnosis per run</h2>
+<table><thead><tr><th>run</th><th>variant</th><th>failed</th><th>diagnosis</th></tr></thead><tbody>${diagRows}</tbody></table>
+`;
   const overlay = Object.values(Overlay).map((v) => `<option value="${v}">${esc(OVERLAY_LABELS[v])}</option>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">${shell?.csp ?? CSP}
@@ -130,7 +139,8 @@ export function pageHtml(p: PageInput, shell?: PageShell): string {
 <h1>${esc(p.title)}</h1>
 <p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
-<h2>Hypotheses</h2>
+${p.modelsOnly ? diagnosisSection : ''}<h2>Hypotheses</h2>
+${p.modelsOnly ? `<p class="meaning">${esc(msg.modelsOnly('above'))}</p>` : ''}
 <p class="meaning" id="verdict-meaning">${VERDICT_MEANING.map(esc).join(' ')}</p>
 <p>Claims: <b>A</b> the measure is present (mean &gt; ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (&gt; ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ &lt; 0). Intervals resample combinations, then seeds within them.</p>
 ${p.reproduction ? reproductionHtml(p.reproduction) : ''}
@@ -140,9 +150,7 @@ ${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several)).join('\n')}
 ${attributionHtml(p.attribution, several)}
 <h2>Interventions</h2>
 ${interventionsHtml(p.interventions)}
-<h2>Diagnosis per run</h2>
-<table><thead><tr><th>run</th><th>variant</th><th>failed</th><th>diagnosis</th></tr></thead><tbody>${diagRows}</tbody></table>
-<h2>Across runs</h2>
+${p.modelsOnly ? '' : diagnosisSection}<h2>Across runs</h2>
 ${section('across') || '<p>No chart: these traces do not have what the cross-run charts need.</p>'}
 <h2>Per run</h2>
 <p><label>${p.datasets.aggregated ? 'combination (mean over seeds)' : 'run'} <select id="pick" data-signal="pick">${options}</select></label>

@@ -71,6 +71,8 @@ export interface ReportResult {
   readonly prevalences: readonly Prevalence[];
   readonly interventions: readonly Interventions[];
   readonly diagnoses: readonly Diagnosis[];
+  /** none of the runs is probe's own MLP (tfjs or PyTorch models): there are no verdicts to read, only diagnoses */
+  readonly modelsOnly: boolean;
   readonly attribution: readonly GroupAttribution[];
   /** the runs beside the published figures of `reference`; null without one */
   readonly reproduction: Reproduction | null;
@@ -236,6 +238,7 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
       ...inFlight.map((d) => `${d.run} is in flight: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished, charted but left out of the verdicts until it finishes`),
     ],
     singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
+    modelsOnly: digests.length > 0 && digests.every((d) => !d.study),
   };
   return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page };
 }
@@ -278,7 +281,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
   write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, prevalences, hypotheses, attribution, interventions, reproduction, diagnoses: diagList }, null, 2));
   const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, modelsOnly: page.modelsOnly ?? false, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
 function diagnosisLines(d: Datasets, digests: readonly RunDigest[], diagnoses: ReadonlyMap<string, Diagnosis>): Record<string, string[]> {

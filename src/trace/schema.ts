@@ -104,6 +104,19 @@ export function traceSchema(metadata: ReadonlyMap<string, string> = new Map()): 
   );
 }
 
+/**
+ * Engines of runs whose model is not probe's MLP: `attach` (a tfjs model: attachProbes, `probe run
+ * --model`) and `pytorch` (probe_torch, python/). Their layers carry names and classes, their
+ * config an optimizer; the study's groups do not count them.
+ */
+export const AttachedEngine = { attach: 'attach', pytorch: 'pytorch' } as const;
+export type AttachedEngine = (typeof AttachedEngine)[keyof typeof AttachedEngine];
+
+/** Whether a run's model is someone else's (a tfjs or PyTorch model), not probe's own MLP. */
+export function isAttached(facts: Pick<RunFacts, 'engine'>): boolean {
+  return Object.values(AttachedEngine).includes(facts.engine as AttachedEngine);
+}
+
 /** What is known when a run starts. */
 export interface RunFacts {
   readonly run: string;
@@ -112,6 +125,7 @@ export interface RunFacts {
   readonly backend: string;
   /** under `--backend auto`: ms per step timed on each fast backend, the smallest chosen */
   readonly backendCalibration?: { readonly msPerStep: Readonly<Record<string, number>>; readonly measuredAt: string; readonly cached: boolean };
+  /** `fast` or `tape` for probe's own MLP; an {@link AttachedEngine} for a model someone else trained */
   readonly engine: string;
   /** which matrix-product kernels ran: `wasm-relaxed-simd`, `wasm-simd` or `tfjs` (absent in older traces) */
   readonly kernels?: string;

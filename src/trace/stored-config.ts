@@ -6,15 +6,15 @@
  * Traces `probe run` and `probe sweep` write hold a {@link RunConfig} and its hash. Such a config
  * comes back as `run` only when it has exactly a RunConfig's fields with their types and its hash
  * still matches — so `run` is the config this probe would resolve, not a guess; traces of attached
- * models (`source` 'attach' or 'model-file'), of older probes, or edited by hand keep `run` null
+ * models (`source` 'attach', 'model-file' or 'pytorch'), of older probes, or edited by hand keep `run` null
  * and still give the common figures below.
  */
 import { configHash, type RunConfig } from '../config.js';
 
-export type ConfigSource = 'probe' | 'model-file' | 'attach' | 'unknown';
+export type ConfigSource = 'probe' | 'model-file' | 'attach' | 'pytorch' | 'unknown';
 
 export interface StoredConfig {
-  /** who wrote it: probe's own engine, `probe run --model`, `attachProbes`, or not known */
+  /** who wrote it: probe's own engine, `probe run --model`, `attachProbes`, probe_torch, or not known */
   readonly source: ConfigSource;
   readonly configHash: string | null;
   /** epochs planned, when the writer knew them */
@@ -57,7 +57,7 @@ export function readStoredConfig(json: unknown): StoredConfig {
   const raw: Readonly<Record<string, unknown>> = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
   const run = asRunConfig(raw);
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const source: ConfigSource = run ? 'probe' : raw.source === 'attach' || raw.source === 'model-file' ? raw.source : 'unknown';
+  const source: ConfigSource = run ? 'probe' : raw.source === 'attach' || raw.source === 'model-file' || raw.source === 'pytorch' ? raw.source : 'unknown';
   return {
     source,
     configHash: typeof raw.configHash === 'string' ? raw.configHash : null,
