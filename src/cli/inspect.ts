@@ -7,10 +7,13 @@ import { example } from './help.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { AttachedEngine, isAttached } from '../trace/schema.js';
+import { checkTrace } from '../trace/conformance.js';
+import type { Trace } from '../trace/reader.js';
 
 interface InspectArgs {
   trace: string;
   json: boolean;
+  check: boolean;
 }
 
 
@@ -18,18 +21,34 @@ export function builder(y: Argv) {
   return y
     .positional('trace', { type: 'string', demandOption: true, describe: 'an .arrow trace written by probe run' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
+    .option('check', { type: 'boolean', default: false, describe: 'check the trace against docs/trace-format.md (any writer: probe, attachProbes, probe_torch); exit 1 naming each violation' })
     .example(...example('$0 inspect runs/relu-sigmoid-relu_s1.arrow', ''))
-    .example(...example("$0 inspect runs/x.arrow --json | jq '.epochs[-1].testAcc'", 'for scripts'));
+    .example(...example("$0 inspect runs/x.arrow --json | jq '.epochs[-1].testAcc'", 'for scripts'))
+    .example(...example('$0 inspect runs/x.arrow --check', 'does it follow the trace format?'));
 }
 
 export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {
   if (isIndexName(basename(argv.trace))) throw new ProbeError(ErrorCode.usage, msg.inspectIndex(argv.trace));
   const t = readTrace(argv.trace);
+  if (argv.check) return check(t, argv.json);
   const s = summarizeTrace(t);
   const diagnosis = diagnoseTrace(t);
   process.stdout.write((argv.json ? JSON.stringify({ ...s, diagnosis }, null, 2) : render(s, diagnosis)) + '\n');
   // A truncated trace is readable, but scripts should be able to tell.
   if (s.truncated) process.exitCode = 3;
+}
+
+/** `--check`: the violations of the trace format, or that there are none. */
+function check(t: Trace, json: boolean): void {
+  const r = checkTrace(t);
+  if (json) process.stdout.write(JSON.stringify({ path: t.path, conforms: r.violations.length === 0, ...r }, null, 2) + '\n');
+  else if (r.violations.length === 0) process.stdout.write(`${t.path}: follows the trace format (docs/trace-format.md, version 1): ${r.rows.toLocaleString('en-US')} rows checked${t.truncated ? `; ${chalk.yellow('truncated')} (${t.status})` : ''}\n`);
+  else {
+    const lines = r.violations.map((v) => `  ${chalk.red(v.rule)} ${v.detail}`);
+    if (r.more) lines.push(`  … and ${r.more} more`);
+    process.stdout.write(`${t.path}: ${r.violations.length + r.more} violation(s) of the trace format (docs/trace-format.md):\n${lines.join('\n')}\n`);
+  }
+  process.exitCode = r.violations.length ? 1 : t.truncated ? 3 : 0;
 }
 
 export function statusLine(s: TraceSummary): string {
