@@ -1,0 +1,314 @@
+"""probe_torch's own tests: which layers it finds, what it refuses, how a run ends, the lock, and
+the probes on convolutions against plain reference loops. The study's MLP against probe's engine
+is test/torch-differential.test.ts; reading these traces with probe's CLI is test/torch.test.ts.
+
+    python -m unittest discover -s python/tests
+"""
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from probe_torch import attach
+from probe_torch import _lock
+
+torch.manual_seed(0)
+
+
+def read(path):
+    """(rows as dicts keyed by (step, epoch, layer, probe, metric), metadata)."""
+    with pa.ipc.open_file(path) as f:
+        t = f.read_all()
+        meta = {k.decode(): v.decode() for k, v in f.schema.metadata.items()}
+    cols = {n: t.column(n).to_pylist() for n in t.column_names}
+    rows = {}
+    for i in range(t.num_rows):
+        rows[(cols["step"][i], cols["epoch"][i], cols["layer"][i], cols["probe"][i], cols["metric"][i])] = cols["value"][i]
+    import json
+    return rows, {k: (json.loads(v) if k != "probe.trace_version" else v) for k, v in meta.items()}
+
+
+def content(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="probe-torch-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def batches(n=4, b=8, dim=20, classes=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(b, dim, generator=g), torch.randint(0, classes, (b,), generator=g)) for _ in range(n)]
+
+
+def train(model, rec, data, opt, epochs=1, target=True, test=None):
+    for _ in range(epochs):
+        for x, y in data:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            rec.step(loss, y if target else None)
+        rec.evaluate(test or data)
+
+
+class Layers(Tmp):
+    def test_activation_modules_pair_with_the_layer_whose_output_they_take_even_a_shared_one(self):
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b, self.c = nn.Linear(20, 16), nn.Linear(16, 12), nn.Linear(12, 5)
+                self.act = nn.ReLU()  # one module used after two layers
+                self.drop = nn.Dropout(0.0)
+
+            def forward(self, x):
+                return self.c(self.drop(self.act(self.b(self.act(self.a(x))))))
+
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with attach(model, out=self.dir, run="shared", optimizer=opt) as rec:
+            train(model, rec, batches(), opt)
+            self.assertEqual(rec.layers, [(1, "a", "relu"), (2, "b", "relu"), (3, "c", "linear")])
+        rows, meta = read(os.path.join(self.dir, "shared.arrow"))
+        facts = meta["probe.facts"]
+        self.assertEqual([(l["name"], l["className"], l["fanIn"], l["fanOut"]) for l in facts["layers"]], [("a", "Linear", 20, 16), ("b", "Linear", 16, 12), ("c", "Linear", 12, 5)])
+        self.assertEqual([(u["name"], u["className"]) for u in facts["unprobed"]], [("drop", "Dropout")])
+        self.assertIn("dropout", facts["unprobed"][0]["reason"])
+        # the shared ReLU's figures land on both layers; the linear output gets none
+        self.assertIn((0, 1, 1, "dead-relu", "dead_units"), rows)
+        self.assertIn((0, 1, 2, "dead-relu", "dead_units"), rows)
+        self.assertNotIn((0, 1, 3, "dead-relu", "dead_units"), rows)
+        self.assertEqual(facts["combo"], "relu-relu-linear")
+
+    def test_a_convolution_with_batch_norm_is_one_layer_whose_z_is_after_the_norm(self):
+        model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5), nn.LogSoftmax(dim=1))
+        data = [(torch.randn(6, 1, 8, 8), torch.randint(0, 5, (6,))) for _ in range(3)]
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        with attach(model, out=self.dir, run="conv", optimizer=opt) as rec:
+            train(model, rec, data, opt)
+        rows, meta = read(os.path.join(self.dir, "conv.arrow"))
+        layers = meta["probe.facts"]["layers"]
+        self.assertEqual([(l["name"], l["activation"], l["unitKind"], l["fanIn"], l["fanOut"], l["outputShape"]) for l in layers],
+                         [("0", "relu", "channel", 9, 4, [4, 6, 6]), ("5", "linear", "unit", 36, 5, [5])])
+        unprobed = {u["className"]: u["reason"] for u in meta["probe.facts"]["unprobed"]}
+        self.assertEqual(set(unprobed), {"MaxPool2d", "Flatten", "LogSoftmax"})
+        self.assertIn("softmax belongs to the loss", unprobed["LogSoftmax"])
+        self.assertEqual(len([k for k in rows if k[3] == "unit-activity" and k[2] == 1 and k[0] == 0]), 4)
+
+    def test_functional_activations_are_named_and_misnamed_ones_refused_at_once(self):
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(20, 8), nn.Linear(8, 5)
+                self.out = nn.Sigmoid()
+
+            def forward(self, x):
+                return self.out(self.fc2(torch.tanh(self.fc1(x))))
+
+        model = Net()
+        with self.assertRaisesRegex(ValueError, r"activations= names 'fc3', which is not a module of the model: name one of fc1, fc2"):
+            attach(model, out=self.dir, run="x", activations={"fc3": "relu"})
+        with self.assertRaisesRegex(ValueError, r"activation 'tanhh' is not one probe knows: use one of .*tanh"):
+            attach(model, out=self.dir, run="x", activations={"fc1": "tanhh"})
+        with self.assertRaisesRegex(ValueError, r"'out', which is not a Linear or convolution"):
+            attach(model, out=self.dir, run="x", activations={"out": "relu"})
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        rec = attach(model, out=self.dir, run="x", activations={"fc2": "relu"}, optimizer=opt)
+        x, y = batches(1)[0]
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        with self.assertRaisesRegex(ValueError, r"names 'fc2' as relu, but its output goes through the module 'out' \(Sigmoid\)"):
+            rec.step(loss, y)
+        rec.close()
+        with attach(model, out=self.dir, run="y", activations={"fc1": "tanh"}, optimizer=opt) as rec:
+            train(model, rec, batches(), opt)
+            self.assertEqual(rec.layers, [(1, "fc1", "tanh"), (2, "fc2", "sigmoid")])
+
+
+class Refusals(Tmp):
+    def test_bad_arguments_get_one_clear_error_naming_the_value(self):
+        model = nn.Linear(3, 2)
+        cases = [
+            (dict(run="a/b"), ValueError, r"run='a/b' is not a usable run name"),
+            (dict(run=""), ValueError, r"run='' is not a usable run name"),
+            (dict(run="x", every=0), ValueError, r"every=0 is not valid: give an integer >= 1"),
+            (dict(run="x", probes=["loss", "dead"]), ValueError, r"unknown 'dead'; use 'all' or some of loss, saturation"),
+            (dict(run="x", thresholds={"sigmoidLo": 0.1}), ValueError, r"unknown setting 'sigmoidLo'"),
+            (dict(run="x", checkpoint_seconds=0), ValueError, r"checkpoint_seconds=0 is not valid"),
+        ]
+        for kwargs, kind, says in cases:
+            with self.assertRaisesRegex(kind, says):
+                attach(model, out=self.dir, **kwargs)
+        self.assertEqual(os.listdir(self.dir), [], "no file left by a refused attach")
+        with self.assertRaisesRegex(TypeError, r"model must be a torch.nn.Module, not list"):
+            attach([model], out=self.dir, run="x")
+
+    def test_an_existing_trace_is_kept_unless_force_and_then_replaced_only_when_the_run_finishes(self):
+        model = nn.Sequential(nn.Linear(20, 5))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with attach(model, out=self.dir, run="r", optimizer=opt) as rec:
+            train(model, rec, batches(2), opt)
+        path = os.path.join(self.dir, "r.arrow")
+        before = content(path)
+        with self.assertRaisesRegex(FileExistsError, r"trace .*r.arrow already exists: pass force=True"):
+            attach(model, out=self.dir, run="r")
+        rec = attach(model, out=self.dir, run="r", optimizer=opt, force=True)
+        train(model, rec, batches(2), opt)
+        self.assertEqual(content(path), before, "the old trace stays until the new one finishes")
+        self.assertTrue(os.path.exists(path + ".partial"))
+        rec.close()
+        self.assertNotEqual(content(path), before)
+        self.assertFalse(os.path.exists(path + ".partial"))
+
+    def test_a_second_recorder_of_the_same_run_is_refused_while_the_first_holds_its_lock(self):
+        model = nn.Linear(3, 2)
+        first = attach(model, out=self.dir, run="busy")
+        try:
+            with self.assertRaisesRegex(_lock.RunBusy, rf"busy.arrow is being computed by pid {os.getpid()} on "):
+                attach(model, out=self.dir, run="busy")
+        finally:
+            first.close()
+        attach(model, out=self.dir, run="busy", force=True).close()
+
+    def test_a_lock_left_by_a_killed_process_is_taken_over(self):
+        code = ("import sys, os, signal; sys.path[:0] = %r; from probe_torch import _lock; "
+                "_lock.acquire(sys.argv[1]); os.kill(os.getpid(), signal.SIGKILL)") % (sys.path,)
+        path = os.path.join(self.dir, "dead.arrow")
+        r = subprocess.run([sys.executable, "-c", code, path])
+        self.assertEqual(r.returncode, -signal.SIGKILL)
+        self.assertTrue(os.path.exists(path + ".lock"))
+        lock = _lock.acquire(path)
+        self.assertEqual(lock.info["pid"], os.getpid())
+        lock.release()
+        self.assertFalse(os.path.exists(path + ".lock"))
+
+
+class Ending(Tmp):
+    def model(self):
+        m = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 5))
+        return m, torch.optim.SGD(m.parameters(), lr=0.1)
+
+    def test_without_targets_the_loss_probe_records_the_loss_only(self):
+        model, opt = self.model()
+        with attach(model, out=self.dir, run="r", optimizer=opt) as rec:
+            train(model, rec, batches(), opt, target=False)
+        rows, _ = read(os.path.join(self.dir, "r.arrow"))
+        self.assertIn((0, 1, 0, "loss", "loss"), rows)
+        self.assertFalse(any(k[4] == "accuracy" for k in rows))
+
+    def test_every_n_probes_steps_0_n_2n_and_distribution_keeps_its_own_schedule(self):
+        model, opt = self.model()
+        with attach(model, out=self.dir, run="r", optimizer=opt, every=3, thresholds={"distributionEvery": 5}) as rec:
+            train(model, rec, batches(12), opt)
+        rows, meta = read(os.path.join(self.dir, "r.arrow"))
+        self.assertEqual(sorted({k[0] for k in rows if k[3] == "gradients"}), [0, 3, 6, 9])
+        self.assertEqual(sorted({k[0] for k in rows if k[3] == "distribution"}), [0, 5, 10])
+        self.assertEqual(meta["probe.config"]["every"], 3)
+        # train_loss averages every step, probed or not
+        self.assertTrue(math.isfinite(rows[(12, 1, 0, "eval", "train_loss")]))
+
+    def test_a_loss_that_stops_being_a_number_ends_the_trace_as_diverged(self):
+        model, opt = self.model()
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            with attach(model, out=self.dir, run="r", optimizer=opt) as rec:
+                data = batches(6)
+                for i, (x, y) in enumerate(data):
+                    opt.zero_grad()
+                    loss = F.cross_entropy(model(x), y) * (float("nan") if i == 2 else 1)
+                    loss.backward()
+                    rec.step(loss, y)
+                self.assertIsNone(rec.evaluate(data))
+        self.assertTrue(any("diverged at step 2 (loss NaN)" in str(x.message) for x in w))
+        rows, meta = read(os.path.join(self.dir, "r.arrow"))
+        p = meta["probe.progress"]
+        self.assertEqual((p["status"], p["diverged"]), ("diverged", {"step": 2, "reason": "loss NaN"}))
+        self.assertEqual(max(k[0] for k in rows if k[3] == "loss"), 2)
+
+    def test_ctrl_c_closes_the_trace_as_interrupted_and_an_error_as_failed(self):
+        for exc, status in ((KeyboardInterrupt, "interrupted"), (RuntimeError, "failed")):
+            model, opt = self.model()
+            with self.assertRaises(exc):
+                with attach(model, out=self.dir, run=status, optimizer=opt) as rec:
+                    train(model, rec, batches(2), opt)
+                    raise exc()
+            _, meta = read(os.path.join(self.dir, status + ".arrow"))
+            self.assertEqual(meta["probe.progress"]["status"], status)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, status + ".arrow.lock")))
+
+    def test_evaluate_again_without_a_step_records_nothing_and_says_so(self):
+        model, opt = self.model()
+        with attach(model, out=self.dir, run="r", optimizer=opt) as rec:
+            train(model, rec, batches(2), opt)
+            with self.assertWarnsRegex(UserWarning, "evaluate\\(\\) again without a training step"):
+                self.assertIsNone(rec.evaluate(batches(2)))
+        _, meta = read(os.path.join(self.dir, "r.arrow"))
+        self.assertEqual(meta["probe.progress"]["epochsDone"], 1)
+
+
+class ConvProbes(Tmp):
+    """The probes on a convolution against plain loops over the captured z and a."""
+
+    def test_dead_relu_unit_activity_and_saturation_of_a_convolution_match_plain_loops(self):
+        torch.manual_seed(3)
+        model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Conv2d(3, 4, 2), nn.Sigmoid(), nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
+        with torch.no_grad():
+            model[0].bias.fill_(-0.3)  # some channels off on some samples
+            model[2].weight.mul_(60)  # a sigmoid with outputs at its extremes
+        seen = {}
+        model[0].register_forward_hook(lambda m, i, o: seen.__setitem__("z1", o.detach().clone()))
+        model[2].register_forward_hook(lambda m, i, o: seen.__setitem__("z2", o.detach().clone()))
+        x, y = torch.randn(5, 2, 6, 6), torch.randint(0, 5, (5,))
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        with attach(model, out=self.dir, run="c", optimizer=opt, thresholds={"perUnitMax": 4}) as rec:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            rec.step(loss, y)
+        rows, _ = read(os.path.join(self.dir, "c.arrow"))
+        z1 = seen["z1"].numpy().astype(np.float64)  # [samples, channels, h, w]
+        S, C = z1.shape[:2]
+        inactive = [[all(v <= 0 for v in z1[s, c].ravel()) for c in range(C)] for s in range(S)]
+        want = {
+            "inactive_frac": sum(map(sum, inactive)) / (S * C),
+            "dead_units": sum(all(inactive[s][c] for s in range(S)) for c in range(C)) / C,
+            "dead_rows": sum(all(inactive[s]) for s in range(S)) / S,
+        }
+        for c in range(C):
+            want[f"active_u{c}"] = sum(not inactive[s][c] for s in range(S)) / S
+        for metric, v in want.items():
+            self.assertAlmostEqual(rows[(0, 1, 1, "dead-relu", metric)], v, places=6, msg=metric)
+        for c in range(C):
+            entries = z1[:, c].ravel()
+            self.assertAlmostEqual(rows[(0, 1, 1, "unit-activity", f"u{c}")], sum(v > 0 for v in entries) / len(entries), places=6)
+        a2 = 1 / (1 + np.exp(-seen["z2"].numpy().astype(np.float64))).ravel()
+        low, high = sum(v < 0.01 for v in a2) / len(a2), sum(v > 0.99 for v in a2) / len(a2)
+        self.assertGreater(low + high, 0.05, "the fixture saturates")
+        self.assertAlmostEqual(rows[(0, 1, 2, "saturation", "sat_low")], low, places=6)
+        self.assertAlmostEqual(rows[(0, 1, 2, "saturation", "sat_high")], high, places=6)
+        self.assertAlmostEqual(rows[(0, 1, 2, "saturation", "mean_deriv")], float(np.mean(a2 * (1 - a2))), places=5)
+        q = np.quantile(seen["z2"].numpy().astype(np.float64).ravel(), [0.01, 0.5, 0.99])
+        for p, v in zip((1, 50, 99), q):
+            self.assertAlmostEqual(rows[(0, 1, 2, "distribution", f"z_p{p}")], v, places=5)
+
+
+if __name__ == "__main__":
+    unittest.main()
