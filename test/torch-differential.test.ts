@@ -16,10 +16,8 @@ import { runExperiment } from '../src/experiment/run.js';
 import { readTrace, type Trace } from '../src/trace/reader.js';
 import { RunProbe } from '../src/trace/schema.js';
 import { FIXTURES, tmp, useBackend } from './helpers.js';
-import { runStudyMlp, writeStudySpec } from './torch-spec.js';
-
-const python = process.env.PROBE_TORCH_PYTHON;
-const skip = python ? false : `no PyTorch: ${process.env.PROBE_TORCH_WHY ?? 'PROBE_TORCH_PYTHON is not set (npm test sets it)'}`;
+import { runStudyMlp, TORCH_ENVS, writeStudySpec } from './torch-spec.js';
+import { checkTrace } from '../src/trace/conformance.js';
 
 before(() => useBackend('wasm'));
 
@@ -65,8 +63,9 @@ function tolerance(key: string, want: number, testN: number, errors: number): nu
   return 1e-6 + 1e-3 * Math.abs(want);
 }
 
-for (const c of CASES) {
-  test(`a PyTorch ${c.model} MLP recorded with probe_torch gives the engine's trace: ${c.combo}${c.extra ? ` (${c.extra.join(' ')})` : ''}`, { skip }, async () => {
+for (const env of TORCH_ENVS) for (const c of CASES) {
+  test(`${env.label}: a ${c.model} MLP recorded with probe_torch gives the engine's trace: ${c.combo}${c.extra ? ` (${c.extra.join(' ')})` : ''}`, { skip: env.skip }, async () => {
+    const python = env.python;
     const dir = tmp('probe-torch-diff-');
     const engine = await runExperiment(
       { combo: c.combo, seed: SEED, epochs: EPOCHS, dataDir: FIXTURES, backend: 'wasm', batch: BATCH },
@@ -78,6 +77,10 @@ for (const c of CASES) {
     runStudyMlp(python!, spec, ['--out', join(dir, 'torch'), '--run', engine.run, '--combo', c.combo, '--model', c.model, ...(c.extra ?? [])]);
     const et = readTrace(engine.path), tt = readTrace(join(dir, 'torch', `${engine.run}.arrow`));
     assert.equal(tt.status, 'complete');
+    assert.deepEqual(checkTrace(tt).violations, [], 'the trace format holds');
+    // the optimizer is known to the trace when given, or found by torch 2's step hook
+    const torch2 = /^2\./.test(tt.facts.versions.torch);
+    assert.equal((tt.config.raw.optimizer as { className?: string } | undefined)?.className, c.extra?.includes('--no-optimizer') && !torch2 ? undefined : 'SGD');
     assert.deepEqual(tt.facts.layers.map((l) => [l.activation, l.fanIn, l.fanOut]), et.facts.layers.map((l) => [l.activation, l.fanIn, l.fanOut]));
     const want = rows(et), got = rows(tt);
     assert.deepEqual([...got.keys()].filter((k) => !want.has(k)), [], 'rows the engine does not write');

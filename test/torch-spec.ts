@@ -14,6 +14,25 @@ import { ROOT } from './helpers.js';
 
 export const STUDY_MLP = join(ROOT, 'python', 'tests', 'study_mlp.py');
 
+/** A Python with torch and probe_torch, or why there is none (scripts/torch-env.sh, run by npm test). */
+export interface TorchEnv {
+  readonly label: string;
+  readonly python: string | undefined;
+  /** false, or the one-line reason the tests skip */
+  readonly skip: string | false;
+}
+
+const torchEnv = (label: string, python: string | undefined, why: string | undefined): TorchEnv => ({
+  label, python: python || undefined,
+  skip: python ? false : `no ${label}: ${why || 'its Python is not set (npm test runs scripts/torch-env.sh)'}`,
+});
+
+/** Debian's python3-torch 1.13 (no optimizer step hooks), and pip's torch 2.x CPU wheel. */
+export const TORCH_ENVS: readonly TorchEnv[] = [
+  torchEnv("Debian's python3-torch", process.env.PROBE_TORCH_PYTHON, process.env.PROBE_TORCH_WHY),
+  torchEnv('the torch 2.x wheel', process.env.PROBE_TORCH2_PYTHON, process.env.PROBE_TORCH2_WHY),
+];
+
 export interface SpecInput {
   readonly combo: string;
   readonly seed: number;

@@ -5,7 +5,7 @@ lookup table, the images and labels, and each epoch's sample order.
 
     python study_mlp.py SPEC --out DIR --run NAME [--combo relu-sigmoid-relu] [--epochs 2]
         [--model functional|sequential] [--no-record] [--every 1] [--evaluate-first]
-        [--checkpoint-seconds S] [--kill-after-steps N] [--hold FILE] [--threads 1]
+        [--checkpoint-seconds S] [--kill-after-steps N] [--hold FILE] [--threads 1] [--force]
         [--time-steps] [--json]
 """
 import argparse
@@ -30,6 +30,7 @@ p.add_argument("--kill-after-steps", type=int, default=None, help="SIGKILL this 
 p.add_argument("--hold", default=None, help="after epoch e, wait until this file holds a number >= e")
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--steps", type=int, default=None, help="stop after this many steps (bench)")
+p.add_argument("--force", action="store_true", help="replace an existing trace")
 p.add_argument("--json", action="store_true", help="print one JSON line: ms per step, steps, seconds")
 args = p.parse_args()
 if args.threads > 0:
@@ -102,7 +103,7 @@ if not args.no_record:
     opts = {} if args.checkpoint_seconds is None else {"checkpoint_seconds": args.checkpoint_seconds}
     rec = attach(model, out=args.out, run=args.run or f"{args.combo}_s{spec['seed']}", activations=activations,
                  optimizer=None if args.no_optimizer else opt, every=args.every, seed=spec["seed"], epochs=epochs,
-                 dataset=spec.get("dataset", "mnist"), **opts)
+                 dataset=spec.get("dataset", "mnist"), force=args.force, **opts)
     if args.evaluate_first:
         rec.evaluate(test)
 steps = 0
