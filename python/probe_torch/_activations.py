@@ -37,7 +37,8 @@ def f32_down(x: float) -> float:
 
 class Spec:
     """name; `fn` computes a from z; `band(settings)` -> (low, high) or None; `dies_at` or None;
-    `deriv_sum(z, a)` -> the sum of da/dz over all entries (a 0-d tensor), for saturating ones."""
+    `deriv_sum(z, a)` -> the sum of da/dz over all entries (a 0-d float32 tensor), for saturating
+    ones: sigmoid's a(1 − a) summed as Σa − Σa², tanh's 1 − a² as n − Σa² (a dot product each)."""
 
     def __init__(self, name, fn, band=None, dies_at=None, deriv_sum=None):
         self.name = name
@@ -58,9 +59,15 @@ class Spec:
 def _selu_like(scale, scale_alpha):
     def deriv_sum(z, a):
         # z > 0: scale; z <= 0: a + scale·alpha, where a <= 0 exactly when z <= 0
-        pos = (z > 0).sum(dtype=torch.float64)
-        return scale * pos + a.clamp(max=0).sum(dtype=torch.float64) + scale_alpha * (z.numel() - pos)
+        pos = (z > 0).sum(dtype=torch.float32)
+        return scale * pos + a.clamp(max=0).sum() + scale_alpha * (z.numel() - pos)
     return deriv_sum
+
+
+def _sq(a):
+    """Σa² in one BLAS pass."""
+    flat = a.reshape(-1)
+    return torch.dot(flat, flat)
 
 
 _RELU6_TOP = float(np.nextafter(np.float32(6), np.float32(0)))
@@ -68,16 +75,16 @@ _RELU6_TOP = float(np.nextafter(np.float32(6), np.float32(0)))
 SPECS = {
     "relu": Spec("relu", torch.relu, dies_at=0.0),
     "sigmoid": Spec("sigmoid", torch.sigmoid, band=lambda s: (s["sigmoidLow"], s["sigmoidHigh"]),
-                    deriv_sum=lambda z, a: a.sum(dtype=torch.float64) - torch.dot(a.reshape(-1), a.reshape(-1)).double()),
+                    deriv_sum=lambda z, a: a.sum() - _sq(a)),
     "tanh": Spec("tanh", torch.tanh, band=lambda s: (-s["tanhSat"], s["tanhSat"]),
-                 deriv_sum=lambda z, a: a.numel() - torch.dot(a.reshape(-1), a.reshape(-1)).double()),
+                 deriv_sum=lambda z, a: a.numel() - _sq(a)),
     "selu": Spec("selu", torch.selu, band=lambda s: (-s["seluSat"] * LAMBDA_ALPHA, math.inf),
                  deriv_sum=_selu_like(SELU_SCALE, LAMBDA_ALPHA)),
     "elu": Spec("elu", F.elu, band=lambda s: (-s["seluSat"], math.inf), deriv_sum=_selu_like(1.0, 1.0)),
     "relu6": Spec("relu6", F.relu6, band=lambda s: (0.0, _RELU6_TOP), dies_at=0.0,
-                  deriv_sum=lambda z, a: ((z > 0) & (z < 6)).sum(dtype=torch.float64)),
+                  deriv_sum=lambda z, a: ((z > 0) & (z < 6)).sum(dtype=torch.float32)),
     "softsign": Spec("softsign", F.softsign, band=lambda s: (-s["tanhSat"], s["tanhSat"]),
-                     deriv_sum=lambda z, a: (1 - a.abs()).square().sum(dtype=torch.float64)),
+                     deriv_sum=lambda z, a: (1 - a.abs()).square().sum()),
     "leakyrelu": Spec("leakyrelu", F.leaky_relu),
     "gelu": Spec("gelu", F.gelu),
     "swish": Spec("swish", F.silu),

@@ -322,8 +322,8 @@ class Recorder:
         self._wcodes = codes(self._wslots)
         self._sums = np.zeros(len(self._slots))
         self._counts = np.zeros(len(self._slots))
+        self._programs = [P.LayerProgram(l, self.probes, self.settings) for l in self._plan.layers]
         # per-unit activity: per dying layer, the running sum of the window's shares (on the device)
-        self._wlayers = [l for l in self._plan.layers if N.UNIT_ACTIVITY in self.probes and l.spec is not None and l.spec.dies]
         self._wsum = None
         self._wcount = 0
         self._wstart = 0
@@ -424,6 +424,7 @@ class Recorder:
         if self._closed:
             raise RuntimeError(f"probe: the recorder of {self.run} is closed")
         t0 = time.perf_counter()
+        w0 = self._epoch_write_s
         if self._t_epoch is None:
             self._t_epoch = t0
         step = self._step
@@ -447,10 +448,8 @@ class Recorder:
         if not math.isfinite(lossv):
             self._diverge(step, f"loss {_fmt(lossv)}")
         self._advance(step)
-        self._probe_s_add(time.perf_counter() - t0)
-
-    def _probe_s_add(self, dt):
-        self._epoch_probe_s += dt
+        # the step's time in the recorder, but rows and checkpoints: those are write time
+        self._epoch_probe_s += time.perf_counter() - t0 - (self._epoch_write_s - w0)
 
     def _batch_size(self, caps, target):
         if isinstance(target, torch.Tensor) and target.dim() >= 1:
@@ -473,19 +472,19 @@ class Recorder:
     def _record(self, step, caps, loss, target, due_ev, due_di):
         """The due probes of this step: issued, read back once, written. Returns the loss."""
         out = P.Issued()
-        plan = self._plan
         with torch.no_grad():
-            i_loss = out.s(loss.detach().reshape(()) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss)))
+            i_loss = out.s(loss.detach().reshape(()).to(torch.float32) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss)))
             i_acc = None
             if due_ev and self._with_accuracy and target is not None and self._output is not None:
                 o = self._output
                 if o.dim() == 2 and isinstance(target, torch.Tensor) and target.shape == o.shape[:1]:
-                    i_acc = out.s((o.argmax(1) == target).sum(dtype=torch.float64))
-            finishers = [P.issue_layer(out, l, caps[l.index - 1] if caps else None, self.settings, self.probes, due_ev, due_di, self._updates)
-                         for l in plan.layers]
-            shares = None
-            if due_ev and self._wlayers:
-                shares = self._issue_windows(caps)
+                    i_acc = out.s((o.argmax(1) == target).sum(dtype=torch.float32))
+            finishers, shares = [], []
+            for prog, cap in zip(self._programs, caps or [None] * len(self._programs)):
+                finish, share = prog.issue(out, cap, due_ev, due_di, self._updates)
+                finishers.append(finish)
+                if due_ev and prog.window:
+                    shares.append(share if share is not None else torch.full((prog.layer.units,), math.nan))
         s, v = out.read()
         lossv = s[i_loss]
         vals = []
@@ -504,30 +503,27 @@ class Recorder:
         self._trace.append_rows(step, self._epoch, layers, probes, metrics, arr.astype(np.float32))
         self._sums[index] += arr
         self._counts[index] += 1
-        if shares is not None:
-            self._add_window(step, shares)
+        if shares:
+            self._add_window(shares)
         self._epoch_write_s += time.perf_counter() - t0
         return lossv
 
     # ------------------------------------------------------------------ per-unit activity windows
 
-    def _issue_windows(self, caps):
-        parts = []
-        for l in self._wlayers:
-            c = caps[l.index - 1] if caps else None
-            if c is None or c.z is None:
-                parts.append(torch.full((l.units,), math.nan))
-            else:
-                counts, entries = P.unit_counts(l, c.z)
-                parts.append(counts / entries)
-        return torch.cat(parts) if len(parts) > 1 else parts[0]
-
-    def _add_window(self, step, shares):
+    def _add_window(self, shares):
+        """`shares`: per dying layer, the step's share of active entries per unit (on the device)."""
         if not self._spe:
             self._wbuffer.append((self._steps_in_epoch, shares))
             return
         self._window_boundary()
-        self._wsum = shares.double() if self._wsum is None else self._wsum.add_(shares)
+        self._accumulate(shares)
+
+    def _accumulate(self, shares):
+        if self._wsum is None:
+            self._wsum = shares  # fresh tensors of this step: summed into in place
+        else:
+            for acc, x in zip(self._wsum, shares):
+                acc.add_(x)
         self._wcount += 1
 
     def _window_steps(self):
@@ -544,7 +540,7 @@ class Recorder:
     def _flush_window(self):
         if self._wcount == 0 or self._wsum is None:
             return
-        means = (self._wsum / self._wcount).tolist()
+        means = (torch.cat(self._wsum) / self._wcount).tolist()
         layers, probes, metrics = self._wcodes
         self._trace.append_rows(self._wstart, self._epoch, layers, probes, metrics, np.asarray(means, np.float32))
         self._wsum = None
@@ -558,8 +554,7 @@ class Recorder:
             if start != self._wstart:
                 self._flush_window()
                 self._wstart = start
-            self._wsum = shares.double() if self._wsum is None else self._wsum.add_(shares)
-            self._wcount += 1
+            self._accumulate(shares)
         self._wbuffer = []
 
     # ------------------------------------------------------------------ evaluation
@@ -697,7 +692,7 @@ class Recorder:
         for m, v in zip(N.EVAL_METRICS, (test_loss, test_acc, train_loss)):
             tf.append(step, epoch, 0, N.EVAL, m, v)
         write_s = self._epoch_write_s
-        for m, v in zip(N.TIMING_METRICS, (seconds, self._epoch_probe_s - write_s, write_s)):
+        for m, v in zip(N.TIMING_METRICS, (seconds, self._epoch_probe_s, write_s)):
             tf.append(step, epoch, 0, N.TIMING, m, v)
         del ev, ti
         self._final = {
@@ -708,16 +703,17 @@ class Recorder:
         }
         self._epoch_seconds.append(seconds)
         self._wall_s += seconds
-        self._probe_s += self._epoch_probe_s - write_s
+        self._probe_s += self._epoch_probe_s
         self._write_s += write_s
         self._sums[:] = 0
         self._counts[:] = 0
         self._loss_sum = 0.0
         self._epoch += 1
         self._steps_in_epoch = 0
-        self._epoch_probe_s = self._epoch_write_s = 0.0
         self._wstart = self._step
         self._checkpoint()
+        # the epoch's closing checkpoint counts in neither epoch, as in the engine
+        self._epoch_probe_s = self._epoch_write_s = 0.0
         self._t_epoch = time.perf_counter()
 
     # ------------------------------------------------------------------ ending

@@ -48,22 +48,30 @@ class Updates:
             return lr, w.grad
         return None
 
-    def issue(self, out, layer):
-        """Issues the norms; returns s -> update_ratio, or None when the step cannot be measured."""
+    def issue(self, out, layer, grad):
+        """Issues the norms; returns s -> update_ratio, or None when the step cannot be measured.
+        `grad`: the indices of ‖dL/dW‖² (and min, max) the gradients probe issued, or None."""
         w = layer.weight
-        with torch.no_grad():
-            sgd = self._sgd(w)
-            if sgd is not None:
-                lr, v = sgd
-                i_v = out.s(torch.linalg.vector_norm(v))
-                i_w = out.s(torch.linalg.vector_norm(w))
-                return lambda s: lr * s[i_v] / s[i_w] if s[i_w] > 0 else math.nan
-            before = self._snap.get(id(w))
-            if before is None:
-                return None
-            i_d = out.s(torch.dist(before, w))
-            i_w = out.s(torch.linalg.vector_norm(w))
-            return lambda s: s[i_d] / s[i_w] if s[i_w] > 0 else math.nan
+        flat = w.detach().reshape(-1)
+        # under the caller's torch.no_grad()
+        sgd = self._sgd(w)
+        if sgd is not None:
+            lr, v = sgd
+            if v is w.grad:
+                if grad is None:
+                    return None
+                i_v = grad[0]
+            else:
+                v = v.reshape(-1)
+                i_v = out.s(torch.dot(v, v))
+            i_w = out.s(torch.dot(flat, flat))
+            return lambda s: lr * math.sqrt(s[i_v]) / math.sqrt(s[i_w]) if s[i_w] > 0 else math.nan
+        before = self._snap.get(id(w))
+        if before is None:
+            return None
+        i_d = out.s(torch.dist(before, w.detach()))
+        i_w = out.s(torch.dot(flat, flat))
+        return lambda s: s[i_d] / math.sqrt(s[i_w]) if s[i_w] > 0 else math.nan
 
     def after_step(self, next_probed):
         """Keeps a copy of W before the next step, when that step is probed and needs one."""
