@@ -12,7 +12,8 @@
  *
  * Flags: --quick (fewer steps, no long run), --backends wasm,cpu, --combos a-b-c,..., --no-torch,
  * --json FILE (write all numbers), --report (only the report benchmark, bench/report.ts),
- * --attach (only the attached-probe benchmark, bench/attach.ts; --no-attach skips it).
+ * --attach (only the attached-probe benchmark, bench/attach.ts; --no-attach skips it),
+ * --torch-attach (only the PyTorch recorder's benchmark, bench/torch-attach.ts; --no-torch-attach skips it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -300,9 +301,12 @@ async function main(): Promise<void> {
   }
   // the attached-probe path (bench/attach.ts), a section of its own
   if (!flag('no-attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) p(line);
+  // the PyTorch recorder (bench/torch-attach.ts)
+  if (!flag('no-torch-attach') && !flag('no-torch')) for (const line of await (await import('./torch-attach.js')).torchAttachSection({ quick, log })) p(line);
   if (opt('json', '')) writeFileSync(opt('json', ''), JSON.stringify({ started, steps: rows, torch, skippedBackends, memory, pair, products, processes }, null, 2));
 }
 
 if (flag('report')) await import('./report.js');
 else if (flag('attach')) for (const line of await (await import('./attach.js')).attachSection({ quick, log })) process.stdout.write(line + '\n');
+else if (flag('torch-attach')) for (const line of await (await import('./torch-attach.js')).torchAttachSection({ quick, log })) process.stdout.write(line + '\n');
 else await main();

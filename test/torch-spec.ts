@@ -10,6 +10,8 @@ import { parseCombo } from '../src/activations/index.js';
 import { loadDataset } from '../src/train/data.js';
 import { initParams } from '../src/train/model.js';
 import { permutation, rng } from '../src/train/rng.js';
+import type { Trace } from '../src/trace/reader.js';
+import { RunProbe } from '../src/trace/schema.js';
 import { ROOT } from './helpers.js';
 
 export const STUDY_MLP = join(ROOT, 'python', 'tests', 'study_mlp.py');
@@ -72,4 +74,80 @@ export function runStudyMlp(python: string, spec: string, args: readonly string[
   const r = spawnSync(python, [STUDY_MLP, spec, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`study_mlp.py ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
   return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** "step|epoch|layer|probe|metric" → value, for every row but timing (wall time is never compared) */
+function keyed(t: Trace): Map<string, number> {
+  const c = t.columns;
+  const out = new Map<string, number>();
+  for (let i = 0; i < c.length; i++) {
+    const probe = c.probes[c.probe[i]];
+    if (probe === RunProbe.timing) continue;
+    const key = `${c.step[i]}|${c.epoch[i]}|${c.layer[i]}|${probe}|${c.metrics[c.metric[i]]}`;
+    if (out.has(key)) throw new Error(`${t.path}: two rows for ${key}`);
+    out.set(key, c.value[i]);
+  }
+  return out;
+}
+
+/**
+ * Tolerances, fixed from how the two computations differ, not from their results. Both run in
+ * float32; the products sum in different orders (PyTorch's BLAS vs the engine's kernels), which
+ * changes a dot product of 784 terms by ~1e-6 relative and, through 20 SGD steps, the weights by
+ * about as much. Continuous values (losses, norms, derivatives, quantiles, update ratios): 1e-3
+ * relative, with 1e-6 absolute for values near zero. Shares are counts: an entry whose z or a lies
+ * within rounding of a threshold may fall on either side, so a share may differ by one sample of
+ * its denominator's smallest unit — 1/batch for a step's figures (as attach-differential.test.ts),
+ * 1/(test inputs) for the diagnosis's per-input shares, and for the shares of the errors
+ * (err_*, errset_*), one error of the fewest errors either run made. Over a whole epoch the two
+ * trajectories part further (rounding compounds through 1,875 steps): the bench reports how far,
+ * it does not hold them to these.
+ */
+export function tolerance(key: string, want: number, batch: number, testN: number, errors: number): number {
+  const [, , , probe, metric] = key.split('|');
+  const share = /dead_|inactive|active_u|^u\d+$|sat_frac|sat_low|sat_high|accuracy|^test_(error|sat_pairs|sat_inputs|dead|majority|true|inactive)|^in_|test_acc/.test(metric);
+  if (probe === 'diagnosis' && /^(err_|errset_)/.test(metric)) return 1 / Math.max(1, errors) + 1e-6;
+  if (share) return (probe === 'diagnosis' || probe === RunProbe.eval ? 1 / testN : 1 / batch) + 1e-6;
+  return 1e-6 + 1e-3 * Math.abs(want);
+}
+
+export interface TraceDiff {
+  /** rows compared (NaN in both counts as equal) */
+  readonly compared: number;
+  readonly missing: readonly string[];
+  readonly extra: readonly string[];
+  /** rows beyond their tolerance, or NaN in one trace only */
+  readonly failures: readonly string[];
+  /** per kind of value (probe/metric, unit numbers folded), the largest |difference| / tolerance */
+  readonly worst: readonly { readonly kind: string; readonly key: string; readonly ratio: number }[];
+}
+
+/** The engine's trace against a PyTorch trace of the same run, row by row, with {@link tolerance}. */
+export function diffTraces(engine: Trace, torch: Trace, o: { readonly batch: number; readonly testN: number }): TraceDiff {
+  const want = keyed(engine), got = keyed(torch);
+  const errorsAt = (m: Map<string, number>, step: number, epoch: number) => Math.round((m.get(`${step}|${epoch}|0|diagnosis|test_error`) ?? 0) * o.testN);
+  const worst = new Map<string, { key: string; ratio: number }>();
+  const failures: string[] = [];
+  let compared = 0;
+  for (const [key, w] of want) {
+    const g = got.get(key);
+    if (g === undefined) continue;
+    compared++;
+    const [step, epoch] = key.split('|').map(Number);
+    if (Number.isNaN(w) || Number.isNaN(g)) {
+      if (!(Number.isNaN(w) && Number.isNaN(g))) failures.push(`${key}: engine ${w}, PyTorch ${g}`);
+      continue;
+    }
+    const tol = tolerance(key, w, o.batch, o.testN, Math.min(errorsAt(want, step, epoch), errorsAt(got, step, epoch)));
+    const ratio = Math.abs(g - w) / tol;
+    const kind = key.split('|').slice(3).join('/').replace(/\d+$/, 'k');
+    if (ratio > (worst.get(kind)?.ratio ?? -1)) worst.set(kind, { key, ratio });
+    if (!(ratio <= 1)) failures.push(`${key}: PyTorch ${g} vs engine ${w} (tolerance ${tol})`);
+  }
+  return {
+    compared, failures,
+    missing: [...want.keys()].filter((k) => !got.has(k)),
+    extra: [...got.keys()].filter((k) => !want.has(k)),
+    worst: [...worst.entries()].map(([kind, v]) => ({ kind, ...v })).sort((a, b) => b.ratio - a.ratio),
+  };
 }

@@ -40,8 +40,11 @@ class Spec:
     `deriv_sum(z, a)` -> the sum of da/dz over all entries (a 0-d float32 tensor), for saturating
     ones: sigmoid's a(1 − a) summed as Σa − Σa², tanh's 1 − a² as n − Σa² (a dot product each)."""
 
-    def __init__(self, name, fn, band=None, dies_at=None, deriv_sum=None):
+    def __init__(self, name, fn, band=None, dies_at=None, deriv_sum=None, monotone=True):
         self.name = name
+        #: non-decreasing: the order statistics of a are f of those of z (the distribution probe
+        #: selects them on z only)
+        self.monotone = monotone
         self.fn = fn
         self.band = band
         self.dies_at = dies_at
@@ -86,8 +89,8 @@ SPECS = {
     "softsign": Spec("softsign", F.softsign, band=lambda s: (-s["tanhSat"], s["tanhSat"]),
                      deriv_sum=lambda z, a: (1 - a.abs()).square().sum()),
     "leakyrelu": Spec("leakyrelu", F.leaky_relu),
-    "gelu": Spec("gelu", F.gelu),
-    "swish": Spec("swish", F.silu),
+    "gelu": Spec("gelu", F.gelu, monotone=False),
+    "swish": Spec("swish", F.silu, monotone=False),
     "linear": Spec("linear", lambda z: z),
 }
 

@@ -20,7 +20,9 @@ than vector_norm on torch 1.13's CPU build), a dying layer's per-unit counts ser
 unit-activity at once, everything is float32 so one stack gathers it, and quantiles are selected
 through a histogram of the values' bit patterns instead of a full sort (4× faster on 16,000 values).
 The one place the figures may differ from the engine's loops: a step whose z holds NaN (its loss is
-then NaN and the run is marked diverged at that step) counts NaN entries as inactive.
+then NaN and the run is marked diverged at that step) counts NaN entries as inactive (and a unit
+with NaN on every sample as dead). A non-decreasing activation's quantiles of a are its function of
+z's order statistics: the same values as selecting them on a, up to how the function rounds.
 """
 import math
 
@@ -84,18 +86,26 @@ def slots_of(layers, probes, settings, with_accuracy):
 
 
 class Issued:
-    """The tensors a step issued: 0-d float32 ones (stacked) and 1-d ones, read back together."""
+    """The tensors a step issued, read back together: 0-d float32 ones, 0-d integer ones (counts:
+    summing a mask to int64 costs less than summing it to float32, which copies it first) and 1-d
+    float32 ones. Scalar indices of counts are negative (-1 the first)."""
 
-    __slots__ = ("scalars", "vectors", "_vlen")
+    __slots__ = ("scalars", "counts", "vectors", "_vlen")
 
     def __init__(self):
         self.scalars = []
+        self.counts = []
         self.vectors = []
         self._vlen = 0
 
     def s(self, t):
         self.scalars.append(t)
         return len(self.scalars) - 1
+
+    def c(self, t):
+        """A count (an integer tensor); its value is read as s[i] like the others."""
+        self.counts.append(t)
+        return -len(self.counts)
 
     def v(self, t):
         at = self._vlen
@@ -104,13 +114,16 @@ class Issued:
         return at
 
     def read(self):
-        """One readback: (scalars, vectors) as Python floats."""
+        """One readback: (scalars, vectors) as Python floats; scalars[-k] is the k-th count."""
         parts = ([torch.stack(self.scalars)] if self.scalars else []) + self.vectors
+        if self.counts:
+            parts.append(torch.stack(self.counts).to(F32))
         if not parts:
             return [], []
         flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
-        k = len(self.scalars)
-        return flat[:k], flat[k:]
+        k, n = len(self.scalars), len(flat) - len(self.counts)
+        # counts last in the readback: s[-1] is the first count, s[-2] the second, …
+        return flat[:k] + flat[n:][::-1], flat[k:n]
 
 
 # ---------------------------------------------------------------- quantiles
@@ -151,12 +164,18 @@ def order_statistics(flat, ranks):
     return chosen.index_select(0, kept_before[rb] + r - before[rb])
 
 
-def issue_distribution(out, z, a):
+def issue_distribution(out, z, a, f=None):
     """For z and a: the neighbouring order statistics of each quantile; the linear interpolation
-    between them (numpy's default) happens on the host, in float64."""
-    tokens = []
-    for t in (z, a):
-        flat = t.reshape(-1)
+    between them (numpy's default) happens on the host, in float64. With `f`, the layer's
+    activation when it is non-decreasing, a's order statistics are f of z's: one selection, not two."""
+    flat = z.reshape(-1)
+    h, lo, hi = _quantile_ranks(flat.numel())
+    zs = order_statistics(flat, lo + hi)
+    tokens = [(out.v(zs.to(F32)), h, lo)]
+    if f is not None:
+        tokens.append((out.v(f(zs).to(F32)), h, lo))
+    else:
+        flat = a.reshape(-1)
         h, lo, hi = _quantile_ranks(flat.numel())
         tokens.append((out.v(order_statistics(flat, lo + hi).to(F32)), h, lo))
     return tokens
@@ -187,7 +206,7 @@ def _sq_min_max(out, t):
     """(‖t‖² index, min index, max index) among the scalars, or None for a missing tensor."""
     if t is None:
         return None
-    flat = t.reshape(-1)
+    flat = t.view(-1) if t.is_contiguous() else t.reshape(-1)
     mn, mx = torch.aminmax(flat)
     return out.s(torch.dot(flat, flat)), out.s(mn), out.s(mx)
 
@@ -218,7 +237,10 @@ class LayerProgram:
         self.small = layer.units <= settings["perUnitMax"]
         self.grad = N.GRADIENTS in probes
         self.dist = N.DISTRIBUTION in probes
-        self.needs_a = self.sat or self.dist
+        # a non-decreasing activation: its own function (a module's forward, without hooks) maps z's
+        # order statistics to a's
+        self.f = (layer.act_module.forward if layer.act_module is not None else spec.fn) if spec is not None and spec.monotone else None
+        self.needs_a = self.sat or (self.dist and self.f is None)
         self.weight, self.bias = layer.weight, layer.bias
         self.plain = len(layer.shape) == 1  # a Linear's [samples, units]: z is its own unit maximum
         self.n_dead = len(layer_metrics(layer, N.DEAD_RELU, settings))
@@ -238,12 +260,12 @@ class LayerProgram:
                 parts.append(lambda s, v, k=self.n_sat: [NAN] * k)
             else:
                 n = a.numel()
-                i_lo = out.s((a < self.lo32).sum(dtype=F32))
+                i_lo = out.c((a < self.lo32).sum())
                 i_d = out.s(self.spec.deriv_sum(z, a))
                 if self.hi32 is None:
                     parts.append(lambda s, v: [s[i_lo] / n, s[i_lo] / n, s[i_d] / n])
                 else:
-                    i_hi = out.s((a > self.hi32).sum(dtype=F32))
+                    i_hi = out.c((a > self.hi32).sum())
                     parts.append(lambda s, v: [(s[i_lo] + s[i_hi]) / n, s[i_lo] / n, s[i_hi] / n, s[i_d] / n])
         if due_every and (self.dead or self.window):
             if z is None:
@@ -253,14 +275,14 @@ class LayerProgram:
                 at = self.at
                 zu = z if self.plain else unit_max(z, self.layer)  # [samples, units]
                 rows, units = zu.shape
-                active = (zu > at).sum(0, dtype=F32)  # per unit: samples with z above the death point
+                active = (zu > at).sum(0)  # per unit: samples with z above the death point (int64)
                 if self.window:
                     shares = active / rows if self.plain else unit_counts(self.layer, z)
                 if self.dead:
-                    i_act = out.s(active.sum())
-                    i_du = out.s((zu.amax(0) <= at).sum(dtype=F32))
-                    i_dr = out.s((zu.amax(1) <= at).sum(dtype=F32))
-                    i_u = out.v(active) if self.small else None
+                    i_act = out.c(active.sum())
+                    i_du = out.c((active == 0).sum())
+                    i_dr = out.c((zu.amax(1) <= at).sum())
+                    i_u = out.v(active.to(F32)) if self.small else None
                     pairs = rows * units
 
                     def dead(s, v):
@@ -272,10 +294,10 @@ class LayerProgram:
         if due_every and self.grad:
             parts.append(self._gradients(out, cap, update))
         if due_dist and self.dist:
-            if z is None or a is None:
+            if z is None or (a is None and self.f is None):
                 parts.append(lambda s, v: [NAN] * (2 * len(N.QUANTILES)))
             else:
-                tokens = issue_distribution(out, z, a)
+                tokens = issue_distribution(out, z, a, self.f)
                 parts.append(lambda s, v: finish_distribution(tokens, v))
 
         def finish(s, v):
@@ -309,4 +331,4 @@ class LayerProgram:
 def unit_counts(layer, z):
     """Per unit, the share of z's entries (samples × positions) above the activation's death point."""
     zf = flat_units(z, layer)
-    return (zf > layer.spec.dies_at).sum(0, dtype=F32) / zf.shape[0]
+    return (zf > layer.spec.dies_at).sum(0) / zf.shape[0]

@@ -478,7 +478,7 @@ class Recorder:
             if due_ev and self._with_accuracy and target is not None and self._output is not None:
                 o = self._output
                 if o.dim() == 2 and isinstance(target, torch.Tensor) and target.shape == o.shape[:1]:
-                    i_acc = out.s((o.argmax(1) == target).sum(dtype=torch.float32))
+                    i_acc = out.c((o.argmax(1) == target).sum())
             finishers, shares = [], []
             for prog, cap in zip(self._programs, caps or [None] * len(self._programs)):
                 finish, share = prog.issue(out, cap, due_ev, due_di, self._updates)

@@ -1,0 +1,87 @@
+/**
+ * probe_torch's bench (`npm run bench -- --torch-attach`, also a section of the full bench):
+ *
+ *   1. cost: the study's MLP in PyTorch on real MNIST batches, batch 32, PyTorch at 1 thread (its
+ *      best setting here), the same loop without the recorder and with it (all probes every step,
+ *      and every 10th step), alternated over rounds in one process (bench/torch_attach.py); the
+ *      overhead is the median of the per-round ratios, with their spread; and an epoch's evaluation
+ *      with the diagnosis against a plain evaluation;
+ *   2. agreement over a real run: one epoch of MNIST (1,875 steps) by the engine and by PyTorch from
+ *      the same weights and batches, compared row by row (test/torch-spec.ts): how far the two
+ *      trajectories part, per kind of value, in units of the tolerance the test holds 20 steps to.
+ *
+ * Under Debian's python3-torch 1.13 and pip's torch 2.x wheel (scripts/torch-env.sh); an
+ * environment that cannot be had is skipped with its reason.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runExperiment } from '../src/experiment/run.js';
+import { readTrace } from '../src/trace/reader.js';
+import { selectBackend } from '../src/train/backend.js';
+import { diffTraces, runStudyMlp, writeStudySpec } from '../test/torch-spec.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: readonly number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+interface Costs {
+  torch: string; threads: number; steps: number; rounds: number; combo: string;
+  msPerStep: { off: number[]; on: number[]; every10: number[] };
+  evalSeconds: { plain: number[]; diagnosed: number[] };
+  testImages: number; stepsPerEpoch: number;
+}
+
+function torchEnv(kind: 'debian' | 'wheel'): { python: string } | { why: string } {
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'torch-env.sh'), kind], { encoding: 'utf8' });
+  const python = r.stdout.trim();
+  return python ? { python } : { why: r.stderr.trim().split('\n').pop() ?? 'torch-env.sh gave no Python' };
+}
+
+export async function torchAttachSection(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<string[]> {
+  const log = opts.log ?? (() => {});
+  const quick = opts.quick ?? false;
+  const dir = mkdtempSync(join(tmpdir(), 'probe-bench-torch-'));
+  const out: string[] = ['', 'probe_torch (PyTorch recorder), the study MLP relu-sigmoid-relu 784-500-256-10 on MNIST, SGD lr 0.01 momentum 0.5, batch 32:'];
+  try {
+    const spec = join(dir, 'spec');
+    mkdirSync(spec);
+    const { testN } = writeStudySpec(spec, { combo: 'relu-sigmoid-relu', seed: 1, epochs: 1 });
+    const envs = (['debian', 'wheel'] as const).map((k) => ({ kind: k, ...torchEnv(k) }));
+    out.push('', '| PyTorch | without recorder ms/step (median, range) | all probes every step | overhead (median of per-round ratios, range) | every 10th step | overhead | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|');
+    const skipped: string[] = [];
+    for (const e of envs) {
+      if (!('python' in e)) { skipped.push(`${e.kind}: ${e.why}`); continue; }
+      log(`probe_torch cost (${e.kind}): ${quick ? 3 : 9} rounds…`);
+      const r = spawnSync(e.python, [join(ROOT, 'bench', 'torch_attach.py'), spec, '--steps', quick ? '100' : '300', '--rounds', quick ? '3' : '9', '--threads', '1'], { encoding: 'utf8' });
+      if (r.status !== 0) { skipped.push(`${e.kind}: torch_attach.py failed: ${r.stderr.trim().split('\n').pop()}`); continue; }
+      const c = JSON.parse(r.stdout.trim().split('\n').pop()!) as Costs;
+      const { off, on, every10 } = c.msPerStep;
+      const ratios = (xs: number[]) => xs.map((x, i) => x / off[i] - 1);
+      const ro = ratios(on), r10 = ratios(every10);
+      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(on).toFixed(2)} (${spread(on)}) | ${pct(median(ro))} (${pct(Math.min(...ro))}–${pct(Math.max(...ro))}) | ${median(every10).toFixed(2)} | ${pct(median(r10))} (${pct(Math.min(...r10))}–${pct(Math.max(...r10))}) | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
+    }
+    out.push('', `${quick ? 3 : 9} alternated rounds of ${quick ? 100 : 300} steps each mode (each "on" round: a fresh recorder, its first step untimed); target: ≤ 10% with all probes every step.`);
+    for (const s of skipped) out.push(`skipped ${s}`);
+    // agreement over one real epoch
+    const first = envs.find((e): e is { kind: 'debian' | 'wheel'; python: string } => 'python' in e);
+    if (first && !quick) {
+      log('probe_torch agreement: one epoch of MNIST by the engine (wasm) and by PyTorch…');
+      await selectBackend('wasm');
+      const engine = await runExperiment({ combo: 'relu-sigmoid-relu', seed: 1, epochs: 1, backend: 'wasm' }, { out: join(dir, 'engine') });
+      runStudyMlp(first.python, spec, ['--out', join(dir, 'torch'), '--run', engine.run, '--epochs', '1']);
+      const d = diffTraces(readTrace(engine.path), readTrace(join(dir, 'torch', `${engine.run}.arrow`)), { batch: 32, testN });
+      out.push('', `agreement over one epoch (1,875 steps, ${first.kind} PyTorch vs the engine on wasm, same weights and batches): ${d.compared.toLocaleString('en-US')} rows compared, ${d.missing.length + d.extra.length} rows in one trace only, ${d.failures.length} beyond the 20-step test's tolerance; largest |difference| / tolerance per kind:`);
+      out.push('', d.worst.slice(0, 14).map((w) => `${w.kind} ${w.ratio.toFixed(2)}`).join(' · '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const line of await torchAttachSection({ quick: process.argv.includes('--quick'), log: (s) => process.stderr.write(s + '\n') })) process.stdout.write(line + '\n');
+}
