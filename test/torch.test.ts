@@ -63,6 +63,17 @@ test('probe inspect reads a PyTorch trace: its layers by module name, what was n
   assert.deepEqual(checkTrace(readTrace(torchTrace)).violations, []);
 });
 
+test("README's PyTorch example (examples/torch-mnist.py) trains the study's model and leaves a complete trace", { skip }, () => {
+  const out = join(dir, 'example');
+  const r = spawnSync(python!, [join(ROOT, 'examples', 'torch-mnist.py'), '--data-dir', FIXTURES, '--epochs', '1', '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /epoch 1: test accuracy \d+\.\d\d%\ntrace: .*relu-sigmoid-relu_s1\.arrow/);
+  const t = readTrace(join(out, 'relu-sigmoid-relu_s1.arrow'));
+  assert.equal(t.status, 'complete');
+  assert.deepEqual(t.facts.layers.map((l) => `${l.name} ${l.activation}`), ['fc1 relu', 'fc2 sigmoid', 'fc3 relu']);
+  assert.deepEqual(checkTrace(t).violations, []);
+});
+
 test('probe report on PyTorch traces leads with the diagnosis per run and says why there is no verdict', { skip }, () => {
   const out = join(dir, 'report');
   const r = cli(['report', join(dir, 'torch'), '--out', out, '--no-images']);

@@ -181,6 +181,7 @@ class Recorder:
         self._final = None
         self._test_size = 0
         self._first_batch = None
+        self._samples = 0
 
     def _on_optimizer_step(self, optimizer, args, kwargs):
         if self._optimizer is not None or self._closed:
@@ -377,11 +378,16 @@ class Recorder:
             "startedAt": self._started_at,
             "host": {"platform": sys.platform if sys.platform != "win32" else "win32", "arch": _arch(), "cpus": os.cpu_count() or 1},
             "dataset": {"name": self._given["dataset"] or "unknown", "source": "the caller",
-                        "trainSize": (self._spe or 0) * (self._first_batch or 0), "testSize": self._test_size},
+                        "trainSize": self._train_size(), "testSize": self._test_size},
             "layers": [l.facts() for l in plan.layers],
             "unprobed": plan.unprobed,
             "stepsPerEpoch": self._spe or 0,
         }
+
+    def _train_size(self):
+        if self._epoch > 1 and self._samples:
+            return self._samples
+        return (self._spe or 0) * (self._first_batch or 0)
 
     def _metadata(self):
         self._config_cache = self._config()
@@ -445,6 +451,9 @@ class Recorder:
         if lossv is None:
             lossv = float(loss.item() if isinstance(loss, torch.Tensor) else loss)
         self._loss_sum += lossv
+        if self._epoch == 1:
+            # the training set's size, as the first epoch's batches add up (when they are known)
+            self._samples = self._samples + int(target.shape[0]) if isinstance(target, torch.Tensor) and target.dim() >= 1 and self._samples is not None else None
         if not math.isfinite(lossv):
             self._diverge(step, f"loss {_fmt(lossv)}")
         self._advance(step)
