@@ -63,7 +63,8 @@ const ALTERATIONS: { what: string; rule: string; says: RegExp; change: Parameter
   { what: 'a share above 1', rule: 'range', says: /dead_units is 1\.5, not a share/, change: { rows: (rs) => rs.map((r) => (r === first(rs, 'dead-relu', 'dead_units') ? { ...r, value: 1.5 } : r)) } },
   { what: 'a negative norm', rule: 'range', says: /w_grad_norm is -1, not ≥ 0/, change: { rows: (rs) => rs.map((r) => (r === first(rs, 'gradients', 'w_grad_norm') ? { ...r, value: -1 } : r)) } },
   { what: 'distribution off its schedule', rule: 'schedule', says: /distribution runs every 3 steps/, change: { rows: (rs) => [...rs, { ...first(rs, 'distribution', 'z_p50'), step: 1 }] } },
-  { what: 'per-unit activity off its windows', rule: 'schedule', says: /not the first step of a window/, change: { rows: (rs) => rs.map((r) => (r === first(rs, 'unit-activity', 'u0') ? { ...r, step: r.step + 1 } : r)) } },
+  { what: 'a sampled probe off --every', rule: 'schedule', says: /not a probed step \(config\.every 10\)/, change: { rows: (rs) => [...rs, { ...first(rs, 'gradients', 'w_grad_norm'), step: 3 }] } },
+  { what: 'per-unit activity off its windows', rule: 'schedule', says: /unit-activity windows start at steps 0, 1, 4.*not windows of 1\/10 or 1\/20 epoch/, change: { rows: (rs) => rs.map((r) => (r.probe === 'unit-activity' && r.step === 0 && r.epoch === 1 ? { ...r, step: 1 } : r)) } },
   { what: 'a row twice', rule: 'rows', says: /more than one row/, change: { rows: (rs) => [...rs, first(rs, 'loss', 'loss')] } },
   { what: 'a layer without its size', rule: 'facts', says: /facts\.layers\[1\] fanIn\/fanOut/, change: { facts: (f) => ({ ...f, layers: (f.layers as Record<string, unknown>[]).map((l, i) => (i === 1 ? { ...l, fanOut: undefined } : l)) }) } },
   { what: 'progress counting other epochs than the rows', rule: 'progress', says: /timing rows for 2 epochs, epochsDone 3/, change: { progress: (p) => ({ ...p, epochsDone: 3, epochSeconds: [...p.epochSeconds, 1] }) } },
@@ -84,15 +85,13 @@ test('inspect --check exits 1 and names the violation', () => {
   assert.match(r.stdout, /range step \d+ epoch 1 layer \d dead-relu\/dead_units is 1\.5/);
 });
 
-test('an attached tfjs model trained by model.fit writes traces that follow the format', {
-  todo: 'attachProbes writes unit-activity rows every probed step (src/attach/recorder.ts); the format and the engine write them once per window',
-}, async () => {
+test('an attached tfjs model trained by model.fit writes traces that follow the format', async () => {
   const data = loadDataset({ dataDir: FIXTURES, trainLimit: 320, testLimit: 64 });
   const acts = ['relu', 'sigmoid', 'relu'] as const;
   const model = studySequential(acts, initParams({ sizes: [784, 500, 256, 10], activations: acts }, 3), { lr: 0.01, momentum: 0.5 });
   const session = attachProbes(model, { out: tmp(), name: 'attached' });
   const b = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes).build(Uint32Array.from({ length: 320 }, (_, i) => i), 0, 320);
-  // 40 steps an epoch: windows of 2 steps
+  // 40 steps an epoch: windows of 4 steps
   await model.fit(b.xb, b.onehot, { batchSize: 8, epochs: 2, verbose: 0, callbacks: [session.callback] });
   disposeBatch(b);
   session.close();

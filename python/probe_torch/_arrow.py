@@ -24,9 +24,10 @@ import pyarrow as pa
 
 from . import _names as N
 
-#: How rows are laid out in the file. Compression: none (arrow-js reads LZ4/ZSTD bodies, but its
-#: own compressed writing is not readable by pyarrow; both writers write the same layout).
-LAYOUT = {"batch_rows": 16384, "compression": None}
+#: How rows are laid out in the file, as probe's TypeScript writer lays them out
+#: (src/trace/writer.ts, codec.ts): record batches of at most 16,384 rows, bodies compressed with
+#: Arrow IPC's LZ4_FRAME codec (pyarrow's "lz4").
+LAYOUT = {"batch_rows": 16384, "compression": "lz4"}
 
 PARTIAL_SUFFIX = ".partial"
 _EOS = struct.pack("<iI", -1, 0)

@@ -60,8 +60,14 @@ def active_metric(k: int) -> str:
     return f"active_u{k}"
 
 
-#: Per-unit activity is written once per this share of an epoch.
-UNIT_WINDOWS_PER_EPOCH = 20
+#: Per-unit activity is written once per this share of an epoch (traces before 2026-12: 20).
+UNIT_WINDOWS_PER_EPOCH = 10
+
+#: Schedules. saturation, dead-relu and gradients run on steps 0, every, 2·every, … (`every=`,
+#: default DEFAULT_EVERY); these run every step whatever `every` says (the training curve; a unit
+#: is dead only if no training input woke it); distribution every distributionEvery steps.
+DEFAULT_EVERY = 10
+EVERY_STEP = (LOSS, UNIT_ACTIVITY)
 
 #: Probe settings and their defaults (recorded in the config as `thresholds`).
 DEFAULT_SETTINGS = {

@@ -247,8 +247,9 @@ class LayerProgram:
         self.n_sat = len(layer_metrics(layer, N.SATURATION, settings))
 
     def issue(self, out, cap, due_every, due_dist, update):
-        """Issues the layer's due probes. Returns (finish(s, v) -> figures, per-unit activity
-        shares of the step or None)."""
+        """Issues the layer's due probes (unit-activity's every step, the others when `due_every`
+        or `due_dist`). Returns (finish(s, v) -> figures, per-unit activity shares of the step or
+        None)."""
         z = cap.z if cap is not None else None
         a = cap.a if cap is not None else None
         if z is not None and a is None and self.needs_a and self.spec is not None:
@@ -267,9 +268,10 @@ class LayerProgram:
                 else:
                     i_hi = out.c((a > self.hi32).sum())
                     parts.append(lambda s, v: [(s[i_lo] + s[i_hi]) / n, s[i_lo] / n, s[i_hi] / n, s[i_d] / n])
-        if due_every and (self.dead or self.window):
+        dead = due_every and self.dead
+        if dead or self.window:  # unit-activity runs every step
             if z is None:
-                if self.dead:
+                if dead:
                     parts.append(lambda s, v, k=self.n_dead: [NAN] * k)
             else:
                 at = self.at
@@ -278,7 +280,7 @@ class LayerProgram:
                 active = (zu > at).sum(0)  # per unit: samples with z above the death point (int64)
                 if self.window:
                     shares = active / rows if self.plain else unit_counts(self.layer, z)
-                if self.dead:
+                if dead:
                     i_act = out.c(active.sum())
                     i_du = out.c((active == 0).sum())
                     i_dr = out.c((zu.amax(1) <= at).sum())

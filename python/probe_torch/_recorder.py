@@ -54,6 +54,15 @@ def _fmt(x):
     return repr(x)
 
 
+def _holds_a_trace(path):
+    """Whether the file starts as an Arrow file does (a trace, whole or damaged), not empty or other."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(6) == N.ARROW_MAGIC
+    except OSError:
+        return True
+
+
 def _check_name(run):
     if not isinstance(run, str) or not run or run in (".", "..") or any(c in run for c in "/\\\0") or run.startswith("."):
         raise ValueError(f"run={run!r} is not a usable run name: give a name without '/' or a leading '.', "
@@ -76,7 +85,7 @@ class _Cap(P.LayerStep):
 class Recorder:
     """Records one run; use `attach(...)` to make one. See README.md ("PyTorch")."""
 
-    def __init__(self, model, out="runs", run=None, activations=None, optimizer=None, probes="all", every=1,
+    def __init__(self, model, out="runs", run=None, activations=None, optimizer=None, probes="all", every=N.DEFAULT_EVERY,
                  thresholds=None, seed=None, batch=None, epochs=None, steps_per_epoch=None, dataset=None,
                  config=None, force=False, loss_fn=None, checkpoint_seconds=CHECKPOINT_SECONDS):
         if not isinstance(model, torch.nn.Module):
@@ -118,10 +127,16 @@ class Recorder:
         self.path = os.path.join(out, run + ".arrow")
         if os.path.isdir(self.path):
             raise FileExistsError(f"{self.path} is a folder, not a trace: choose another run= or out=")
-        self._replace = os.path.exists(self.path)
-        if self._replace and not force:
-            raise FileExistsError(f"trace {self.path} already exists: pass force=True to replace it, or choose another out=")
+        # the replacement rule of probe's recorder, decided holding the run's lock: nothing there:
+        # write; a file holding nothing (empty, not Arrow): redo it; a trace: refuse unless force
         self._lock = acquire(self.path)
+        try:
+            self._replace = os.path.exists(self.path)
+            if self._replace and _holds_a_trace(self.path) and not force:
+                raise FileExistsError(f"trace {self.path} already exists: pass force=True to replace it, or choose another out=")
+        except BaseException:
+            self._lock.release()
+            raise
         self._closed = False
         try:
             self._setup(optimizer)
@@ -157,6 +172,8 @@ class Recorder:
         if optimizer is None and global_hook is not None:
             self._handles.append(global_hook(self._on_optimizer_step))
         self._mode = "discover"
+        self._want_dz = True
+        self._programs = []
         self._events, self._disc = [], None
         self._disc_grads = {}
         self._plan = None
@@ -238,7 +255,7 @@ class Recorder:
             c = caps[layer.index - 1]
             if c.z is None:
                 c.z = y
-                if mode == "train" and y.requires_grad:
+                if mode == "train" and self._want_dz and y.requires_grad:
                     y.register_hook(self._dz_keeper(c))
         if mode == "eval" and role == "weighted":
             layer = self._layer_of.get(module)
@@ -255,7 +272,7 @@ class Recorder:
                 c = caps[layer.index - 1]
                 if c.z is None:
                     c.z, c.a, c.u = x, y, x
-                    if mode == "train" and x.requires_grad:
+                    if mode == "train" and self._want_dz and x.requires_grad:
                         x.register_hook(self._dz_keeper(c))
 
     @staticmethod
@@ -312,13 +329,14 @@ class Recorder:
         self._started_at = iso_now()
         self._trace = TraceFile(self.path, self.run, probes, metrics, self._metadata(), self._progress(), replace=self._replace)
         tf = self._trace
-        # row layouts: the slots due on an every-step, a distribution step, or both
+        # row layouts: loss every step; the `every` probes, distribution, both or neither besides
         codes = lambda slots: (np.array([s.layer for s in slots], np.int8), np.array([tf.probe_index[s.probe] for s in slots], np.int8),  # noqa: E731
                                np.array([tf.metric_index[s.metric] for s in slots], np.int16))
         self._layouts = {}
         for ev in (False, True):
             for di in (False, True):
-                due = [s for s in self._slots if (s.probe == N.DISTRIBUTION and di) or (s.probe != N.DISTRIBUTION and ev)]
+                due = [s for s in self._slots if s.probe in N.EVERY_STEP or (s.probe == N.DISTRIBUTION and di)
+                       or (s.probe not in N.EVERY_STEP and s.probe != N.DISTRIBUTION and ev)]
                 self._layouts[ev, di] = (codes(due), [self._slots.index(s) for s in due])
         self._wcodes = codes(self._wslots)
         self._sums = np.zeros(len(self._slots))
@@ -422,7 +440,13 @@ class Recorder:
     # ------------------------------------------------------------------ steps
 
     def _due(self, step):
+        """(the `every` probes, distribution) due at `step`; loss and unit-activity always are."""
         return step % self.every == 0, step % self.settings["distributionEvery"] == 0 and N.DISTRIBUTION in self.probes
+
+    @property
+    def _every_step(self):
+        """Whether some probe runs every step (loss, unit-activity of a dying layer)."""
+        return N.LOSS in self.probes or any(p.window for p in self._programs)
 
     def step(self, loss, target=None):
         """Records the step that just ended: call it after `opt.step()`, with the step's loss (a
@@ -446,7 +470,7 @@ class Recorder:
             self._open(target is not None)
         due_ev, due_di = self._due(step)
         lossv = None
-        if due_ev or due_di:
+        if due_ev or due_di or self._every_step:
             lossv = self._record(step, caps, loss, target, due_ev, due_di)
         if lossv is None:
             lossv = float(loss.item() if isinstance(loss, torch.Tensor) else loss)
@@ -484,7 +508,7 @@ class Recorder:
         with torch.no_grad():
             i_loss = out.s(loss.detach().reshape(()).to(torch.float32) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss)))
             i_acc = None
-            if due_ev and self._with_accuracy and target is not None and self._output is not None:
+            if N.LOSS in self.probes and self._with_accuracy and target is not None and self._output is not None:
                 o = self._output
                 if o.dim() == 2 and isinstance(target, torch.Tensor) and target.shape == o.shape[:1]:
                     i_acc = out.c((o.argmax(1) == target).sum())
@@ -492,12 +516,12 @@ class Recorder:
             for prog, cap in zip(self._programs, caps or [None] * len(self._programs)):
                 finish, share = prog.issue(out, cap, due_ev, due_di, self._updates)
                 finishers.append(finish)
-                if due_ev and prog.window:
+                if prog.window:
                     shares.append(share if share is not None else torch.full((prog.layer.units,), math.nan))
         s, v = out.read()
         lossv = s[i_loss]
         vals = []
-        if due_ev and N.LOSS in self.probes:
+        if N.LOSS in self.probes:
             vals.append(lossv)
             if self._with_accuracy:
                 n = target.shape[0] if isinstance(target, torch.Tensor) and target.dim() >= 1 else 0
@@ -613,14 +637,17 @@ class Recorder:
             self._arm()
 
     def _arm(self):
-        """Sets the hooks for the next forward pass: the step to come, if it is probed."""
+        """Sets the hooks for the next forward pass: what the step to come records."""
         if self._closed or self._diverged is not None:
             self._mode, self._caps = None, None
         elif self._plan is None:
             self._mode = "discover"
         else:
-            probed = any(self._due(self._step))
+            ev, di = self._due(self._step)
+            probed = ev or di or self._every_step or self._trace is None
             self._mode = "train" if probed else None
+            # dL/dz only where the gradients probe will read it
+            self._want_dz = ev and N.GRADIENTS in self.probes
             self._caps = [_Cap() for _ in self._plan.layers] if probed else None
 
     def _write_initial(self):

@@ -4,7 +4,7 @@ not) with probe_torch. Used by the differential test (test/torch.test.ts) and th
 lookup table, the images and labels, and each epoch's sample order.
 
     python study_mlp.py SPEC --out DIR --run NAME [--combo relu-sigmoid-relu] [--epochs 2]
-        [--model functional|sequential] [--no-record] [--every 1] [--evaluate-first]
+        [--model functional|sequential] [--no-record] [--every N] [--evaluate-first]
         [--checkpoint-seconds S] [--kill-after-steps N] [--hold FILE] [--threads 1] [--force]
         [--time-steps] [--json]
 """
@@ -22,7 +22,7 @@ p.add_argument("--combo", default="relu-sigmoid-relu")
 p.add_argument("--epochs", type=int, default=None)
 p.add_argument("--model", choices=("functional", "sequential"), default="functional")
 p.add_argument("--no-record", action="store_true")
-p.add_argument("--every", type=int, default=1)
+p.add_argument("--every", type=int, default=None, help="probe every N-th step (default: attach's)")
 p.add_argument("--evaluate-first", action="store_true", help="call rec.evaluate before training (else the recorder evaluates the initial weights itself)")
 p.add_argument("--no-optimizer", action="store_true", help="do not tell attach() the optimizer (update_ratio is then measured)")
 p.add_argument("--checkpoint-seconds", type=float, default=None)
@@ -101,8 +101,10 @@ rec = None
 if not args.no_record:
     from probe_torch import attach
     opts = {} if args.checkpoint_seconds is None else {"checkpoint_seconds": args.checkpoint_seconds}
+    if args.every is not None:
+        opts["every"] = args.every
     rec = attach(model, out=args.out, run=args.run or f"{args.combo}_s{spec['seed']}", activations=activations,
-                 optimizer=None if args.no_optimizer else opt, every=args.every, seed=spec["seed"], epochs=epochs,
+                 optimizer=None if args.no_optimizer else opt, seed=spec["seed"], epochs=epochs,
                  dataset=spec.get("dataset", "mnist"), force=args.force, **opts)
     if args.evaluate_first:
         rec.evaluate(test)

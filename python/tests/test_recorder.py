@@ -177,6 +177,16 @@ class Refusals(Tmp):
         self.assertNotEqual(content(path), before)
         self.assertFalse(os.path.exists(path + ".partial"))
 
+    def test_a_file_that_holds_nothing_is_redone_without_force(self):
+        path = os.path.join(self.dir, "empty.arrow")
+        open(path, "wb").close()
+        model = nn.Sequential(nn.Linear(20, 5))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with attach(model, out=self.dir, run="empty", optimizer=opt) as rec:
+            train(model, rec, batches(2), opt)
+        _, meta = read(path)
+        self.assertEqual(meta["probe.progress"]["status"], "complete")
+
     def test_a_second_recorder_of_the_same_run_is_refused_while_the_first_holds_its_lock(self):
         model = nn.Linear(3, 2)
         first = attach(model, out=self.dir, run="busy")

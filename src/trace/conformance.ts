@@ -28,6 +28,9 @@ export interface ConformanceReport {
 
 export const MAX_LISTED = 50;
 
+/** Windows of per-unit activity per epoch: the format's, and 20 in traces written before 2026-12. */
+const WINDOWS_PER_EPOCH = [UNIT_WINDOWS_PER_EPOCH, 20] as const;
+
 /** What a value may be: a share in [0, 1], a size ≥ 0, or any number; NaN is always allowed. */
 type Kind = 'share' | 'size' | 'any';
 
@@ -153,7 +156,8 @@ export function checkTrace(t: Trace): ConformanceReport {
   for (const name of c.probes) if (!probeNames.has(name)) add('names', `probe '${name}' is not one the format names`);
   const seen = new Map<string, Set<number>>();
   const spe = isInt(f.stepsPerEpoch, 1) ? (f.stepsPerEpoch as number) : 0;
-  const window = spe ? Math.max(1, Math.ceil(spe / UNIT_WINDOWS_PER_EPOCH)) : 0;
+  // each window's first step, counted from its epoch's first: multiples of the window's length
+  const windowStarts = new Set<number>();
   const timingEpochs = new Set<number>();
   let maxStep = -1;
   const errsets = new Map<string, number>();
@@ -170,14 +174,15 @@ export function checkTrace(t: Trace): ConformanceReport {
     if (kind === undefined) { once(`metric|${probe}|${layer}|${metric}`, 'names', `${where}: '${metric}' is not a metric ${probe} writes there`); continue; }
     if (!Number.isNaN(v) && ((kind === 'share' && (v < 0 || v > 1)) || (kind === 'size' && v < 0))) once(`range|${probe}|${metric}`, 'range', `${where} is ${v}, not ${kind === 'share' ? 'a share in [0, 1]' : '≥ 0'}`);
     if (step < 0 || epoch < 0) once('neg', 'rows', `${where}: negative step or epoch`);
-    const perStep = probe === ProbeId.loss || probe === ProbeId.saturation || probe === ProbeId.deadRelu || probe === ProbeId.gradients;
-    if (perStep || probe === ProbeId.distribution || probe === UNIT_ACTIVITY_PROBE) {
+    // loss runs every step; these on steps 0, every, 2·every, …
+    const sampled = probe === ProbeId.saturation || probe === ProbeId.deadRelu || probe === ProbeId.gradients;
+    if (sampled || probe === ProbeId.loss || probe === ProbeId.distribution || probe === UNIT_ACTIVITY_PROBE) {
       if (epoch < 1) once(`epoch0|${probe}`, 'rows', `${where}: a step's rows belong to an epoch ≥ 1`);
       if (step > maxStep) maxStep = step;
     }
-    if (perStep && every !== null && step % every !== 0) once(`every|${probe}`, 'schedule', `${where}: not a probed step (config.every ${every})`);
+    if (sampled && every !== null && step % every !== 0) once(`every|${probe}`, 'schedule', `${where}: not a probed step (config.every ${every})`);
     if (probe === ProbeId.distribution && step % distEvery !== 0) once('dist', 'schedule', `${where}: distribution runs every ${distEvery} steps`);
-    if (probe === UNIT_ACTIVITY_PROBE && window && (step - (epoch - 1) * spe) % window !== 0) once('window', 'schedule', `${where}: not the first step of a window of ${window} steps (stepsPerEpoch ${spe}, ${UNIT_WINDOWS_PER_EPOCH} windows per epoch)`);
+    if (probe === UNIT_ACTIVITY_PROBE && spe) windowStarts.add(step - (epoch - 1) * spe);
     if ((probe === RunProbe.eval || probe === RunProbe.timing) && epoch < 1) once(`evalepoch|${probe}`, 'rows', `${where}: evaluation figures belong to an epoch ≥ 1`);
     if (probe === DIAGNOSIS_PROBE && epoch === 0 && step !== 0) once('diag0', 'rows', `${where}: the evaluation before training is at step 0`);
     if (probe === RunProbe.timing) timingEpochs.add(epoch);
@@ -188,6 +193,12 @@ export function checkTrace(t: Trace): ConformanceReport {
     const at = step * 65536 + epoch;
     if (s.has(at)) once(`dup|${k}`, 'rows', `${where}: more than one row`);
     s.add(at);
+  }
+  if (windowStarts.size) {
+    const fits = (k: number) => { const w = Math.max(1, Math.ceil(spe / k)); return [...windowStarts].every((o) => o >= 0 && o < spe && o % w === 0); };
+    if (!WINDOWS_PER_EPOCH.some(fits)) {
+      add('schedule', `unit-activity windows start at steps ${[...windowStarts].sort((a, b) => a - b).slice(0, 6).join(', ')}… of their epochs: not windows of 1/${WINDOWS_PER_EPOCH.join(' or 1/')} epoch (stepsPerEpoch ${spe})`);
+    }
   }
   for (const [at, sum] of errsets) if (Math.abs(sum - 1) > 1e-4) add('range', `the errset_ cells at step|epoch ${at} add up to ${sum}, not 1`);
   if (p) {
