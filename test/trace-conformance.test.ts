@@ -6,7 +6,6 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runExperiment } from '../src/experiment/run.js';
 import { attachProbes } from '../src/attach/session.js';
@@ -18,7 +17,7 @@ import { checkTrace } from '../src/trace/conformance.js';
 import { readTrace, type Trace } from '../src/trace/reader.js';
 import { MetaKey, type RunProgress } from '../src/trace/schema.js';
 import { TraceWriter } from '../src/trace/writer.js';
-import { BIN, FIXTURES, tmp, useBackend } from './helpers.js';
+import { FIXTURES, probeCli, tmp, useBackend } from './helpers.js';
 
 let engine: Trace;
 before(async () => {
@@ -30,7 +29,7 @@ before(async () => {
 
 test("probe's engine writes traces that follow the format, and inspect --check says so", () => {
   assert.deepEqual(checkTrace(engine).violations, []);
-  const r = spawnSync(process.execPath, [BIN, 'inspect', engine.path, '--check'], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const r = probeCli(['inspect', engine.path, '--check']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /follows the trace format \(docs\/trace-format\.md, version 1\): [\d,]+ rows checked/);
 });
@@ -79,7 +78,7 @@ for (const a of ALTERATIONS) {
 
 test('inspect --check exits 1 and names the violation', () => {
   const t = altered(engine, ALTERATIONS[2].change);
-  const r = spawnSync(process.execPath, [BIN, 'inspect', t.path, '--check'], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const r = probeCli(['inspect', t.path, '--check']);
   assert.equal(r.status, 1);
   assert.match(r.stdout, /1 violation\(s\) of the trace format/);
   assert.match(r.stdout, /range step \d+ epoch 1 layer \d dead-relu\/dead_units is 1\.5/);

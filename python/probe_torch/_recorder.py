@@ -95,6 +95,8 @@ class Recorder:
         _check_int("every", every, 1)
         if steps_per_epoch is not None:
             _check_int("steps_per_epoch", steps_per_epoch, 1)
+        # stored as the engine stores it: 'all', or the probes asked for, each once in the registry's order
+        self._probes_setting = "all" if probes == "all" else [p for p in N.PROBE_IDS if p in probes]
         if probes == "all":
             probes = list(N.PROBE_IDS)
         bad = [p for p in probes if p not in N.PROBE_IDS]
@@ -373,7 +375,7 @@ class Recorder:
         if "batch" not in c and self._first_batch:
             c["batch"] = self._first_batch
         c["dataset"] = self._given["dataset"] or "unknown"
-        c["probes"] = list(self.probes)
+        c["probes"] = self._probes_setting
         c["every"] = self.every
         c["thresholds"] = dict(self.settings)
         c.update(self._user_config)

@@ -127,7 +127,7 @@ export function checkTrace(t: Trace): ConformanceReport {
   if (every === null) add('config', `config.every is ${JSON.stringify(cfg.every)}, not an integer ≥ 1`);
   const setting = (k: keyof typeof DEFAULT_PROBE_SETTINGS) => (typeof thresholds[k] === 'number' ? (thresholds[k] as number) : DEFAULT_PROBE_SETTINGS[k]);
   for (const k of Object.keys(DEFAULT_PROBE_SETTINGS)) if (typeof thresholds[k] !== 'number') add('config', `config.thresholds.${k} is missing`);
-  if (!Array.isArray(cfg.probes) || cfg.probes.some((p) => !(PROBE_IDS as readonly unknown[]).includes(p))) add('config', `config.probes ${JSON.stringify(cfg.probes)} is not a list of probe ids`);
+  if (cfg.probes !== 'all' && (!Array.isArray(cfg.probes) || cfg.probes.some((p) => !(PROBE_IDS as readonly unknown[]).includes(p)))) add('config', `config.probes ${JSON.stringify(cfg.probes)} is not 'all' or a list of probe ids`);
   if (typeof cfg.configHash !== 'string') add('config', 'config.configHash is missing');
   const distEvery = setting('distributionEvery'), perUnitMax = setting('perUnitMax');
 
