@@ -16,7 +16,7 @@ import { runExperiment } from '../src/experiment/run.js';
 import { readTrace } from '../src/trace/reader.js';
 import { FIXTURES, tmp, useBackend } from './helpers.js';
 import { diffTraces, runStudyMlp, TORCH_ENVS, writeStudySpec } from './torch-spec.js';
-import { checkTrace } from '../src/trace/conformance.js';
+import { checkTrace } from '../src/read/conformance.js';
 
 before(() => useBackend('wasm'));
 

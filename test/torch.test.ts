@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { checkTrace } from '../src/trace/conformance.js';
+import { checkTrace } from '../src/read/conformance.js';
 import { readTrace } from '../src/trace/reader.js';
 import { startWatch } from '../src/watch/server.js';
 import { FIXTURES, probeCli, ROOT, tmp } from './helpers.js';

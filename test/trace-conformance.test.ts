@@ -1,5 +1,5 @@
 /**
- * One conformance check (src/trace/conformance.ts, `probe inspect --check`) for every writer of the
+ * One conformance check (src/read/conformance.ts, `probe inspect --check`) for every writer of the
  * trace format: probe's engine passes it, a trace altered in one way each fails it naming that
  * way, and attached tfjs models' traces are checked too. probe_torch's traces are checked in
  * torch-differential.test.ts and torch.test.ts.
@@ -13,7 +13,7 @@ import { studySequential } from '../src/attach/study-model.js';
 import { BatchBuilder, disposeBatch } from '../src/train/batch.js';
 import { loadDataset } from '../src/train/data.js';
 import { initParams } from '../src/train/model.js';
-import { checkTrace } from '../src/trace/conformance.js';
+import { checkTrace } from '../src/read/conformance.js';
 import { readTrace, type Trace } from '../src/trace/reader.js';
 import { MetaKey, type RunProgress } from '../src/trace/schema.js';
 import { TraceWriter } from '../src/trace/writer.js';

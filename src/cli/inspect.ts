@@ -7,7 +7,7 @@ import { example } from './help.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { AttachedEngine, isAttached } from '../trace/schema.js';
-import { checkTrace } from '../trace/conformance.js';
+import { checkTrace } from '../read/conformance.js';
 import type { Trace } from '../trace/reader.js';
 
 interface InspectArgs {

@@ -9,9 +9,9 @@ import { canDie, canSaturate, layerActivation, specOf, type ActivationSpec } fro
 import { DEFAULT_PROBE_SETTINGS } from '../probes/probe.js';
 import { PROBE_IDS, ProbeId } from '../probes/ids.js';
 import { CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, inputShare } from '../study/study.js';
-import { activeUnitMetric, DIAGNOSIS_PROBE, Metric, QUANTILES, quantileMetric, UNIT_ACTIVITY_PROBE, UNIT_WINDOWS_PER_EPOCH, unitMetric } from './metrics.js';
-import type { Trace } from './reader.js';
-import { EVAL_METRICS, EvalMetric, isFinished, RunProbe, RunStatus, TIMING_METRICS, type LayerFacts } from './schema.js';
+import { activeUnitMetric, DIAGNOSIS_PROBE, Metric, QUANTILES, quantileMetric, UNIT_ACTIVITY_PROBE, UNIT_WINDOWS_PER_EPOCH, unitMetric } from '../trace/metrics.js';
+import type { Trace } from '../trace/reader.js';
+import { EVAL_METRICS, EvalMetric, isFinished, RunProbe, RunStatus, TIMING_METRICS, type LayerFacts } from '../trace/schema.js';
 
 export interface Violation {
   /** which rule of the format: facts, config, progress, names, range, schedule, rows */
