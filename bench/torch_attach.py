@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """probe_torch's cost: the study's MLP (784-500-256-10) in PyTorch on real MNIST batches, SGD lr 0.01
-momentum 0.5, batch 32, the same loop without the recorder and with it (every probe every step, and
-every 10th step), alternated over rounds in one process; and an epoch's evaluation with the
-diagnosis against a plain evaluation of the same test set. Prints one JSON line.
+momentum 0.5, batch 32, the same loop without the recorder and with it (the default schedules:
+loss and unit activity every step, the other probes every 10th; and every probe every step,
+every=1), alternated over rounds in one process; and an epoch's evaluation with the diagnosis
+against a plain evaluation of the same test set. Prints one JSON line.
 
     python bench/torch_attach.py SPEC [--steps 200] [--rounds 7] [--threads 1] [--combo relu-sigmoid-relu]
 
@@ -99,9 +100,10 @@ def steps(n, rec=None):
 runs = [0]
 
 
-def recorded(n, every):
+def recorded(n, every=None):
     runs[0] += 1
-    rec = attach(model, out=out, run=f"r{runs[0]}", activations=activations, optimizer=opt, every=every, steps_per_epoch=per_epoch)
+    rec = attach(model, out=out, run=f"r{runs[0]}", activations=activations, optimizer=opt, steps_per_epoch=per_epoch,
+                 **({} if every is None else {"every": every}))
     steps(1, rec)  # the layers are found and the file is made: not the steady cost
     ms = steps(n, rec)
     rec.close()
@@ -120,10 +122,10 @@ def plain_eval():
     return total, correct
 
 
-modes = {"off": lambda: steps(args.steps), "on": lambda: recorded(args.steps, 1), "every10": lambda: recorded(args.steps, 10)}
+modes = {"off": lambda: steps(args.steps), "default": lambda: recorded(args.steps), "every1": lambda: recorded(args.steps, 1)}
 ms = {m: [] for m in modes}
 steps(50)
-recorded(50, 1)
+recorded(50)
 for r in range(args.rounds):
     names = list(modes)
     for m in names[r % len(names):] + names[:r % len(names)]:  # each mode first in turn
