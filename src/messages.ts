@@ -180,6 +180,10 @@ export const msg = {
     `${path} is an unfinished run whose steps so far ran on the ${recorded} backend: resume it with ${opt('backend')} ${recorded} (or auto), or pass ${opt('force', true)} to start it over on ${asked}`,
   resumeMismatch: (path: string, what: string) =>
     `${path}.resume does not fit this run (${what} differs): pass ${opt('force', true)} to start it over`,
+  unknownGroupKey: (flag: string, key: string, suggestion: string | null, known: readonly string[]) =>
+    `${flag}: '${key}' is not a setting${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; group by any of ${known.join(', ')}`,
+  pooledGroup: (group: string, settings: readonly string[]) =>
+    `${group} pools runs whose ${settings.join(', ')} differ${settings.length > 1 ? '' : 's'}: add ${settings.length > 1 ? 'them' : 'it'} to --by to keep them apart`,
   notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another ${opt('out')}`,
   unknownOption: (where: string, key: string, suggestion: string | null, known: readonly string[]) =>
     `${where}: unknown option '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; its options are ${known.join(', ')}`,

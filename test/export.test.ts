@@ -106,7 +106,8 @@ print(json.dumps({
   "network": q("select count(*) from F where layer = 0 and activation is not null")[0][0],
   "variant": q("select distinct variant, dataset, bn, status from F"),
 }))`, file);
-  assert.deepEqual(d.cols, ['run', 'combo', 'seed', 'variant', 'dataset', 'bn', 'backend', 'status', 'act_1', 'act_2', 'act_3', 'step', 'epoch', 'layer', 'activation', 'probe', 'metric', 'value']);
+  assert.deepEqual(d.cols, ['run', 'combo', 'seed', 'variant', 'dataset', 'bn', 'backend', 'status',
+    'lr', 'momentum', 'batch', 'epochs', 'train_limit', 'test_limit', 'engine', 'config_hash', 'hidden', 'every', 'optimizer', 'settings_hash', 'act_1', 'act_2', 'act_3', 'step', 'epoch', 'layer', 'activation', 'probe', 'metric', 'value']);
   for (const [run, w] of want) {
     const [n, sum, combo, a1, a2, a3, seed] = d.runs[run];
     assert.equal(n, w.rows, run);
@@ -131,18 +132,23 @@ test('probe export --csv writes the same table as text, floats exact to float32'
   const r = probe(['export', join(runs, 'relu-sigmoid-relu_s1.arrow'), '--csv', file]);
   assert.equal(r.status, 0, r.stderr);
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-  const head = lines[0].split(',');
+  // RFC 4180 fields: the hidden widths are "500,256", quoted
+  const split = (line: string) => [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)].slice(0, -1).map((m) => m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]);
+  const head = split(lines[0]);
   const tr = readTrace(join(runs, 'relu-sigmoid-relu_s1.arrow'));
   assert.equal(lines.length - 1, tr.columns.length);
   const at = (row: string[], name: string) => row[head.indexOf(name)];
   for (const i of [0, 7, tr.columns.length - 1]) {
-    const row = lines[i + 1].split(',');
+    const row = split(lines[i + 1]);
     assert.equal(Math.fround(Number(at(row, 'value'))), tr.columns.value[i], `row ${i}`);
     assert.equal(Number(at(row, 'step')), tr.columns.step[i]);
     assert.equal(at(row, 'metric'), tr.columns.metrics[tr.columns.metric[i]]);
     const layer = tr.columns.layer[i];
     assert.equal(at(row, 'activation'), layer === 0 ? '' : tr.facts.layers[layer - 1].activation);
     assert.equal(at(row, 'combo'), 'relu-sigmoid-relu');
+    assert.equal(at(row, 'hidden'), '500,256');
+    assert.equal(at(row, 'lr'), '0.01');
+    assert.equal(at(row, 'train_limit'), '', 'a setting not set is an empty cell');
   }
 });
 

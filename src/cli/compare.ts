@@ -8,6 +8,7 @@ import { msg } from '../messages.js';
 import { isDirectory, writeAtomic } from '../fs-util.js';
 import { table, num } from './ui.js';
 import { example } from './help.js';
+import { GROUP_KEYS } from '../read/settings.js';
 
 interface CompareArgs {
   traces: string[];
@@ -19,6 +20,7 @@ interface CompareArgs {
   html?: string;
   json: boolean;
   force: boolean;
+  by?: string;
 }
 
 
@@ -30,11 +32,13 @@ export function builder(y: Argv) {
     .option('layer', { type: 'number', requiresArg: true, default: 0, describe: 'layer of --metric (0 = whole network)' })
     .option('epochs', { type: 'string', describe: 'epochs to tabulate, comma-separated [default: the last]' })
     .option('tol', { type: 'number', requiresArg: true, default: 0.05, describe: 'absolute difference in --metric that counts as diverged' })
+    .option('by', { type: 'string', describe: `group runs by these settings, comma-separated (${GROUP_KEYS.join(', ')}) [default: every setting but the seed]` })
     .option('html', { type: 'string', describe: 'also write a Vega-Lite overlay page to this file' })
     .option('force', { type: 'boolean', default: false, describe: 'replace an existing --html file' })
     .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON' })
     .example(...example('$0 compare runs/relu-sigmoid-relu_s1.arrow runs/relu-sigmoid-tanh_s1.arrow', ''))
-    .example(...example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd'));
+    .example(...example("$0 compare runs/ --combos 'relu-sigmoid-*' --metric dead_rows --layer 3 --html cmp.html", 'seeds grouped as mean ± sd'))
+    .example(...example('$0 compare runs/ --by lr', 'one group per learning rate, whatever else differs'));
 }
 
 const fmtCell = (c: Cell, pctMetric: boolean) => {
@@ -86,7 +90,7 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
   const tol = Number(argv.tol);
   if (!(tol >= 0)) throw new ProbeError(ErrorCode.config, msg.notInRange('--tol', argv.tol, 'a number ≥ 0'));
   const epochs = argv.epochs ? argv.epochs.split(',').map((e) => parseInteger('--epochs', e.trim(), 0, 1)) : null;
-  const c = compareTraces(collectTraces(argv.traces), { metric: argv.metric, layer, tol, epochs, combos: argv.combos ?? null });
+  const c = compareTraces(collectTraces(argv.traces), { metric: argv.metric, layer, tol, epochs, combos: argv.combos ?? null, by: argv.by ? argv.by.split(',') : null });
   if (argv.html) {
     const html = await compareHtml(c);
     if (!argv.force && existsSync(argv.html)) throw new ProbeError(ErrorCode.exists, msg.fileExists(argv.html));

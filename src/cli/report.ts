@@ -8,6 +8,7 @@ import type { ReportProgress } from '../report/index.js';
 import { example } from './help.js';
 import { msg } from '../messages.js';
 import { GROUPS, MIN_RUNS } from '../study/study.js';
+import { GROUP_KEYS } from '../read/settings.js';
 
 interface ReportArgs {
   traces: string[];
@@ -17,6 +18,7 @@ interface ReportArgs {
   images: boolean;
   json: boolean;
   reference?: string;
+  by?: string;
 }
 
 
@@ -29,9 +31,11 @@ export function builder(y: Argv) {
     .option('images', { type: 'boolean', default: true, describe: 'also write each chart as .svg and .png (--no-images to skip)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the verdicts as JSON' })
     .option('reference', { type: 'string', requiresArg: true, describe: 'a CSV of published accuracies (columns: combination, mean, sd; optional bn or variant, seed1, seed2, …): the runs set beside them' })
+    .option('by', { type: 'string', describe: `keep runs of other settings apart: verdicts and charts per value of these, comma-separated (${GROUP_KEYS.join(', ')})` })
     .example(...example('$0 report runs/', 'every trace in the folder → runs/report/'))
     .example(...example('$0 report a.arrow b.arrow --out report/ --open', 'chosen traces, then open the page'))
-    .example(...example('$0 report study/ --reference published.csv', 'final accuracy per combination beside the published figures'));
+    .example(...example('$0 report study/ --reference published.csv', 'final accuracy per combination beside the published figures'))
+    .example(...example('$0 report runs/ --by lr,epochs', 'one verdict per learning rate and number of epochs'));
 }
 
 /** Diagnosis lines the terminal prints for a report of models; the rest are in verdicts.json. */
@@ -49,7 +53,7 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   const line = new ProgressLine(out);
   let phase: { name: ReportProgress['phase'] | null; total: number; t0: number } = { name: null, total: 0, t0: 0 };
   const r = await buildReport(argv.traces, {
-    out: argv.out, force: argv.force, noImages: !argv.images, reference: argv.reference,
+    out: argv.out, force: argv.force, noImages: !argv.images, reference: argv.reference, ...(argv.by ? { by: argv.by.split(',') } : {}),
     onWarning: (w) => { line.clear(); warnings.warn(w); },
     onProgress: (p, at) => {
       // a redrawn status line on a terminal; elsewhere (logs, CI) a line as each phase ends, so a

@@ -9,6 +9,8 @@ import { msg } from '../messages.js';
 import { mean, sd } from '../read/stats.js';
 import { diagnoseTrace, type Diagnosis } from '../study/diagnosis-line.js';
 import { Metric } from '../trace/metrics.js';
+import { checkGroupKeys, groupValues, settingLabel } from '../read/settings.js';
+import { checkOptions, optionKeys } from '../options.js';
 
 export interface CompareOptions {
   /** network-level metric by default */
@@ -20,6 +22,11 @@ export interface CompareOptions {
   readonly tol?: number;
   /** keep runs whose combination matches one of these patterns (`*` = any activation) */
   readonly combos?: string | null;
+  /**
+   * group runs by these settings (read/settings.ts GROUP_KEYS: `lr`, `batch`, `combo`, …) instead
+   * of by everything but the seed: runs that share their values are one group, whatever else differs
+   */
+  readonly by?: readonly string[] | null;
 }
 
 export interface Cell { readonly mean: number | null; readonly sd: number | null; readonly n: number }
@@ -167,7 +174,10 @@ const cell = (xs: readonly (number | null | undefined)[]): Cell => {
   return { mean: v.length ? mean(v) : null, sd: v.length > 1 ? sd(v) : null, n: v.length };
 };
 
+const COMPARE_OPTION_KEYS = optionKeys<CompareOptions>({ metric: 1, layer: 1, epochs: 1, tol: 1, combos: 1, by: 1 });
+
 export function compareTraces(paths: readonly string[], opts: CompareOptions = {}): Comparison {
+  checkOptions('compareTraces', opts, COMPARE_OPTION_KEYS);
   const metric = opts.metric ?? Metric.loss;
   const layer = opts.layer ?? 0;
   const tol = opts.tol ?? 0.05;
@@ -177,19 +187,19 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   const loaded = kept.map((p) => load(p, metric, layer));
   const known = [...new Set(loaded.flatMap((l) => l.metrics))].filter((m) => !([...EVAL_METRICS, ...TIMING_METRICS] as readonly string[]).includes(m));
   if (!loaded.some((l) => l.series.size > 0)) throw new ProbeError(ErrorCode.config, msg.unknownMetric(`${metric}' at layer '${layer}`, known));
-  // group runs that differ only by seed
+  // group runs that differ only by seed, or (--by) that share the given settings
+  const by = opts.by?.length ? checkGroupKeys(opts.by) : null;
+  const keyOf = (l: Loaded) => (by ? JSON.stringify(groupValues(l.trace, by)) : JSON.stringify(flatConfig(l.trace.config.raw)));
   const byKey = new Map<string, Loaded[]>();
-  for (const l of loaded) {
-    const key = JSON.stringify(flatConfig(l.trace.config.raw));
-    byKey.set(key, [...(byKey.get(key) ?? []), l]);
-  }
+  for (const l of loaded) byKey.set(keyOf(l), [...(byKey.get(keyOf(l)) ?? []), l]);
   const members = [...byKey.values()];
   const groups: Group[] = members.map((ls) => {
     const seeds = ls.map((l) => l.trace.facts.seed).sort((a, b) => a - b);
     const combo = ls[0].trace.facts.combo;
+    const byLabel = by ? Object.entries(groupValues(ls[0].trace, by)).map(([k, v]) => settingLabel(k, v)).join(' · ') : null;
     return {
-      key: JSON.stringify(flatConfig(ls[0].trace.config.raw)), combo, seeds, runs: ls.map((l) => l.trace.run),
-      label: ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config.raw,
+      key: keyOf(ls[0]), combo, seeds, runs: ls.map((l) => l.trace.run),
+      label: byLabel ? `${byLabel} (${ls.length} run${ls.length > 1 ? 's' : ''})` : ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config.raw,
       truncated: ls.filter((l) => l.trace.truncated).length,
       diverged: ls.filter((l) => l.trace.status === RunStatus.diverged).length,
     };
@@ -199,14 +209,22 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   groups.forEach((g, i) => { const n = (seen.get(g.label) ?? 0) + 1; seen.set(g.label, n); if (n > 1) (groups[i] as { label: string }).label = `${g.label} #${n}`; });
   const flat = groups.map((g) => flatConfig(g.config));
   const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
-  const configDiffs = keys.filter((k) => new Set(flat.map((f) => f[k])).size > 1).map((k) => ({ key: k, values: flat.map((f) => f[k] ?? '—') }));
+  // grouped --by settings: the table shows those; what else differs within a group is said
+  const configDiffs = by
+    ? by.map((k) => ({ key: k, values: members.map((ls) => String(groupValues(ls[0].trace, [k])[k] ?? '—')) }))
+    : keys.filter((k) => new Set(flat.map((f) => f[k])).size > 1).map((k) => ({ key: k, values: flat.map((f) => f[k] ?? '—') }));
+  const pooled = by ? members.flatMap((ls, i) => {
+    const fs = ls.map((l) => flatConfig(l.trace.config.raw));
+    const differ = [...new Set(fs.flatMap((f) => Object.keys(f)))].filter((k) => k !== 'combo' && new Set(fs.map((f) => f[k])).size > 1);
+    return differ.length ? [msg.pooledGroup(groups[i].label, differ)] : [];
+  }) : [];
   const lastEpoch = Math.min(...members.map((ls) => Math.max(0, ...ls.flatMap((l) => [...l.evals.keys()]))));
   const epochs = opts.epochs?.length ? opts.epochs : lastEpoch > 0 ? [lastEpoch] : [];
   const finished = new Set(loaded.flatMap((l) => [...l.evals.keys()]));
   for (const e of epochs) if (!finished.has(e)) throw new ProbeError(ErrorCode.config, msg.noSuchEpoch(e, Math.max(0, ...finished)));
   // layers are lined up by number: say so when that pairs layers of different shapes
   const shapes = [...new Set(loaded.map((l) => [l.trace.facts.layers[0]?.fanIn, ...l.trace.facts.layers.map((x) => x.fanOut)].join('→')))];
-  const warnings = shapes.length > 1 ? [msg.mixedArchitectures(shapes)] : [];
+  const warnings = [...(shapes.length > 1 ? [msg.mixedArchitectures(shapes)] : []), ...pooled];
   const rows: CompareRow[] = [];
   for (const e of epochs) {
     rows.push({ section: 'accuracy', label: `test acc, epoch ${e}`, layer: 0, metric: 'test_acc', epoch: e, cells: members.map((ls) => cell(ls.map((l) => l.evals.get(e)?.test_acc))) });

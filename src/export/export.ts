@@ -5,7 +5,11 @@
  * differs per file. The export joins them in as columns, so every row says which combination,
  * seed, variant, dataset and activation it belongs to:
  *
- *   run combo seed variant dataset bn backend status act_1..act_L | step epoch layer activation probe metric value
+ *   run combo seed variant dataset bn backend status lr momentum batch epochs train_limit test_limit
+ *   engine config_hash hidden every optimizer act_1..act_L | step epoch layer activation probe metric value
+ *
+ * The settings (read/settings.ts) are null where a trace does not know them (an attached model's
+ * loop may not say its learning rate): grouping by them never merges runs of other settings.
  *
  * One trace at a time is read, widened and handed on (memory holds one trace, not the sweep).
  * Parquet is written by parquet-wasm (the Rust `parquet` crate compiled to WebAssembly) from Arrow
@@ -14,12 +18,14 @@
  */
 import { closeSync, existsSync, openSync, rmSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Dictionary, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
+import { Dictionary, Float64, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { variantOf } from '../read/digest.js';
 import { collectTraces } from '../read/folder.js';
+import { checkOptions, optionKeys } from '../options.js';
+import { NUMERIC_SETTINGS, runSettings, Setting, SETTINGS, type SettingValues } from '../read/settings.js';
 import { readTrace, readTraceMeta, type Trace } from '../trace/reader.js';
 import { Column, ExportColumn } from '../trace/schema.js';
 
@@ -46,13 +52,21 @@ interface RunFields {
   readonly combo: string;
   readonly seed: number;
   readonly variant: string;
-  readonly dataset: string;
+  /** null for an attached model whose caller did not name its data */
+  readonly dataset: string | null;
   readonly bn: string;
   readonly backend: string;
   readonly status: string;
+  /** the settings not among the columns above (read/settings.ts) */
+  readonly settings: SettingValues;
   /** activation of layer 1..L */
   readonly acts: readonly string[];
 }
+
+/** Settings written as their own columns (dataset, bn and backend are above, as the report names them). */
+const SETTING_COLUMNS: readonly Setting[] = SETTINGS.filter((k) => k !== Setting.dataset && k !== Setting.bn && k !== Setting.backend);
+/** Whole-number settings are Int32 columns; lr and momentum Float64. */
+const INT_SETTINGS: ReadonlySet<Setting> = new Set([Setting.batch, Setting.epochs, Setting.trainLimit, Setting.testLimit, Setting.every]);
 
 function runFields(t: Trace): RunFields {
   const c = t.config;
@@ -61,10 +75,11 @@ function runFields(t: Trace): RunFields {
     combo: t.facts.combo,
     seed: t.facts.seed,
     variant: variantOf(c),
-    dataset: t.facts.dataset.name,
+    dataset: runSettings(c, t.facts).dataset as string | null,
     bn: c.bn,
     backend: t.facts.backend,
     status: t.truncated ? 'truncated' : 'complete',
+    settings: runSettings(c, t.facts),
     acts: t.facts.layers.map((l) => l.activation),
   };
 }
@@ -78,7 +93,10 @@ function runFields(t: Trace): RunFields {
  * // duckdb: select combo, avg(value) from 'runs.parquet' where metric = 'dead_rows' group by combo
  * ```
  */
+const EXPORT_OPTION_KEYS = optionKeys<ExportOptions>({ format: 1, force: 1, onProgress: 1, onWarning: 1 });
+
 export async function exportTraces(inputs: readonly string[], file: string, opts: ExportOptions): Promise<ExportResult> {
+  checkOptions('exportTraces', opts, EXPORT_OPTION_KEYS);
   const paths = collectTraces(inputs);
   if (existsSync(file) && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
   ensureWritableDir(dirname(file) || '.');
@@ -147,6 +165,21 @@ function dictColumn(keys: Int32Array, values: readonly string[]): Vector {
 
 const constant = (n: number, value: string | null) => dictColumn(new Int32Array(n).fill(value === null ? -1 : 0), value === null ? [] : [value]);
 
+/** A number repeated on every row (Int32 or Float64), or a column of nulls. */
+function constantNumber(n: number, value: number | null, int: boolean): Vector {
+  const type = int ? new Int32() : new Float64();
+  const data = int ? new Int32Array(n).fill(value ?? 0) : new Float64Array(n).fill(value ?? 0);
+  return makeVector(makeData({ type, length: n, nullCount: value === null ? n : 0, nullBitmap: value === null ? new Uint8Array((n + 7) >> 3) : undefined, data } as never));
+}
+
+/** The setting columns of a run, in {@link SETTING_COLUMNS}' order. */
+function settingColumns(n: number, s: SettingValues): Record<string, Vector> {
+  return Object.fromEntries(SETTING_COLUMNS.map((k) => {
+    const v = s[k];
+    return [k, NUMERIC_SETTINGS.has(k) ? constantNumber(n, typeof v === 'number' ? v : null, INT_SETTINGS.has(k)) : constant(n, v === null ? null : String(v))];
+  }));
+}
+
 /** The trace widened with its run's fields, as an Arrow table. */
 export function tidyTable(t: Trace, f: RunFields, layers: number): Table {
   const c = t.columns, n = c.length;
@@ -162,6 +195,7 @@ export function tidyTable(t: Trace, f: RunFields, layers: number): Table {
     [ExportColumn.bn]: constant(n, f.bn),
     [ExportColumn.backend]: constant(n, f.backend),
     [ExportColumn.status]: constant(n, f.status),
+    ...settingColumns(n, f.settings),
     ...acts,
     [Column.step]: makeVector(c.step),
     [Column.epoch]: makeVector(c.epoch),
@@ -224,11 +258,13 @@ function csvSink(path: string, layers: number): Sink {
   let bytes = 0;
   const write = (s: string) => { bytes += writeSync(fd, s); };
   const acts = Array.from({ length: layers }, (_, k) => ExportColumn.act(k + 1));
-  write([ExportColumn.run, ExportColumn.combo, ExportColumn.seed, ExportColumn.variant, ExportColumn.dataset, ExportColumn.bn, ExportColumn.backend, ExportColumn.status, ...acts, Column.step, Column.epoch, Column.layer, ExportColumn.activation, Column.probe, Column.metric, Column.value].join(',') + '\n');
+  write([ExportColumn.run, ExportColumn.combo, ExportColumn.seed, ExportColumn.variant, ExportColumn.dataset, ExportColumn.bn, ExportColumn.backend, ExportColumn.status, ...SETTING_COLUMNS, ...acts, Column.step, Column.epoch, Column.layer, ExportColumn.activation, Column.probe, Column.metric, Column.value].join(',') + '\n');
   return {
     async add(t, f) {
       const c = t.columns;
-      const head = [f.run, f.combo, String(f.seed), f.variant, f.dataset, f.bn, f.backend, f.status, ...acts.map((_, k) => f.acts[k] ?? '')].map(csvCell).join(',');
+      // a setting a trace does not know is an empty cell (null in pandas, Polars and DuckDB)
+      const settings = SETTING_COLUMNS.map((k) => { const v = f.settings[k]; return v === null ? '' : String(v); });
+      const head = [f.run, f.combo, String(f.seed), f.variant, f.dataset ?? '', f.bn, f.backend, f.status, ...settings, ...acts.map((_, k) => f.acts[k] ?? '')].map(csvCell).join(',');
       const probes = c.probes.map(csvCell), metrics = c.metrics.map(csvCell), layerActs = f.acts.map(csvCell);
       let chunk = '';
       for (let i = 0; i < c.length; i++) {

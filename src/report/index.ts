@@ -37,6 +37,8 @@ import { readReference, reproduce, type Reference, type Reproduction } from '../
 import { panels as buildPanels, REPORT_NEEDS, type Panel } from './panels.js';
 import { toPng, toSvg } from './render.js';
 import { BOOTSTRAP_RESAMPLES } from '../read/stats.js';
+import { checkGroupKeys, groupValues, settingLabel } from '../read/settings.js';
+import { checkOptions, optionKeys } from '../options.js';
 
 export interface ReportOptions {
   /** output folder; default `<folder>/report` for a single folder input, else `report` */
@@ -46,6 +48,11 @@ export interface ReportOptions {
   readonly noImages?: boolean;
   /** a CSV of published accuracies per combination: the page sets the runs beside them (study/reference.ts) */
   readonly reference?: string;
+  /**
+   * settings to keep apart (read/settings.ts GROUP_KEYS: `lr`, `epochs`, …): runs are grouped, and
+   * the hypotheses tested, per dataset and batch norm (the variant) and per value of each of these
+   */
+  readonly by?: readonly string[];
   readonly onWarning?: (text: string) => void;
   /** `text` for a status line; `at` says the phase and how far it is, for callers that count */
   readonly onProgress?: (text: string, at: ReportProgress) => void;
@@ -152,7 +159,10 @@ function isProbeReport(dir: string): boolean {
   }
 }
 
+const REPORT_OPTION_KEYS = optionKeys<ReportOptions>({ out: 1, force: 1, noImages: 1, reference: 1, by: 1, onWarning: 1, onProgress: 1 });
+
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
+  checkOptions('buildReport', opts, REPORT_OPTION_KEYS);
   const out = resolve(opts.out ?? defaultReportDir(inputs));
   const paths = collectTraces(inputs);
   // a bad reference file is one line before anything is read or written
@@ -247,6 +257,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const warn = opts.onWarning ?? (() => {});
   const progress = opts.onProgress ?? (() => {});
   const digests: RunDigest[] = [];
+  const by = opts.by?.length ? checkGroupKeys(opts.by) : null;
   // runs still training (a sweep beside the report): as probe watch does, charted but left out of
   // the verdicts, where their unfinished epoch would count as a failure
   const pending = new Set<string>();
@@ -259,7 +270,9 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
       pending.add(p);
       warn(`${p} is in flight (a live process holds its lock): charted with its ${t.progress?.epochsDone ?? 0} finished epoch(s), left out of the verdicts`);
     } else if (t.truncated) warn(`${p} is truncated (${t.status}${t.recovered ? ', footer recovered' : ''}): using its ${t.progress?.epochsDone ?? 'finished'} complete epoch(s)`);
-    digests.push(digestTrace(t, REPORT_NEEDS));
+    const d = digestTrace(t, REPORT_NEEDS);
+    // --by: each value of the settings is a variant of its own, as dataset and batch norm are
+    digests.push(by ? { ...d, variant: [d.variant, ...Object.entries(groupValues(t, by)).map(([k, v]) => settingLabel(k, v))].join(' · ') } : d);
   });
   const { hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page } = reportModel(digests, inputs, warn, pending, reference);
   const files: string[] = [];

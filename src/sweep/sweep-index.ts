@@ -17,9 +17,13 @@ import { Dictionary, Float64, Int32, makeVector, tableToIPC, Table, vectorFromAr
 import { readTraceMeta, type TraceMeta } from '../trace/reader.js';
 import { HYPOTHESES } from '../study/study.js';
 import { INDEX_FILE, INDEX_VERSION_KEY, LEGACY_INDEX_FILE, indexedTraces, traceFiles } from '../read/folder.js';
+import { NUMERIC_SETTINGS, runSettings, Setting, SETTINGS, type SettingValues } from '../read/settings.js';
 
-/** 2: the H1/H2 columns are the study's primary measures (were dead_rows and sat_frac of training steps) */
-export const INDEX_VERSION = '2';
+/**
+ * 2: the H1/H2 columns are the study's primary measures (were dead_rows and sat_frac of training steps);
+ * 3: the run's settings as columns (read/settings.ts), added after `seconds`
+ */
+export const INDEX_VERSION = '3';
 /** Index columns of the hypotheses' primary measures (study.ts), named after them. */
 export const H1_COLUMN = `h1_out_${HYPOTHESES[0].primary.replace(/^test_/, '')}`;
 export const H2_COLUMN = `h2_prev_${HYPOTHESES[1].primary.replace(/^test_/, '')}`;
@@ -41,7 +45,12 @@ export interface IndexRow {
   readonly h2: number | null;
   readonly backend: string;
   readonly seconds: number;
+  /** the run's settings (null where its trace does not say) */
+  readonly settings: SettingValues;
 }
+
+/** Settings the index adds as columns (config_hash and backend have theirs already; epochs is epochs_planned). */
+const SETTING_COLUMNS: readonly Setting[] = SETTINGS.filter((k) => k !== Setting.configHash && k !== Setting.backend && k !== Setting.epochs);
 
 export function indexRow(m: TraceMeta): IndexRow {
   const L = m.facts.layers.length;
@@ -62,8 +71,11 @@ export function indexRow(m: TraceMeta): IndexRow {
     h2: num(f?.diagnosis?.[`${L - HYPOTHESES[1].layerFromOut}/${HYPOTHESES[1].primary}`]),
     backend: m.facts.backend,
     seconds: (m.progress?.epochSeconds ?? []).reduce((s, x) => s + x, 0),
+    settings: runSettings(m.config, m.facts),
   };
 }
+
+const NO_SETTINGS = Object.fromEntries(SETTINGS.map((k) => [k, null])) as SettingValues;
 
 /** Rebuilds the index of `dir` from its traces' footers; unreadable files are listed as such. */
 export function writeIndex(dir: string): IndexRow[] {
@@ -72,7 +84,7 @@ export function writeIndex(dir: string): IndexRow[] {
     try {
       rows.push(indexRow(readTraceMeta(p)));
     } catch {
-      rows.push({ run: basename(p, '.arrow'), file: basename(p), combo: '', seed: -1, configHash: '', status: 'unreadable', epochsDone: 0, epochsPlanned: 0, testAcc: null, testLoss: null, h1: null, h2: null, backend: '', seconds: 0 });
+      rows.push({ run: basename(p, '.arrow'), file: basename(p), combo: '', seed: -1, configHash: '', status: 'unreadable', epochsDone: 0, epochsPlanned: 0, testAcc: null, testLoss: null, h1: null, h2: null, backend: '', seconds: 0, settings: NO_SETTINGS });
     }
   }
   const col = <K extends keyof IndexRow>(k: K) => rows.map((r) => r[k]);
@@ -87,6 +99,10 @@ export function writeIndex(dir: string): IndexRow[] {
     status: str('status'), epochs_done: int('epochsDone'), epochs_planned: int('epochsPlanned'),
     test_acc: f64('testAcc'), test_loss: f64('testLoss'), [H1_COLUMN]: f64('h1'), [H2_COLUMN]: f64('h2'),
     backend: str('backend'), seconds: f64('seconds'),
+    ...Object.fromEntries(SETTING_COLUMNS.map((k) => {
+      const vs = rows.map((r) => r.settings[k]);
+      return [k, NUMERIC_SETTINGS.has(k) ? vectorFromArray(vs.map((v) => (typeof v === 'number' ? v : null)), new Float64()) : vectorFromArray(vs.map((v) => (v === null ? null : String(v))), new Utf8())];
+    })),
   });
   table.schema.metadata.set(INDEX_VERSION_KEY, INDEX_VERSION);
   // a name of its own per process and host: shards on several nodes may write the index at once

@@ -23,6 +23,7 @@ import { configHash, resolveConfig, runName, type RunConfig, type RunInput } fro
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { existingTrace } from '../trace/existing.js';
 import { lockHolder } from '../trace/run-lock.js';
 import { isFinished, type RunStatus } from '../trace/schema.js';
@@ -127,7 +128,10 @@ export function jobFor(p: PlannedRun, id: number, out: string, force: boolean): 
   return { type: 'run', id, config: p.config, out, force };
 }
 
+const SWEEP_OPTION_KEYS = optionKeys<SweepOptions>({ combos: 1, seeds: 1, run: 1, bns: 1, out: 1, workers: 1, shard: 1, force: 1, signal: 1, listener: 1 });
+
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
+  checkOptions('runSweep', opts, SWEEP_OPTION_KEYS);
   const out = resolve(opts.out);
   ensureWritableDir(out);
   const plan = planSweep(opts);
