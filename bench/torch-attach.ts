@@ -30,6 +30,7 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 interface Costs {
   torch: string; threads: number; steps: number; rounds: number; combo: string;
   msPerStep: { off: number[]; default: number[]; every1: number[] };
+  cpuMsPerStep: { off: number[]; default: number[]; every1: number[] };
   evalSeconds: { plain: number[]; diagnosed: number[] };
   testImages: number; stepsPerEpoch: number;
 }
@@ -50,7 +51,7 @@ export async function torchAttachSection(opts: { quick?: boolean; log?: (s: stri
     mkdirSync(spec);
     const { testN } = writeStudySpec(spec, { combo: 'relu-sigmoid-relu', seed: 1, epochs: 1 });
     const envs = (['debian', 'wheel'] as const).map((k) => ({ kind: k, ...torchEnv(k) }));
-    out.push('', '| PyTorch | without recorder ms/step (median, range) | with it, default schedules | overhead (median of per-round ratios, range) | every probe every step (every=1) | overhead | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|');
+    out.push('', '| PyTorch | without recorder ms/step (median, range) | with it, default schedules | overhead (median of per-round ratios, range) | every probe every step (every=1) | overhead | the same in CPU time: default, every=1 | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|---|');
     const skipped: string[] = [];
     for (const e of envs) {
       if (!('python' in e)) { skipped.push(`${e.kind}: ${e.why}`); continue; }
@@ -62,7 +63,8 @@ export async function torchAttachSection(opts: { quick?: boolean; log?: (s: stri
       const ratios = (xs: number[]) => xs.map((x, i) => x / off[i] - 1);
       const rd = ratios(def), r1 = ratios(every1);
       const range = (rs: number[]) => `${pct(Math.min(...rs))}–${pct(Math.max(...rs))}`;
-      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(def).toFixed(2)} (${spread(def)}) | ${pct(median(rd))} (${range(rd)}) | ${median(every1).toFixed(2)} | ${pct(median(r1))} (${range(r1)}) | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
+      const cpu = c.cpuMsPerStep, cr = (xs: number[]) => xs.map((x, i) => x / cpu.off[i] - 1);
+      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(def).toFixed(2)} (${spread(def)}) | ${pct(median(rd))} (${range(rd)}) | ${median(every1).toFixed(2)} | ${pct(median(r1))} (${range(r1)}) | ${pct(median(cr(cpu.default)))} (${range(cr(cpu.default))}), ${pct(median(cr(cpu.every1)))} | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
     }
     out.push('', `${quick ? 3 : 9} alternated rounds of ${quick ? 100 : 300} steps each mode (each "on" round: a fresh recorder, its first step untimed); target: ≤ 10% (the default schedules, as probe run records).`);
     for (const s of skipped) out.push(`skipped ${s}`);

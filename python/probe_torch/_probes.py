@@ -115,14 +115,23 @@ class Issued:
 
     def read(self):
         """One readback: (scalars, vectors) as Python floats; scalars[-k] is the k-th count."""
-        parts = ([torch.stack(self.scalars)] if self.scalars else []) + self.vectors
-        if self.counts:
-            parts.append(torch.stack(self.counts).to(F32))
+        counts = self.counts
+        if len(counts) <= 2:
+            # a light step's one or two counts: converting each costs less than a second stack
+            scalars = self.scalars + [c.to(F32) for c in reversed(counts)]
+            tail = None
+        else:
+            scalars, tail = self.scalars, torch.stack(counts).to(F32)
+        parts = ([torch.stack(scalars)] if scalars else []) + self.vectors + ([tail] if tail is not None else [])
         if not parts:
             return [], []
         flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
-        k, n = len(self.scalars), len(flat) - len(self.counts)
-        # counts last in the readback: s[-1] is the first count, s[-2] the second, …
+        k = len(self.scalars)
+        if tail is None:
+            # the counts follow the scalars, last count first: s[-1] is the first count
+            n = k + len(counts)
+            return flat[:n], flat[n:]
+        n = len(flat) - len(counts)
         return flat[:k] + flat[n:][::-1], flat[k:n]
 
 
@@ -250,6 +259,9 @@ class LayerProgram:
         """Issues the layer's due probes (unit-activity's every step, the others when `due_every`
         or `due_dist`). Returns (finish(s, v) -> figures, per-unit activity shares of the step or
         None)."""
+        if not (due_every or due_dist):
+            # a light step: only unit-activity, every step
+            return _NOTHING, (self._shares(cap.z if cap is not None else None) if self.window else None)
         z = cap.z if cap is not None else None
         a = cap.a if cap is not None else None
         if z is not None and a is None and self.needs_a and self.spec is not None:
@@ -279,7 +291,7 @@ class LayerProgram:
                 rows, units = zu.shape
                 active = (zu > at).sum(0)  # per unit: samples with z above the death point (int64)
                 if self.window:
-                    shares = active / rows if self.plain else unit_counts(self.layer, z)
+                    shares = (active, 1 / rows) if self.plain else unit_counts(self.layer, z)
                 if dead:
                     i_act = out.c(active.sum())
                     i_du = out.c((active == 0).sum())
@@ -309,6 +321,14 @@ class LayerProgram:
             return vals
         return finish, shares
 
+    def _shares(self, z):
+        """unit-activity of a light step: (active entries per unit, 1 / entries), or None."""
+        if z is None:
+            return None
+        if self.plain:
+            return (z > self.at).sum(0), 1 / z.shape[0]
+        return unit_counts(self.layer, z)
+
     def _gradients(self, out, cap, update):
         w, b = self.weight, self.bias
         gw = w.grad if w is not None else None
@@ -331,6 +351,14 @@ class LayerProgram:
 
 
 def unit_counts(layer, z):
-    """Per unit, the share of z's entries (samples × positions) above the activation's death point."""
+    """Per unit, the entries (samples × positions) of z above the activation's death point, and
+    1 / the number of entries: their share is the product."""
     zf = flat_units(z, layer)
-    return (zf > layer.spec.dies_at).sum(0) / zf.shape[0]
+    return (zf > layer.spec.dies_at).sum(0), 1 / zf.shape[0]
+
+
+def _nothing(s, v):
+    return []
+
+
+_NOTHING = _nothing

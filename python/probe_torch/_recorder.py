@@ -339,11 +339,12 @@ class Recorder:
             for di in (False, True):
                 due = [s for s in self._slots if s.probe in N.EVERY_STEP or (s.probe == N.DISTRIBUTION and di)
                        or (s.probe not in N.EVERY_STEP and s.probe != N.DISTRIBUTION and ev)]
-                self._layouts[ev, di] = (codes(due), [self._slots.index(s) for s in due])
+                self._layouts[ev, di] = (codes(due), np.array([self._slots.index(s) for s in due], dtype=np.intp))
         self._wcodes = codes(self._wslots)
         self._sums = np.zeros(len(self._slots))
         self._counts = np.zeros(len(self._slots))
         self._programs = [P.LayerProgram(l, self.probes, self.settings) for l in self._plan.layers]
+        self._every_step_known = N.LOSS in self.probes or any(p.window for p in self._programs)
         # per-unit activity: per dying layer, the running sum of the window's shares (on the device)
         self._wsum = None
         self._wcount = 0
@@ -448,7 +449,7 @@ class Recorder:
     @property
     def _every_step(self):
         """Whether some probe runs every step (loss, unit-activity of a dying layer)."""
-        return N.LOSS in self.probes or any(p.window for p in self._programs)
+        return self._every_step_known if self._programs else N.LOSS in self.probes
 
     def step(self, loss, target=None):
         """Records the step that just ended: call it after `opt.step()`, with the step's loss (a
@@ -508,7 +509,11 @@ class Recorder:
         """The due probes of this step: issued, read back once, written. Returns the loss."""
         out = P.Issued()
         with torch.no_grad():
-            i_loss = out.s(loss.detach().reshape(()).to(torch.float32) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss)))
+            if isinstance(loss, torch.Tensor):
+                l = loss.detach()
+                i_loss = out.s(l if l.dim() == 0 and l.dtype == torch.float32 else l.reshape(()).to(torch.float32))
+            else:
+                i_loss = out.s(torch.tensor(float(loss)))
             i_acc = None
             if N.LOSS in self.probes and self._with_accuracy and target is not None and self._output is not None:
                 o = self._output
@@ -519,7 +524,7 @@ class Recorder:
                 finish, share = prog.issue(out, cap, due_ev, due_di, self._updates)
                 finishers.append(finish)
                 if prog.window:
-                    shares.append(share if share is not None else torch.full((prog.layer.units,), math.nan))
+                    shares.append(share if share is not None else (torch.full((prog.layer.units,), math.nan), 1.0))
         s, v = out.read()
         lossv = s[i_loss]
         vals = []
@@ -554,11 +559,12 @@ class Recorder:
         self._accumulate(shares)
 
     def _accumulate(self, shares):
+        """`shares`: per dying layer (active counts per unit, 1 / entries); summed as shares."""
         if self._wsum is None:
-            self._wsum = shares  # fresh tensors of this step: summed into in place
+            self._wsum = [counts * scale for counts, scale in shares]
         else:
-            for acc, x in zip(self._wsum, shares):
-                acc.add_(x)
+            for acc, (counts, scale) in zip(self._wsum, shares):
+                acc.add_(counts, alpha=scale)
         self._wcount += 1
 
     def _window_steps(self):
