@@ -254,7 +254,8 @@ class TraceFile:
     # -- rows
 
     def append_rows(self, step, epoch, layers, probes, metrics, values):
-        """One row per value; `layers`, `probes`, `metrics` are int arrays of dictionary codes."""
+        """One row per value; `layers`, `probes`, `metrics` are int arrays of dictionary codes;
+        `step` and `epoch` are one number for all rows or an array of one per row."""
         if self._fd is None:
             raise ValueError("the trace is closed")
         n = len(values)
@@ -263,8 +264,8 @@ class TraceFile:
             k = min(n - done, self._cap - self._n)
             s, e = self._n, self._n + k
             st, ep, ly, pr, me, va = self._cols
-            st[s:e] = step
-            ep[s:e] = epoch
+            st[s:e] = step if np.ndim(step) == 0 else step[done:done + k]
+            ep[s:e] = epoch if np.ndim(epoch) == 0 else epoch[done:done + k]
             ly[s:e] = layers[done:done + k]
             pr[s:e] = probes[done:done + k]
             me[s:e] = metrics[done:done + k]

@@ -36,6 +36,8 @@ from ._update import Updates
 
 __version__ = "0.1.0"
 CHECKPOINT_SECONDS = 10.0
+#: light steps (only loss and unit activity due) kept on the device before one readback of them all
+LIGHT_STEPS = 32
 #: optimizer options that choose an implementation, not the numbers: left out of the config
 _IMPLEMENTATION = {"params", "foreach", "fused", "differentiable", "capturable"}
 
@@ -175,6 +177,7 @@ class Recorder:
             self._handles.append(global_hook(self._on_optimizer_step))
         self._mode = "discover"
         self._want_dz = True
+        self._pending = []
         self._programs = []
         self._events, self._disc = [], None
         self._disc_grads = {}
@@ -432,6 +435,7 @@ class Recorder:
         return p
 
     def _checkpoint(self):
+        self._flush_light()
         t0 = time.perf_counter()
         # facts learnt since the file was made (the epoch's length, the test set's size) go in the footer
         self._trace.set_metadata({N.META_FACTS: self._facts()})
@@ -472,17 +476,18 @@ class Recorder:
                 self._first_batch = self._batch_size(caps, target)
             self._open(target is not None)
         due_ev, due_di = self._due(step)
-        lossv = None
-        if due_ev or due_di or self._every_step:
-            lossv = self._record(step, caps, loss, target, due_ev, due_di)
-        if lossv is None:
-            lossv = float(loss.item() if isinstance(loss, torch.Tensor) else loss)
-        self._loss_sum += lossv
         if self._epoch == 1:
             # the training set's size, as the first epoch's batches add up (when they are known)
             self._samples = self._samples + int(target.shape[0]) if isinstance(target, torch.Tensor) and target.dim() >= 1 and self._samples is not None else None
-        if not math.isfinite(lossv):
-            self._diverge(step, f"loss {_fmt(lossv)}")
+        if not (due_ev or due_di):
+            self._light(step, caps, loss, target)
+        else:
+            self._flush_light()
+            if self._diverged is None:
+                lossv = self._record(step, caps, loss, target, due_ev, due_di)
+                self._loss_sum += lossv
+                if not math.isfinite(lossv):
+                    self._diverge(step, f"loss {_fmt(lossv)}")
         self._advance(step)
         # the step's time in the recorder, but rows and checkpoints: those are write time
         self._epoch_probe_s += time.perf_counter() - t0 - (self._epoch_write_s - w0)
@@ -504,6 +509,64 @@ class Recorder:
             self._updates.after_step(self._due(self._step)[0] and N.GRADIENTS in self.probes)
         if self._trace is not None and time.monotonic() - self._last_checkpoint > self.checkpoint_seconds:
             self._checkpoint()
+
+    def _light(self, step, caps, loss, target):
+        """A step whose only probes are the every-step ones (loss, unit activity): its tensors are
+        issued and kept; they are read back with the next probed step's (or at the latest
+        LIGHT_STEPS later, at an evaluation, a checkpoint or the end), all at once."""
+        with torch.no_grad():
+            l = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+            if l.dim() != 0 or l.dtype != torch.float32:
+                l = l.reshape(()).to(torch.float32)
+            correct, n = None, 0
+            if self._with_accuracy and isinstance(target, torch.Tensor) and target.dim() == 1:
+                o = self._output
+                n = int(target.shape[0])
+                if o is not None and o.dim() == 2 and o.shape[0] == n:
+                    correct = (o.argmax(1) == target).sum()
+            shares = [p.issue(None, c, False, False, None)[1] if c is not None else None
+                      for p, c in zip(self._programs, caps or [None] * len(self._programs)) if p.window]
+        self._pending.append((step, l, correct, n))
+        if shares:
+            t0 = time.perf_counter()
+            self._add_window([x if x is not None else (torch.full((p.layer.units,), math.nan), 1.0)
+                              for x, p in zip(shares, [p for p in self._programs if p.window])])
+            self._epoch_write_s += time.perf_counter() - t0
+        if len(self._pending) >= LIGHT_STEPS:
+            self._flush_light()
+
+    def _flush_light(self):
+        """The kept light steps, read back in one go and written in one block of rows."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        losses = torch.stack([p[1] for p in pending])
+        counted = [p[2] for p in pending if p[2] is not None]
+        flat = (torch.cat([losses, torch.stack(counted).to(torch.float32)]) if counted else losses).tolist()
+        k = len(pending)
+        loss_v, count_v = flat[:k], iter(flat[k:])
+        rows = []
+        for (step, _, correct, n), lv in zip(pending, loss_v):
+            self._loss_sum += lv
+            acc = next(count_v) / n if correct is not None and n else math.nan
+            rows.append((step, lv, acc))
+            if not math.isfinite(lv):
+                # as the engine's recorder: the step's rows, then the run ends as diverged there
+                self._diverge(step, f"loss {_fmt(lv)}")
+                break
+        if not rows or N.LOSS not in self.probes:
+            return
+        t0 = time.perf_counter()
+        (layers, probes, metrics), index = self._layouts[False, False]
+        m = len(index)  # loss, and accuracy when recorded
+        values = np.array([(lv, acc)[:m] if m == 2 else (lv,) for _, lv, acc in rows], dtype=np.float64)
+        steps = np.repeat(np.array([r[0] for r in rows], dtype=np.int32), m)
+        self._trace.append_rows(steps, self._epoch, np.tile(layers, len(rows)), np.tile(probes, len(rows)),
+                                np.tile(metrics, len(rows)), values.reshape(-1).astype(np.float32))
+        self._sums[index] += values.sum(0)
+        self._counts[index] += len(rows)
+        self._epoch_write_s += time.perf_counter() - t0
 
     def _record(self, step, caps, loss, target, due_ev, due_di):
         """The due probes of this step: issued, read back once, written. Returns the loss."""
@@ -614,6 +677,9 @@ class Recorder:
             return None
         loss_fn = loss_fn or self.loss_fn or F.cross_entropy
         t0 = time.perf_counter()
+        self._flush_light()
+        if self._diverged is not None:
+            return None
         try:
             if self._plan is None:
                 self._run_eval(loader, loss_fn, discover_only=True)
@@ -787,6 +853,7 @@ class Recorder:
             self._mode = None
             if self._status == N.Status.running:
                 self._status = status or N.Status.complete
+            self._flush_light()
             if self._trace is None and self._plan is not None:
                 self._open(False)
             if self._trace is not None:

@@ -230,6 +230,10 @@ class Ending(Tmp):
         rows, meta = read(os.path.join(self.dir, "r.arrow"))
         self.assertEqual(sorted({k[0] for k in rows if k[3] == "gradients"}), [0, 3, 6, 9])
         self.assertEqual(sorted({k[0] for k in rows if k[3] == "distribution"}), [0, 5, 10])
+        # loss and unit activity every step, whatever `every` says (light steps are read back in
+        # blocks: their rows are all there)
+        self.assertEqual(sorted(k[0] for k in rows if k[3] == "loss" and k[4] == "loss"), list(range(12)))
+        self.assertEqual(sorted(k[0] for k in rows if k[3] == "loss" and k[4] == "accuracy"), list(range(12)))
         self.assertEqual(meta["probe.config"]["every"], 3)
         # train_loss averages every step, probed or not
         self.assertTrue(math.isfinite(rows[(12, 1, 0, "eval", "train_loss")]))
