@@ -5,7 +5,7 @@
  * `inspect` and `compare` never load tfjs.
  */
 export { ACTIVATIONS, ACTIVATION_SPECS, Activation, activationSpec, canDie, canSaturate, comboName, isActivation, layerActivation, parseCombo, specOf, type ActivationSpec } from './activations/index.js';
-export { resolveConfig, runName, configHash, parseInteger, probeIds, BatchNormMode, STUDY, type RunConfig, type RunInput } from './config.js';
+export { resolveConfig, runName, configHash, parseInteger, probeIds, INTERVENTIONS, Intervention, BatchNormMode, STUDY, type RunConfig, type RunInput } from './config.js';
 export { ProbeError, ErrorCode, isProbeError } from './errors.js';
 export type { RunOptions, RunResult, RunListener, EpochSummary, LayerFigure } from './experiment/run.js';
 export { loadMnist, loadDataset, type Dataset, type Split } from './train/data.js';

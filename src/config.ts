@@ -4,7 +4,7 @@
  * that the CLI can report the value exactly as typed.
  */
 import { createHash } from 'node:crypto';
-import { comboName, parseCombo, type Activation } from './activations/index.js';
+import { comboName, parseCombo, type Activation, type TrainedActivation } from './activations/index.js';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg, opt } from './messages.js';
 import { checkOptions, optionKeys } from './options.js';
@@ -28,6 +28,11 @@ export interface RunConfig {
   readonly dataset: DatasetName;
   /** batch normalization before the activation: on no layer, the output layer, or every layer */
   readonly bn: BatchNormMode;
+  /**
+   * an intervention on the output layer ({@link Intervention}), absent for none: runs without one
+   * keep the config hash they had before interventions existed
+   */
+  readonly intervention?: Exclude<Intervention, 'none'>;
   readonly backend: BackendChoice;
   readonly engine: EngineKind;
   /**
@@ -57,6 +62,7 @@ export interface RunInput {
   readonly dataDir?: string | null;
   readonly dataset?: string;
   readonly bn?: string;
+  readonly intervention?: string;
   readonly backend?: string;
   readonly engine?: string;
   readonly probes?: Raw<readonly string[]>;
@@ -71,6 +77,36 @@ export interface RunInput {
 
 export const BatchNormMode = { none: 'none', last: 'last', all: 'all' } as const;
 export type BatchNormMode = (typeof BatchNormMode)[keyof typeof BatchNormMode];
+
+/**
+ * Interventions on the output layer, each acting on H1's mechanism (an output ReLU whose z ≤ 0
+ * passes no gradient) and on nothing H2 names (the saturation of the layer before it):
+ * - `out-linear`: no output activation (the logits go to log-softmax as they are);
+ * - `out-leaky`: PyTorch's leaky ReLU (slope 0.01 below 0) instead of the output activation;
+ * - `out-bias`: the output layer's initial biases raised by {@link OUT_BIAS_SHIFT}.
+ * A sweep pairs each with the study's setting by combination and seed: the same initial weights
+ * and data order (init and shuffling depend on the seed and the layer sizes alone).
+ */
+export const Intervention = { none: 'none', outLinear: 'out-linear', outLeaky: 'out-leaky', outBias: 'out-bias' } as const;
+export type Intervention = (typeof Intervention)[keyof typeof Intervention];
+export const INTERVENTIONS: readonly Intervention[] = Object.values(Intervention);
+
+/**
+ * `out-bias`: what is added to every initial bias of the output layer. Fixed before any run was
+ * looked at: at initialization the output pre-activation z = W·a + b of the study's MLP is a sum of
+ * 256 terms |W| ≤ 1/16 times sigmoid outputs in (0, 1), spread roughly ±0.3 around b (|b| ≤ 1/16);
+ * a shift of 1 puts z above 0 for nearly every input and output unit, so no output ReLU starts
+ * inactive — what H1 says kills training — while every other weight stays as it was.
+ */
+export const OUT_BIAS_SHIFT = 1;
+
+/** The activation of each layer as trained: the combination's, with an intervention's on the output. */
+export function trainedActivations(c: Pick<RunConfig, 'activations' | 'intervention'>): TrainedActivation[] {
+  const acts: TrainedActivation[] = [...c.activations];
+  if (c.intervention === Intervention.outLinear) acts[acts.length - 1] = 'linear';
+  if (c.intervention === Intervention.outLeaky) acts[acts.length - 1] = 'leakyrelu';
+  return acts;
+}
 
 /**
  * Per-step probes (saturation, dead-relu, gradients) run every this many steps unless `--every`
@@ -127,7 +163,7 @@ function hidden(raw: Raw<readonly number[]> | undefined): number[] {
 
 /** Every option of {@link RunInput}: anything else is refused with the nearest of these. */
 export const RUN_INPUT_KEYS = optionKeys<RunInput>({
-  combo: 1, hidden: 1, lr: 1, momentum: 1, batch: 1, epochs: 1, seed: 1, trainLimit: 1, testLimit: 1, dataDir: 1, dataset: 1, bn: 1,
+  combo: 1, hidden: 1, lr: 1, momentum: 1, batch: 1, epochs: 1, seed: 1, trainLimit: 1, testLimit: 1, dataDir: 1, dataset: 1, bn: 1, intervention: 1,
   backend: 1, engine: 1, probes: 1, every: 1, distributionEvery: 1, sigmoidLow: 1, sigmoidHigh: 1, tanhSat: 1, seluSat: 1,
 });
 
@@ -142,6 +178,8 @@ export function resolveConfig(input: RunInput, where = 'resolveConfig'): RunConf
   if (!isDatasetName(dataset)) throw new ProbeError(ErrorCode.config, msg.badDataset(dataset));
   const bn = input.bn ?? 'none';
   if (!(Object.values(BatchNormMode) as string[]).includes(bn)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('bn'), bn, Object.values(BatchNormMode)));
+  const intervention = input.intervention ?? Intervention.none;
+  if (!(INTERVENTIONS as readonly string[]).includes(intervention)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('intervention'), intervention, INTERVENTIONS));
   const engine = input.engine ?? 'fast';
   if (!isEngineKind(engine)) throw new ProbeError(ErrorCode.config, msg.badChoice(opt('engine'), engine, Object.values(EngineKind)));
   const probeList = probesOf(input.probes);
@@ -169,6 +207,7 @@ export function resolveConfig(input: RunInput, where = 'resolveConfig'): RunConf
     dataDir: input.dataDir ?? null,
     dataset,
     bn: bn as BatchNormMode,
+    ...(intervention !== Intervention.none ? { intervention: intervention as Exclude<Intervention, 'none'> } : {}),
     backend,
     engine,
     probes: probeList,
@@ -198,8 +237,8 @@ export function probeIds(probes: 'all' | readonly string[]): readonly string[] {
 }
 
 /** The run's file stem, e.g. `relu-sigmoid-relu_s1` (`…_bn-last_s1` with batch norm, `…_fashion-mnist` on other data). */
-export function runName(c: Pick<RunConfig, 'combo' | 'seed'> & Partial<Pick<RunConfig, 'bn' | 'dataset'>>): string {
-  const bn = c.bn && c.bn !== 'none' ? `_bn-${c.bn}` : '';
+export function runName(c: Pick<RunConfig, 'combo' | 'seed'> & Partial<Pick<RunConfig, 'bn' | 'dataset' | 'intervention'>>): string {
+  const bn = (c.bn && c.bn !== 'none' ? `_bn-${c.bn}` : '') + (c.intervention ? `_${c.intervention}` : '');
   const data = c.dataset && c.dataset !== 'mnist' ? `_${c.dataset}` : '';
   return `${c.combo}${bn}${data}_s${c.seed}`;
 }

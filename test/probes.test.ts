@@ -196,7 +196,7 @@ for (const mode of MODES) {
           const s = seen[L.layer];
           const [probe, want] = L.activation === 'relu'
             ? ['dead-relu', refDeadRelu(s.z, L.fanOut, B, L.fanOut <= S.perUnitMax)]
-            : ['saturation', refSaturation(L.activation, s.z, s.a, S)];
+            : ['saturation', refSaturation(L.activation as Activation, s.z, s.a, S)];
           assert.ok(closeOrBothNaN(got(L.layer, probe), want, 1e-5, 1e-7) <= 1, `${acts.join('-')} layer ${L.layer} ${probe}: ${got(L.layer, probe)} vs ${want}`);
           if (probe === 'dead-relu') assert.ok(got(L.layer, probe)[1] < 1, `layer ${L.layer}: NaN units are not dead`);
         }

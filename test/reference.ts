@@ -3,7 +3,7 @@
  * gradients are themselves checked against finite differences (engine.test.ts).
  * Layouts follow the engine's hooks: z, a, dz are `[units][batch]`, dW is `[out][in]`.
  */
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../src/activations/index.js';
+import { SELU_ALPHA, SELU_SCALE, type TrainedActivation } from '../src/activations/index.js';
 import type { LayerParams } from '../src/train/model.js';
 
 export interface RefLayer {
@@ -21,26 +21,31 @@ export interface RefStep {
   layers: RefLayer[];
 }
 
-export function act(z: number, f: Activation): number {
+export function act(z: number, f: TrainedActivation): number {
   switch (f) {
     case 'relu': return z > 0 ? z : 0;
     case 'sigmoid': return 1 / (1 + Math.exp(-z));
     case 'tanh': return Math.tanh(z);
     case 'selu': return z > 0 ? SELU_SCALE * z : SELU_SCALE * SELU_ALPHA * (Math.exp(z) - 1);
+    // the output interventions' (PyTorch's nn.LeakyReLU default slope)
+    case 'linear': return z;
+    case 'leakyrelu': return z > 0 ? z : 0.01 * z;
   }
 }
 
-export function dact(z: number, f: Activation): number {
+export function dact(z: number, f: TrainedActivation): number {
   switch (f) {
     case 'relu': return z > 0 ? 1 : 0;
     case 'sigmoid': { const s = 1 / (1 + Math.exp(-z)); return s * (1 - s); }
     case 'tanh': { const t = Math.tanh(z); return 1 - t * t; }
     case 'selu': return z > 0 ? SELU_SCALE : SELU_SCALE * SELU_ALPHA * Math.exp(z);
+    case 'linear': return 1;
+    case 'leakyrelu': return z > 0 ? 1 : 0.01;
   }
 }
 
 /** `x` is batch-major `[B × in]`. */
-export function refStep(params: readonly LayerParams[], acts: readonly Activation[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
+export function refStep(params: readonly LayerParams[], acts: readonly TrainedActivation[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
   return refStepBn(params, acts, [], x, labels, B, backward);
 }
 
@@ -63,7 +68,7 @@ export function refSgd(params: LayerParams[], velocity: { w: Float64Array; b: Fl
  * `bn` (γ = 1, β = 0, batch statistics, biased variance, eps 1e-5), in float64.
  * Returns z (post-norm), dz (dL/dz, post-norm), dW and db as the engine's hooks report them.
  */
-export function refStepBn(params: readonly LayerParams[], acts: readonly Activation[], bn: readonly boolean[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
+export function refStepBn(params: readonly LayerParams[], acts: readonly TrainedActivation[], bn: readonly boolean[], x: Float32Array, labels: ArrayLike<number>, B: number, backward = true): RefStep {
   const layers: RefLayer[] = [];
   const cache: { u: Float64Array; xhat: Float64Array; inv: Float64Array }[] = [];
   let h = new Float64Array(params[0].fanIn * B);

@@ -9,6 +9,9 @@ import { emitK8s, emitSlurm, shq } from '../src/sweep/emit.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
 import { ACTIVATIONS } from '../src/activations/index.js';
+import { OUT_BIAS_SHIFT } from '../src/config.js';
+import { initialParams } from '../src/experiment/run.js';
+import { metricRows } from '../src/trace/summary.js';
 import { BIN, FIXTURES, tmp, probeCli as probe } from './helpers.js';
 
 const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet'];
@@ -229,4 +232,41 @@ test('sweep --bn none,last runs each combination and seed with and without batch
   const bad = probe(['sweep', '--bn', 'none,half', '--out', tmp(), ...small]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--bn.*half/);
+});
+
+test('sweep --intervention pairs each run with interventions on the output layer: the trained activation, the raised biases, and the report pairs them', () => {
+  const plan = planSweep({ combos: ['relu-sigmoid-relu'], seeds: [1], run: { bn: 'none' }, interventions: ['none', 'out-linear', 'out-leaky', 'out-bias'], out: tmp() });
+  assert.deepEqual(plan.map((p) => p.run), ['relu-sigmoid-relu_s1', 'relu-sigmoid-relu_out-linear_s1', 'relu-sigmoid-relu_out-leaky_s1', 'relu-sigmoid-relu_out-bias_s1']);
+  // the study's setting hashes without the field, as it did before interventions existed
+  assert.ok(!('intervention' in plan[0].config));
+  assert.deepEqual(plan.slice(1).map((p) => p.config.intervention), ['out-linear', 'out-leaky', 'out-bias']);
+  const out = tmp();
+  const r = probe(['sweep', '--combos', 'relu-sigmoid-relu', '--seeds', '1', '--intervention', 'none,out-linear,out-leaky,out-bias', '--epochs', '1', '--workers', '2', '--out', out, ...small]);
+  assert.equal(r.status, 0, r.stderr);
+  const trace = (iv: string) => readTrace(join(out, `relu-sigmoid-relu${iv ? `_${iv}` : ''}_s1.arrow`));
+  assert.deepEqual(['', 'out-linear', 'out-leaky', 'out-bias'].map((iv) => trace(iv).facts.layers.map((l) => l.activation).join('-')),
+    ['relu-sigmoid-relu', 'relu-sigmoid-linear', 'relu-sigmoid-leakyrelu', 'relu-sigmoid-relu']);
+  // the same initial weights; out-bias's output biases exactly 1 higher
+  const p = initialParams([784, 500, 256, 10], ['relu', 'sigmoid', 'relu'], { seed: 1 });
+  const q = initialParams([784, 500, 256, 10], ['relu', 'sigmoid', 'relu'], { seed: 1, intervention: 'out-bias' });
+  assert.deepEqual([...q[0].w.slice(0, 50)], [...p[0].w.slice(0, 50)]);
+  assert.deepEqual([...q[2].w], [...p[2].w]);
+  assert.deepEqual([...q[2].b], [...p[2].b].map((b) => Math.fround(b + OUT_BIAS_SHIFT)));
+  // with every output unit on at the start, no test input has its true class's unit off before training
+  const bias = trace('out-bias');
+  const before = metricRows(bias, 'diagnosis', 'test_true_inactive', 3);
+  assert.equal(before.step[0], 0);
+  assert.equal(before.value[0], 0);
+  assert.ok(metricRows(trace(''), 'diagnosis', 'test_true_inactive', 3).value[0] > 0, 'the study setting starts with some output units off');
+  const rep = probe(['report', out, '--no-images', '--json']);
+  assert.equal(rep.status, 0, rep.stderr);
+  const j = JSON.parse(rep.stdout);
+  assert.deepEqual(j.interventions.map((iv: { intervention: { output: string }; pairs: { without: string; with: string }[] }) => [iv.intervention.output, iv.pairs.map((x) => x.without), iv.pairs.map((x) => x.with)]), [
+    ['out-linear', ['relu-sigmoid-relu_s1'], ['relu-sigmoid-relu_out-linear_s1']],
+    ['out-leaky', ['relu-sigmoid-relu_s1'], ['relu-sigmoid-relu_out-leaky_s1']],
+    ['out-bias', ['relu-sigmoid-relu_s1'], ['relu-sigmoid-relu_out-bias_s1']],
+  ]);
+  const bad = probe(['sweep', '--intervention', 'none,out-lin', '--out', tmp(), ...small]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--intervention.*out-lin/);
 });

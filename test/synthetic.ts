@@ -28,6 +28,8 @@ export interface SyntheticRun {
   readonly h2Cause?: number;
   /** --bn setting recorded in the config */
   readonly bn?: string;
+  /** --intervention recorded in the config (out-linear and out-leaky also change the output layer's activation) */
+  readonly intervention?: string;
   /** no diagnosis rows (a trace from before they existed) */
   readonly noDiagnosis?: boolean;
   /** per output unit, the step from which it is dead (unit-activity windows of 5 steps) */
@@ -59,10 +61,12 @@ const METRICS = {
 
 export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   const acts = s.combo.split('-');
+  if (s.intervention === 'out-linear') acts[acts.length - 1] = 'linear';
+  if (s.intervention === 'out-leaky') acts[acts.length - 1] = 'leakyrelu';
   const epochs = s.epochs ?? 3, spe = s.stepsPerEpoch ?? 20;
   const probes = s.probes ?? ['loss', 'saturation', 'dead-relu', 'gradients', 'distribution'];
   const real = s.layout === 'real';
-  const run = `${s.combo}${s.bn && s.bn !== 'none' ? `_bn-${s.bn}` : ''}_s${s.seed}`;
+  const run = `${s.combo}${s.bn && s.bn !== 'none' ? `_bn-${s.bn}` : ''}${s.intervention ? `_${s.intervention}` : ''}_s${s.seed}`;
   const path = join(dir, `${run}.arrow`);
   const sizes = [784, 500, 256, 10];
   const facts: RunFacts = {
@@ -74,7 +78,7 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   const w = TraceWriter.create(path, {
     run, probes: [...probes, RunProbe.eval, RunProbe.timing, DIAGNOSIS_PROBE, UNIT_ACTIVITY_PROBE],
     metrics: [...new Set([...Object.values(METRICS).flat(), 'test_loss', 'test_acc', 'train_loss', 'epoch_seconds', 'probe_seconds', 'write_seconds', ...DIAGNOSIS_METRICS, ...Array.from({ length: real ? Math.max(...sizes.slice(1)) : 10 }, (_, k) => unitMetric(k))])],
-    metadata: { [MetaKey.config]: { combo: s.combo, seed: s.seed, epochs, probes, ...(s.bn ? { bn: s.bn } : {}) }, [MetaKey.facts]: facts },
+    metadata: { [MetaKey.config]: { combo: s.combo, seed: s.seed, epochs, probes, ...(s.bn ? { bn: s.bn } : {}), ...(s.intervention ? { intervention: s.intervention } : {}) }, [MetaKey.facts]: facts },
   }, prog(RunStatus.running, 0));
   const every = real ? DEFAULT_EVERY : 1, distEvery = real ? DEFAULT_PROBE_SETTINGS.distributionEvery : 5;
   const windowSteps = real ? Math.max(1, Math.ceil(spe / UNIT_WINDOWS_PER_EPOCH)) : 5;

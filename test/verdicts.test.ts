@@ -189,6 +189,41 @@ test('--bn all pairs are an intervention of their own, listed after bn last, eac
   assert.equal(ivs[0].readings.find((r) => r.hypothesis === 'H1')!.reading, 'undecided');
 });
 
+test('output interventions pair with the study setting by combination and seed; removing H1\'s mechanism and raising accuracy supports H1', () => {
+  const dir = tmp();
+  const runs: SyntheticRun[] = [];
+  for (const combo of TARGET) for (const seed of [1, 2, 3]) {
+    runs.push({ combo, seed, acc: 0.3 + 0.01 * seed, deadRows: 0.8 + 0.01 * seed, sat: 0.4, h1Cause: 0.9 });
+    // no output activation: accuracy back, the sigmoid's saturation as it was
+    runs.push({ combo, seed, intervention: 'out-linear', acc: 0.9 + 0.001 * seed, sat: 0.4 });
+    // a leaky output that does not help
+    runs.push({ combo, seed, intervention: 'out-leaky', acc: 0.3 + 0.01 * seed + [0.02, -0.02, 0][seed - 1], sat: 0.4 });
+    // raised output biases: the output no longer off, accuracy back
+    runs.push({ combo, seed, intervention: 'out-bias', acc: 0.9 + 0.002 * seed, deadRows: 0.1 + 0.01 * seed, sat: 0.4, h1Cause: 0.05 });
+  }
+  // a bn run is not the baseline of an output intervention, nor paired with one
+  runs.push({ combo: TARGET[0], seed: 1, bn: 'last', intervention: 'out-linear', acc: 0.95, sat: 0.4 });
+  const ivs = pairInterventions(digests(dir, runs));
+  assert.deepEqual(ivs.map((iv) => [iv.intervention.output, iv.pairs.length]), [['out-linear', TARGET.length * 3], ['out-leaky', TARGET.length * 3], ['out-bias', TARGET.length * 3]]);
+  for (const iv of ivs) {
+    assert.ok(iv.pairs.every((p) => p.group === 'target' && p.with.includes(`_${iv.intervention.output}_`) && !/_out-|_bn-/.test(p.without)), JSON.stringify(iv.pairs));
+  }
+  const reading = (iv: (typeof ivs)[number], h: string) => iv.readings.find((r) => r.hypothesis === h)!;
+  const [linear, leaky, bias] = ivs;
+  // H1's measure does not exist without an output that can be off: no change is computed for it
+  assert.ok(!linear.changes.some((c) => c.figure === 'H1 measure'));
+  assert.equal(reading(linear, 'H1').reading, 'supports');
+  assert.match(reading(linear, 'H1').why, /removed H1's mechanism/);
+  assert.equal(reading(leaky, 'H1').reading, 'undecided');
+  const h2 = linear.changes.find((c) => c.group === 'target' && c.figure === 'H2 measure')!;
+  assert.ok(h2.change && Math.abs(h2.change.estimate) < 1e-6, JSON.stringify(h2));
+  // out-bias keeps the ReLU: the ordinary rule, measure down and accuracy up
+  const m = bias.changes.find((c) => c.group === 'target' && c.figure === 'H1 measure')!;
+  assert.ok(m.change && m.change.hi < 0, JSON.stringify(m));
+  assert.equal(reading(bias, 'H1').reading, 'supports');
+  assert.match(reading(bias, 'H1').why, /lowered the H1 measure/);
+});
+
 test('--bn last pairs: against when accuracy rises while the measure rises too', () => {
   const [iv] = pairInterventions(pairs(tmp(), { acc: 0.9, h1: 0.95 }));
   assert.equal(iv.readings.find((r) => r.hypothesis === 'H1')!.reading, 'against');

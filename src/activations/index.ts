@@ -54,8 +54,16 @@ export function isActivation(s: string): s is Activation {
   return Object.prototype.hasOwnProperty.call(ENGINE_SPECS, s);
 }
 
-export function activationSpec(a: Activation): ActivationSpec<Activation> {
-  return ENGINE_SPECS[a];
+/**
+ * What probe's engine can put on a layer: a combination's four, and the two an intervention puts
+ * on the output layer (`--intervention out-linear|out-leaky`: no output activation, PyTorch's leaky
+ * ReLU). Those two run as tfjs ops (no fused kernel) and are not part of the combination grammar.
+ */
+export const TRAINED_SPECS = { ...ENGINE_SPECS, linear, leakyrelu } as const;
+export type TrainedActivation = keyof typeof TRAINED_SPECS;
+
+export function activationSpec(a: TrainedActivation): ActivationSpec {
+  return TRAINED_SPECS[a];
 }
 
 /**

@@ -23,6 +23,7 @@ export interface RunArgs extends WatchFlags {
   dataDir?: string;
   dataset: string;
   bn: string;
+  intervention: string;
   backend: string;
   engine: string;
   probes: string;
@@ -59,6 +60,12 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: 
         ? { describe: 'batch normalization before the activation of the output layer (last) or every layer (all); comma-separated for several variants of every run (none,last pairs each run with its --bn last twin)' }
         : { choices: ['none', 'last', 'all'], describe: 'batch normalization before the activation of the output layer (last) or every layer (all)' }),
     })
+    .option('intervention', {
+      type: 'string', default: 'none', group: 'Training:',
+      ...(opts.bnList
+        ? { describe: 'on the output layer: out-linear (no activation), out-leaky (leaky ReLU, slope 0.01), out-bias (initial biases +1); comma-separated to pair every run with each (none,out-linear,out-leaky,out-bias)' }
+        : { choices: ['none', 'out-linear', 'out-leaky', 'out-bias'], describe: 'on the output layer: out-linear (no activation), out-leaky (leaky ReLU, slope 0.01), out-bias (initial biases +1)' }),
+    })
     .option('backend', { type: 'string', default: 'auto', describe: 'auto tries tfjs-node, then wasm, then cpu', choices: ['auto', 'node', 'wasm', 'cpu'], group: 'Compute:' })
     .option('engine', { type: 'string', default: 'fast', describe: 'fast: hand-written backward pass; tape: tfjs autodiff (the slow reference)', choices: ['fast', 'tape'], group: 'Compute:' })
     .option('probes', { type: 'string', default: 'all', describe: `comma-separated: ${PROBE_IDS.join(', ')}`, group: 'Probes:' })
@@ -84,6 +91,7 @@ export function builder(y: Argv) {
     .example(...example('$0 run relu-sigmoid-relu --train-limit 3200 --epochs 1', 'a quick look (100 steps)'))
     .example(...example('$0 run tanh-tanh-tanh --every 1 --probes dead-relu,saturation', 'these two probes on every step (10× their rows)'))
     .example(...example('$0 run relu-sigmoid-relu --bn last', "the study's batch-norm fix"))
+    .example(...example('$0 run relu-sigmoid-relu --intervention out-bias', 'the output layer starts with its biases raised by 1 (acts on H1 only)'))
     .example(...example('$0 run relu-sigmoid-relu --dataset cifar10 --data-dir ~/data/cifar-10-batches-bin', 'another dataset'))
     .example(...example('$0 run --model my-net/model.json --epochs 2', 'your own tfjs model, probes attached'))
     .example(...example('$0 run relu-sigmoid-relu --watch', 'watch it train in the browser (the URL is printed)'));
@@ -92,7 +100,7 @@ export function builder(y: Argv) {
 export function runInput(a: Omit<RunArgs, 'out' | 'name' | 'force' | 'quiet' | 'json'>) {
   return {
     combo: a.combo ?? '', epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
-    trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, backend: a.backend, engine: a.engine,
+    trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, intervention: a.intervention, backend: a.backend, engine: a.engine,
     probes: a.probes, every: a.every, distributionEvery: a.distributionEvery, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
   };
 }
@@ -120,7 +128,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           if (out.quiet) return;
           epochs = config.epochs;
           const skipped = backend.skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
-          const variant = [config.dataset !== 'mnist' ? config.dataset : '', config.bn !== 'none' ? `batch norm: ${config.bn}` : ''].filter(Boolean).join(' · ');
+          const variant = [config.dataset !== 'mnist' ? config.dataset : '', config.bn !== 'none' ? `batch norm: ${config.bn}` : '', config.intervention ? `intervention: ${config.intervention}` : ''].filter(Boolean).join(' · ');
           out.err.write(`${chalkStderr.bold(`probe run ${config.combo}`)} · seed ${config.seed} · ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} × ${facts.stepsPerEpoch} steps · batch ${config.batch}${variant ? ` · ${variant}` : ''}\n`);
           out.err.write(`backend ${chalkStderr.green(backend.name)}${skipped ? chalkStderr.dim(` (skipped ${skipped})`) : ''} · engine ${config.engine} · probes ${probeIds(config.probes).join(', ')}${config.every > 1 ? ` every ${config.every} steps` : ''}\n`);
           out.err.write(`trace ${chalkStderr.cyan(path)}${replaces ? ` (replaces ${replaces} once this run finishes)` : ''}\n`);
@@ -169,10 +177,10 @@ async function holdAfter(epoch: number, signal: AbortSignal): Promise<void> {
 
 async function modelHandler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
   if (argv.model === undefined || argv.combo !== undefined) throw new ProbeError(ErrorCode.usage, msg.modelOrCombo());
-  for (const [flag, given] of [['--hidden', argv.hidden !== undefined], ['--bn', argv.bn !== 'none'], ['--engine', argv.engine !== 'fast']] as const) {
+  for (const [flag, given] of [['--hidden', argv.hidden !== undefined], ['--bn', argv.bn !== 'none'], ['--intervention', argv.intervention !== 'none'], ['--engine', argv.engine !== 'fast']] as const) {
     if (given) throw new ProbeError(ErrorCode.usage, msg.modelWithout(flag));
   }
-  const { combo: _c, hidden: _h, bn: _b, engine: _e, ...rest } = runInput(argv);
+  const { combo: _c, hidden: _h, bn: _b, intervention: _i, engine: _e, ...rest } = runInput(argv);
   const { runModelCommand } = await import('./run-model.js');
   await runModelCommand({ ...rest, model: argv.model }, { out: argv.out, name: argv.name, force: argv.force, quiet: argv.quiet, json: argv.json });
 }

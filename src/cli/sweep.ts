@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS, BatchNormMode, emitK8s, emitSlurm, expandCombos, INDEX_FILE, isActivation, parseSeeds, parseShard, runSweep, workerCount, type Activation } from '../api.js';
+import { ACTIVATIONS, BatchNormMode, emitK8s, INTERVENTIONS, emitSlurm, expandCombos, INDEX_FILE, isActivation, parseSeeds, parseShard, runSweep, workerCount, type Activation } from '../api.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { ensureWritableDir } from '../fs-util.js';
 import { msg } from '../messages.js';
@@ -44,6 +44,7 @@ export function builder(y: Argv) {
     .example(...example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings'))
     .example(...example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice'))
     .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --bn none,last,all", 'each run with and without batch norm (last, all): paired'))
+    .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --intervention none,out-linear,out-leaky,out-bias", 'each run paired with interventions on the output layer'))
     .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --watch", 'follow the runs in the browser: progress, ETA, charts, verdicts as runs finish'))
     .example(...example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job'))
     .example(...example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)'));
@@ -71,6 +72,8 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   const seeds = parseSeeds(argv.seeds);
   const bns = [...new Set(argv.bn.split(',').map((b) => b.trim()))];
   for (const b of bns) if (!(Object.values(BatchNormMode) as string[]).includes(b)) throw new ProbeError(ErrorCode.config, msg.badChoice('--bn', b, Object.values(BatchNormMode)));
+  const ivs = [...new Set(argv.intervention.split(',').map((b) => b.trim()))];
+  for (const v of ivs) if (!(INTERVENTIONS as readonly string[]).includes(v)) throw new ProbeError(ErrorCode.config, msg.badChoice('--intervention', v, INTERVENTIONS));
   const shard = argv.shard ? parseShard(argv.shard) : null;
   if (argv.emit) {
     const shards = Number(argv.shards);
@@ -98,17 +101,17 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
     line.status('timing a step and an evaluation on this machine, to say what the sweep costs…');
     const t0 = performance.now();
     const { estimateSweep } = await import('../sweep/estimate.js');
-    estimate = await estimateSweep({ ...flags, combo: combos[0], bn: bns[0] }, 1, 1, (performance.now() - t0) / 1000).catch(() => null);
+    estimate = await estimateSweep({ ...flags, combo: combos[0], bn: bns[0], intervention: ivs[0] }, 1, 1, (performance.now() - t0) / 1000).catch(() => null);
     line.clear();
   }
   const r = await withInterrupt((signal) => runSweep({
-    combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: { ...flags, bn: bns[0] }, bns,
+    combos, seeds, shard, workers, out: argv.out, force: argv.force, signal, run: { ...flags, bn: bns[0], intervention: ivs[0] }, bns, interventions: ivs,
     listener: {
       onPlan: (plan) => {
         view?.plan(plan.filter((p) => p.action === 'run' || p.action === 'redo').map((p) => ({ run: p.run, file: basename(p.path) })));
         if (out.quiet) return;
         const count = (a: string) => plan.filter((p) => p.action === a).length;
-        out.err.write(`${chalkStderr.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${bns.length > 1 ? ` × ${bns.length} batch-norm settings (${bns.join(', ')})` : ''}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
+        out.err.write(`${chalkStderr.bold('probe sweep')} ${combos.length} combination(s) × ${seeds.length} seed(s)${bns.length > 1 ? ` × ${bns.length} batch-norm settings (${bns.join(', ')})` : ''}${ivs.length > 1 ? ` × ${ivs.length} interventions (${ivs.join(', ')})` : ''}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} = ${plan.length} runs → ${resolve(argv.out)}\n`);
         const pending = count('run') + count('redo');
         const n = workerCount(workers, pending);
         if (n > availableParallelism()) out.err.write(`${chalkStderr.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);

@@ -2,7 +2,7 @@
  * Evaluation on a split, in chunks, with the diagnosis (study/diagnosis.ts) taken on the way:
  * test loss and accuracy, the hypotheses' measures per layer and the attribution of each error.
  */
-import type { Activation } from '../activations/index.js';
+import type { TrainedActivation } from '../activations/index.js';
 import { DiagnosisAccumulator, type DiagnosisResult } from '../study/diagnosis.js';
 import type { ProbeSettings } from '../probes/probe.js';
 import { BatchBuilder, disposeBatch } from '../train/batch.js';
@@ -23,7 +23,7 @@ export function evaluateDiagnosed(model: Mlp, data: Pick<Dataset, 'test' | 'lut'
   const identity = Uint32Array.from({ length: split.n }, (_, i) => i);
   const builder = new BatchBuilder(split, data.lut, data.lutOffset, data.classes);
   const widths = model.arch.sizes.slice(1);
-  const acc = new DiagnosisAccumulator(model.acts as readonly Activation[], widths, settings);
+  const acc = new DiagnosisAccumulator(model.acts as readonly TrainedActivation[], widths, settings);
   let lossSum = 0, correct = 0;
   for (let start = 0; start < split.n; start += chunk) {
     const size = Math.min(chunk, split.n - start);

@@ -7,7 +7,8 @@
  */
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { resolveConfig, runName, checkRunName, configHash, type RunConfig, type RunInput } from '../config.js';
+import { resolveConfig, runName, checkRunName, configHash, Intervention, OUT_BIAS_SHIFT, trainedActivations, type RunConfig, type RunInput } from '../config.js';
+import type { TrainedActivation } from '../activations/index.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { checkOptions, optionKeys } from '../options.js';
@@ -30,7 +31,7 @@ import { BatchBuilder, disposeBatch } from '../train/batch.js';
 import { Mlp } from '../train/engine.js';
 import { kernelSet } from '../train/kernels/products.js';
 import { fusedActivation } from '../train/kernels/fused.js';
-import { initParams } from '../train/model.js';
+import { initParams, type LayerParams } from '../train/model.js';
 import { permutation, rng } from '../train/rng.js';
 
 export interface EpochSummary {
@@ -131,6 +132,19 @@ function nonFinite(model: Mlp): string | null {
   return null;
 }
 
+/**
+ * PyTorch's initialization from the seed (the same weights whatever the activations), with the
+ * `out-bias` intervention's shift of the output layer's biases.
+ */
+export function initialParams(sizes: readonly number[], acts: readonly TrainedActivation[], config: Pick<RunConfig, 'seed' | 'intervention'>): LayerParams[] {
+  const params = initParams({ sizes, activations: acts }, config.seed);
+  if (config.intervention === Intervention.outBias) {
+    const b = params[params.length - 1].b;
+    for (let i = 0; i < b.length; i++) b[i] += OUT_BIAS_SHIFT;
+  }
+  return params;
+}
+
 /** Train one combination from the settings a caller gives (validated; the rest take the study's values). */
 export async function runExperiment(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
   checkOptions('runExperiment (options)', opts, RUN_OPTION_KEYS);
@@ -179,8 +193,10 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   const data = opts.dataset ?? loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
   const sizes = [data.train.dim, ...config.hidden, data.classes];
   checkModelFits(sizes, config.backend);
-  const layers: LayerInfo[] = config.activations.map((activation, i) => ({
-    layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === config.activations.length - 1,
+  // the combination's activations, with an intervention's on the output layer
+  const acts = trainedActivations(config);
+  const layers: LayerInfo[] = acts.map((activation, i) => ({
+    layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === acts.length - 1,
   }));
   const makeHost = () => new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
   const host = makeHost();
@@ -217,7 +233,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     }
     // auto times this very step on each fast backend (cached per machine), see calibrate.ts
     backend = await selectBackend(from ? (from.state.backend as BackendChoice) : config.backend, {
-      sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn: bnFlags,
+      sizes, activations: acts, batch: config.batch, engine: config.engine, bn: bnFlags,
       // most steps of a run sampling `--every N > 1` compute no probes
       // a typical probed step: the probes on their own sparser schedules (distribution) are not due
       hooks: () => {
@@ -237,7 +253,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
       engine: config.engine,
       kernels,
-      fusedActivations: config.activations.some(fusedActivation),
+      fusedActivations: acts.some(fusedActivation),
       ...processFacts({
         backend: (backend.name === 'node' ? packageVersion('@tensorflow/tfjs-node') : backend.name === 'wasm' ? packageVersion('@tensorflow/tfjs-backend-wasm') : packageVersion('@tensorflow/tfjs-backend-cpu')) ?? 'unknown',
       }),
@@ -251,7 +267,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       } : {}),
     };
     recorder.setStepsPerEpoch(stepsPerEpoch);
-    model = new Mlp({ sizes, activations: config.activations }, initParams({ sizes, activations: config.activations }, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
+    model = new Mlp({ sizes, activations: acts }, initialParams(sizes, acts, config), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
     if (from) {
       const sc = from.state.scalars;
       model.loadState(from.state.arrays.filter((a) => a.name.startsWith('model.')).map((a) => ({ name: a.name.slice('model.'.length), values: a.values as Float32Array })));

@@ -9,13 +9,13 @@
  * computed on the device; the host concatenates them and reads the tensors back in one transfer.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Activation, SatThresholds } from '../activations/index.js';
+import type { SatThresholds, TrainedActivation } from '../activations/index.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, UpdateTensors } from '../train/hooks.js';
 
 export interface LayerInfo {
   /** 1-based; the last layer is the output layer */
   readonly layer: number;
-  readonly activation: Activation;
+  readonly activation: TrainedActivation;
   readonly fanIn: number;
   readonly fanOut: number;
   readonly isOutput: boolean;

@@ -88,6 +88,8 @@ export interface RunDigest {
   readonly dataset: string;
   /** batch-norm setting: none, last, all */
   readonly bn: string;
+  /** the intervention on the output layer: none, out-linear, out-leaky, out-bias */
+  readonly intervention: string;
   readonly acts: readonly string[];
   /** a run of probe's own MLP (false: an attached model, whose layers the study's groups do not describe) */
   readonly study: boolean;
@@ -263,6 +265,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     variant: variantOf(t.config),
     dataset: t.config.dataset,
     bn: t.config.bn,
+    intervention: t.config.intervention,
     acts: f.layers.map((l) => layerActivation(l)),
     study: !isAttached(f),
     seed: f.seed,
@@ -312,6 +315,7 @@ export function diagValue(d: RunDigest, layer: number, metric: string): number |
 }
 
 /** `mnist`, `mnist · bn-last`, `cifar10 · bn-all`, …: runs are only compared within one variant. */
-export function variantOf(config: Pick<StoredConfig, 'dataset' | 'bn'>): string {
-  return `${config.dataset}${config.bn !== 'none' ? ` · bn-${config.bn}` : ''}`;
+export function variantOf(config: Pick<StoredConfig, 'dataset' | 'bn'> & Partial<Pick<StoredConfig, 'intervention'>>): string {
+  const iv = config.intervention && config.intervention !== 'none' ? ` · ${config.intervention}` : '';
+  return `${config.dataset}${config.bn !== 'none' ? ` · bn-${config.bn}` : ''}${iv}`;
 }

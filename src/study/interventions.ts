@@ -3,26 +3,50 @@
  * initial weights and data order: init and shuffling depend on the seed alone), trained with and
  * without an intervention, are paired: batch normalization before the output activation
  * (`--bn last`, the study's fix) and before every activation (`--bn all`, the study's second
- * table). Per intervention and group, the mean change (with − without) in accuracy, in each
- * hypothesis' primary measure and in the share of errors its cause covers, with a two-stage
- * bootstrap 95% interval (combinations, then seeds within them).
+ * table), and three that act on the output layer alone (`--intervention`): no output activation,
+ * a leaky output, the output's initial biases raised. Per intervention and group (of the
+ * study's combination), the mean change (with − without) in accuracy, in each hypothesis' primary
+ * measure and in the share of errors its cause covers, with a two-stage bootstrap 95% interval
+ * (combinations, then seeds within them).
  *
- * Rule (fixed with the others, see study.ts): a hypothesis gains causal support in the target
- * group when the intervention lowers its measure (interval below 0) and raises accuracy (interval
- * above 0); it loses it when accuracy rises while its measure does not fall (interval above 0).
+ * Rules (fixed with the others before any paired run was looked at, see study.ts), in the target
+ * group:
+ * - a hypothesis gains causal support when the intervention lowers its measure (interval below 0)
+ *   and raises accuracy (interval above 0); it loses it when accuracy rises while its measure does
+ *   not fall (interval above 0);
+ * - `out-linear` and `out-leaky` remove H1's mechanism itself (an output unit that can be off and
+ *   pass no gradient): H1's measure does not exist with them. H1 gains support when such an
+ *   intervention raises accuracy (interval above 0); otherwise it stays undecided.
  */
 import type { RunDigest } from '../read/digest.js';
 import { groupOf, measureOf, type Group } from './hypotheses.js';
 import { clusteredMean, type Interval } from '../read/stats.js';
 import { errorShare, HYPOTHESES, MIN_RUNS, type HypothesisId } from './study.js';
 
+/** An intervention paired with the study's setting: which runs carry it, and what it does. */
+export interface Intervention {
+  readonly bn: string;
+  readonly output: string;
+  readonly name: string;
+  readonly flag: string;
+  readonly what: string;
+  /** it removes H1's mechanism (the output can no longer be off): H1's measure does not exist with it */
+  readonly removesH1: boolean;
+}
+
 /** The interventions paired with the study's setting, in the order the page lists them. */
-export const INTERVENTIONS = [
-  { bn: 'last', name: 'bn last', flag: '--bn last', what: 'batch norm before the output activation (the study\'s fix)' },
-  { bn: 'all', name: 'bn all', flag: '--bn all', what: 'batch norm before every activation (the study\'s second table)' },
-] as const;
-export const BASELINE_BN = 'none';
-export type Intervention = (typeof INTERVENTIONS)[number];
+export const INTERVENTIONS: readonly Intervention[] = [
+  { bn: 'last', output: 'none', name: 'bn last', flag: '--bn last', what: 'batch norm before the output activation (the study\'s fix)', removesH1: false },
+  { bn: 'all', output: 'none', name: 'bn all', flag: '--bn all', what: 'batch norm before every activation (the study\'s second table)', removesH1: false },
+  { bn: 'none', output: 'out-linear', name: 'no output activation', flag: '--intervention out-linear', what: 'the logits go to log-softmax without the output activation', removesH1: true },
+  { bn: 'none', output: 'out-leaky', name: 'leaky output', flag: '--intervention out-leaky', what: 'a leaky ReLU (slope 0.01) instead of the output activation', removesH1: true },
+  { bn: 'none', output: 'out-bias', name: 'output bias +1', flag: '--intervention out-bias', what: 'the output layer\'s initial biases raised by 1: no output unit starts off', removesH1: false },
+];
+/** The runs every intervention is paired with: the study's setting. */
+const isBaseline = (d: RunDigest) => d.bn === 'none' && d.intervention === 'none';
+const carries = (iv: Intervention, d: RunDigest) => d.bn === iv.bn && d.intervention === iv.output;
+/** The group of the study's combination a run trained (an intervention changes the output's activation, not the combination). */
+const groupOfCombo = (d: RunDigest): Group => groupOf(d.combo.split('-'));
 
 export interface PairedChange {
   readonly group: Group;
@@ -57,14 +81,14 @@ export function pairInterventions(digests: readonly RunDigest[]): Interventions[
 }
 
 function pairIntervention(intervention: Intervention, digests: readonly RunDigest[]): Interventions[] {
-  const base = new Map(digests.filter((d) => d.bn === BASELINE_BN && d.finalTestAcc !== null).map((d) => [key(d), d]));
-  const pairs = digests.filter((d) => d.bn === intervention.bn && d.finalTestAcc !== null && base.has(key(d))).map((d) => ({ without: base.get(key(d)) as RunDigest, with: d }));
+  const base = new Map(digests.filter((d) => isBaseline(d) && d.finalTestAcc !== null).map((d) => [key(d), d]));
+  const pairs = digests.filter((d) => carries(intervention, d) && d.finalTestAcc !== null && base.has(key(d))).map((d) => ({ without: base.get(key(d)) as RunDigest, with: d }));
   const datasets = [...new Set(pairs.map((p) => p.with.dataset))].sort();
   return datasets.map((dataset) => {
     const ps = pairs.filter((p) => p.with.dataset === dataset);
     const changes: PairedChange[] = [];
     for (const group of ['target', 'C1', 'C2'] as const) {
-      const g = ps.filter((p) => groupOf(p.with.acts) === group);
+      const g = ps.filter((p) => groupOfCombo(p.with) === group);
       if (g.length === 0) continue;
       const figure = (name: string, hypothesis: HypothesisId | null, f: (d: RunDigest) => number | null) => {
         const xs = g.map((p) => ({ p, a: f(p.without), b: f(p.with) })).filter((x): x is { p: typeof g[number]; a: number; b: number } => x.a !== null && x.b !== null);
@@ -84,6 +108,11 @@ function pairIntervention(intervention: Intervention, digests: readonly RunDiges
     const readings: CausalReading[] = HYPOTHESES.map((h) => {
       const acc = changes.find((c) => c.group === 'target' && c.figure === 'accuracy')?.change ?? null;
       const m = changes.find((c) => c.group === 'target' && c.figure === `${h.id} measure`)?.change ?? null;
+      if (h.id === 'H1' && intervention.removesH1 && acc) {
+        return acc.lo > 0
+          ? { hypothesis: h.id, reading: 'supports', why: `${intervention.name} removed H1's mechanism (no output unit can be off) and raised accuracy (CI above 0)` }
+          : { hypothesis: h.id, reading: 'undecided', why: `${intervention.name} removed H1's mechanism, and accuracy did not clearly rise (CI ${acc.hi < 0 ? 'below' : 'includes'} 0)` };
+      }
       if (!acc || !m) return { hypothesis: h.id, reading: 'undecided', why: `needs ${MIN_RUNS} target-group pairs with the measure` };
       const accUp = acc.lo > 0, mDown = m.hi < 0, mNotDown = m.lo > 0;
       if (accUp && mDown) return { hypothesis: h.id, reading: 'supports', why: `${intervention.name} raised accuracy (CI above 0) and lowered the ${h.id} measure (CI below 0)` };
@@ -93,7 +122,7 @@ function pairIntervention(intervention: Intervention, digests: readonly RunDiges
     return {
       intervention,
       dataset,
-      pairs: ps.map((p) => ({ combo: p.with.combo, seed: p.with.seed, group: groupOf(p.with.acts), without: p.without.run, with: p.with.run })),
+      pairs: ps.map((p) => ({ combo: p.with.combo, seed: p.with.seed, group: groupOfCombo(p.with), without: p.without.run, with: p.with.run })),
       changes, readings,
     };
   });

@@ -50,6 +50,8 @@ export interface SweepOptions {
   readonly run: Omit<RunInput, 'combo' | 'seed'>;
   /** batch-norm settings: every (combination, seed) is run with each (default: `run.bn` alone) */
   readonly bns?: readonly string[];
+  /** interventions on the output layer: every (combination, seed, bn) is run with each (default: `run.intervention` alone) */
+  readonly interventions?: readonly string[];
   readonly out: string;
   readonly workers?: number;
   readonly shard?: Shard | null;
@@ -89,13 +91,14 @@ export interface SweepResult {
   readonly index: readonly IndexRow[];
 }
 
-export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 'out' | 'shard' | 'force' | 'bns'>): PlannedRun[] {
-  // variants innermost: a run and its batch-norm twin are neighbours in the canonical order
+export function planSweep(opts: Pick<SweepOptions, 'combos' | 'seeds' | 'run' | 'out' | 'shard' | 'force' | 'bns' | 'interventions'>): PlannedRun[] {
+  // variants innermost: a run and its batch-norm and intervention twins are neighbours in the canonical order
   const bns = opts.bns?.length ? opts.bns : [opts.run.bn];
-  const all = grid(opts.combos, opts.seeds).flatMap((p) => bns.map((bn) => ({ ...p, bn })));
+  const ivs = opts.interventions?.length ? opts.interventions : [opts.run.intervention];
+  const all = grid(opts.combos, opts.seeds).flatMap((p) => bns.flatMap((bn) => ivs.map((intervention) => ({ ...p, bn, intervention }))));
   const points = opts.shard ? shardOf(all, opts.shard) : all;
   return points.map((p) => {
-    const config = resolveConfig({ ...opts.run, bn: p.bn, combo: p.combo, seed: p.seed }, 'runSweep: options.run');
+    const config = resolveConfig({ ...opts.run, bn: p.bn, intervention: p.intervention, combo: p.combo, seed: p.seed }, 'runSweep: options.run');
     const run = runName(config);
     const path = join(resolve(opts.out), `${run}.arrow`);
     const holder = lockHolder(path);

@@ -24,6 +24,8 @@ export interface StoredConfig {
   readonly dataset: string;
   /** batch normalization (`none` when not recorded) */
   readonly bn: string;
+  /** the intervention on the output layer (`none` when not recorded) */
+  readonly intervention: string;
   /** probes configured: `all` (every probe of the version that wrote it), or those named (empty when not recorded) */
   readonly probes: 'all' | readonly string[];
   /** the full RunConfig, checked against its hash; null for anything else */
@@ -38,16 +40,17 @@ const RUN_FIELDS: Readonly<Record<keyof RunConfig, readonly string[]>> = {
   batch: ['number'], epochs: ['number'], seed: ['number'], trainLimit: ['number', 'null'],
   testLimit: ['number', 'null'], dataDir: ['string', 'null'], dataset: ['string'], bn: ['string'],
   backend: ['string'], engine: ['string'], probes: ['array', 'string'], every: ['number'], thresholds: ['object'],
+  // optional: absent when the run had none
+  intervention: ['string', 'absent'],
 };
 
-const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+const kind = (v: unknown) => (v === undefined ? 'absent' : v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function asRunConfig(raw: Readonly<Record<string, unknown>>): RunConfig | null {
   const { configHash: hash, ...rest } = raw;
-  const keys = Object.keys(rest);
   const fields = Object.keys(RUN_FIELDS) as (keyof RunConfig)[];
-  if (typeof hash !== 'string' || keys.length !== fields.length) return null;
-  if (!fields.every((f) => f in rest && RUN_FIELDS[f].includes(kind(rest[f])))) return null;
+  if (typeof hash !== 'string' || Object.keys(rest).some((k) => !(fields as string[]).includes(k))) return null;
+  if (!fields.every((f) => RUN_FIELDS[f].includes(kind(rest[f])))) return null;
   const run = rest as unknown as RunConfig;
   return configHash(run) === hash ? run : null;
 }
@@ -65,6 +68,7 @@ export function readStoredConfig(json: unknown): StoredConfig {
     batch: num(raw.batch),
     dataset: typeof raw.dataset === 'string' ? raw.dataset : 'mnist',
     bn: typeof raw.bn === 'string' ? raw.bn : 'none',
+    intervention: typeof raw.intervention === 'string' ? raw.intervention : 'none',
     // traces before 2026-12-07 list every probe where newer ones say `all`
     probes: raw.probes === 'all' ? 'all' : Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
     run,

@@ -15,7 +15,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations/index.js';
+import type { TrainedActivation } from '../activations/index.js';
 import { writeAtomic } from '../fs-util.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import type { BackendName } from './choices.js';
@@ -28,7 +28,7 @@ import { tfjsNodeEnv } from './tfjs-node-env.js';
 /** What a run will compute each step: the figures are only comparable for the same workload. */
 export interface Workload {
   readonly sizes: readonly number[];
-  readonly activations: readonly Activation[];
+  readonly activations: readonly TrainedActivation[];
   readonly batch: number;
   readonly engine: EngineKind;
   readonly bn: readonly boolean[];

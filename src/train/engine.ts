@@ -13,7 +13,7 @@
  * {@link TensorHooks}, the same tensors in the same layout.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations/index.js';
+import type { TrainedActivation } from '../activations/index.js';
 import type { Architecture, LayerParams } from './model.js';
 import { joinStepValues, type TensorHooks, type StepInfo } from './hooks.js';
 import { activate } from './activation-ops.js';
@@ -80,7 +80,7 @@ interface StepOut {
 type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; B?: SgdResult; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
 
 export class Mlp {
-  readonly acts: readonly Activation[];
+  readonly acts: readonly TrainedActivation[];
   private layers: LayerState[];
 
   constructor(

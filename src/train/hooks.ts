@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../activations/index.js';
+import type { TrainedActivation } from '../activations/index.js';
 
 /**
  * Hook points of a training step. Every tensor is in the feature-major layout the engine computes
@@ -17,7 +17,7 @@ export interface StepInfo {
 export interface ForwardTensors {
   /** 1-based; layer L is the L-th non-input layer, the last one is the output layer */
   readonly layer: number;
-  readonly activation: Activation;
+  readonly activation: TrainedActivation;
   readonly input: tf.Tensor2D;
   /** pre-activation (after batch normalization when that is on) */
   readonly z: tf.Tensor2D;

@@ -1,11 +1,11 @@
-import type { Activation } from '../activations/index.js';
+import type { TrainedActivation } from '../activations/index.js';
 import { rng } from './rng.js';
 
 /** The shape of the MLP: `sizes[0]` inputs, then one entry per layer (the last is the output). */
 export interface Architecture {
   readonly sizes: readonly number[];
   /** one activation per non-input layer, output layer included */
-  readonly activations: readonly Activation[];
+  readonly activations: readonly TrainedActivation[];
 }
 
 /** Parameters of one dense layer, in PyTorch's layout: `w[o * fanIn + i]` maps input i to unit o. */

@@ -16,7 +16,7 @@
  * last bits; the derivatives repeat tfjs's operation order exactly.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SELU_ALPHA, SELU_SCALE, type Activation } from '../../activations/index.js';
+import { SELU_ALPHA, SELU_SCALE, type TrainedActivation } from '../../activations/index.js';
 import { activate, backpropActivation } from '../activation-ops.js';
 import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
 import { backData, dense, ownProducts, productsFor, weightGradSgd } from './products.js';
@@ -157,7 +157,7 @@ export function biasGradSgd(d: tf.Tensor2D, b: tf.Tensor2D, v: tf.Tensor2D, lr: 
  * z = W·x + b and a = f(z): `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → both `[M, N]`. With
  * `transposed`, the wasm kernel also returns `aT`, a batch-major `[N, M]` (absent elsewhere).
  */
-export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: Activation, transposed = false): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
+export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: TrainedActivation, transposed = false): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
   if (fusedActivation(act)) {
     const [z, a, aT] = tf.engine().runKernel(NAMES.dense, { w, x, b }, { act, transposed: transposed && ownProducts() }) as tf.Tensor2D[];
     return aT ? { z, a, aT } : { z, a };
@@ -170,7 +170,7 @@ export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, ac
  * a = f(z) with the fused kernels' activation (for z from batch norm), so that every layer of the
  * fused path computes f alike — NaN in, NaN out — and tfjs's ops elsewhere.
  */
-export function activateFused(z: tf.Tensor2D, act: Activation): tf.Tensor2D {
+export function activateFused(z: tf.Tensor2D, act: TrainedActivation): tf.Tensor2D {
   if (fusedActivation(act)) return tf.engine().runKernel(NAMES.fwd, { z }, { act }) as tf.Tensor2D;
   return activate(z, act);
 }
@@ -179,13 +179,13 @@ export function activateFused(z: tf.Tensor2D, act: Activation): tf.Tensor2D {
  * dz = (Wᵀ·d) ⊙ f'(z) for the layer below, whose pre-activation and output are `z`, `a` and whose
  * activation is `act`: `w` `[M, K]`, `d` `[M, N]`, `z`, `a` `[K, N]` → `[K, N]`.
  */
-export function backDataActivation(w: tf.Tensor2D, d: tf.Tensor2D, z: tf.Tensor2D, a: tf.Tensor2D, act: Activation): tf.Tensor2D {
+export function backDataActivation(w: tf.Tensor2D, d: tf.Tensor2D, z: tf.Tensor2D, a: tf.Tensor2D, act: TrainedActivation): tf.Tensor2D {
   if (fusedActivation(act)) return tf.engine().runKernel(NAMES.back, { w, d, z, a }, { act }) as tf.Tensor2D;
   return backpropActivation(backData(w, d), z, a, act);
 }
 
 /** dz = g ⊙ f'(z), with a = f(z); all of one shape. */
-export function backActivation(g: tf.Tensor2D, z: tf.Tensor2D, a: tf.Tensor2D, act: Activation): tf.Tensor2D {
+export function backActivation(g: tf.Tensor2D, z: tf.Tensor2D, a: tf.Tensor2D, act: TrainedActivation): tf.Tensor2D {
   if (fusedActivation(act)) return tf.engine().runKernel(NAMES.act, { g, z, a }, { act }) as tf.Tensor2D;
   return backpropActivation(g, z, a, act);
 }
