@@ -20,6 +20,7 @@ const FLAGS: readonly (readonly [flag: string, value: string, path: string, expe
   ['--dataset', 'fashion-mnist', 'dataset', 'fashion-mnist'],
   ['--data-dir', FIXTURES, 'dataDir', FIXTURES],
   ['--bn', 'last', 'bn', 'last'],
+  ['--intervention', 'out-bias', 'intervention', 'out-bias'],
   ['--backend', 'wasm', 'backend', 'wasm'],
   ['--engine', 'tape', 'engine', 'tape'],
   ['--probes', 'saturation,dead-relu', 'probes', ['saturation', 'dead-relu']],

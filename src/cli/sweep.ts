@@ -44,7 +44,7 @@ export function builder(y: Argv) {
     .example(...example('$0 sweep --out runs/', '64 combinations × 9 seeds with the study settings'))
     .example(...example("$0 sweep --combos '*-sigmoid-relu,*-sigmoid-tanh' --seeds 1-5 --epochs 3 --workers 2", 'a slice'))
     .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --bn none,last,all", 'each run with and without batch norm (last, all): paired'))
-    .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --intervention none,out-linear,out-leaky,out-bias", 'each run paired with interventions on the output layer'))
+    .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --intervention none,out-bias", 'each run paired with its raised output biases (also out-linear, out-leaky)'))
     .example(...example("$0 sweep --combos '*-sigmoid-relu' --seeds 1-3 --watch", 'follow the runs in the browser: progress, ETA, charts, verdicts as runs finish'))
     .example(...example('$0 sweep --shard 3/16 --out /shared/runs/', 'one slice of a cluster job'))
     .example(...example('$0 sweep --emit slurm --shards 64 > sweep.sbatch', 'a job-array script (or --emit k8s)'));
