@@ -24,6 +24,8 @@ export const Setting = {
   trainLimit: 'train_limit',
   testLimit: 'test_limit',
   bn: 'bn',
+  /** an intervention on the output layer (`none`, `out-linear`, `out-leaky`, `out-bias`) */
+  intervention: 'intervention',
   dataset: 'dataset',
   /** the backend the run used (not the one asked for) */
   backend: 'backend',
@@ -65,6 +67,7 @@ export function runSettings(config: StoredConfig, facts: Pick<RunFacts, 'backend
     [Setting.trainLimit]: num(raw.trainLimit),
     [Setting.testLimit]: num(raw.testLimit),
     [Setting.bn]: config.bn,
+    [Setting.intervention]: config.intervention,
     // an attached model's data is the caller's: named only if the caller named it
     [Setting.dataset]: str(raw.dataset) ?? (facts.dataset?.name && facts.dataset.name !== 'unknown' ? facts.dataset.name : null),
     [Setting.backend]: str(facts.backend),

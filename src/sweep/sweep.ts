@@ -131,7 +131,7 @@ export function jobFor(p: PlannedRun, id: number, out: string, force: boolean): 
   return { type: 'run', id, config: p.config, out, force };
 }
 
-const SWEEP_OPTION_KEYS = optionKeys<SweepOptions>({ combos: 1, seeds: 1, run: 1, bns: 1, out: 1, workers: 1, shard: 1, force: 1, signal: 1, listener: 1 });
+const SWEEP_OPTION_KEYS = optionKeys<SweepOptions>({ combos: 1, seeds: 1, run: 1, bns: 1, interventions: 1, out: 1, workers: 1, shard: 1, force: 1, signal: 1, listener: 1 });
 
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   checkOptions('runSweep', opts, SWEEP_OPTION_KEYS);
