@@ -107,7 +107,7 @@ print(json.dumps({
   "variant": q("select distinct variant, dataset, bn, status from F"),
 }))`, file);
   assert.deepEqual(d.cols, ['run', 'combo', 'seed', 'variant', 'dataset', 'bn', 'backend', 'status',
-    'lr', 'momentum', 'batch', 'epochs', 'train_limit', 'test_limit', 'engine', 'config_hash', 'hidden', 'every', 'optimizer', 'settings_hash', 'act_1', 'act_2', 'act_3', 'step', 'epoch', 'layer', 'activation', 'probe', 'metric', 'value']);
+    'lr', 'momentum', 'batch', 'epochs', 'train_limit', 'test_limit', 'intervention', 'engine', 'config_hash', 'hidden', 'every', 'optimizer', 'settings_hash', 'act_1', 'act_2', 'act_3', 'step', 'epoch', 'layer', 'activation', 'probe', 'metric', 'value']);
   for (const [run, w] of want) {
     const [n, sum, combo, a1, a2, a3, seed] = d.runs[run];
     assert.equal(n, w.rows, run);
