@@ -22,24 +22,26 @@ before(() => useBackend('wasm'));
 
 const SEED = 3, EPOCHS = 2, BATCH = 32;
 /** every activation the engine has, in a hidden and in the output position; two as nn.Sequential with activation modules */
-const CASES: { combo: string; model: 'functional' | 'sequential'; every?: number; extra?: string[] }[] = [
+const CASES: { combo: string; model: 'functional' | 'sequential'; every?: number; batch?: number; extra?: string[] }[] = [
   { combo: 'relu-sigmoid-relu', model: 'functional' },
+  // 40 steps an epoch: unit-activity windows of 4 steps, light steps read back in blocks across them
+  { combo: 'relu-relu-relu', model: 'sequential', batch: 8 },
   { combo: 'tanh-selu-sigmoid', model: 'sequential', every: 1 },
   { combo: 'selu-relu-tanh', model: 'functional', every: 1, extra: ['--evaluate-first'] },
   { combo: 'sigmoid-tanh-selu', model: 'sequential', every: 1, extra: ['--no-optimizer'] },
 ];
 
 for (const env of TORCH_ENVS) for (const c of CASES) {
-  test(`${env.label}: a ${c.model} MLP recorded with probe_torch gives the engine's trace: ${c.combo}, probes every ${c.every ?? 'default'} step(s)${c.extra ? ` (${c.extra.join(' ')})` : ''}`, { skip: env.skip }, async () => {
+  test(`${env.label}: a ${c.model} MLP recorded with probe_torch gives the engine's trace: ${c.combo}, batch ${c.batch ?? BATCH}, probes every ${c.every ?? 'default'} step(s)${c.extra ? ` (${c.extra.join(' ')})` : ''}`, { skip: env.skip }, async () => {
     const python = env.python;
     const dir = tmp('probe-torch-diff-');
     const engine = await runExperiment(
-      { combo: c.combo, seed: SEED, epochs: EPOCHS, dataDir: FIXTURES, backend: 'wasm', batch: BATCH, ...(c.every ? { every: c.every } : {}) },
+      { combo: c.combo, seed: SEED, epochs: EPOCHS, dataDir: FIXTURES, backend: 'wasm', batch: c.batch ?? BATCH, ...(c.every ? { every: c.every } : {}) },
       { out: join(dir, 'engine') },
     );
     const spec = join(dir, 'spec');
     mkdirSync(spec);
-    const { testN } = writeStudySpec(spec, { combo: c.combo, seed: SEED, epochs: EPOCHS, dataDir: FIXTURES });
+    const { testN } = writeStudySpec(spec, { combo: c.combo, seed: SEED, epochs: EPOCHS, dataDir: FIXTURES, batch: c.batch ?? BATCH });
     runStudyMlp(python!, spec, ['--out', join(dir, 'torch'), '--run', engine.run, '--combo', c.combo, '--model', c.model, ...(c.every ? ['--every', String(c.every)] : []), ...(c.extra ?? [])]);
     const et = readTrace(engine.path), tt = readTrace(join(dir, 'torch', `${engine.run}.arrow`));
     assert.equal(tt.status, 'complete');
@@ -48,7 +50,7 @@ for (const env of TORCH_ENVS) for (const c of CASES) {
     const torch2 = /^2\./.test(tt.facts.versions.torch);
     assert.equal((tt.config.raw.optimizer as { className?: string } | undefined)?.className, c.extra?.includes('--no-optimizer') && !torch2 ? undefined : 'SGD');
     assert.deepEqual(tt.facts.layers.map((l) => [l.activation, l.fanIn, l.fanOut]), et.facts.layers.map((l) => [l.activation, l.fanIn, l.fanOut]));
-    const d = diffTraces(et, tt, { batch: BATCH, testN });
+    const d = diffTraces(et, tt, { batch: c.batch ?? BATCH, testN });
     assert.deepEqual(d.extra, [], 'rows the engine does not write');
     assert.deepEqual(d.missing, [], 'rows of the engine missing');
     assert.deepEqual(d.failures.slice(0, 5), [], `${d.failures.length} value(s) beyond their tolerance`);

@@ -179,6 +179,7 @@ class Recorder:
         self._want_dz = True
         self._pending = []
         self._programs = []
+        self._wprogs = []
         self._events, self._disc = [], None
         self._disc_grads = {}
         self._plan = None
@@ -348,6 +349,7 @@ class Recorder:
         self._counts = np.zeros(len(self._slots))
         self._programs = [P.LayerProgram(l, self.probes, self.settings) for l in self._plan.layers]
         self._every_step_known = N.LOSS in self.probes or any(p.window for p in self._programs)
+        self._wprogs = [(i, p) for i, p in enumerate(self._programs) if p.window]
         # per-unit activity: per dying layer, the running sum of the window's shares (on the device)
         self._wsum = None
         self._wcount = 0
@@ -511,62 +513,85 @@ class Recorder:
             self._checkpoint()
 
     def _light(self, step, caps, loss, target):
-        """A step whose only probes are the every-step ones (loss, unit activity): its tensors are
-        issued and kept; they are read back with the next probed step's (or at the latest
-        LIGHT_STEPS later, at an evaluation, a checkpoint or the end), all at once."""
-        with torch.no_grad():
-            l = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
-            if l.dim() != 0 or l.dtype != torch.float32:
-                l = l.reshape(()).to(torch.float32)
-            correct, n = None, 0
-            if self._with_accuracy and isinstance(target, torch.Tensor) and target.dim() == 1:
-                o = self._output
-                n = int(target.shape[0])
-                if o is not None and o.dim() == 2 and o.shape[0] == n:
-                    correct = (o.argmax(1) == target).sum()
-            shares = [p.issue(None, c, False, False, None)[1] if c is not None else None
-                      for p, c in zip(self._programs, caps or [None] * len(self._programs)) if p.window]
-        self._pending.append((step, l, correct, n))
-        if shares:
-            t0 = time.perf_counter()
-            self._add_window([x if x is not None else (torch.full((p.layer.units,), math.nan), 1.0)
-                              for x, p in zip(shares, [p for p in self._programs if p.window])])
-            self._epoch_write_s += time.perf_counter() - t0
+        """A step whose only probes are the every-step ones (loss, accuracy, unit activity): its
+        tensors are kept as they are, no op issued; the next probed step (or LIGHT_STEPS later, an
+        evaluation, a checkpoint, the end) computes their figures for all of them at once, stacked,
+        and reads them back with one readback."""
+        l = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+        if l.dtype != torch.float32 or l.dim() != 0:
+            l = l.reshape(()).to(torch.float32)
+        o = self._output
+        if not (self._with_accuracy and o is not None and isinstance(target, torch.Tensor) and target.dim() == 1
+                and o.dim() == 2 and o.shape[0] == target.shape[0]):
+            o = None
+        zs = [caps[i].z if caps is not None else None for i, _ in self._wprogs]
+        self._pending.append((step, self._steps_in_epoch, l, o, target if o is not None else None, zs))
         if len(self._pending) >= LIGHT_STEPS:
             self._flush_light()
 
+    @staticmethod
+    def _stacked(tensors):
+        """The tensors stacked when they are all there and of one shape, else None."""
+        if not tensors or any(t is None for t in tensors):
+            return None
+        shape = tensors[0].shape
+        return torch.stack(tensors) if all(t.shape == shape for t in tensors) else None
+
     def _flush_light(self):
-        """The kept light steps, read back in one go and written in one block of rows."""
+        """The kept light steps: their losses, accuracies and per-unit activity computed stacked,
+        read back in one go, written as one block of rows."""
         pending = self._pending
         if not pending:
             return
         self._pending = []
-        losses = torch.stack([p[1] for p in pending])
-        counted = [p[2] for p in pending if p[2] is not None]
-        flat = (torch.cat([losses, torch.stack(counted).to(torch.float32)]) if counted else losses).tolist()
         k = len(pending)
-        loss_v, count_v = flat[:k], iter(flat[k:])
+        with torch.no_grad():
+            # (under no_grad: stacking the captured tensors records nothing; no detach needed)
+            parts = [torch.stack([p[2] for p in pending])]
+            with_acc = [i for i, p in enumerate(pending) if p[3] is not None]
+            if with_acc:
+                outs = self._stacked([pending[i][3] for i in with_acc])
+                if outs is not None:
+                    correct = (outs.argmax(2) == torch.stack([pending[i][4] for i in with_acc])).sum(1)
+                else:
+                    correct = torch.stack([(pending[i][3].argmax(1) == pending[i][4]).sum() for i in with_acc])
+                parts.append(correct.to(torch.float32))
+            # per dying layer, per step: entries above the death point per unit, and 1 / entries
+            counts = []
+            for j, (_, prog) in enumerate(self._wprogs):
+                zs = [p[5][j] for p in pending]
+                stacked = self._stacked(zs) if prog.plain else None
+                if stacked is not None:
+                    counts.append(("block", (stacked > prog.at).sum(1), 1 / stacked.shape[1]))
+                else:
+                    counts.append(("each", [prog._shares(z) if z is not None else (torch.full((prog.layer.units,), math.nan), 1.0) for z in zs], None))
+            flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
+        loss_v, acc_v = flat[:k], dict(zip(with_acc, flat[k:]))
         rows = []
-        for (step, _, correct, n), lv in zip(pending, loss_v):
+        for i, ((step, _, _, _, target, _), lv) in enumerate(zip(pending, loss_v)):
             self._loss_sum += lv
-            acc = next(count_v) / n if correct is not None and n else math.nan
+            acc = acc_v[i] / target.shape[0] if i in acc_v else math.nan
             rows.append((step, lv, acc))
             if not math.isfinite(lv):
                 # as the engine's recorder: the step's rows, then the run ends as diverged there
-                self._diverge(step, f"loss {_fmt(lv)}")
                 break
-        if not rows or N.LOSS not in self.probes:
-            return
         t0 = time.perf_counter()
-        (layers, probes, metrics), index = self._layouts[False, False]
-        m = len(index)  # loss, and accuracy when recorded
-        values = np.array([(lv, acc)[:m] if m == 2 else (lv,) for _, lv, acc in rows], dtype=np.float64)
-        steps = np.repeat(np.array([r[0] for r in rows], dtype=np.int32), m)
-        self._trace.append_rows(steps, self._epoch, np.tile(layers, len(rows)), np.tile(probes, len(rows)),
-                                np.tile(metrics, len(rows)), values.reshape(-1).astype(np.float32))
-        self._sums[index] += values.sum(0)
-        self._counts[index] += len(rows)
+        if counts:
+            self._add_window_block(pending[:len(rows)], counts)
+        if N.LOSS in self.probes:
+            (layers, probes, metrics), index = self._layouts[False, False]
+            m = len(index)  # loss, and accuracy when recorded
+            values = np.array([(lv, acc)[:m] for _, lv, acc in rows], dtype=np.float64)
+            steps = np.repeat(np.array([r[0] for r in rows], dtype=np.int32), m)
+            n = len(rows)
+            self._trace.append_rows(steps, self._epoch, np.tile(layers, n), np.tile(probes, n), np.tile(metrics, n),
+                                    values.reshape(-1).astype(np.float32))
+            self._sums[index] += values.sum(0)
+            self._counts[index] += n
         self._epoch_write_s += time.perf_counter() - t0
+        last = rows[-1]
+        if not math.isfinite(last[1]):
+            self._diverge(last[0], f"loss {_fmt(last[1])}")
 
     def _record(self, step, caps, loss, target, due_ev, due_di):
         """The due probes of this step: issued, read back once, written. Returns the loss."""
@@ -621,14 +646,47 @@ class Recorder:
         self._window_boundary()
         self._accumulate(shares)
 
-    def _accumulate(self, shares):
-        """`shares`: per dying layer (active counts per unit, 1 / entries); summed as shares."""
+    def _add_window_block(self, pending, counts):
+        """Per-unit activity of a block of light steps: per dying layer either a [steps, units]
+        block of counts with one scale, or a list of per-step (counts, scale)."""
+        n = len(pending)
+        if not self._spe:
+            for i, p in enumerate(pending):
+                self._wbuffer.append((p[1], [(c[1][i], c[2]) if c[0] == "block" else c[1][i] for c in counts]))
+            return
+        w = self._window_steps()
+        i = 0
+        while i < n:
+            # the steps of one window: one slice-sum per layer
+            step, in_epoch = pending[i][0], pending[i][1]
+            start = step - in_epoch + (in_epoch // w) * w
+            j = i + 1
+            while j < n and pending[j][0] - pending[j][1] + (pending[j][1] // w) * w == start:
+                j += 1
+            if start != self._wstart:
+                self._flush_window()
+                self._wstart = start
+            sums = []
+            for kind, data, scale in counts:
+                if kind == "block":
+                    sums.append((data[i:j].sum(0), scale))
+                else:
+                    acc = data[i][0] * data[i][1]
+                    for c, sc in data[i + 1:j]:
+                        acc = acc + c * sc
+                    sums.append((acc, 1.0))
+            self._accumulate(sums, j - i)
+            i = j
+
+    def _accumulate(self, shares, steps=1):
+        """`shares`: per dying layer (active counts per unit, 1 / entries) of `steps` steps (their
+        counts summed when they are several); summed as shares."""
         if self._wsum is None:
             self._wsum = [counts * scale for counts, scale in shares]
         else:
             for acc, (counts, scale) in zip(self._wsum, shares):
                 acc.add_(counts, alpha=scale)
-        self._wcount += 1
+        self._wcount += steps
 
     def _window_steps(self):
         return max(1, math.ceil(self._spe / N.UNIT_WINDOWS_PER_EPOCH))
