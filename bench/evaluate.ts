@@ -46,7 +46,7 @@ const chunks: EvalChunk[] = [];
 for (let start = 0; start < split.n; start += chunk) {
   const size = Math.min(chunk, split.n - start);
   const batch = builder.build(identity, start, size);
-  const r = model.evaluateDetail(batch.xf, batch.onehot);
+  const r = model.evaluateDetail(batch);
   disposeBatch(batch);
   chunks.push({ n: size, labels: split.labels.subarray(start, start + size), layers: r.layers });
 }

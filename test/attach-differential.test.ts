@@ -66,7 +66,7 @@ for (const acts of COMBOS) {
     for (let epoch = 1; epoch <= EPOCHS; epoch++) {
       const order = permutation(data.train.n, rng(SEED, 'shuffle', epoch));
       const b = builder.build(order, 0, data.train.n);
-      await model.fit(b.xb, b.onehot, { batchSize: BATCH, epochs: epoch, initialEpoch: epoch - 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
+      await model.fit(b.xb!, b.onehot, { batchSize: BATCH, epochs: epoch, initialEpoch: epoch - 1, shuffle: false, verbose: 0, callbacks: [session.callback] });
       disposeBatch(b);
     }
     session.close();

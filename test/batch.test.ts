@@ -45,7 +45,7 @@ function check(batch: Batch, ref: ReturnType<typeof reference>, dim: number, cla
   const n = ref.labels.length;
   assert.equal(batch.size, n);
   same(batch.xf, ref.xf, [dim, n], `${what} xf`);
-  same(batch.xb, ref.xb, [n, dim], `${what} xb`);
+  same(batch.xb!, ref.xb, [n, dim], `${what} xb`);
   same(batch.onehot, ref.onehot, [n, classes], `${what} onehot`);
   same(batch.labels, ref.labels, [n], `${what} labels`);
 }

@@ -45,7 +45,7 @@ test('normalization follows torchvision in float32; batches come in both layouts
   const split = { n: 2, dim: 3, pixels: Uint8Array.of(0, 255, 10, 20, 30, 40), labels: Uint8Array.of(1, 2) };
   const b = new BatchBuilder(split, lut, new Int32Array(3), 3).build([1, 0], 0, 2);
   assert.deepEqual([...b.xf.dataSync()], [lut[20], lut[0], lut[30], lut[255], lut[40], lut[10]]);
-  assert.deepEqual([...b.xb.dataSync()], [lut[20], lut[30], lut[40], lut[0], lut[255], lut[10]]);
+  assert.deepEqual([...b.xb!.dataSync()], [lut[20], lut[30], lut[40], lut[0], lut[255], lut[10]]);
   assert.deepEqual([...b.labels.dataSync()], [2, 1]);
   assert.deepEqual([...b.onehot.dataSync()], [0, 0, 1, 0, 1, 0]);
   disposeBatch(b);

@@ -207,7 +207,7 @@ for (const mode of MODES.filter((m) => !m.name.startsWith('cpu'))) test(`batch n
         const batch = toBatch(x, labels, SMALL[0], SMALL[3]);
         const values = model.step(batch, cap, { step: 0, epoch: 1, batchSize: 9 });
         // evaluation uses running statistics: after one step they moved 10% toward the batch's
-        const ev = model.evaluate(batch.xf, batch.onehot);
+        const ev = model.evaluate(batch);
         disposeBatch(batch);
         model.dispose();
         const label = `${kind} bn=${bn} ${acts.join('-')}`;

@@ -45,13 +45,13 @@ for (const mode of MODES) test(`withEvaluateDetail lends the numbers evaluateDet
       const m = model(acts, 3 + k), d = data(37, k);
       const builder = new BatchBuilder(d.test, d.lut, d.lutOffset, d.classes);
       const batch = builder.build(Uint32Array.from({ length: 37 }, (_, i) => i), 0, 37);
-      const want = m.evaluateDetail(batch.xf, batch.onehot);
+      const want = m.evaluateDetail(batch);
       const before = tf.memory().numTensors;
-      const got = m.withEvaluateDetail(batch.xf, batch.onehot, copyOf);
+      const got = m.withEvaluateDetail(batch, copyOf);
       assert.equal(tf.memory().numTensors, before, `${acts.join('-')}: tensors left`);
       assert.deepEqual(got, copyOf(want), acts.join('-'));
       // and when `use` throws, the tensors still go
-      assert.throws(() => m.withEvaluateDetail(batch.xf, batch.onehot, () => { throw new Error('in use'); }), /in use/);
+      assert.throws(() => m.withEvaluateDetail(batch, () => { throw new Error('in use'); }), /in use/);
       assert.equal(tf.memory().numTensors, before, `${acts.join('-')}: tensors left after a throw`);
       disposeBatch(batch);
       m.dispose();
@@ -70,7 +70,7 @@ for (const mode of MODES) test(`evaluateDiagnosed in place gives the rows of the
       // the same evaluation from copies, in one chunk
       const builder = new BatchBuilder(d.test, d.lut, d.lutOffset, d.classes);
       const batch = builder.build(Uint32Array.from({ length: N }, (_, i) => i), 0, N);
-      const r = m.evaluateDetail(batch.xf, batch.onehot);
+      const r = m.evaluateDetail(batch);
       disposeBatch(batch);
       const acc = new DiagnosisAccumulator(acts, SIZES.slice(1), DEFAULT_PROBE_SETTINGS);
       acc.add({ n: N, labels: d.test.labels, layers: r.layers });

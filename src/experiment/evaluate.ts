@@ -27,9 +27,10 @@ export function evaluateDiagnosed(model: Mlp, data: Pick<Dataset, 'test' | 'lut'
   let lossSum = 0, correct = 0;
   for (let start = 0; start < split.n; start += chunk) {
     const size = Math.min(chunk, split.n - start);
-    const batch = builder.build(identity, start, size);
+    // the model's input form; nonzeros by sample only (no weight gradient here)
+    const batch = builder.build(identity, start, size, model.inputForm, false);
     // the accumulator reads the chunk's tensors in place and keeps only counts and sums
-    model.withEvaluateDetail(batch.xf, batch.onehot, (r) => {
+    model.withEvaluateDetail(batch, (r) => {
       lossSum += r.lossSum;
       correct += r.correct;
       acc.add({ n: size, labels: split.labels.subarray(start, start + size), layers: r.layers });

@@ -202,6 +202,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
   const host = makeHost();
   const bnFlags = layers.map((l) => config.bn === 'all' || (config.bn === 'last' && l.isOutput));
   const stepsPerEpoch = Math.ceil(data.train.n / config.batch);
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const hash = configHash(config);
   // what a resumed run needs beyond the rows: the model, and the loop's place in its epoch
   let model: Mlp | null = null;
@@ -254,6 +255,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       engine: config.engine,
       kernels,
       fusedActivations: acts.some(fusedActivation),
+      sparseInput: Mlp.inputFormFor(acts, config.engine, bnFlags, builder.inputProfile()) === 'sparse',
       ...processFacts({
         backend: (backend.name === 'node' ? packageVersion('@tensorflow/tfjs-node') : backend.name === 'wasm' ? packageVersion('@tensorflow/tfjs-backend-wasm') : packageVersion('@tensorflow/tfjs-backend-cpu')) ?? 'unknown',
       }),
@@ -267,7 +269,8 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       } : {}),
     };
     recorder.setStepsPerEpoch(stepsPerEpoch);
-    model = new Mlp({ sizes, activations: acts }, initialParams(sizes, acts, config), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags);
+    // a mostly-background input (MNIST) goes to the input layer as its nonzeros (train/kernels/sparse.ts)
+    model = new Mlp({ sizes, activations: acts }, initialParams(sizes, acts, config), { lr: config.lr, momentum: config.momentum }, config.engine, bnFlags, builder.inputProfile());
     if (from) {
       const sc = from.state.scalars;
       model.loadState(from.state.arrays.filter((a) => a.name.startsWith('model.')).map((a) => ({ name: a.name.slice('model.'.length), values: a.values as Float32Array })));
@@ -296,7 +299,6 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     notResumed: !from && recorder.file !== path && 'why' in resume && resume.why !== 'no unfinished trace of these settings' && resume.why !== 'replaced (force)' ? resume.why : null,
   });
 
-  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const paramsCheck = () => nonFinite(model as Mlp);
   let lastYield = performance.now();
   try {
@@ -320,7 +322,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
         const step = recorder.steps;
         const start = s * config.batch;
         const size = Math.min(config.batch, data.train.n - start);
-        const batch = builder.build(order, start, size);
+        const batch = builder.build(order, start, size, model.inputForm);
         const probed = host.due(step, config.every);
         const values = model.step(batch, probed ? host : null, { step, epoch, batchSize: size });
         disposeBatch(batch);

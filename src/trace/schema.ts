@@ -131,6 +131,8 @@ export interface RunFacts {
   readonly kernels?: string;
   /** whether activations and their derivatives ran fused into the products (own exp; kernels/fused.ts) rather than as tfjs ops (`PROBE_FUSED=0`, the cpu backend); absent in older traces */
   readonly fusedActivations?: boolean;
+  /** whether the input layer ran over the batches' nonzeros (a mostly-background input such as MNIST; train/kernels/sparse.ts) rather than dense (`PROBE_SPARSE=0`, other backends); absent in older traces */
+  readonly sparseInput?: boolean;
   /** versions of node, probe, tfjs, the backend and apache-arrow */
   readonly versions: Readonly<Record<string, string>>;
   readonly startedAt: string;

@@ -1,17 +1,23 @@
 /**
  * Training and evaluation batches: pixel bytes → normalized float32 (the dataset's lookup table)
- * in both layouts the engine reads, feature-major `xf` and batch-major `xb`, plus labels.
+ * in the layouts the engine reads, feature-major `xf` and batch-major `xb`, plus labels.
  *
  * One pass: each value is looked up once and written to both layouts (a second pass, a blocked
  * transpose of `xb`, cost more than the strided writes into `xf` it saves).
  * On wasm the values go straight into the tensors' heap memory; elsewhere into fresh arrays that
  * the backend takes over (cpu keeps the array itself, so a reused one would change a tensor
  * still alive; tfjs-node copies it).
+ *
+ * For a model that takes a sparse input (engine.ts: its input layer stored input-major) a batch
+ * instead holds `xf` and, when few enough of its pixels differ from the background, their
+ * nonzeros (`sparse`): x = background + d, d listed by sample and, for the weight gradient, by
+ * feature. No `xb`: that model never reads it.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Split } from './data.js';
 import type { Batch } from './engine.js';
 import { wasmBackend } from './kernels/host.js';
+import { SPARSE_BELOW, type InputForm, type InputProfile, type SparseInput } from './sparse-input.js';
 
 /** A run of features that share one channel, i.e. one 256-entry slice of the lookup table. */
 interface Run {
@@ -33,18 +39,50 @@ function channelRuns(lut: Float32Array, lutOffset: Int32Array): readonly Run[] {
   return runs;
 }
 
-/** Builds the batches of one split; it keeps no buffer between batches. */
+/** Builds the batches of one split; between batches it keeps only scratch space for the nonzeros. */
 export class BatchBuilder {
   private readonly runs: readonly Run[];
+  /** per feature, the value of a zero byte: x = background + d */
+  readonly background: Float32Array;
+  /** per channel's 256 entries, the lookup table minus the channel's background */
+  private readonly deltas: Float32Array;
+  private readonly lutOffset: Int32Array;
+  private density: number | null = null;
+  private lists: { start: Int32Array; feature: Uint16Array | Int32Array; byte: Uint8Array } | null = null;
+  private rows: Float32Array | null = null;
 
-  constructor(private readonly split: Split, lut: Float32Array, lutOffset: Int32Array, private readonly classes: number) {
+  constructor(private readonly split: Split, private readonly lut: Float32Array, lutOffset: Int32Array, private readonly classes: number) {
     // a feature without an offset would be left unwritten (on wasm: whatever the heap held)
     if (lutOffset.length !== split.dim) throw new Error(`BatchBuilder: ${lutOffset.length} lookup offsets for ${split.dim} features`);
     this.runs = channelRuns(lut, lutOffset);
+    this.lutOffset = lutOffset;
+    this.background = Float32Array.from(lutOffset, (o) => lut[o]);
+    // float32(x − background), exact in float64 before the one rounding
+    this.deltas = Float32Array.from(lut, (v, i) => v - lut[i - (i % 256)]);
   }
 
-  /** The samples `order[start] … order[start + size − 1]`, as four new tensors the caller disposes. */
-  build(order: ArrayLike<number>, start: number, size: number): Batch {
+  /**
+   * The background and the share of the split's pixels that differ from it (from every 16th
+   * sample): an engine stores its input layer for sparse batches when that is at most
+   * {@link SPARSE_BELOW}.
+   */
+  inputProfile(): InputProfile {
+    if (this.density === null) {
+      const { n, dim, pixels } = this.split;
+      let nz = 0, seen = 0;
+      for (let i = 0; i < n; i += 16, seen++) for (let f = i * dim, end = f + dim; f < end; f++) if (pixels[f] !== 0) nz++;
+      this.density = seen ? nz / (seen * dim) : 1;
+    }
+    return { background: this.background, density: this.density };
+  }
+
+  /**
+   * The samples `order[start] … order[start + size − 1]`, as new tensors the caller disposes. For
+   * `form` 'sparse' (wasm only): `xf`, and the nonzeros when they are few enough — by feature
+   * too when `byFeature` (the weight gradient reads them so; an evaluation does not).
+   */
+  build(order: ArrayLike<number>, start: number, size: number, form: InputForm = 'dense', byFeature = true): Batch {
+    if (form === 'sparse') return this.buildSparse(order, start, size, byFeature);
     const { dim } = this.split, classes = this.classes;
     if (tf.getBackend() !== 'wasm') {
       const xf = new Float32Array(dim * size), xb = new Float32Array(dim * size);
@@ -102,8 +140,122 @@ export class BatchBuilder {
       }
     }
   }
+
+  /**
+   * Every sample's nonzero pixels (feature, byte), listed once on the first sparse batch: a scan of
+   * the split that skips four zero bytes at a time (72% of MNIST's 4-byte words are zero). A batch
+   * then copies its samples' lists instead of scanning 25,088 bytes: 164 µs → 45 µs per batch of
+   * 32 measured here (under load), for 27 MB of lists on MNIST's 60,000 training images.
+   */
+  private nonzeros(): { start: Int32Array; feature: Uint16Array | Int32Array; byte: Uint8Array } {
+    if (this.lists) return this.lists;
+    const { n, dim, pixels } = this.split;
+    // 4-byte words where each sample's row starts on one (dim a multiple of 4, the buffer aligned)
+    const words = dim % 4 === 0 && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, (n * dim) / 4) : null;
+    const start = new Int32Array(n + 1);
+    const count = (i: number): number => {
+      let c = 0;
+      if (words) {
+        for (let w = (i * dim) / 4, end = w + dim / 4; w < end; w++) {
+          const v = words[w];
+          if (v !== 0) c += ((v & 0xff) !== 0 ? 1 : 0) + ((v & 0xff00) !== 0 ? 1 : 0) + ((v & 0xff0000) !== 0 ? 1 : 0) + (v >>> 24 !== 0 ? 1 : 0);
+        }
+      } else {
+        for (let f = i * dim, end = f + dim; f < end; f++) if (pixels[f] !== 0) c++;
+      }
+      return c;
+    };
+    for (let i = 0; i < n; i++) start[i + 1] = start[i] + count(i);
+    const total = start[n];
+    const feature = dim <= 65536 ? new Uint16Array(total) : new Int32Array(total), byte = new Uint8Array(total);
+    for (let i = 0; i < n; i++) {
+      let k = start[i];
+      const base = i * dim;
+      if (words) {
+        for (let w = base / 4, end = w + dim / 4; w < end; w++) {
+          if (words[w] === 0) continue;
+          for (let f = 4 * w, e = f + 4; f < e; f++) { const p = pixels[f]; if (p !== 0) { feature[k] = f - base; byte[k] = p; k++; } }
+        }
+      } else {
+        for (let f = 0; f < dim; f++) { const p = pixels[base + f]; if (p !== 0) { feature[k] = f; byte[k] = p; k++; } }
+      }
+    }
+    this.lists = { start, feature, byte };
+    return this.lists;
+  }
+
+  /** `[dim, size]` of each feature's background, the start of a sparse batch's xf (kept for the last size asked). */
+  private backgroundRows(size: number): Float32Array {
+    if (this.rows?.length !== this.background.length * size) {
+      const dim = this.background.length, rows = new Float32Array(dim * size);
+      for (let f = 0; f < dim; f++) rows.fill(this.background[f], f * size, (f + 1) * size);
+      this.rows = rows;
+    }
+    return this.rows;
+  }
+
+  private buildSparse(order: ArrayLike<number>, start: number, size: number, byFeature: boolean): Batch {
+    if (tf.getBackend() !== 'wasm') throw new Error(`sparse input batches are built on wasm only (backend: ${tf.getBackend()})`);
+    const { dim, labels } = this.split;
+    const classes = this.classes, lut = this.lut, deltas = this.deltas, offsets = this.lutOffset, bg = this.background;
+    const lists = this.nonzeros(), first = lists.start, feature = lists.feature, byte = lists.byte;
+    let nnz = 0;
+    for (let s = 0; s < size; s++) { const i = order[start + s]; nnz += first[i + 1] - first[i]; }
+    const sparse = nnz <= SPARSE_BELOW * size * dim;
+    const be = wasmBackend(tf.backend());
+    // every allocation before the first view: a malloc may grow the memory and detach views
+    const infos = [be.makeOutput([dim, size], 'float32'), be.makeOutput([size, classes], 'float32'), be.makeOutput([size], 'int32')];
+    const nIndex = size + 1 + nnz + (byFeature ? dim + 1 + nnz : 0), nValue = byFeature ? 2 * nnz : nnz;
+    if (sparse) infos.push(be.makeOutput([Math.max(nIndex, 1)], 'int32'), be.makeOutput([Math.max(nValue, 1)], 'float32'));
+    const xf = be.typedArrayFromHeap(infos[0]) as Float32Array, onehot = be.typedArrayFromHeap(infos[1]) as Float32Array, lab = be.typedArrayFromHeap(infos[2]) as Int32Array;
+    const index = sparse ? be.typedArrayFromHeap(infos[3]) as Int32Array : null, value = sparse ? be.typedArrayFromHeap(infos[4]) as Float32Array : null;
+    // xf: each feature's row the background, then the samples' own values where they differ;
+    // by sample: the features (ascending in each list) and d = x − background
+    xf.set(this.backgroundRows(size));
+    onehot.fill(0);
+    const ri = size + 1;
+    let k = 0;
+    for (let s = 0; s < size; s++) {
+      const i = order[start + s];
+      if (index) index[s] = k;
+      for (let q = first[i], end = first[i + 1]; q < end; q++, k++) {
+        const f = feature[q], o = offsets[f] + byte[q];
+        xf[f * size + s] = lut[o];
+        if (index) { index[ri + k] = f; value![k] = deltas[o]; }
+      }
+      const y = labels[i];
+      lab[s] = y;
+      onehot[s * classes + y] = 1;
+    }
+    const e = tf.engine();
+    const batch = {
+      size,
+      xf: e.makeTensorFromTensorInfo(infos[0]) as tf.Tensor2D,
+      onehot: e.makeTensorFromTensorInfo(infos[1]) as tf.Tensor2D,
+      labels: e.makeTensorFromTensorInfo(infos[2]) as tf.Tensor1D,
+    };
+    if (!index || !value) return batch;
+    index[size] = nnz;
+    if (byFeature) {
+      // by feature: a counting sort of the same nonzeros, samples ascending within a feature
+      const cp = ri + nnz, ci = cp + dim + 1;
+      const next = new Int32Array(dim + 1);
+      for (let q = ri, end = ri + nnz; q < end; q++) next[index[q] + 1]++;
+      for (let f = 0; f < dim; f++) next[f + 1] += next[f];
+      index.set(next, cp);
+      for (let s = 0, q = 0; s < size; s++) {
+        for (const end = index[s + 1]; q < end; q++) {
+          const at = next[index[ri + q]]++;
+          index[ci + at] = s;
+          value[nnz + at] = value[q];
+        }
+      }
+    }
+    const input: SparseInput = { background: bg, nnz, byFeature, index: e.makeTensorFromTensorInfo(infos[3]) as tf.Tensor1D, value: e.makeTensorFromTensorInfo(infos[4]) as tf.Tensor1D };
+    return { ...batch, sparse: input };
+  }
 }
 
 export function disposeBatch(b: Batch): void {
-  tf.dispose([b.xf, b.xb, b.onehot, b.labels]);
+  tf.dispose([b.xf, b.onehot, b.labels, ...(b.xb ? [b.xb] : []), ...(b.sparse ? [b.sparse.index, b.sparse.value] : [])]);
 }

@@ -97,7 +97,7 @@ function software(): Record<string, unknown> {
   const env = (k: string) => process.env[k] ?? '';
   return {
     probe: probeVersion(), kernels: kernelsHash,
-    switches: ['PROBE_HOST_KERNELS', 'PROBE_WASM_PRODUCTS', 'PROBE_RELAXED_SIMD'].map(env),
+    switches: ['PROBE_HOST_KERNELS', 'PROBE_WASM_PRODUCTS', 'PROBE_RELAXED_SIMD', 'PROBE_FUSED', 'PROBE_SPARSE'].map(env),
     // as tfjs-node will load with them: the same before loading it (the lookup) as after (the store)
     tfjsNodeEnv: tfjsNodeEnv(),
     cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node,

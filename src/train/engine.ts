@@ -19,7 +19,10 @@ import { joinStepValues, type TensorHooks, type StepInfo } from './hooks.js';
 import { activate } from './activation-ops.js';
 import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { dense, weightGrad } from './kernels/products.js';
-import { activateFused, backActivation, backDataActivation, biasGradSgd, denseActivate, weightUpdate } from './kernels/fused.js';
+import { activateFused, backActivation, backDataActivation, backDataActivationT, biasGradSgd, denseActivate, fusedActivation, weightUpdate, type FusedActivation } from './kernels/fused.js';
+import { ownProducts } from './kernels/products.js';
+import { inputWeightUpdate, sparseDenseActivate } from './kernels/sparse.js';
+import { SPARSE_BELOW, type InputForm, type InputProfile, type SparseInput } from './sparse-input.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors, HOST_BACKENDS, view } from './kernels/host.js';
@@ -28,18 +31,23 @@ import type { EngineKind } from './choices.js';
 
 export { EngineKind, isEngineKind } from './choices.js';
 
-/** One batch on the device, in both layouts the step needs. */
+/** One batch on the device, in the layouts the step needs. */
 export interface Batch {
   readonly size: number;
   /** `[features, batch]` */
   readonly xf: tf.Tensor2D;
-  /** `[batch, features]` */
-  readonly xb: tf.Tensor2D;
+  /** `[batch, features]`, for a model whose input form is dense (made from xf when absent) */
+  readonly xb?: tf.Tensor2D;
+  /** the nonzeros of x − background, for a model whose input form is sparse, when the batch has few */
+  readonly sparse?: SparseInput;
   /** one-hot labels `[batch, classes]`, float32 */
   readonly onehot: tf.Tensor2D;
   /** `[batch]` int32 */
   readonly labels: tf.Tensor1D;
 }
+
+/** What an evaluation reads: a batch's inputs (its nonzeros too, for a sparse input form) and labels. */
+export type EvalInput = Pick<Batch, 'xf' | 'onehot' | 'sparse'>;
 
 /** What {@link Mlp.evaluateDetail} reads back: per layer, feature-major `[units, n]`. */
 export interface EvalDetail {
@@ -61,6 +69,8 @@ interface LayerState {
   vb: tf.Tensor2D;
   /** batch normalization before the activation, when on for this layer */
   bn: BnState | null;
+  /** the input layer stored input-major (w, vw `[fanIn, fanOut]`): W·background, kept by each update (kernels/sparse.ts) */
+  wbg?: tf.Tensor1D;
 }
 
 /** A layer's tensors that a step changes, named. */
@@ -70,6 +80,23 @@ function stateTensors(l: LayerState): [string, tf.Tensor2D][] {
   return out;
 }
 
+/** `rows × cols` row-major → `cols × rows`. */
+function transposeArray(v: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c];
+  return t;
+}
+
+/** A 2-D tensor's values, transposed. */
+const transposed = (t: tf.Tensor2D): Float32Array => transposeArray(t.dataSync() as Float32Array, t.shape[0], t.shape[1]);
+
+/** W·background for input-major weights `[K, M]` (K = bg's length), summed in float64. */
+function backgroundProduct(wT: ArrayLike<number>, M: number, bg: ArrayLike<number>): Float32Array {
+  const out = new Float64Array(M);
+  for (let f = 0; f < bg.length; f++) for (let j = 0; j < M; j++) out[j] += wT[f * M + j] * bg[f];
+  return Float32Array.from(out);
+}
+
 /** What a step reads back: the loss (and the probes' tensor) from the device, then numbers the probes computed on the host. */
 interface StepOut {
   readonly values: tf.Tensor1D;
@@ -77,11 +104,30 @@ interface StepOut {
 }
 
 /** A layer's gradients; the fast engine hands over the weights' update already done (`W`), not dW. */
-type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; B?: SgdResult; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D };
+type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; B?: SgdResult; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D; wbg?: tf.Tensor1D };
 
 export class Mlp {
   readonly acts: readonly TrainedActivation[];
   private layers: LayerState[];
+  /**
+   * `sparse`: the input layer is stored input-major and takes batches' nonzeros (kernels/sparse.ts;
+   * batch.ts builds such batches). Chosen at construction: the fast engine on the own wasm kernels,
+   * no batch norm and a fused activation on the input layer, and an input whose share of
+   * non-background pixels is at most SPARSE_BELOW; `PROBE_SPARSE=0` keeps it dense (tests and the
+   * bench compare both).
+   */
+  readonly inputForm: InputForm;
+  /** The {@link inputForm} a model of these settings takes on the current backend. */
+  static inputFormFor(activations: readonly TrainedActivation[], engine: EngineKind, bn: readonly boolean[], input: InputProfile | null): InputForm {
+    const sparse = input !== null && input.density <= SPARSE_BELOW && engine === 'fast' && !bn[0] && fusedActivation(activations[0]) && ownProducts() && process.env.PROBE_SPARSE !== '0';
+    return sparse ? 'sparse' : 'dense';
+  }
+
+  /** the input's background `[fanIn]`, when the input form is sparse */
+  private readonly background: tf.Tensor1D | null = null;
+  /** its values, and the last batch's background found equal to them */
+  private readonly backgroundValues: Float32Array | null = null;
+  private backgroundSeen: Float32Array | null = null;
 
   constructor(
     readonly arch: Architecture,
@@ -90,15 +136,24 @@ export class Mlp {
     readonly engine: EngineKind = 'fast',
     /** per layer: batch normalization before its activation */
     bn: readonly boolean[] = [],
+    /** the input's background and density, for a sparse input form (none: dense) */
+    input: InputProfile | null = null,
   ) {
     this.acts = arch.activations;
-    this.layers = params.map((p, i) => ({
-      w: tf.tensor2d(p.w, [p.fanOut, p.fanIn]),
-      b: tf.tensor2d(p.b, [p.fanOut, 1]),
-      vw: tf.zeros([p.fanOut, p.fanIn]) as tf.Tensor2D,
-      vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D,
-      bn: bn[i] ? bnInit(p.fanOut) : null,
-    }));
+    this.inputForm = Mlp.inputFormFor(arch.activations, engine, bn, input);
+    const bg = this.inputForm === 'sparse' ? input!.background : null;
+    this.layers = params.map((p, i) => {
+      if (!(bg && i === 0)) {
+        return { w: tf.tensor2d(p.w, [p.fanOut, p.fanIn]), b: tf.tensor2d(p.b, [p.fanOut, 1]), vw: tf.zeros([p.fanOut, p.fanIn]) as tf.Tensor2D, vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D, bn: bn[i] ? bnInit(p.fanOut) : null };
+      }
+      // input-major, and W·background for the first forward
+      const wT = transposeArray(p.w, p.fanOut, p.fanIn);
+      return { w: tf.tensor2d(wT, [p.fanIn, p.fanOut]), b: tf.tensor2d(p.b, [p.fanOut, 1]), vw: tf.zeros([p.fanIn, p.fanOut]) as tf.Tensor2D, vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D, bn: null, wbg: tf.tensor1d(backgroundProduct(wT, p.fanOut, bg)) };
+    });
+    if (bg) {
+      this.backgroundValues = Float32Array.from(bg);
+      this.background = tf.tensor1d(this.backgroundValues);
+    }
   }
 
   /**
@@ -116,7 +171,7 @@ export class Mlp {
     });
     for (let i = 0; i < old.length; i++) {
       const o = old[i], n = this.layers[i];
-      for (const k of ['w', 'b', 'vw', 'vb'] as const) if (o[k] !== n[k]) o[k].dispose();
+      for (const k of ['w', 'b', 'vw', 'vb', 'wbg'] as const) if (o[k] !== n[k]) o[k]?.dispose();
       if (o.bn && n.bn) for (const k of ['gamma', 'beta', 'vGamma', 'vBeta', 'runMean', 'runVar'] as const) if (o.bn[k] !== n.bn[k]) o.bn[k].dispose();
     }
     const read = values.dataSync() as Float32Array;
@@ -136,7 +191,7 @@ export class Mlp {
       const { w, b, bn } = this.layers[i];
       // without batch norm the activation runs in the product's epilogue (kernels/fused.ts)
       const norm = bn ? bnForward(dense(w, inputs[i], b), bn.gamma, bn.beta) : null;
-      const { z, a, aT } = norm ? { z: norm.z, a: activateFused(norm.z, this.acts[i]), aT: undefined } : denseActivate(w, inputs[i], b, this.acts[i], i < L - 1);
+      const { z, a, aT } = norm ? { z: norm.z, a: activateFused(norm.z, this.acts[i]), aT: undefined } : this.forwardLayer(i, inputs[i], batch.sparse, i < L - 1);
       inputsT.push(aT);
       zs.push(z);
       norms.push(norm);
@@ -149,6 +204,8 @@ export class Mlp {
     // dL/dz of the layer being differentiated: at the output from the loss's gradient, below it
     // from the product that carries the signal down, with the activation's derivative fused in
     let dz = backActivation(grad, zs[L - 1], output, this.acts[L - 1]);
+    // an input-major input layer's update reads its dz batch-major too
+    let dzT: tf.Tensor2D | null = null;
     const grads: Grads[] = new Array(L);
     for (let i = L - 1; i >= 0; i--) {
       const norm = norms[i], layer = this.layers[i], bn = layer.bn;
@@ -158,11 +215,19 @@ export class Mlp {
       let xb: tf.Tensor2D | undefined = inputsT[i];
       const inputT = () => (xb ??= tf.transpose(inputs[i]) as tf.Tensor2D);
       // the signal to the layer below from the weights before this step's update
-      const below = i > 0 ? backDataActivation(layer.w, du, zs[i - 1], inputs[i], this.acts[i - 1]) : null;
-      // dW fused with the optimizer: computed only if a hook asks for it
-      const W = weightUpdate(du, inputs[i], inputT, layer.w, layer.vw, lr, momentum);
+      let below: tf.Tensor2D | null = null;
+      if (i === 1 && this.inputForm === 'sparse') ({ dz: below, dzT } = backDataActivationT(layer.w, du, zs[0], inputs[1], this.acts[0]));
+      else if (i > 0) below = backDataActivation(layer.w, du, zs[i - 1], inputs[i], this.acts[i - 1]);
       const { db, B } = biasGradSgd(du, layer.b, layer.vb, lr, momentum);
-      grads[i] = back ? { W, B, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, B, db };
+      if (i === 0 && this.inputForm === 'sparse') {
+        // dW over the batch's nonzeros (or dense on xf), with the new W·background; w and vw in place
+        const u = inputWeightUpdate(dzT!, batch.xf, batch.sparse, db, this.background!, layer.w, layer.vw, lr, momentum);
+        grads[i] = { W: { w: layer.w, v: layer.vw, moments: u.moments }, B, db, wbg: u.wbg };
+      } else {
+        // dW fused with the optimizer: computed only if a hook asks for it
+        const W = weightUpdate(du, inputs[i], inputT, layer.w, layer.vw, lr, momentum);
+        grads[i] = back ? { W, B, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, B, db };
+      }
       let dW: tf.Tensor2D | null = null;
       hooks?.onBackward?.({ layer: i + 1, dz, db, get dW() { return (dW ??= weightGrad(du, inputT())); } }, info);
       if (below) dz = below;
@@ -229,7 +294,7 @@ export class Mlp {
   /** PyTorch SGD: v ← μ·v + g (v ← g on the first step), w ← w − lr·v, fused with its moments. */
   private applyUpdate(grads: readonly Grads[], hooks: TensorHooks | null, info: StepInfo): void {
     const { lr, momentum } = this.opt;
-    grads.forEach(({ dW, W: fused, db, B: fusedB, dGamma, dBeta }, i) => {
+    grads.forEach(({ dW, W: fused, db, B: fusedB, dGamma, dBeta, wbg }, i) => {
       const l = this.layers[i];
       const W = fused ?? sgdMomentum(l.w, l.vw, dW!, lr, momentum);
       const B = fusedB ?? sgdMomentum(l.b, l.vb, db, lr, momentum);
@@ -239,8 +304,11 @@ export class Mlp {
         const Be = sgdMomentum(bn.beta, bn.vBeta, dBeta, lr, momentum);
         bn = { ...bn, gamma: tf.keep(G.w), vGamma: tf.keep(G.v), beta: tf.keep(Be.w), vBeta: tf.keep(Be.v) };
       }
-      this.layers[i] = { w: tf.keep(W.w), b: tf.keep(B.w), vw: tf.keep(W.v), vb: tf.keep(B.v), bn };
-      hooks?.onUpdate?.({ layer: i + 1, w: W.w, velocityW: W.v, lr, wMoments: W.moments, bMoments: B.moments }, info);
+      this.layers[i] = { w: tf.keep(W.w), b: tf.keep(B.w), vw: tf.keep(W.v), vb: tf.keep(B.v), bn, ...(wbg ? { wbg: tf.keep(wbg) } : {}) };
+      if (!hooks?.onUpdate) return;
+      // hooks see [fanOut, fanIn]: an input-major layer's, transposed if asked for
+      const [w, v] = wbg ? [() => tf.transpose(W.w) as tf.Tensor2D, () => tf.transpose(W.v) as tf.Tensor2D] : [() => W.w, () => W.v];
+      hooks.onUpdate({ layer: i + 1, get w() { return w(); }, get velocityW() { return v(); }, lr, wMoments: W.moments, bMoments: B.moments }, info);
     });
   }
 
@@ -251,10 +319,32 @@ export class Mlp {
     return { values: extra ? concatVectors([l, extra]) : l, host: null };
   }
 
-  /** Loss summed over samples and number of correct predictions, for `xf` of `[features, n]`. */
-  evaluate(xf: tf.Tensor2D, onehot: tf.Tensor2D): { lossSum: number; correct: number } {
+  /**
+   * z and a of layer `i` (no batch norm) for its input `x`; with `transposed`, a batch-major copy of
+   * a too where the kernels write it. The input layer of a sparse input form reads the batch's
+   * nonzeros when it has them (kernels/sparse.ts), else `x` through its input-major weights.
+   */
+  private forwardLayer(i: number, x: tf.Tensor2D, sparse: SparseInput | undefined, transposed: boolean): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
+    const { w, b, wbg } = this.layers[i];
+    if (i > 0 || this.inputForm === 'dense') return denseActivate(w, x, b, this.acts[i], transposed);
+    if (sparse) this.checkBackground(sparse.background);
+    // the sparse input form has a fused activation on its input layer (inputFormFor)
+    return sparse ? sparseDenseActivate(w, sparse, x.shape[1], wbg!, b, this.acts[0] as FusedActivation) : denseActivate(w, x, b, this.acts[0], transposed, true);
+  }
+
+  /** A batch's nonzeros are relative to its builder's background: it must be this model's. */
+  private checkBackground(bg: Float32Array): void {
+    if (bg === this.backgroundSeen) return;
+    const own = this.backgroundValues!;
+    if (bg.length !== own.length || bg.some((v, f) => !Object.is(v, own[f]))) throw new Error('a sparse batch relative to another background than the one this model was built for');
+    this.backgroundSeen = bg;
+  }
+
+  /** Loss summed over samples and number of correct predictions, for inputs of `[features, n]`. */
+  evaluate(input: EvalInput): { lossSum: number; correct: number } {
+    const { onehot } = input;
     const out = tf.tidy(() => {
-      const h = this.evalForward(xf).as[this.layers.length - 1];
+      const h = this.evalForward(input).as[this.layers.length - 1];
       const logp = tf.logSoftmax(tf.transpose(h));
       const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logp, 1), tf.argMax(onehot, 1)), 'float32'));
@@ -266,12 +356,12 @@ export class Mlp {
   }
 
   /** The forward pass in evaluation form (batch norm with running statistics), per layer z and a. */
-  private evalForward(xf: tf.Tensor2D): { zs: tf.Tensor2D[]; as: tf.Tensor2D[] } {
-    let h = xf;
+  private evalForward(input: EvalInput): { zs: tf.Tensor2D[]; as: tf.Tensor2D[] } {
+    let h = input.xf;
     const zs: tf.Tensor2D[] = [], as: tf.Tensor2D[] = [];
     this.layers.forEach(({ w, b, bn }, i) => {
       // the training step's kernels: the own products and fused activations where they run
-      const { z, a } = bn ? ((z) => ({ z, a: activateFused(z, this.acts[i]) }))(bnEval(dense(w, h, b), bn)) : denseActivate(w, h, b, this.acts[i]);
+      const { z, a } = bn ? ((z) => ({ z, a: activateFused(z, this.acts[i]) }))(bnEval(dense(w, h, b), bn)) : this.forwardLayer(i, h, input.sparse, false);
       zs.push(z); as.push(a);
       h = a;
     });
@@ -285,8 +375,8 @@ export class Mlp {
    * (L_x = −log p(true class | x), not averaged over the batch). The arrays are copies the caller
    * keeps; {@link withEvaluateDetail} lends them instead.
    */
-  evaluateDetail(xf: tf.Tensor2D, onehot: tf.Tensor2D): EvalDetail {
-    const parts = this.detailTensors(xf, onehot);
+  evaluateDetail(input: EvalInput): EvalDetail {
+    const parts = this.detailTensors(input);
     const data = parts.map((t) => t.dataSync() as Float32Array);
     tf.dispose(parts);
     return this.detailOf(data);
@@ -299,9 +389,9 @@ export class Mlp {
    * tf ops nor keep the arrays: on wasm any allocation may grow the heap and detach them, and the
    * tensors are disposed when it returns.
    */
-  withEvaluateDetail<T>(xf: tf.Tensor2D, onehot: tf.Tensor2D, use: (detail: EvalDetail) => T): T {
-    if (!(HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) return use(this.evaluateDetail(xf, onehot));
-    const parts = this.detailTensors(xf, onehot);
+  withEvaluateDetail<T>(input: EvalInput, use: (detail: EvalDetail) => T): T {
+    if (!(HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) return use(this.evaluateDetail(input));
+    const parts = this.detailTensors(input);
     try {
       // views only now, after the last allocation; none happens until `use` returns
       const backend = tf.backend();
@@ -317,10 +407,10 @@ export class Mlp {
   }
 
   /** [loss sum and correct count, ...z per layer, ...a per layer, ...‖∂L_x/∂u‖ per layer], kept outside any tidy */
-  private detailTensors(xf: tf.Tensor2D, onehot: tf.Tensor2D): tf.Tensor[] {
-    const L = this.layers.length;
+  private detailTensors(input: EvalInput): tf.Tensor[] {
+    const L = this.layers.length, { onehot } = input;
     return tf.tidy(() => {
-      const { zs, as } = this.evalForward(xf);
+      const { zs, as } = this.evalForward(input);
       const h = as[L - 1];
       const logp = tf.logSoftmax(tf.transpose(h));
       const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp)));
@@ -356,7 +446,12 @@ export class Mlp {
    * statistics): a run resumed from them continues exactly (trace/resume-state.ts).
    */
   state(): { readonly name: string; readonly values: Float32Array }[] {
-    return this.layers.flatMap((l, i) => stateTensors(l).map(([k, t]) => ({ name: `${i + 1}.${k}`, values: t.dataSync() as Float32Array })));
+    return this.layers.flatMap((l, i) => [
+      // weights and velocity as [fanOut, fanIn] whatever the layout, so either input form resumes them
+      ...stateTensors(l).map(([k, t]) => ({ name: `${i + 1}.${k}`, values: l.wbg && (k === 'w' || k === 'vw') ? transposed(t) : t.dataSync() as Float32Array })),
+      // W·background as the kernels summed it: a resumed run continues bit for bit
+      ...(l.wbg ? [{ name: `${i + 1}.wbg`, values: l.wbg.dataSync() as Float32Array }] : []),
+    ]);
   }
 
   /** Puts back what {@link state} read; the names and sizes must match this model's. */
@@ -366,29 +461,37 @@ export class Mlp {
       const take = (k: string, t: tf.Tensor2D): tf.Tensor2D => {
         const v = byName.get(`${i + 1}.${k}`);
         if (!v || v.length !== t.size) throw new Error(`state of layer ${i + 1}: ${k} ${v ? `has ${v.length} values, the model ${t.size}` : 'is missing'}`);
-        const n = tf.tensor2d(v, t.shape as [number, number]);
+        const [rows, cols] = t.shape;
+        // an input-major layer's weights and velocity come as [fanOut, fanIn]
+        const n = l.wbg && (k === 'w' || k === 'vw') ? tf.tensor2d(transposeArray(v, cols, rows), [rows, cols]) : tf.tensor2d(v, [rows, cols]);
         t.dispose();
         return n;
       };
       const bn = l.bn ? { gamma: take('gamma', l.bn.gamma), beta: take('beta', l.bn.beta), vGamma: take('vGamma', l.bn.vGamma), vBeta: take('vBeta', l.bn.vBeta), runMean: take('runMean', l.bn.runMean), runVar: take('runVar', l.bn.runVar) } : null;
-      return { w: take('w', l.w), b: take('b', l.b), vw: take('vw', l.vw), vb: take('vb', l.vb), bn };
+      const w = take('w', l.w);
+      if (!l.wbg) return { w, b: take('b', l.b), vw: take('vw', l.vw), vb: take('vb', l.vb), bn };
+      // W·background: as saved (a state of the sparse form), else made from the weights
+      const saved = byName.get(`${i + 1}.wbg`);
+      l.wbg.dispose();
+      const wbg = saved && saved.length === w.shape[1] ? tf.tensor1d(saved) : tf.tensor1d(backgroundProduct(w.dataSync() as Float32Array, w.shape[1], this.backgroundValues!));
+      return { w, b: take('b', l.b), vw: take('vw', l.vw), vb: take('vb', l.vb), bn, wbg };
     });
   }
 
   /** Current parameters, read back from the device. */
   params(): LayerParams[] {
-    return this.layers.map(({ w, b }) => ({
-      fanIn: w.shape[1],
-      fanOut: w.shape[0],
-      w: w.dataSync() as Float32Array,
-      b: b.dataSync() as Float32Array,
-    }));
+    return this.layers.map(({ w, b, wbg }) => {
+      // the input-major input layer, as [fanOut, fanIn]
+      if (wbg) return { fanIn: w.shape[0], fanOut: w.shape[1], w: transposed(w), b: b.dataSync() as Float32Array };
+      return { fanIn: w.shape[1], fanOut: w.shape[0], w: w.dataSync() as Float32Array, b: b.dataSync() as Float32Array };
+    });
   }
 
   dispose(): void {
     for (const l of this.layers) {
-      tf.dispose([l.w, l.b, l.vw, l.vb]);
+      tf.dispose([l.w, l.b, l.vw, l.vb, ...(l.wbg ? [l.wbg] : [])]);
       if (l.bn) bnDispose(l.bn);
     }
+    this.background?.dispose();
   }
 }

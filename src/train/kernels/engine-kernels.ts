@@ -9,5 +9,6 @@ import { concatKernels } from './host.js';
 import { productKernels } from './products.js';
 import { sgdKernels } from './sgd.js';
 import { softmaxXentKernels } from './softmax-xent.js';
+import { sparseKernels } from './sparse.js';
 
-export const ENGINE_KERNELS: readonly tf.KernelConfig[] = [...sgdKernels, ...softmaxXentKernels, ...concatKernels, ...productKernels, ...fusedKernels];
+export const ENGINE_KERNELS: readonly tf.KernelConfig[] = [...sgdKernels, ...softmaxXentKernels, ...concatKernels, ...productKernels, ...fusedKernels, ...sparseKernels];

@@ -24,7 +24,7 @@ import { sgdMomentum, type SgdResult } from './sgd.js';
 
 /** The activations with a fused form (wat/activations.js generates one export of each kernel per name). */
 const FUSED = ['relu', 'sigmoid', 'tanh', 'selu'] as const;
-type FusedActivation = (typeof FUSED)[number];
+export type FusedActivation = (typeof FUSED)[number];
 
 function isFused(act: string): act is FusedActivation {
   return (FUSED as readonly string[]).includes(act);
@@ -41,7 +41,7 @@ export function fusedActivation(act: string): boolean {
 const consts = (act: string): [number, number] => (act === 'selu' ? [SELU_SCALE, SELU_SCALE * SELU_ALPHA] : [0, 0]);
 
 type Gemm = (A: number, ai: number, as: number, B: number, C: number, C2: number, T: number, I: number, S: number, N: number, b: number, p0: number, p1: number) => void;
-type Back = (A: number, ai: number, as: number, B: number, C: number, Z: number, Za: number, I: number, S: number, N: number, p0: number, p1: number) => void;
+type Back = (A: number, ai: number, as: number, B: number, C: number, Z: number, Za: number, T: number, I: number, S: number, N: number, p0: number, p1: number) => void;
 type Act = (Z: number, Ao: number, n: number, p0: number, p1: number) => void;
 type ActBack = (G: number, Z: number, Za: number, C: number, n: number, p0: number, p1: number) => void;
 
@@ -63,11 +63,13 @@ export const fusedKernels: tf.KernelConfig[] = [
     kernelName: NAMES.dense, backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { w, x, b } = inputs as Infos;
-      const { act, transposed } = attrs as unknown as { act: FusedActivation; transposed: boolean };
-      const z = alloc(backend, [n(w, 0), n(x, 1)]), a = alloc(backend, [n(w, 0), n(x, 1)]);
-      const aT = transposed ? alloc(backend, [n(x, 1), n(w, 0)]) : null;
+      const { act, transposed, inputMajor } = attrs as unknown as { act: FusedActivation; transposed: boolean; inputMajor: boolean };
+      // w is [M, K], or [K, M] input-major (sparse.ts: the input layer of a sparse input)
+      const [M, K] = inputMajor ? [n(w, 1), n(w, 0)] : [n(w, 0), n(w, 1)];
+      const z = alloc(backend, [M, n(x, 1)]), a = alloc(backend, [M, n(x, 1)]);
+      const aT = transposed ? alloc(backend, [n(x, 1), M]) : null;
       const { f, off } = exportOf<Gemm>(backend, `gemm_${act}`);
-      f(off(w), n(w, 1), 1, off(x), off(z), off(a), aT ? off(aT) : 0, n(w, 0), n(w, 1), n(x, 1), off(b), ...consts(act));
+      f(off(w), inputMajor ? 1 : K, inputMajor ? M : 1, off(x), off(z), off(a), aT ? off(aT) : 0, M, K, n(x, 1), off(b), ...consts(act));
       return aT ? [z, a, aT] : [z, a];
     },
   },
@@ -86,11 +88,12 @@ export const fusedKernels: tf.KernelConfig[] = [
     kernelName: NAMES.back, backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { w, d, z, a } = inputs as Infos;
-      const { act } = attrs as unknown as { act: FusedActivation };
+      const { act, transposed } = attrs as unknown as { act: FusedActivation; transposed: boolean };
       const out = alloc(backend, [n(w, 1), n(d, 1)]);
+      const outT = transposed ? alloc(backend, [n(d, 1), n(w, 1)]) : null;
       const { f, off } = exportOf<Back>(backend, `back_${act}`);
-      f(off(w), 1, n(w, 1), off(d), off(out), off(z), off(a), n(w, 1), n(w, 0), n(d, 1), ...consts(act));
-      return out;
+      f(off(w), 1, n(w, 1), off(d), off(out), off(z), off(a), outT ? off(outT) : 0, n(w, 1), n(w, 0), n(d, 1), ...consts(act));
+      return outT ? [out, outT] : out;
     },
   },
   {
@@ -157,9 +160,10 @@ export function biasGradSgd(d: tf.Tensor2D, b: tf.Tensor2D, v: tf.Tensor2D, lr: 
  * z = W·x + b and a = f(z): `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → both `[M, N]`. With
  * `transposed`, the wasm kernel also returns `aT`, a batch-major `[N, M]` (absent elsewhere).
  */
-export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: TrainedActivation, transposed = false): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
+export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: TrainedActivation, transposed = false, inputMajor = false): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
+  if (inputMajor && !(fusedActivation(act) && ownProducts())) throw new Error('an input-major layer needs the own wasm kernels and a fused activation');
   if (fusedActivation(act)) {
-    const [z, a, aT] = tf.engine().runKernel(NAMES.dense, { w, x, b }, { act, transposed: transposed && ownProducts() }) as tf.Tensor2D[];
+    const [z, a, aT] = tf.engine().runKernel(NAMES.dense, { w, x, b }, { act, transposed: transposed && ownProducts(), inputMajor }) as tf.Tensor2D[];
     return aT ? { z, a, aT } : { z, a };
   }
   const z = dense(w, x, b);
@@ -180,8 +184,15 @@ export function activateFused(z: tf.Tensor2D, act: TrainedActivation): tf.Tensor
  * activation is `act`: `w` `[M, K]`, `d` `[M, N]`, `z`, `a` `[K, N]` → `[K, N]`.
  */
 export function backDataActivation(w: tf.Tensor2D, d: tf.Tensor2D, z: tf.Tensor2D, a: tf.Tensor2D, act: TrainedActivation): tf.Tensor2D {
-  if (fusedActivation(act)) return tf.engine().runKernel(NAMES.back, { w, d, z, a }, { act }) as tf.Tensor2D;
+  if (fusedActivation(act)) return tf.engine().runKernel(NAMES.back, { w, d, z, a }, { act, transposed: false }) as tf.Tensor2D;
   return backpropActivation(backData(w, d), z, a, act);
+}
+
+/** {@link backDataActivation} with dz also batch-major, `[N, K]` (own kernels only: an input-major layer's update reads it). */
+export function backDataActivationT(w: tf.Tensor2D, d: tf.Tensor2D, z: tf.Tensor2D, a: tf.Tensor2D, act: TrainedActivation): { dz: tf.Tensor2D; dzT: tf.Tensor2D } {
+  if (!(fusedActivation(act) && ownProducts())) throw new Error('a batch-major dz needs the own wasm kernels and a fused activation');
+  const [dz, dzT] = tf.engine().runKernel(NAMES.back, { w, d, z, a }, { act, transposed: true }) as tf.Tensor2D[];
+  return { dz, dzT };
 }
 
 /** dz = g ⊙ f'(z), with a = f(z); all of one shape. */

@@ -73,7 +73,7 @@ export const productKernels: tf.KernelConfig[] = [
       const { lr, mu } = attrs as unknown as { lr: number; mu: number };
       const vo = alloc(backend, w.shape), wo = alloc(backend, w.shape), stats = alloc(backend, [4]);
       const be = wasmBackend(backend), off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
-      productsFor(be.wasm.asm.memory).gemm_sgd(off(d), n(d, 1), 1, off(xb), n(d, 0), n(d, 1), n(xb, 1), off(v), off(w), off(vo), off(wo), lr, mu, off(stats));
+      productsFor(be.wasm.asm.memory).gemm_sgd(off(d), n(d, 1), 1, off(xb), n(d, 0), n(d, 1), n(xb, 1), off(v), off(w), off(vo), off(wo), lr, mu, off(stats), 0, 0);
       return [vo, wo, stats];
     },
   },

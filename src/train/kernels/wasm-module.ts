@@ -10,11 +10,20 @@ import { setFlagsFromString } from 'node:v8';
 export const KernelSet = { relaxedSimd: 'wasm-relaxed-simd', simd: 'wasm-simd', tfjs: 'tfjs' } as const;
 export type KernelSet = (typeof KernelSet)[keyof typeof KernelSet];
 
+type SparseForward = (W: number, M: number, RP: number, RI: number, RV: number, N: number, WBG: number, b: number, Z: number, A: number, T: number, p0: number, p1: number) => void;
+
 export interface ProductsModule {
   gemm(A: number, ai: number, as: number, B: number, C: number, I: number, S: number, N: number, bias: number): void;
   /** n iterations of 8 register-only multiply-adds on f32x4 (64 flop each): the wasm peak */
   peak(n: number): number;
-  gemm_sgd(A: number, ai: number, as: number, B: number, I: number, S: number, N: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, stats: number): void;
+  /** dW = A·B fused with SGD; with BG ≠ 0 also WBG ← W'ᵀ·BG (an input-major layer's weights times the background) */
+  gemm_sgd(A: number, ai: number, as: number, B: number, I: number, S: number, N: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, stats: number, BG: number, WBG: number): void;
+  /** the input layer over a sparse input (wat/sparse.js), one export per fused activation */
+  sparse_relu: SparseForward;
+  sparse_sigmoid: SparseForward;
+  sparse_tanh: SparseForward;
+  sparse_selu: SparseForward;
+  sparse_sgd(DT: number, M: number, CP: number, CI: number, CV: number, K: number, BG: number, DB: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, WBG: number, stats: number): void;
   /** attach/moments.ts: [Σg², max|g|, Σ(wb − wa)², Σwa²] over n floats into out */
   moments(G: number, WB: number, WA: number, n: number, out: number): void;
   /** the probes' statistics (host.ts: {@link WasmStats}); out in a scratch region */

@@ -29,14 +29,18 @@ export function activationKernels(g) {
         `(if (local.get $T) (then (f32.store ${tAddr(r, '(local.get $n)')} (f32x4.extract_lane 0 (local.get $av)))))`].join('\n'),
       '', '', ''));
     // the backward product to the layer below with that layer's activation derivative in the
-    // epilogue: C = dz = (A·B) ⊙ f'(z), z and a = f(z) read from Z and Za (C's shape); g is never stored
-    emit(routine(`back_${kind}`, '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $Z i32) (param $Za i32) (param $I i32) (param $S i32) (param $N i32) (param $p0 f32) (param $p1 f32)',
+    // epilogue: C = dz = (A·B) ⊙ f'(z), z and a = f(z) read from Z and Za (C's shape); g is never
+    // stored. When $T ≠ 0 dz is also written transposed (batch-major: an input-major layer's
+    // update reads it, sparse.js), as gemm_KIND writes a.
+    emit(routine(`back_${kind}`, '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $C i32) (param $Z i32) (param $Za i32) (param $T i32) (param $I i32) (param $S i32) (param $N i32) (param $p0 f32) (param $p1 f32)',
       (r, v, acc) => [
         `(local.set $gv ${acc}) (local.set $zv (v128.load ${cAddr('$Z', r, v)})) (local.set $av (v128.load ${cAddr('$Za', r, v)}))`,
-        `(v128.store ${cAddr('$C', r, v)} ${derivative(kind, '$gv', '$zv', '$av')})`].join('\n'),
+        `(local.set $gv ${derivative(kind, '$gv', '$zv', '$av')}) (v128.store ${cAddr('$C', r, v)} (local.get $gv))`,
+        `(if (local.get $T) (then ${[0, 1, 2, 3].map((j) => `(f32.store ${tAddr(r, `(i32.add (local.get $n) (i32.const ${4 * v + j}))`)} (f32x4.extract_lane ${j} (local.get $gv)))`).join(' ')}))`].join('\n'),
       (r) => [
         `(local.set $gv (f32x4.splat (local.get $acc))) (local.set $zv (f32x4.splat (f32.load ${sAddr('$Z', r)}))) (local.set $av (f32x4.splat (f32.load ${sAddr('$Za', r)})))`,
-        `(f32.store ${sAddr('$C', r)} (f32x4.extract_lane 0 ${derivative(kind, '$gv', '$zv', '$av')}))`].join('\n'),
+        `(local.set $gv ${derivative(kind, '$gv', '$zv', '$av')}) (f32.store ${sAddr('$C', r)} (f32x4.extract_lane 0 (local.get $gv)))`,
+        `(if (local.get $T) (then (f32.store ${tAddr(r, '(local.get $n)')} (f32x4.extract_lane 0 (local.get $gv)))))`].join('\n'),
       '', '', ''));
     // a = f(z) elementwise over n floats, for layers whose z comes from batch norm
     emit(`(func (export "act_${kind}") (param $Z i32) (param $Ao i32) (param $n i32) (param $p0 f32) (param $p1 f32) (local $zv v128) (local $av v128) ${ACT_LOCALS}`);

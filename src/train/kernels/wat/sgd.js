@@ -3,49 +3,80 @@
 // stored) and the bias gradient's row sums. Op by op like PyTorch: v' = v·μ + g, w' = w − v'·lr;
 // each also accumulates the moments the gradients probe reads ([Σg², max|g|, Σv'², Σw'²]).
 
-/** dW = A·B fused with the weights' SGD step: V, W, Vo, Wo have C's shape; stats ← [Σg², max|g|, Σv'², Σw'²] (f32 per block, f64 across). */
-export function weightGradSgd(g) {
-  const { routine, cAddr, sAddr } = g;
-  const out = [];
-  const emit = (s) => out.push(s);
-  const sgdVec = (r, v, acc) => [
-    `(local.set $g ${acc})`,
-    `(local.set $nv (f32x4.add (f32x4.mul (v128.load ${cAddr('$V', r, v)}) (local.get $mu4)) (local.get $g)))`,
-    `(local.set $nw (f32x4.sub (v128.load ${cAddr('$W', r, v)}) (f32x4.mul (local.get $nv) (local.get $lr4))))`,
-    `(v128.store ${cAddr('$Vo', r, v)} (local.get $nv)) (v128.store ${cAddr('$Wo', r, v)} (local.get $nw))`,
+/**
+ * The SGD step on one vector of 4 weights whose gradient is the local $g, at byte address `at(base)`
+ * of V, W, Vo, Wo (Vo, Wo may be V, W: each element is read before it is written); accumulates the
+ * moments in $sg, $sv, $sw, $mx. With `bg` (an f32x4 expression of the row's background value),
+ * also adds bg·w' into the four floats at `at('$WBG')`: the weights' product with the input's
+ * background (sparse.js), summed over rows as the rows are updated.
+ */
+export function sgdVector(at, bg = null) {
+  return [
+    `(local.set $nv (f32x4.add (f32x4.mul (v128.load ${at('$V')}) (local.get $mu4)) (local.get $g)))`,
+    `(local.set $nw (f32x4.sub (v128.load ${at('$W')}) (f32x4.mul (local.get $nv) (local.get $lr4))))`,
+    `(v128.store ${at('$Vo')} (local.get $nv)) (v128.store ${at('$Wo')} (local.get $nw))`,
     `(local.set $sg (f32x4.add (local.get $sg) (f32x4.mul (local.get $g) (local.get $g))))`,
     `(local.set $sv (f32x4.add (local.get $sv) (f32x4.mul (local.get $nv) (local.get $nv))))`,
     `(local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $nw) (local.get $nw))))`,
     `(local.set $mx (f32x4.pmax (local.get $mx) (f32x4.abs (local.get $g))))`,
+    ...(bg ? [`(v128.store ${at('$WBG')} (f32x4.add (v128.load ${at('$WBG')}) (f32x4.mul ${bg} (local.get $nw))))`] : []),
   ].join('\n');
-  const fold = (x, y) => `(local.set ${y} (f64.add (local.get ${y}) (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get ${x}))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get ${x})))) (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get ${x}))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get ${x}))))))) (local.set ${x} (v128.const i32x4 0 0 0 0))`;
-  const sgdScalar = (r) => [
-    `(local.set $ga (local.get $acc))`,
-    `(local.set $va (f32.add (f32.mul (f32.load ${sAddr('$V', r)}) (local.get $mu)) (local.get $ga)))`,
-    `(local.set $wa (f32.sub (f32.load ${sAddr('$W', r)}) (f32.mul (local.get $va) (local.get $lr))))`,
-    `(f32.store ${sAddr('$Vo', r)} (local.get $va)) (f32.store ${sAddr('$Wo', r)} (local.get $wa))`,
+}
+
+/** {@link sgdVector} on one float: gradient $ga, moments in $sgs, $svs, $sws (f64) and $mxs; `bg` an f32 expression. */
+export function sgdScalar(at, bg = null) {
+  return [
+    `(local.set $va (f32.add (f32.mul (f32.load ${at('$V')}) (local.get $mu)) (local.get $ga)))`,
+    `(local.set $wa (f32.sub (f32.load ${at('$W')}) (f32.mul (local.get $va) (local.get $lr))))`,
+    `(f32.store ${at('$Vo')} (local.get $va)) (f32.store ${at('$Wo')} (local.get $wa))`,
     `(local.set $sgs (f64.add (local.get $sgs) (f64.promote_f32 (f32.mul (local.get $ga) (local.get $ga)))))`,
     `(local.set $svs (f64.add (local.get $svs) (f64.promote_f32 (f32.mul (local.get $va) (local.get $va)))))`,
     `(local.set $sws (f64.add (local.get $sws) (f64.promote_f32 (f32.mul (local.get $wa) (local.get $wa)))))`,
     `(local.set $mxs (f32.max (local.get $mxs) (f32.abs (local.get $ga))))`,
+    ...(bg ? [`(f32.store ${at('$WBG')} (f32.add (f32.load ${at('$WBG')}) (f32.mul ${bg} (local.get $wa))))`] : []),
   ].join('\n');
-  emit(routine('gemm_sgd', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32)',
-    sgdVec,
-    sgdScalar,
-    '(local.set $lr4 (f32x4.splat (local.get $lr))) (local.set $mu4 (f32x4.splat (local.get $mu)))',
-    // f32 lanes within a group of rows (≤ 4·N elements), f64 across groups: ~1e-6 relative
-    [fold('$sg', '$sgs'), fold('$sv', '$svs'), fold('$sw', '$sws')].join('\n'),
-    [
-      `(local.set $mxs (f32.max (local.get $mxs) (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx))) (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx))))))`,
-      '(if (f64.ne (local.get $sgs) (local.get $sgs)) (then (local.set $mxs (f32.demote_f64 (local.get $sgs)))))',
-      '(f32.store (local.get $stats) (f32.demote_f64 (local.get $sgs)))',
-      '(f32.store offset=4 (local.get $stats) (local.get $mxs))',
-      '(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $svs)))',
-      '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n'),
-    // one panel: its B (the batch-major input, batch × fanIn) is small, and the moments' f32 lane
-    // groups stay whole rows
-    1 << 30));
-  return out.join('\n');
+}
+
+/** The locals {@link sgdVector}, {@link sgdScalar} and the folds use (besides $lr, $mu). */
+export const SGD_LOCALS = '(local $g v128) (local $nv v128) (local $nw v128) (local $ga f32) (local $va f32) (local $wa f32) (local $sg v128) (local $sv v128) (local $sw v128) (local $mx v128) (local $sgs f64) (local $svs f64) (local $sws f64) (local $mxs f32) (local $lr4 v128) (local $mu4 v128)';
+
+/** Sets $lr4, $mu4. */
+export const SGD_PROLOGUE = '(local.set $lr4 (f32x4.splat (local.get $lr))) (local.set $mu4 (f32x4.splat (local.get $mu)))';
+
+const fold = (x, y) => `(local.set ${y} (f64.add (local.get ${y}) (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get ${x}))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get ${x})))) (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get ${x}))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get ${x}))))))) (local.set ${x} (v128.const i32x4 0 0 0 0))`;
+
+/** Folds the f32 lanes of the sums into the f64 totals (after a group of rows: ~1e-6 relative). */
+export const SGD_FOLD = [fold('$sg', '$sgs'), fold('$sv', '$svs'), fold('$sw', '$sws')].join('\n');
+
+/** Stores [Σg², max|g|, Σv'², Σw'²] at $stats (max|g| is NaN when Σg² is). */
+export const SGD_FINALE = [
+  `(local.set $mxs (f32.max (local.get $mxs) (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx))) (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx))))))`,
+  '(if (f64.ne (local.get $sgs) (local.get $sgs)) (then (local.set $mxs (f32.demote_f64 (local.get $sgs)))))',
+  '(f32.store (local.get $stats) (f32.demote_f64 (local.get $sgs)))',
+  '(f32.store offset=4 (local.get $stats) (local.get $mxs))',
+  '(f32.store offset=8 (local.get $stats) (f32.demote_f64 (local.get $svs)))',
+  '(f32.store offset=12 (local.get $stats) (f32.demote_f64 (local.get $sws)))'].join('\n');
+
+/**
+ * dW = A·B fused with the weights' SGD step: V, W, Vo, Wo have C's shape; stats ← [Σg², max|g|,
+ * Σv'², Σw'²] (f32 per block, f64 across). With $BG ≠ 0 (the input layer stored input-major, a row
+ * per input feature: sparse.ts), also WBG[n] ← Σᵢ BG[i]·W'[i, n], rows in order.
+ */
+export function weightGradSgd(g) {
+  const { routine, cAddr, sAddr } = g;
+  const bgVec = (r) => `(v128.load32_splat (i32.add (local.get $BG) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))`;
+  const bgScalar = (r) => `(f32.load (i32.add (local.get $BG) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))`;
+  // WBG's address for column $n + 4v, in bytes
+  const wbgAt = (v) => `(i32.add (local.get $WBG) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v})))`;
+  return routine('gemm_sgd', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32) (param $BG i32) (param $WBG i32)',
+    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v))} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r)).split('\n').pop()}))`,
+    (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r))} (if (local.get $BG) (then ${sgdScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r)).split('\n').pop()}))`,
+    `${SGD_PROLOGUE} (if (local.get $BG) (then (memory.fill (local.get $WBG) (i32.const 0) (i32.shl (local.get $N) (i32.const 2)))))`,
+    SGD_FOLD,
+    SGD_FINALE,
+    // one panel: its B (the batch-major input, batch × fanIn) is small, the moments' f32 lane
+    // groups stay whole rows, and WBG sums its rows in order
+    1 << 30);
 }
 
 /** db with its SGD step (bias_sgd). */
