@@ -286,3 +286,30 @@ test('the sparse input form is deterministic, leaks no tensor, and is dense wher
   await useBackend('cpu');
   try { assert.equal(form(), 'dense'); } finally { await useBackend('wasm'); }
 });
+
+test('a state read from the sparse input form loads into either form: the same weights, and the sparse form steps on bit for bit', () => {
+  const acts: Activation[] = ['relu', 'tanh', 'sigmoid'], arch = { sizes: [784, 21, 9, 10], activations: acts };
+  const builder = new BatchBuilder(mnist.train, mnist.lut, mnist.lutOffset, 10), profile = builder.inputProfile();
+  const order = permutation(mnist.train.n, rng(4, 'shuffle', 1));
+  const make = (p: InputProfile | null) => new Mlp(arch, initParams(arch, 6), { lr: 0.1, momentum: 0.9 }, 'fast', [], p);
+  const step = (m: Mlp, s: number) => {
+    const batch = builder.build(order, 32 * s, 32, m.inputForm);
+    const loss = m.step(batch, null, { step: s, epoch: 1, batchSize: 32 })[0];
+    disposeBatch(batch);
+    return loss;
+  };
+  const a = make(profile);
+  for (let s = 0; s < 3; s++) step(a, s);
+  const state = a.state();
+  const b = make(profile), dense = make(null);
+  b.loadState(state);
+  dense.loadState(state);
+  assert.equal(dense.inputForm, 'dense');
+  a.params().forEach((p, l) => {
+    assert.deepEqual(b.params()[l].w, p.w, `layer ${l + 1} weights, sparse form`);
+    assert.deepEqual(dense.params()[l].w, p.w, `layer ${l + 1} weights, dense form`);
+  });
+  assert.equal(step(b, 3), step(a, 3));
+  assert.deepEqual(b.params()[0].w, a.params()[0].w);
+  for (const m of [a, b, dense]) m.dispose();
+});
