@@ -91,7 +91,7 @@ test('an attached tfjs model trained by model.fit writes traces that follow the 
   const session = attachProbes(model, { out: tmp(), name: 'attached' });
   const b = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes).build(Uint32Array.from({ length: 320 }, (_, i) => i), 0, 320);
   // 40 steps an epoch: windows of 4 steps
-  await model.fit(b.xb, b.onehot, { batchSize: 8, epochs: 2, verbose: 0, callbacks: [session.callback] });
+  await model.fit(b.xb!, b.onehot, { batchSize: 8, epochs: 2, verbose: 0, callbacks: [session.callback] });
   disposeBatch(b);
   session.close();
   model.dispose();
