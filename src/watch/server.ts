@@ -16,12 +16,14 @@
  * address without `allowRemote`, and, when local, answers only requests addressed to a local name
  * (a web page elsewhere cannot reach it by DNS rebinding).
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { pipeline } from 'node:stream';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
+import { openConfined } from '../fs-util.js';
 import { libFile } from '../page/shell.js';
 import { queuedRows, traceOf, WatchedFolder, type Snapshot } from './folder.js';
 import { CSP, LIBS, SCRIPTS, watchPage } from './page.js';
@@ -37,7 +39,23 @@ export interface WatchOptions {
   readonly pollMs?: number;
   /** the folder may not exist yet (the work beside will create it) */
   readonly pending?: boolean;
+  /** bounds on what clients may hold; default {@link WATCH_LIMITS} */
+  readonly limits?: Partial<WatchLimits>;
 }
+
+/**
+ * What clients may hold, so that neither a flood of connections nor a few that never finish
+ * their request make the view unreachable or exhaust the process's file descriptors (a trace
+ * read needs one): connections beyond `connections` are closed at once, event streams beyond
+ * `streams` get 503, and a request whose headers have not arrived in `headersTimeoutMs` is dropped.
+ */
+export interface WatchLimits {
+  readonly connections: number;
+  readonly streams: number;
+  readonly headersTimeoutMs: number;
+}
+
+export const WATCH_LIMITS: WatchLimits = { connections: 256, streams: 64, headersTimeoutMs: 10_000 };
 
 export interface WatchServer {
   readonly url: string;
@@ -81,6 +99,16 @@ function hostName(header: string | undefined): string {
 /** Milliseconds a scan may spend reading traces before it lets the server answer. */
 const SCAN_BUDGET_MS = 150;
 
+/**
+ * A download's Content-Disposition (RFC 6266): an ASCII `filename` for old clients and the exact
+ * name as UTF-8 in `filename*` (RFC 8187); a header value must be ASCII, or Node refuses it.
+ */
+export function attachment(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
+}
+
 const HEADERS = {
   'Content-Security-Policy': CSP,
   'X-Content-Type-Options': 'nosniff',
@@ -93,6 +121,7 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
   const port = checkPort(opts.port ?? 0);
   if (!opts.allowRemote && !isLoopback(host)) throw new ProbeError(ErrorCode.usage, msg.watchRemote(host));
   if (!opts.pending) checkFolder(dir);
+  const limits = { ...WATCH_LIMITS, ...opts.limits };
   const shownDir = dir;
   const folder = new WatchedFolder(resolve(dir));
   let snap: Snapshot = folder.scan(Date.now(), SCAN_BUDGET_MS);
@@ -163,6 +192,7 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
     if (lib !== undefined) return reply(200, 'text/javascript; charset=utf-8', lib, { 'Cache-Control': 'max-age=3600' });
     if (path === '/state.json') return reply(200, 'application/json', JSON.stringify({ version, runs: rows(), ignored: snap.ignored, reading: snap.pending }));
     if (path === '/events') {
+      if (streams.size >= limits.streams) return reply(503, 'text/plain', `too many open live views (${limits.streams}): close some tabs\n`, { 'Retry-After': '10' });
       res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
       res.write('retry: 2000\n\n');
       streams.add(res);
@@ -175,22 +205,40 @@ export async function startWatch(dir: string, opts: WatchOptions = {}): Promise<
       try { name = decodeURIComponent(path.slice('/trace/'.length)); } catch { return reply(400, 'text/plain', 'bad name\n'); }
       // a file name of the scan, never a path: '..', separators and links out are all refused
       const file = /[/\\\0]/.test(name) ? null : traceOf(folder.root, snap, name);
-      if (!file) return reply(404, 'text/plain', 'no such trace in the watched folder\n');
-      let size: number;
-      try { size = statSync(file).size; } catch { return reply(404, 'text/plain', 'no such trace in the watched folder\n'); }
-      res.writeHead(200, { ...HEADERS, 'Content-Type': 'application/vnd.apache.arrow.file', 'Content-Length': size, 'Content-Disposition': `attachment; filename="${name.replace(/"/g, '')}"`, 'Cache-Control': 'no-store' });
-      if (req.method === 'HEAD') return void res.end();
+      if (!file || folder.root === null) return reply(404, 'text/plain', 'no such trace in the watched folder\n');
+      // what is served is what was opened, checked after opening: a name swapped for a link
+      // between the check above and the open is refused (openConfined)
+      let opened;
+      try { opened = openConfined(folder.root, file); } catch { return reply(404, 'text/plain', 'no such trace in the watched folder\n'); }
+      res.writeHead(200, { ...HEADERS, 'Content-Type': 'application/vnd.apache.arrow.file', 'Content-Length': opened.size, 'Content-Disposition': attachment(name), 'Cache-Control': 'no-store' });
+      if (req.method === 'HEAD' || opened.size === 0) { closeSync(opened.fd); return void res.end(); }
       // a stream of the bytes there now; the writer only appends and rewrites its footer
-      return void createReadStream(file, { start: 0, end: Math.max(0, size - 1) }).on('error', () => res.destroy()).pipe(res);
+      return void pipeline(createReadStream('', { fd: opened.fd, start: 0, end: opened.size - 1 }), res, () => {});
     }
     return reply(404, 'text/plain', 'not found\n');
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: 2 * limits.headersTimeoutMs,
+    // how often those timeouts are checked (Node's default, 30 s, kept dead connections ~90 s)
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
+  }, (req, res) => {
     try { handle(req, res); } catch (e) {
       if (!res.headersSent) { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(`${(e as Error).message}\n`); } else res.destroy();
     }
   });
+  server.maxConnections = limits.connections;
+  // Node's headersTimeout runs from a request's first byte: a connection that sends nothing is
+  // held until it closes. Such a one is dropped after the same time.
+  const silent = new WeakMap<object, NodeJS.Timeout>();
+  server.on('connection', (socket) => {
+    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    timer.unref();
+    silent.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  });
+  server.on('request', (req: IncomingMessage) => clearTimeout(silent.get(req.socket)));
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       stopPolling(); clearInterval(heartbeat);
