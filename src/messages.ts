@@ -46,6 +46,21 @@ export function flagTerms(text: string): string {
   });
 }
 
+/**
+ * Text that comes from outside (a file's content, a library's message quoting it) as part of a
+ * message: one line, at most `max` characters, never a file's worth of stderr.
+ */
+export function clip(text: string, max = 200): string {
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  return line.length <= max ? line : `${line.slice(0, max)}… (${(line.length - max).toLocaleString('en-US')} more characters)`;
+}
+
+/** A JSON value as a message shows it: short, one line. */
+const shown = (v: unknown): string => (v === undefined ? 'missing' : clip(JSON.stringify(v) ?? String(v), 60));
+
+const GiB = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+const limitText = (limit: number, backend: string) => `${GiB(limit)} ${backend === 'wasm' && limit === 2 ** 32 ? 'the wasm backend can address' : 'of this machine'}`;
+
 export const msg = {
   unknownActivation: (name: string, combo: string) =>
     `unknown activation '${name}' in combination '${combo}': use relu, tanh, sigmoid or selu, joined by '-' (e.g. relu-sigmoid-relu)`,
@@ -84,7 +99,9 @@ export const msg = {
   idxCountMismatch: (images: string, labels: string, ni: number, nl: number) =>
     `${images} holds ${ni} images but ${labels} holds ${nl} labels: they must match`,
   modelTooBig: (sizes: readonly number[], params: number, need: number, limit: number, backend: string) =>
-    `a ${sizes.join('-')} model has ${params.toLocaleString('en-US')} parameters and needs about ${(need / 2 ** 30).toFixed(1)} GiB, more than the ${(limit / 2 ** 30).toFixed(1)} GiB ${backend === 'wasm' && limit === 2 ** 32 ? 'the wasm backend can address' : 'of this machine'}: choose smaller --hidden widths`,
+    `a ${sizes.join('-')} model has ${params.toLocaleString('en-US')} parameters and needs about ${GiB(need)}, more than the ${limitText(limit, backend)}: choose smaller --hidden widths`,
+  modelFileTooBig: (path: string, params: number, need: number, limit: number, backend: string) =>
+    `${path} declares a model of ${params.toLocaleString('en-US')} parameters, which needs about ${GiB(need)} to train, more than the ${limitText(limit, backend)}: give a smaller model`,
   emptySplit: (path: string) => `${path} holds no samples: training and testing need at least one each`,
   idxBadLabel: (path: string, index: number, value: number, classes: number) =>
     `${path}: label ${value} at index ${index} is outside 0..${classes - 1}`,
@@ -158,11 +175,19 @@ export const msg = {
   unknownMetric: (metric: string, known: readonly string[]) => `no trace recorded metric '${metric}': recorded are ${known.join(', ')}`,
   noSuchLayer: (path: string, layer: number, layers: number) => `${path} has no layer ${layer}: it has layers 0 (network) to ${layers}`,
   modelUnreadable: (path: string, why: string) =>
-    `cannot read model ${path}: ${why} (give --model the model.json of a model saved in the TensorFlow.js layers format)`,
+    `cannot read model ${path}: ${clip(why)} (give --model the model.json of a model saved in the TensorFlow.js layers format)`,
   notLayersModel: (path: string, why: string) =>
-    `${path} is not a TensorFlow.js layers model: ${why}`,
+    `${path} is not a TensorFlow.js layers model: ${clip(why)}`,
   modelUnknownClass: (path: string, kind: string, name: string) =>
-    `${path} uses the unknown ${kind} class '${name}': probe run knows the ${kind}s built into @tensorflow/tfjs (register custom ones in your own code and use attachProbes there)`,
+    `${path} uses the unknown ${kind} class '${clip(name, 60)}': probe run knows the ${kind}s built into @tensorflow/tfjs (register custom ones in your own code and use attachProbes there)`,
+  badManifest: (path: string, where: string, got: unknown, want: string) =>
+    `${path}: ${where} is ${shown(got)}, expected ${want}`,
+  shardOutside: (path: string, shard: string, folder: string) =>
+    `${path}'s weightsManifest names '${clip(shard, 80)}', which is not in the model's folder ${folder}: its shards must be files in that folder`,
+  shardNotFile: (path: string, shard: string, kind: string) =>
+    `${path}'s weightsManifest names '${clip(shard, 80)}', which is ${kind}: its shards must be regular files`,
+  shardSizes: (path: string, declared: number, held: number, params: number) =>
+    `${path}'s weightsManifest declares ${declared.toLocaleString('en-US')} bytes of weights (${params.toLocaleString('en-US')} values), but its shards hold ${held.toLocaleString('en-US')} bytes: they are truncated or belong to another model.json`,
   modelInputMismatch: (path: string, got: string, dataset: string, image: string, accepted: readonly string[]) =>
     `${path}: the model's input shape ${got} does not fit ${dataset} images (${image}); accepted input shapes: ${accepted.join(', ')}`,
   modelOutputMismatch: (path: string, got: string, dataset: string, classes: number) =>

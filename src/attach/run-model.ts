@@ -8,8 +8,6 @@
  *   → a trial gradient (finds kernels the backend lacks) → attach → one fitDataset per epoch,
  *   batches in the engine's order → close.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { checkRunName, resolveConfig, runName, type RunInput } from '../config.js';
@@ -24,7 +22,7 @@ import { permutation, rng } from '../train/rng.js';
 import { RunStatus, type Divergence } from '../trace/schema.js';
 import type { LayerFigure } from '../trace/recorder.js';
 import { attachProbes, logValue } from './session.js';
-import { loadModelFile } from './model-file.js';
+import { buildModel, readModelSource } from './model-file.js';
 import { InputBatches, matchInput } from './model-input.js';
 import type { PlannedLayer, UnprobedLayer } from './layer-plan.js';
 
@@ -101,15 +99,6 @@ function drawWeights(model: tf.LayersModel, seed: number): void {
   }
 }
 
-/** The model file's bytes (topology and weight manifest: what a step's speed depends on), hashed; a file that cannot be read gets its path, and fails later with its own message. */
-function modelDigest(path: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
-  } catch {
-    return path;
-  }
-}
-
 /** A missing gradient kernel (wasm 4.22 has no Conv2DBackpropFilter) shows at the first backward pass. */
 function missingKernel(model: tf.LayersModel, loss: (y: tf.Tensor, p: tf.Tensor) => tf.Tensor, batches: InputBatches): string | null {
   const { xs, ys } = batches.build([0, 1], 0, 2);
@@ -138,8 +127,10 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
   const cfg = resolveConfig({ ...settings, combo: 'relu-relu-relu' }, 'runModel');
   const stem = basename(dirname(input.model)) || 'model';
   const data: Dataset = loadDataset({ dataset: cfg.dataset, dataDir: cfg.dataDir, trainLimit: cfg.trainLimit, testLimit: cfg.testLimit });
+  // read and checked once (paths, sizes, the parameter budget), before any backend is tried
+  const source = readModelSource(input.model, { backend: cfg.backend });
   const load = async () => {
-    const loaded = await loadModelFile(input.model);
+    const loaded = await buildModel(source);
     const m = loaded.model;
     if (m.inputs.length !== 1 || m.outputs.length !== 1) throw new ProbeError(ErrorCode.config, msg.notLayersModel(input.model, `it has ${m.inputs.length} inputs and ${m.outputs.length} outputs; probe trains models with one of each`));
     const layout = matchInput(input.model, m.inputs[0].shape, data);
@@ -155,7 +146,7 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
   // Under `auto`, the backend is chosen by timing this model's own training step on each (as
   // for probe's MLP, see train/calibrate.ts), cached per machine, software and model topology.
   const rigWorkload: RigWorkload = {
-    key: { model: modelDigest(input.model), dataset: cfg.dataset, batch: cfg.batch },
+    key: { model: source.digest, dataset: cfg.dataset, batch: cfg.batch },
     rig: async () => {
       const r = await load();
       const { xs, ys } = r.batches.build(Uint32Array.from({ length: Math.min(cfg.batch, data.train.n) }, (_, i) => i), 0, Math.min(cfg.batch, data.train.n));

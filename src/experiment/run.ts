@@ -5,7 +5,6 @@
  *   → for each epoch: shuffle, steps (probes on scheduled steps, one readback each),
  *     evaluate on the test set, checkpoint the trace → close with status.
  */
-import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig, runName, checkRunName, configHash, Intervention, OUT_BIAS_SHIFT, trainedActivations, type RunConfig, type RunInput } from '../config.js';
 import type { TrainedActivation } from '../activations/index.js';
@@ -24,6 +23,7 @@ import { summarizeTrace } from '../trace/summary.js';
 import { packageVersion } from '../versions.js';
 import { selectBackend, type BackendChoice, type BackendInfo } from '../train/backend.js';
 import { loadDataset, type Dataset } from '../train/data.js';
+import { memoryNeed } from '../train/budget.js';
 import { evaluateDiagnosed } from './evaluate.js';
 import { DIAGNOSIS_METRICS } from '../study/diagnosis.js';
 import { DIAGNOSIS_PROBE } from '../trace/metrics.js';
@@ -175,18 +175,12 @@ export async function runResolved(config: RunConfig, opts: RunOptions = {}): Pro
   return train(config, run, path, opts, besides);
 }
 
-/**
- * Refuses a model that cannot be allocated, before allocating it (a huge --hidden otherwise ends
- * in a RangeError or the OOM killer): each parameter lives about five times as float32 (initial
- * values, weights, momentum, gradient, update), and wasm addresses at most 4 GiB.
- */
+/** Refuses a model that cannot be allocated, before allocating it (train/budget.ts). */
 function checkModelFits(sizes: readonly number[], backend: string): void {
   let params = 0;
   for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i] * sizes[i + 1] + sizes[i + 1];
-  const need = params * 4 * 5;
-  // auto may pick wasm, by timing a step of this very model: check before that
-  const limit = Math.min(totalmem(), backend === 'wasm' || backend === 'auto' ? 2 ** 32 : Infinity);
-  if (need > limit) throw new ProbeError(ErrorCode.config, msg.modelTooBig(sizes, params, need, limit, backend));
+  const m = memoryNeed(params, backend);
+  if (!m.fits) throw new ProbeError(ErrorCode.config, msg.modelTooBig(sizes, params, m.need, m.limit, backend));
 }
 
 async function train(config: RunConfig, run: string, path: string, opts: RunOptions, besides: string | null): Promise<RunResult> {
