@@ -1,5 +1,5 @@
 import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg } from './messages.js';
 
@@ -35,6 +35,37 @@ export function ensureWritableDir(dir: string): void {
   } catch (cause) {
     const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
     throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dir, why), { cause });
+  }
+}
+
+/** The code of a failed system call (ENOSPC, EACCES, …), or null for any other error. */
+export function errnoCode(e: unknown): string | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : null;
+}
+
+/**
+ * Files written under temporary names beside their own, then renamed into place together once
+ * all are written: a failure on the way (a full disk) leaves the folder as it was, and renames
+ * need no new space.
+ */
+export class StagedWrites {
+  private readonly staged: (readonly [tmp: string, path: string])[] = [];
+
+  write(path: string, content: string | Uint8Array): void {
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    this.staged.push([tmp, path]);
+    writeFileSync(tmp, content);
+  }
+
+  commit(): void {
+    for (const [tmp, path] of this.staged) renameSync(tmp, path);
+    this.staged.length = 0;
+  }
+
+  abort(): void {
+    for (const [tmp] of this.staged) try { unlinkSync(tmp); } catch { /* never made */ }
+    this.staged.length = 0;
   }
 }
 

@@ -9,6 +9,9 @@ const ERRNO: Record<string, string> = {
   ENOTDIR: 'a part of the path is a file',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+  EFBIG: 'file too large',
 };
 
 /** 45 s, 12 min, 4.6 h: a cost at the precision an estimate has. */
@@ -111,6 +114,9 @@ export const msg = {
     `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === opt('out') ? 'folder' : 'path'} you can write to`,
   traceWriteFailed: (path: string, code: string) =>
     `could not write trace ${path} (${ERRNO[code] ?? code}): it keeps its last checkpoint, readable as it is; free some space and run again`,
+  /** `kept`: what the failure left, e.g. "the report in runs/report is as it was" */
+  writeFailed: (path: string, code: string, kept: string) =>
+    `could not write ${path} (${ERRNO[code] ?? code}): ${kept}; ${code === 'ENOSPC' ? 'free some space and run again' : 'run again once that is fixed'}`,
   manyWorkers: (n: number, cores: number) =>
     `${n} workers on ${cores} cores: runs will take turns on the cores, not go faster, and each worker holds its own copy of the data`,
   runBusy: (path: string, holder: string) =>

@@ -97,7 +97,9 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
     try {
       writeAtomic(argv.html, html);
     } catch (cause) {
-      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), (cause as NodeJS.ErrnoException).code ?? String(cause), '--html'), { cause });
+      const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+      if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO') throw new ProbeError(ErrorCode.io, msg.writeFailed(argv.html, code, existsSync(argv.html) ? `${argv.html} is as it was` : 'no page was left'), { cause });
+      throw new ProbeError(ErrorCode.io, msg.outDirNotWritable(dirname(resolve(argv.html)), code, '--html'), { cause });
     }
   }
   for (const w of c.warnings) process.stderr.write(`${chalkStderr.yellow('warning')} ${w}\n`);

@@ -19,8 +19,8 @@
 import { closeSync, existsSync, openSync, rmSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Dictionary, Float64, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
-import { ProbeError, ErrorCode } from '../errors.js';
-import { ensureWritableDir } from '../fs-util.js';
+import { ProbeError, ErrorCode, isProbeError } from '../errors.js';
+import { ensureWritableDir, errnoCode } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { variantOf } from '../read/digest.js';
 import { collectTraces } from '../read/folder.js';
@@ -97,15 +97,18 @@ const EXPORT_OPTION_KEYS = optionKeys<ExportOptions>({ format: 1, force: 1, onPr
 
 export async function exportTraces(inputs: readonly string[], file: string, opts: ExportOptions): Promise<ExportResult> {
   checkOptions('exportTraces', opts, EXPORT_OPTION_KEYS);
+  if (file === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${opts.format}`));
   const paths = collectTraces(inputs);
-  if (existsSync(file) && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
+  const existed = existsSync(file);
+  if (existed && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
   ensureWritableDir(dirname(file) || '.');
   // the widest network decides how many act_k columns there are
   const layers = Math.max(...paths.map(readTraceHeaderLayers));
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const sink = opts.format === ExportFormat.parquet ? await parquetSink(tmp) : csvSink(tmp, layers);
+  let sink: Sink | null = null;
   let runs = 0, rows = 0;
   try {
+    sink = opts.format === ExportFormat.parquet ? await parquetSink(tmp) : csvSink(tmp, layers);
     for (const [i, p] of paths.entries()) {
       opts.onProgress?.(`exporting ${i + 1}/${paths.length} ${basename(p)}`);
       let t: Trace;
@@ -125,8 +128,11 @@ export async function exportTraces(inputs: readonly string[], file: string, opts
     renameSync(tmp, file);
     return { file, runs, rows, bytes };
   } catch (e) {
-    await sink.abort();
+    await sink?.abort();
     rmSync(tmp, { force: true });
+    // a full disk, a quota, an I/O error: one line, and nothing half-written or replaced
+    const code = errnoCode(e);
+    if (code && !isProbeError(e)) throw new ProbeError(ErrorCode.io, msg.writeFailed(file, code, existed ? `${file} is as it was` : 'no file was left'), { cause: e });
     throw e;
   }
 }

@@ -14,8 +14,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { ProbeError, ErrorCode } from '../errors.js';
-import { ensureWritableDir, isDirectory, writeAtomic } from '../fs-util.js';
+import { ProbeError, ErrorCode, isProbeError } from '../errors.js';
+import { ensureWritableDir, errnoCode, isDirectory, StagedWrites } from '../fs-util.js';
 import { msg } from '../messages.js';
 import { readTrace } from '../trace/reader.js';
 import { lockHolder } from '../trace/run-lock.js';
@@ -175,12 +175,17 @@ export async function buildReport(inputs: readonly string[], opts: ReportOptions
   ensureWritableDir(out);
   // the charts of the report being replaced, to remove those the new one does not draw
   const oldCharts = previous ? readdirSync(out).filter((f) => f.endsWith('.vl.json')).map((f) => f.slice(0, -'.vl.json'.length)) : [];
+  const staged = new StagedWrites();
   try {
-    const r = await writeReport(inputs, paths, out, opts, reference);
+    const r = await writeReport(inputs, paths, out, opts, reference, staged);
+    staged.commit();
     for (const id of oldCharts) for (const ext of ['.vl.json', '.svg', '.png']) if (!r.files.includes(id + ext)) rmSync(join(out, id + ext), { force: true });
     return r;
   } catch (e) {
+    staged.abort();
     if (created) rmSync(out, { recursive: true, force: true }); // no empty report/ left by a failed report
+    const code = errnoCode(e);
+    if (code && !isProbeError(e)) throw new ProbeError(ErrorCode.io, msg.writeFailed(out, code, previous ? `the report there is as it was` : 'no report was left'), { cause: e });
     throw e;
   }
 }
@@ -253,7 +258,8 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
   return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page };
 }
 
-async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions, reference: Reference | null): Promise<ReportResult> {
+/** Reads, derives and writes every file of the report through `staged` (renamed into place by the caller). */
+async function writeReport(inputs: readonly string[], paths: readonly string[], out: string, opts: ReportOptions, reference: Reference | null, staged: StagedWrites): Promise<ReportResult> {
   const warn = opts.onWarning ?? (() => {});
   const progress = opts.onProgress ?? (() => {});
   const digests: RunDigest[] = [];
@@ -276,7 +282,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   });
   const { hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page } = reportModel(digests, inputs, warn, pending, reference);
   const files: string[] = [];
-  const write = (name: string, content: string | Uint8Array) => { writeAtomic(join(out, name), content); files.push(name); };
+  const write = (name: string, content: string | Uint8Array) => { staged.write(join(out, name), content); files.push(name); };
   for (const [k, p] of panels.entries()) {
     const spec = fileSpec(p, datasets);
     write(`${p.id}.vl.json`, JSON.stringify(spec, null, 1));
