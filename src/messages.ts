@@ -112,8 +112,19 @@ export const msg = {
     `${path}: images have ${got} values each but the model's input is ${want}`,
   outDirNotWritable: (dir: string, code: string, flag = opt('out')) =>
     `output directory ${dir} is not writable (${ERRNO[code] ?? code}): give ${flag} a ${flag === opt('out') ? 'folder' : 'path'} you can write to`,
-  traceWriteFailed: (path: string, code: string) =>
-    `could not write trace ${path} (${ERRNO[code] ?? code}): it keeps its last checkpoint, readable as it is; free some space and run again`,
+  /**
+   * What a failed checkpoint left, and so what to do: `none` (the first checkpoint failed: no
+   * file), `old` (the same, beside an older trace it was to replace, which stays), `kept` (the
+   * trace holds its last checkpoint: a run that resumes takes it up, another must replace it),
+   * `partial` (`<path>.partial` holds it, beside the older trace it was to replace)
+   */
+  traceWriteFailed: (path: string, code: string, left: 'none' | 'old' | 'kept' | 'partial', resumable: boolean) =>
+    `could not write trace ${path} (${ERRNO[code] ?? code}): ${{
+      none: 'no trace was left; free some space and run again',
+      old: 'the trace there is as it was; free some space and run the same command again',
+      kept: `it keeps its last checkpoint, readable as it is; free some space and ${resumable ? 'run the same command again: it resumes from there' : `run again with ${opt('force', true)} to replace it`}`,
+      partial: `${path}.partial keeps the new run's last checkpoint and the trace there is as it was; free some space and run the same command again`,
+    }[left]}`,
   /** `kept`: what the failure left, e.g. "the report in runs/report is as it was" */
   writeFailed: (path: string, code: string, kept: string) =>
     `could not write ${path} (${ERRNO[code] ?? code}): ${kept}; ${code === 'ENOSPC' ? 'free some space and run again' : 'run again once that is fixed'}`,

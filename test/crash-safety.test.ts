@@ -10,6 +10,8 @@ import { TraceWriter, PARTIAL_SUFFIX } from '../src/trace/writer.js';
 import { readResumeState } from '../src/trace/resume-state.js';
 import { MetaKey, RunStatus, traceSchema, type RunProgress } from '../src/trace/schema.js';
 import { planSweep } from '../src/sweep/sweep.js';
+import * as tf from '@tensorflow/tfjs';
+import { saveModelFiles } from '../src/attach/model-file.js';
 import { BIN, FIXTURES, runCli, tmp, useBackend } from './helpers.js';
 
 before(() => useBackend('wasm'));
@@ -57,7 +59,8 @@ test('a full disk: exit 2 naming it, the last checkpoint whole (pyarrow reads it
     // each epoch on the fixtures adds ~40 KB: a few checkpoints fit, then the disk is full
     const r = await runCli(['run', 'relu-sigmoid-relu', ...cliQuick, '--epochs', '1000', '--out', out]);
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr.trim(), /^error could not write trace .*relu-sigmoid-relu_s1.arrow \(no space left on the device\): it keeps its last checkpoint/);
+    // and what to do: the trace is readable, so running again needs --force (#26, defect 18)
+    assert.match(r.stderr.trim(), /^error could not write trace .*relu-sigmoid-relu_s1.arrow \(no space left on the device\): it keeps its last checkpoint, readable as it is; free some space and run the same command again: it resumes from there$/);
     const path = join(out, 'relu-sigmoid-relu_s1.arrow');
     const trace = readTrace(path);
     assert.equal(trace.recovered, false, 'the footer of the last checkpoint survived the failed write');
@@ -73,10 +76,36 @@ test('a full disk: exit 2 naming it, the last checkpoint whole (pyarrow reads it
       assert.ok('state' in st && st.state.rows <= trace.columns.length, 'a whole state, of rows the trace holds');
     }
     // a disk too full for even the first checkpoint leaves no (empty) trace at all
-    fill(disk.dir, 0);
+    fill(disk.dir, 4096); // room for the run's lock, not for its first checkpoint
     const none = await runCli(['run', 'tanh-tanh-tanh', ...cliQuick, '--epochs', '1', '--out', out]);
     assert.equal(none.status, 2, none.stderr);
+    // which it says, rather than that a checkpoint is kept (#26, defect 17)
+    assert.match(none.stderr.trim(), /^error could not write trace .*tanh-tanh-tanh_s1.arrow \(no space left on the device\): no trace was left; free some space and run again$/);
+    // the same run with --force: the full trace stays as it was, the new one is only beside it
+    const again = await runCli(['run', 'relu-sigmoid-relu', ...cliQuick, '--epochs', '1', '--force', '--out', out]);
+    assert.equal(again.status, 2, again.stderr);
+    assert.match(again.stderr.trim(), /^error could not write trace .*relu-sigmoid-relu_s1.arrow \(no space left on the device\): the trace there is as it was; free some space and run the same command again$/);
     assert.deepEqual(readdirSync(out).filter((f) => !f.endsWith('.resume')).sort(), ['relu-sigmoid-relu_s1.arrow']);
+  } finally {
+    disk.unmount();
+  }
+});
+
+test('a full disk under probe run --model: the message says a rerun needs --force (an attached model is not resumed)', async (t) => {
+  const disk = smallDisk();
+  if (typeof disk === 'string') return t.skip(disk);
+  try {
+    const m = tf.sequential({ name: 'net' });
+    m.add(tf.layers.dense({ inputShape: [784], units: 16, activation: 'relu', name: 'hidden' }));
+    m.add(tf.layers.dense({ units: 10, name: 'out' }));
+    const model = await saveModelFiles(m, tmp());
+    m.dispose();
+    const out = join(disk.dir, 'runs');
+    mkdirSync(out);
+    fill(disk.dir, 160_000);
+    const r = await runCli(['run', '--model', model, ...cliQuick, '--epochs', '1000', '--out', out]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr.trim(), /^error could not write trace .*_s1.arrow \(no space left on the device\): it keeps its last checkpoint, readable as it is; free some space and run again with --force to replace it$/);
   } finally {
     disk.unmount();
   }

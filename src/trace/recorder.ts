@@ -250,7 +250,7 @@ export class TraceRecorder {
       probes,
       metrics,
       metadata: { [MetaKey.config]: this.setup.config(), [MetaKey.facts]: this.setup.facts() },
-    }, this.progress(), { force: this.replace });
+    }, this.progress(), { force: this.replace, resumable: this.setup.resumable !== undefined });
     this.writer = w;
     this.lastCheckpoint = performance.now();
     return w;

@@ -116,6 +116,8 @@ export interface CreateOptions {
   readonly force?: boolean;
   /** rows per record batch */
   readonly batchRows?: number;
+  /** a rerun of the same command resumes this trace (the engine's runs): what a failed write says to do */
+  readonly resumable?: boolean;
 }
 
 export class TraceWriter {
@@ -147,11 +149,13 @@ export class TraceWriter {
   private current: string;
   /** `path` holds an older file, replaced when this trace closes finished */
   private replacing: boolean;
+  private readonly resumable: boolean;
 
   private constructor(readonly path: string, fd: number, header: TraceHeader, opts: CreateOptions & { replacing: boolean }) {
     this.fd = fd;
     this.current = path + PARTIAL_SUFFIX;
     this.replacing = opts.replacing;
+    this.resumable = opts.resumable ?? false;
     this.cap = opts.batchRows ?? 16384;
     this.baseMeta = new Map([[MetaKey.version, TRACE_VERSION]]);
     for (const [k, v] of Object.entries(header.metadata)) this.baseMeta.set(k, JSON.stringify(v));
@@ -334,7 +338,10 @@ export class TraceWriter {
     } catch (cause) {
       try { ftruncateSync(this.fd, oldEnd); fdatasyncSync(this.fd); } catch { /* nothing more to do */ }
       const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-      this.failure = new ProbeError(ErrorCode.io, msg.traceWriteFailed(this.current, code), { cause });
+      // what is left says what to do: no file (the first checkpoint goes under .partial, removed),
+      // the last checkpoint at `path` (a rerun must replace it), or an older trace beside a .partial
+      const left = oldEnd === 0 ? (this.replacing ? 'old' : 'none') : this.replacing ? 'partial' : 'kept';
+      this.failure = new ProbeError(ErrorCode.io, msg.traceWriteFailed(this.path, code, left, this.resumable), { cause });
       throw this.failure;
     }
     this.written = this.encoder.position;
