@@ -125,16 +125,25 @@ export const STUDY = {
   seed: 1,
 } as const;
 
+/**
+ * A number as typed on the command line: decimal, with an optional fraction and exponent (500,
+ * 0.01, 1e-2, 1e9). One rule for every numeric flag, whole or not: `1e9` is as whole as
+ * 1000000000. Not hex, not '', not 'Infinity'.
+ */
+export function parseDecimal(raw: string): number {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(raw) ? Number(raw) : NaN;
+}
+
 function num(flag: string, raw: Raw<number> | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const v = typeof raw === 'number' ? raw : raw.trim() === '' ? NaN : Number(raw);
+  const v = typeof raw === 'number' ? raw : parseDecimal(raw);
   if (!Number.isFinite(v)) throw new ProbeError(ErrorCode.config, msg.notInRange(flag, raw, 'a finite number'));
   return v;
 }
 
 export function parseInteger(flag: string, raw: Raw<number> | undefined, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
-  const v = typeof raw === 'number' ? raw : /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  const v = typeof raw === 'number' ? raw : parseDecimal(raw);
   if (!Number.isSafeInteger(v) || v < min) throw new ProbeError(ErrorCode.config, msg.notInteger(flag, raw, min));
   return v;
 }

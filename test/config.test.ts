@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { configHash, DEFAULT_EVERY, resolveConfig, runName } from '../src/config.js';
 import { PROBE_IDS } from '../src/probes/ids.js';
 import { initParams } from '../src/train/model.js';
+import { FIXTURES, runCli, tmp } from './helpers.js';
 
 test("defaults are the study's settings", () => {
   const c = resolveConfig({ combo: 'relu-sigmoid-relu' });
@@ -39,6 +40,27 @@ test('each bad value gets a message naming it and what is accepted: as a flag on
       return re.test(flags) && asOption.test(library) && !/--[a-z]/.test(library) && e.exitCode === 2 && !library.includes('\n');
     }, String(re));
   }
+});
+
+test('one number syntax for every numeric flag: a whole number may be written 1e9 as --lr may be 1e-2; hex, blanks and infinities are refused', async () => {
+  const c = resolveConfig({ combo: 'relu-relu-relu', trainLimit: '1e9', epochs: '1e0', batch: '3.2e1', every: ' 5 ', lr: '1e-2', momentum: '.5', seed: '0' });
+  assert.deepEqual([c.trainLimit, c.epochs, c.batch, c.every, c.lr, c.momentum, c.seed], [1e9, 1, 32, 5, 0.01, 0.5, 0]);
+  for (const [input, re] of [
+    [{ epochs: '1.5e0' }, /--epochs must be a whole number ≥ 1, got '1.5e0'/],
+    [{ trainLimit: '1e-3' }, /--train-limit must be a whole number ≥ 1, got '1e-3'/],
+    [{ epochs: '0x10' }, /--epochs must be a whole number ≥ 1, got '0x10'/],
+    [{ lr: '0x10' }, /--lr must be a finite number, got '0x10'/],
+    [{ lr: 'Infinity' }, /--lr must be a finite number/],
+    [{ lr: ' ' }, /--lr must be a finite number/],
+    [{ batch: '1e400' }, /--batch must be a whole number ≥ 1/],
+  ] as const) {
+    assert.throws(() => resolveConfig({ combo: 'relu-relu-relu', ...input } as never), (e: Error & { flagMessage?: string }) => re.test(e.flagMessage ?? ''), String(re));
+  }
+  // as the command line passes them
+  const r = await runCli(['run', 'relu-relu-relu', '--data-dir', FIXTURES, '--backend', 'wasm', '--epochs', '1e0', '--train-limit', '6.4e1', '--quiet', '--json', '--out', tmp()]);
+  assert.equal(r.status, 0, r.stderr);
+  const run = JSON.parse(r.stdout) as { config: { epochs: number; trainLimit: number } };
+  assert.deepEqual([run.config.epochs, run.config.trainLimit], [1, 64]);
 });
 
 test('--hidden changes how many activations a combination needs', () => {
