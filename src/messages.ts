@@ -172,6 +172,8 @@ export const msg = {
     `cannot listen on ${host}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : code === 'EACCES' ? 'permission denied' : code}): choose another --port (0 = any free port) or --host`,
   badPattern: (pattern: string, layers: number) =>
     `combination pattern '${pattern}' must have ${layers} parts joined by '-', each an activation or '*' (e.g. '*-sigmoid-relu')`,
+  emptyPatterns: (raw: string, all: number | null) =>
+    `${opt('combos')} must name at least one pattern (e.g. '*-sigmoid-relu'), got ${q(raw)}; leave it out for ${all === null ? 'every run' : `all ${all} combinations`}`,
   noCombos: (patterns: string, acts: string) => `no combination of ${acts} matches --combos '${patterns}'`,
   badSeeds: (raw: string) => `--seeds must be whole numbers ≥ 0 and ranges, comma-separated (e.g. 1-9 or 1,3,5-7), got '${raw}'`,
   emitBackendAuto: () =>

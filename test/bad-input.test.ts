@@ -88,3 +88,16 @@ test('--workers: never more workers than runs pending, and the sweep says how ma
   assert.equal(workerCount(4, 0), 0);
   assert.match(msg.manyWorkers(12, 2), /^12 workers on 2 cores: runs will take turns/);
 });
+
+test("--combos '' is refused, never read as every combination: sweep (running or emitting a job) and compare", async () => {
+  const out = tmp();
+  // emitting first: a sweep that took '' for all would print a job here, not train 576 runs
+  for (const combos of ['', ' , ']) {
+    await oneLine(['sweep', '--combos', combos, '--emit', 'slurm', '--out', out], /^error --combos must name at least one pattern \(e\.g\. '\*-sigmoid-relu'\), got '.*'; leave it out for all 64 combinations$/);
+    await oneLine(['sweep', '--combos', combos, ...cliQuick, '--out', out], /^error --combos must name at least one pattern/);
+  }
+  assert.deepEqual(readdirSync(out), [], 'nothing run');
+  const runs = tmp();
+  writeSyntheticTrace(runs, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3 });
+  await oneLine(['compare', runs, '--combos', ''], /^error --combos must name at least one pattern .*; leave it out for every run$/);
+});

@@ -182,6 +182,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
   const layer = opts.layer ?? 0;
   const tol = opts.tol ?? 0.05;
   // the combination is in the footer: traces that --combos leaves out are never read whole
+  if (typeof opts.combos === 'string' && opts.combos.split(',').every((p) => p.trim() === '')) throw new ProbeError(ErrorCode.config, msg.emptyPatterns(opts.combos, null));
   const kept = opts.combos ? paths.filter((p) => matches(readTraceMeta(p).facts.combo, opts.combos!)) : paths;
   if (opts.combos && kept.length === 0) throw new ProbeError(ErrorCode.config, msg.noMatch(opts.combos, paths.length));
   const loaded = kept.map((p) => load(p, metric, layer));

@@ -21,8 +21,10 @@ export function allCombos(acts: readonly Activation[], layers: number): string[]
 /** Combinations matching any of the comma-separated patterns; `*` stands for any activation. */
 export function expandCombos(acts: readonly Activation[], patterns: string | undefined, layers: number): string[] {
   const all = allCombos(acts, layers);
-  if (!patterns || patterns.trim() === '' || patterns.trim() === '*') return all;
+  // left out: every combination; given empty ('' from a variable that was not set): refused, never read as all
+  if (patterns === undefined || patterns.trim() === '*') return all;
   const ps = patterns.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  if (ps.length === 0) throw new ProbeError(ErrorCode.config, msg.emptyPatterns(patterns, all.length));
   for (const p of ps) {
     const parts = p.split('-');
     if (parts.length !== layers || parts.some((x) => x !== '*' && !isActivation(x))) throw new ProbeError(ErrorCode.config, msg.badPattern(p, layers));
