@@ -7,6 +7,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { readTrace } from '../src/trace/reader.js';
 import { collectTraces, INDEX_FILE, LEGACY_INDEX_FILE } from '../src/read/folder.js';
 import { writeIndex } from '../src/sweep/sweep-index.js';
+import { writeSyntheticTrace } from './synthetic.js';
 import { FIXTURES, tmp, probeCli as probe } from './helpers.js';
 
 const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet', '--epochs', '1'];
@@ -150,6 +151,32 @@ test('probe export --csv writes the same table as text, floats exact to float32'
     assert.equal(at(row, 'lr'), '0.01');
     assert.equal(at(row, 'train_limit'), '', 'a setting not set is an empty cell');
   }
+});
+
+test('probe export --csv: values that are not finite read back as numbers, in JavaScript and in DuckDB, Polars, pandas', (t) => {
+  const dir = tmp();
+  // an overflowed norm (+inf), a negative infinity, a NaN, from the first row on
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, epochs: 1, fixed: { loss: Infinity, accuracy: -Infinity, w_grad_norm: NaN } });
+  const file = join(tmp(), 'inf.csv');
+  const r = probe(['export', dir, '--csv', file]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const head = lines[0].split(',');
+  const values = (metric: string) => lines.slice(1).map((l) => l.split(',')).filter((c) => c[head.indexOf('metric')] === metric).map((c) => c[head.indexOf('value')]);
+  for (const [metric, want] of [['loss', Infinity], ['accuracy', -Infinity], ['w_grad_norm', NaN]] as const) {
+    const v = values(metric);
+    assert.ok(v.length > 0, metric);
+    for (const cell of v) assert.ok(Object.is(Number(cell), want), `${metric}: '${cell}' reads as ${Number(cell)}, not ${want}`);
+  }
+  for (const m of ['duckdb', 'polars', 'pandas']) if (!hasModule(m)) return t.skip(`${m} could not be installed (scripts/python-env.sh)`);
+  const got = py(`
+import json, sys, duckdb, polars as pl, pandas as pd
+f = sys.argv[1]
+d = duckdb.sql(f"select typeof(value), max(value) filter (where metric = 'loss'), min(value) filter (where metric = 'accuracy') from '{f}' group by 1").fetchall()
+p = pl.read_csv(f)
+q = pd.read_csv(f)
+print(json.dumps({"duckdb": [d[0][0], str(d[0][1]), str(d[0][2])], "polars": [str(p.schema["value"]), str(p.filter(pl.col("metric") == "loss")["value"].max())], "pandas": [str(q["value"].dtype), str(q[q.metric == "accuracy"]["value"].min())]}))`, file);
+  assert.deepEqual(got, { duckdb: ['DOUBLE', 'inf', '-inf'], polars: ['Float64', 'inf'], pandas: ['float64', '-inf'] });
 });
 
 test('probe export: bad targets are one line with exit 2, and no file is written or replaced', () => {

@@ -42,6 +42,8 @@ export interface SyntheticRun {
   readonly killAfter?: number;
   /** per-step metrics written as NaN at every step (a probe that measured nothing finite) */
   readonly nanMetrics?: readonly string[];
+  /** per-step metrics written with this value at every step (Infinity, say: an overflowed norm) */
+  readonly fixed?: Readonly<Record<string, number>>;
   /**
    * `real`: the rows a default `probe run` writes (saturation, dead-relu, gradients every
    * DEFAULT_EVERY steps, loss every step, distribution every 25, unit-activity windows of every
@@ -123,7 +125,7 @@ export function writeSyntheticTrace(dir: string, s: SyntheticRun): string {
   for (let e = 1; e <= epochs; e++) {
     if (s.killAfter !== undefined && e > s.killAfter) return path; // never closed, as after kill -9
     for (let k = 0; k < spe; k++, step++) {
-      const put = (layer: number, probe: string, metric: string, v: number) => w.append(step, e, layer, w.probeId(probe), w.metricId(metric), s.nanMetrics?.includes(metric) ? NaN : v);
+      const put = (layer: number, probe: string, metric: string, v: number) => w.append(step, e, layer, w.probeId(probe), w.metricId(metric), s.nanMetrics?.includes(metric) ? NaN : s.fixed?.[metric] ?? v);
       if (probes.includes('loss')) { put(0, 'loss', 'loss', 2.3 * (1 - s.acc) + noise()); put(0, 'loss', 'accuracy', clamp(s.acc + noise())); }
       acts.forEach((a, i) => {
         if (step % every !== 0) return;

@@ -256,8 +256,13 @@ async function parquetSink(path: string): Promise<Sink> {
 // ---- CSV ----
 
 const csvCell = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-/** Shortest decimal that reads back as the same float32 (9 significant digits always do). */
-const f32 = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'inf' : '-inf');
+/**
+ * Shortest decimal that reads back as the same float32 (9 significant digits always do). An
+ * infinity is written as a number that overflows to it (±1e999): the words for it differ between
+ * readers, and a column starting with `inf` is text to DuckDB's CSV sniffer (and to some Polars
+ * versions); `NaN` is read as a number by pandas, Polars, DuckDB and pyarrow alike.
+ */
+export const csvFloat = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : Number.isNaN(v) ? 'NaN' : v > 0 ? '1e999' : '-1e999');
 
 function csvSink(path: string, layers: number): Sink {
   const fd = openSync(path, 'w');
@@ -275,7 +280,7 @@ function csvSink(path: string, layers: number): Sink {
       let chunk = '';
       for (let i = 0; i < c.length; i++) {
         const l = c.layer[i];
-        chunk += `${head},${c.step[i]},${c.epoch[i]},${l},${l >= 1 ? layerActs[l - 1] ?? '' : ''},${probes[c.probe[i]]},${metrics[c.metric[i]]},${f32(c.value[i])}\n`;
+        chunk += `${head},${c.step[i]},${c.epoch[i]},${l},${l >= 1 ? layerActs[l - 1] ?? '' : ''},${probes[c.probe[i]]},${metrics[c.metric[i]]},${csvFloat(c.value[i])}\n`;
         if (chunk.length > 1 << 20) { write(chunk); chunk = ''; }
       }
       write(chunk);
