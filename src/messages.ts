@@ -137,6 +137,7 @@ export const msg = {
   /** reasons for {@link msg.notATrace} */
   traceWhy: {
     noMagic: () => 'not an Arrow IPC file (no ARROW1 magic at its start)',
+    notFile: (kind: string) => `it is ${kind}, not a file`,
     badJson: (key: string, detail: string) => `its metadata '${key}' is not valid JSON (${detail})`,
     noMeta: (key: string) => `metadata '${key}' is missing`,
     footerUnreadable: () => 'its footer is damaged and its schema cannot be read',
@@ -147,6 +148,7 @@ export const msg = {
     `${path} has trace schema version ${got}; this probe reads version ${want}`,
   traceIsFolder: (path: string) => `${path} is a folder, not a trace file: give one .arrow file (report and compare also take folders)`,
   traceMissing: (path: string) => `no such trace file: ${path}`,
+  traceUnreadable: (path: string, code: string) => `cannot read trace ${path} (${ERRNO[code] ?? code})`,
   writerClosed: () => 'trace writer is closed: nothing more can be written',
   writerSchema: (why: string) => `record batch does not match the trace schema: ${why}`,
   notInDictionary: (kind: 'probe' | 'metric', name: string) => `${kind} '${name}' is not in the file's dictionary`,
@@ -154,6 +156,10 @@ export const msg = {
     `${n} ${kind} names do not fit the trace's ${kind} column (at most ${max}): record fewer ${kind === 'metric' ? 'per-unit figures (fewer or smaller layers) or probes' : 'probes'}`,
   sweepInterrupted: (notRun: number) => `sweep interrupted: ${notRun} run(s) not finished; run the same command again to finish them`,
   attachNoOptimizer: () => 'attachProbes: the model is not compiled and no optimizer was given: compile it, or pass { optimizer }',
+  skippedUnreadable: (skipped: readonly { readonly path: string; readonly why: string }[], of: number) =>
+    `skipped ${skipped.length} of ${of} trace file(s) found that cannot be read: ${skipped.slice(0, 3).map((s) => clip(s.why, 160)).join('; ')}${skipped.length > 3 ? '; …' : ''}`,
+  noReadableTraces: (inputs: readonly string[], skipped: readonly { readonly why: string }[]) =>
+    `no readable trace in ${inputs.join(', ')}: the ${skipped.length} file(s) found cannot be read (${clip(skipped[0].why, 160)}${skipped.length > 1 ? '; …' : ''})`,
   noTraces: (inputs: readonly string[]) =>
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
   exportTarget: (given: number) =>

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../src/train/data.js';
@@ -100,4 +101,38 @@ test("--combos '' is refused, never read as every combination: sweep (running or
   const runs = tmp();
   writeSyntheticTrace(runs, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3 });
   await oneLine(['compare', runs, '--combos', ''], /^error --combos must name at least one pattern .*; leave it out for every run$/);
+});
+
+test('one rule for every reader: a file in a folder that is not a readable trace is skipped with a counted warning; one named is an error', async () => {
+  const dir = tmp();
+  writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.5 });
+  writeSyntheticTrace(dir, { combo: 'relu-tanh-relu', seed: 1, acc: 0.9 });
+  writeFileSync(join(dir, 'junk.arrow'), 'not arrow');
+  writeFileSync(join(dir, 'empty.arrow'), '');
+  spawnSync('mkfifo', [join(dir, 'pipe.arrow')]);
+  const warning = /^warning skipped 3 of 5 trace file\(s\) found that cannot be read: .*empty\.arrow is not a probe trace: not an Arrow IPC file.*; .*junk\.arrow is not a probe trace/m;
+  const report = await runCli(['report', dir, '--no-images', '--json', '--out', join(tmp(), 'r')]);
+  assert.equal(report.status, 0, report.stderr);
+  assert.match(report.stderr, warning);
+  assert.equal(JSON.parse(report.stdout).runs, 2);
+  const compare = await runCli(['compare', dir]);
+  assert.equal(compare.status, 0, compare.stderr);
+  assert.match(compare.stderr, warning);
+  const exported = await runCli(['export', dir, '--csv', join(tmp(), 'a.csv')]);
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.match(exported.stderr, warning);
+  assert.match(exported.stdout, /2 run\(s\)/);
+  // named, it is an error in every reader
+  const good = join(dir, 'relu-tanh-relu_s1.arrow');
+  for (const args of [['report', good, join(dir, 'junk.arrow'), '--out', join(tmp(), 'r')], ['compare', good, join(dir, 'junk.arrow')], ['export', good, join(dir, 'junk.arrow'), '--csv', join(tmp(), 'b.csv')], ['inspect', join(dir, 'junk.arrow')]]) {
+    await oneLine(args, /junk\.arrow is not a probe trace: not an Arrow IPC file/);
+  }
+  // what it is, not 'no such trace file'; a FIFO does not block
+  await oneLine(['inspect', '/dev/null'], /^error \/dev\/null is not a probe trace: it is a device, not a file$/);
+  await oneLine(['inspect', join(dir, 'pipe.arrow')], /pipe\.arrow is not a probe trace: it is a FIFO \(named pipe\), not a file$/);
+  await oneLine(['inspect', join(dir, 'nope.arrow')], /^error no such trace file: .*nope\.arrow$/);
+  // a folder of nothing readable
+  const junkOnly = tmp();
+  writeFileSync(join(junkOnly, 'junk.arrow'), 'not arrow');
+  await oneLine(['report', junkOnly, '--out', join(tmp(), 'r')], /^error no readable trace in .*: the 1 file\(s\) found cannot be read \(.*junk\.arrow is not a probe trace/);
 });

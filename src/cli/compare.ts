@@ -90,7 +90,7 @@ export async function handler(argv: ArgumentsCamelCase<CompareArgs>): Promise<vo
   const tol = Number(argv.tol);
   if (!(tol >= 0)) throw new ProbeError(ErrorCode.config, msg.notInRange('--tol', argv.tol, 'a number ≥ 0'));
   const epochs = argv.epochs ? argv.epochs.split(',').map((e) => parseInteger('--epochs', e.trim(), 0, 1)) : null;
-  const c = compareTraces(collectTraces(argv.traces), { metric: argv.metric, layer, tol, epochs, combos: argv.combos ?? null, by: argv.by ? argv.by.split(',') : null });
+  const c = compareTraces(collectTraces(argv.traces, (w) => process.stderr.write(`${chalkStderr.yellow('warning')} ${w}\n`)), { metric: argv.metric, layer, tol, epochs, combos: argv.combos ?? null, by: argv.by ? argv.by.split(',') : null });
   if (argv.html) {
     const html = await compareHtml(c);
     if (!argv.force && existsSync(argv.html)) throw new ProbeError(ErrorCode.exists, msg.fileExists(argv.html));

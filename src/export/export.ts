@@ -98,7 +98,7 @@ const EXPORT_OPTION_KEYS = optionKeys<ExportOptions>({ format: 1, force: 1, onPr
 export async function exportTraces(inputs: readonly string[], file: string, opts: ExportOptions): Promise<ExportResult> {
   checkOptions('exportTraces', opts, EXPORT_OPTION_KEYS);
   if (file === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${opts.format}`));
-  const paths = collectTraces(inputs);
+  const paths = collectTraces(inputs, opts.onWarning);
   const existed = existsSync(file);
   if (existed && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
   ensureWritableDir(dirname(file) || '.');
@@ -111,13 +111,7 @@ export async function exportTraces(inputs: readonly string[], file: string, opts
     sink = opts.format === ExportFormat.parquet ? await parquetSink(tmp) : csvSink(tmp, layers);
     for (const [i, p] of paths.entries()) {
       opts.onProgress?.(`exporting ${i + 1}/${paths.length} ${basename(p)}`);
-      let t: Trace;
-      try {
-        t = readTrace(p);
-      } catch (e) {
-        opts.onWarning?.(`skipped ${p}: ${(e as Error).message}`);
-        continue;
-      }
+      const t = readTrace(p);
       if (t.columns.length === 0) continue;
       await sink.add(t, runFields(t), layers);
       runs++;

@@ -6,8 +6,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tableFromIPC, type Table } from 'apache-arrow';
-import { ProbeError, ErrorCode } from '../errors.js';
+import { ProbeError, ErrorCode, isProbeError } from '../errors.js';
 import { msg } from '../messages.js';
+import { readTraceMeta } from '../trace/reader.js';
 
 /** The sweep index's file name: outside the `*.arrow` glob of the traces. */
 export const INDEX_FILE = '_index.feather';
@@ -42,15 +43,35 @@ export function indexedTraces(path: string): string[] | null {
 /**
  * Trace paths named by the inputs: files as given (a sweep index stands for the traces it lists),
  * folders scanned for `*.arrow` (not recursively; a legacy index is not a trace).
+ *
+ * One rule for every reader (report, compare, export; watch lists what it ignores on its page):
+ * a file found in a folder or listed by an index that is not a readable trace (not Arrow, another
+ * format version, missing, a FIFO) is skipped, and `onSkip` hears one warning counting them; a
+ * file named itself is kept, so that reading it fails with the reason. Its footer is all that is
+ * read to decide (readTraceMeta: two small reads).
  */
-export function collectTraces(inputs: readonly string[]): string[] {
+export function collectTraces(inputs: readonly string[], onSkip: (warning: string) => void = () => {}): string[] {
   const out: string[] = [];
+  const skipped: { readonly path: string; readonly why: string }[] = [];
+  let found = 0;
+  const consider = (path: string) => {
+    found++;
+    try {
+      readTraceMeta(path);
+      out.push(path);
+    } catch (e) {
+      if (!isProbeError(e)) throw e;
+      skipped.push({ path, why: e.message });
+    }
+  };
   for (const i of inputs) {
     let st;
     try { st = statSync(i); } catch (cause) { throw new ProbeError(ErrorCode.trace, msg.traceMissing(i), { cause }); }
-    if (st.isDirectory()) out.push(...traceFiles(i));
-    else out.push(...(isIndexName(basename(i)) ? indexedTraces(i) ?? [i] : [i]));
+    const listed = st.isDirectory() ? traceFiles(i) : isIndexName(basename(i)) ? indexedTraces(i) : null;
+    if (listed) listed.forEach(consider);
+    else out.push(i);
   }
-  if (out.length === 0) throw new ProbeError(ErrorCode.trace, msg.noTraces(inputs));
+  if (out.length === 0) throw new ProbeError(ErrorCode.trace, skipped.length ? msg.noReadableTraces(inputs, skipped) : msg.noTraces(inputs));
+  if (skipped.length) onSkip(msg.skippedUnreadable(skipped, found));
   return [...new Set(out)];
 }

@@ -164,7 +164,7 @@ const REPORT_OPTION_KEYS = optionKeys<ReportOptions>({ out: 1, force: 1, noImage
 export async function buildReport(inputs: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
   checkOptions('buildReport', opts, REPORT_OPTION_KEYS);
   const out = resolve(opts.out ?? defaultReportDir(inputs));
-  const paths = collectTraces(inputs);
+  const paths = collectTraces(inputs, opts.onWarning);
   // a bad reference file is one line before anything is read or written
   const reference = opts.reference === undefined ? null : readReference(opts.reference);
   // check the destination before the (possibly long) reading

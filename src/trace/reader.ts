@@ -4,12 +4,12 @@
  * start, keeping every complete batch, and reported as recovered.
  */
 import { readStoredConfig, type StoredConfig } from './stored-config.js';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { RecordBatchFileReader, RecordBatchStreamReader, type RecordBatch, type Schema } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
-import { isDirectory } from '../fs-util.js';
+import { fileKind } from '../fs-util.js';
 // the codec compressed traces need (codec.ts registers it on import)
 import './codec.js';
 import { ARROW_MAGIC, Column, isFinished, MetaKey, RunStatus, TRACE_VERSION, traceSchema, type RunFacts, type RunProgress } from './schema.js';
@@ -55,8 +55,22 @@ function hasMagic(buf: Uint8Array, at: number): boolean {
   return true;
 }
 
-function missing(path: string, cause: unknown): ProbeError {
-  return new ProbeError(ErrorCode.trace, isDirectory(path) ? msg.traceIsFolder(path) : msg.traceMissing(path), { cause });
+/**
+ * Opens a trace for reading: a regular file, opened without blocking (a FIFO named .arrow would
+ * wait forever for a writer). A folder, a device or a FIFO is named as what it is, not as missing.
+ */
+function openTrace(path: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new ProbeError(ErrorCode.trace, code === 'ENOENT' || code === 'ENOTDIR' ? msg.traceMissing(path) : msg.traceUnreadable(path, code ?? String(cause)), { cause });
+  }
+  const st = fstatSync(fd);
+  if (st.isFile()) return { fd, size: st.size };
+  closeSync(fd);
+  throw new ProbeError(ErrorCode.trace, st.isDirectory() ? msg.traceIsFolder(path) : msg.notATrace(path, msg.traceWhy.notFile(fileKind(st))));
 }
 
 const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace(path, msg.traceWhy.noMagic()));
@@ -66,15 +80,8 @@ const notArrow = (path: string) => new ProbeError(ErrorCode.trace, msg.notATrace
  * rows. Falls back to a full read when the footer is damaged.
  */
 export function readTraceMeta(path: string): TraceMeta {
-  let fd: number;
+  const { fd, size } = openTrace(path);
   try {
-    if (!statSync(path).isFile()) throw new Error('not a file');
-    fd = openSync(path, 'r');
-  } catch (cause) {
-    throw missing(path, cause);
-  }
-  try {
-    const size = fstatSync(fd).size;
     const head = Buffer.alloc(8), tail = Buffer.alloc(10);
     if (size < 18 || readSync(fd, head, 0, 8, 0) < 8 || !hasMagic(head, 0)) throw notArrow(path);
     readSync(fd, tail, 0, 10, size - 10);
@@ -95,12 +102,15 @@ export function readTraceMeta(path: string): TraceMeta {
 }
 
 export function readTrace(path: string): Trace {
-  let buf: Uint8Array;
+  const { fd, size } = openTrace(path);
+  let buf: Uint8Array = Buffer.alloc(size);
   try {
-    if (!statSync(path).isFile()) throw new Error('not a file');
-    buf = readFileSync(path);
-  } catch (cause) {
-    throw missing(path, cause);
+    // a trace being checkpointed may change size meanwhile: what was there when opened is read
+    let at = 0;
+    for (let n = 1; at < size && n > 0; at += n) n = readSync(fd, buf, at, size - at, at);
+    buf = buf.subarray(0, at);
+  } finally {
+    closeSync(fd);
   }
   if (buf.length < 8 || !hasMagic(buf, 0)) throw notArrow(path);
   let schema: Schema;
