@@ -44,11 +44,35 @@ test('weights that stop being finite end the run as diverged (trace, summary, in
 });
 
 test('a loss that stops being finite ends the run at that step', async () => {
-  const r = await runExperiment({ ...quick, combo: 'relu-relu-sigmoid', lr: '1e30' }, { out: tmp() });
+  // the loss alone: with the gradients probe, the weights' norm overflowing float32 ends it at step 0
+  const r = await runExperiment({ ...quick, combo: 'relu-relu-sigmoid', lr: '1e30', probes: 'loss' }, { out: tmp() });
   assert.equal(r.status, 'diverged');
   assert.match(r.diverged!.reason, /^loss (NaN|Infinity)$/);
   assert.equal(r.steps, r.diverged!.step + 1, 'no step after the one whose loss was not finite');
   assert.ok(r.steps < 10, `stopped within the first epoch, at step ${r.diverged!.step}`);
+});
+
+test('backends agree on overflow: wasm and cpu end a run whose weights blow past float32 at the same step, for the same reason', async () => {
+  // lr 1e30: the weights stay finite but their norm does not (> 1.8e19), and later the backends
+  // part (one turns the overflow into an infinite gradient, the other into a zero one)
+  const seen: { status: string; step?: number; reason?: string; ratio: number[] }[] = [];
+  for (const backend of ['wasm', 'cpu']) {
+    await useBackend(backend as 'wasm' | 'cpu');
+    try {
+      const r = await runExperiment({ ...quick, backend, combo: 'relu-sigmoid-relu', lr: '1e30', batch: '32', epochs: '1', every: '1', probes: 'loss,gradients' }, { out: tmp() });
+      const c = readTrace(r.path).columns;
+      const ratio: number[] = [];
+      for (let i = 0; i < c.length; i++) if (c.step[i] === 0 && c.metrics[c.metric[i]] === 'update_ratio') ratio.push(c.value[i]);
+      seen.push({ status: r.status, step: r.diverged?.step, reason: r.diverged?.reason, ratio });
+    } finally {
+      await useBackend('wasm');
+    }
+  }
+  assert.deepEqual(seen[1], seen[0], `wasm ${JSON.stringify(seen[0])} vs cpu ${JSON.stringify(seen[1])}`);
+  assert.equal(seen[0].status, 'diverged');
+  assert.equal(seen[0].step, 0);
+  assert.match(seen[0].reason!, /^layer \d update_ratio NaN: beyond float32$/);
+  assert.ok(seen[0].ratio.some((v) => Number.isNaN(v)), `an overflowing update_ratio is NaN in the trace, not 0: ${seen[0].ratio}`);
 });
 
 test('an empty training or test set is an error naming the file, not a complete run of 0 steps', async () => {

@@ -207,6 +207,27 @@ for (const mode of MODES) {
   });
 }
 
+for (const mode of MODES) {
+  test(`update_ratio is NaN, not 0, where ‖W‖ overflows float32 (${mode.name})`, { skip: mode.skip }, async () => {
+    await mode.enter();
+    try {
+      // layer 1 (sigmoid): unit 0 keeps small weights and learns; every other unit's weights are
+      // 1e19 (finite in float32, Σw² is not), which saturates it, so the update itself stays finite
+      const acts: Activation[] = ['sigmoid', 'relu', 'relu'];
+      const params = initParams({ sizes: SIZES, activations: acts }, 5);
+      params[0].w.fill(1e19, SIZES[0]);
+      const { got } = probedStep(acts, params);
+      const g1 = got(1, 'gradients');
+      assert.ok(Number.isFinite(g1[0]) && g1[0] > 0, `layer 1's ‖dL/dW‖ is a finite, non-zero number: ${g1[0]}`);
+      assert.ok(Number.isNaN(g1[g1.length - 1]), `layer 1's update_ratio: ${g1[g1.length - 1]}, not NaN`);
+      const g2 = got(2, 'gradients');
+      assert.ok(g2[g2.length - 1] > 0 && Number.isFinite(g2[g2.length - 1]), `layer 2's update_ratio stays a number: ${g2[g2.length - 1]}`);
+    } finally {
+      await mode.leave();
+    }
+  });
+}
+
 test('distribution quantiles interpolate between ranks like the reference, on ties, constants and tiny layers', async () => {
   const layer: LayerInfo = { layer: 1, activation: 'relu', fanIn: 1, fanOut: 2, isOutput: false };
   for (const mode of MODES) {

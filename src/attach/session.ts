@@ -374,7 +374,7 @@ export class ProbeSession implements ForwardSink {
     const active = this.host.activeSlots;
     if (missing.size > 0) active.forEach((slot, k) => { if (missing.has(this.host.slots[slot].layer)) values[k + 1] = NaN; });
     this.epochProbeMs += performance.now() - t0;
-    this.recorder.record(this.step, this.epoch, values, active);
+    this.recorder.record(this.step, this.epoch, values, active, missing);
   }
 
   /** Each per-step value as last measured (values never measured are left out). */

@@ -5,6 +5,16 @@ import type { LayerProbe } from './probe.js';
 import { Metric } from '../trace/metrics.js';
 
 /**
+ * ‖ΔW‖ / ‖W‖ from Σv² and Σw² (ΔW = lr·v): no update is 0; when a sum of squares overflowed
+ * float32 (‖·‖ > 1.8e19) the ratio is not known and is NaN — never the 0 that finite / ∞ gives,
+ * which would say 'no update' of the layers with the largest ones.
+ */
+function updateRatio(lr: number, sv: number, sw: number): number {
+  if (!Number.isFinite(sv + sw)) return NaN;
+  return sv === 0 ? 0 : (lr * Math.sqrt(sv)) / Math.sqrt(sw);
+}
+
+/**
  * One pass over dL/dz plus the moments the optimizer computed in its own pass over the weights
  * (wm, bm = [Σg², max|g|, Σv², Σw²]) → the seven figures below.
  */
@@ -16,7 +26,7 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
     for (let i = 0; i < dz.length; i++) { const x = dz[i]; s += x * x; const a = Math.abs(x); if (a > m) m = a; }
     return [
       ...(w ? [Math.sqrt(wm[0]), wm[1]] : []), ...(b ? [Math.sqrt(bm[0]), bm[1]] : []),
-      Math.sqrt(s), m, ...(w ? [(lr * Math.sqrt(wm[2])) / Math.sqrt(wm[3])] : []),
+      Math.sqrt(s), m, ...(w ? [updateRatio(lr, wm[2], wm[3])] : []),
     ];
   },
   wasm(stats, [wm, bm, dz], { lr, w, b }, [, , dzShape]) {
@@ -24,7 +34,7 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
     const W = stats.floats(wm, 4), B = stats.floats(bm, 4);
     return [
       ...(w ? [Math.sqrt(W[0]), W[1]] : []), ...(b ? [Math.sqrt(B[0]), B[1]] : []),
-      Math.sqrt(s), m, ...(w ? [(lr * Math.sqrt(W[2])) / Math.sqrt(W[3])] : []),
+      Math.sqrt(s), m, ...(w ? [updateRatio(lr, W[2], W[3])] : []),
     ];
   },
   device([wm, bm, dz], { lr, w, b }) {
@@ -32,13 +42,19 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
     return tf.stack([
       ...(w ? [tf.sqrt(at(wm, 0)), at(wm, 1)] : []), ...(b ? [tf.sqrt(at(bm, 0)), at(bm, 1)] : []),
       tf.sqrt(tf.sum(tf.square(dz))), tf.max(tf.abs(dz)),
-      ...(w ? [tf.div(tf.mul(tf.sqrt(at(wm, 2)), lr), tf.sqrt(at(wm, 3)))] : []),
+      ...(w ? [(() => {
+        const sv = at(wm, 2), sw = at(wm, 3);
+        const ratio = tf.where(tf.equal(sv, 0), tf.scalar(0), tf.div(tf.mul(tf.sqrt(sv), lr), tf.sqrt(sw)));
+        return tf.where(tf.isFinite(tf.add(sv, sw)), ratio, tf.scalar(NaN));
+      })()] : []),
     ]) as tf.Tensor1D;
   },
   tensorflow(r, { wm, bm, dz }, { lr }) {
     const sw = r.one('Sqrt', [wm]);
     const all = r.concat([sw, wm, r.one('Sqrt', [bm]), bm, r.pack([r.reduce('EuclideanNorm', dz), r.reduce('Max', r.one('Abs', [dz]))])]);
-    const ratio = r.one('Mul', [r.one('RealDiv', [r.gather(sw, [2]), r.gather(sw, [3])]), r.f(lr)]);
+    const sv2 = r.gather(wm, [2]), sw2 = r.gather(wm, [3]);
+    const raw = r.one('Mul', [r.one('RealDiv', [r.gather(sw, [2]), r.gather(sw, [3])]), r.f(lr)]);
+    const ratio = r.one('SelectV2', [r.one('IsFinite', [r.one('AddV2', [sv2, sw2])]), r.one('SelectV2', [r.one('Equal', [sv2, r.f(0)]), r.f(0), raw]), r.f(NaN)]);
     return [r.concat([r.gather(all, [0, 5, 8, 13, 16, 17]), ratio])];
   },
 });

@@ -24,7 +24,7 @@ import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import { existingTrace } from './existing.js';
-import { UNIT_WINDOWS_PER_EPOCH } from './metrics.js';
+import { Metric, UNIT_WINDOWS_PER_EPOCH } from './metrics.js';
 import { acquireRunLock, type RunLock } from './run-lock.js';
 import {
   EVAL_METRICS, isFinished, MetaKey, RunProbe, RunStatus, TIMING_METRICS,
@@ -144,6 +144,14 @@ function claimRun(path: string): RunLock {
 
 type Layout = { layers: Int8Array; probes: Int8Array; metrics: Int16Array };
 
+/**
+ * Figures whose non-finite value means the run has diverged: a gradient norm or element, or the
+ * update ratio, beyond float32 (a norm > 1.8e19 squares past its range). Every backend overflows
+ * at the same point, so they agree on when a run blew up even where one of them later turns the
+ * overflow into NaN and another into 0 (#26 defect 2).
+ */
+const OVERFLOW_METRICS: ReadonlySet<string> = new Set([Metric.wGradNorm, Metric.wGradMax, Metric.bGradNorm, Metric.bGradMax, Metric.zGradNorm, Metric.zGradMax, Metric.updateRatio]);
+
 export class TraceRecorder {
   private writer: TraceWriter | null = null;
   private lock: RunLock | null = null;
@@ -175,9 +183,14 @@ export class TraceRecorder {
   /** when the last resume state was written (null: none yet) */
   private stateAt: number | null = null;
   private readonly checkpointMs: number;
+  /** a figure of the step just recorded beyond float32: the run diverges at stepDone */
+  private overflow: Divergence | null = null;
+  /** per slot: 1 where a non-finite value is divergence (OVERFLOW_METRICS) */
+  private readonly overflowSlots: Uint8Array;
 
   constructor(private readonly setup: RecorderSetup) {
     this.nStep = setup.slots.filter((s) => !s.window).length;
+    this.overflowSlots = Uint8Array.from(setup.slots, (s) => (OVERFLOW_METRICS.has(s.metric) ? 1 : 0));
     this.sums = new Float64Array(this.nStep);
     this.counts = new Float64Array(this.nStep);
     this.lastValue = new Float64Array(this.nStep);
@@ -270,9 +283,10 @@ export class TraceRecorder {
   /**
    * A probed step's values: `values` = [loss, one value per due slot], `active` = the due slots'
    * indexes into the setup's slots, ascending (per-step ones first). A loss that is not a finite
-   * number ends the run as diverged: training on from it cannot recover.
+   * number ends the run as diverged: training on from it cannot recover; so does a gradient figure
+   * beyond float32 (OVERFLOW_METRICS), except in the `unmeasured` layers (NaN there: no value).
    */
-  record(step: number, epoch: number, values: Float32Array, active: readonly number[]): void {
+  record(step: number, epoch: number, values: Float32Array, active: readonly number[], unmeasured?: ReadonlySet<number>): void {
     const t0 = performance.now();
     const w = this.open();
     let n = 0;
@@ -289,6 +303,13 @@ export class TraceRecorder {
     if (n < active.length) this.windowCount++;
     this.epochWriteMs += performance.now() - t0;
     if (!Number.isFinite(values[0])) this.diverge(step, `loss ${values[0]}`);
+    for (let k = 0; k < n && !this.diverged && !this.overflow; k++) {
+      const slot = active[k], v = values[k + 1];
+      if (this.overflowSlots[slot] && !Number.isFinite(v) && !unmeasured?.has(this.setup.slots[slot].layer)) {
+        const s = this.setup.slots[slot];
+        this.overflow = { step, reason: `layer ${s.layer} ${s.metric} ${v}: beyond float32` };
+      }
+    }
   }
 
   /** The loss of a step that was not probed (a non-finite one ends the run as diverged). */
@@ -330,9 +351,11 @@ export class TraceRecorder {
     this.stepInEpoch++;
     if (this.stepInEpoch % this.windowSteps === 0) this.flushWindow(epoch);
     const due = performance.now() - this.lastCheckpoint > this.checkpointMs;
-    if (due || this.stepsDone === 1) {
+    if (due || this.stepsDone === 1 || this.overflow) {
       const bad = check?.();
       if (bad) return this.diverge(this.stepsDone - 1, bad);
+      // an overflowing figure with finite weights (the weights' own reason is the more telling)
+      if (this.overflow) return this.diverge(this.overflow.step, this.overflow.reason);
     }
     if (due) {
       const t0 = performance.now();
