@@ -13,6 +13,7 @@ import { initParams, type LayerParams } from '../src/train/model.js';
 import { BN_EPS } from '../src/train/batchnorm.js';
 import { rng } from '../src/train/rng.js';
 import { Cause, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare } from '../src/study/study.js';
+import { LayerErrorShare } from '../src/trace/metrics.js';
 import { act, dact } from './reference.js';
 import { useBackend } from './helpers.js';
 
@@ -105,6 +106,15 @@ function reference(ps: readonly LayerParams[], acts: readonly Activation[], bn: 
   }));
   const wrong = per.map((p) => p.wrong), errors = wrong.filter(Boolean).length;
   rows.set(`0/${Diag.errors}`, errors / N);
+  // per layer, over the errors: most units off (relu) or at the extremes (bounded), gradient exactly 0 or below a tenth of the reference
+  const errs = per.filter((p) => p.wrong);
+  for (let l = 0; l < L; l++) {
+    const units = SIZES[l + 1], f = acts[l], k = `${l + 1}/`;
+    if (f === 'relu') rows.set(k + LayerErrorShare.mostOff, errs.filter((p) => p.z[l].filter((v) => v <= 0).length > units / 2).length / errors);
+    else rows.set(k + LayerErrorShare.mostSat, errs.filter((p) => p.a[l].filter((v) => saturated(f, v, S)).length > units / 2).length / errors);
+    rows.set(k + LayerErrorShare.gradZero, errs.filter((p) => p.g[l] === 0).length / errors);
+    rows.set(k + LayerErrorShare.gradVanished, errs.filter((p) => p.g[l] < GRAD_VANISHED * ref[l]).length / errors);
+  }
   // written out here, not taken from study.ts: true_unit_off needs a ReLU output, prev_saturated a
   // bounded layer before it; a cause that cannot apply is NaN, not 0
   const bounded = (f: Activation) => f === 'sigmoid' || f === 'tanh' || f === 'selu';
@@ -119,6 +129,9 @@ function reference(ps: readonly LayerParams[], acts: readonly Activation[], bn: 
   }
   return { rows, gradMeans, causes, wrong };
 }
+
+/** per-layer shares of errors that some fixture put strictly between 0 and 1 (checked last) */
+const exercised = new Set<string>();
 
 for (const [acts, bn] of [
   [['relu', 'sigmoid', 'relu'], [false, false, false]],
@@ -154,5 +167,13 @@ for (const [acts, bn] of [
       assert.ok(ref.causes.some((x) => x[c]) && ref.causes.some((x) => !x[c]), `fixture: ${c} applies to some inputs and not others (${ref.causes.map((x) => +x[c]).join('')})`);
     }
     assert.ok(ref.wrong.some(Boolean) && ref.wrong.some((w) => !w), 'fixture: some errors, some hits');
+    for (const m of Object.values(LayerErrorShare)) for (const l of [1, 2, 3]) {
+      const v = ref.rows.get(`${l}/${m}`);
+      if (v !== undefined && v > 0 && v < 1) exercised.add(m);
+    }
   });
 }
+
+test('the fixtures put every per-layer share of errors strictly between 0 and 1 somewhere', () => {
+  assert.deepEqual([...exercised].sort(), Object.values(LayerErrorShare).sort());
+});

@@ -12,6 +12,7 @@ import { canDie, canSaturate, specOf, type ActivationSpec, type SatThresholds } 
 import { DiagnosisAccumulator, type DiagnosisResult, type EvalChunk } from '../src/study/diagnosis.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { rng } from '../src/train/rng.js';
+import { LayerErrorShare } from '../src/trace/metrics.js';
 import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from '../src/study/study.js';
 
 // ---- the reference: every row from its definition (src/study/study.ts), over the whole set ----
@@ -77,6 +78,15 @@ function fromDefinitions(ev: Evaluation, acts: readonly string[], widths: readon
     [Cause.gradVanished]: (x) => prev >= 0 && ev.layers[prev].gradNorm[x] < GRAD_VANISHED * ref[prev],
   };
   const errors = count(N, wrong);
+  // per layer, over the misclassified inputs: most units off / at the run's extremes, a gradient exactly 0 / vanished
+  const ofErrors = (pred: (x: number) => boolean) => (errors ? count(N, (x) => wrong(x) && pred(x)) / errors : NaN);
+  specs.forEach((spec, l) => {
+    const U = widths[l], runBand = band(spec, t), g = ev.layers[l].gradNorm;
+    if (canDie(spec)) put(l + 1, LayerErrorShare.mostOff, ofErrors((x) => count(U, (u) => off(l, u, x)) > MOST * U));
+    if (runBand) put(l + 1, LayerErrorShare.mostSat, ofErrors((x) => satCount(l, x, runBand) > MOST * U));
+    put(l + 1, LayerErrorShare.gradZero, ofErrors((x) => g[x] === 0));
+    put(l + 1, LayerErrorShare.gradVanished, ref[l] > 0 ? ofErrors((x) => g[x] < GRAD_VANISHED * ref[l]) : NaN);
+  });
   put(0, Diag.errors, errors / N);
   for (const c of CAUSES) {
     const na = !CAUSE_INFO[c].applies(acts);
@@ -124,7 +134,8 @@ function evaluation(acts: readonly string[], widths: readonly number[], N: numbe
         if (nan && p > 0.97 && p <= 0.99) a[i] = NaN;
       }
     }
-    const gradNorm = Float32Array.from({ length: N }, () => (r.float() < 0.03 ? NaN : r.float()));
+    // some inputs whose gradient is exactly 0 (every output unit off), some NaN
+    const gradNorm = Float32Array.from({ length: N }, () => { const p = r.float(); return p < 0.03 ? NaN : p < 0.06 ? 0 : r.float(); });
     return { z, a, gradNorm };
   });
   const labels = Uint8Array.from({ length: N }, () => r.int(widths[widths.length - 1]));
@@ -207,7 +218,7 @@ test('diagnosis add: the random chunks reach every count (dead and saturated inp
   });
   // the rounding tolerance is exercised (finite means) and so is NaN's propagation
   assert.ok(seen.has(`layer/${Diag.meanDeriv}`) && !seen.has(`nan layer/${Diag.meanDeriv}`));
-  for (const m of [Diag.inactivePairs, Diag.deadInputs, Diag.majorityInactive, Diag.trueInactive, Diag.satPairs, Diag.satPairsStrict, Diag.satPairsLoose, Diag.satInputs]) {
+  for (const m of [Diag.inactivePairs, Diag.deadInputs, Diag.majorityInactive, Diag.trueInactive, Diag.satPairs, Diag.satPairsStrict, Diag.satPairsLoose, Diag.satInputs, ...Object.values(LayerErrorShare)]) {
     for (const nan of ['', 'nan ']) assert.ok(seen.has(`${nan}layer/${m}`), `no ${nan}case has ${m} > 0`);
   }
   for (const c of CAUSES) for (const nan of ['', 'nan ']) assert.ok(seen.has(`${nan}${inputShare(c)}`), `no ${nan}case has ${inputShare(c)} > 0`);

@@ -13,6 +13,7 @@
  */
 import { canDie, canSaturate, specOf, type ActivationSpec, type SatThresholds } from '../activations/index.js';
 import { Cause, CAUSE_INFO, CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, GRAD_VANISHED, inputShare, MOST, SAT_LOOSE, SAT_STRICT } from './study.js';
+import { LayerErrorShare } from '../trace/metrics.js';
 
 /** Outputs below `lo` or above `hi` are saturated, as the saturation probe counts (the activation's spec). */
 interface Band { readonly lo: number; readonly hi: number }
@@ -112,10 +113,14 @@ export interface DiagnosisResult {
 
 interface LayerSums { inactive: number; deadInputs: number; majority: number; sat: number; strict: number; loose: number; satInputs: number; deriv: number; grad: number }
 
+/** Per layer, over the misclassified inputs: how many had most units off / saturated, a gradient exactly 0; each one's gradient size. */
+interface LayerErrors { mostOff: number; mostSat: number; gradZero: number; readonly grad: number[] }
+
 /** Accumulates one evaluation over chunks; {@link finish} gives the rows. */
 export class DiagnosisAccumulator {
   private n = 0;
   private readonly sums: LayerSums[];
+  private readonly errs: LayerErrors[];
   private trueInactive = 0;
   /** per input, in order: bit 0 wrong, bit 1 true_unit_off, bit 2 prev_saturated */
   private readonly flags: number[] = [];
@@ -132,6 +137,7 @@ export class DiagnosisAccumulator {
   constructor(readonly acts: readonly string[], readonly widths: readonly number[], readonly settings: SatThresholds) {
     this.rules = acts.map((a) => ruleOf(a, settings));
     this.sums = acts.map(() => ({ inactive: 0, deadInputs: 0, majority: 0, sat: 0, strict: 0, loose: 0, satInputs: 0, deriv: 0, grad: 0 }));
+    this.errs = acts.map(() => ({ mostOff: 0, mostSat: 0, gradZero: 0, grad: [] }));
     this.offBy = acts.map(() => new Int32Array(0));
     this.satBy = this.offBy;
   }
@@ -160,8 +166,9 @@ export class DiagnosisAccumulator {
           if (off[x] === units) s.deadInputs++;
           if (off[x] > MOST * units) s.majority++;
         }
-        // an activation that dies and saturates (relu6) is read as dying; before the output, prev_saturated still needs its saturation
-        if (rule.sat && l === L - 2) { sat.fill(0, 0, n); countOutside(a, units, n, rule.sat.run, sat); }
+        // an activation that dies and saturates (relu6) is read as dying; its saturation per input still serves
+        // prev_saturated (before the output) and the share of errors with most units at the extremes
+        if (rule.sat) { sat.fill(0, 0, n); countOutside(a, units, n, rule.sat.run, sat); }
       } else if (rule.sat) {
         sat.fill(0, 0, n);
         const t = this.totals;
@@ -189,12 +196,24 @@ export class DiagnosisAccumulator {
     for (let x = 0; x < n; x++) {
       const y = c.labels[x];
       let f = arg[x] !== y ? 1 : 0;
+      if (f) this.addError(c, x);
       if (outDead !== null && out.z[y * n + x] <= outDead) { f |= 2; this.trueInactive++; }
       if (prevSat && prevSat[x] > prevMost) f |= 4;
       this.flags.push(f);
       this.prevGrad.push(prev ? prev.gradNorm[x] : NaN);
     }
     this.n += n;
+  }
+
+  /** A misclassified input, per layer: most units off or saturated (the counts taken in {@link add}), its gradient. */
+  private addError(c: EvalChunk, x: number): void {
+    for (let l = 0; l < this.acts.length; l++) {
+      const rule = this.rules[l], most = MOST * this.widths[l], e = this.errs[l], g = c.layers[l].gradNorm[x];
+      if (rule.deadAt !== null && this.offBy[l][x] > most) e.mostOff++;
+      if (rule.sat && this.satBy[l][x] > most) e.mostSat++;
+      if (g === 0) e.gradZero++;
+      e.grad.push(g);
+    }
   }
 
   /**
@@ -223,6 +242,16 @@ export class DiagnosisAccumulator {
       }
       put(l, Diag.gradNorm, gradMeans[i]);
       put(l, Diag.gradRatio, ref[i] > 0 ? gradMeans[i] / ref[i] : NaN);
+    });
+    // per layer, the share of errors each finding's per-input form applies to (NaN without errors)
+    this.errs.forEach((e, i) => {
+      const l = i + 1, rule = this.rules[i], k = e.grad.length, share = (v: number) => (k ? v / k : NaN);
+      if (rule.deadAt !== null) put(l, LayerErrorShare.mostOff, share(e.mostOff));
+      if (rule.sat) put(l, LayerErrorShare.mostSat, share(e.mostSat));
+      put(l, LayerErrorShare.gradZero, share(e.gradZero));
+      let vanished = 0;
+      for (const g of e.grad) vanished += +(g < GRAD_VANISHED * ref[i]);
+      put(l, LayerErrorShare.gradVanished, ref[i] > 0 ? share(vanished) : NaN);
     });
     // attribution
     const prevRef = L >= 2 ? ref[L - 2] : NaN;
@@ -255,6 +284,7 @@ export class DiagnosisAccumulator {
 /** Every metric name the diagnosis may write, for the trace's dictionary. */
 export const DIAGNOSIS_METRICS: readonly string[] = [
   ...Object.values(Diag),
+  ...Object.values(LayerErrorShare),
   ...CAUSES.flatMap((c) => [inputShare(c), errorShare(c)]),
   ...CAUSE_SETS.map(errorCell),
 ];

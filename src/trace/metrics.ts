@@ -48,6 +48,22 @@ export const Metric = {
 } as const;
 export type Metric = (typeof Metric)[keyof typeof Metric];
 
+/**
+ * Rows of the `diagnosis` probe per layer (1..L) at every labelled evaluation: the share of the
+ * misclassified test inputs to which the per-input form of a layer's finding applies (the generic
+ * diagnosis's "share of errors", read/diagnose-rules.ts): most of the layer's units off (z at or
+ * below the activation's death point) or at their extremes for that input, or the input's own
+ * gradient ‖∂L_x/∂z‖ at the layer exactly 0, or below GRAD_VANISHED of its mean before training.
+ * A form that cannot apply to the layer's activation is not written; with no errors they are NaN.
+ */
+export const LayerErrorShare = {
+  mostOff: 'layer_err_most_off',
+  mostSat: 'layer_err_most_sat',
+  gradZero: 'layer_err_grad_zero',
+  gradVanished: 'layer_err_grad_vanished',
+} as const;
+export type LayerErrorShare = (typeof LayerErrorShare)[keyof typeof LayerErrorShare];
+
 /** dead-relu, layers of at most `perUnitMax` units: share of the batch for which unit k is active. */
 export const ACTIVE_UNIT_PREFIX = 'active_u';
 export const activeUnitMetric = (k: number): string => `${ACTIVE_UNIT_PREFIX}${k}`;
