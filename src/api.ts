@@ -24,7 +24,10 @@ export { expandCombos, parseSeeds, parseShard, type Shard } from './sweep/grid.j
 export { emitK8s, emitSlurm } from './sweep/emit.js';
 export { collectTraces, INDEX_FILE, isIndexName } from './read/folder.js';
 export { compareTraces, divergenceHeading, divergenceText, type Comparison, type Cell } from './compare/compare.js';
-export { diagnoseTrace, type Diagnosis } from './study/diagnosis-line.js';
+export { diagnoseTrace, diagnosisText, type RunDiagnosis, type Finding, type LayerHealth, type RunVerdict } from './read/diagnose.js';
+export { RULE_TEXT as DIAGNOSIS_RULES } from './read/diagnose-rules.js';
+/** The study's one line per run (H1/H2's mechanisms), for runs of its MLP. */
+export { diagnoseTrace as studyDiagnosisOf, type Diagnosis as StudyDiagnosis } from './study/diagnosis-line.js';
 
 import type { RunConfig, RunInput } from './config.js';
 import type { RunOptions, RunResult } from './experiment/run.js';

@@ -221,9 +221,6 @@ export const msg = {
     `backend '${backend}' has no ${kernel} kernel, which training this model needs: use --backend cpu (or auto, which falls back to cpu)`,
   modelWithout: (flag: string) => `${flag} does not apply with --model: the model file fixes the layers`,
   modelOrCombo: () => 'give one of the two: a combination (e.g. relu-sigmoid-relu) or --model DIR/model.json',
-  /** a report whose runs are all tfjs or PyTorch models: why it gives no verdict */
-  modelsOnly: (where: string) =>
-    `None of these runs is the study's MLP trained by probe (they are tfjs or PyTorch models recorded with attached probes), so H1 and H2 are not tested here: the diagnosis per run${where ? ` ${where}` : ''} is the reading for these models.`,
   interrupted: (path: string, steps: number, kept: string | null = null, resumable = false) =>
     `interrupted after ${steps} steps; the trace so far is in ${path}${kept ? ` (${kept} is left as it was)` : resumable ? '; the same command resumes it from there' : ''}`,
   resumeBackend: (path: string, recorded: string, asked: string) =>

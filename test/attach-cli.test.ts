@@ -135,7 +135,7 @@ test('examples/conv-mnist.mjs trains its conv net with model.fit and leaves a tr
   assert.match(i.stdout, /not probed \S+ \(Flatten: /);
 });
 
-test("probe report on an attached model's trace: per-run charts, and the study's hypotheses say they do not apply", async () => {
+test("probe report on an attached model's trace: what is wrong and per-run charts, no H1/H2 section", async () => {
   const out = tmp();
   const r = run(join(ROOT, 'examples', 'conv-mnist.mjs'), ['--data-dir', FIXTURES, '--train-limit', '64', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
@@ -144,8 +144,10 @@ test("probe report on an attached model's trace: per-run charts, and the study's
   for (const h of rep.hypotheses) assert.deepEqual(h.runs, [], `${h.id} counts no attached run`);
   assert.ok(rep.panels.some((p) => p.startsWith('run-')), `per-run panels: ${rep.panels.join(', ')}`);
   const html = readFileSync(join(out, 'report', 'index.html'), 'utf8');
-  assert.match(html, /appear in the per-run charts only/);
-  assert.match(html, /H1 and H2 are not tested on this page/);
+  // what is wrong with it leads; the study's sections, about its own MLP, are absent
+  assert.match(html, /<section id="what-is-wrong">/);
+  assert.match(html, /this page has no H1\/H2 section/);
+  assert.doesNotMatch(html, /id="study"|class="hyp"/);
 });
 
 test("probe run --model under --backend auto times the model's own step on tfjs-node and wasm, and never picks one that cannot train it", { skip: (await allModes()).find((m) => m.name.startsWith('node'))!.skip }, () => {

@@ -28,9 +28,11 @@ test('probe run trains, prints a summary, writes a complete trace that inspect d
   // Node 20 with the V8 flag, or Node ≥ 22: relaxed SIMD is there on every supported runtime
   assert.equal(t.facts.kernels, 'wasm-relaxed-simd');
   assert.deepEqual(t.facts.layers.map((l) => l.activation), ['relu', 'sigmoid', 'relu']);
-  // the diagnosis: one line, the same fields in --json; rows at every evaluation (0 = before training)
-  assert.match(s.diagnosis.text, /^relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified; /);
-  assert.ok('mechanism' in s.diagnosis && 'causes' in s.diagnosis && s.diagnosis.thresholds.covers === 0.5);
+  // what is wrong (any network) and the study's line (its MLP), the same fields in --json; rows at every evaluation (0 = before training)
+  assert.match(s.diagnosis.headline, /^relu-sigmoid-relu_s1: (failing|learning): test accuracy \d+\.\d+%/);
+  assert.ok(Array.isArray(s.diagnosis.findings) && Array.isArray(s.diagnosis.layers) && s.diagnosis.layers.length === 3);
+  assert.match(s.studyDiagnosis.text, /^relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified; /);
+  assert.ok('mechanism' in s.studyDiagnosis && 'causes' in s.studyDiagnosis && s.studyDiagnosis.thresholds.covers === 0.5);
   const diagProbe = t.columns.probes.indexOf('diagnosis'), unitProbe = t.columns.probes.indexOf('unit-activity');
   const diagEpochs = new Set<number>(), unitLayers = new Set<number>();
   for (let k = 0; k < t.columns.length; k++) {
@@ -45,12 +47,16 @@ test('probe run trains, prints a summary, writes a complete trace that inspect d
   assert.match(i.stdout, /layer 2 sigmoid saturation: sat_frac, sat_low, sat_high, mean_deriv/);
   assert.match(i.stdout, /per epoch\n.*epoch.*test acc/);
   assert.match(i.stdout, /layer 1 relu unit-activity: u0…u499 \(500 units\)/);
-  assert.match(i.stdout, /\ndiagnosis relu-sigmoid-relu_s1: /);
+  // what is wrong comes right after the status, before how the trace was made
+  assert.match(i.stdout, /\nstatus: complete\ndiagnosis relu-sigmoid-relu_s1: (failing|learning): /);
+  assert.match(i.stdout, /\nstudy relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified; /);
   const human = probe(['run', 'tanh-tanh-tanh', ...quick, '--epochs', '1', '--out', out]);
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /✔ tanh-tanh-tanh seed 1 · complete · 10 steps/);
   assert.match(human.stdout, /last probed step/);
-  assert.match(human.stdout, /\ndiagnosis tanh-tanh-tanh_s1: \d+\.\d% of test inputs misclassified; /);
+  // the diagnosis leads the summary, right under how the run ended
+  assert.match(human.stdout, /✔ tanh-tanh-tanh seed 1 · complete · 10 steps[^\n]*\ndiagnosis tanh-tanh-tanh_s1: (failing|learning): /);
+  assert.match(human.stdout, /\nstudy tanh-tanh-tanh_s1: \d+\.\d% of test inputs misclassified; /);
 });
 
 test('the same seed, settings and backend give byte-identical probe values; another seed does not', () => {

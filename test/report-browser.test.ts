@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { buildReport } from '../src/report/index.js';
 import { writeSyntheticTrace } from './synthetic.js';
+import { deadLayerModel, ZERO_RUN, zeroGradientRun } from './built-trace.js';
 import { ROOT, tmp } from './helpers.js';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -74,6 +75,101 @@ test('the report page renders every chart in headless Chromium, offline, without
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-artifacts', 'report.png'), fullPage: true });
     t.diagnostic(`page ${(r.htmlBytes / 1e6).toFixed(2)} MB, ${r.panels.length} charts rendered in ${renderMs} ms`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('what is wrong is on the first screen (1280×900) of the page, for an attached model and for a study folder; a model page has no H1/H2 section', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const model = tmp(), study = tmp();
+  deadLayerModel(model);
+  for (const seed of [1, 2, 3]) {
+    writeSyntheticTrace(study, { combo: 'sigmoid-sigmoid-relu', seed, acc: 0.098, deadRows: 0.99, deathSteps: Array(10).fill(20) });
+    writeSyntheticTrace(study, { combo: 'relu-relu-relu', seed, acc: 0.97, deadRows: 0.01 });
+    writeSyntheticTrace(study, { combo: 'relu-sigmoid-tanh', seed, acc: 0.96, sat: 0.1 });
+  }
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    for (const [name, dir] of [['model', model], ['study', study]] as const) {
+      const r = await buildReport([dir], { noImages: true });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
+      await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+      // the verdict and every finding shown (the first rows, for several runs) end above the fold, unscrolled
+      const seen = await page.evaluate(() => {
+        const s = document.getElementById('what-is-wrong');
+        const parts = s ? Array.from(s.querySelectorAll(':scope > .verdict, :scope > ul.findings li, :scope > table.diagnoses tbody tr')) : [];
+        return { found: parts.length, bottom: Math.max(...parts.map((e) => e.getBoundingClientRect().bottom)), scrollY: window.scrollY, text: s?.innerText ?? '' };
+      });
+      assert.equal(seen.scrollY, 0);
+      assert.ok(seen.found > 0, `${name}: the section has a verdict and findings`);
+      assert.ok(seen.bottom <= 900, `${name}: what is wrong ends at ${seen.bottom} px, below the first screen`);
+      mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(ROOT, 'test-artifacts', `first-screen-${name}.png`) });
+      if (name === 'model') {
+        assert.match(seen.text, /61 of 64 units dead for every input since step 0/);
+        assert.equal(await page.$$eval('#study, section.hyp', (els) => els.length), 0, 'no H1/H2 section for a model that is not the study\'s');
+      } else {
+        assert.match(seen.text, /3 of 9 runs failing/);
+        assert.match(seen.text, /sigmoid-sigmoid-relu_s1\s+failing/);
+        assert.equal(await page.$$eval('section.hyp', (els) => els.length), 2, 'the study folder keeps its H1/H2 sections, below');
+      }
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 — a strip over the whole run — never as a smoothed decay (H2)', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const dir = tmp();
+  zeroGradientRun(dir);
+  const r = await buildReport([dir], { noImages: true });
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
+    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    // smoothing 0.9, as in the issue: the page redraws every chart
+    await page.evaluate(() => { document.body.dataset.rendered = ''; const s = document.getElementById('smooth') as HTMLInputElement; s.value = '0.9'; s.dispatchEvent(new Event('change', { bubbles: true })); });
+    await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
+    const drawn = await page.evaluate(() => {
+      type Item = { datum?: Record<string, number | string | null>; items?: Item[]; marktype?: string; role?: string; x?: number; x2?: number };
+      const view = (window as unknown as { probeCharts: { view(id: string): { scenegraph(): { root: Item } } } }).probeCharts.view('run-gradients');
+      const lines: Record<string, number | string | null>[] = [], rects: Record<string, number | string | null>[] = [];
+      const walk = (n: Item, type?: string) => {
+        const t = n.marktype ?? type;
+        if (n.datum && n.role === undefined) (t === 'line' ? lines : t === 'rect' ? rects : []).push(n.datum);
+        for (const c of n.items ?? []) walk(c, t);
+      };
+      walk(view.scenegraph().root);
+      const labels = Array.from(document.querySelectorAll('#chart-run-gradients .role-axis-label text')).map((e) => Number((e.textContent ?? '').replace(/,/g, ''))).filter(Number.isFinite);
+      return { lines, rects, maxLabel: Math.max(...labels) };
+    });
+    const grads = drawn.lines.filter((d) => d.metric === 'w_grad_norm' && typeof d.value === 'number');
+    assert.ok(grads.length > 0, 'the line is drawn');
+    // it breaks at every bucket whose steps are all 0, rather than bridging it
+    const breaks = drawn.lines.filter((d) => d.metric === 'w_grad_norm' && d.zero === 1);
+    assert.ok(breaks.length > 0 && breaks.every((d) => d.value === null), `the line holds ${breaks.length} all-zero buckets, ${breaks.filter((d) => d.value !== null).length} of them drawn as values`);
+    // no decay: every point drawn is a size the gradient had (≥ the smallest nonzero value, 0.004), never a mean pulled towards 0
+    const low = Math.min(...grads.map((d) => d.value as number));
+    assert.ok(low >= ZERO_RUN.after * 0.99, `a drawn gradient of ${low}: a smoothed or averaged decay into the zeros`);
+    // and where a bucket holds zeros, the line is not smoothed across it (its value is the bucket's own)
+    for (const d of grads) if ((d.zero as number) > 0) assert.equal(d.value, d.nz, `bucket at ${d.step}: drawn ${d.value}, its own steps' mean ${d.nz}`);
+    // the zeros themselves: one strip mark per bucket holding them, per layer, reaching the end of the run
+    const strip = drawn.rects.filter((d) => d.metric === 'w_grad_norm');
+    const buckets = Math.ceil(ZERO_RUN.steps / Math.ceil(ZERO_RUN.steps / 200));
+    assert.ok(strip.length >= 3 * (buckets - 6), `${strip.length} strip marks for ${buckets} buckets × 3 layers`);
+    assert.ok(Math.max(...strip.map((d) => d.stepEnd as number)) >= ZERO_RUN.steps - 1, 'the strip reaches the last step');
+    assert.ok(Math.min(...strip.map((d) => d.step as number)) <= ZERO_RUN.diesAt, 'and starts where the layer died');
+    assert.ok(strip.filter((d) => d.zero === 1).length > strip.length / 2, 'most buckets are all zeros');
+    assert.ok(drawn.maxLabel >= 5000, `the x axis spans the run (last label ${drawn.maxLabel})`);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await (await page.$('#chart-run-gradients'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'zero-gradients.png') });
   } finally {
     await browser.close();
   }

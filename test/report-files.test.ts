@@ -21,14 +21,19 @@ test('per-run chart files name their run and carry only its rows; log panels spa
       assert.ok(rows.length > 0 && rows.every((x) => x.pick === undefined || x.pick === 'relu-sigmoid-relu_s1'), `${id}: ${name} holds other runs' rows`);
     }
   }
-  // a 0 gradient breaks the line but keeps its step in the x extent (it used to be filtered out)
+  // a 0 gradient breaks the line but keeps its step in the x extent (it used to be filtered out),
+  // and each metric's chart has its strip of steps exactly 0 under it
   const g = spec('run-gradients');
-  assert.ok(!JSON.stringify(g.transform).includes('datum.value > 0 ||') && !g.transform.some((t: { filter?: unknown }) => t.filter === 'datum.value > 0'));
-  assert.equal(g.mark.invalid, 'break-paths-show-domains');
+  for (const m of g.hconcat) {
+    const [line, strip] = m.vconcat;
+    assert.ok(!JSON.stringify([g.transform, line.transform]).includes('"filter":"datum.value > 0"'));
+    assert.equal(line.mark.invalid, 'break-paths-show-domains');
+    assert.equal(strip.mark.type, 'rect');
+  }
   // integer epochs, no fixed-decimal labels
   const tr = spec('run-training');
   assert.equal(tr.hconcat[1].encoding.x.axis.format, 'd');
-  assert.equal(spec('run-dead-relu').encoding.y.axis.format, '~r');
+  assert.equal(spec('run-dead-relu').hconcat[0].vconcat[0].encoding.y.axis.format, '~r');
   // legends name layers by activation
   assert.ok(spec('run-dead-relu').datasets.series.some((x: { layerName: string }) => x.layerName === '3 · relu (out)'));
 });

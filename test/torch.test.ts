@@ -57,7 +57,10 @@ test('probe inspect reads a PyTorch trace: its layers by module name, what was n
   assert.match(r.stdout, /not probed 6 \(LogSoftmax: softmax belongs to the loss/);
   assert.match(r.stdout, /config optimizer SGD lr 0\.01 momentum 0\.5 .* batch 32 · epochs 2/);
   assert.match(r.stdout, /versions python [\d.]+, torch [\w.+]+, numpy [\d.]+, pyarrow [\d.]+, probe_torch/);
-  assert.match(r.stdout, /diagnosis relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified/);
+  // what is wrong, as for any network, then the study's line: its writer evaluated the study's measures
+  assert.match(r.stdout, /\ndiagnosis relu-sigmoid-relu_s1: (failing|learning): test accuracy \d+\.\d+%/);
+  assert.match(r.stdout, /\nstudy relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified/);
+  assert.doesNotMatch(r.stdout, /older probe/);
   const c = cli(['inspect', torchTrace, '--check']);
   assert.equal(c.status, 0, c.stdout);
   assert.deepEqual(checkTrace(readTrace(torchTrace)).violations, []);
@@ -74,17 +77,20 @@ test("README's PyTorch example (examples/torch-mnist.py) trains the study's mode
   assert.deepEqual(checkTrace(t).violations, []);
 });
 
-test('probe report on PyTorch traces leads with the diagnosis per run and says why there is no verdict', { skip }, () => {
+test('probe report on PyTorch traces leads with what is wrong, and has no H1/H2 verdicts or sweep advice', { skip }, () => {
   const out = join(dir, 'report');
   const r = cli(['report', join(dir, 'torch'), '--out', out, '--no-images']);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[1], /^diagnosis relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified; /);
-  assert.match(lines[2], /None of these runs is the study's MLP trained by probe .* H1 and H2 are not tested here/);
-  assert.doesNotMatch(r.stdout, /INCONCLUSIVE|probe sweep --combos/);
+  assert.match(lines[1], /^diagnosis relu-sigmoid-relu_s1: (failing|learning): test accuracy \d+\.\d+%/);
+  assert.doesNotMatch(r.stdout, /INCONCLUSIVE|probe sweep --combos|older probe/);
   const html = readFileSync(join(out, 'index.html'), 'utf8');
-  assert.ok(html.indexOf('<h2>Diagnosis per run</h2>') < html.indexOf('<h2>Hypotheses</h2>'), 'the diagnosis comes first');
+  assert.ok(html.indexOf('<section id="what-is-wrong">') > 0 && html.indexOf('<section id="what-is-wrong">') < html.indexOf('<h2>Across runs</h2>'), 'what is wrong comes first');
+  assert.doesNotMatch(html, /id="study"|class="hyp"/);
+  // the study's line is in the run's details, its writer having evaluated the study's measures
+  assert.match(html, /study: relu-sigmoid-relu_s1: \d+\.\d% of test inputs misclassified/);
   const verdicts = JSON.parse(readFileSync(join(out, 'verdicts.json'), 'utf8'));
+  assert.equal(verdicts.health[0].run, RUN);
   assert.equal(verdicts.diagnoses[0].run, RUN);
   assert.ok(verdicts.diagnoses[0].errors > 0);
 });

@@ -6,7 +6,7 @@ import { collectTraces, compareHtml, compareTraces, divergenceHeading, divergenc
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { isDirectory, writeAtomic } from '../fs-util.js';
-import { table, num } from './ui.js';
+import { diagnosisLines, table, num } from './ui.js';
 import { example } from './help.js';
 import { GROUP_KEYS } from '../read/settings.js';
 
@@ -51,6 +51,8 @@ export function render(c: Comparison): string {
   const out: string[] = [];
   const heads = c.groups.map((g, i) => (i === 0 ? `${g.label} (ref)` : g.label));
   out.push(chalk.bold(`probe compare · ${c.groups.length} group(s) of runs`));
+  // what is wrong with each run leads; the tables say by how much the runs differ
+  for (const d of c.diagnoses) out.push(...diagnosisLines(d));
   if (c.configDiffs.length) {
     out.push('', 'config differences', table(['setting', ...heads], c.configDiffs.map((d) => [d.key, ...d.values.map((v, i) => (i > 0 && v !== d.values[0] ? chalk.yellow(v) : v))])));
   } else {
@@ -75,8 +77,6 @@ export function render(c: Comparison): string {
     const t = divergenceText(d, c.tol, (v) => num(v));
     out.push(`  ${d.group}: ${t.kind === 'same' ? chalk.green(t.text) : t.kind === 'diverges' ? chalk.yellow(t.text) : chalk.dim(t.text)}`);
   }
-  out.push('', 'diagnosis');
-  for (const d of c.diagnoses) out.push(`  ${d.pathology ? chalk.yellow(d.text) : d.text}`);
   const trunc = c.groups.filter((g) => g.truncated > 0);
   const div = c.groups.filter((g) => g.diverged > 0);
   if (div.length) out.push(chalk.red(`note: ${div.map((g) => `${g.label} has ${g.diverged} diverged run(s)`).join('; ')}`));

@@ -1,8 +1,8 @@
 import chalk from 'chalk';
 import { basename } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { diagnoseTrace, isIndexName, layerActivation, readTrace, summarizeTrace, type Diagnosis, type TraceSummary } from '../api.js';
-import { fmtDuration, num, pct, table } from './ui.js';
+import { diagnoseTrace, isIndexName, layerActivation, readTrace, studyDiagnosisOf, summarizeTrace, type RunDiagnosis, type StudyDiagnosis, type TraceSummary } from '../api.js';
+import { diagnosisLines, fmtDuration, num, pct, table } from './ui.js';
 import { example } from './help.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -33,7 +33,11 @@ export function handler(argv: ArgumentsCamelCase<InspectArgs>): void {
   if (argv.check) return check(t, argv.json);
   const s = summarizeTrace(t);
   const diagnosis = diagnoseTrace(t);
-  process.stdout.write((argv.json ? JSON.stringify({ ...s, diagnosis }, null, 2) : render(s, diagnosis)) + '\n');
+  // the study's line is about H1/H2's mechanisms in its MLP: probe's own runs, and any trace whose
+  // writer evaluated the study's measures (a PyTorch run of the study's model)
+  const studyLine = studyDiagnosisOf(t);
+  const study = diagnosis.own || studyLine.errors !== null ? studyLine : null;
+  process.stdout.write((argv.json ? JSON.stringify({ ...s, diagnosis, ...(study ? { studyDiagnosis: study } : {}) }, null, 2) : render(s, diagnosis, study)) + '\n');
   // A truncated trace is readable, but scripts should be able to tell.
   if (s.truncated) process.exitCode = 3;
 }
@@ -89,11 +93,14 @@ function metricList(names: readonly string[]): string {
   return [...rest, `${units[0]}…${units.at(-1)} (${units.length} units)`].join(', ');
 }
 
-function render(s: TraceSummary, diagnosis: Diagnosis): string {
+function render(s: TraceSummary, diagnosis: RunDiagnosis, study: StudyDiagnosis | null): string {
   const f = s.facts, c = s.config as Record<string, unknown>;
   const out: string[] = [];
   out.push(`${chalk.bold(s.path)} · Arrow IPC file, trace version ${chalk.dim('1')} · ${s.rows.toLocaleString('en-US')} rows · ${(s.bytes / 1e6).toFixed(1)} MB`);
   out.push(`status: ${statusLine(s)}`);
+  // what is wrong comes first; how the trace was made follows
+  out.push(...diagnosisLines(diagnosis));
+  if (study) out.push(`${chalk.bold('study')} ${study.text}`);
   out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
   for (const r of f.resumed ?? []) out.push(`resumed at step ${r.step} on ${r.at} (backend ${r.backend}${r.kernels ? `, kernels ${r.kernels}` : ''})`);
   if (isAttached(f)) out.push(...attachedLines(s));
@@ -117,6 +124,5 @@ function render(s: TraceSummary, diagnosis: Diagnosis): string {
   } else {
     out.push('per epoch: none finished');
   }
-  out.push(`${chalk.bold('diagnosis')} ${diagnosis.text}`);
   return out.join('\n');
 }

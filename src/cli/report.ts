@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { buildReport } from '../api.js';
-import { fmtDuration, ProgressLine, Warnings, type Out } from './ui.js';
+import { diagnosisLines, fmtDuration, ProgressLine, Warnings, type Out } from './ui.js';
+import { byConcern } from '../page/diagnosis-html.js';
 import type { ReportProgress } from '../report/index.js';
 import { example } from './help.js';
 import { msg } from '../messages.js';
@@ -38,9 +39,6 @@ export function builder(y: Argv) {
     .example(...example('$0 report runs/ --by lr,epochs', 'one verdict per learning rate and number of epochs'));
 }
 
-/** Diagnosis lines the terminal prints for a report of models; the rest are in verdicts.json. */
-const MAX_DIAGNOSES = 20;
-
 const PHASES = {
   read: (n: number) => `read ${n} trace${n === 1 ? '' : 's'}`,
   render: (n: number) => `rendered ${n} chart${n === 1 ? '' : 's'} as .svg and .png`,
@@ -66,24 +64,20 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   }).finally(() => line.clear());
   warnings.flush();
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, inFlight: r.inFlight, diverged: r.diverged, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), attribution: r.attribution, interventions: r.interventions, reproduction: r.reproduction, diagnoses: r.diagnoses }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, inFlight: r.inFlight, diverged: r.diverged, health: r.health, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), attribution: r.attribution, interventions: r.interventions, reproduction: r.reproduction, diagnoses: r.diagnoses }, null, 2) + '\n');
   } else {
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
     const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.inFlight ? `, ${r.inFlight} in flight (left out of the verdicts)` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}`];
+    lines.push(...whatIsWrong(r.health));
     const several = new Set(r.hypotheses.map((x) => x.variant)).size > 1;
-    if (r.modelsOnly) {
-      // models someone else trained (tfjs, PyTorch): the generic diagnosis is the reading; the
-      // study's hypotheses are about probe's MLP and get one line
-      const shown = r.diagnoses.slice(0, MAX_DIAGNOSES);
-      for (const d of shown) lines.push(`${chalk.bold('diagnosis')} ${d.text}`);
-      if (r.diagnoses.length > shown.length) lines.push(chalk.dim(`   … and ${r.diagnoses.length - shown.length} more in verdicts.json`));
-      lines.push(chalk.dim(msg.modelsOnly('')));
+    // the study's verdicts are about its MLP: a folder of other models has none to print, and no advice to sweep
+    if (r.study) for (const [v, note] of Object.entries(r.studyShort)) lines.push(chalk.yellow(`short runs${several ? ` [${v}]` : ''}: ${note}`));
+    if (r.study) for (const p of r.prevalences) {
+      if (p.targetRuns === 0 && p.controls === 0) continue;
+      const rule = `accuracy at or near chance${p.failBelow === null ? '; no controls' : `, or below ${(100 * p.failBelow).toFixed(1)}%`}`;
+      lines.push(`prevalence${several ? ` [${p.variant}]` : ''}: ${p.targetFailing} of ${p.targetRuns} target runs fail (${rule}), controls ${p.controlsFailing} of ${p.controls}`);
     }
-    for (const p of r.modelsOnly ? [] : r.prevalences) {
-      if (p.failBelow === null) continue;
-      lines.push(`prevalence${several ? ` [${p.variant}]` : ''}: ${p.targetFailing} of ${p.targetRuns} target runs fail (accuracy below ${(100 * p.failBelow).toFixed(1)}%), controls ${p.controlsFailing} of ${p.controls}`);
-    }
-    for (const h of r.modelsOnly ? [] : r.hypotheses) {
+    if (r.study) for (const h of r.hypotheses) {
       const variant = several ? ` [${h.variant}]` : '';
       lines.push(`${h.id}${variant} ${color[h.verdict](h.verdict.toUpperCase())} — ${h.title}`);
       lines.push(chalk.dim(`   ${h.reason}`));
@@ -92,21 +86,31 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     }
     // the groups as --combos patterns
     const patterns = (g: { readonly hidden: readonly string[]; readonly output: readonly string[] }) => g.hidden.flatMap((h) => g.output.map((o) => `*-${h}-${o}`)).join(',');
-    if (!r.modelsOnly && r.hypotheses.every((h) => h.claims.every((c) => c.statistic === '—'))) lines.push(msg.verdictNeeds(MIN_RUNS, patterns(GROUPS.target), patterns(GROUPS.C1), patterns(GROUPS.C2)));
-    for (const g of r.modelsOnly ? [] : r.attribution) {
+    if (r.study && r.hypotheses.every((h) => h.claims.every((c) => c.statistic === '—'))) lines.push(msg.verdictNeeds(MIN_RUNS, patterns(GROUPS.target), patterns(GROUPS.C1), patterns(GROUPS.C2)));
+    if (r.study) for (const g of r.attribution) {
       const cs = g.causes.map((c) => `${c.cause} ${c.interval ? `${c.interval.estimate.toFixed(3)} [${c.interval.lo.toFixed(3)}, ${c.interval.hi.toFixed(3)}]` : Number.isFinite(c.mean) ? c.mean.toFixed(3) : '—'}`).join(', ');
       lines.push(`errors covered${several ? ` [${g.variant}]` : ''}, ${g.group} (${g.runs} runs, error rate ${(100 * g.errors).toFixed(1)}%): ${cs}`);
     }
-    if (r.reproduction) {
+    if (r.study && r.reproduction) {
       const x = r.reproduction;
       lines.push(`reproduction (${x.file}): ${x.within} of ${x.judged} combination(s) within the published spread${x.rho ? `; Spearman ρ ${x.rho.estimate.toFixed(2)} [${x.rho.lo.toFixed(2)}, ${x.rho.hi.toFixed(2)}] over ${x.rhoN}` : ''}`);
       for (const row of x.rows) lines.push(chalk.dim(`   ${row.combo}${row.variant !== 'mnist' ? ` [${row.variant}]` : ''}: ours ${row.mean === null ? '— (no run)' : `${(100 * row.mean).toFixed(2)}%${row.sd !== null ? ` ± ${(100 * row.sd).toFixed(2)}` : ''} (${row.runs} runs${row.failing !== null ? `, ${(100 * row.failing).toFixed(0)}% failing` : ''})`} · published ${(100 * row.published.mean).toFixed(2)}%${row.published.sd !== null ? ` ± ${(100 * row.published.sd).toFixed(2)}` : ''}${row.within === null ? '' : row.within ? ' · within' : ' · outside'}`));
     }
-    for (const iv of r.interventions) for (const x of iv.readings) lines.push(`${iv.intervention.name} pairs (${iv.pairs.length}, ${iv.dataset}) · ${x.hypothesis}: ${x.reading} — ${x.why}`);
+    if (r.study) for (const iv of r.interventions) for (const x of iv.readings) lines.push(`${iv.intervention.name} pairs (${iv.pairs.length}, ${iv.dataset}) · ${x.hypothesis}: ${x.reading} — ${x.why}`);
     lines.push(`page ${chalk.cyan(join(r.out, 'index.html'))} (${(r.htmlBytes / 1e6).toFixed(1)} MB) · ${r.panels.length} charts as .vl.json${argv.images ? ', .svg, .png' : ''} · verdicts.json`);
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (argv.open) openInBrowser(join(r.out, 'index.html'), warnings);
+}
+
+/** The runs' diagnoses: every run when few, else the count and the runs that fail or have a finding (at most ten). */
+function whatIsWrong(health: Parameters<typeof byConcern>[0]): string[] {
+  if (health.length <= 3) return health.flatMap((d) => diagnosisLines(d));
+  const concern = byConcern(health).filter((d) => d.verdict.failing === true || d.findings.length > 0);
+  const failing = health.filter((d) => d.verdict.failing === true).length;
+  const out = [`${chalk.bold('diagnosis')} ${failing} of ${health.length} runs failing, ${concern.length} failing or with a finding${concern.length > 10 ? ' (the first ten below; all on the page)' : ''}`];
+  for (const d of concern.slice(0, 10)) out.push(`  ${d.verdict.failing ? chalk.red(d.headline) : d.headline}${d.findings.length ? chalk.yellow(` — ${d.findings[0].text}${d.findings.length > 1 ? ` (+${d.findings.length - 1} more)` : ''}`) : ''}`);
+  return out;
 }
 
 function openInBrowser(file: string, warnings: Warnings): void {

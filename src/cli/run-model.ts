@@ -1,8 +1,8 @@
 /** `probe run --model DIR/model.json`: the progress and summary of {@link runModel}. */
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
-import { layerActivation, runModel, type ModelRunInput, type ModelRunResult } from '../api.js';
-import { endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { diagnoseTrace, layerActivation, readTrace, runModel, type ModelRunInput, type ModelRunResult, type RunDiagnosis } from '../api.js';
+import { diagnosisLines, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
 export async function runModelCommand(input: ModelRunInput, o: { out: string; name?: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
@@ -35,13 +35,15 @@ export async function runModelCommand(input: ModelRunInput, o: { out: string; na
       },
     },
   })).finally(() => bar.clear());
-  process.stdout.write((o.json ? JSON.stringify(result) : modelSummary(result)) + '\n');
+  const diagnosis = diagnoseTrace(readTrace(result.path));
+  process.stdout.write((o.json ? JSON.stringify({ ...result, diagnosis }) : modelSummary(result, diagnosis)) + '\n');
 }
 
-export function modelSummary(r: ModelRunResult): string {
+export function modelSummary(r: ModelRunResult, diagnosis?: RunDiagnosis): string {
   const lines: string[] = [];
   const { mark, text } = endedAs(r.status, r.diverged);
   lines.push(`${mark} ${chalk.bold(r.run)} · ${text} · ${r.steps} steps · backend ${r.backend}`);
+  if (diagnosis) lines.push(...diagnosisLines(diagnosis));
   if (r.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));

@@ -1,8 +1,8 @@
 import chalk, { chalkStderr } from 'chalk';
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, probeIds, readTrace, runExperiment, type RunResult } from '../api.js';
-import { endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, probeIds, readTrace, runExperiment, studyDiagnosisOf, type RunDiagnosis, type RunResult } from '../api.js';
+import { diagnosisLines, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -158,9 +158,10 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     await view?.close();
     throw e;
   }).finally(() => bar.clear());
-  const diagnosis = diagnoseTrace(readTrace(result.path));
-  if (argv.json) process.stdout.write(JSON.stringify({ ...jsonSummary(result), diagnosis }) + '\n');
-  else process.stdout.write(humanSummary(result) + `\n${chalk.bold('diagnosis')} ${diagnosis.text}\n`);
+  const trace = readTrace(result.path);
+  const diagnosis = diagnoseTrace(trace), study = studyDiagnosisOf(trace);
+  if (argv.json) process.stdout.write(JSON.stringify({ ...jsonSummary(result), diagnosis, studyDiagnosis: study }) + '\n');
+  else process.stdout.write(humanSummary(result, diagnosis, study.text) + '\n');
   await view?.stayOpen();
 }
 
@@ -192,10 +193,16 @@ function jsonSummary(r: RunResult) {
   };
 }
 
-export function humanSummary(r: RunResult): string {
+/**
+ * The run's summary: how it ended, then what is wrong (the diagnosis leads, when given), the
+ * study's line about H1/H2's mechanisms, then the figures per epoch and per layer.
+ */
+export function humanSummary(r: RunResult, diagnosis?: RunDiagnosis, studyLine?: string): string {
   const lines: string[] = [];
   const { mark, text } = endedAs(r.status, r.diverged);
   lines.push(`${mark} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${text} · ${r.steps} steps in ${fmtDuration(r.seconds)}${r.resumedFrom !== null ? ` (resumed at step ${r.resumedFrom})` : ''} · backend ${r.backend}`);
+  if (diagnosis) lines.push(...diagnosisLines(diagnosis));
+  if (studyLine) lines.push(`${chalk.bold('study')} ${studyLine}`);
   if (r.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'test loss', 'test acc', 'time'],
       r.epochs.map((e) => [String(e.epoch), num(e.trainLoss), num(e.testLoss), pct(e.testAcc, 2), fmtDuration(e.seconds)])));

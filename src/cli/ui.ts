@@ -117,3 +117,21 @@ export function endedAs(status: string, diverged: { readonly step: number; reado
   if (diverged) return { mark: chalk.red('✘'), text: chalk.red(`diverged at step ${diverged.step} (${diverged.reason})`) };
   return { mark: status === 'complete' ? chalk.green('✔') : chalk.yellow('■'), text: status };
 }
+
+/** What {@link diagnosisLines} prints: the generic diagnosis (read/diagnose.ts), as any reader has it. */
+export interface DiagnosisLike {
+  readonly headline: string;
+  readonly lines: readonly string[];
+  readonly verdict: { readonly failing: boolean | null };
+  readonly findings: readonly { readonly text: string }[];
+}
+
+/**
+ * The diagnosis as terminal lines: a bold "diagnosis" heading with the run and its verdict (red
+ * when failing), then its findings (yellow) and notes, indented.
+ */
+export function diagnosisLines(d: DiagnosisLike, indent = '  '): string[] {
+  const head = d.verdict.failing === true ? chalk.red(d.headline) : d.verdict.failing === false ? chalk.green(d.headline) : d.headline;
+  const findings = new Set(d.findings.map((f) => f.text));
+  return [`${chalk.bold('diagnosis')} ${head}`, ...d.lines.map((l) => indent + (findings.has(l) ? chalk.yellow(l) : chalk.dim(l)))];
+}

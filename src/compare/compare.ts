@@ -7,7 +7,7 @@ import { EVAL_METRICS, RunProbe, RunStatus, TIMING_METRICS } from '../trace/sche
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { mean, sd } from '../read/stats.js';
-import { diagnoseTrace, type Diagnosis } from '../study/diagnosis-line.js';
+import { diagnoseTrace, type RunDiagnosis } from '../read/diagnose.js';
 import { Metric } from '../trace/metrics.js';
 import { checkGroupKeys, groupValues, settingLabel } from '../read/settings.js';
 import { checkOptions, optionKeys } from '../options.js';
@@ -71,13 +71,14 @@ export interface Comparison {
   readonly layer: number;
   readonly tol: number;
   readonly divergence: readonly Divergence[];
-  /** the chosen metric per step (mean over each group's seeds), for charts */
-  readonly series: readonly { readonly group: string; readonly step: number; readonly value: number }[];
-  readonly evals: readonly { readonly group: string; readonly epoch: number; readonly testAcc: number }[];
+  /** the chosen metric per step: mean over each group's seeds, and the lowest and highest seed (its band), for charts */
+  readonly series: readonly { readonly group: string; readonly step: number; readonly value: number; readonly lo: number; readonly hi: number; readonly n: number }[];
+  /** test accuracy after each epoch: mean over the group's seeds, its lowest and highest seed */
+  readonly evals: readonly { readonly group: string; readonly epoch: number; readonly testAcc: number; readonly lo: number; readonly hi: number; readonly n: number }[];
   /** what the reader should know before trusting the table */
   readonly warnings: readonly string[];
-  /** one line of diagnosis per run, in the order of {@link groups} */
-  readonly diagnoses: readonly Diagnosis[];
+  /** what is wrong with each run (read/diagnose.ts), in the order of {@link groups} */
+  readonly diagnoses: readonly RunDiagnosis[];
 }
 
 function matches(combo: string, patterns: string): boolean {
@@ -109,7 +110,7 @@ interface Loaded {
   readonly epochMeans: Map<number, Map<string, number>>;
   readonly evals: Map<number, Record<string, number>>;
   readonly series: Map<number, number>;
-  readonly diagnosis: Diagnosis;
+  readonly diagnosis: RunDiagnosis;
 }
 
 function load(path: string, metric: string, layer: number): Loaded {
@@ -237,11 +238,12 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     if (cells.some((c) => c.n > 0)) rows.push({ section: `layer ${L}`, label: `${m}, epoch ${e}`, layer: L, metric: m, epoch: e, cells });
   }
   // the chosen metric per step, mean over seeds, and where it leaves the reference
-  const perStep = members.map((ls) => {
+  const perSeeds = members.map((ls) => {
     const steps = new Map<number, number[]>();
-    for (const l of ls) for (const [s, v] of l.series) steps.set(s, [...(steps.get(s) ?? []), v]);
-    return new Map([...steps].map(([s, vs]) => [s, mean(vs)]));
+    for (const l of ls) for (const [s, v] of l.series) { const vs = steps.get(s); if (vs) vs.push(v); else steps.set(s, [v]); }
+    return steps;
   });
+  const perStep = perSeeds.map((steps) => new Map([...steps].map(([s, vs]) => [s, mean(vs)])));
   const ref = perStep[0];
   const spe = loaded[0].trace.facts.stepsPerEpoch;
   const divergence: Divergence[] = perStep.slice(1).map((m, i) => {
@@ -257,10 +259,16 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
     }
     return { group: groups[i + 1].label, step: first, epoch: first === null ? null : Math.floor(first / spe) + 1, maxDiff: compared ? maxDiff : null, compared };
   });
-  const series = perStep.flatMap((m, i) => [...m].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ group: groups[i].label, step, value })));
+  const series = perSeeds.flatMap((m, i) => [...m].sort((a, b) => a[0] - b[0]).map(([step, vs]) => {
+    const finite = vs.filter(Number.isFinite);
+    return { group: groups[i].label, step, value: mean(vs), lo: finite.length ? Math.min(...finite) : NaN, hi: finite.length ? Math.max(...finite) : NaN, n: vs.length };
+  }));
   const evals = members.flatMap((ls, i) => {
     const es = [...new Set(ls.flatMap((l) => [...l.evals.keys()]))].sort((a, b) => a - b);
-    return es.map((epoch) => ({ group: groups[i].label, epoch, testAcc: cell(ls.map((l) => l.evals.get(epoch)?.test_acc)).mean ?? NaN }));
+    return es.map((epoch) => {
+      const accs = ls.map((l) => l.evals.get(epoch)?.test_acc).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      return { group: groups[i].label, epoch, testAcc: accs.length ? mean(accs) : NaN, lo: accs.length ? Math.min(...accs) : NaN, hi: accs.length ? Math.max(...accs) : NaN, n: accs.length };
+    });
   });
   const diagnoses = members.flatMap((ls) => ls.map((l) => l.diagnosis));
   return { groups, configDiffs, rows, metric, layer, tol, divergence, series, evals, warnings, diagnoses };

@@ -22,7 +22,7 @@ import { Dictionary, Float64, Int32, makeData, makeVector, Table, tableToIPC, Ut
 import { ProbeError, ErrorCode, isProbeError } from '../errors.js';
 import { ensureWritableDir, errnoCode } from '../fs-util.js';
 import { msg } from '../messages.js';
-import { variantOf } from '../read/digest.js';
+import { datasetOf, variantOf } from '../read/digest.js';
 import { collectTraces } from '../read/folder.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { NUMERIC_SETTINGS, runSettings, Setting, SETTINGS, type SettingValues } from '../read/settings.js';
@@ -74,7 +74,7 @@ function runFields(t: Trace): RunFields {
     run: t.run,
     combo: t.facts.combo,
     seed: t.facts.seed,
-    variant: variantOf(c),
+    variant: variantOf({ dataset: datasetOf(t), bn: c.bn }),
     dataset: runSettings(c, t.facts).dataset as string | null,
     bn: c.bn,
     backend: t.facts.backend,

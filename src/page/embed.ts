@@ -15,7 +15,7 @@ export const CHART_CONTROLS = `<p class="controls"><label>smoothing <input id="s
 
 export const CHARTS_JS = String.raw`window.probeCharts = (() => {
 'use strict';
-let specs = {}, rows = {}, views = [];
+let specs = {}, rows = {}, views = [], viewIds = [];
 
 function expand(data) {
   const out = {};
@@ -33,9 +33,25 @@ function load() {
   const el = document.getElementById('probe-data');
   const p = el ? JSON.parse(el.textContent) : { specs: {}, data: {} };
   specs = p.specs; rows = expand(p.data);
+  joinZeros(rows);
 }
 
-// TensorBoard's smoothing: an exponential moving average, debiased so early points are not pulled to 0
+// the buckets holding steps exactly 0 come as their own short table: each series row gets its
+// share of zeros, the mean of its other steps and where it ends
+function joinZeros(t) {
+  if (!t.series || !t.zeros || !t.zeros.length) return;
+  const key = (r) => r.pick + '|' + r.layer + '|' + r.metric + '|' + r.step;
+  const z = new Map(t.zeros.map((r) => [key(r), r]));
+  for (const r of t.series) {
+    const m = z.get(key(r));
+    if (m) { r.zero = m.zero; r.nz = m.nz; r.stepEnd = m.stepEnd; }
+  }
+}
+
+// TensorBoard's smoothing: an exponential moving average, debiased so early points are not pulled
+// to 0. A bucket holding a step exactly 0, or a value that is not a number, is drawn as it is and
+// the average starts again after it: smoothing never bridges a 0 nor decays into one (a dead
+// layer's zeros would otherwise be drawn as a gradient that vanishes)
 function smoothed(series, w) {
   if (!series || w <= 0) return series;
   const groups = new Map();
@@ -49,7 +65,7 @@ function smoothed(series, w) {
     g.sort((a, b) => a.step - b.step);
     let last = 0, weight = 0;
     for (const r of g) {
-      if (typeof r.value !== 'number' || !Number.isFinite(r.value)) { out.push(r); continue; }
+      if (typeof r.value !== 'number' || !Number.isFinite(r.value) || r.value === 0 || r.zero > 0) { out.push(r); last = 0; weight = 0; continue; }
       last = last * w + (1 - w) * r.value;
       weight = weight * w + (1 - w);
       out.push({ ...r, raw: r.value, value: last / weight });
@@ -58,7 +74,9 @@ function smoothed(series, w) {
   return out;
 }
 
-// log scale for per-step series: y of the 'series' table; values ≤ 0 cannot be drawn and are left out
+// log scale for a per-step chart without its own log form (the panels' '@log' specs draw the
+// steps exactly 0 as a strip): y of the 'series' table; a bucket holding zeros draws the mean of
+// its other steps, and where all are 0 the line breaks
 function logged(spec) {
   const walk = (s, data) => {
     if (!s || typeof s !== 'object') return;
@@ -67,7 +85,7 @@ function logged(spec) {
     if (d === 'series' && y && y.field === 'value') {
       y.scale = { ...(y.scale || {}), type: 'log' };
       delete y.scale.zero;
-      s.transform = [...(s.transform || []), { filter: 'datum.value > 0' }];
+      s.transform = [...(s.transform || []), { calculate: 'datum.zero > 0 ? datum.nz : datum.value', as: 'value' }, { filter: 'datum.value > 0' }];
     }
     for (const k of ['layer', 'hconcat', 'vconcat', 'concat']) if (Array.isArray(s[k])) s[k].forEach((c) => walk(c, d));
     if (s.spec) walk(s.spec, d);
@@ -125,23 +143,24 @@ const options = () => ({ smooth: Number(document.getElementById('smooth')?.value
 
 async function embed() {
   for (const v of views) v.finalize();
-  views = [];
+  views = []; viewIds = [];
   const opts = options();
   const tables = { ...rows, series: smoothed(rows.series, opts.smooth) };
   const sig = signals();
   for (const el of document.querySelectorAll('.chart')) {
-    let spec = structuredClone(specs[el.dataset.panel]);
+    const own = opts.log ? specs[el.dataset.panel + '@log'] : undefined;
+    let spec = structuredClone(own ?? specs[el.dataset.panel]);
     if (!spec) continue;
     spec.datasets = tables;
     for (const p of spec.params || []) { delete p.bind; if (sig[p.name] !== undefined && sig[p.name] !== '') p.value = sig[p.name]; }
-    if (opts.log) spec = logged(spec);
+    if (opts.log && !own) spec = logged(spec);
     el.parentElement.querySelector('figcaption .csv')?.remove();
     const { view } = await vegaEmbed(el, spec, {
       renderer: 'svg', logLevel: vega.Error, downloadFileName: el.dataset.panel,
       actions: { export: true, source: false, compiled: false, editor: false },
     });
     csvLink(el, spec, tables);
-    views.push(view);
+    views.push(view); viewIds.push(el.dataset.panel);
   }
   showDiagnosis();
   document.body.dataset.rendered = String(views.length);
@@ -178,6 +197,7 @@ function render() {
 
 load();
 render();
-return { load, embed, queue, signals, fail };
+// view(id): a chart's vega view, for whoever checks what is drawn (the browser tests)
+return { load, embed, queue, signals, fail, view: (id) => views[viewIds.indexOf(id)] };
 })();
 `;

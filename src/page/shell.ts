@@ -68,7 +68,7 @@ select{font-size:14px;padding:2px}a.csv{font-size:12px;margin-left:6px}pre.diag{
 </style>`;
 
 export function payload(panels: readonly ChartPanel[], tables: Record<string, unknown>): string {
-  const specs = Object.fromEntries(panels.map((x) => [x.id, x.spec]));
+  const specs = Object.fromEntries(panels.flatMap((x) => [[x.id, x.spec], ...(x.logSpec ? [[`${x.id}@log`, x.logSpec]] : [])]));
   const data = Object.fromEntries(Object.entries(tables).filter(([, v]) => Array.isArray(v) && (v.length === 0 || typeof v[0] === 'object')).map(([k, v]) => [k, columnar(v as Row[])]));
   return `<script id="probe-data" type="application/json">${JSON.stringify({ specs, data }).replace(/</g, '\\u003c')}</script>`;
 }
@@ -79,6 +79,8 @@ export interface ChartPanel {
   readonly title: string;
   readonly caption: string;
   readonly spec: TopLevelSpec;
+  /** the chart as drawn when the page's log-scale box is ticked (per-step charts: with the strip of steps exactly 0) */
+  readonly logSpec?: TopLevelSpec;
 }
 export const chart = (x: ChartPanel) => `<figure><figcaption><b>${esc(x.title)}</b> — ${esc(x.caption)}</figcaption><div class="chart" id="chart-${x.id}" data-panel="${x.id}"></div></figure>`;
 

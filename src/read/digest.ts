@@ -4,13 +4,16 @@
  * step at which each output unit died. Traces are read one at a time and only digests are kept,
  * so a report over a whole sweep stays small in memory.
  */
-import type { StoredConfig } from '../trace/stored-config.js';
+import { DATASET_NOT_RECORDED, type StoredConfig } from '../trace/stored-config.js';
 import type { Trace } from '../trace/reader.js';
 import { isAttached, RunProbe } from '../trace/schema.js';
 import { layerActivation } from '../activations/index.js';
 import { ProbeId } from '../probes/ids.js';
 import { activeUnitOf, DIAGNOSIS_PROBE, quantileMetric, QUANTILES, UNIT_ACTIVITY_PROBE, unitOf } from '../trace/metrics.js';
 import { bucketSize } from './stats.js';
+import { deathStep, diagnoseTrace, type RunDiagnosis } from './diagnose.js';
+
+export { deathStep };
 
 export const MAX_POINTS = 200;
 /** points per run of the distribution bands and the per-unit heat strips (finer is not readable) */
@@ -68,7 +71,13 @@ export interface SeriesPoint {
   readonly metric: string;
   /** first step of the bucket */
   readonly step: number;
+  /** mean over the bucket's probed steps */
   readonly value: number;
+  /**
+   * share of the bucket's probed steps whose value is exactly 0 (a gradient that is not there at
+   * all): a log axis cannot draw them, and a mean with them is not the size of the others
+   */
+  readonly zero: number;
 }
 
 export interface EvalPoint {
@@ -127,6 +136,10 @@ export interface RunDigest {
   readonly probes: readonly string[];
   /** probes the run was asked to record (its config) */
   readonly probesConfigured: 'all' | readonly string[];
+  /** what is wrong with the run, for any network (read/diagnose.ts) */
+  readonly health: RunDiagnosis;
+  /** training samples of one epoch */
+  readonly trainSize: number;
 }
 
 const key = (layer: number, metric: string) => `${layer}/${metric}`;
@@ -137,6 +150,16 @@ const key = (layer: number, metric: string) => `${layer}/${metric}`;
  * accumulators live in typed arrays indexed by layer, code and bucket (string keys per row made
  * this loop ~3× slower, Map lookups another ~2×).
  */
+/**
+ * The dataset a run trained on: its config's, or for an attached model whose config does not name
+ * it, the facts' (what the caller passed as `dataset`), never the study's `mnist` by default.
+ */
+export function datasetOf(t: Pick<Trace, 'config' | 'facts'>): string {
+  if (t.config.dataset !== DATASET_NOT_RECORDED) return t.config.dataset;
+  const name = t.facts.dataset?.name;
+  return name && name !== 'unknown' ? name : DATASET_NOT_RECORDED;
+}
+
 export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
   const c = t.columns;
   const f = t.facts;
@@ -179,7 +202,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
   // accumulators, indexed by layer (0..maxLayer)
   const L = maxLayer + 1, NS = needs.series.length, NQ = 2 * QUANTILES.length;
   const lastSum = new Float64Array(L * nm), lastN = new Float64Array(L * nm);
-  const sSum = new Float64Array(L * NS * nb), sN = new Float64Array(L * NS * nb);
+  const sSum = new Float64Array(L * NS * nb), sN = new Float64Array(L * NS * nb), sZero = new Float64Array(L * NS * nb);
   const qSum = new Float64Array(needs.quantiles ? L * NQ * ns : 0), qN = new Float64Array(qSum.length);
   const probeSeen = new Uint8Array(np);
   const diagEpochs = new Map<number, { step: number; values: Record<string, number> }>();
@@ -207,7 +230,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     }
     if (lastEpochIndex === 0 || c.epoch[i] === lastEpochIndex) { lastSum[layer * nm + code] += v; lastN[layer * nm + code]++; }
     const si = seriesOf[pm(p, code)];
-    if (si >= 0) { const k = (layer * NS + si) * nb + Math.floor(step / bucket); sSum[k] += v; sN[k]++; }
+    if (si >= 0) { const k = (layer * NS + si) * nb + Math.floor(step / bucket); sSum[k] += v; sN[k]++; sZero[k] += +(v === 0); }
     if (p === distId && qOf[code] >= 0) { const k = (layer * NQ + qOf[code]) * ns + Math.floor(step / stripBucket); qSum[k] += v; qN[k]++; }
     const unit = activeUnit[code];
     if (unit >= 0) {
@@ -227,7 +250,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     const order = needs.series.map((s, k) => [s[1], k] as const).sort((a, b) => a[0].localeCompare(b[0]));
     for (const [metric, k] of order) for (let b = 0; b < nb; b++) {
       const at = (layer * NS + k) * nb + b;
-      if (sN[at] > 0) series.push({ layer, metric, step: b * bucket, value: sSum[at] / sN[at] });
+      if (sN[at] > 0) series.push({ layer, metric, step: b * bucket, value: sSum[at] / sN[at], zero: sZero[at] / sN[at] });
     }
   }
   const quantiles: QuantilePoint[] = [];
@@ -262,8 +285,8 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     path: t.path,
     run: t.run,
     combo: f.combo,
-    variant: variantOf(t.config),
-    dataset: t.config.dataset,
+    variant: variantOf({ dataset: datasetOf(t), bn: t.config.bn }),
+    dataset: datasetOf(t),
     bn: t.config.bn,
     intervention: t.config.intervention,
     acts: f.layers.map((l) => layerActivation(l)),
@@ -291,21 +314,9 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     lastStep: Math.max(0, steps - 1),
     probes: c.probes.filter((_, p) => probeSeen[p] === 1).sort(),
     probesConfigured: t.config.probes,
+    health: diagnoseTrace(t),
+    trainSize: f.dataset.trainSize,
   };
-}
-
-/**
- * The step from which a unit stays inactive (active share 0) until the end of the trace, if that
- * stretch covers at least a tenth of the probed steps (or 100 of them): a unit that is merely quiet
- * for the last few steps is not called dead.
- */
-export function deathStep(steps: readonly number[], active: readonly number[]): number | null {
-  let i = active.length;
-  while (i > 0 && active[i - 1] === 0) i--;
-  if (i === active.length) return null;
-  const stretch = active.length - i;
-  if (i > 0 && stretch < Math.min(100, Math.ceil(active.length / 10))) return null;
-  return steps[i];
 }
 
 /** A diagnosis figure at the last evaluation (layer 0 = whole network), or null if the run lacks it. */

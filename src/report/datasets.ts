@@ -18,6 +18,12 @@ export type { Row };
 export interface Datasets {
   /** per-step series, keyed by `pick` (a run, or a combination when aggregated) */
   readonly series: Row[];
+  /**
+   * the buckets of {@link series} holding steps whose value is exactly 0: their share (`zero`), the
+   * mean of the other steps (`nz`, null when all are 0) and where the bucket ends; the page joins
+   * them to their series rows (few rows: most series have none)
+   */
+  readonly zeros: Row[];
   /** quantile bands of z and a per layer (the distribution probe), keyed by `pick` */
   readonly quantiles: Row[];
   /** share of samples each unit of a small layer is active, keyed by `pick` */
@@ -57,23 +63,35 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   const aggregated = digests.length > PER_RUN_LIMIT;
   const several = new Set(digests.map((d) => d.variant)).size > 1;
   const pickOf = (d: RunDigest) => (aggregated ? (several ? `${d.combo} (${d.variant})` : d.combo) : d.run);
-  const series: Row[] = [];
+  const series: Row[] = [], zeros: Row[] = [];
+  // the mean of a bucket's other steps: its mean over all, without the zeros
+  const nzOf = (value: number, zero: number) => (zero < 1 ? r4(value / (1 - zero)) : null);
   if (aggregated) {
     // coarser buckets too: one line per combination, at most AGGREGATED_POINTS points
     const maxStep = digests.reduce((m, d) => d.series.reduce((mm, p) => Math.max(mm, p.step + 1), m), 1);
     const bucket = bucketSize(maxStep, AGGREGATED_POINTS);
-    const acc = new Map<string, { pick: string; layer: number; metric: string; step: number; xs: number[] }>();
+    const acc = new Map<string, { pick: string; layer: number; metric: string; step: number; xs: number[]; zs: number[]; nzs: number[] }>();
     for (const d of digests) for (const p of d.series) {
       const step = bucketStart(p.step, bucket);
       const k = `${pickOf(d)}|${p.layer}|${p.metric}|${step}`;
-      const a = acc.get(k) ?? { pick: pickOf(d), layer: p.layer, metric: p.metric, step, xs: [] };
-      a.xs.push(p.value);
+      const a = acc.get(k) ?? { pick: pickOf(d), layer: p.layer, metric: p.metric, step, xs: [], zs: [], nzs: [] };
+      a.xs.push(p.value); a.zs.push(p.zero);
+      if (p.zero < 1) a.nzs.push(p.value / (1 - p.zero));
       acc.set(k, a);
     }
     const actsOf = new Map(digests.map((d) => [pickOf(d), d.acts]));
-    for (const a of acc.values()) series.push({ pick: a.pick, family: a.pick, layer: a.layer, layerName: layerName(a.layer, actsOf.get(a.pick) ?? []), metric: a.metric, step: a.step, value: r4(mean(a.xs)) });
+    for (const a of acc.values()) {
+      const row = { pick: a.pick, family: a.pick, layer: a.layer, layerName: layerName(a.layer, actsOf.get(a.pick) ?? []), metric: a.metric, step: a.step };
+      series.push({ ...row, value: r4(mean(a.xs)) });
+      const zero = mean(a.zs);
+      if (zero > 0) zeros.push({ ...row, stepEnd: a.step + bucket, zero: r4(zero), nz: a.nzs.length ? r4(mean(a.nzs)) : null });
+    }
   } else {
-    for (const d of digests) for (const p of d.series) series.push({ pick: d.run, family: familyOf(d.run), layer: p.layer, layerName: layerName(p.layer, d.acts), metric: p.metric, step: p.step, value: r4(p.value) });
+    for (const d of digests) for (const p of d.series) {
+      const row = { pick: d.run, family: familyOf(d.run), layer: p.layer, layerName: layerName(p.layer, d.acts), metric: p.metric, step: p.step };
+      series.push({ ...row, value: r4(p.value) });
+      if (p.zero > 0) zeros.push({ ...row, stepEnd: p.step + d.bucket, zero: r4(p.zero), nz: nzOf(p.value, p.zero) });
+    }
   }
   // bands and strips of one run at a time (of the first seed of a combination when aggregated)
   const quantiles: Row[] = [], units: Row[] = [];
@@ -87,17 +105,26 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
     }
     for (const u of d.units) units.push({ pick, layer: u.layer, layerName: layerName(u.layer, d.acts), unit: u.unit, step: u.step, stepEnd: u.step + d.stripBucket, value: r4(u.value) });
   }
-  const failed = new Map(hyps.flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.failed] as const)));
+  // a run fails at or near chance (any run), or by the study's rule against its controls: the first that applies says how
+  const studyFailed = new Map(hyps.flatMap((h) => h.runs.map((r) => [`${h.variant}|${r.run}`, r.failedBy] as const)));
+  const failedHow = (d: RunDigest): string | null => {
+    const by = studyFailed.get(`${d.variant}|${d.run}`);
+    if (by === 'controls') return "more than 10 points below the controls' median";
+    if (d.health.verdict.failing === true || by === 'chance') return d.health.verdict.text;
+    return null;
+  };
   const multi = new Set(digests.map((d) => d.variant)).size > 1;
   const runs: Row[] = digests.map((d) => ({
-    run: d.run, pick: pickOf(d), combo: d.combo, variant: d.variant, seed: d.seed, group: d.study ? groupOf(d.acts) : 'other',
+    run: d.run, pick: pickOf(d), combo: d.combo, variant: d.variant, seed: d.seed, group: d.study ? groupOf(d.acts) : 'other', study: d.study,
     l1: d.acts[0] ?? null, l2: d.acts[1] ?? null, l3: d.acts[2] ?? null,
     finalAcc: r4(d.finalTestAcc), truncated: d.truncated, epochs: d.epochsDone,
     h1: r4(measureOf(d, HYPOTHESES[0])), h2: r4(measureOf(d, HYPOTHESES[1])),
-    failed: failed.get(`${d.variant}|${d.run}`) ?? null,
+    failed: failedHow(d) !== null ? true : d.health.verdict.failing === null && !studyFailed.has(`${d.variant}|${d.run}`) ? null : false,
+    failedHow: failedHow(d),
     errors: r4(diagnoses.get(d.path)?.errors ?? null),
     ...Object.fromEntries(Object.values(Cause).map((c) => [errorShare(c), r4(diagnoses.get(d.path)?.causes[c] ?? null)])),
-    diagnosis: diagnoses.get(d.path)?.text ?? null,
+    diagnosis: [d.health.headline, ...d.health.findings.map((f) => f.text)].join('; '),
+    studyLine: d.study ? diagnoses.get(d.path)?.text ?? null : null,
   }));
   const attribution: Row[] = digests.flatMap((d) => CAUSE_SETS.map((set) => ({
     run: d.run, combo: d.combo, variant: d.variant, group: groupOf(d.acts), cell: set.length ? set.join(' + ') : 'no candidate cause',
@@ -127,5 +154,15 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   const all = [...new Set(digests.map(pickOf))];
   const first = digests.find((d) => training.has(d.path)) ?? digests.find((d) => d.study && groupOf(d.acts) === 'target');
   const picks = first ? [pickOf(first), ...all.filter((p) => p !== pickOf(first))] : all;
-  return { series, quantiles, units, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
+  return { series, zeros, quantiles, units, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
+}
+
+/**
+ * Series rows with their bucket's zeros joined in (`zero`, `nz`, `stepEnd`), as the page's script
+ * joins them: for chart files, which carry their rows without the page.
+ */
+export function withZeros(series: readonly Row[], zeros: readonly Row[]): Row[] {
+  const key = (r: Row) => `${r.pick}|${r.layer}|${r.metric}|${r.step}`;
+  const z = new Map(zeros.map((r) => [key(r), r]));
+  return series.map((r) => { const m = z.get(key(r)); return m ? { ...r, zero: m.zero, nz: m.nz, stepEnd: m.stepEnd } : r; });
 }

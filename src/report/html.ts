@@ -3,7 +3,6 @@
  * embedded once (columnar, expanded in the page), a Content-Security-Policy that forbids any
  * network request, and one selector driving every per-run chart.
  */
-import { msg } from '../messages.js';
 import type { Datasets } from './datasets.js';
 import { fmtInterval, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
 import type { Interventions } from '../study/interventions.js';
@@ -13,6 +12,8 @@ import { COVERS, FAIL_MARGIN, MIN_RUNS, MOST } from '../study/study.js';
 import { NO_RUN, Overlay, OVERLAY_LABELS, type Panel } from './panels.js';
 import { CHART_CONTROLS, CHARTS_JS } from '../page/embed.js';
 import { chart, CSP, esc, libScripts, payload, script, STYLE } from '../page/shell.js';
+import { diagnosisSection, DIAGNOSIS_STYLE } from '../page/diagnosis-html.js';
+import type { RunDiagnosis } from '../read/diagnose.js';
 
 export interface PageInput {
   readonly title: string;
@@ -32,11 +33,12 @@ export interface PageInput {
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   readonly singleRun: string | null;
-  /**
-   * none of the runs is probe's own MLP (tfjs or PyTorch models): the diagnosis per run leads the
-   * page, and the study's hypotheses follow as what they are, about another network
-   */
-  readonly modelsOnly?: boolean;
+  /** what is wrong with each run (read/diagnose.ts): the page opens with it */
+  readonly health: readonly RunDiagnosis[];
+  /** whether any run is of the study's MLP: only then do its H1/H2 sections follow */
+  readonly study: boolean;
+  /** per variant, a note when its verdicts come from runs shorter than the study's schedule */
+  readonly studyShort: Readonly<Record<string, string>>;
 }
 
 const VERDICT_CLASS = { supported: 'ok', 'not supported': 'bad', inconclusive: 'meh' } as const;
@@ -48,26 +50,29 @@ export const VERDICT_MEANING = [
   "It is evidence about these runs, not proof of a cause: 'supported' does not rule out other explanations, 'not supported' means at least one prediction clearly failed here, and 'inconclusive' means there are too few runs, too few failures, or too much spread to tell.",
 ] as const;
 
-function hypothesisHtml(h: HypothesisResult, singleRun: string | null, showVariant: boolean): string {
+const shortBadge = (note: string | undefined) => (note ? ` <span class="badge meh short" title="${esc(note)}">short runs</span> <span class="meta short-note">${esc(note)}</span>` : '');
+
+function hypothesisHtml(h: HypothesisResult, singleRun: string | null, showVariant: boolean, short: string | undefined): string {
   const rows = h.claims.map((c) => `<tr><td>${c.id}</td><td>${esc(c.text)}</td><td>${esc(c.statistic)}</td><td>${esc(c.n)}</td><td>${esc(c.rule)}</td><td class="${c.holds === null ? 'meh' : c.holds ? 'ok' : 'bad'}">${c.holds === null ? `undecided${c.missing ? ` (${esc(c.missing)})` : ''}` : c.holds ? 'as predicted' : 'against'}</td></tr>`).join('');
   const robust = h.robustness.map((r) => `<tr><td>${esc(r.label)}</td><td>${r.present ? esc(fmtInterval(r.present)) : '—'}</td><td>${r.specific ? esc(fmtInterval(r.specific)) : '—'}</td></tr>`).join('');
   const single = singleRun
     ? `<p class="single">One run only: ${esc(singleRun)}. A verdict needs at least ${MIN_RUNS} runs of a (sigmoid, relu) combination, ${MIN_RUNS} of the control and ${MIN_RUNS} failing target runs (different seeds count).</p>`
     : '';
   return `<section class="hyp" id="${h.id}-${esc(h.variant.replace(/\W+/g, '-'))}">
-<h3><span class="badge ${VERDICT_CLASS[h.verdict]}">${h.verdict}</span> ${h.id}: ${esc(h.title)}${showVariant ? ` <span class="meta">(${esc(h.variant)} runs)</span>` : ''}</h3>
+<h3><span class="badge ${VERDICT_CLASS[h.verdict]}">${h.verdict}</span> ${h.id}: ${esc(h.title)}${showVariant ? ` <span class="meta">(${esc(h.variant)} runs)</span>` : ''}${shortBadge(short)}</h3>
 <p><b>Primary measure</b> (<code>${esc(h.metric)}</code>): ${esc(h.measure)}.<br><b>Mechanism</b>: the cause <code>${esc(h.cause)}</code>, checked for each misclassified test input.<br><b>Verdict rule</b>: supported if claims A, M, B and C all have their 95% interval on the predicted side; not supported if any has it entirely on the other side; otherwise inconclusive. <b>Here</b>: ${esc(h.reason)}.</p>
 ${single}<table><thead><tr><th></th><th>claim</th><th>statistic [95% CI]</th><th>n</th><th>rule</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>
 <details><summary>Robustness: other readings of the measure (reported, never used for the verdict)</summary><table><thead><tr><th>reading</th><th>A: mean over failing target runs [95% CI]</th><th>B: target − ${h.control} [95% CI]</th></tr></thead><tbody>${robust}</tbody></table></details>
 </section>`;
 }
 
-function prevalenceHtml(p: Prevalence, showVariant: boolean): string {
+function prevalenceHtml(p: Prevalence, showVariant: boolean, short: string | undefined): string {
+  const chance = `at or near chance (at most 1/classes + ${100 * FAIL_MARGIN} points)`;
   const rule = p.failBelow === null
-    ? 'no control runs (C1 or C2): no failure threshold'
-    : `a run fails if its final test accuracy is below ${pct(p.failBelow)} (the controls' median ${pct(p.controlMedian)} minus ${100 * FAIL_MARGIN} points)`;
+    ? `a run fails if its final test accuracy is ${chance}; no control runs (C1 or C2), so no rule relative to them`
+    : `a run fails if its final test accuracy is ${chance} or below ${pct(p.failBelow)} (the controls' median ${pct(p.controlMedian)} minus ${100 * FAIL_MARGIN} points)`;
   const rows = p.perCombo.map((c) => `<tr><td>${esc(c.combo)}</td><td>${c.group}</td><td>${c.failing} of ${c.runs}</td><td>${pct(c.meanAcc)}</td></tr>`).join('');
-  return `<h3>Prevalence${showVariant ? ` <span class="meta">(${esc(p.variant)} runs)</span>` : ''}</h3>
+  return `<h3>Prevalence${showVariant ? ` <span class="meta">(${esc(p.variant)} runs)</span>` : ''}${shortBadge(short)}</h3>
 <p>How often the failure occurs, before asking why: ${esc(rule)}. Target group: <b>${p.targetFailing} of ${p.targetRuns}</b> runs fail${p.share ? ` (share ${esc(fmtInterval(p.share))})` : ''}; controls: ${p.controlsFailing} of ${p.controls}.</p>
 <table><thead><tr><th>combination</th><th>group</th><th>failing runs</th><th>mean final accuracy</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -109,6 +114,26 @@ function attributionHtml(rows: readonly GroupAttribution[], several: boolean): s
 }
 
 /**
+ * The study's section: its hypotheses, prevalence, attribution, interventions and its line per
+ * run. Only runs of its MLP are in it; a page of other models has none of it.
+ */
+function studySection(p: PageInput, several: boolean, diagRows: string): string {
+  return `<h2 id="study">The study: H1 and H2</h2>
+<p class="meaning" id="verdict-meaning">${VERDICT_MEANING.map(esc).join(' ')}</p>
+<p>Claims: <b>A</b> the measure is present (mean &gt; ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (&gt; ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ &lt; 0). Intervals resample combinations, then seeds within them.</p>
+${p.reproduction ? reproductionHtml(p.reproduction) : ''}
+${p.prevalences.map((x) => prevalenceHtml(x, several, p.studyShort[x.variant])).join('\n')}
+${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several, p.studyShort[h.variant])).join('\n')}
+<h3>Error attribution</h3>
+${attributionHtml(p.attribution, several)}
+<h3>Interventions</h3>
+${interventionsHtml(p.interventions)}
+<h3>The study's mechanism per run</h3>
+<table><thead><tr><th>run</th><th>variant</th><th>failed</th><th>H1/H2 mechanism</th></tr></thead><tbody>${diagRows}</tbody></table>
+`;
+}
+
+/**
  * How the page gets its scripts. Unset: everything inlined, a file that works alone (`probe
  * report`). `probe watch` links the libraries from its server and embeds with its live script.
  */
@@ -127,30 +152,17 @@ export function pageHtml(p: PageInput, shell?: PageShell): string {
   const section = (s: Panel['section']) => p.panels.filter((x) => x.section === s).map(chart).join('\n');
   const options = p.datasets.picks.map((v) => `<option>${esc(v)}</option>`).join('');
   const several = p.datasets.variants.length > 1;
-  const diagRows = p.datasets.runs.map((r) => `<tr><td>${esc(String(r.run))}</td><td>${esc(String(r.variant))}</td><td>${r.failed === null ? '—' : r.failed ? 'fails' : 'no'}</td><td>${esc(String(r.diagnosis ?? '—'))}</td></tr>`).join('');
-  const diagnosisSection = `<h2>Diagnosis per run</h2>
-<table><thead><tr><th>run</th><th>variant</th><th>failed</th><th>diagnosis</th></tr></thead><tbody>${diagRows}</tbody></table>
-`;
+  const diagRows = p.datasets.runs.filter((r) => r.study === true).map((r) => `<tr><td>${esc(String(r.run))}</td><td>${esc(String(r.variant))}</td><td title="${esc(String(r.failedHow ?? ''))}">${r.failed === null ? '—' : r.failed ? 'fails' : 'no'}</td><td>${esc(String(r.studyLine ?? '—'))}</td></tr>`).join('');
   const overlay = Object.values(Overlay).map((v) => `<option value="${v}">${esc(OVERLAY_LABELS[v])}</option>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">${shell?.csp ?? CSP}
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(p.title)}</title>${STYLE}</head><body>${shell?.top ?? ''}
+<title>${esc(p.title)}</title>${STYLE}${DIAGNOSIS_STYLE}</head><body>${shell?.top ?? ''}
 <h1>${esc(p.title)}</h1>
 <p class="meta">${esc(p.inputs)} · generated ${esc(p.generated)} by probe ${esc(p.version)}</p>
+${diagnosisSection(p.health)}
 ${p.warnings.length ? `<ul class="warn">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
-${p.modelsOnly ? diagnosisSection : ''}<h2>Hypotheses</h2>
-${p.modelsOnly ? `<p class="meaning">${esc(msg.modelsOnly('above'))}</p>` : ''}
-<p class="meaning" id="verdict-meaning">${VERDICT_MEANING.map(esc).join(' ')}</p>
-<p>Claims: <b>A</b> the measure is present (mean &gt; ${MOST}) where the target group fails; <b>M</b> the hypothesis' cause covers most (&gt; ${COVERS}) of the errors of the failing runs; <b>B</b> the measure is higher in the target group than in the control that changes only the other layer; <b>C</b> it goes with lower accuracy (Spearman ρ &lt; 0). Intervals resample combinations, then seeds within them.</p>
-${p.reproduction ? reproductionHtml(p.reproduction) : ''}
-${p.prevalences.map((x) => prevalenceHtml(x, several)).join('\n')}
-${p.hypotheses.map((h) => hypothesisHtml(h, p.singleRun, several)).join('\n')}
-<h2>Error attribution</h2>
-${attributionHtml(p.attribution, several)}
-<h2>Interventions</h2>
-${interventionsHtml(p.interventions)}
-${p.modelsOnly ? '' : diagnosisSection}<h2>Across runs</h2>
+${p.study ? studySection(p, several, diagRows) : ''}<h2>Across runs</h2>
 ${section('across') || '<p>No chart: these traces do not have what the cross-run charts need.</p>'}
 <h2>Per run</h2>
 <p><label>${p.datasets.aggregated ? 'combination (mean over seeds)' : 'run'} <select id="pick" data-signal="pick">${options}</select></label>

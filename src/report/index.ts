@@ -26,9 +26,10 @@ import { collectTraces } from '../read/folder.js';
 export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from '../read/digest.js';
 import { PROBE_IDS, ProbeId } from '../probes/ids.js';
-import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, type Datasets, type Row } from './datasets.js';
+import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, withZeros, type Datasets, type Row } from './datasets.js';
 import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
 import { diagnose, type Diagnosis } from '../study/diagnosis-line.js';
+import type { RunDiagnosis } from '../read/diagnose.js';
 import { pairInterventions, type Interventions } from '../study/interventions.js';
 import { attributionByGroup, type GroupAttribution } from '../study/attribution.js';
 import { COVERS, Diag, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study/study.js';
@@ -39,6 +40,7 @@ import { toPng, toSvg } from './render.js';
 import { BOOTSTRAP_RESAMPLES } from '../read/stats.js';
 import { checkGroupKeys, groupValues, settingLabel } from '../read/settings.js';
 import { checkOptions, optionKeys } from '../options.js';
+import { STUDY_EPOCHS, STUDY_TRAIN } from '../read/diagnose-rules.js';
 
 export interface ReportOptions {
   /** output folder; default `<folder>/report` for a single folder input, else `report` */
@@ -78,8 +80,12 @@ export interface ReportResult {
   readonly prevalences: readonly Prevalence[];
   readonly interventions: readonly Interventions[];
   readonly diagnoses: readonly Diagnosis[];
-  /** none of the runs is probe's own MLP (tfjs or PyTorch models): there are no verdicts to read, only diagnoses */
-  readonly modelsOnly: boolean;
+  /** what is wrong with each run, for any network (read/diagnose.ts) */
+  readonly health: readonly RunDiagnosis[];
+  /** whether any run is of the study's MLP (else there are no verdicts to read) */
+  readonly study: boolean;
+  /** per variant, a note when its verdicts come from runs shorter than the study's schedule */
+  readonly studyShort: Readonly<Record<string, string>>;
   readonly attribution: readonly GroupAttribution[];
   /** the runs beside the published figures of `reference`; null without one */
   readonly reproduction: Reproduction | null;
@@ -105,16 +111,22 @@ export function defaultReportDir(inputs: readonly string[]): string {
 
 function notes(d: Datasets, digests: readonly RunDigest[]): string[] {
   const bucket = Math.max(...digests.map((x) => x.bucket));
+  const study = digests.some((x) => x.study);
   return [
     `Per-step series are means over buckets of consecutive steps, at most ${MAX_POINTS} points per run (here up to ${bucket} steps per point); values on the page are rounded to 4 significant digits.`,
     d.aggregated
       ? `With more than ${PER_RUN_LIMIT} runs, per-run charts show the mean over the seeds of a combination, in at most ${AGGREGATED_POINTS} points; every run still counts in the statistics.`
       : 'Per-run charts show one run at a time; pick it above them.',
-    `The hypotheses' measures and the error attribution are taken on the test set at each evaluation (before training and after every epoch); verdicts use the last one. Per-step charts are training-batch figures. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
-    `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid and the diagnosis table.`,
+    `"What is wrong" applies the same rules to every run, whatever the network (read/diagnose-rules.ts; its rules are listed under it): dead units from the per-unit activity windows, saturation, exactly-zero, vanishing and exploding gradients and non-finite values from the per-step probes, and the verdict from the final accuracy against chance.`,
+    ...(study ? [
+      `The hypotheses' measures and the error attribution are taken on the test set at each evaluation (before training and after every epoch); verdicts use the last one. Per-step charts are training-batch figures. Final accuracy is the test accuracy after the last finished epoch. Truncated runs count with the epochs they finished.`,
+      `Groups by the last two layers: target = (sigmoid, relu); C1 = (tanh|relu|selu, relu); C2 = (sigmoid, tanh|sigmoid|selu). Runs in none of them only appear in the grid and the diagnosis table.`,
+    ] : []),
     ...attachedNote(digests),
-    `Rules, fixed before the data: a run fails if its final accuracy is more than ${100 * FAIL_MARGIN} points below the controls' median; "most" is more than ${MOST}; a cause explains a failure when it covers more than ${COVERS} of the errors; a gradient has vanished below ${GRAD_VANISHED} of its size before training.`,
-    `Intervals: percentile bootstrap, ${BOOTSTRAP_RESAMPLES} resamples in two stages (combinations with replacement, then seeds within each), seeded (the same traces give the same page). A and M: mean over the failing target runs; B: difference of group means, each group resampled separately; C: Spearman rank correlation with final test accuracy over target ∪ control. A and M need ${MIN_RUNS} failing target runs, B and C ${MIN_RUNS} runs per group. The intervals are not corrected for multiple comparisons: read them as descriptive.`,
+    ...(study ? [
+      `Rules, fixed before the data: a run fails if its final accuracy is at or near chance (at most 1/classes + ${100 * FAIL_MARGIN} points) or more than ${100 * FAIL_MARGIN} points below the controls' median; "most" is more than ${MOST}; a cause explains a failure when it covers more than ${COVERS} of the errors; a gradient has vanished below ${GRAD_VANISHED} of its size before training.`,
+      `Intervals: percentile bootstrap, ${BOOTSTRAP_RESAMPLES} resamples in two stages (combinations with replacement, then seeds within each), seeded (the same traces give the same page). A and M: mean over the failing target runs; B: difference of group means, each group resampled separately; C: Spearman rank correlation with final test accuracy over target ∪ control. A and M need ${MIN_RUNS} failing target runs, B and C ${MIN_RUNS} runs per group. The intervals are not corrected for multiple comparisons: read them as descriptive.`,
+    ] : []),
   ];
 }
 
@@ -123,11 +135,15 @@ function attachedNote(digests: readonly RunDigest[]): string[] {
   const models = digests.filter((d) => !d.study);
   if (models.length === 0) return [];
   const names = models.slice(0, 5).map((d) => d.run).join(', ') + (models.length > 5 ? ', …' : '');
-  return [`${models.length} run(s) of attached models (${names}) appear in the per-run charts only. The hypotheses are about the study's MLP (784-500-256-10 trained by probe), so its groups and tests apply to probe's own runs, not to these${digests.every((d) => !d.study) ? ': none of the runs here is one, so H1 and H2 are not tested on this page' : ''}.`];
+  if (digests.every((d) => !d.study)) return [`The runs here are of attached models (${names}): "What is wrong" and the per-run charts are about them. The study's hypotheses are about its own MLP (784-500-256-10 trained by probe), so this page has no H1/H2 section.`];
+  return [`${models.length} run(s) of attached models (${names}) appear in "What is wrong" and the per-run charts only. The hypotheses are about the study's MLP (784-500-256-10 trained by probe), so its groups and tests apply to probe's own runs, not to these.`];
 }
 
+/** A table as a chart file carries it: series rows with their zeros joined, as the page joins them. */
+const tableOf = (d: Datasets, n: keyof Datasets): Row[] => (n === 'series' ? withZeros(d.series, d.zeros) : (d[n] as Row[]));
+
 function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datasets)[]): TopLevelSpec {
-  return { ...spec, datasets: Object.fromEntries(names.map((n) => [n, d[n] as unknown[]])) } as TopLevelSpec;
+  return { ...spec, datasets: Object.fromEntries(names.map((n) => [n, tableOf(d, n)])) } as TopLevelSpec;
 }
 
 /**
@@ -137,7 +153,7 @@ function withData(spec: TopLevelSpec, d: Datasets, names: readonly (keyof Datase
 export function fileSpec(p: Panel, d: Datasets): TopLevelSpec {
   if (p.section !== 'run') return withData(p.spec, d, p.data);
   const pick = d.picks[0] ?? '';
-  const only = Object.fromEntries(p.data.map((n) => [n, (d[n] as Row[]).filter((r) => !('pick' in r) || r.pick === pick)]));
+  const only = Object.fromEntries(p.data.map((n) => [n, tableOf(d, n).filter((r) => !('pick' in r) || r.pick === pick)]));
   const spec = p.spec as TopLevelSpec & { title?: unknown };
   const text = typeof spec.title === 'string' ? spec.title : p.title;
   return { ...spec, title: { text, subtitle: `${d.aggregated ? 'combination' : 'run'} ${pick}` }, datasets: only } as TopLevelSpec;
@@ -232,6 +248,7 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
     h1: datasets.runs.some((r) => r.h1 !== null),
     h2: datasets.runs.some((r) => r.h2 !== null),
     deaths: digests.some((d) => d.deaths.length > 0),
+    study: digests.some((d) => d.study),
   });
   for (const s of skipped) warn(`skipped ${s}`);
   const asked = (d: RunDigest) => (d.probesConfigured === 'all' ? PROBE_IDS : d.probesConfigured);
@@ -253,7 +270,9 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
       ...inFlight.map((d) => `${d.run} is in flight: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished, charted but left out of the verdicts until it finishes`),
     ],
     singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
-    modelsOnly: digests.length > 0 && digests.every((d) => !d.study),
+    health: digests.map((d) => d.health),
+    study: digests.some((d) => d.study),
+    studyShort: shortNotes(digests.filter((d) => d.study)),
   };
   return { digests, hypotheses, prevalences, interventions, diagnoses, attribution, reproduction, datasets, panels, skipped, page };
 }
@@ -298,16 +317,38 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const html = pageHtml(page);
   write('index.html', html);
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
-  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, prevalences, hypotheses, attribution, interventions, reproduction, diagnoses: diagList }, null, 2));
+  const health = digests.map((d) => d.health);
+  write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, health, prevalences, hypotheses, attribution, interventions, reproduction, diagnoses: diagList }, null, 2));
   const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, modelsOnly: page.modelsOnly ?? false, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, health, study: page.study, studyShort: page.studyShort, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
+/** Per value of the run selector: what is wrong with its runs, and for the study's runs its line about H1/H2. */
 function diagnosisLines(d: Datasets, digests: readonly RunDigest[], diagnoses: ReadonlyMap<string, Diagnosis>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const x of digests) {
     const pick = d.runs.find((r) => r.run === x.run && r.variant === x.variant)?.pick as string;
-    (out[pick] ??= []).push((diagnoses.get(x.path) as Diagnosis).text);
+    (out[pick] ??= []).push(x.health.headline, ...x.health.lines.map((l) => `  ${l}`));
+    // the study's line for its runs, and for any run whose writer evaluated its measures (PyTorch)
+    const line = diagnoses.get(x.path) as Diagnosis;
+    if (x.study || line.errors !== null) out[pick].push(`  study: ${line.text}`);
+  }
+  return out;
+}
+
+/**
+ * Per variant, a note when the study's verdicts come from runs shorter than its schedule
+ * (STUDY_EPOCHS epochs of STUDY_TRAIN samples): the range of training samples of its runs.
+ */
+export function shortNotes(studyRuns: readonly RunDigest[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of new Set(studyRuns.map((d) => d.variant))) {
+    const runs = studyRuns.filter((d) => d.variant === v);
+    const short = runs.filter((d) => d.health.short !== null);
+    if (short.length === 0) continue;
+    const samples = short.map((d) => d.health.short!.samples), lo = Math.min(...samples), hi = Math.max(...samples);
+    const range = lo === hi ? lo.toLocaleString('en-US') : `${lo.toLocaleString('en-US')}–${hi.toLocaleString('en-US')}`;
+    out[v] = `${short.length} of ${runs.length} runs are shorter than the study's schedule: ${range} training samples, the study's is ${(STUDY_EPOCHS * STUDY_TRAIN).toLocaleString('en-US')} (${STUDY_EPOCHS} epochs of ${STUDY_TRAIN.toLocaleString('en-US')}); a failure that takes longer to show would be missed`;
   }
   return out;
 }

@@ -69,37 +69,83 @@ function overlayParams(d: Datasets) {
 /** Rows of the chosen run, the second chosen one, and the overlaid ones. */
 const SHOWN = `datum.pick === pick || datum.pick === also || overlay === '${Overlay.all}' || (overlay === '${Overlay.seeds}' && datum.family === replace(pick, regexp('_s[0-9]+$'), ''))`;
 
+/** Height of each per-step line chart and of one layer's row in its "exactly 0" strip. */
+const LINE_HEIGHT = 160;
+const STRIP_ROW = 7;
+
+/**
+ * Per-step metrics, one chart per metric side by side, lines per layer (colour) and run (dash, in
+ * the legend when runs are overlaid). On a log axis a value exactly 0 cannot be drawn: the line
+ * then draws the mean of a bucket's other steps (a mean with the zeros would fall towards 0 and
+ * read as a gradient that vanishes), breaks where every step is 0, and a strip under the chart
+ * marks each bucket holding zeros, one row per layer, darker for a larger share of its steps — a
+ * dead layer is drawn as dead, not as vanishing.
+ */
 function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?: boolean; title: string }): TopLevelSpec {
+  const x = { field: 'step', type: 'quantitative', title: 'step', axis: NUM } as const;
+  const chartOf = (metric: string) => ({
+    vconcat: [
+      {
+        title: metric,
+        transform: [
+          { filter: `datum.metric === ${JSON.stringify(metric)}` },
+          // on a log axis: a bucket's steps other than its zeros; nothing where all are 0 (a break,
+          // while the row still spans the x axis, so the axis covers the whole run)
+          ...(opts.log ? [{ calculate: 'datum.zero > 0 ? datum.nz : datum.value', as: 'value' }, { calculate: 'datum.value > 0 ? datum.value : null', as: 'value' }] : []),
+        ],
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true }, axis: opts.log ? LOGNUM : NUM },
+          color: LAYER_COLOR,
+          detail: { field: 'pick' },
+          opacity: { condition: { test: 'datum.pick === pick', value: 1 }, value: 0.45 },
+          tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }, ...(opts.log ? [{ field: 'zero', title: 'share of steps exactly 0', format: '.0%' }] : [])],
+        },
+        layer: [
+          {
+            mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5, invalid: 'break-paths-show-domains' },
+            encoding: { strokeDash: { field: 'pick', type: 'nominal', title: 'run', legend: { labelLimit: 260 } } },
+          },
+          // a bucket with zeros and other steps: a dot at the size of the others (alone between two
+          // buckets of zeros it has no line to sit on)
+          // (the same handling of missing values as the line: a layer that filtered them would filter the line's too, and bridge its breaks)
+          // (smaller the more of its steps are 0, so a bucket of zeros with one step of gradient reads as the zeros it mostly is)
+          ...(opts.log ? [{ transform: [{ filter: 'datum.zero > 0 && isValid(datum.value)' }], mark: { type: 'point', filled: true, invalid: 'break-paths-show-domains' }, encoding: { size: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], range: [40, 3] }, legend: null } } }] : []),
+        ],
+        width: 220,
+        height: LINE_HEIGHT,
+      },
+      ...(opts.log ? [{
+        title: { text: 'steps exactly 0 (darker: more of the bucket)', fontSize: 10, fontWeight: 'normal', anchor: 'start' },
+        transform: [{ filter: `datum.metric === ${JSON.stringify(metric)} && datum.zero > 0` }],
+        mark: { type: 'rect' },
+        encoding: {
+          x: { ...x, axis: null },
+          x2: { field: 'stepEnd' },
+          y: { field: 'layerName', type: 'nominal', title: null, axis: { labels: false, ticks: false, domain: false } },
+          color: LAYER_COLOR,
+          fillOpacity: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], range: [0.2, 1] }, legend: null },
+          tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'step', title: 'from step' }, { field: 'stepEnd', title: 'to step' }, { field: 'zero', title: 'share of steps exactly 0', format: '.0%' }, { field: 'nz', title: 'mean of the other steps', format: '.4~g' }],
+        },
+        width: 220,
+        height: { step: STRIP_ROW },
+      }] : []),
+    ],
+    resolve: { scale: { x: 'shared', y: 'independent' } },
+  });
   return {
     $schema: VL_SCHEMA,
     title: opts.title,
     params: overlayParams(d),
     data: { name: 'series' },
-    transform: [
-      { filter: SHOWN },
-      { filter: { field: 'metric', oneOf: [...metrics] } },
-      // a 0 cannot be drawn on a log scale: it breaks the line but still counts for the x extent,
-      // so the axis spans the whole run even when the gradient vanishes before its end
-      ...(opts.log ? [{ calculate: 'datum.value > 0 ? datum.value : null', as: 'value' }] : []),
-    ],
-    mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5, invalid: 'break-paths-show-domains' },
-    encoding: {
-      column: { field: 'metric', type: 'nominal', sort: [...metrics], title: null },
-      x: { field: 'step', type: 'quantitative', title: 'step', axis: NUM },
-      y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true }, axis: opts.log ? LOGNUM : NUM },
-      color: LAYER_COLOR,
-      detail: { field: 'pick' },
-      opacity: { condition: { test: 'datum.pick === pick', value: 1 }, value: 0.45 },
-      tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }],
-    },
+    transform: [{ filter: SHOWN }, { filter: { field: 'metric', oneOf: [...metrics] } }],
+    hconcat: metrics.map(chartOf),
     resolve: { scale: { y: 'independent' } },
     autosize: AUTOSIZE,
-    width: 220,
-    height: 160,
   } as TopLevelSpec;
 }
 
-export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: boolean; h2: boolean; deaths: boolean }): { panels: Panel[]; skipped: string[] } {
+export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: boolean; h2: boolean; deaths: boolean; study?: boolean }): { panels: Panel[]; skipped: string[] } {
   const out: Panel[] = [];
   const skipped: string[] = [];
   const need = (probe: string, title: string) => (has.probes.has(probe) ? true : (skipped.push(`${title}: no run recorded the '${probe}' probe`), false));
@@ -139,6 +185,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series'],
       caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
+      logSpec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer', log: true }),
     });
     if (d.units.length > 0) {
       out.push({
@@ -173,12 +220,13 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series'],
       caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace); mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
+      logSpec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer', log: true }),
     });
   }
   if (need('gradients', 'Gradients')) {
     out.push({
       id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
-      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale; steps where a value is exactly 0 (no gradient at all) cannot be drawn on a log scale and leave gaps. ${perRun}.`,
+      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale. A step whose value is exactly 0 (no gradient at all: the layer does not learn) cannot sit on a log axis: the strip under each chart marks the buckets of steps holding such steps, one row per layer, darker for a larger share of the bucket; the line draws the mean of the bucket's other steps and breaks where all are 0. Smoothing restarts after every bucket holding a 0, so it never draws a decay into it. ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-gradients'), { title: 'gradient size per layer', log: true }),
     });
   }
@@ -237,7 +285,8 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
     });
   }
   for (const h of ['h1', 'h2'] as const) {
-    if (!has[h]) { skipped.push(`accuracy against the ${h.toUpperCase()} measure: no run has it`); continue; }
+    // a page without runs of the study's MLP has no H1/H2 measures to miss
+    if (!has[h]) { if (has.study !== false) skipped.push(`accuracy against the ${h.toUpperCase()} measure: no run has it`); continue; }
     out.push({
       id: `accuracy-vs-${h}`, title: `Accuracy against the ${h.toUpperCase()} measure`, section: 'across', data: ['runs'],
       caption: h === 'h1'
@@ -269,7 +318,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
         transform: [{ filter: 'isValid(datum.step)' }],
         mark: { type: 'tick', thickness: 2 },
         encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'step of death' },
+          x: { field: 'step', type: 'quantitative', title: 'step of death', axis: NUM },
           y: { field: 'combo', type: 'nominal', title: null },
           color: { field: 'layer', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } },
           tooltip: [{ field: 'run' }, { field: 'layer' }, { field: 'unit' }, { field: 'step' }, { field: 'epoch' }],

@@ -6,7 +6,7 @@
  */
 import type { RunDigest } from '../read/digest.js';
 import { diagValue } from '../read/digest.js';
-import { failRule, groupOf } from './hypotheses.js';
+import { failRule, failureOf, groupOf } from './hypotheses.js';
 import { clusteredMean, mean, type Interval } from '../read/stats.js';
 import { CAUSE_INFO, CAUSES, Diag, errorShare, MIN_RUNS, type Cause } from './study.js';
 
@@ -25,7 +25,7 @@ export function attributionByGroup(digests: readonly RunDigest[]): GroupAttribut
   for (const variant of [...new Set(digests.map((d) => d.variant))].sort()) {
     const ds = digests.filter((d) => d.variant === variant && d.finalTestAcc !== null && diagValue(d, 0, Diag.errors) !== null);
     const rule = failRule(ds);
-    const failed = (d: RunDigest) => rule.below !== null && (d.finalTestAcc as number) < rule.below;
+    const failed = (d: RunDigest) => failureOf(d, rule) !== null;
     const groups: [string, RunDigest[]][] = [
       ['target, failing', ds.filter((d) => groupOf(d.acts) === 'target' && failed(d))],
       ['target, not failing', ds.filter((d) => groupOf(d.acts) === 'target' && !failed(d))],

@@ -52,7 +52,10 @@ export function diagnose(d: RunDigest): Diagnosis {
   const deadText = deadUnits.map((x) => `${x.dead}/${x.units} units of layer ${x.layer} dead since step ${x.firstStep}`).join('; ');
   const badLayers = deadUnits.filter((x) => x.dead >= DEAD_LAYER * x.units);
   if (errors === null) {
-    const text = `${d.run}: no diagnosis — the trace has no evaluation diagnosis (written by an older probe)${deadText ? `; ${deadText}` : ''}`;
+    // "older" only when it is: one of probe's own runs that evaluated without writing the diagnosis
+    const why = !d.study ? 'the study\'s diagnosis is about its own MLP, and this is another model (no labelled evaluation in the trace)'
+      : d.evals.length > 0 ? 'the trace has no evaluation diagnosis (written by an older probe)' : 'the run stopped before its first evaluation';
+    const text = `${d.run}: no diagnosis — ${why}${deadText ? `; ${deadText}` : ''}`;
     return { run: d.run, errors, mechanism: null, causes, deadUnits, pathology: badLayers.length > 0, thresholds, text };
   }
   let best: Cause | null = null;

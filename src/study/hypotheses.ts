@@ -6,9 +6,9 @@
  *   C1      (tanh | relu | selu, relu)       — the sigmoid changed, the output ReLU kept
  *   C2      (sigmoid, tanh | sigmoid | selu) — the output ReLU changed, the sigmoid kept
  *
- * Prevalence (no hypothesis): a run fails when its final test accuracy is more than FAIL_MARGIN
- * below the median of the controls (C1 ∪ C2); the share of failing target runs, per combination
- * and overall.
+ * Prevalence (no hypothesis): a run fails when its final test accuracy is at or near chance (at
+ * most 1/classes + FAIL_MARGIN, with or without controls), or more than FAIL_MARGIN below the
+ * median of the controls (C1 ∪ C2); the share of failing target runs, per combination and overall.
  *
  * Each hypothesis has one primary measure that is its own statement, read on the test set at the
  * last evaluation (H1: share of (input, output unit) pairs with z ≤ 0 at the output ReLU; H2: share
@@ -70,6 +70,8 @@ export interface RunMeasure {
   readonly measure: number;
   readonly acc: number;
   readonly failed: boolean;
+  /** which rule decided it failed */
+  readonly failedBy: FailedBy | null;
   /** share of the run's errors the hypothesis' cause covers at the last evaluation; null if no errors */
   readonly covers: number | null;
 }
@@ -121,6 +123,22 @@ const side = (i: Interval | null, line: number, above: boolean): boolean | null 
 };
 export const fmtInterval = (i: Interval) => `${i.estimate.toFixed(3)} [${i.lo.toFixed(3)}, ${i.hi.toFixed(3)}]`;
 
+/** How a run's failure was decided: at or near chance (any run), or below the controls' median − FAIL_MARGIN. */
+export type FailedBy = 'chance' | 'controls';
+
+/**
+ * Whether a finished run fails, and by which rule: its final test accuracy at or near chance
+ * (read/diagnose.ts's line, 1/classes + FAIL_MARGIN, compared at the trace's float32 precision),
+ * else below the controls' rule when the variant has controls.
+ */
+export function failureOf(d: RunDigest, rule: { readonly below: number | null }): FailedBy | null {
+  if (d.finalTestAcc === null) return null;
+  const line = d.health.verdict.chanceLine;
+  if (line !== null && Math.fround(d.finalTestAcc) <= Math.fround(line)) return 'chance';
+  if (rule.below !== null && d.finalTestAcc < rule.below) return 'controls';
+  return null;
+}
+
 /** The failure rule of a variant: the controls' median accuracy minus FAIL_MARGIN. */
 export function failRule(digests: readonly RunDigest[]): { median: number | null; below: number | null; controls: number } {
   const accs = digests.filter((d) => ['C1', 'C2'].includes(groupOf(d.acts)) && d.finalTestAcc !== null).map((d) => d.finalTestAcc as number);
@@ -132,12 +150,12 @@ export function failRule(digests: readonly RunDigest[]): { median: number | null
 export function prevalence(digests: readonly RunDigest[], variant = digests[0]?.variant ?? 'mnist'): Prevalence {
   const rule = failRule(digests);
   const done = digests.filter((d) => d.finalTestAcc !== null);
-  const failed = (d: RunDigest) => rule.below !== null && (d.finalTestAcc as number) < rule.below;
+  const failed = (d: RunDigest) => failureOf(d, rule) !== null;
   const target = done.filter((d) => groupOf(d.acts) === 'target');
   const controls = done.filter((d) => ['C1', 'C2'].includes(groupOf(d.acts)));
   const byCombo = new Map<string, RunDigest[]>();
   for (const d of done) byCombo.set(d.combo, [...(byCombo.get(d.combo) ?? []), d]);
-  const share = rule.below !== null && target.length >= MIN_RUNS ? clusteredMean(target.map((d) => ({ cluster: d.combo, x: failed(d) ? 1 : 0 }))) : null;
+  const share = target.length >= MIN_RUNS ? clusteredMean(target.map((d) => ({ cluster: d.combo, x: failed(d) ? 1 : 0 }))) : null;
   return {
     variant, controlMedian: rule.median, failBelow: rule.below, controls: controls.length, controlsFailing: controls.filter(failed).length,
     targetRuns: target.length, targetFailing: target.filter(failed).length, share,
@@ -161,7 +179,7 @@ export function testHypothesis(h: (typeof HYPOTHESES)[number], digests: readonly
     if ((group === 'target' || group === h.control) && m !== null && d.finalTestAcc !== null) {
       runs.push({
         run: d.run, combo: d.combo, seed: d.seed, group, measure: m, acc: d.finalTestAcc,
-        failed: rule.below !== null && d.finalTestAcc < rule.below,
+        failed: failureOf(d, rule) !== null, failedBy: failureOf(d, rule),
         covers: diagValue(d, 0, errorShare(h.cause)),
       });
     }
@@ -184,7 +202,7 @@ export function testHypothesis(h: (typeof HYPOTHESES)[number], digests: readonly
     : null;
   const c = tied ? null : rho;
   const flat = b && same([...target, ...control].map((r) => r.measure)) ? `the measure is ${target[0].measure.toFixed(3)} in every run of both groups` : null;
-  const fewFailing = rule.below === null ? 'no control runs (C1 or C2) to define failure' : `needs ${MIN_RUNS} failing target runs, has ${failing.length}`;
+  const fewFailing = `needs ${MIN_RUNS} failing target runs, has ${failing.length}${rule.below === null ? ' (no control runs: only runs at or near chance count as failing)' : ''}`;
   const fewRuns = `needs ${MIN_RUNS} runs in the target group and in ${h.control}, has ${target.length} and ${control.length}`;
   const claims: Claim[] = [
     {

@@ -11,6 +11,9 @@
  */
 import { configHash, type RunConfig } from '../config.js';
 
+/** The dataset of an attached model's trace whose config does not name it (readers may know it from the facts). */
+export const DATASET_NOT_RECORDED = 'data not recorded';
+
 export type ConfigSource = 'probe' | 'model-file' | 'attach' | 'pytorch' | 'unknown';
 
 export interface StoredConfig {
@@ -20,7 +23,10 @@ export interface StoredConfig {
   /** epochs planned, when the writer knew them */
   readonly epochs: number | null;
   readonly batch: number | null;
-  /** the dataset's name (the study's `mnist` when not recorded) */
+  /**
+   * the dataset's name: the study's `mnist` when one of probe's own (or an older) trace does not
+   * record it; {@link DATASET_NOT_RECORDED} for an attached model's (its caller's data is not probe's to name)
+   */
   readonly dataset: string;
   /** batch normalization (`none` when not recorded) */
   readonly bn: string;
@@ -66,7 +72,7 @@ export function readStoredConfig(json: unknown): StoredConfig {
     configHash: typeof raw.configHash === 'string' ? raw.configHash : null,
     epochs: num(raw.epochs),
     batch: num(raw.batch),
-    dataset: typeof raw.dataset === 'string' ? raw.dataset : 'mnist',
+    dataset: typeof raw.dataset === 'string' ? raw.dataset : source === 'attach' || source === 'model-file' || source === 'pytorch' ? DATASET_NOT_RECORDED : 'mnist',
     bn: typeof raw.bn === 'string' ? raw.bn : 'none',
     intervention: typeof raw.intervention === 'string' ? raw.intervention : 'none',
     // traces before 2026-12-07 list every probe where newer ones say `all`
