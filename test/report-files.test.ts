@@ -27,7 +27,7 @@ test('per-run chart files name their run and carry only its rows; log panels spa
   for (const m of g.hconcat) {
     const [line, strip] = m.vconcat;
     assert.ok(!JSON.stringify([g.transform, line.transform]).includes('"filter":"datum.value > 0"'));
-    assert.equal(line.mark.invalid, 'break-paths-show-domains');
+    assert.equal(line.layer[0].mark.invalid, 'break-paths-show-domains');
     assert.equal(strip.mark.type, 'rect');
   }
   // integer epochs, no fixed-decimal labels
