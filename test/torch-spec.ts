@@ -99,14 +99,14 @@ function keyed(t: Trace): Map<string, number> {
  * within rounding of a threshold may fall on either side, so a share may differ by one sample of
  * its denominator's smallest unit — 1/batch for a step's figures (as attach-differential.test.ts),
  * 1/(test inputs) for the diagnosis's per-input shares, and for the shares of the errors
- * (err_*, errset_*), one error of the fewest errors either run made. Over a whole epoch the two
+ * (err_*, errset_*, layer_err_*), one error of the fewest errors either run made. Over a whole epoch the two
  * trajectories part further (rounding compounds through 1,875 steps): the bench reports how far,
  * it does not hold them to these.
  */
 export function tolerance(key: string, want: number, batch: number, testN: number, errors: number): number {
   const [, , , probe, metric] = key.split('|');
   const share = /dead_|inactive|active_u|^u\d+$|sat_frac|sat_low|sat_high|accuracy|^test_(error|sat_pairs|sat_inputs|dead|majority|true|inactive)|^in_|test_acc/.test(metric);
-  if (probe === 'diagnosis' && /^(err_|errset_)/.test(metric)) return 1 / Math.max(1, errors) + 1e-6;
+  if (probe === 'diagnosis' && /^(err_|errset_|layer_err_)/.test(metric)) return 1 / Math.max(1, errors) + 1e-6;
   if (share) return (probe === 'diagnosis' || probe === RunProbe.eval ? 1 / testN : 1 / batch) + 1e-6;
   return 1e-6 + 1e-3 * Math.abs(want);
 }

@@ -69,6 +69,11 @@ class Accumulator:
         self.true_inactive = z()
         self.flags = []  # per chunk: [n] int8, bit 0 wrong, bit 1 true_unit_off, bit 2 prev_saturated
         self.prev_grad = []
+        # per layer, over the misclassified inputs: most units off / saturated, gradient exactly 0, each one's gradient
+        self.err_off = [0] * len(layers)
+        self.err_sat = [0] * len(layers)
+        self.err_zero = [0] * len(layers)
+        self.err_grad = [[] for _ in layers]
         self.classes_match = True
         self.loss_sum = z()
         self.correct = z()
@@ -78,6 +83,8 @@ class Accumulator:
         n = target.shape[0]
         L = len(self.layers)
         sat_by = [None] * L
+        off_by = [None] * L
+        entries_of = [None] * L
         gnorms = []
         for i, (layer, spec, cap) in enumerate(zip(self.layers, self.specs, caps)):
             s = self.sums[i]
@@ -93,24 +100,36 @@ class Accumulator:
                 zu = unit_max(z, layer)
                 units = zu.shape[1]
                 off = (zu <= spec.dies_at).sum(1)
+                off_by[i] = off > N.MOST * units
                 s["inactive"] += off.sum(dtype=F64)
                 s["dead"] += (off == units).sum(dtype=F64)
                 s["majority"] += (off > N.MOST * units).sum(dtype=F64)
                 cap.zu = zu
-                # an activation that dies and saturates (relu6) reads as dying; before the output,
-                # prev_saturated still needs its saturation
-                if bands and i == L - 2:
+                # an activation that dies and saturates (relu6) reads as dying; its saturation per input
+                # still serves prev_saturated (before the output) and the share of errors at the extremes
+                if bands:
                     sat_by[i] = _outside(a, bands[0]).reshape(n, -1).sum(1)
+                    entries_of[i] = a.reshape(n, -1).shape[1]
             elif bands:
                 per = a.reshape(n, -1)
                 run = _outside(per, bands[0]).sum(1)
                 sat_by[i] = run
+                entries_of[i] = per.shape[1]
                 s["sat"] += run.sum(dtype=F64)
                 s["strict"] += _outside(per, bands[1]).sum(dtype=F64)
                 s["loose"] += _outside(per, bands[2]).sum(dtype=F64)
                 s["deriv"] += spec.deriv_sum(z, a)
                 s["sat_inputs"] += (run > N.MOST * per.shape[1]).sum(dtype=F64)
-        flags = (output.argmax(1) != target).to(torch.int8)
+        wrong = output.argmax(1) != target
+        flags = wrong.to(torch.int8)
+        for i in range(L):
+            if off_by[i] is not None:
+                self.err_off[i] += int((off_by[i] & wrong).sum())
+            if sat_by[i] is not None:
+                self.err_sat[i] += int(((sat_by[i] > N.MOST * entries_of[i]) & wrong).sum())
+            g = gnorms[i][wrong]
+            self.err_zero[i] += int((g == 0).sum())
+            self.err_grad[i].append(g)
         out_layer, out_spec = self.layers[-1], self.specs[-1]
         if out_spec is not None and out_spec.dies:
             zu = caps[-1].zu
@@ -161,6 +180,17 @@ class Accumulator:
                 put(l, N.Diag.mean_deriv, s["deriv"] / pairs)
             put(l, N.Diag.grad_norm, grad_means[i])
             put(l, N.Diag.grad_ratio, grad_means[i] / ref[i] if ref[i] > 0 else math.nan)
+        # per layer, the share of the errors each finding's per-input form applies to (NaN without errors)
+        for i, spec in enumerate(self.specs):
+            l, g = i + 1, torch.cat(self.err_grad[i]) if self.err_grad[i] else torch.zeros(0)
+            k_err = g.shape[0]
+            share = (lambda v: v / k_err if k_err else math.nan)  # noqa: E731
+            if spec is not None and spec.dies:
+                put(l, N.LayerErrorShare.most_off, share(self.err_off[i]))
+            if self.bands[i]:
+                put(l, N.LayerErrorShare.most_sat, share(self.err_sat[i]))
+            put(l, N.LayerErrorShare.grad_zero, share(self.err_zero[i]))
+            put(l, N.LayerErrorShare.grad_vanished, share(int((g < N.GRAD_VANISHED * ref[i]).sum())) if ref[i] > 0 else math.nan)
         # attribution
         prev_ref = ref[L - 2] if L >= 2 else math.nan
         can = applies([l.activation for l in self.layers])

@@ -122,8 +122,21 @@ def error_cell(cause_set) -> str:
     return "errset_" + ("+".join(cause_set) if cause_set else "none")
 
 
+class LayerErrorShare:
+    """Per layer: the share of the misclassified inputs with most units off / at their extremes, or
+    whose own gradient there is exactly 0 / below GRAD_VANISHED of its mean before training
+    (src/trace/metrics.ts LayerErrorShare; the generic diagnosis's share of errors)."""
+    most_off = "layer_err_most_off"
+    most_sat = "layer_err_most_sat"
+    grad_zero = "layer_err_grad_zero"
+    grad_vanished = "layer_err_grad_vanished"
+
+
+LAYER_ERROR_SHARES = (LayerErrorShare.most_off, LayerErrorShare.most_sat, LayerErrorShare.grad_zero, LayerErrorShare.grad_vanished)
+
 DIAGNOSIS_METRICS = (
     DIAG_NAMES
+    + LAYER_ERROR_SHARES
     + tuple(m for c in CAUSES for m in (input_share(c), error_share(c)))
     + tuple(error_cell(s) for s in CAUSE_SETS)
 )

@@ -324,5 +324,71 @@ class ConvProbes(Tmp):
             self.assertAlmostEqual(rows[(0, 1, 2, "distribution", f"z_p{p}")], v, places=5)
 
 
+class DiagnosisErrorShares(Tmp):
+    """The diagnosis's per-layer shares of the errors against a per-input float64 reference: each
+    test input run alone, its own backward pass for ‖∂L_x/∂z‖ (the recorder takes one batched one)."""
+
+    def test_layer_error_shares_match_a_per_input_reference(self):
+        torch.manual_seed(5)
+        model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 12), nn.Sigmoid(), nn.Linear(12, 5), nn.ReLU())
+        with torch.no_grad():
+            model[0].bias.fill_(-0.1)  # many units off on many inputs
+            model[2].weight.mul_(40)  # sigmoid outputs at their extremes
+            model[4].bias.copy_(torch.tensor([-0.6, -0.3, 0.0, 0.2, -0.5]))  # every output unit off for some inputs
+        test = batches(3, b=40, seed=7)
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)  # the weights stay: both evaluations see the same model
+        with attach(model, out=self.dir, run="d", optimizer=opt) as rec:
+            rec.evaluate(test)  # before training: its own gradient reference
+            train(model, rec, batches(1), opt, test=test)
+        rows, _ = read(os.path.join(self.dir, "d.arrow"))
+
+        # reference: every input alone, float64
+        m64 = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 12), nn.Sigmoid(), nn.Linear(12, 5), nn.ReLU()).double()
+        m64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+        zs = {}
+
+        def keep(i):
+            def hook(mod, inp, out):
+                out.retain_grad()
+                zs[i] = out
+            return hook
+        for i in (0, 2, 4):
+            m64[i].register_forward_hook(keep(i))
+        wrong, off1, sat2, off3, gnorm = [], [], [], [], {0: [], 2: [], 4: []}
+        for x, y in test:
+            for k in range(x.shape[0]):
+                out = m64(x[k:k + 1].double())
+                F.cross_entropy(out, y[k:k + 1]).backward()
+                wrong.append(int(out.argmax(1)) != int(y[k]))
+                off1.append(int((zs[0] <= 0).sum()) > 0.5 * 16)
+                a2 = torch.sigmoid(zs[2])
+                sat2.append(int(((a2 < 0.01) | (a2 > 0.99)).sum()) > 0.5 * 12)
+                off3.append(int((zs[4] <= 0).sum()) > 0.5 * 5)
+                for i in gnorm:
+                    gnorm[i].append(float(zs[i].grad.norm()))
+                m64.zero_grad()
+        errs = [j for j, w in enumerate(wrong) if w]
+        self.assertTrue(0 < len(errs) < len(wrong), "the fixture has errors and hits")
+        means = {i: sum(g) / len(g) for i, g in gnorm.items()}
+        share = lambda flags: sum(flags[j] for j in errs) / len(errs)  # noqa: E731
+        want = {
+            (1, "layer_err_most_off"): share(off1),
+            (2, "layer_err_most_sat"): share(sat2),
+            (3, "layer_err_most_off"): share(off3),
+        }
+        for layer, i in ((1, 0), (2, 2), (3, 4)):
+            want[(layer, "layer_err_grad_zero")] = share([g == 0 for g in gnorm[i]])
+            want[(layer, "layer_err_grad_vanished")] = share([g < 0.1 * means[i] for g in gnorm[i]])
+        self.assertGreater(want[(1, "layer_err_most_off")], 0, "the fixture has dying units on errors")
+        self.assertGreater(want[(2, "layer_err_most_sat")], 0, "the fixture saturates on errors")
+        self.assertGreater(want[(3, "layer_err_grad_zero")], 0, "the fixture has a dead output on errors")
+        for step, epoch in ((0, 0), (1, 1)):
+            for (layer, metric), v in want.items():
+                self.assertAlmostEqual(rows[(step, epoch, layer, "diagnosis", metric)], v, places=6, msg=f"{step}/{layer}/{metric}")
+            # what cannot apply is not written: a ReLU layer does not saturate, a sigmoid does not die
+            self.assertNotIn((step, epoch, 1, "diagnosis", "layer_err_most_sat"), rows)
+            self.assertNotIn((step, epoch, 2, "diagnosis", "layer_err_most_off"), rows)
+
+
 if __name__ == "__main__":
     unittest.main()

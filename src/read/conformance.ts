@@ -9,7 +9,7 @@ import { canDie, canSaturate, layerActivation, specOf, type ActivationSpec } fro
 import { DEFAULT_PROBE_SETTINGS } from '../probes/probe.js';
 import { PROBE_IDS, ProbeId } from '../probes/ids.js';
 import { CAUSES, CAUSE_SETS, Diag, errorCell, errorShare, inputShare } from '../study/study.js';
-import { activeUnitMetric, DIAGNOSIS_PROBE, Metric, QUANTILES, quantileMetric, UNIT_ACTIVITY_PROBE, UNIT_WINDOWS_PER_EPOCH, unitMetric } from '../trace/metrics.js';
+import { activeUnitMetric, DIAGNOSIS_PROBE, LayerErrorShare, Metric, QUANTILES, quantileMetric, UNIT_ACTIVITY_PROBE, UNIT_WINDOWS_PER_EPOCH, unitMetric } from '../trace/metrics.js';
 import type { Trace } from '../trace/reader.js';
 import { EVAL_METRICS, EvalMetric, isFinished, RunProbe, RunStatus, TIMING_METRICS, type LayerFacts } from '../trace/schema.js';
 
@@ -89,6 +89,10 @@ function allowedFor(probe: string, layer: number, layers: readonly LayerFacts[],
       if (dies) put([Diag.inactivePairs, Diag.deadInputs, Diag.majorityInactive, ...(layer === L ? [Diag.trueInactive] : [])], 'share');
       else if (saturates) { put([Diag.satPairs, Diag.satPairsStrict, Diag.satPairsLoose, Diag.satInputs], 'share'); put([Diag.meanDeriv], 'size'); }
       put([Diag.gradNorm, Diag.gradRatio], 'size');
+      // the share of errors per layer (the generic diagnosis's); written by writers that know them
+      if (dies) put([LayerErrorShare.mostOff], 'share');
+      if (saturates) put([LayerErrorShare.mostSat], 'share');
+      put([LayerErrorShare.gradZero, LayerErrorShare.gradVanished], 'share');
       return m;
     default: return null;
   }
