@@ -8,6 +8,7 @@ import { compareCharts, compareHtml } from '../src/compare/html.js';
 import { render } from '../src/cli/compare.js';
 import { writeSyntheticTrace } from './synthetic.js';
 import { tmp } from './helpers.js';
+import { readTrace } from '../src/trace/reader.js';
 
 /** The colour each group gets in a chart, as vega draws it (the compiled spec's `color` scale). */
 async function colours(spec: TopLevelSpec, tables: Record<string, unknown[]>, groups: readonly string[]): Promise<string[]> {
@@ -77,4 +78,48 @@ test('compare --html escapes group labels (an attached model may be named anythi
   const body = html.slice(0, html.indexOf('<script'));
   assert.ok(!body.includes(evil), 'the label reaches the page as text, not markup');
   assert.ok(body.includes('&lt;img src=x onerror=alert(1)&gt;'));
+});
+
+test('compare draws a band over seeds: at each step the lowest and the highest seed beside their mean, checked against the traces; a group of one seed has no band', async () => {
+  const dir = tmp();
+  const three = [1, 2, 3].map((seed) => writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.2 + 0.1 * seed, deadRows: 0.3 * seed }));
+  const one = writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed: 1, acc: 0.95, deadRows: 0.05 });
+  const c = compareTraces([...three, one], { metric: 'dead_rows', layer: 3 });
+  assert.deepEqual(c.groups.map((g) => g.seeds.length), [3, 1]);
+  // reference: each trace's own rows, by plain loops
+  const perStep = new Map<number, number[]>();
+  for (const p of three) {
+    const t = readTrace(p).columns;
+    for (let i = 0; i < t.length; i++) {
+      if (t.metrics[t.metric[i]] !== 'dead_rows' || t.layer[i] !== 3 || t.probes[t.probe[i]] !== 'dead-relu') continue;
+      perStep.set(t.step[i], [...(perStep.get(t.step[i]) ?? []), t.value[i]]);
+    }
+  }
+  const mine = c.series.filter((s) => s.group === c.groups[0].label);
+  assert.equal(mine.length, perStep.size);
+  let spread = 0;
+  for (const s of mine) {
+    const vs = perStep.get(s.step)!;
+    assert.equal(vs.length, 3);
+    assert.equal(s.lo, Math.min(...vs));
+    assert.equal(s.hi, Math.max(...vs));
+    assert.ok(Math.abs(s.value - vs.reduce((a, b) => a + b, 0) / 3) < 1e-12);
+    spread = Math.max(spread, s.hi - s.lo);
+  }
+  assert.ok(spread > 0.1, 'the seeds differ: the band has a width');
+  // the accuracy band: per epoch, the lowest and highest seed's test accuracy
+  for (const e of c.evals.filter((x) => x.group === c.groups[0].label)) assert.ok(e.n === 3 && e.lo < e.testAcc && e.testAcc < e.hi, JSON.stringify(e));
+  // drawn: one area per chart for the group of seeds, none for the group of one run
+  const { panels, tables } = compareCharts(c);
+  for (const p of panels) {
+    const view = new vega.View(vega.parse(vl.compile({ ...p.spec, datasets: tables } as TopLevelSpec).spec), { renderer: 'none' });
+    await view.runAsync();
+    type Item = { datum?: { group?: string }; items?: Item[]; marktype?: string };
+    const areas: string[] = [];
+    const walk = (n: Item, type?: string) => { const t = n.marktype ?? type; if (t === 'area' && n.datum?.group) areas.push(n.datum.group); for (const k of n.items ?? []) walk(k, t); };
+    walk((view.scenegraph() as unknown as { root: Item }).root);
+    view.finalize();
+    assert.deepEqual([...new Set(areas)], [c.groups[0].label], `${p.id}: a band for the seeds only`);
+  }
+  assert.match(panels[0].caption, /the band the lowest and the highest seed/);
 });

@@ -53,6 +53,11 @@ test('the report page renders every chart in headless Chromium, offline, without
     await page.selectOption('#overlay', 'seeds');
     await page.waitForFunction((n) => document.querySelectorAll('#chart-run-dead-relu .mark-line path').length !== n, one, { timeout: 10_000 });
     assert.equal(await lines(), 3 * one, 'three seeds of relu-relu-relu');
+    // overlaid runs are told apart by a legend of runs (their dash), beside the legend of layers
+    const runLegend = () => page.$$eval('#chart-run-dead-relu .role-legend', (ls) => ls
+      .filter((l) => l.querySelector('.role-legend-title text')?.textContent === 'run')
+      .flatMap((l) => Array.from(l.querySelectorAll('.role-legend-label text')).map((t) => t.textContent ?? '')));
+    assert.deepEqual((await runLegend()).sort(), options.filter((o) => o.startsWith('relu-relu-relu')).sort(), 'a legend names every overlaid run');
     await page.selectOption('#overlay', 'none');
     await page.selectOption('#also', options.find((o) => o.startsWith('relu-sigmoid-relu'))!);
     await page.waitForFunction((n) => document.querySelectorAll('#chart-run-dead-relu .mark-line path').length !== n, 3 * one, { timeout: 10_000 });
