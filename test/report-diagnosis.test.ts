@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildReport } from '../src/report/index.js';
+import { watchPage } from '../src/watch/page.js';
+import { WatchedFolder } from '../src/watch/folder.js';
 import { digestTrace, NO_CHARTS } from '../src/read/digest.js';
 import { readTrace } from '../src/trace/reader.js';
 import { writeSyntheticTrace } from './synthetic.js';
@@ -67,4 +69,16 @@ test("verdicts on runs shorter than the study's schedule say so in their header"
   const headers = [...html.matchAll(/<h3>(.*?)<\/h3>/g)].map((m) => m[1]).filter((h) => /H[12]:|Prevalence/.test(h));
   assert.equal(headers.length, 3);
   for (const h of headers) assert.match(h, /short runs<\/span> <span class="meta short-note">3 of 3 runs are shorter/);
+});
+
+test("probe watch's page opens on what is wrong too: under its panel of runs, before any chart; no H1/H2 section for an attached model", () => {
+  const dir = tmp();
+  deadLayerModel(dir);
+  const html = watchPage(new WatchedFolder(dir).scan(), dir, 1);
+  const body = html.slice(html.indexOf('<body>'));
+  const wrong = body.indexOf('<section id="what-is-wrong">');
+  assert.ok(wrong > body.indexOf('id="watch"'), 'below the live panel of runs');
+  assert.ok(wrong < body.indexOf('<figure'), 'before the first chart');
+  assert.match(body.slice(wrong), /^[\s\S]*?layer 2 \(relu\): 61 of 64 units dead for every input since step 0/);
+  for (const absent of [/id="study"/, /class="hyp"/, /probe sweep/, /older probe/]) assert.doesNotMatch(body, absent);
 });
