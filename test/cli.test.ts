@@ -131,19 +131,23 @@ async function startLongRun(out: string, epochs: number) {
   const path = join(out, 'relu-sigmoid-relu_s1.arrow');
   // generous: each epoch now also evaluates with the diagnosis, and the shared machine is loaded
   const deadline = Date.now() + 180_000;
+  // the epochs it had finished when seen (a read that catches the next checkpoint mid-write is
+  // recovered without progress: read again)
+  let seen = 0;
   for (;;) {
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`run made no progress: ${stderr}`); }
     await new Promise((r) => setTimeout(r, 100));
     try {
-      if ((readTrace(path).progress?.epochsDone ?? 0) >= epochs) break;
+      seen = readTrace(path).progress?.epochsDone ?? 0;
+      if (seen >= epochs) break;
     } catch { /* not created yet */ }
   }
-  return { child, path, exited, stderr: () => stderr };
+  return { child, path, exited, seen, stderr: () => stderr };
 }
 
 test('kill -9 mid-run leaves a trace that opens, holds every finished epoch, and inspect calls truncated', async () => {
-  const { child, path, exited } = await startLongRun(tmp(), 3);
-  const seen = readTrace(path).progress!.epochsDone;
+  // (not a second read here: it may catch the run's next checkpoint mid-write, recovered without progress)
+  const { child, path, exited, seen } = await startLongRun(tmp(), 3);
   child.kill('SIGKILL');
   await exited;
   const t = readTrace(path);
