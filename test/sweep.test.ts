@@ -266,6 +266,9 @@ test('sweep --intervention pairs each run with interventions on the output layer
     ['out-leaky', ['relu-sigmoid-relu_s1'], ['relu-sigmoid-relu_out-leaky_s1']],
     ['out-bias', ['relu-sigmoid-relu_s1'], ['relu-sigmoid-relu_out-bias_s1']],
   ]);
+  // each intervention is a variant of its own: its runs are never pooled with the study setting's
+  assert.deepEqual([...new Set(j.hypotheses.map((h: { variant: string }) => h.variant))].sort(), ['mnist', 'mnist · out-bias', 'mnist · out-leaky', 'mnist · out-linear']);
+  assert.doesNotMatch(rep.stderr, /one combination and seed with other settings/);
   const bad = probe(['sweep', '--intervention', 'none,out-lin', '--out', tmp(), ...small]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--intervention.*out-lin/);

@@ -74,7 +74,7 @@ function runFields(t: Trace): RunFields {
     run: t.run,
     combo: t.facts.combo,
     seed: t.facts.seed,
-    variant: variantOf({ dataset: datasetOf(t), bn: c.bn }),
+    variant: variantOf({ dataset: datasetOf(t), bn: c.bn, intervention: c.intervention }),
     dataset: runSettings(c, t.facts).dataset as string | null,
     bn: c.bn,
     backend: t.facts.backend,

@@ -285,7 +285,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     path: t.path,
     run: t.run,
     combo: f.combo,
-    variant: variantOf({ dataset: datasetOf(t), bn: t.config.bn }),
+    variant: variantOf({ dataset: datasetOf(t), bn: t.config.bn, intervention: t.config.intervention }),
     dataset: datasetOf(t),
     bn: t.config.bn,
     intervention: t.config.intervention,
