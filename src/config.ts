@@ -8,6 +8,7 @@ import { comboName, parseCombo, type Activation, type TrainedActivation } from '
 import { ProbeError, ErrorCode } from './errors.js';
 import { msg, opt } from './messages.js';
 import { checkOptions, optionKeys } from './options.js';
+import { normalizeRules, parseRules, RuleAction, type RuleConfig, type RuleInput } from './rules/rules.js';
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings } from './probes/probe.js';
 import { isProbeId, PROBE_IDS, type ProbeId } from './probes/ids.js';
 import { isBackendChoice, BackendChoice, isEngineKind, EngineKind } from './train/choices.js';
@@ -44,6 +45,8 @@ export interface RunConfig {
   /** probes without a schedule of their own run on steps 0, every, 2·every, … ({@link DEFAULT_EVERY}) */
   readonly every: number;
   readonly thresholds: ProbeSettings;
+  /** rules that read each probed step and warn or stop the run (src/rules/); empty: none */
+  readonly rules: readonly RuleConfig[];
 }
 
 type Raw<T> = T | string;
@@ -73,6 +76,15 @@ export interface RunInput {
   readonly sigmoidHigh?: Raw<number>;
   readonly tanhSat?: Raw<number>;
   readonly seluSat?: Raw<number>;
+  /**
+   * rules (src/rules/rules.ts): `'all'`, names, `NAME:THRESHOLD:PATIENCE` text, or objects
+   * `{ rule, action?, threshold?, patience? }`; the action is `stop` unless an object says `warn`
+   */
+  readonly rules?: 'all' | string | readonly RuleInput[];
+  /** rules that stop the run (probe run --stop-when): as `rules` */
+  readonly stopWhen?: string | readonly RuleInput[];
+  /** rules that only warn (probe run --warn-when) */
+  readonly warnWhen?: string | readonly RuleInput[];
 }
 
 export const BatchNormMode = { none: 'none', last: 'last', all: 'all' } as const;
@@ -174,6 +186,7 @@ function hidden(raw: Raw<readonly number[]> | undefined): number[] {
 export const RUN_INPUT_KEYS = optionKeys<RunInput>({
   combo: 1, hidden: 1, lr: 1, momentum: 1, batch: 1, epochs: 1, seed: 1, trainLimit: 1, testLimit: 1, dataDir: 1, dataset: 1, bn: 1, intervention: 1,
   backend: 1, engine: 1, probes: 1, every: 1, distributionEvery: 1, sigmoidLow: 1, sigmoidHigh: 1, tanhSat: 1, seluSat: 1,
+  rules: 1, stopWhen: 1, warnWhen: 1,
 });
 
 /** `where` names the caller in the message about an unknown option. */
@@ -229,6 +242,12 @@ export function resolveConfig(input: RunInput, where = 'resolveConfig'): RunConf
       seluSat: fraction(opt('seluSat'), input.seluSat, DEFAULT_PROBE_SETTINGS.seluSat),
       distributionEvery: parseInteger(opt('distributionEvery'), input.distributionEvery, DEFAULT_PROBE_SETTINGS.distributionEvery, 1),
     },
+    // --warn-when before --stop-when: a rule named in both stops
+    rules: normalizeRules([
+      ...parseRules(input.rules, RuleAction.stop, opt('rules')),
+      ...parseRules(input.warnWhen, RuleAction.warn, opt('warnWhen')),
+      ...parseRules(input.stopWhen, RuleAction.stop, opt('stopWhen')),
+    ]),
   };
 }
 
@@ -263,7 +282,8 @@ export function checkRunName(name: unknown): string {
  * user asked for: the backend actually used is recorded separately).
  */
 export function configHash(c: RunConfig): string {
-  const { backend: _b, ...rest } = c;
+  // no rules: hashed as before rules existed, so earlier traces keep their hash
+  const { backend: _b, rules, ...rest } = c;
   void _b;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify(rules?.length ? { ...rest, rules } : rest)).digest('hex').slice(0, 16);
 }

@@ -28,7 +28,7 @@ const OPEN = '\uE000', SEP = '\uE001', CLOSE = '\uE002';
 const TOKEN = new RegExp(`${OPEN}([A-Za-z0-9]+)(?:${SEP}([^${CLOSE}]*))?${CLOSE}`, 'g');
 
 /** Library option names whose flag is not their kebab-case form. */
-const FLAG_OF: Readonly<Record<string, string>> = { rules: 'stop-when' };
+const FLAG_OF: Readonly<Record<string, string>> = {};
 
 /** A setting, optionally with a value (`opt('force', true)`), as a token the reader's terms replace. */
 export const opt = (key: string, value?: string | number | boolean): string =>
@@ -231,6 +231,12 @@ export const msg = {
     `${flag}: '${key}' is not a setting${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; group by any of ${known.join(', ')}`,
   pooledGroup: (group: string, settings: readonly string[]) =>
     `${group} pools runs whose ${settings.join(', ')} differ${settings.length > 1 ? '' : 's'}: add ${settings.length > 1 ? 'them' : 'it'} to --by to keep them apart`,
+  unknownRule: (flag: string, name: string, suggestion: string | null, known: readonly string[]) =>
+    `${flag}: unknown rule '${name}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}: use all, or ${known.join(', ')} (each optionally :THRESHOLD:PATIENCE)`,
+  badRule: (flag: string, given: string, known: readonly string[]) =>
+    `${flag}: '${given}' is not NAME[:THRESHOLD[:PATIENCE]] (rules: ${known.join(', ')}; e.g. dead-output:0.8:400)`,
+  badRuleValue: (flag: string, given: string, what: string, raw: unknown, want: string) =>
+    `${flag}: the ${what} of '${given}' must be ${want}, got ${q(raw)}`,
   notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another ${opt('out')}`,
   unknownOption: (where: string, key: string, suggestion: string | null, known: readonly string[]) =>
     `${where}: unknown option '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; its options are ${known.join(', ')}`,

@@ -133,7 +133,7 @@ test('watch serves nothing outside the folder and ignores files that are not tra
   assert.equal(statSync(good).mtimeMs, before);
 });
 
-test('a trace caught mid-checkpoint is shown from its last good checkpoint; a dead writer shows as stopped', async () => {
+test('a trace caught mid-checkpoint is shown from its last good checkpoint; a dead writer shows as abandoned', async () => {
   const dir = tmp(), later = tmp();
   const spe = 20;
   const path = writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, deadRows: 0.8, sat: 0.3, epochs: 3, stepsPerEpoch: spe, killAfter: 1 });
@@ -157,7 +157,7 @@ test('a trace caught mid-checkpoint is shown from its last good checkpoint; a de
   // its process is gone: the trace says running, the lock is released (or stale)
   if (lock.acquired) lock.lock.release();
   const d = folder.scan();
-  assert.equal(d.runs[0].state, 'stopped');
+  assert.equal(d.runs[0].state, 'abandoned');
   assert.equal(d.runs[0].etaSeconds, null);
   assert.equal(readFileSync(path).length, next.length, 'the trace was not touched');
 });
@@ -239,7 +239,7 @@ test('ETA comes from the run\'s own pace: finished epochs, else time since its s
   assert.ok(Math.abs((rowOf(meta({ stepsDone: 50 }), 'x.arrow', true, at).etaSeconds as number) - 90) < 1e-9);
   // nothing to go by yet, or not running: no ETA
   assert.equal(rowOf(meta({}), 'x.arrow', true, at).etaSeconds, null);
-  assert.equal(rowOf(meta({ stepsDone: 50 }), 'x.arrow', false, at).state, 'stopped');
+  assert.equal(rowOf(meta({ stepsDone: 50 }), 'x.arrow', false, at).state, 'abandoned');
   assert.equal(rowOf(meta({ stepsDone: 50 }), 'x.arrow', false, at).etaSeconds, null);
   assert.equal(rowOf(meta({ epochsDone: 5, stepsDone: 500 }, 'complete'), 'x.arrow', false, at).etaSeconds, null);
 });
@@ -404,7 +404,7 @@ test('probe run --watch: the page shows the step count and a chart grow across c
   }
 });
 
-test('a sweep under watch: each run listed with its state; a killed run shows stopped (truncated), then resumed', { skip: browserSkip() }, async () => {
+test('a sweep under watch: each run listed with its state; a killed run shows abandoned (truncated), then resumed', { skip: browserSkip() }, async () => {
   const dir = tmp();
   const flags = ['--epochs', '2', ...TINY];
   const watch = await startCli(['watch', dir]);
@@ -424,9 +424,9 @@ test('a sweep under watch: each run listed with its state; a killed run shows st
     while (!/epoch 1\/2 +train loss/.test(doomedErr)) { assert.ok(Date.now() < deadline && doomed.exitCode === null, `the run never finished its first epoch: ${doomedErr}`); await sleep(30); }
     doomed.kill('SIGKILL');
     await page.waitForSelector('#runs tr[data-run]', { timeout: 20_000 });
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#runs tr[data-run]')?.dataset.state === 'stopped', null, { timeout: 20_000 });
-    assert.match((await page.textContent('#runs tr[data-run] .state')) ?? '', /stopped \(truncated\)/);
-    await page.waitForFunction(() => /truncated \(stopped\)/.test(document.querySelector('ul.warn')?.textContent ?? ''), null, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('#runs tr[data-run]')?.dataset.state === 'abandoned', null, { timeout: 20_000 });
+    assert.match((await page.textContent('#runs tr[data-run] .state')) ?? '', /abandoned \(truncated\)/);
+    await page.waitForFunction(() => /truncated \(abandoned\)/.test(document.querySelector('ul.warn')?.textContent ?? ''), null, { timeout: 20_000 });
     // a second tab closed mid-stream does not bother the server
     const other = await page.context().newPage();
     await other.goto(watch.url);

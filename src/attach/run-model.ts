@@ -19,7 +19,7 @@ import { selectBackend, type BackendInfo, type BackendName } from '../train/back
 import type { RigWorkload } from '../train/calibrate.js';
 import { loadDataset, type Dataset } from '../train/data.js';
 import { permutation, rng } from '../train/rng.js';
-import { RunStatus, type Divergence } from '../trace/schema.js';
+import { RunStatus, type Divergence, type RuleEvent } from '../trace/schema.js';
 import type { LayerFigure } from '../trace/recorder.js';
 import { attachProbes, logValue } from './session.js';
 import { buildModel, readModelSource } from './model-file.js';
@@ -50,6 +50,8 @@ export interface ModelRunListener {
   onRunBegin?(info: { readonly run: string; readonly path: string; readonly backend: BackendInfo; readonly weights: 'file' | 'fresh'; readonly layers: readonly PlannedLayer[]; readonly unprobed: readonly UnprobedLayer[]; readonly epochs: number; readonly stepsPerEpoch: number; readonly batch: number }): void;
   onStepEnd?(p: { readonly epoch: number; readonly stepInEpoch: number; readonly stepsPerEpoch: number; readonly loss: number }): void;
   onEpochEnd?(e: ModelEpoch): void;
+  /** a rule of the run fired (warn or stop) */
+  onPathology?(e: RuleEvent): void;
 }
 
 export interface ModelRunResult {
@@ -65,6 +67,10 @@ export interface ModelRunResult {
   readonly last: readonly LayerFigure[];
   /** set when status is `diverged`: the step at which it was seen, and what was not finite */
   readonly diverged: Divergence | null;
+  /** set when status is `stopped`: the rule that stopped it */
+  readonly stopped: RuleEvent | null;
+  /** every rule that fired (warn or stop), in order */
+  readonly rules: readonly RuleEvent[];
 }
 
 /** The loss the study uses: cross-entropy of softmax over the output layer's activations. */
@@ -177,6 +183,8 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
     every: cfg.every,
     thresholds: cfg.thresholds,
     seed: cfg.seed,
+    rules: cfg.rules,
+    ...(opts.listener?.onPathology ? { onPathology: opts.listener.onPathology } : {}),
     stepsPerEpoch,
     dataset: { name: data.name, source: data.source, trainSize: data.train.n, testSize: data.test.n },
     ...(backend.calibration ? { backendCalibration: backend.calibration } : {}),
@@ -238,7 +246,9 @@ export async function runModel(input: ModelRunInput, opts: ModelRunOptions = {})
     layers: session.plan.layers.map(({ tfLayer: _t, ...rest }) => rest),
     unprobed: session.plan.unprobed,
     last: session.lastFigures(),
-    diverged: session.halted,
+    diverged: session.divergence,
+    stopped: session.stoppedBy,
+    rules: session.ruleEvents,
   };
   if (status === RunStatus.interrupted) {
     throw Object.assign(new ProbeError(ErrorCode.interrupted, msg.interrupted(session.path, session.step)), { result });

@@ -20,8 +20,9 @@ import { ENGINE_KERNELS } from '../train/kernels/engine-kernels.js';
 import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
-import { RunStatus, type Divergence, type RunFacts } from '../trace/schema.js';
-import { processFacts, TraceRecorder, type EpochFigures } from '../trace/recorder.js';
+import { RunStatus, type Divergence, type RuleEvent, type RunFacts } from '../trace/schema.js';
+import { processFacts, TraceRecorder, type EpochFigures, type Halt } from '../trace/recorder.js';
+import { normalizeRules, parseRules, RuleAction, type RuleInput } from '../rules/rules.js';
 import { layerActivation, type Activation } from '../activations/index.js';
 import { joinStepValues, type BackwardTensors, type ForwardTensors, type UpdateTensors } from '../train/hooks.js';
 import { hookLayer, type ForwardCapture, type ForwardSink } from './forward-hooks.js';
@@ -30,7 +31,7 @@ import { planLayers, LayerRole, type LayerPlan, type PlannedLayer } from './laye
 import { lossOnly } from './loss-only.js';
 import { attachKernels, weightMoments } from './moments.js';
 import { ErrorCode, isProbeError, ProbeError } from '../errors.js';
-import { msg } from '../messages.js';
+import { msg, opt } from '../messages.js';
 import { checkRunName } from '../config.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { dropEmscriptenHandlers, quietCpuBanner } from '../train/quiet.js';
@@ -72,12 +73,21 @@ export interface AttachOptions {
    * loss is wrapped without asking.
    */
   readonly loss?: LossFn;
+  /**
+   * rules that read each probed step (src/rules/rules.ts): `'all'` (every built-in rule at its
+   * defaults, stopping the run), names, `NAME:THRESHOLD:PATIENCE` text, or objects `{ rule,
+   * action: 'warn' | 'stop', threshold, patience }`. A stop ends `model.fit` after the batch (a
+   * hand-written loop checks `session.halted`); the trace closes as `stopped`.
+   */
+  readonly rules?: 'all' | string | readonly RuleInput[];
+  /** called when a rule fires, with what it saw */
+  readonly onPathology?: (e: RuleEvent) => void;
 }
 
 /** Every option of {@link AttachOptions}: anything else is refused with the nearest of these. */
 const ATTACH_OPTION_KEYS = optionKeys<AttachOptions>({
   out: 1, name: 1, force: 1, probes: 1, every: 1, thresholds: 1, optimizer: 1, seed: 1, config: 1, dataset: 1,
-  backendCalibration: 1, stepsPerEpoch: 1, loss: 1,
+  backendCalibration: 1, stepsPerEpoch: 1, loss: 1, rules: 1, onPathology: 1,
 });
 
 /** Automatic names tried before giving up (a folder holding that many traces of one model name). */
@@ -155,6 +165,7 @@ export class ProbeSession implements ForwardSink {
     const base = auto ? model.name : checkRunName(opts.name);
     this.run = base;
     this.path = join(out, `${base}.arrow`);
+    const rules = normalizeRules(parseRules(opts.rules, RuleAction.stop, opt('rules')));
     const config = {
       source: 'attach',
       model: model.name,
@@ -162,6 +173,7 @@ export class ProbeSession implements ForwardSink {
       probes: probes.map((p) => p.id),
       every: this.every,
       thresholds: settings,
+      ...(rules.length ? { rules } : {}),
       ...opts.config,
     };
     const facts = (): RunFacts => ({
@@ -196,7 +208,10 @@ export class ProbeSession implements ForwardSink {
         this.path = join(out, `${this.run}.arrow`);
       }
       try {
-        recorder = new TraceRecorder({ path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts });
+        recorder = new TraceRecorder({
+          path: this.path, run: this.run, force: opts.force ?? false, slots: this.host.slots, config: fullConfig, facts,
+          rules: { rules, outputLayer: this.infos.find((l) => l.isOutput)?.layer ?? this.infos.length, onPathology: opts.onPathology },
+        });
       } catch (e) {
         const taken = isProbeError(e) && (e.code === ErrorCode.exists || e.code === ErrorCode.busy);
         if (!auto || opts.force || !taken || k >= MAX_AUTO_NAMES) throw e;
@@ -325,11 +340,26 @@ export class ProbeSession implements ForwardSink {
 
   /**
    * Set when the run diverged (its loss, or at a checkpoint its weights, stopped being finite
-   * numbers): `model.fit` stops at the end of the batch; a hand-written loop should stop too. The
-   * trace then closes as diverged.
+   * numbers) or a rule with the stop action fired: `model.fit` stops at the end of the batch; a
+   * hand-written loop should stop too. The trace then closes as diverged or stopped.
    */
-  get halted(): Divergence | null {
+  get halted(): Halt | null {
     return this.recorder.halted;
+  }
+
+  /** Set when the run diverged: the step, and what was not finite. */
+  get divergence(): Divergence | null {
+    return this.recorder.divergence;
+  }
+
+  /** The rule that stopped the run, if one did. */
+  get stoppedBy(): RuleEvent | null {
+    return this.recorder.stoppedBy;
+  }
+
+  /** Every rule that fired so far (warn or stop), in order. */
+  get ruleEvents(): readonly RuleEvent[] {
+    return this.recorder.ruleEvents;
   }
 
   private discard(): void {

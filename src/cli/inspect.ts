@@ -58,6 +58,8 @@ function check(t: Trace, json: boolean): void {
 export function statusLine(s: TraceSummary): string {
   const d = s.progress?.diverged;
   if (d) return chalk.red(`DIVERGED at step ${d.step} (${d.reason}); ${s.epochs.length} of ${s.epochsPlanned ?? '?'} epochs finished before`);
+  const st = s.progress?.stopped;
+  if (st) return chalk.red(`STOPPED at step ${st.step} by rule ${st.text}; ${s.epochs.length} of ${s.epochsPlanned ?? '?'} epochs, the last cut short there`);
   if (!s.truncated) return chalk.green('complete');
   const planned = s.epochsPlanned ?? '?';
   const why = s.recovered
@@ -102,6 +104,7 @@ function render(s: TraceSummary, diagnosis: RunDiagnosis, study: StudyDiagnosis 
   out.push(...diagnosisLines(diagnosis));
   if (study) out.push(`${chalk.bold('study')} ${study.text}`);
   out.push(`run ${chalk.bold(f.combo)} seed ${f.seed} · backend ${f.backend} · engine ${f.engine} · started ${f.startedAt}${s.progress?.endedAt ? ` · ended ${s.progress.endedAt}` : ''}`);
+  for (const e of s.progress?.rules ?? []) if (e !== s.progress?.stopped && e.action === 'warn') out.push(chalk.yellow(`rule fired (warn) at step ${e.step}: ${e.text}`));
   for (const r of f.resumed ?? []) out.push(`resumed at step ${r.step} on ${r.at} (backend ${r.backend}${r.kernels ? `, kernels ${r.kernels}` : ''})`);
   if (isAttached(f)) out.push(...attachedLines(s));
   else {

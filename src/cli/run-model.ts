@@ -2,7 +2,7 @@
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import { diagnoseTrace, layerActivation, readTrace, runModel, type ModelRunInput, type ModelRunResult, type RunDiagnosis } from '../api.js';
-import { diagnosisLines, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { diagnosisLines, EXIT_STOPPED, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
 export async function runModelCommand(input: ModelRunInput, o: { out: string; name?: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
@@ -29,19 +29,24 @@ export async function runModelCommand(input: ModelRunInput, o: { out: string; na
         const rate = (p.stepInEpoch / (performance.now() - t0)) * 1000;
         bar.update(`epoch ${p.epoch}/${epochs}`, p.stepInEpoch, p.stepsPerEpoch, `loss ${p.loss.toFixed(4)}`, rate);
       },
+      onPathology: (e) => {
+        bar.clear();
+        out.err.write(`${e.action === 'stop' ? chalkStderr.red('stopping') : chalkStderr.yellow('warning')} step ${e.step}: ${e.text}\n`);
+      },
       onEpochEnd: (e) => {
         bar.clear();
         if (!out.quiet) out.err.write(`epoch ${e.epoch}/${epochs}  train loss ${num(e.trainLoss)}  test loss ${num(e.testLoss)}  test acc ${chalkStderr.bold(pct(e.testAcc, 2))}  ${chalkStderr.dim(fmtDuration(e.seconds))}\n`);
       },
     },
   })).finally(() => bar.clear());
+  if (result.status === 'stopped') process.exitCode = EXIT_STOPPED;
   const diagnosis = diagnoseTrace(readTrace(result.path));
   process.stdout.write((o.json ? JSON.stringify({ ...result, diagnosis }) : modelSummary(result, diagnosis)) + '\n');
 }
 
 export function modelSummary(r: ModelRunResult, diagnosis?: RunDiagnosis): string {
   const lines: string[] = [];
-  const { mark, text } = endedAs(r.status, r.diverged);
+  const { mark, text } = endedAs(r.status, r.diverged, r.stopped);
   lines.push(`${mark} ${chalk.bold(r.run)} · ${text} · ${r.steps} steps · backend ${r.backend}`);
   if (diagnosis) lines.push(...diagnosisLines(diagnosis));
   if (r.epochs.length) {

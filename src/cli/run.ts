@@ -1,8 +1,9 @@
 import chalk, { chalkStderr } from 'chalk';
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { RULE_NAMES } from '../rules/rules.js';
 import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, probeIds, readTrace, runExperiment, studyDiagnosisOf, type RunDiagnosis, type RunResult } from '../api.js';
-import { diagnosisLines, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { diagnosisLines, EXIT_STOPPED, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -33,6 +34,8 @@ export interface RunArgs extends WatchFlags {
   sigmoidHigh?: string | number;
   tanhSat?: string | number;
   seluSat?: string | number;
+  stopWhen?: string;
+  warnWhen?: string;
   out: string;
   name?: string;
   force: boolean;
@@ -75,6 +78,8 @@ export function trainingOptions<T>(y: Argv<T>, opts: { seed?: boolean; bnList?: 
     .option('sigmoid-high', { type: 'number', requiresArg: true, describe: 'sigmoid saturated above [default: 0.99]', group: 'Probes:' })
     .option('tanh-sat', { type: 'number', requiresArg: true, describe: 'tanh saturated where |a| > this [default: 0.99]', group: 'Probes:' })
     .option('selu-sat', { type: 'number', requiresArg: true, describe: 'selu saturated below this share of its floor −λα [default: 0.99]', group: 'Probes:' })
+    .option('stop-when', { type: 'string', requiresArg: true, describe: `stop the run when a rule fires: all, or NAME[:THRESHOLD[:PATIENCE]] comma-separated (${RULE_NAMES.join(', ')}; defaults in README, "Rules")`, group: 'Rules:' })
+    .option('warn-when', { type: 'string', requiresArg: true, describe: 'say when a rule fires and go on (listed in the trace): as --stop-when', group: 'Rules:' })
     .option('force', { type: 'boolean', default: false, describe: 'replace existing traces' });
 }
 
@@ -102,6 +107,7 @@ export function runInput(a: Omit<RunArgs, 'out' | 'name' | 'force' | 'quiet' | '
     combo: a.combo ?? '', epochs: a.epochs, seed: a.seed, lr: a.lr, momentum: a.momentum, batch: a.batch, hidden: a.hidden,
     trainLimit: a.trainLimit, testLimit: a.testLimit, dataDir: a.dataDir ?? null, dataset: a.dataset, bn: a.bn, intervention: a.intervention, backend: a.backend, engine: a.engine,
     probes: a.probes, every: a.every, distributionEvery: a.distributionEvery, sigmoidLow: a.sigmoidLow, sigmoidHigh: a.sigmoidHigh, tanhSat: a.tanhSat, seluSat: a.seluSat,
+    stopWhen: a.stopWhen, warnWhen: a.warnWhen,
   };
 }
 
@@ -140,6 +146,10 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
           if (besides) out.err.write(`${chalkStderr.dim(`(${besides} holds this combination and seed with other settings: it stays, and this run is named by its settings' hash; --force would replace it instead)`)}\n`);
         },
         onEpochBegin: () => { t0 = performance.now(); },
+        onPathology: (e) => {
+          bar.clear();
+          out.err.write(`${e.action === 'stop' ? chalkStderr.red('stopping') : chalkStderr.yellow('warning')} step ${e.step}: ${e.text}\n`);
+        },
         onStepEnd: (p) => {
           const rate = (p.stepInEpoch / (performance.now() - t0)) * 1000;
           bar.update(`epoch ${p.epoch}/${epochs}`, p.stepInEpoch, p.stepsPerEpoch, `loss ${p.loss.toFixed(4)}`, rate);
@@ -158,6 +168,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     await view?.close();
     throw e;
   }).finally(() => bar.clear());
+  // a run a rule stopped ends with its own exit code, after its summary
+  if (result.status === 'stopped') process.exitCode = EXIT_STOPPED;
   const trace = readTrace(result.path);
   const diagnosis = diagnoseTrace(trace), study = studyDiagnosisOf(trace);
   if (argv.json) process.stdout.write(JSON.stringify({ ...jsonSummary(result), diagnosis, studyDiagnosis: study }) + '\n');
@@ -190,6 +202,7 @@ function jsonSummary(r: RunResult) {
   return {
     run: r.run, path: r.path, status: r.status, backend: r.backend, configHash: r.configHash, steps: r.steps, seconds: r.seconds,
     probeOverhead: r.probeOverhead, writeOverhead: r.writeOverhead, config: r.config, epochs: r.epochs, last: r.last, diverged: r.diverged, resumedFrom: r.resumedFrom,
+    stopped: r.stopped, rules: r.rules,
   };
 }
 
@@ -199,7 +212,7 @@ function jsonSummary(r: RunResult) {
  */
 export function humanSummary(r: RunResult, diagnosis?: RunDiagnosis, studyLine?: string): string {
   const lines: string[] = [];
-  const { mark, text } = endedAs(r.status, r.diverged);
+  const { mark, text } = endedAs(r.status, r.diverged, r.stopped);
   lines.push(`${mark} ${chalk.bold(r.config.combo)} seed ${r.config.seed} · ${text} · ${r.steps} steps in ${fmtDuration(r.seconds)}${r.resumedFrom !== null ? ` (resumed at step ${r.resumedFrom})` : ''} · backend ${r.backend}`);
   if (diagnosis) lines.push(...diagnosisLines(diagnosis));
   if (studyLine) lines.push(`${chalk.bold('study')} ${studyLine}`);

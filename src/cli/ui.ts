@@ -113,8 +113,12 @@ export function layerFiguresTable(last: readonly Figure[], layers: readonly { re
 }
 
 /** How a run ended, as its summary's first line says it: ✔ complete, ✘ diverged (where, why), ■ anything else. */
-export function endedAs(status: string, diverged: { readonly step: number; readonly reason: string } | null): { readonly mark: string; readonly text: string } {
+/** `probe run`'s exit code for a run a rule stopped (--stop-when): it finished, but not as asked. */
+export const EXIT_STOPPED = 4;
+
+export function endedAs(status: string, diverged: { readonly step: number; readonly reason: string } | null, stopped: { readonly step: number; readonly text: string } | null = null): { readonly mark: string; readonly text: string } {
   if (diverged) return { mark: chalk.red('✘'), text: chalk.red(`diverged at step ${diverged.step} (${diverged.reason})`) };
+  if (stopped) return { mark: chalk.red('■'), text: chalk.red(`stopped at step ${stopped.step} by rule ${stopped.text}`) };
   return { mark: status === 'complete' ? chalk.green('✔') : chalk.yellow('■'), text: status };
 }
 

@@ -20,7 +20,7 @@ export function builder(y: Argv) {
     .example('ssh -L 6006:127.0.0.1:6006 server', 'from a laptop: reach a server\'s view through SSH, no --allow-remote needed')
     .epilogue(
       'The page is the report\'s dashboard (probe report), live: it reads the traces, never writes or locks them, and asks nothing of the internet. ' +
-      'Runs still training are charted as they grow and counted in the verdicts once they finish; a run whose process died is shown as stopped (truncated). ' +
+      'Runs still training are charted as they grow and counted in the verdicts once they finish; a run whose process died is shown as abandoned (truncated); one a rule stopped (--stop-when), as stopped. ' +
       'On the page: smoothing and log scale for per-step charts, a run picker, each chart\'s ⋯ menu for PNG or SVG, and "data (CSV)" for its rows. ' +
       'probe run --watch and probe sweep --watch start the same view beside the work. Ctrl-C stops the server.');
 }

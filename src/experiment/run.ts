@@ -15,9 +15,9 @@ import { ensureWritableDir } from '../fs-util.js';
 import { resolveProbes } from '../probes/registry.js';
 import { ProbeHost } from '../probes/host.js';
 import type { LayerInfo } from '../probes/probe.js';
-import { processFacts, TraceRecorder, type LayerFigure } from '../trace/recorder.js';
+import { processFacts, TraceRecorder, type Halt, type LayerFigure } from '../trace/recorder.js';
 import { existingTrace } from '../trace/existing.js';
-import { RunStatus, type Divergence, type RunFacts } from '../trace/schema.js';
+import { RunStatus, type Divergence, type RuleEvent, type RunFacts } from '../trace/schema.js';
 import type { Trace } from '../trace/reader.js';
 import { summarizeTrace } from '../trace/summary.js';
 import { packageVersion } from '../versions.js';
@@ -64,6 +64,8 @@ export interface RunListener {
     readonly notResumed?: string | null;
   }): void;
   onEpochBegin?(epoch: number, steps: number): void;
+  /** a rule of the run fired (warn or stop; a stop ends the run after this step) */
+  onPathology?(e: RuleEvent): void;
   onStepEnd?(p: StepProgress): void;
   /** after the epoch's checkpoint; a returned promise holds the run until it settles */
   onEpochEnd?(e: EpochSummary): void | Promise<void>;
@@ -120,6 +122,10 @@ export interface RunResult {
   readonly diverged: Divergence | null;
   /** the step this process went on from, when it resumed an unfinished trace; null when it ran from step 0 */
   readonly resumedFrom: number | null;
+  /** set when status is `stopped`: the rule that stopped it */
+  readonly stopped: RuleEvent | null;
+  /** every rule that fired (warn or stop), in order */
+  readonly rules: readonly RuleEvent[];
 }
 
 /** The first parameter that is not a finite number, as `layer L W|b = value`, or null. */
@@ -207,6 +213,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     path, run, force: opts.force ?? false, slots: host.slots, lock: !opts.locked,
     extra: { [DIAGNOSIS_PROBE]: DIAGNOSIS_METRICS },
     checkpointSeconds: opts.checkpointSeconds,
+    rules: { rules: config.rules, outputLayer: layers.length, onPathology: (e) => opts.listener?.onPathology?.(e) },
     config: () => ({ ...config, configHash: hash }),
     facts: () => facts as RunFacts,
     resumable: {
@@ -303,7 +310,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       recorder.writeExtra(DIAGNOSIS_PROBE, 0, 0, initial.diagnosis.rows);
     }
     const firstEpoch = recorder.position.epochsDone + 1, firstStep = recorder.position.stepInEpoch;
-    for (let epoch = firstEpoch; epoch <= config.epochs && status === RunStatus.running; epoch++) {
+    for (let epoch = firstEpoch; epoch <= config.epochs && status === RunStatus.running && !recorder.halted; epoch++) {
       const t0 = performance.now();
       if (epoch > firstEpoch || firstStep === 0) { loop.lossSum = 0; loop.stepsThisEpoch = 0; }
       const order = permutation(data.train.n, rng(config.seed, 'shuffle', epoch));
@@ -338,7 +345,10 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
       }
       const probeMs = host.computeMs;
       host.computeMs = 0;
-      if (status !== RunStatus.running || recorder.halted) {
+      // a stopped run is evaluated where it stopped (its last epoch cut short); a diverged one is not
+      // (read afresh: TypeScript takes the loop's condition to hold for the getter still)
+      const halt = recorder.halted as Halt | null;
+      if (status !== RunStatus.running || halt?.status === RunStatus.diverged) {
         recorder.addWall((performance.now() - t0) / 1000); // the unfinished epoch's time still counts
         break;
       }
@@ -369,7 +379,9 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     seconds: o.seconds,
     probeOverhead: o.probe,
     writeOverhead: o.write,
-    diverged: recorder.halted,
+    diverged: recorder.divergence,
+    stopped: recorder.stoppedBy,
+    rules: recorder.ruleEvents,
     resumedFrom: from ? (facts.resumed ?? []).at(-1)?.step ?? null : null,
   };
   if (status === RunStatus.interrupted) {

@@ -105,6 +105,8 @@ export interface RunDigest {
   readonly seed: number;
   readonly status: string;
   readonly truncated: boolean;
+  /** the rule that stopped the run (--stop-when), said in one line; null when none did */
+  readonly stoppedBy: string | null;
   readonly epochsDone: number;
   readonly epochsPlanned: number | null;
   readonly stepsPerEpoch: number;
@@ -294,6 +296,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     seed: f.seed,
     status: t.status,
     truncated: t.truncated,
+    stoppedBy: t.progress?.stopped ? `${t.progress.stopped.text} (step ${t.progress.stopped.step})` : null,
     epochsDone: evalPoints.length,
     epochsPlanned: t.config.epochs,
     stepsPerEpoch: f.stepsPerEpoch,

@@ -267,6 +267,7 @@ export function reportModel(digests: readonly RunDigest[], inputs: readonly stri
     warnings: [
       ...skipped.map((s) => `skipped ${s}`),
       ...digests.filter((d) => d.truncated && !pending.has(d.path)).map((d) => `${d.run} is truncated: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished`),
+      ...digests.filter((d) => d.stoppedBy).map((d) => `${d.run} was stopped by a rule (--stop-when): ${d.stoppedBy}; its last epoch (${d.epochsDone} of ${d.epochsPlanned ?? '?'}) was cut short and evaluated there`),
       ...inFlight.map((d) => `${d.run} is in flight: ${d.epochsDone} of ${d.epochsPlanned ?? '?'} epochs finished, charted but left out of the verdicts until it finishes`),
     ],
     singleRun: digests.length === 1 ? singleRunSummary(digests[0]) : null,
@@ -290,6 +291,7 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
     progress(`reading ${i + 1}/${paths.length} ${basename(p)}`, { phase: 'read', done: i, total: paths.length });
     const t = readTrace(p);
     const live = t.status === RunStatus.running && lockHolder(p) !== null;
+    if (t.progress?.stopped) warn(`${p} was stopped at step ${t.progress.stopped.step} by rule ${t.progress.stopped.text}: its last epoch was cut short and evaluated there`);
     if (t.progress?.diverged) warn(`${p} diverged at step ${t.progress.diverged.step} (${t.progress.diverged.reason}): using its ${t.progress.epochsDone} epoch(s) finished before`);
     if (live) {
       pending.add(p);

@@ -9,7 +9,8 @@
  *            at the first row when the loop tells the facts late (model.fit)
  *   steps    per-step rows, one row layout per set of due values; windowed values (unit
  *            activity) averaged per window of an epoch; running sums for the epoch's means; the
- *            last value of each; a non-finite loss ends the run as diverged
+ *            last value of each; a non-finite loss ends the run as diverged; the run's rules
+ *            (src/rules/) read each probed step: one with the stop action ends it as stopped
  *   epochs   evaluation, diagnosis and timing rows, the final figures, a checkpoint
  *   progress status, steps and epochs done, overheads; checkpoints every few seconds; close
  *   resume   after each checkpoint, what the rows do not hold (the loop's model and position, the
@@ -28,9 +29,11 @@ import { Metric, UNIT_WINDOWS_PER_EPOCH } from './metrics.js';
 import { acquireRunLock, type RunLock } from './run-lock.js';
 import {
   EVAL_METRICS, isFinished, MetaKey, RunProbe, RunStatus, TIMING_METRICS,
-  type Divergence, type FinalFigures, type RunFacts, type RunProgress,
+  type Divergence, type FinalFigures, type RuleEvent, type RunFacts, type RunProgress,
 } from './schema.js';
 import { TraceWriter } from './writer.js';
+import { RuleWatch } from '../rules/watch.js';
+import type { RuleConfig } from '../rules/rules.js';
 import { readTrace, type Trace } from './reader.js';
 import { readResumeState, removeResumeState, RESUME_VERSION, writeResumeState, type ResumeState, type StateArray } from './resume-state.js';
 
@@ -89,6 +92,8 @@ export interface RecorderSetup {
   readonly lock?: boolean;
   /** seconds between checkpoints within an epoch; default 10 */
   readonly checkpointSeconds?: number;
+  /** rules that read each probed step (src/rules/); `outputLayer`: the number of the output layer */
+  readonly rules?: { readonly rules: readonly RuleConfig[]; readonly outputLayer: number; onPathology?(e: RuleEvent): void };
   /** called once, when the file is created */
   config(): Readonly<Record<string, unknown>>;
   facts(): RunFacts;
@@ -152,6 +157,14 @@ type Layout = { layers: Int8Array; probes: Int8Array; metrics: Int16Array };
  */
 const OVERFLOW_METRICS: ReadonlySet<string> = new Set([Metric.wGradNorm, Metric.wGradMax, Metric.bGradNorm, Metric.bGradMax, Metric.zGradNorm, Metric.zGradMax, Metric.updateRatio]);
 
+/**
+ * Why a run ended early on its own terms: its loss or weights stopped being finite (diverged), or a
+ * rule with the stop action fired (stopped). The loop stops at once.
+ */
+export type Halt =
+  | { readonly status: typeof RunStatus.diverged; readonly step: number; readonly reason: string }
+  | { readonly status: typeof RunStatus.stopped; readonly step: number; readonly reason: string; readonly event: RuleEvent };
+
 export class TraceRecorder {
   private writer: TraceWriter | null = null;
   private lock: RunLock | null = null;
@@ -160,7 +173,10 @@ export class TraceRecorder {
   private readonly layouts = new Map<string, Layout>();
   private windowLayout: Layout | null = null;
   private status: RunStatus = RunStatus.running;
-  private diverged: Divergence | null = null;
+  private halt: Halt | null = null;
+  private readonly watch: RuleWatch | null;
+  /** rules that fired, in order */
+  private readonly fired: RuleEvent[] = [];
   private final: FinalFigures | null = null;
   private readonly epochSeconds: number[] = [];
   // per step slot: probes keep their own schedules, so each value has its own count of steps
@@ -197,6 +213,7 @@ export class TraceRecorder {
     this.seen = new Uint8Array(this.nStep);
     this.windowSums = new Float64Array(setup.slots.length - this.nStep);
     this.checkpointMs = (setup.checkpointSeconds ?? 10) * 1000;
+    this.watch = setup.rules?.rules.length ? new RuleWatch(setup.rules.rules, setup.slots, setup.rules.outputLayer) : null;
     // decided at once, not at the first step, and while holding the lock (another process may be
     // about to write the same trace)
     if (setup.lock ?? true) this.lock = claimRun(setup.path);
@@ -218,9 +235,24 @@ export class TraceRecorder {
     return this.writer?.file ?? this.setup.path;
   }
 
-  /** Set when the run ended early on its own terms (diverged); the loop stops at once. */
-  get halted(): Divergence | null {
-    return this.diverged;
+  /** Set when the run ended early on its own terms (diverged, or stopped by a rule); the loop stops at once. */
+  get halted(): Halt | null {
+    return this.halt;
+  }
+
+  /** Set when the run diverged: the step, and what was not finite. */
+  get divergence(): Divergence | null {
+    return this.halt?.status === RunStatus.diverged ? { step: this.halt.step, reason: this.halt.reason } : null;
+  }
+
+  /** The rule that stopped the run, if one did. */
+  get stoppedBy(): RuleEvent | null {
+    return this.halt?.status === RunStatus.stopped ? this.halt.event : null;
+  }
+
+  /** Every rule that fired so far (warn or stop), in order. */
+  get ruleEvents(): readonly RuleEvent[] {
+    return this.fired;
   }
 
   get steps(): number {
@@ -248,7 +280,9 @@ export class TraceRecorder {
       probeOverhead: w > 0 ? this.probeMs / w : null,
       writeOverhead: w > 0 ? this.writeMs / w : null,
       ...(this.final ? { final: this.final } : {}),
-      ...(this.diverged ? { diverged: this.diverged } : {}),
+      ...(this.divergence ? { diverged: this.divergence } : {}),
+      ...(this.stoppedBy ? { stopped: this.stoppedBy } : {}),
+      ...(this.fired.length ? { rules: [...this.fired] } : {}),
     };
   }
 
@@ -303,24 +337,36 @@ export class TraceRecorder {
     if (n < active.length) this.windowCount++;
     this.epochWriteMs += performance.now() - t0;
     if (!Number.isFinite(values[0])) this.diverge(step, `loss ${values[0]}`);
-    for (let k = 0; k < n && !this.diverged && !this.overflow; k++) {
+    for (let k = 0; k < n && !this.halt && !this.overflow; k++) {
       const slot = active[k], v = values[k + 1];
       if (this.overflowSlots[slot] && !Number.isFinite(v) && !unmeasured?.has(this.setup.slots[slot].layer)) {
         const s = this.setup.slots[slot];
         this.overflow = { step, reason: `layer ${s.layer} ${s.metric} ${v}: beyond float32` };
       }
     }
+    if (this.watch) this.onRules(this.watch.observe(step, values, active));
   }
 
   /** The loss of a step that was not probed (a non-finite one ends the run as diverged). */
   loss(step: number, loss: number): void {
     if (!Number.isFinite(loss)) this.diverge(step, `loss ${loss}`);
+    if (this.watch) this.onRules(this.watch.loss(step, loss));
   }
 
-  /** Ends the run as diverged at `step` (the first reason seen is kept). */
+  /** Ends the run as diverged at `step` (the first reason to end it is kept). */
   diverge(step: number, reason: string): void {
-    if (this.diverged || this.status !== RunStatus.running) return;
-    this.diverged = { step, reason };
+    if (this.halt || this.status !== RunStatus.running) return;
+    this.halt = { status: RunStatus.diverged, step, reason };
+  }
+
+  /** Rules that fired: said, listed in the trace, and the first with the stop action ends the run. */
+  private onRules(events: readonly RuleEvent[]): void {
+    for (const e of events) {
+      const stored = { ...e, value: e.value !== null && Number.isFinite(e.value) ? e.value : null, threshold: e.threshold !== null && Number.isFinite(e.threshold) ? e.threshold : null };
+      this.fired.push(stored);
+      this.setup.rules?.onPathology?.(stored);
+      if (e.action === 'stop' && !this.halt && this.status === RunStatus.running) this.halt = { status: RunStatus.stopped, step: e.step, reason: e.text, event: stored };
+    }
   }
 
   private flushWindow(epoch: number): void {
@@ -441,13 +487,13 @@ export class TraceRecorder {
   }
 
   /**
-   * Closes the trace with `status` (a diverged run stays diverged) and frees the lock. The first
+   * Closes the trace with `status` (a diverged or stopped run stays so) and frees the lock. The first
    * error of the run is the caller's to report: a failed final write is thrown only when `status`
    * was not `failed` already.
    */
   close(status: RunStatus): RunStatus {
     if (this.status !== RunStatus.running) return this.status;
-    this.status = this.diverged && status !== RunStatus.failed ? RunStatus.diverged : status;
+    this.status = this.halt && status !== RunStatus.failed ? this.halt.status : status;
     try {
       this.open().close(this.progress());
       // a finished run has nothing to resume; an interrupted one stopped between steps and goes on
@@ -523,6 +569,8 @@ export class TraceRecorder {
     this.probeMs = sc['recorder.probeMs'];
     this.writeMs = sc['recorder.writeMs'];
     this.final = sc['recorder.final'];
+    this.fired.push(...(sc['recorder.fired'] ?? []));
+    if (this.watch && sc['recorder.watch']) this.watch.restore(sc['recorder.watch']);
     const arr = new Map(state.arrays.map((a) => [a.name, a.values]));
     for (const [name, into] of [['recorder.sums', this.sums], ['recorder.counts', this.counts], ['recorder.lastValue', this.lastValue], ['recorder.windowSums', this.windowSums]] as const) {
       const v = arr.get(name);
@@ -546,6 +594,7 @@ export class TraceRecorder {
       'recorder.stepsDone': this.stepsDone, 'recorder.stepInEpoch': this.stepInEpoch, 'recorder.stepsPerEpoch': this.stepsPerEpoch,
       'recorder.windowCount': this.windowCount, 'recorder.windowStart': this.windowStart, 'recorder.epochSeconds': [...this.epochSeconds],
       'recorder.wallMs': this.wallMs, 'recorder.probeMs': this.probeMs, 'recorder.writeMs': this.writeMs, 'recorder.final': this.final,
+      'recorder.fired': [...this.fired], 'recorder.watch': this.watch?.state() ?? null,
     };
     // a state that cannot be written (a full disk) leaves the previous one, which still fits the
     // trace's first rows: resuming from it only redoes more steps; the trace's own write reports the disk
@@ -573,4 +622,7 @@ interface RecorderScalars {
   'recorder.probeMs': number;
   'recorder.writeMs': number;
   'recorder.final': FinalFigures | null;
+  /** rules fired so far, and each watcher's count (absent in states written before rules) */
+  'recorder.fired'?: RuleEvent[];
+  'recorder.watch'?: [number | null, boolean][] | null;
 }

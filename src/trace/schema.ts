@@ -56,16 +56,17 @@ export const MetaKey = {
 } as const;
 
 /**
- * `complete` and `diverged` are final: the run did all it could (a diverged run stopped when its
- * loss or weights stopped being finite numbers; training it further cannot change that).
- * The others mean the run ended early and may be redone.
+ * `complete`, `diverged` and `stopped` are final: the run did all it could (a diverged run stopped
+ * when its loss or weights stopped being finite numbers; a stopped one when a rule it was given
+ * with the stop action fired, `--stop-when`: training it further is what the rule was there to
+ * spare). The others mean the run ended early and may be resumed or redone.
  */
-export const RunStatus = { running: 'running', complete: 'complete', diverged: 'diverged', interrupted: 'interrupted', failed: 'failed' } as const;
+export const RunStatus = { running: 'running', complete: 'complete', diverged: 'diverged', stopped: 'stopped', interrupted: 'interrupted', failed: 'failed' } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 
-/** A run that ended on its own terms (complete or diverged), as opposed to a truncated one. */
+/** A run that ended on its own terms (complete, diverged, or stopped by a rule), as opposed to a truncated one. */
 export function isFinished(status: RunStatus): boolean {
-  return status === RunStatus.complete || status === RunStatus.diverged;
+  return status === RunStatus.complete || status === RunStatus.diverged || status === RunStatus.stopped;
 }
 
 /** Probes that are not measurements of a step but of the run. */
@@ -189,6 +190,30 @@ export interface RunProgress {
   readonly final?: FinalFigures;
   /** set when status is `diverged`: the step at which it was seen, and what was not finite */
   readonly diverged?: Divergence;
+  /** set when status is `stopped`: the rule that stopped the run, at which step, on which values */
+  readonly stopped?: RuleEvent;
+  /** every rule that fired (warn or stop), in order: each (rule, layer) once */
+  readonly rules?: readonly RuleEvent[];
+}
+
+/** A rule that fired (src/rules/): what it saw, where and when. */
+export interface RuleEvent {
+  /** `dead-output`, `saturation`, … */
+  readonly rule: string;
+  readonly action: 'warn' | 'stop';
+  /** the probed step at which it fired */
+  readonly step: number;
+  /** the first probed step of the span over which its condition held at every probed step */
+  readonly since: number;
+  /** 0: the loss */
+  readonly layer: number;
+  readonly metric: string;
+  /** the value at `step` (NaN and ±∞ are stored as null) */
+  readonly value: number | null;
+  readonly threshold: number | null;
+  readonly patience: number;
+  /** one line that says it */
+  readonly text: string;
 }
 
 export interface Divergence {

@@ -46,14 +46,19 @@ const RUN_FIELDS: Readonly<Record<keyof RunConfig, readonly string[]>> = {
   batch: ['number'], epochs: ['number'], seed: ['number'], trainLimit: ['number', 'null'],
   testLimit: ['number', 'null'], dataDir: ['string', 'null'], dataset: ['string'], bn: ['string'],
   backend: ['string'], engine: ['string'], probes: ['array', 'string'], every: ['number'], thresholds: ['object'],
+  rules: ['array'],
   // optional: absent when the run had none
   intervention: ['string', 'absent'],
 };
 
+/** Fields a RunConfig of an earlier probe may lack, and the value it then means. */
+const OPTIONAL: Readonly<Partial<Record<keyof RunConfig, unknown>>> = { rules: [] };
+
 const kind = (v: unknown) => (v === undefined ? 'absent' : v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function asRunConfig(raw: Readonly<Record<string, unknown>>): RunConfig | null {
-  const { configHash: hash, ...rest } = raw;
+  const { configHash: hash, ...stored } = raw;
+  const rest: Record<string, unknown> = { ...OPTIONAL, ...stored };
   const fields = Object.keys(RUN_FIELDS) as (keyof RunConfig)[];
   if (typeof hash !== 'string' || Object.keys(rest).some((k) => !(fields as string[]).includes(k))) return null;
   if (!fields.every((f) => RUN_FIELDS[f].includes(kind(rest[f])))) return null;

@@ -60,7 +60,7 @@ function showRuns(st) {
     const td = (text, cls) => { const c = document.createElement('td'); c.textContent = text; if (cls) c.className = cls; return c; };
     const state = document.createElement('td'), badge = document.createElement('span');
     badge.className = 'state ' + r.state;
-    badge.textContent = r.state === 'stopped' ? 'stopped (truncated)' : r.state;
+    badge.textContent = r.state === 'abandoned' ? 'abandoned (truncated)' : r.state === 'stopped' ? 'stopped by a rule' : r.state;
     state.appendChild(badge);
     const bar = document.createElement('td'), p = document.createElement('progress');
     p.max = r.stepsTotal ?? 1; p.value = r.stepsTotal ? r.stepsDone : 0; bar.appendChild(p);

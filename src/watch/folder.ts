@@ -18,10 +18,10 @@ import { digestTrace, type RunDigest } from '../read/digest.js';
 import { REPORT_NEEDS } from '../report/panels.js';
 
 /**
- * A run as the live view lists it. `stopped`: its file says running but no process holds it
+ * A run as the live view lists it. `abandoned`: its file says running but no process holds it
  * (killed); `queued`: planned by the sweep beside the view, no trace yet.
  */
-export const RunState = { ...RunStatus, stopped: 'stopped', queued: 'queued' } as const;
+export const RunState = { ...RunStatus, abandoned: 'abandoned', queued: 'queued' } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
 
 export interface RunRow {
@@ -148,7 +148,7 @@ export function rowOf(m: TraceMeta, file: string, live: boolean, now: number): R
   const stepsTotal = epochsPlanned !== null && stepsPerEpoch > 0 ? epochsPlanned * stepsPerEpoch : null;
   const stepsDone = p?.stepsDone ?? 0;
   const epochsDone = p?.epochsDone ?? 0;
-  const state: RunState = m.status === RunStatus.running && !live ? RunState.stopped : m.status;
+  const state: RunState = m.status === RunStatus.running && !live ? RunState.abandoned : m.status;
   let eta: number | null = null;
   if (state === RunState.running && stepsTotal !== null && p) {
     const epochSeconds = p.epochSeconds.reduce((s, x) => s + x, 0);

@@ -31,7 +31,7 @@ const WATCH_STYLE = `<style>
 #watch table{margin:4px 0;font-size:13px}#watch progress{width:140px;vertical-align:middle}
 #watch .state{padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
 .state.running{background:#1565c0}.state.complete{background:#1a7f37}.state.diverged{background:#8a6d00}
-.state.stopped,.state.interrupted,.state.failed{background:#c62828}.state.queued{background:#999}
+.state.abandoned,.state.interrupted,.state.failed,.state.stopped{background:#c62828}.state.queued{background:#999}
 #live.off{color:#c62828}
 </style>`;
 
@@ -70,19 +70,19 @@ ${s.embed}
   const pending = new Set(snap.runs.flatMap((r, i) => (r.state === 'running' ? [snap.digests[i].path] : [])));
   const model = reportModel(snap.digests, [dir], () => {}, pending);
   const running = pending.size;
-  const stopped = snap.runs.filter((r) => r.state !== 'running' && r.state !== 'complete' && r.state !== 'diverged').length;
+  const truncated = snap.runs.filter((r) => r.state !== 'running' && r.state !== 'complete' && r.state !== 'diverged' && r.state !== 'stopped').length;
   return pageHtml({
     ...model.page,
     // the report would call a run in flight truncated
-    inputs: `${snap.digests.length} trace${snap.digests.length > 1 ? 's' : ''} (${new Set(snap.digests.map((d) => d.combo)).size} combination(s), ${running} in flight, ${stopped} truncated) in ${dir}`,
+    inputs: `${snap.digests.length} trace${snap.digests.length > 1 ? 's' : ''} (${new Set(snap.digests.map((d) => d.combo)).size} combination(s), ${running} in flight, ${truncated} truncated) in ${dir}`,
     title: `probe watch: ${snap.digests.length} run${snap.digests.length > 1 ? 's' : ''}${running ? `, ${running} in flight` : ''}`,
     warnings: [...model.page.warnings.filter((w) => !/ is (truncated|in flight): /.test(w)), ...truncatedNotes(snap)],
   }, s);
 }
 
-/** The report's "is truncated" notes, said as the live view knows them: in flight, or stopped. */
+/** The report's "is truncated" notes, said as the live view knows them: in flight, or abandoned. */
 function truncatedNotes(snap: Snapshot): string[] {
-  return snap.runs.filter((r) => r.state !== 'complete' && r.state !== 'diverged').map((r) =>
+  return snap.runs.filter((r) => r.state !== 'complete' && r.state !== 'diverged' && r.state !== 'stopped').map((r) =>
     r.state === 'running'
       ? `${r.run} is in flight (${r.epochsDone} of ${r.epochsPlanned ?? '?'} epochs finished): charted as it grows, counted in the verdicts once it finishes`
       : `${r.run} is truncated (${r.state}): ${r.epochsDone} of ${r.epochsPlanned ?? '?'} epochs finished`);
