@@ -79,6 +79,8 @@ export function render(c: Comparison): string {
   }
   const trunc = c.groups.filter((g) => g.truncated > 0);
   const div = c.groups.filter((g) => g.diverged > 0);
+  const stop = c.groups.filter((g) => g.stopped > 0);
+  if (stop.length) out.push(chalk.yellow(`note: ${stop.map((g) => `${g.label} has ${g.stopped} run(s) a rule stopped (their last epoch cut short)`).join('; ')}`));
   if (div.length) out.push(chalk.red(`note: ${div.map((g) => `${g.label} has ${g.diverged} diverged run(s)`).join('; ')}`));
   if (trunc.length) out.push(chalk.yellow(`note: ${trunc.map((g) => `${g.label} has ${g.truncated} truncated run(s)`).join('; ')}`));
   return out.join('\n');

@@ -64,10 +64,10 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
   }).finally(() => line.clear());
   warnings.flush();
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, inFlight: r.inFlight, diverged: r.diverged, health: r.health, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), attribution: r.attribution, interventions: r.interventions, reproduction: r.reproduction, diagnoses: r.diagnoses }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ out: r.out, runs: r.runs, truncated: r.truncated, inFlight: r.inFlight, diverged: r.diverged, stopped: r.stopped, health: r.health, prevalences: r.prevalences, hypotheses: r.hypotheses.map(({ runs: _r, ...h }) => h), attribution: r.attribution, interventions: r.interventions, reproduction: r.reproduction, diagnoses: r.diagnoses }, null, 2) + '\n');
   } else {
     const color = { supported: chalk.green, 'not supported': chalk.red, inconclusive: chalk.yellow } as const;
-    const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.inFlight ? `, ${r.inFlight} in flight (left out of the verdicts)` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}`];
+    const lines = [`${chalk.bold('probe report')} · ${r.runs} run(s)${r.truncated ? `, ${r.truncated} truncated` : ''}${r.inFlight ? `, ${r.inFlight} in flight (left out of the verdicts)` : ''}${r.diverged ? `, ${r.diverged} diverged` : ''}${r.stopped ? `, ${r.stopped} stopped by a rule` : ''}`];
     lines.push(...whatIsWrong(r.health));
     const several = new Set(r.hypotheses.map((x) => x.variant)).size > 1;
     // the study's verdicts are about its MLP: a folder of other models has none to print, and no advice to sweep

@@ -2,7 +2,7 @@
 import chalk, { chalkStderr } from 'chalk';
 import { statSync } from 'node:fs';
 import { diagnoseTrace, layerActivation, readTrace, runModel, type ModelRunInput, type ModelRunResult, type RunDiagnosis } from '../api.js';
-import { diagnosisLines, EXIT_STOPPED, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { diagnosisLines, EXIT_STOPPED, endedAs, ruleFired, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 
 export async function runModelCommand(input: ModelRunInput, o: { out: string; name?: string; force: boolean; quiet: boolean; json: boolean }): Promise<void> {
@@ -31,7 +31,7 @@ export async function runModelCommand(input: ModelRunInput, o: { out: string; na
       },
       onPathology: (e) => {
         bar.clear();
-        out.err.write(`${e.action === 'stop' ? chalkStderr.red('stopping') : chalkStderr.yellow('warning')} step ${e.step}: ${e.text}\n`);
+        out.err.write(`${ruleFired(e)}\n`);
       },
       onEpochEnd: (e) => {
         bar.clear();

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { RULE_NAMES } from '../rules/rules.js';
 import { ACTIVATIONS, diagnoseTrace, PROBE_IDS, probeIds, readTrace, runExperiment, studyDiagnosisOf, type RunDiagnosis, type RunResult } from '../api.js';
-import { diagnosisLines, EXIT_STOPPED, endedAs, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
+import { diagnosisLines, EXIT_STOPPED, endedAs, ruleFired, fmtDuration, layerFiguresTable, num, pct, ProgressLine, table, type Out } from './ui.js';
 import { withInterrupt } from './interrupt.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
@@ -148,7 +148,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
         onEpochBegin: () => { t0 = performance.now(); },
         onPathology: (e) => {
           bar.clear();
-          out.err.write(`${e.action === 'stop' ? chalkStderr.red('stopping') : chalkStderr.yellow('warning')} step ${e.step}: ${e.text}\n`);
+          out.err.write(`${ruleFired(e)}\n`);
         },
         onStepEnd: (p) => {
           const rate = (p.stepInEpoch / (performance.now() - t0)) * 1000;
@@ -224,6 +224,8 @@ export function humanSummary(r: RunResult, diagnosis?: RunDiagnosis, studyLine?:
     const acts = r.config.activations;
     lines.push('', 'last probed step', layerFiguresTable(r.last, acts.map((act, i) => ({ layer: i + 1, cells: [`${i + 1}${i === acts.length - 1 ? ' (out)' : ''}`, act] })), ['layer', 'act']));
   }
+  const warned = r.rules.filter((e) => e.action === 'warn');
+  if (warned.length) lines.push('', ...warned.map((e) => `${chalk.yellow('rule fired')} at step ${e.step}: ${e.text}`));
   let size = '';
   try { size = ` · ${(statSync(r.path).size / 1e6).toFixed(1)} MB`; } catch { /* gone */ }
   lines.push('', `trace ${chalk.cyan(r.path)}${size} · probes ${pct(r.probeOverhead)} of run time · writing ${pct(r.writeOverhead, 2)}`);

@@ -124,7 +124,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
       },
       onRunDone: (d) => {
         line.clear();
-        if (!out.quiet) out.err.write(`[${d.done}/${d.total}] ${d.run.run} ${chalkStderr.green(d.status)} · test acc ${pct(d.testAcc, 2)} · ${fmtDuration(d.seconds)}\n`);
+        if (!out.quiet) out.err.write(`[${d.done}/${d.total}] ${d.run.run} ${(d.status === 'complete' ? chalkStderr.green : chalkStderr.yellow)(d.status)} · test acc ${pct(d.testAcc, 2)} · ${fmtDuration(d.seconds)}\n`);
       },
       onRunElsewhere: (e) => {
         line.clear();

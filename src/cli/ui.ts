@@ -112,10 +112,15 @@ export function layerFiguresTable(last: readonly Figure[], layers: readonly { re
   return table([...head, 'z≤0 entries / dead units / dead samples', "saturated · mean act'", '‖dL/dW‖', '‖dL/dz‖', '‖ΔW‖/‖W‖'], rows);
 }
 
-/** How a run ended, as its summary's first line says it: ✔ complete, ✘ diverged (where, why), ■ anything else. */
+/** A rule that fired, as a run says it when it fires: `stopping step 200: dead-output: …`. */
+export function ruleFired(e: { readonly action: string; readonly step: number; readonly text: string }): string {
+  return `${e.action === 'stop' ? chalkStderr.red('stopping') : chalkStderr.yellow('warning')} step ${e.step}: ${e.text}`;
+}
+
 /** `probe run`'s exit code for a run a rule stopped (--stop-when): it finished, but not as asked. */
 export const EXIT_STOPPED = 4;
 
+/** How a run ended, as its summary's first line says it: ✔ complete, ✘ diverged (where, why), ■ stopped by a rule (which, where) or anything else. */
 export function endedAs(status: string, diverged: { readonly step: number; readonly reason: string } | null, stopped: { readonly step: number; readonly text: string } | null = null): { readonly mark: string; readonly text: string } {
   if (diverged) return { mark: chalk.red('✘'), text: chalk.red(`diverged at step ${diverged.step} (${diverged.reason})`) };
   if (stopped) return { mark: chalk.red('■'), text: chalk.red(`stopped at step ${stopped.step} by rule ${stopped.text}`) };

@@ -41,6 +41,8 @@ export interface Group {
   readonly truncated: number;
   /** runs whose loss or weights stopped being finite */
   readonly diverged: number;
+  /** runs a rule stopped (--stop-when) */
+  readonly stopped: number;
 }
 
 export interface CompareRow {
@@ -204,6 +206,7 @@ export function compareTraces(paths: readonly string[], opts: CompareOptions = {
       label: byLabel ? `${byLabel} (${ls.length} run${ls.length > 1 ? 's' : ''})` : ls.length > 1 ? `${combo} (${ls.length} seeds)` : ls[0].trace.run, config: ls[0].trace.config.raw,
       truncated: ls.filter((l) => l.trace.truncated).length,
       diverged: ls.filter((l) => l.trace.status === RunStatus.diverged).length,
+      stopped: ls.filter((l) => l.trace.status === RunStatus.stopped).length,
     };
   });
   // disambiguate labels of groups with the same combination but other settings

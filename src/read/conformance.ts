@@ -145,6 +145,7 @@ export function checkTrace(t: Trace): ConformanceReport {
     if (!Array.isArray(p.epochSeconds) || p.epochSeconds.length !== p.epochsDone) add('progress', `epochSeconds has ${Array.isArray(p.epochSeconds) ? p.epochSeconds.length : '?'} entries for ${p.epochsDone} epochs`);
     if ((p.status === RunStatus.running) !== (p.endedAt === null)) add('progress', `endedAt is ${JSON.stringify(p.endedAt)} with status ${p.status}`);
     if (p.status === RunStatus.diverged && !p.diverged) add('progress', 'status diverged without diverged {step, reason}');
+    if (p.status === RunStatus.stopped && !p.stopped) add('progress', 'status stopped without stopped (the rule event that stopped it)');
   }
   if (isFinished(t.status) && t.recovered) add('progress', `a ${t.status} trace whose footer is damaged`);
 

@@ -76,6 +76,8 @@ export interface ReportResult {
   readonly inFlight: number;
   /** runs whose loss or weights stopped being finite (counted with the epochs finished before) */
   readonly diverged: number;
+  /** runs a rule stopped (--stop-when), evaluated where they stopped */
+  readonly stopped: number;
   readonly hypotheses: readonly HypothesisResult[];
   readonly prevalences: readonly Prevalence[];
   readonly interventions: readonly Interventions[];
@@ -321,8 +323,8 @@ async function writeReport(inputs: readonly string[], paths: readonly string[], 
   const diagList = digests.map((d) => diagnoses.get(d.path) as Diagnosis);
   const health = digests.map((d) => d.health);
   write('verdicts.json', JSON.stringify({ generated: new Date().toISOString(), runs: digests.length, truncated, inFlight, health, prevalences, hypotheses, attribution, interventions, reproduction, diagnoses: diagList }, null, 2));
-  const diverged = digests.filter((d) => d.status === 'diverged').length;
-  return { out, files, runs: digests.length, truncated, inFlight, diverged, hypotheses, prevalences, interventions, diagnoses: diagList, health, study: page.study, studyShort: page.studyShort, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
+  const diverged = digests.filter((d) => d.status === 'diverged').length, stopped = digests.filter((d) => d.status === 'stopped').length;
+  return { out, files, runs: digests.length, truncated, inFlight, diverged, stopped, hypotheses, prevalences, interventions, diagnoses: diagList, health, study: page.study, studyShort: page.studyShort, attribution, reproduction, panels: panels.map((p) => p.id), skipped, htmlBytes: Buffer.byteLength(html) };
 }
 
 /** Per value of the run selector: what is wrong with its runs, and for the study's runs its line about H1/H2. */

@@ -12,7 +12,8 @@
  *            cluster task, never compute one run twice
  *   index    _index.feather rebuilt from the traces' footers as runs finish and at the end
  *
- * A diverged run is finished like a complete one: rerunning it would diverge again.
+ * A diverged run is finished like a complete one: rerunning it would diverge again; so is a run a
+ * rule stopped (--stop-when): rerunning it would stop again.
  * Killing a sweep loses only the steps of the runs in flight since their last checkpoint: the same
  * command resumes their traces from there.
  */
