@@ -1,0 +1,185 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { RuleWatch, type WatchedSlot } from '../src/rules/watch.js';
+import { parseRules, RULES, RULE_NAMES, RuleAction, normalizeRules, type RuleConfig } from '../src/rules/rules.js';
+import { configHash, resolveConfig } from '../src/config.js';
+import { readStoredConfig } from '../src/trace/stored-config.js';
+import { runExperiment } from '../src/experiment/run.js';
+import { attachProbes } from '../src/attach/session.js';
+import { readTrace, readTraceMeta } from '../src/trace/reader.js';
+import { planSweep } from '../src/sweep/sweep.js';
+import { isProbeError } from '../src/errors.js';
+import type { RuleEvent } from '../src/trace/schema.js';
+import { FIXTURES, runCli, tmp, useBackend } from './helpers.js';
+
+before(() => useBackend('wasm'));
+
+const rule = (name: RuleConfig['rule'], over: Partial<RuleConfig> = {}): RuleConfig => ({ rule: name, action: RuleAction.stop, threshold: RULES[name].threshold, patience: RULES[name].patience, ...over });
+
+/** Feeds a watch probed steps: each step's values by slot index (missing: not measured that step). */
+function feed(w: RuleWatch, steps: readonly [number, Readonly<Record<number, number>>, number?][]): RuleEvent[] {
+  return steps.flatMap(([step, bySlot, loss = 1]) => {
+    const active = Object.keys(bySlot).map(Number).sort((a, b) => a - b);
+    return w.observe(step, Float32Array.from([loss, ...active.map((i) => bySlot[i])]), active);
+  });
+}
+
+// a two-layer net: layer 1 hidden, layer 2 the output
+const SLOTS: WatchedSlot[] = [
+  { layer: 1, metric: 'dead_units', window: false },
+  { layer: 2, metric: 'dead_units', window: false },
+  { layer: 2, metric: 'dead_rows', window: false },
+  { layer: 1, metric: 'w_grad_max', window: false },
+  { layer: 1, metric: 'sat_frac', window: false },
+  { layer: 1, metric: 'u0', window: true },
+];
+
+test('a rule fires at the first probed step where its condition has held for its patience; a step where it fails starts the count again; each (rule, layer) fires once', () => {
+  const w = new RuleWatch([rule('dead-layer', { patience: 30 })], SLOTS, 2);
+  const at = (step: number, v: number): [number, Record<number, number>] => [step, { 0: v, 1: 0.9 }];
+  const events = feed(w, [at(0, 0.6), at(10, 0.7), at(20, 0.2), at(30, 0.5), at(40, 0.8), at(50, 0.9), at(60, 0.9), at(70, 0.9), at(80, 0.9)]);
+  // held from 30 (20 broke the first run of steps), 60 − 30 = 30 ≥ patience: fires at 60, then never again
+  assert.deepEqual(events.map((e) => [e.rule, e.step, e.since, e.layer, e.metric, e.value]), [['dead-layer', 60, 30, 1, 'dead_units', Math.fround(0.9)]]);
+  assert.equal(events[0].text, 'dead-layer: layer 1 dead_units 0.9 ≥ 0.5 at every probed step since step 30 (patience 30 steps)');
+  // the output's dead_units (slot 1 = 0.9 throughout) is not a hidden layer's: dead-layer never read it
+  assert.ok(events.every((e) => e.layer === 1));
+});
+
+test('a step on which none of a rule\'s figures was measured says nothing: the count goes on', () => {
+  const w = new RuleWatch([rule('saturation', { patience: 20 })], SLOTS, 2);
+  const events = feed(w, [[0, { 4: 0.7 }], [10, { 0: 0 }], [20, { 4: 0.8 }]]);
+  assert.deepEqual(events.map((e) => [e.step, e.since]), [[20, 0]]);
+});
+
+test('dead-output reads the output layer only, and fires on units dead for the batch or on samples with every unit off', () => {
+  const units = feed(new RuleWatch([rule('dead-output', { patience: 0 })], SLOTS, 2), [[0, { 0: 1, 1: 0.9, 2: 0 }]]);
+  assert.deepEqual(units.map((e) => [e.layer, e.metric]), [[2, 'dead_units']]);
+  const rows = feed(new RuleWatch([rule('dead-output', { patience: 0 })], SLOTS, 2), [[0, { 0: 1, 1: 0.1, 2: 0.6 }]]);
+  assert.deepEqual(rows.map((e) => [e.layer, e.metric]), [[2, 'dead_rows']]);
+  assert.deepEqual(feed(new RuleWatch([rule('dead-output', { patience: 0 })], SLOTS, 2), [[0, { 0: 1, 1: 0.49, 2: 0.49 }]]), []);
+});
+
+test('vanishing-gradients wants tiny but not zero gradients: exact zeros are dead units\' (dead-layer, dead-output), not vanishing ones', () => {
+  const w = new RuleWatch([rule('vanishing-gradients', { patience: 10 })], SLOTS, 2);
+  assert.deepEqual(feed(w, [[0, { 3: 0 }], [10, { 3: 0 }], [20, { 3: 0 }]]), []);
+  const events = feed(w, [[30, { 3: 1e-9 }], [40, { 3: 5e-8 }]]);
+  assert.deepEqual(events.map((e) => [e.step, e.since]), [[40, 30]]);
+  assert.match(events[0].text, /layer 1 w_grad_max 5\.00e-8 < 1\.00e-7 \(and not 0\)/);
+});
+
+test('non-finite: ±∞ in any figure, or a loss that is NaN or ±∞; a figure that is NaN (measured nothing) is not', () => {
+  const w = () => new RuleWatch([rule('non-finite')], SLOTS, 2);
+  assert.deepEqual(feed(w(), [[0, { 0: NaN, 3: NaN }]]), []);
+  assert.deepEqual(feed(w(), [[5, { 3: Infinity }]]).map((e) => [e.step, e.layer, e.metric]), [[5, 1, 'w_grad_max']]);
+  assert.deepEqual(w().loss(7, NaN).map((e) => [e.step, e.layer, e.metric]), [[7, 0, 'loss']]);
+  assert.deepEqual(feed(w(), [[0, { 5: Infinity }]]), [], 'windowed figures are not read');
+});
+
+test('--stop-when text: all, names, NAME:THRESHOLD:PATIENCE; a rule named twice keeps the last; bad text is one line naming it', () => {
+  assert.deepEqual(parseRules('all', RuleAction.stop, '--stop-when').map((r) => r.rule), RULE_NAMES);
+  assert.deepEqual(parseRules('dead-output:0.8:400, saturation', RuleAction.warn, '--warn-when'), [
+    { rule: 'dead-output', action: 'warn', threshold: 0.8, patience: 400 },
+    { rule: 'saturation', action: 'warn', threshold: 0.5, patience: 200 },
+  ]);
+  // --warn-when all with --stop-when dead-output: that one stops, the others warn
+  const c = resolveConfig({ combo: 'relu-relu-relu', warnWhen: 'all', stopWhen: 'dead-output' });
+  assert.deepEqual(c.rules.map((r) => `${r.rule}:${r.action}`), RULE_NAMES.map((n) => `${n}:${n === 'dead-output' ? 'stop' : 'warn'}`));
+  assert.deepEqual(normalizeRules([rule('saturation'), rule('saturation', { threshold: 0.9 })]).map((r) => r.threshold), [0.9]);
+  const bad = (raw: string, re: RegExp) => assert.throws(() => resolveConfig({ combo: 'relu-relu-relu', stopWhen: raw }), (e: unknown) => isProbeError(e) && re.test(e.flagMessage) && !e.message.includes('\n'));
+  bad('dead-outptu', /^--stop-when: unknown rule 'dead-outptu' \(did you mean 'dead-output'\?\): use all, or non-finite, exploding-gradients/);
+  bad('saturation:x', /^--stop-when: the threshold of 'saturation:x' must be a finite number, got 'x'/);
+  bad('saturation:0.5:-1', /the patience of 'saturation:0\.5:-1' must be a whole number of steps ≥ 0, got '-1'/);
+  bad('non-finite:3', /the threshold of 'non-finite:3' must be non-finite takes none/);
+  bad('saturation:0.5:10:9', /'saturation:0\.5:10:9' is not NAME\[:THRESHOLD\[:PATIENCE\]\]/);
+  assert.throws(() => resolveConfig({ combo: 'relu-relu-relu', rules: [{ rule: 'dead' }] }), (e: unknown) => isProbeError(e) && /options\.rules: unknown rule 'dead'/.test(e.message));
+});
+
+test('rules are settings: they change the config hash; a config without them hashes and reads as before rules existed', () => {
+  const plain = resolveConfig({ combo: 'relu-sigmoid-relu' });
+  assert.deepEqual(plain.rules, []);
+  assert.notEqual(configHash(resolveConfig({ combo: 'relu-sigmoid-relu', stopWhen: 'all' })), configHash(plain));
+  const { rules: _r, ...older } = plain;
+  void _r;
+  // a trace written before rules: no 'rules' field, the hash of the same JSON without it
+  const stored = readStoredConfig({ ...older, configHash: configHash(plain) });
+  assert.ok(stored.run, 'still read as a run of probe\'s engine');
+});
+
+test('a failing run with --stop-when all stops early: status stopped, the rule, step and values in the trace, exit code 4, a line that says why; the sweep takes it as finished', async () => {
+  const out = tmp();
+  const args = ['run', 'sigmoid-sigmoid-relu', '--data-dir', FIXTURES, '--backend', 'wasm', '--epochs', '30', '--stop-when', 'all', '--out', out];
+  const r = await runCli(args);
+  assert.equal(r.status, 4, r.stderr);
+  // on the fixtures 9 of the 10 output units are off for every input from step 0
+  assert.match(r.stderr, /^stopping step 200: dead-output: layer 3 dead_units 0\.9 ≥ 0\.5 at every probed step since step 0 \(patience 200 steps\)$/m);
+  assert.match(r.stdout, /sigmoid-sigmoid-relu seed 1 · stopped at step 200 by rule dead-output: .* · 201 steps/);
+  const path = join(out, 'sigmoid-sigmoid-relu_s1.arrow');
+  const t = readTrace(path);
+  assert.equal(t.status, 'stopped');
+  assert.equal(t.truncated, false, 'a finished trace');
+  assert.deepEqual({ ...t.progress?.stopped, text: undefined }, { rule: 'dead-output', action: 'stop', step: 200, since: 0, layer: 3, metric: 'dead_units', value: Math.fround(0.9), threshold: 0.5, patience: 200, text: undefined });
+  assert.equal(t.progress?.epochsDone, 21, 'the cut-short epoch was evaluated where it stopped');
+  const loss = t.columns.probes.indexOf('loss');
+  assert.equal(Math.max(...t.columns.step.filter((_, i) => t.columns.probe[i] === loss)), 200, 'no step after the one the rule fired at');
+  // the sweep does not redo it
+  const plan = planSweep({ combos: ['sigmoid-sigmoid-relu'], seeds: [1], run: { dataDir: FIXTURES, backend: 'wasm', epochs: 30, stopWhen: 'all' }, out });
+  assert.deepEqual(plan.map((p) => [p.action, p.why]), [['skip', 'stopped']]);
+  const inspect = await runCli(['inspect', path]);
+  assert.match(inspect.stdout, /status: STOPPED at step 200 by rule dead-output/);
+  // the report marks it: counted, and said on the page
+  const rep = await runCli(['report', out, '--no-images']);
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.match(rep.stdout, /probe report · 1 run\(s\), 1 stopped by a rule/);
+  assert.match(readFileSync(join(out, 'report', 'index.html'), 'utf8'), /sigmoid-sigmoid-relu_s1 was stopped by a rule \(--stop-when\): dead-output: layer 3 dead_units 0\.9/);
+});
+
+test('healthy runs of the tested slice are not stopped by any rule at its defaults (MNIST, 300 steps)', async () => {
+  const out = tmp();
+  for (const combo of ['relu-relu-relu', 'tanh-tanh-tanh']) {
+    const r = await runExperiment({ combo, backend: 'wasm', epochs: 3, trainLimit: 3200, testLimit: 1000, stopWhen: 'all' }, { out });
+    assert.equal(r.status, 'complete', `${combo}: ${r.stopped?.text}`);
+    assert.deepEqual(r.rules, [], `${combo}: no rule fired`);
+    assert.ok(r.epochs.at(-1)!.testAcc > 0.5, `${combo} learns: ${r.epochs.at(-1)!.testAcc}`);
+  }
+});
+
+test('attachProbes({ rules, onPathology }): a warn rule calls back and goes on, a stop rule ends model.fit and the trace says stopped', async () => {
+  const out = tmp();
+  const make = () => {
+    const m = tf.sequential({ name: 'dead-head', layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'tanh' }), tf.layers.dense({ units: 3, activation: 'relu', biasInitializer: tf.initializers.constant({ value: -100 }) })] });
+    m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    return m;
+  };
+  const x = tf.randomNormal([64, 4], 0, 1, 'float32', 3), y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  const seen: RuleEvent[] = [];
+  const warned = make();
+  const s1 = attachProbes(warned, { out, rules: [{ rule: 'dead-output', action: 'warn', patience: 0 }], onPathology: (e) => seen.push(e) });
+  await warned.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, callbacks: [s1.callback] });
+  assert.equal(s1.close(), 'complete');
+  assert.deepEqual(seen.map((e) => [e.rule, e.action, e.step, e.layer]), [['dead-output', 'warn', 0, 2]]);
+  const stopped = make();
+  const s2 = attachProbes(stopped, { out, rules: 'dead-output:0.5:0' });
+  await stopped.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, callbacks: [s2.callback] });
+  assert.equal(s2.close(), 'stopped');
+  assert.equal(s2.step, 1, 'model.fit ended after the batch the rule fired on');
+  assert.equal(readTraceMeta(s2.path).progress?.stopped?.rule, 'dead-output');
+  tf.dispose([x, y]);
+  warned.dispose();
+  stopped.dispose();
+});
+
+test('a run with rules, interrupted and resumed, fires them at the steps one run in one go does', async () => {
+  const settings = { combo: 'sigmoid-sigmoid-relu', dataDir: FIXTURES, backend: 'wasm', epochs: 25, warnWhen: 'all', stopWhen: 'dead-output:0.5:150' } as const;
+  const whole = await runExperiment(settings, { out: tmp() });
+  const out = tmp(), ac = new AbortController();
+  let steps = 0;
+  await assert.rejects(runExperiment(settings, { out, signal: ac.signal, listener: { onStepEnd: () => { if (++steps === 120) ac.abort(); } } }));
+  const resumed = await runExperiment(settings, { out });
+  assert.equal(resumed.resumedFrom, 120);
+  assert.equal(resumed.status, 'stopped');
+  assert.deepEqual(readTraceMeta(resumed.path).progress?.rules, readTraceMeta(whole.path).progress?.rules);
+  assert.equal(resumed.stopped?.step, 150);
+});
