@@ -237,6 +237,8 @@ export const msg = {
     `${flag}: '${given}' is not NAME[:THRESHOLD[:PATIENCE]] (rules: ${known.join(', ')}; e.g. dead-output:0.8:400)`,
   badRuleValue: (flag: string, given: string, what: string, raw: unknown, want: string) =>
     `${flag}: the ${what} of '${given}' must be ${want}, got ${q(raw)}`,
+  replayNeedsLoss: (path: string) =>
+    `${path}: rules cannot be replayed over this trace: it has no loss rows (run with the loss probe, as ${opt('probes')} all does)`,
   notOurs: (path: string, why: string) => `${path} exists and is not a trace this run may replace (${why}): move it away or choose another ${opt('out')}`,
   unknownOption: (where: string, key: string, suggestion: string | null, known: readonly string[]) =>
     `${where}: unknown option '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; its options are ${known.join(', ')}`,

@@ -31,6 +31,8 @@ function holds(r: RuleConfig, v: number, isLoss: boolean): boolean {
   }
 }
 
+const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
+
 const RELATION: Readonly<Record<string, string>> = { above: '>', atLeast: '≥', belowNonZero: '<' };
 
 /** What a watcher saw at a step: whether its condition held, on which figure and value. */
@@ -116,8 +118,9 @@ export class RuleWatch {
     const cond = spec.test === 'nonFinite' ? `is ${fmt(r.value)}` : `${fmt(r.value)} ${RELATION[spec.test]} ${fmt(w.rule.threshold)}`;
     const span = w.rule.patience > 0 ? ` at every probed step since step ${w.since} (patience ${w.rule.patience} steps)` : '';
     return [{
-      rule: w.rule.rule, action: w.rule.action, step, since: w.since, layer: w.layer, metric: r.metric, value: r.value,
-      threshold: w.rule.threshold, patience: w.rule.patience,
+      // as the trace stores them: NaN and ±∞ as null (JSON has no such numbers)
+      rule: w.rule.rule, action: w.rule.action, step, since: w.since, layer: w.layer, metric: r.metric, value: finiteOrNull(r.value),
+      threshold: finiteOrNull(w.rule.threshold), patience: w.rule.patience,
       text: `${w.rule.rule}: ${where} ${cond}${spec.test === 'belowNonZero' ? ' (and not 0)' : ''}${span}`,
     }];
   }

@@ -362,10 +362,9 @@ export class TraceRecorder {
   /** Rules that fired: said, listed in the trace, and the first with the stop action ends the run. */
   private onRules(events: readonly RuleEvent[]): void {
     for (const e of events) {
-      const stored = { ...e, value: e.value !== null && Number.isFinite(e.value) ? e.value : null, threshold: e.threshold !== null && Number.isFinite(e.threshold) ? e.threshold : null };
-      this.fired.push(stored);
-      this.setup.rules?.onPathology?.(stored);
-      if (e.action === 'stop' && !this.halt && this.status === RunStatus.running) this.halt = { status: RunStatus.stopped, step: e.step, reason: e.text, event: stored };
+      this.fired.push(e);
+      this.setup.rules?.onPathology?.(e);
+      if (e.action === 'stop' && !this.halt && this.status === RunStatus.running) this.halt = { status: RunStatus.stopped, step: e.step, reason: e.text, event: e };
     }
   }
 
