@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { RuleWatch, type WatchedSlot } from '../src/rules/watch.js';
+import { replayRules } from '../src/rules/replay.js';
 import { parseRules, RULES, RULE_NAMES, RuleAction, normalizeRules, type RuleConfig } from '../src/rules/rules.js';
 import { configHash, resolveConfig } from '../src/config.js';
 import { readStoredConfig } from '../src/trace/stored-config.js';
@@ -11,6 +12,7 @@ import { runExperiment } from '../src/experiment/run.js';
 import { attachProbes } from '../src/attach/session.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
 import { planSweep } from '../src/sweep/sweep.js';
+import { checkTrace } from '../src/read/conformance.js';
 import { isProbeError } from '../src/errors.js';
 import type { RuleEvent } from '../src/trace/schema.js';
 import { FIXTURES, runCli, tmp, useBackend } from './helpers.js';
@@ -129,6 +131,12 @@ test('a failing run with --stop-when all stops early: status stopped, the rule, 
   assert.deepEqual(plan.map((p) => [p.action, p.why]), [['skip', 'stopped']]);
   const inspect = await runCli(['inspect', path]);
   assert.match(inspect.stdout, /status: STOPPED at step 200 by rule dead-output/);
+  const check = await runCli(['inspect', path, '--check']);
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /follows the trace format .* rows checked\n$/);
+  const { stopped: _s, ...noEvent } = t.progress!;
+  void _s;
+  assert.deepEqual(checkTrace({ ...t, progress: noEvent }).violations.map((v) => v.detail), ['status stopped without stopped (the rule event that stopped it)']);
   // the report marks it: counted, and said on the page
   const rep = await runCli(['report', out, '--no-images']);
   assert.equal(rep.status, 0, rep.stderr);
@@ -182,4 +190,24 @@ test('a run with rules, interrupted and resumed, fires them at the steps one run
   assert.equal(resumed.status, 'stopped');
   assert.deepEqual(readTraceMeta(resumed.path).progress?.rules, readTraceMeta(whole.path).progress?.rules);
   assert.equal(resumed.stopped?.step, 150);
+});
+
+test('rules replayed over a run\'s trace give the events the live run gave, up to its stop (the measurement replays real runs\' traces)', async () => {
+  // thresholds chosen so that most rules fire on the fixtures (a test of the replay, not of the defaults)
+  const live = await runExperiment({
+    combo: 'relu-sigmoid-relu', dataDir: FIXTURES, backend: 'wasm', epochs: 30,
+    warnWhen: 'saturation:0.0001:20,dead-layer:0.0001:0,vanishing-gradients:1:30,exploding-gradients:0.0001:40,non-finite',
+    stopWhen: 'dead-output:0.5:250',
+  }, { out: tmp() });
+  assert.equal(live.status, 'stopped');
+  const t = readTrace(live.path);
+  const stored = t.progress?.rules ?? [];
+  assert.ok(new Set(stored.map((e) => e.rule)).size >= 4, `several rules fired live: ${stored.map((e) => e.text).join('; ')}`);
+  assert.ok(stored.some((e) => e.layer === 1) && stored.some((e) => e.layer === 2), 'on several layers');
+  const replayed = replayRules(t, live.config.rules);
+  assert.deepEqual(replayed, stored);
+  assert.deepEqual(replayed.at(-1), t.progress?.stopped, 'the replay ends at the stop');
+  // the same rules, all warning, over the same rows: the same events up to the stop, and more after none
+  const warnOnly = replayRules(t, live.config.rules.map((r) => ({ ...r, action: RuleAction.warn })));
+  assert.deepEqual(warnOnly.map((e) => ({ ...e, action: 'x' })), stored.map((e) => ({ ...e, action: 'x' })));
 });

@@ -30,6 +30,8 @@ const FLAGS: readonly (readonly [flag: string, value: string, path: string, expe
   ['--sigmoid-high', '0.9', 'thresholds.sigmoidHigh', 0.9],
   ['--tanh-sat', '0.95', 'thresholds.tanhSat', 0.95],
   ['--selu-sat', '0.9', 'thresholds.seluSat', 0.9],
+  ['--warn-when', 'saturation:0.9:50', 'rules.0', { rule: 'saturation', action: 'warn', threshold: 0.9, patience: 50 }],
+  ['--stop-when', 'dead-output', 'rules.1', { rule: 'dead-output', action: 'stop', threshold: 0.5, patience: 200 }],
 ];
 const at = (o: unknown, path: string) => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], o);
 
