@@ -10,6 +10,7 @@ import { configHash, resolveConfig } from '../src/config.js';
 import { readStoredConfig } from '../src/trace/stored-config.js';
 import { runExperiment } from '../src/experiment/run.js';
 import { attachProbes } from '../src/attach/session.js';
+import { saveModelFiles } from '../src/attach/model-file.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { checkTrace } from '../src/read/conformance.js';
@@ -210,4 +211,19 @@ test('rules replayed over a run\'s trace give the events the live run gave, up t
   // the same rules, all warning, over the same rows: the same events up to the stop, and more after none
   const warnOnly = replayRules(t, live.config.rules.map((r) => ({ ...r, action: RuleAction.warn })));
   assert.deepEqual(warnOnly.map((e) => ({ ...e, action: 'x' })), stored.map((e) => ({ ...e, action: 'x' })));
+});
+
+test('probe run --model --stop-when: an attached model stops as probe\'s MLP does (exit 4, the line, status stopped)', async () => {
+  const models = tmp(), out = tmp();
+  const m = tf.sequential({ name: 'flat', layers: [tf.layers.dense({ inputShape: [784], units: 8, activation: 'tanh', name: 'hidden' }), tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' })] });
+  await saveModelFiles(m, join(models, 'flat'));
+  m.dispose();
+  // every step's update is larger than 0: the rule fires at the first probed step (a test of the plumbing, not of the default)
+  const r = await runCli(['run', '--model', join(models, 'flat', 'model.json'), '--data-dir', FIXTURES, '--train-limit', '64', '--test-limit', '32', '--epochs', '2', '--backend', 'wasm', '--stop-when', 'exploding-gradients:0:0', '--out', out]);
+  assert.equal(r.status, 4, r.stderr);
+  assert.match(r.stderr, /^stopping step 0: exploding-gradients: layer 1 update_ratio \S+ > 0$/m);
+  assert.match(r.stdout, /stopped at step 0 by rule exploding-gradients/);
+  const t = readTraceMeta(join(out, 'flat_s1.arrow'));
+  assert.equal(t.status, 'stopped');
+  assert.equal(t.progress?.stepsDone, 1);
 });
