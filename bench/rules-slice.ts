@@ -70,9 +70,10 @@ out.push('', `| run | group | status | steps | test acc | fails | stop at | ${RU
 for (const r of rows) {
   const cells = RULE_NAMES.map((n) => { const e = r.first.get(n); return e ? `${e.step} (L${e.layer} ${e.metric})` : '—'; });
   const s = stopAt(r);
-  out.push(`| ${r.run} | ${r.group} | ${r.status} | ${r.steps} | ${pct(r.acc)} | ${fails(r) ? 'yes' : 'no'} | ${Number.isFinite(s) ? s : '—'} | ${cells.join(' | ')} |`);
+  out.push(`| ${r.run} | ${r.group} | ${r.status} | ${r.steps} | ${pct(r.acc)} | ${!Number.isFinite(r.acc) ? '?' : fails(r) ? 'yes' : 'no'} | ${Number.isFinite(s) ? s : '—'} | ${cells.join(' | ')} |`);
 }
-const failing = rows.filter(fails), healthy = rows.filter((r) => !fails(r));
+// a run with no final accuracy (unfinished) is neither failing nor healthy
+const failing = rows.filter(fails), healthy = rows.filter((r) => Number.isFinite(r.acc) && !fails(r));
 const steps = (rs: readonly Row[], f: (r: Row) => number) => {
   const v = rs.map(f).filter(Number.isFinite).sort((a, b) => a - b);
   return v.length ? `median ${median(v)}, ${v[0]}–${v.at(-1)}` : '—';
@@ -87,7 +88,7 @@ out.push('', '| group | runs | failing | any rule fired on failing | on healthy 
 for (const g of ['target', 'C1', 'C2', 'other']) {
   const rs = rows.filter((r) => r.group === g);
   if (!rs.length) continue;
-  const f = rs.filter(fails), h = rs.filter((r) => !fails(r));
+  const f = rs.filter(fails), h = rs.filter((r) => Number.isFinite(r.acc) && !fails(r));
   out.push(`| ${g} | ${rs.length} | ${f.length} | ${f.filter((r) => Number.isFinite(stopAt(r))).length} of ${f.length} | ${h.filter((r) => Number.isFinite(stopAt(r))).length} of ${h.length} |`);
 }
 process.stdout.write(out.join('\n') + '\n');
