@@ -12,10 +12,11 @@ import { runExperiment } from '../src/experiment/run.js';
 import { attachProbes } from '../src/attach/session.js';
 import { saveModelFiles } from '../src/attach/model-file.js';
 import { readTrace, readTraceMeta } from '../src/trace/reader.js';
+import { processFacts, TraceRecorder } from '../src/trace/recorder.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { checkTrace } from '../src/read/conformance.js';
 import { isProbeError } from '../src/errors.js';
-import type { RuleEvent } from '../src/trace/schema.js';
+import type { RuleEvent, RunFacts } from '../src/trace/schema.js';
 import { FIXTURES, runCli, tmp, useBackend } from './helpers.js';
 
 before(() => useBackend('wasm'));
@@ -226,4 +227,20 @@ test('probe run --model --stop-when: an attached model stops as probe\'s MLP doe
   const t = readTraceMeta(join(out, 'flat_s1.arrow'));
   assert.equal(t.status, 'stopped');
   assert.equal(t.progress?.stepsDone, 1);
+});
+
+test('a figure beyond float32 ends the run as diverged even when a stop rule fires at that step: the rule is listed, the status is the stronger fact', () => {
+  // through the recorder itself: on real runs the overflowing figure is NaN (update_ratio), which no rule reads, and the weights' check ends the run first
+  const slots = [{ layer: 0, probe: 'loss', metric: 'loss', window: false }, { layer: 1, probe: 'gradients', metric: 'w_grad_norm', window: false }];
+  const rec = new TraceRecorder({
+    path: join(tmp(), 'x.arrow'), run: 'x', force: false, slots, lock: false,
+    rules: { rules: [rule('non-finite')], outputLayer: 1 },
+    config: () => ({ source: 'test' }), facts: () => ({ ...processFacts(), combo: 'x', seed: 1, stepsPerEpoch: 10, layers: [] }) as unknown as RunFacts,
+  });
+  rec.setStepsPerEpoch(10);
+  rec.record(0, 1, Float32Array.from([1, 1, Infinity]), [0, 1]);
+  rec.stepDone(1, () => null);
+  assert.equal(rec.close('complete'), 'diverged');
+  assert.equal(rec.stoppedBy, null);
+  assert.deepEqual(rec.ruleEvents.map((e) => [e.rule, e.action, e.step, e.metric, e.value]), [['non-finite', 'stop', 0, 'w_grad_norm', null]]);
 });

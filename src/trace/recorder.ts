@@ -364,7 +364,8 @@ export class TraceRecorder {
     for (const e of events) {
       this.fired.push(e);
       this.setup.rules?.onPathology?.(e);
-      if (e.action === 'stop' && !this.halt && this.status === RunStatus.running) this.halt = { status: RunStatus.stopped, step: e.step, reason: e.text, event: e };
+      // a figure beyond float32 at this step ends the run as diverged (the stronger fact) at the step's end
+      if (e.action === 'stop' && !this.halt && !this.overflow && this.status === RunStatus.running) this.halt = { status: RunStatus.stopped, step: e.step, reason: e.text, event: e };
     }
   }
 
