@@ -9,17 +9,18 @@
  * Prints, per run: group, final test accuracy, whether it fails, the step each rule first fired at
  * (and where), of how many steps; then per rule: on failing runs, how many it fired on and at which
  * steps; on healthy runs, how many it fired on (false alarms). A run fails by the study's own rule
- * (src/study/hypotheses.ts failRule): final test accuracy more than FAIL_MARGIN below the median
- * of the control runs (groups C1 ∪ C2) of the traces read. Read only: writes nothing.
+ * (src/study/hypotheses.ts failureOf, as the report decides it): final test accuracy at or near
+ * chance, or more than FAIL_MARGIN below the median of the control runs (C1 ∪ C2) of its variant
+ * among the traces read. Read only: writes nothing.
  */
 import { basename } from 'node:path';
-import { parseCombo } from '../src/activations/index.js';
+import { digestTrace, NO_CHARTS, type RunDigest } from '../src/read/digest.js';
 import { collectTraces } from '../src/read/folder.js';
 import { median } from '../src/read/stats.js';
 import { replayRules } from '../src/rules/replay.js';
 import { parseRules, RULE_NAMES, RuleAction } from '../src/rules/rules.js';
 import { FAIL_MARGIN } from '../src/study/study.js';
-import { groupOf } from '../src/study/hypotheses.js';
+import { failRule, failureOf, groupOf, type FailedBy } from '../src/study/hypotheses.js';
 import { readTrace } from '../src/trace/reader.js';
 import type { RuleEvent } from '../src/trace/schema.js';
 
@@ -39,6 +40,8 @@ interface Row {
   readonly status: string;
   readonly steps: number;
   readonly acc: number;
+  readonly variant: string;
+  readonly digest: RunDigest;
   /** each rule's first event */
   readonly first: ReadonlyMap<string, RuleEvent>;
 }
@@ -48,29 +51,26 @@ const rows: Row[] = collectTraces(inputs).map((path) => {
   const t = readTrace(path);
   const first = new Map<string, RuleEvent>();
   for (const e of replayRules(t, rules)) if (!first.has(e.rule)) first.set(e.rule, e);
-  const combo = t.facts.combo;
-  let group = 'other';
-  try { group = groupOf(parseCombo(combo, combo.split('-').length)); } catch { /* not a combination of the study's */ }
-  return { run: basename(path, '.arrow'), combo, group, status: t.status, steps: t.progress?.stepsDone ?? 0, acc: t.progress?.final?.testAcc ?? NaN, first };
+  const d = digestTrace(t, NO_CHARTS);
+  return { run: basename(path, '.arrow'), combo: d.combo, group: groupOf(d.acts), status: t.status, steps: t.progress?.stepsDone ?? 0, acc: d.finalTestAcc ?? NaN, variant: d.variant, digest: d, first };
 }).sort((a, b) => a.run.localeCompare(b.run));
 const seconds = (performance.now() - t0) / 1000;
 
-const controls = rows.filter((r) => (r.group === 'C1' || r.group === 'C2') && Number.isFinite(r.acc)).map((r) => r.acc);
-const failBelow = controls.length ? median(controls) - FAIL_MARGIN : NaN;
-const fails = (r: Row) => Number.isFinite(r.acc) && r.acc < failBelow;
+// the study's rule, per variant (runs are compared within one variant only)
+const rules_ = new Map([...new Set(rows.map((r) => r.variant))].map((v) => [v, failRule(rows.filter((r) => r.variant === v).map((r) => r.digest))]));
+const failedBy = new Map<Row, FailedBy | null>(rows.map((r) => [r, failureOf(r.digest, rules_.get(r.variant)!)]));
+const fails = (r: Row) => failedBy.get(r) !== null;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const stopAt = (r: Row) => Math.min(Infinity, ...[...r.first.values()].map((e) => e.step));
 
 const out: string[] = [];
 out.push(`rules replayed over ${rows.length} trace(s) in ${inputs.join(', ')} (${seconds.toFixed(1)} s): ${rules.map((r) => `${r.rule} (${Number.isFinite(r.threshold) ? `threshold ${r.threshold}, ` : ''}patience ${r.patience})`).join(', ')}`);
-out.push(controls.length
-  ? `failing: final test accuracy below ${pct(failBelow)} (median of ${controls.length} control runs, C1 ∪ C2, − ${100 * FAIL_MARGIN} points)`
-  : 'no control runs (C1 ∪ C2) among the traces: no run is called failing');
+out.push(`failing (the study's rule, as the report decides it): final test accuracy at or near chance (1/classes + ${100 * FAIL_MARGIN} points), or ${100 * FAIL_MARGIN} points below the median of the control runs (C1 ∪ C2) of its variant: ${[...rules_].map(([v, r]) => `${v} ${r.below === null ? 'no controls' : `below ${pct(r.below)} (median of ${r.controls})`}`).join('; ')}`);
 out.push('', `| run | group | status | steps | test acc | fails | stop at | ${RULE_NAMES.join(' | ')} |`, `|---|---|---|---|---|---|---|${RULE_NAMES.map(() => '---').join('|')}|`);
 for (const r of rows) {
   const cells = RULE_NAMES.map((n) => { const e = r.first.get(n); return e ? `${e.step} (L${e.layer} ${e.metric})` : '—'; });
   const s = stopAt(r);
-  out.push(`| ${r.run} | ${r.group} | ${r.status} | ${r.steps} | ${pct(r.acc)} | ${!Number.isFinite(r.acc) ? '?' : fails(r) ? 'yes' : 'no'} | ${Number.isFinite(s) ? s : '—'} | ${cells.join(' | ')} |`);
+  out.push(`| ${r.run} | ${r.group} | ${r.status} | ${r.steps} | ${pct(r.acc)} | ${!Number.isFinite(r.acc) ? '?' : failedBy.get(r) ?? 'no'} | ${Number.isFinite(s) ? s : '—'} | ${cells.join(' | ')} |`);
 }
 // a run with no final accuracy (unfinished) is neither failing nor healthy
 const failing = rows.filter(fails), healthy = rows.filter((r) => Number.isFinite(r.acc) && !fails(r));
