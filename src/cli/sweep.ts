@@ -115,7 +115,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
         const pending = count('run') + count('redo');
         const n = workerCount(workers, pending);
         if (n > availableParallelism()) out.err.write(`${chalkStderr.yellow('warning')} ${msg.manyWorkers(n, availableParallelism())}\n`);
-        out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated or unreadable), ${count('skip')} already finished${count('busy') ? `, ${count('busy')} being computed by another process` : ''} · ${n} worker(s)\n`);
+        out.err.write(`${count('run')} to run, ${count('redo')} to redo (truncated or unreadable), ${count('skip')} already finished${count('busy') ? `, ${count('busy')} being computed by another process (waited for; retaken if it dies)` : ''} · ${n} worker(s)\n`);
         if (estimate && pending > 0) out.err.write(`${msg.sweepCost(pending, n, estimate)}\n`);
       },
       onProgress: (p) => {
@@ -128,7 +128,7 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
       },
       onRunElsewhere: (e) => {
         line.clear();
-        if (!out.quiet) out.err.write(`${e.run.run} ${chalkStderr.dim(`left to another process: ${e.why}`)}\n`);
+        if (!out.quiet) out.err.write(`${e.run.run} ${chalkStderr.dim(`finished by another process: ${e.why}`)}\n`);
       },
       onRunFailed: (f) => {
         line.clear();
@@ -138,11 +138,12 @@ export async function handler(argv: ArgumentsCamelCase<SweepArgs>): Promise<void
   })).catch(async (e: unknown) => { await view?.close(); throw e; }).finally(() => line.clear());
   const summary = { out: r.out, planned: r.planned, skipped: r.skipped, completed: r.completed, failed: r.failed, elsewhere: r.elsewhere, notRun: r.notRun, interrupted: r.interrupted, seconds: (performance.now() - t0) / 1000 };
   if (argv.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} left to another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, INDEX_FILE))}\n`);
+  else process.stdout.write(`${r.failed.length || r.notRun ? chalk.yellow('■') : chalk.green('✔')} sweep: ${r.completed} run(s) completed, ${r.skipped} skipped (already finished), ${r.elsewhere ? `${r.elsewhere} finished by another process, ` : ''}${r.failed.length} failed, ${r.notRun} not run · ${fmtDuration(summary.seconds)} · index ${chalk.cyan(resolve(r.out, INDEX_FILE))}\n`);
   // what to do next, once the folder holds the whole grid (a shard holds a slice of it)
   if (!argv.json && !out.quiet && !r.interrupted && !r.failed.length && !r.notRun && !shard) out.err.write(chalkStderr.dim(`next: probe report ${argv.out} — the verdicts on H1 and H2, and the dashboards\n`));
   if (r.interrupted) await view?.close();
   else await view?.stayOpen();
   if (r.interrupted) throw new ProbeError(ErrorCode.interrupted, msg.sweepInterrupted(r.notRun));
-  if (r.failed.length) process.exitCode = 1;
+  // never 0 with runs of the grid not done (every worker died, say)
+  if (r.failed.length || r.notRun) process.exitCode = 1;
 }

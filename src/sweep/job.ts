@@ -31,8 +31,9 @@ export type FromWorker =
   | { readonly type: 'progress'; readonly id: number; readonly epoch: number; readonly epochs: number; readonly step: number; readonly steps: number }
   | { readonly type: 'done'; readonly id: number; readonly status: string; readonly testAcc: number | null; readonly seconds: number; readonly path: string }
   | { readonly type: 'failed'; readonly id: number; readonly message: string }
-  /** another process holds the run's lock, or finished the run since the sweep planned it */
-  | { readonly type: 'elsewhere'; readonly id: number; readonly why: string };
+  /** another process holds the run's lock (`finished` false: the sweep waits for it, and retakes it
+   * if its holder dies), or finished the run since the sweep planned it */
+  | { readonly type: 'elsewhere'; readonly id: number; readonly why: string; readonly finished: boolean };
 
 const datasets = new Map<string, Dataset>();
 
@@ -46,13 +47,13 @@ export async function runJob(m: RunJob, send: (m: FromWorker) => void, signal: A
     const claim = acquireRunLock(path);
     if (!claim.acquired) {
       const h = claim.holder;
-      send({ type: 'elsewhere', id: m.id, why: h ? `being computed by pid ${h.pid} on ${h.host}` : 'being computed by another process' });
+      send({ type: 'elsewhere', id: m.id, why: h ? `being computed by pid ${h.pid} on ${h.host}` : 'being computed by another process', finished: false });
       return;
     }
     release = () => claim.lock.release();
     const existing = existingTrace(path, configHash(config));
     if (existing.kind === 'trace' && existing.sameConfig && existing.finished) {
-      send({ type: 'elsewhere', id: m.id, why: `${existing.meta.status} by another process` });
+      send({ type: 'elsewhere', id: m.id, why: `${existing.meta.status} by another process`, finished: true });
       return;
     }
     if (existing.kind === 'trace' && !existing.sameConfig && !m.force) {

@@ -5,7 +5,8 @@
  *            with the same config hash is skipped, a truncated one resumed from its last checkpoint
  *            (redone when it cannot be), an unreadable one redone, one with
  *            other settings is a conflict (an error unless `force`), a run whose lock another
- *            process holds is left to it (busy)
+ *            process holds is waited for (busy): done when its holder finishes it, retaken when
+ *            its holder dies first — a sweep ends with every run of its grid finished or failed
  *   run      a pool of worker processes (worker.ts), one run each at a time, each writing its
  *            own trace; progress is reported for the sweep as a whole. A worker claims each run's
  *            lock (trace/run-lock.ts) and looks again: two sweeps on one folder, or a retried
@@ -66,7 +67,7 @@ export interface SweepListener {
   onProgress?(p: SweepProgress): void;
   onRunDone?(r: { run: PlannedRun; status: string; testAcc: number | null; seconds: number; done: number; total: number }): void;
   onRunFailed?(r: { run: PlannedRun; message: string }): void;
-  /** a run found claimed or finished by another process when its turn came */
+  /** a run another process finished (found finished when its turn came, or after waiting for its holder) */
   onRunElsewhere?(r: { run: PlannedRun; why: string }): void;
 }
 
@@ -85,7 +86,8 @@ export interface SweepResult {
   readonly completed: number;
   readonly failed: readonly { readonly run: string; readonly message: string }[];
   readonly interrupted: boolean;
-  /** runs another process was computing (their lock was held), or finished since the plan */
+  /** runs another process finished: the sweep waits for runs another process holds, and retakes
+   * those whose holder dies before finishing them */
   readonly elsewhere: number;
   /** runs that neither finished nor failed: interrupted, or left when every worker died */
   readonly notRun: number;
@@ -126,6 +128,8 @@ export function workerCount(requested: number | undefined, pending: number): num
 }
 
 const WORKER = new URL('./worker.js', import.meta.url);
+/** How often an idle worker looks again at the runs another process holds. */
+const WAIT_POLL_MS = 500;
 
 /** The message that hands a planned run to a worker: its config as planned, typed end to end. */
 export function jobFor(p: PlannedRun, id: number, out: string, force: boolean): RunJob {
@@ -142,19 +146,24 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const conflicts = plan.filter((p) => p.action === 'conflict');
   if (conflicts.length) throw new ProbeError(ErrorCode.exists, msg.sweepConflict(conflicts[0].path, conflicts.length));
   opts.listener?.onPlan?.(plan);
-  const todo = plan.filter((p) => p.action === 'run' || p.action === 'redo');
+  // runs another process holds come last: waited for, and retaken if their holder dies
+  const todo = [...plan.filter((p) => p.action === 'run' || p.action === 'redo'), ...plan.filter((p) => p.action === 'busy')];
+  const toRun = todo.length - plan.filter((p) => p.action === 'busy').length;
   const skipped = plan.filter((p) => p.action === 'skip').length;
   const failed: { run: string; message: string }[] = [];
   let completed = 0, interrupted = false;
-  let elsewhere = plan.filter((p) => p.action === 'busy').length, lateElsewhere = 0;
+  // finished by another process while this sweep waited for it
+  let elsewhere = 0;
+  /** runs held by another live process: ids into todo */
+  const waiting = new Set<number>(Array.from({ length: todo.length - toRun }, (_, k) => toRun + k));
   const done = () => skipped + elsewhere + completed + failed.length;
   const durations: number[] = [];
   const running = new Map<number, { run: string; fraction: number; epoch: number; epochs: number }>();
-  const nWorkers = Math.max(1, workerCount(opts.workers, todo.length));
+  const nWorkers = Math.max(1, workerCount(opts.workers, Math.max(1, toRun)));
   let next = 0, lastIndex = performance.now();
   const report = () => {
     const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
-    const left = todo.length - completed - failed.length - lateElsewhere;
+    const left = todo.length - completed - failed.length - elsewhere;
     opts.listener?.onProgress?.({
       done: done(), total: plan.length, running: [...running.values()],
       eta: mean === null ? null : (mean * Math.max(0, left - [...running.values()].reduce((s, r) => s + r.fraction, 0))) / nWorkers,
@@ -166,16 +175,47 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       let alive = 0;
       const children: ChildProcess[] = [];
       const current = new Map<ChildProcess, number>();
-      const stopAll = () => { interrupted = true; for (const c of children) if (c.connected) c.send({ type: 'stop' } satisfies ToWorker); };
+      const idle = new Map<ChildProcess, NodeJS.Timeout>();
+      const stopAll = () => {
+        interrupted = true;
+        for (const t of idle.values()) clearTimeout(t);
+        idle.clear();
+        for (const c of children) if (c.connected) c.send({ type: 'stop' } satisfies ToWorker);
+      };
       opts.signal?.addEventListener('abort', stopAll, { once: true });
-      const dispatch = (child: ChildProcess) => {
-        if (interrupted || next >= todo.length) { if (child.connected) child.send({ type: 'stop' } satisfies ToWorker); return; }
-        const id = next++;
+      const give = (child: ChildProcess, id: number) => {
         const p = todo[id];
         current.set(child, id);
         running.set(id, { run: p.run, fraction: 0, epoch: 0, epochs: p.config.epochs });
         child.send(jobFor(p, id, out, opts.force ?? false));
         report();
+      };
+      /** A held run whose holder is gone: finished by it (done), or free to retake (its id). */
+      const freed = (): number | null => {
+        for (const id of waiting) {
+          const p = todo[id];
+          if (lockHolder(p.path)) continue;
+          waiting.delete(id);
+          const e = existingTrace(p.path, configHash(p.config));
+          if (e.kind === 'trace' && e.sameConfig && e.finished) {
+            elsewhere++;
+            opts.listener?.onRunElsewhere?.({ run: p, why: `${e.meta.status} by another process` });
+            continue;
+          }
+          return id;
+        }
+        return null;
+      };
+      const dispatch = (child: ChildProcess) => {
+        idle.delete(child);
+        const stop = () => { if (child.connected) child.send({ type: 'stop' } satisfies ToWorker); };
+        if (interrupted) return stop();
+        if (next < toRun) return give(child, next++);
+        const id = freed();
+        if (id !== null) return give(child, id);
+        // a run another process holds: wait for its holder (it finishes the run, or dies and the run is retaken)
+        if (waiting.size > 0 && child.connected) idle.set(child, setTimeout(() => dispatch(child), WAIT_POLL_MS));
+        else stop();
       };
       for (let w = 0; w < nWorkers; w++) {
         const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
@@ -200,9 +240,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
               opts.listener?.onRunDone?.({ run: p, status: m.status, testAcc: m.testAcc, seconds: m.seconds, done: done(), total: plan.length });
             }
           } else if (m.type === 'elsewhere') {
-            elsewhere++;
-            lateElsewhere++;
-            opts.listener?.onRunElsewhere?.({ run: p, why: m.why });
+            if (m.finished) {
+              elsewhere++;
+              opts.listener?.onRunElsewhere?.({ run: p, why: m.why });
+            } else waiting.add(m.id);
           } else {
             failed.push({ run: p.run, message: m.message });
             opts.listener?.onRunFailed?.({ run: p, message: m.message });
@@ -220,11 +261,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             running.delete(id);
             current.delete(child);
           }
+          const t = idle.get(child);
+          if (t) clearTimeout(t);
+          idle.delete(child);
           if (--alive === 0) resolveAll();
         });
       }
     });
   }
   const index = writeIndex(out);
-  return { out, planned: plan.length, skipped, completed, failed, interrupted, elsewhere, notRun: todo.length - completed - failed.length - lateElsewhere, index };
+  return { out, planned: plan.length, skipped, completed, failed, interrupted, elsewhere, notRun: todo.length - completed - failed.length - elsewhere, index };
 }

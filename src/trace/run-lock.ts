@@ -53,13 +53,21 @@ function readLock(path: string): { info: LockInfo | null; mtimeMs: number } | nu
   }
 }
 
+/**
+ * Whether `pid` runs. A zombie (dead, not yet reaped by its parent: after a whole sweep is killed
+ * its workers stay so for a second or more) passes kill(pid, 0) but holds nothing: on Linux its
+ * state in /proc says so.
+ */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let stat: string;
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return true; } // no /proc: kill's word
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 /** Whether a lock file seen with this content and mtime belongs to no live process. */
