@@ -20,7 +20,7 @@ for (const [images, labels, n] of [[MNIST_FILES.trainImages, MNIST_FILES.trainLa
 console.log(`wrote ${out}`);
 
 // fixtures/cifar-tiny: CIFAR-10's binary format (1 label byte + 3072 channel-major pixel bytes per
-// record) with synthetic, seeded images: 48 training and 16 test records. Each class has its own
+// record) with synthetic, seeded images: 48 training (in five batches) and 16 test records. Each class has its own
 // mean colour, so a model can learn something from them.
 const cifar = new URL('../fixtures/cifar-tiny/', import.meta.url).pathname;
 mkdirSync(cifar, { recursive: true });
@@ -37,6 +37,8 @@ const records = (n) => {
   }
   return out;
 };
-writeFileSync(join(cifar, 'data_batch_1.bin'), records(48));
+// the five training batches CIFAR-10 has, small: 16 + 4 × 8 records
+const train = records(48);
+[[0, 16], [16, 24], [24, 32], [32, 40], [40, 48]].forEach(([a, b], k) => writeFileSync(join(cifar, `data_batch_${k + 1}.bin`), train.subarray(a * 3073, b * 3073)));
 writeFileSync(join(cifar, 'test_batch.bin'), records(16));
 console.log(`wrote ${cifar}`);

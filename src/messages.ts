@@ -91,6 +91,8 @@ export const msg = {
   datasetMissing: (name: string, where: string, how: string) => `${name} not found in ${where}: ${how}`,
   cifarShort: (path: string, bytes: number) =>
     `${path} has ${bytes} bytes, not a whole number of CIFAR-10 records (1 label byte + 3072 pixel bytes each)`,
+  cifarBatchMissing: (dir: string, lacking: readonly string[], all: readonly string[]) =>
+    `CIFAR-10 in ${dir} lacks ${lacking.join(', ')}: its training set is ${all[0]} … ${all.at(-1)}, all of them (--train-limit takes fewer samples)`,
   cifarLabel: (path: string, record: number, value: number) => `${path}: record ${record} has label ${value}, outside 0..9`,
   badDataset: (raw: string) => `${opt('dataset')} must be one of mnist, fashion-mnist, cifar10, got '${raw}'`,
   idxMagic: (path: string, got: number, want: number) =>

@@ -38,6 +38,7 @@ test("--out '' is refused instead of meaning the current folder", async () => {
 test('a CIFAR batch that is a folder, and a model too large for memory, are user errors (exit 2), not internal ones', async () => {
   const dir = tmp();
   mkdirSync(join(dir, 'data_batch_1.bin'));
+  for (const k of [2, 3, 4, 5]) writeFileSync(join(dir, `data_batch_${k}.bin`), Buffer.alloc(3073));
   writeFileSync(join(dir, 'test_batch.bin'), Buffer.alloc(3073));
   assert.throws(() => loadDataset({ dataset: 'cifar10', dataDir: dir }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /data_batch_1.bin is not a file \(a folder\?\)/.test(e.message));
   const out = tmp();

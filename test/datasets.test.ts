@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadDataset, loadMnist, MNIST_FILES, CIFAR_RECORD } from '../src/train/data.js';
@@ -21,11 +21,21 @@ test('CIFAR-10 binary batches: 3072 channel-major inputs, per-channel normalizat
   assert.equal(d.lutOffset[2000], 256);
   assert.ok(Math.abs(d.lut[256 + 100] - (100 / 255 - 0.4822) / 0.2435) < 1e-6);
   const bad = tmp();
-  copyFileSync(join(CIFAR, 'data_batch_1.bin'), join(bad, 'data_batch_1.bin'));
+  for (const k of [1, 2, 3, 4, 5]) copyFileSync(join(CIFAR, `data_batch_${k}.bin`), join(bad, `data_batch_${k}.bin`));
   writeFileSync(join(bad, 'test_batch.bin'), readFileSync(join(CIFAR, 'test_batch.bin')).subarray(0, 5000));
   assert.throws(() => loadDataset({ dataset: 'cifar10', dataDir: bad }), /test_batch.bin has 5000 bytes, not a whole number of CIFAR-10 records/);
   assert.throws(() => loadDataset({ dataset: 'cifar10' }), /CIFAR-10 ships with no package, so it needs --data-dir: give --data-dir a folder with data_batch_1.bin/);
   assert.throws(() => loadDataset({ dataset: 'cifar10', dataDir: tmp() }), /CIFAR-10 not found in .*: give --data-dir/);
+});
+
+test('CIFAR-10 with a training batch missing is an error naming it, not a run on four fifths of the data', async () => {
+  const dir = tmp();
+  for (const f of readdirSync(CIFAR)) if (f !== 'data_batch_3.bin') copyFileSync(join(CIFAR, f), join(dir, f));
+  assert.throws(() => loadDataset({ dataset: 'cifar10', dataDir: dir }), (e: Error & { exitCode?: number }) =>
+    e.exitCode === 2 && /^CIFAR-10 in .* lacks data_batch_3\.bin: its training set is data_batch_1\.bin … data_batch_5\.bin, all of them/.test(e.message));
+  const r = probe(['run', 'relu-relu-relu', '--dataset', 'cifar10', '--data-dir', dir, '--epochs', '1', '--backend', 'wasm', '--quiet', '--out', tmp()]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr.trim(), /^error CIFAR-10 in .* lacks data_batch_3\.bin/);
 });
 
 test('Fashion-MNIST reads the gzipped idx files Debian ships; a missing folder says how to get them', () => {

@@ -141,6 +141,8 @@ function readIdxSplit(imagesPath: string, labelsPath: string, classes: number, l
 }
 
 export const CIFAR_RECORD = 1 + 3072;
+/** CIFAR-10's training set: five batches, read in this order. */
+export const CIFAR_TRAIN_FILES: readonly string[] = [1, 2, 3, 4, 5].map((k) => `data_batch_${k}.bin`);
 
 function loadCifar(opts: LoadOptions): Dataset {
   const how = 'give --data-dir a folder with data_batch_1.bin … data_batch_5.bin and test_batch.bin (the binary version of CIFAR-10)';
@@ -149,8 +151,11 @@ function loadCifar(opts: LoadOptions): Dataset {
   if (existsSync(join(dir, 'cifar-10-batches-bin'))) dir = join(dir, 'cifar-10-batches-bin');
   let names: string[] = [];
   try { names = readdirSync(dir); } catch { /* reported below */ }
-  const trainFiles = names.filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();
+  const trainFiles = CIFAR_TRAIN_FILES.filter((f) => names.includes(f));
   if (trainFiles.length === 0 || !names.includes('test_batch.bin')) throw new ProbeError(ErrorCode.data, msg.datasetMissing('CIFAR-10', dir, how));
+  // a missing batch would train on a fifth less data, without a word
+  const lacking = CIFAR_TRAIN_FILES.filter((f) => !names.includes(f));
+  if (lacking.length) throw new ProbeError(ErrorCode.data, msg.cifarBatchMissing(dir, lacking, CIFAR_TRAIN_FILES));
   const train = readCifar(trainFiles.map((f) => join(dir, f)), opts.trainLimit);
   const test = readCifar([join(dir, 'test_batch.bin')], opts.testLimit);
   return { name: 'cifar10', source: dir, classes: 10, train, test, lut: normalizationTable(CIFAR_NORM.mean, CIFAR_NORM.std), lutOffset: lutOffsets(3072, 3) };
