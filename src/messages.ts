@@ -164,6 +164,8 @@ export const msg = {
     `no readable trace in ${inputs.join(', ')}: the ${skipped.length} file(s) found cannot be read (${clip(skipped[0].why, 160)}${skipped.length > 1 ? '; …' : ''})`,
   noTraces: (inputs: readonly string[]) =>
     `no trace found in ${inputs.join(', ')}: give .arrow files written by probe run, or folders holding them`,
+  exportSharedRuns: (n: number, name: string, paths: readonly string[]) =>
+    `${n} run name(s) belong to more than one trace (other settings or copies: ${name} is ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', …' : ''}): their run column is the trace's path, so that run, step, layer, probe, metric stay a key; group by settings_hash to pool seeds`,
   exportTarget: (given: number) =>
     `probe export needs exactly one of --parquet FILE or --csv FILE, got ${given === 0 ? 'neither' : 'both'}`,
   fileExists: (path: string) => `${path} already exists: pass ${opt('force', true)} to replace it`,

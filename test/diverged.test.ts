@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runExperiment, isProbeError } from '../src/index.js';
 import { readTrace } from '../src/trace/reader.js';
@@ -37,6 +37,12 @@ test('weights that stop being finite end the run as diverged (trace, summary, in
   assert.match(cli.stdout, /✘ relu-relu-relu seed 1 · diverged at step 0 \(layer \d W holds/);
   const inspect = await runCli(['inspect', r.path]);
   assert.match(inspect.stdout, /status: DIVERGED at step 0/);
+  // export: its status column says diverged, not complete
+  const csv = join(tmp(), 'runs.csv');
+  assert.equal((await runCli(['export', r.path, '--csv', csv])).status, 0);
+  const [head, ...rows] = readFileSync(csv, 'utf8').trimEnd().split('\n');
+  const at = head.split(',').indexOf('status');
+  assert.deepEqual([...new Set(rows.map((l) => l.split(',')[at]))], ['diverged']);
   const report = await runCli(['report', out, '--json', '--no-images']);
   assert.equal(report.status, 0, report.stderr);
   assert.equal(JSON.parse(report.stdout).diverged, 1);

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { readTrace } from '../src/trace/reader.js';
@@ -177,6 +177,28 @@ p = pl.read_csv(f)
 q = pd.read_csv(f)
 print(json.dumps({"duckdb": [d[0][0], str(d[0][1]), str(d[0][2])], "polars": [str(p.schema["value"]), str(p.filter(pl.col("metric") == "loss")["value"].max())], "pandas": [str(q["value"].dtype), str(q[q.metric == "accuracy"]["value"].min())]}))`, file);
   assert.deepEqual(got, { duckdb: ['DOUBLE', 'inf', '-inf'], polars: ['Float64', 'inf'], pandas: ['float64', '-inf'] });
+});
+
+test('probe export: traces sharing a run name (same combination and seed, other settings) keep run, step, layer, probe, metric a key, and say so', () => {
+  const root = tmp();
+  const [a, b] = [join(root, 'sw7'), join(root, 'sw3')];
+  for (const d of [a, b]) mkdirSync(d);
+  writeSyntheticTrace(a, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.3, epochs: 1 });
+  writeSyntheticTrace(a, { combo: 'relu-tanh-relu', seed: 1, acc: 0.9, epochs: 1 });
+  writeSyntheticTrace(b, { combo: 'relu-sigmoid-relu', seed: 1, acc: 0.4, epochs: 2 });
+  const r = probe(['export', 'sw7', 'sw3', '--csv', 'all.csv'], { cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /3 run\(s\)/);
+  assert.match(r.stderr, /^warning 1 run name\(s\) belong to more than one trace \(other settings or copies: relu-sigmoid-relu_s1 is sw7\/relu-sigmoid-relu_s1, sw3\/relu-sigmoid-relu_s1\)/m);
+  const lines = readFileSync(join(root, 'all.csv'), 'utf8').trimEnd().split('\n');
+  const head = lines[0].split(',');
+  const col = (name: string) => head.indexOf(name);
+  // RFC 4180 fields (the hidden widths are quoted: "500,256")
+  const split = (line: string) => [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)].slice(0, -1).map((m) => m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]);
+  const rows = lines.slice(1).map(split);
+  const keys = rows.map((f) => ['run', 'step', 'layer', 'probe', 'metric'].map((k) => f[col(k)]).join('|'));
+  assert.equal(new Set(keys).size, keys.length, 'no duplicate keys');
+  assert.deepEqual([...new Set(rows.map((f) => f[col('run')]))].sort(), ['relu-tanh-relu_s1', 'sw3/relu-sigmoid-relu_s1', 'sw7/relu-sigmoid-relu_s1']);
 });
 
 test('probe export: bad targets are one line with exit 2, and no file is written or replaced', () => {

@@ -17,7 +17,7 @@
  * first: a failure leaves no half-written file and never replaces an existing one.
  */
 import { closeSync, existsSync, openSync, rmSync, renameSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { Dictionary, Float64, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { ProbeError, ErrorCode, isProbeError } from '../errors.js';
 import { ensureWritableDir, errnoCode } from '../fs-util.js';
@@ -26,7 +26,7 @@ import { datasetOf, variantOf } from '../read/digest.js';
 import { collectTraces } from '../read/folder.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { NUMERIC_SETTINGS, runSettings, Setting, SETTINGS, type SettingValues } from '../read/settings.js';
-import { readTrace, readTraceMeta, type Trace } from '../trace/reader.js';
+import { readTrace, readTraceMeta, type Trace, type TraceMeta } from '../trace/reader.js';
 import { Column, ExportColumn } from '../trace/schema.js';
 
 export const ExportFormat = { parquet: 'parquet', csv: 'csv' } as const;
@@ -68,17 +68,18 @@ const SETTING_COLUMNS: readonly Setting[] = SETTINGS.filter((k) => k !== Setting
 /** Whole-number settings are Int32 columns; lr and momentum Float64. */
 const INT_SETTINGS: ReadonlySet<Setting> = new Set([Setting.batch, Setting.epochs, Setting.trainLimit, Setting.testLimit, Setting.every]);
 
-function runFields(t: Trace): RunFields {
+function runFields(t: Trace, run: string): RunFields {
   const c = t.config;
   return {
-    run: t.run,
+    run,
     combo: t.facts.combo,
     seed: t.facts.seed,
     variant: variantOf({ dataset: datasetOf(t), bn: c.bn, intervention: c.intervention }),
     dataset: runSettings(c, t.facts).dataset as string | null,
     bn: c.bn,
     backend: t.facts.backend,
-    status: t.truncated ? 'truncated' : 'complete',
+    // a diverged run is finished but not complete
+    status: t.truncated ? 'truncated' : t.status,
     settings: runSettings(c, t.facts),
     acts: t.facts.layers.map((l) => l.activation),
   };
@@ -103,7 +104,9 @@ export async function exportTraces(inputs: readonly string[], file: string, opts
   if (existed && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
   ensureWritableDir(dirname(file) || '.');
   // the widest network decides how many act_k columns there are
-  const layers = Math.max(...paths.map(readTraceHeaderLayers));
+  const metas = paths.map(readMetaOrNull);
+  const layers = Math.max(...metas.map((m) => m?.facts.layers.length ?? 0));
+  const runOf = runColumn(paths, metas, opts.onWarning);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   let sink: Sink | null = null;
   let runs = 0, rows = 0;
@@ -113,7 +116,7 @@ export async function exportTraces(inputs: readonly string[], file: string, opts
       opts.onProgress?.(`exporting ${i + 1}/${paths.length} ${basename(p)}`);
       const t = readTrace(p);
       if (t.columns.length === 0) continue;
-      await sink.add(t, runFields(t), layers);
+      await sink.add(t, runFields(t, runOf(p, t.run)), layers);
       runs++;
       rows += t.columns.length;
     }
@@ -131,13 +134,28 @@ export async function exportTraces(inputs: readonly string[], file: string, opts
   }
 }
 
-/** Layers of a run, from its footer alone; 0 if unreadable (warned about when read in full). */
-function readTraceHeaderLayers(path: string): number {
+/** A run's footer alone; null if unreadable (reading it in full then says why). */
+function readMetaOrNull(path: string): TraceMeta | null {
   try {
-    return readTraceMeta(path).facts.layers.length;
+    return readTraceMeta(path);
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/**
+ * The `run` column of each trace: its run name, unless another exported trace has the same one
+ * (the same combination and seed from folders of other settings): then the trace's path without
+ * `.arrow`, so that (run, step, layer, probe, metric) stays a key — and a warning says so.
+ */
+function runColumn(paths: readonly string[], metas: readonly (TraceMeta | null)[], warn?: (w: string) => void): (path: string, run: string) => string {
+  const byName = new Map<string, string[]>();
+  metas.forEach((m, i) => { if (m) byName.set(m.run, [...(byName.get(m.run) ?? []), paths[i]]); });
+  const shared = [...byName.entries()].filter(([, ps]) => ps.length > 1);
+  const qualified = (p: string) => relative(process.cwd(), resolve(p)).replace(/\.arrow$/, '');
+  if (shared.length) warn?.(msg.exportSharedRuns(shared.length, shared[0][0], shared[0][1].map(qualified)));
+  const clash = new Set(shared.map(([name]) => name));
+  return (path, run) => (clash.has(run) ? qualified(path) : run);
 }
 
 interface Sink {
