@@ -50,8 +50,8 @@ test('weights that stop being finite end the run as diverged (trace, summary, in
 });
 
 test('a loss that stops being finite ends the run at that step', async () => {
-  // the loss alone: with the gradients probe, the weights' norm overflowing float32 ends it at step 0
-  const r = await runExperiment({ ...quick, combo: 'relu-relu-sigmoid', lr: '1e30', probes: 'loss' }, { out: tmp() });
+  // lr 1e10: the loss turns NaN while the weights' norms stay within float32 (at 1e30 those end the run first)
+  const r = await runExperiment({ ...quick, combo: 'relu-relu-relu', lr: '1e10', probes: 'loss' }, { out: tmp() });
   assert.equal(r.status, 'diverged');
   assert.match(r.diverged!.reason, /^loss (NaN|Infinity)$/);
   assert.equal(r.steps, r.diverged!.step + 1, 'no step after the one whose loss was not finite');
@@ -77,8 +77,26 @@ test('backends agree on overflow: wasm and cpu end a run whose weights blow past
   assert.deepEqual(seen[1], seen[0], `wasm ${JSON.stringify(seen[0])} vs cpu ${JSON.stringify(seen[1])}`);
   assert.equal(seen[0].status, 'diverged');
   assert.equal(seen[0].step, 0);
-  assert.match(seen[0].reason!, /^layer \d update_ratio NaN: beyond float32$/);
+  // the weights' own reason first (the figure that overflowed with them: update_ratio NaN)
+  assert.match(seen[0].reason!, /^layer \d W has a norm beyond float32/);
   assert.ok(seen[0].ratio.some((v) => Number.isNaN(v)), `an overflowing update_ratio is NaN in the trace, not 0: ${seen[0].ratio}`);
+});
+
+test('backends agree on overflow without the gradients probe too: the weights\' norm beyond float32 ends the run at the first check', async () => {
+  const seen: { status: string; step?: number; reason?: string }[] = [];
+  for (const backend of ['wasm', 'cpu']) {
+    await useBackend(backend as 'wasm' | 'cpu');
+    try {
+      const r = await runExperiment({ ...quick, backend, combo: 'relu-sigmoid-relu', lr: '1e30', batch: '32', epochs: '1', probes: 'loss' }, { out: tmp() });
+      seen.push({ status: r.status, step: r.diverged?.step, reason: r.diverged?.reason });
+    } finally {
+      await useBackend('wasm');
+    }
+  }
+  assert.deepEqual(seen[1], seen[0], `wasm ${JSON.stringify(seen[0])} vs cpu ${JSON.stringify(seen[1])}`);
+  assert.equal(seen[0].status, 'diverged');
+  assert.equal(seen[0].step, 0);
+  assert.match(seen[0].reason!, /^layer \d W has a norm beyond float32 \(\d\.\d\de\+\d+\)$/);
 });
 
 test('an empty training or test set is an error naming the file, not a complete run of 0 steps', async () => {

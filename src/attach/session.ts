@@ -331,8 +331,10 @@ export class ProbeSession implements ForwardSink {
       for (const name of [...l.weights, ...(l.bias ? [l.bias] : [])]) {
         const v = vars[name];
         if (!v) continue;
-        const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(v))).dataSync()[0]);
+        const [bad, ss] = tf.tidy(() => [tf.logicalNot(tf.all(tf.isFinite(v))).dataSync()[0], tf.sum(tf.square(tf.cast(v, 'float32'))).dataSync()[0]]);
         if (bad) return `layer ${l.layer} (${l.name}) ${name} holds a value that is not finite`;
+        // its norm beyond float32 (> 1.8e19): the engine's rule
+        if (!Number.isFinite(ss)) return `layer ${l.layer} (${l.name}) ${name} has a norm beyond float32`;
       }
     }
     return null;

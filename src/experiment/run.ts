@@ -128,11 +128,24 @@ export interface RunResult {
   readonly rules: readonly RuleEvent[];
 }
 
-/** The first parameter that is not a finite number, as `layer L W|b = value`, or null. */
+/** float32's largest finite value: a sum of squares above it overflows in every backend's kernels. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * The first parameter that is not a finite number, as `layer L W|b holds value`, or whose norm is
+ * beyond float32 (‖W‖ > 1.8e19: its square overflows, the gradients probe's ratio with it, and
+ * the backends then part ways on what the overflow becomes), or null.
+ */
 function nonFinite(model: Mlp): string | null {
   for (const [i, p] of model.params().entries()) {
     for (const [name, xs] of [['W', p.w], ['b', p.b]] as const) {
-      for (let k = 0; k < xs.length; k++) if (!Number.isFinite(xs[k])) return `layer ${i + 1} ${name} holds ${xs[k]}`;
+      let ss = 0;
+      for (let k = 0; k < xs.length; k++) {
+        const x = xs[k];
+        if (!Number.isFinite(x)) return `layer ${i + 1} ${name} holds ${x}`;
+        ss += x * x;
+      }
+      if (ss > F32_MAX) return `layer ${i + 1} ${name} has a norm beyond float32 (${Math.sqrt(ss).toExponential(2)})`;
     }
   }
   return null;
