@@ -62,7 +62,11 @@ export function clip(text: string, max = 200): string {
 const shown = (v: unknown): string => (v === undefined ? 'missing' : clip(JSON.stringify(v) ?? String(v), 60));
 
 const GiB = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-const limitText = (limit: number, backend: string) => `${GiB(limit)} ${backend === 'wasm' && limit === 2 ** 32 ? 'the wasm backend can address' : 'of this machine'}`;
+/** What limits memory: wasm's 4 GiB address space (auto may pick wasm), or the machine's memory. */
+const limitText = (limit: number, backend: string) =>
+  limit === 2 ** 32 && backend === 'wasm' ? `${GiB(limit)} the wasm backend can address`
+    : limit === 2 ** 32 && backend === 'auto' ? `${GiB(limit)} the wasm backend can address (--backend auto may pick it; --backend node or cpu have this machine's memory)`
+      : `${GiB(limit)} of this machine`;
 
 export const msg = {
   unknownActivation: (name: string, combo: string) =>

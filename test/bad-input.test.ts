@@ -44,6 +44,8 @@ test('a CIFAR batch that is a folder, and a model too large for memory, are user
   const out = tmp();
   await oneLine(['run', 'relu-relu', ...cliQuick, '--hidden', '100000000', '--out', out], /^error a 784-100000000-10 model has 79,500,000,010 parameters and needs about \d+\.\d GiB, more than the 4.0 GiB the wasm backend can address: choose smaller --hidden widths/);
   assert.deepEqual(readdirSync(out), []);
+  // auto may pick wasm, so wasm's limit holds, and the message says whose limit it is, not 'this machine's'
+  await oneLine(['run', 'relu-relu', '--data-dir', FIXTURES, '--backend', 'auto', '--quiet', '--epochs', '1', '--hidden', '100000000', '--out', out], /more than the 4.0 GiB the wasm backend can address \(--backend auto may pick it; --backend node or cpu have this machine's memory\): choose smaller --hidden widths$/);
 });
 
 test('report: a failed report leaves no folder; --force drops the charts of the report it replaces', async () => {
