@@ -8,6 +8,8 @@ import { MNIST_FILES } from '../src/train/data.js';
 import { encodeIdx, IDX_IMAGES, IDX_LABELS } from '../src/train/idx.js';
 import { planSweep } from '../src/sweep/sweep.js';
 import { writeIndex } from '../src/sweep/sweep-index.js';
+import { processFacts, TraceRecorder, UNKNOWN_EPOCH_CHECK } from '../src/trace/recorder.js';
+import type { RunFacts } from '../src/trace/schema.js';
 import { FIXTURES, runCli, tmp, useBackend } from './helpers.js';
 
 before(() => useBackend('wasm'));
@@ -50,8 +52,10 @@ test('weights that stop being finite end the run as diverged (trace, summary, in
 });
 
 test('a loss that stops being finite ends the run at that step', async () => {
-  // lr 1e10: the loss turns NaN while the weights' norms stay within float32 (at 1e30 those end the run first)
-  const r = await runExperiment({ ...quick, combo: 'relu-relu-relu', lr: '1e10', probes: 'loss' }, { out: tmp() });
+  // lr 1e10, batch 8 (40 steps an epoch: the parameters are checked after the first step and every
+  // 4th): the loss turns NaN at step 2, before the weights' next check (at 1e30, or with a check at
+  // every step, their norm beyond float32 ends the run first)
+  const r = await runExperiment({ ...quick, combo: 'relu-relu-relu', lr: '1e10', probes: 'loss', batch: '8' }, { out: tmp() });
   assert.equal(r.status, 'diverged');
   assert.match(r.diverged!.reason, /^loss (NaN|Infinity)$/);
   assert.equal(r.steps, r.diverged!.step + 1, 'no step after the one whose loss was not finite');
@@ -109,4 +113,28 @@ test('an empty training or test set is an error naming the file, not a complete 
     await assert.rejects(runExperiment({ ...quick, dataDir: dir, combo: 'relu-relu-relu' }, { out: tmp() }),
       (e) => isProbeError(e) && e.exitCode === 2 && e.message === `${join(dir, images)} holds no samples: training and testing need at least one each`);
   }
+});
+
+test('the step a run diverges at does not depend on the clock: a checkpoint every step or every 10 s, the same step', () => {
+  // weights that stop being finite after step 5 of an epoch of 100 steps (windows of 10): the check
+  // runs at the first step and at each window's end, whatever the checkpoints do; an epoch of
+  // unknown length is checked every UNKNOWN_EPOCH_CHECK steps
+  const divergedAt = (checkpointSeconds: number, stepsPerEpoch: number | null) => {
+    const rec = new TraceRecorder({
+      path: join(tmp(), 'x.arrow'), run: 'x', force: false, lock: false, checkpointSeconds,
+      slots: [{ layer: 0, probe: 'loss', metric: 'loss', window: false }],
+      config: () => ({ source: 'test' }), facts: () => ({ ...processFacts(), combo: 'x', seed: 1, stepsPerEpoch: 0, layers: [] }) as unknown as RunFacts,
+    });
+    if (stepsPerEpoch) rec.setStepsPerEpoch(stepsPerEpoch);
+    for (let s = 0; s < 300 && !rec.halted; s++) {
+      rec.loss(s, 1);
+      rec.stepDone(1, () => (s >= 5 ? 'layer 1 W holds NaN' : null));
+    }
+    assert.equal(rec.close('complete'), 'diverged');
+    return rec.divergence;
+  };
+  assert.deepEqual(divergedAt(0, 100), { step: 9, reason: 'layer 1 W holds NaN' });
+  assert.deepEqual(divergedAt(10, 100), { step: 9, reason: 'layer 1 W holds NaN' });
+  assert.deepEqual(divergedAt(0, null), { step: UNKNOWN_EPOCH_CHECK - 1, reason: 'layer 1 W holds NaN' });
+  assert.deepEqual(divergedAt(10, null), { step: UNKNOWN_EPOCH_CHECK - 1, reason: 'layer 1 W holds NaN' });
 });

@@ -165,6 +165,9 @@ export type Halt =
   | { readonly status: typeof RunStatus.diverged; readonly step: number; readonly reason: string }
   | { readonly status: typeof RunStatus.stopped; readonly step: number; readonly reason: string; readonly event: RuleEvent };
 
+/** Steps between two checks of the parameters while the epoch's length is not known yet. */
+export const UNKNOWN_EPOCH_CHECK = 100;
+
 export class TraceRecorder {
   private writer: TraceWriter | null = null;
   private lock: RunLock | null = null;
@@ -387,22 +390,30 @@ export class TraceRecorder {
   }
 
   /**
-   * A step finished (probed or not). Every few seconds the trace is made durable; `check`, if
-   * given, is asked first whether the model's parameters are still finite numbers (a reason when
-   * not: the run ends as diverged at this step) — then, and after the first step (a model that
-   * starts from non-finite weights has diverged from step 0).
+   * A step finished (probed or not). `check`, if given, is asked whether the model's parameters
+   * are still finite numbers (a reason when not: the run ends as diverged at this step) at steps
+   * fixed by the run alone — after the first step (a model that starts from non-finite weights has
+   * diverged from step 0) and at the end of each unit-activity window (10 an epoch; every
+   * {@link UNKNOWN_EPOCH_CHECK} steps while the epoch's length is not known) — so that the
+   * step a run diverges at never depends on the clock. Every few seconds the trace is made
+   * durable; a checkpoint falling between two checks asks too, and is skipped when the parameters
+   * are not finite (the next check ends the run), so no checkpoint keeps a diverged state.
    */
   stepDone(epoch: number, check?: () => string | null): void {
     this.stepsDone++;
     this.stepInEpoch++;
-    if (this.stepInEpoch % this.windowSteps === 0) this.flushWindow(epoch);
-    const due = performance.now() - this.lastCheckpoint > this.checkpointMs;
-    if (due || this.stepsDone === 1 || this.overflow) {
+    const windowEnd = this.stepInEpoch % this.windowSteps === 0;
+    if (windowEnd) this.flushWindow(epoch);
+    // an epoch's length not known yet (an attached model's first epoch): every UNKNOWN_EPOCH_CHECK steps
+    const checked = windowEnd || this.stepsDone === 1 || this.overflow !== null || (this.windowSteps === Infinity && this.stepsDone % UNKNOWN_EPOCH_CHECK === 0);
+    if (checked) {
       const bad = check?.();
       if (bad) return this.diverge(this.stepsDone - 1, bad);
       // an overflowing figure with finite weights (the weights' own reason is the more telling)
       if (this.overflow) return this.diverge(this.overflow.step, this.overflow.reason);
     }
+    const due = performance.now() - this.lastCheckpoint > this.checkpointMs;
+    if (due && !checked && check?.()) return;
     if (due) {
       const t0 = performance.now();
       this.checkpoint();
