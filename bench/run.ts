@@ -58,7 +58,7 @@ const MODES: Mode[] = [
   { name: 'onUnfused', engine: 'fast', probes: true, fused: false },
 ];
 
-interface StepResult { backend: string; combo: string; paired: number; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
+interface StepResult { backend: string; combo: string; input: string; paired: number; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
 
 async function measureSteps(backend: BackendName): Promise<StepResult[] | string> {
   try {
@@ -98,7 +98,13 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
       }
       return l;
     };
-    const models = new Map(MODES.map((m) => [m.name, new Mlp({ sizes, activations: acts }, initParams({ sizes, activations: acts }, 1), { lr: 0.01, momentum: 0.5 }, m.engine)]));
+    // each mode's model takes the input form `probe run` gives a model of its settings (the sparse
+    // input layer on MNIST, wasm, fused activations; dense otherwise), built with its PROBE_FUSED
+    const models = new Map(MODES.map((m) => {
+      if (m.fused) delete process.env.PROBE_FUSED; else process.env.PROBE_FUSED = '0';
+      return [m.name, new Mlp({ sizes, activations: acts }, initParams({ sizes, activations: acts }, 1), { lr: 0.01, momentum: 0.5 }, m.engine, [], builder.inputProfile())];
+    }));
+    delete process.env.PROBE_FUSED;
     let cursor = 0, writeMs = 0, lastCkpt = performance.now();
     const steps = (m: Mode, n: number): number => {
       const model = models.get(m.name)!;
@@ -106,7 +112,7 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         const start = (cursor++ % 1875) * 32;
-        const batch = builder.build(order, start, 32);
+        const batch = builder.build(order, start, 32, model.inputForm);
         const probed = m.probes && host.due(cursor, 1);
         const v = model.step(batch, probed ? host : null, { step: cursor, epoch: 1, batchSize: 32 });
         disposeBatch(batch);
@@ -144,8 +150,8 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     // probes' overhead paired by round: each round times off, then on, back to back, so a drift
     // of the machine's speed between rounds cancels in the round's ratio
     const paired = median(times.on.map((t, r) => t / times.off[r])) - 1;
-    const res = { backend, combo, paired, off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
-    log(`  ${backend} ${combo}: off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · unfused off ${res.offUnfused.toFixed(2)} ms, on ${res.onUnfused.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
+    const res = { backend, combo, input: models.get('on')!.inputForm, paired, off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
+    log(`  ${backend} ${combo} (${res.input} input): off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · unfused off ${res.offUnfused.toFixed(2)} ms, on ${res.onUnfused.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
     out.push(res);
   }
   return out;
@@ -247,13 +253,13 @@ async function main(): Promise<void> {
   // report
   const p = (s: string) => process.stdout.write(s + '\n');
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
-  p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better; "unfused": the activations and their derivatives as separate ops, PROBE_FUSED=0, in the same rounds)\n');
+  p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better; "unfused": the activations and their derivatives as separate ops, PROBE_FUSED=0, in the same rounds; input layer: the form `probe run` takes — sparse, over the batch\'s nonzeros, on MNIST with wasm and fused activations, else dense — the unfused columns take the dense one)\n');
   const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
-  p(`| backend | combination | probes off | all probes on | overhead (median of per-round on ÷ off) | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
-  p(`|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
+  p(`| backend | combination | input layer | probes off | all probes on | overhead (median of per-round on ÷ off) | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
+  p(`|---|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
   const cell = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
   for (const r of rows) {
-    p(`| ${r.backend} | ${r.combo} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+    p(`| ${r.backend} | ${r.combo} | ${r.input} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   }
   for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
   const nodeRows = rows.filter((r) => r.dispatch);
