@@ -1,7 +1,7 @@
 /**
- * What a sweep will cost, said before it starts: its runs' training step timed on this machine
- * (the backend `auto` would choose, by the same timing and cache as calibrate.ts, ~0.5 s when not
- * cached), and one evaluation (test set with the diagnosis) timed on a slice of the real test set.
+ * What a sweep will cost, said before it starts: its runs' training step timed on this machine,
+ * as a run takes it (the backend `auto` would choose, by the same timing and cache as
+ * calibrate.ts, ~0.5 s when not cached; then 120 of the run's own steps, 60 timed), and one evaluation (test set with the diagnosis) timed on a slice of the real test set.
  *
  *   one run ≈ epochs × steps per epoch × step + (epochs + 1) × evaluation
  *   the sweep ≈ start + runs to do / workers × one run
@@ -17,7 +17,9 @@ import { resolveConfig, type RunInput } from '../config.js';
 import { evaluateDiagnosed } from '../experiment/evaluate.js';
 import { loadDataset } from '../train/data.js';
 import { selectBackend } from '../train/backend.js';
-import { calibrate } from '../train/calibrate.js';
+import { BatchBuilder, disposeBatch } from '../train/batch.js';
+import type { Dataset } from '../train/data.js';
+import { permutation, rng } from '../train/rng.js';
 import { Mlp } from '../train/engine.js';
 import { initParams } from '../train/model.js';
 import { ProbeHost } from '../probes/host.js';
@@ -62,7 +64,11 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
   };
   const backend = await selectBackend(config.backend, workload);
   const startSeconds = importSeconds + (performance.now() - t0) / 1000;
-  const ms = backend.calibration?.msPerStep[backend.name] ?? (await calibrate(workload, [backend.name], async () => {})).msPerStep[backend.name];
+  // the step as a run takes it: its input form (the sparse input layer on MNIST), real batches, the
+  // probes on their schedule (9 in 10 steps unprobed with --every 10) — calibration's step (one
+  // probed step on random dense data, for comparing backends) overstated a sweep: the 64-run
+  // slice was said to take ~32 min and took 22
+  const ms = runSteps(config, data, sizes, layers, bn);
   // one evaluation of a slice of the test set, on a fresh model (its cost does not depend on the weights)
   const arch = { sizes, activations: config.activations };
   const model = new Mlp(arch, initParams(arch, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bn);
@@ -83,4 +89,34 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
     backend: backend.name, msPerStep: ms ?? NaN, evalSeconds, startSeconds, stepsPerEpoch, epochs: config.epochs, runSeconds,
     totalSeconds: sweepSeconds(runs, workers, { startSeconds, runSeconds }),
   };
+}
+
+/** Steps timed for the estimate, after as many untimed ones. */
+const TIMED_STEPS = 60;
+
+/** Mean ms of a run's own steps (its first epoch's order, its probes on their schedule). */
+function runSteps(config: ReturnType<typeof resolveConfig>, data: Dataset, sizes: number[], layers: LayerInfo[], bn: boolean[]): number {
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
+  const arch = { sizes, activations: config.activations };
+  const model = new Mlp(arch, initParams(arch, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bn, builder.inputProfile());
+  const host = new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
+  const order = permutation(data.train.n, rng(config.seed, 'shuffle', 1));
+  const full = Math.max(1, Math.floor(data.train.n / config.batch));
+  const step = (s: number) => {
+    const size = Math.min(config.batch, data.train.n);
+    const batch = builder.build(order, (s % full) * config.batch, size, model.inputForm);
+    try {
+      model.step(batch, host.due(s, config.every) ? host : null, { step: s, epoch: 1, batchSize: size });
+    } finally {
+      disposeBatch(batch);
+    }
+  };
+  try {
+    for (let s = 0; s < TIMED_STEPS; s++) step(s);
+    const t0 = performance.now();
+    for (let s = TIMED_STEPS; s < 2 * TIMED_STEPS; s++) step(s);
+    return (performance.now() - t0) / TIMED_STEPS;
+  } finally {
+    model.dispose();
+  }
 }
