@@ -92,7 +92,7 @@ test('probe report --reference: the table on the page, in verdicts.json and the 
   const dir = study(tmp());
   const r = probe(['report', dir, '--reference', WRITEUP, '--no-images']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /reproduction \(.*study-writeup\.csv\): 0 of 0 combination\(s\) within the published spread; Spearman ρ 1\.00/);
+  assert.match(r.stdout, /reproduction \(.*study-writeup\.csv\): no combination judged against a published spread \(4 without one, or without runs here\); Spearman ρ 1\.00/);
   assert.match(r.stdout, /relu-sigmoid-relu: ours 51\.67% ± 33\.29 \(3 runs, 67% failing\) · published 34\.91%/);
   const html = readFileSync(join(dir, 'report', 'index.html'), 'utf8');
   assert.match(html, /<h3 id="reproduction">Reproduction/);

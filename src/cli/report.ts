@@ -93,7 +93,7 @@ export async function handler(argv: ArgumentsCamelCase<ReportArgs>): Promise<voi
     }
     if (r.study && r.reproduction) {
       const x = r.reproduction;
-      lines.push(`reproduction (${x.file}): ${x.within} of ${x.judged} combination(s) within the published spread${x.rho ? `; Spearman ρ ${x.rho.estimate.toFixed(2)} [${x.rho.lo.toFixed(2)}, ${x.rho.hi.toFixed(2)}] over ${x.rhoN}` : ''}`);
+      lines.push(`reproduction (${x.file}): ${x.judged === 0 ? `no combination judged against a published spread (${x.rows.length} without one, or without runs here)` : `${x.within} of ${x.judged} combination(s) within the published spread${x.judged < x.rows.length ? ` (${x.rows.length - x.judged} not judged)` : ''}`}${x.rho ? `; Spearman ρ ${x.rho.estimate.toFixed(2)} [${x.rho.lo.toFixed(2)}, ${x.rho.hi.toFixed(2)}] over ${x.rhoN}` : ''}`);
       for (const row of x.rows) lines.push(chalk.dim(`   ${row.combo}${row.variant !== 'mnist' ? ` [${row.variant}]` : ''}: ours ${row.mean === null ? '— (no run)' : `${(100 * row.mean).toFixed(2)}%${row.sd !== null ? ` ± ${(100 * row.sd).toFixed(2)}` : ''} (${row.runs} runs${row.failing !== null ? `, ${(100 * row.failing).toFixed(0)}% failing` : ''})`} · published ${(100 * row.published.mean).toFixed(2)}%${row.published.sd !== null ? ` ± ${(100 * row.published.sd).toFixed(2)}` : ''}${row.within === null ? '' : row.within ? ' · within' : ' · outside'}`));
     }
     if (r.study) for (const iv of r.interventions) for (const x of iv.readings) lines.push(`${iv.intervention.name} pairs (${iv.pairs.length}, ${iv.dataset}) · ${x.hypothesis}: ${x.reading} — ${x.why}`);
