@@ -65,13 +65,13 @@ class Updates:
                 v = v.reshape(-1)
                 i_v = out.s(torch.dot(v, v))
             i_w = out.s(torch.dot(flat, flat))
-            return lambda s: lr * math.sqrt(s[i_v]) / math.sqrt(s[i_w]) if s[i_w] > 0 else math.nan
+            return lambda s: _ratio(lr * math.sqrt(s[i_v]) if math.isfinite(s[i_v]) else math.inf, s[i_w])
         before = self._snap.get(id(w))
         if before is None:
             return None
         i_d = out.s(torch.dist(before, w.detach()))
         i_w = out.s(torch.dot(flat, flat))
-        return lambda s: s[i_d] / math.sqrt(s[i_w]) if s[i_w] > 0 else math.nan
+        return lambda s: _ratio(s[i_d], s[i_w])
 
     def after_step(self, next_probed):
         """Keeps a copy of W before the next step, when that step is probed and needs one."""
@@ -87,3 +87,11 @@ class Updates:
                     self._snap[id(w)] = w.detach().clone()
                 else:
                     snap.copy_(w)
+
+
+def _ratio(update, w_sq):
+    """‖ΔW‖ / ‖W‖ from ‖ΔW‖ and ‖W‖² as float32 gave them: NaN, never 0, where either overflowed
+    (an infinite ‖W‖² would make any update look like none), and where ‖W‖ is 0; as the engine."""
+    if not (math.isfinite(update) and math.isfinite(w_sq)) or not w_sq > 0:
+        return math.nan
+    return update / math.sqrt(w_sq)

@@ -277,6 +277,25 @@ class Ending(Tmp):
         self.assertEqual(meta["probe.progress"]["epochsDone"], 1)
 
 
+class Overflow(Tmp):
+    def test_update_ratio_is_nan_not_0_where_the_weights_norm_overflows_float32(self):
+        # layer 1's weights at 1e19: ‖W‖² = 320·1e38 is beyond float32; with inputs of zeros its
+        # output, the loss and every gradient stay finite (its own update is 0), and the ratio of a
+        # finite update to an infinite norm read 0 ("no update")
+        m = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 5))
+        with torch.no_grad():
+            m[0].weight.fill_(1e19)
+        for momentum, give in ((0.5, True), (0.0, False)):
+            opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=momentum)
+            run = f"r{momentum}{give}"
+            with attach(m, out=self.dir, run=run, optimizer=opt if give else None, every=1) as rec:
+                train(m, rec, [(torch.zeros_like(x), y) for x, y in batches(3)], opt)
+            rows, _ = read(os.path.join(self.dir, f"{run}.arrow"))
+            ratio = lambda layer: [v for k, v in rows.items() if k[2] == layer and k[3] == "gradients" and k[4] == "update_ratio"]
+            self.assertTrue(ratio(1) and all(math.isnan(v) for v in ratio(1)), (run, ratio(1)))
+            self.assertTrue(ratio(2) and all(math.isfinite(v) and v > 0 for v in ratio(2)), (run, ratio(2)))
+
+
 class ConvProbes(Tmp):
     """The probes on a convolution against plain loops over the captured z and a."""
 
