@@ -457,3 +457,39 @@ test('a sweep under watch: each run listed with its state; a killed run shows ab
     assert.equal(await watch.exit, 0);
   }
 });
+
+test("probe watch over a sweep's folder: what is wrong is on the first screen (1280×900), the runs panel scrolls within its own box", { skip: browserSkip() }, async () => {
+  // 24 runs: listed in full, the sticky panel of runs took ~700 px and pushed the diagnosis below
+  // the fold (with 64 it would cover the whole screen while sticking to its top)
+  const dir = tmp();
+  for (const seed of [1, 2, 3]) {
+    for (const combo of ['sigmoid-sigmoid-relu', 'relu-relu-relu', 'relu-sigmoid-tanh', 'tanh-tanh-tanh', 'relu-sigmoid-relu', 'selu-relu-relu', 'tanh-sigmoid-relu', 'relu-tanh-relu']) {
+      const fails = combo.endsWith('sigmoid-relu');
+      writeSyntheticTrace(dir, { combo, seed, acc: fails ? 0.098 : 0.97, deadRows: fails ? 0.99 : 0.01 });
+    }
+  }
+  const cli = await startCli(['watch', dir]);
+  const browser = await chromium.launch({ executablePath: process.env.PROBE_CHROMIUM, args: ARGS });
+  const problems: string[] = [];
+  try {
+    const page = await livePage(browser, problems);
+    await page.goto(cli.url);
+    await page.waitForFunction(() => document.querySelectorAll('#runs tr[data-run]').length === 24 && document.getElementById('what-is-wrong'), null, { timeout: 60_000 });
+    const seen = await page.evaluate(() => {
+      const s = document.getElementById('what-is-wrong')!;
+      const parts = Array.from(s.querySelectorAll(':scope > .verdict, :scope > ul.findings li, :scope > table.diagnoses tbody tr')).slice(0, 3);
+      return { found: parts.length, bottom: Math.max(...parts.map((e) => e.getBoundingClientRect().bottom)), panel: document.getElementById('watch')!.getBoundingClientRect().height, text: s.innerText };
+    });
+    assert.ok(seen.found > 0, 'the section has a verdict and findings');
+    assert.ok(seen.panel < 450, `the runs panel is ${seen.panel} px high`);
+    assert.ok(seen.bottom <= 900, `what is wrong ends at ${seen.bottom} px, below the first screen`);
+    assert.match(seen.text, /9 of 24 runs failing/);
+    // every run is still there, in the panel's own scroll
+    assert.equal(await page.$$eval('#runs tr[data-run]', (rows) => rows.length), 24);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    cli.child.kill();
+    await cli.exit;
+  }
+});

@@ -29,6 +29,7 @@ export const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-s
 const WATCH_STYLE = `<style>
 #watch{position:sticky;top:0;z-index:5;background:#fff;border-bottom:1px solid #ddd;padding:8px 0 6px}
 #watch table{margin:4px 0;font-size:13px}#watch progress{width:140px;vertical-align:middle}
+#runs-box{max-height:min(30vh,270px);overflow-y:auto}#runs thead th{position:sticky;top:0;background:#fff;z-index:1}
 #watch .state{padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
 .state.running{background:#1565c0}.state.complete{background:#1a7f37}.state.diverged{background:#8a6d00}
 .state.abandoned,.state.interrupted,.state.failed,.state.stopped{background:#c62828}.state.queued{background:#999}
@@ -38,7 +39,7 @@ const WATCH_STYLE = `<style>
 function top(dir: string, version: number): string {
   return `<div id="watch" data-dir="${esc(dir)}">${WATCH_STYLE}
 <div><b>probe watch</b> · <span class="meta">${esc(dir)}</span> · <span id="live" class="meta">connecting…</span></div>
-<table id="runs"><thead><tr><th>run</th><th>state</th><th>progress</th><th>steps</th><th>epochs</th><th>ETA</th><th>test accuracy</th><th></th></tr></thead><tbody></tbody></table>
+<div id="runs-box"><table id="runs"><thead><tr><th>run</th><th>state</th><th>progress</th><th>steps</th><th>epochs</th><th>ETA</th><th>test accuracy</th><th></th></tr></thead><tbody></tbody></table></div>
 <p id="ignored" class="meta warn"></p>
 </div><span id="page-version" hidden>${version}</span>`;
 }
