@@ -8,16 +8,9 @@ import { readTrace } from '../src/trace/reader.js';
 import { collectTraces, INDEX_FILE, LEGACY_INDEX_FILE } from '../src/read/folder.js';
 import { writeIndex } from '../src/sweep/sweep-index.js';
 import { writeSyntheticTrace } from './synthetic.js';
-import { FIXTURES, tmp, probeCli as probe } from './helpers.js';
+import { FIXTURES, tmp, probeCli as probe, PYTHON as python, hasPythonModule as hasModule, pythonJson as py } from './helpers.js';
 
 const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet', '--epochs', '1'];
-const python = process.env.PROBE_PYTHON;
-const hasModule = (m: string) => !!python && spawnSync(python, ['-c', `import ${m}`]).status === 0;
-const py = (script: string, ...args: string[]) => {
-  const r = spawnSync(python!, ['-c', script, ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
 
 let runs = '';
 before(() => {

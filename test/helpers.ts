@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -150,3 +151,16 @@ export async function runCli(args: readonly string[]): Promise<{ status: number;
 
 /** A probe's values as the trace stores them (float32), whether computed on the host or on the device. */
 export const valuesOf = (v: ProbeValues): number[] => Array.from(v instanceof tf.Tensor ? v.dataSync() : Float32Array.from(v));
+
+/** The Python that scripts/python-env.sh prepared (pyarrow, and duckdb/polars/pandas when pip had them); npm test sets it. */
+export const PYTHON = process.env.PROBE_PYTHON;
+
+/** Whether {@link PYTHON} imports module `m` (a test that needs it skips, naming it, when not). */
+export const hasPythonModule = (m: string): boolean => !!PYTHON && spawnSync(PYTHON, ['-c', `import ${m}`]).status === 0;
+
+/** Runs `script` with {@link PYTHON} and `args`; its stdout parsed as JSON (a failed script fails the test with its stderr). */
+export function pythonJson(script: string, ...args: string[]): any {
+  const r = spawnSync(PYTHON!, ['-c', script, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}

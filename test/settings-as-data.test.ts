@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -11,15 +10,8 @@ import { collectTraces } from '../src/read/folder.js';
 import { writeIndex } from '../src/sweep/sweep-index.js';
 import { INDEX_FILE } from '../src/read/folder.js';
 import { SETTINGS } from '../src/read/settings.js';
-import { FIXTURES, runCli, tmp, useBackend } from './helpers.js';
+import { FIXTURES, runCli, tmp, useBackend, hasPythonModule as hasModule, pythonJson as py } from './helpers.js';
 
-const python = process.env.PROBE_PYTHON;
-const hasModule = (m: string) => !!python && spawnSync(python, ['-c', `import ${m}`]).status === 0;
-const py = (script: string, ...args: string[]) => {
-  const r = spawnSync(python!, ['-c', script, ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
 
 const small = ['--data-dir', FIXTURES, '--backend', 'wasm', '--quiet', '--test-limit', '64'];
 let dir = '';
