@@ -67,14 +67,15 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
   // the step as a run takes it: its input form (the sparse input layer on MNIST), real batches, the
   // probes on their schedule (9 in 10 steps unprobed with --every 10) — calibration's step (one
   // probed step on random dense data, for comparing backends) overstated a sweep: the 64-run
-  // slice was said to take ~32 min and took 22
-  const ms = runSteps(config, data, sizes, layers, bn);
-  // one evaluation of a slice of the test set, on a fresh model (its cost does not depend on the weights)
+  // slice was said to take ~32 min and took 22. The same model then times one evaluation of a
+  // slice of the test set, in that input form too (its cost does not depend on the weights).
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const arch = { sizes, activations: config.activations };
-  const model = new Mlp(arch, initParams(arch, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bn);
+  const model = new Mlp(arch, initParams(arch, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bn, builder.inputProfile());
   const slice = { ...data, test: { ...data.test, n: Math.min(EVAL_SLICE, data.test.n) } };
-  let evalSeconds: number;
+  let ms: number, evalSeconds: number;
   try {
+    ms = runSteps(model, builder, config, data, layers);
     evaluateDiagnosed(model, slice, config.thresholds, null); // warm-up
     const t0 = performance.now();
     evaluateDiagnosed(model, slice, config.thresholds, null);
@@ -84,9 +85,9 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
     tf.disposeVariables();
   }
   const stepsPerEpoch = Math.ceil(data.train.n / config.batch);
-  const runSeconds = (config.epochs * stepsPerEpoch * (ms ?? NaN)) / 1000 + (config.epochs + 1) * evalSeconds;
+  const runSeconds = (config.epochs * stepsPerEpoch * ms) / 1000 + (config.epochs + 1) * evalSeconds;
   return {
-    backend: backend.name, msPerStep: ms ?? NaN, evalSeconds, startSeconds, stepsPerEpoch, epochs: config.epochs, runSeconds,
+    backend: backend.name, msPerStep: ms, evalSeconds, startSeconds, stepsPerEpoch, epochs: config.epochs, runSeconds,
     totalSeconds: sweepSeconds(runs, workers, { startSeconds, runSeconds }),
   };
 }
@@ -94,16 +95,13 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
 /** Steps timed for the estimate, after as many untimed ones. */
 const TIMED_STEPS = 60;
 
-/** Mean ms of a run's own steps (its first epoch's order, its probes on their schedule). */
-function runSteps(config: ReturnType<typeof resolveConfig>, data: Dataset, sizes: number[], layers: LayerInfo[], bn: boolean[]): number {
-  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
-  const arch = { sizes, activations: config.activations };
-  const model = new Mlp(arch, initParams(arch, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bn, builder.inputProfile());
+/** Mean ms of a run's own steps on `model` (its first epoch's order, its probes on their schedule). */
+function runSteps(model: Mlp, builder: BatchBuilder, config: ReturnType<typeof resolveConfig>, data: Dataset, layers: LayerInfo[]): number {
   const host = new ProbeHost(resolveProbes(config.probes), layers, config.thresholds);
   const order = permutation(data.train.n, rng(config.seed, 'shuffle', 1));
   const full = Math.max(1, Math.floor(data.train.n / config.batch));
+  const size = Math.min(config.batch, data.train.n);
   const step = (s: number) => {
-    const size = Math.min(config.batch, data.train.n);
     const batch = builder.build(order, (s % full) * config.batch, size, model.inputForm);
     try {
       model.step(batch, host.due(s, config.every) ? host : null, { step: s, epoch: 1, batchSize: size });
@@ -111,12 +109,8 @@ function runSteps(config: ReturnType<typeof resolveConfig>, data: Dataset, sizes
       disposeBatch(batch);
     }
   };
-  try {
-    for (let s = 0; s < TIMED_STEPS; s++) step(s);
-    const t0 = performance.now();
-    for (let s = TIMED_STEPS; s < 2 * TIMED_STEPS; s++) step(s);
-    return (performance.now() - t0) / TIMED_STEPS;
-  } finally {
-    model.dispose();
-  }
+  for (let s = 0; s < TIMED_STEPS; s++) step(s);
+  const t0 = performance.now();
+  for (let s = TIMED_STEPS; s < 2 * TIMED_STEPS; s++) step(s);
+  return (performance.now() - t0) / TIMED_STEPS;
 }
