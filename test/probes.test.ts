@@ -260,6 +260,8 @@ test('each probe keeps its schedule: distribution every --distribution-every ste
   assert.deepEqual(probesAt(3, 3), ['dead-relu', 'gradients', 'loss', 'saturation', 'unit-activity']);
   assert.deepEqual(probesAt(4, 3), ['distribution', 'loss', 'unit-activity']);
   assert.deepEqual(probesAt(5, 3), ['loss', 'unit-activity']);
+  // the engine computes the optimizer's moments only where a due probe reads the update (gradients)
+  assert.deepEqual([0, 3, 4, 5].map((s) => (host.due(s, 3), host.wantsMoments())), [true, true, false, false]);
   // the active slots ascend, per-step ones before windowed ones, and name every value of the due probes
   host.due(8, 1);
   assert.deepEqual(host.activeSlots, host.slots.map((_, i) => i));

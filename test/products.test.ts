@@ -75,6 +75,12 @@ for (const set of [KernelSet.relaxedSimd, KernelSet.simd]) {
         sg += g[k] * g[k]; mx = Math.max(mx, Math.abs(g[k])); sv += ve * ve; sw += we * we;
       }
       [sg, mx, sv, sw].forEach((e, j) => assert.ok(Math.abs(m[j] - e) <= 1e-5 * e, `${set} ${M}×${K}·${N} moment ${j}: ${m[j]} vs ${e}`));
+      // the kernel without the moments (steps no probe reads them on): the same update, bit for
+      // bit, and NaN where the moments would be, never numbers that look like them
+      const nm = tf.tidy(() => Object.values(weightGradSgd(tf.tensor2d(D, [M, N]), tf.tensor2d(Xb, [N, K]), tf.tensor2d(W, [M, K]), tf.tensor2d(V, [M, K]), 0.01, 0.9, false)).map((t) => (t as tf.Tensor).dataSync()));
+      const [vn, wn, mn] = nm;
+      for (let k = 0; k < M * K; k++) if (!Object.is(vn[k], vo[k]) || !Object.is(wn[k], wo[k])) assert.fail(`${set} ${M}×${K}·${N} without moments [${k}]: v ${vn[k]} vs ${vo[k]}, w ${wn[k]} vs ${wo[k]}`);
+      assert.deepEqual(Array.from(mn), [NaN, NaN, NaN, NaN], `${set} ${M}×${K}·${N}: moments not computed are NaN`);
     }
   });
 }

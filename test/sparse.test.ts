@@ -15,6 +15,9 @@ import type { Activation } from '../src/activations/index.js';
 import { BatchBuilder, disposeBatch } from '../src/train/batch.js';
 import { loadMnist, normalizationTable, type Split } from '../src/train/data.js';
 import { Mlp, type Batch } from '../src/train/engine.js';
+import { ProbeHost } from '../src/probes/host.js';
+import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
+import { PROBES } from '../src/probes/registry.js';
 import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { inputWeightUpdate, sparseDenseActivate } from '../src/train/kernels/sparse.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
@@ -168,6 +171,15 @@ test('the input layer\'s update, over the nonzeros and dense: v\', w\' within th
         for (let f = 0; f < c.K; f++) { want += wo[f * M + j] * c.bg[f]; scale += Math.abs(wo[f * M + j] * c.bg[f]); }
         assert.ok(Math.abs(wbg[j] - want) <= 1e-6 * scale, `${sparse ? 'sparse' : 'dense'} W'·bg[${j}]`);
       }
+      // without the moments (the steps no probe reads them on): the same v', w', W'·bg bit for bit, NaN moments
+      const [vn, wn, mn, wbgn] = tf.tidy(() => {
+        const [wt, vt] = [tf.tensor2d(c.w, [c.K, M]), tf.tensor2d(v, [c.K, M])];
+        const u = inputWeightUpdate(tf.tensor2d(dzT, [size, M]), c.batch.xf, sparse ? c.batch.sparse : undefined, tf.tensor2d(db, [M, 1]), tf.tensor1d(c.bg), wt, vt, lr, mu, false);
+        return [vt.dataSync(), wt.dataSync(), u.moments.dataSync(), u.wbg.dataSync()];
+      });
+      for (let k = 0; k < c.K * M; k++) if (!Object.is(vn[k], vo[k]) || !Object.is(wn[k], wo[k])) assert.fail(`${sparse ? 'sparse' : 'dense'} M=${M} without moments [${k}]: v ${vn[k]} vs ${vo[k]}, w ${wn[k]} vs ${wo[k]}`);
+      for (let j = 0; j < M; j++) assert.ok(Object.is(wbgn[j], wbg[j]), `${sparse ? 'sparse' : 'dense'} M=${M} without moments: W'·bg[${j}]`);
+      assert.deepEqual(Array.from(mn), [NaN, NaN, NaN, NaN]);
     }
     disposeBatch(c.batch);
   }
@@ -312,4 +324,36 @@ test('a state read from the sparse input form loads into either form: the same w
   assert.equal(step(b, 3), step(a, 3));
   assert.deepEqual(b.params()[0].w, a.params()[0].w);
   for (const m of [a, b, dense]) m.dispose();
+});
+
+test('the optimizer\'s moments only where a probe reads them: a run whose gradients probe is due every 3rd step trains bit for bit as one that reads them every step, and its gradient values are numbers', () => {
+  const acts: Activation[] = ['relu', 'sigmoid', 'relu'], sizes = [784, 37, 21, 10], arch = { sizes, activations: acts };
+  const layers = acts.map((activation, i) => ({ layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === 2 }));
+  const split = mnist.train, builder = new BatchBuilder(split, mnist.lut, mnist.lutOffset, 10);
+  const order = permutation(split.n, rng(5, 'shuffle', 1));
+  const train = (hooksAt: (s: number) => TensorHooks | null) => {
+    const m = new Mlp(arch, initParams(arch, 5), { lr: 0.1, momentum: 0.5 }, 'fast', [], builder.inputProfile());
+    assert.equal(m.inputForm, 'sparse');
+    const values: Float32Array[] = [];
+    for (let s = 0; s < 7; s++) {
+      const batch = builder.build(order, 32 * s, 32, m.inputForm);
+      values.push(m.step(batch, hooksAt(s), { step: s, epoch: 1, batchSize: 32 }));
+      disposeBatch(batch);
+    }
+    const p = m.params();
+    m.dispose();
+    return { values, p };
+  };
+  const host = new ProbeHost(PROBES, layers, DEFAULT_PROBE_SETTINGS);
+  let wanted = 0;
+  const lean = train((s) => { host.due(s, 3); if (host.wantsMoments()) wanted++; return host; });
+  // hooks without wantsMoments: the engine computes the moments every step
+  const full = train(() => ({ onUpdate() { /* reads nothing */ } }));
+  assert.equal(wanted, 3, 'steps 0, 3, 6');
+  lean.p.forEach((p, l) => { assert.deepEqual(p.w, full.p[l].w, `layer ${l + 1} w`); assert.deepEqual(p.b, full.p[l].b, `layer ${l + 1} b`); });
+  assert.deepEqual(lean.values.map((v) => v[0]), full.values.map((v) => v[0]), 'losses');
+  // on a step the gradients probe is due, its values (from the moments) are numbers
+  host.due(6, 3);
+  const grads = host.activeSlots.map((slot, k) => ({ slot: host.slots[slot], v: lean.values[6][1 + k] })).filter(({ slot }) => slot.probe === 'gradients');
+  assert.ok(grads.length > 0 && grads.every(({ v }) => Number.isFinite(v)), `gradients at step 6: ${grads.map(({ slot, v }) => `${slot.layer}.${slot.metric}=${v}`).join(' ')}`);
 });

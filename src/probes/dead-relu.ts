@@ -75,6 +75,7 @@ export function deathAt(layer: Pick<LayerInfo, 'activation'>): number | null {
 export const deadRelu: LayerProbe = {
   id: ProbeId.deadRelu,
   scope: 'layer',
+  reads: ['forward'],
   kernels: stats.configs,
   description: 'share of ReLU entries, units and whole samples with z ≤ 0',
   metrics(layer, settings) {

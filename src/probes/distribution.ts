@@ -57,6 +57,7 @@ const stats = defineKernel<Record<string, never>>({
 export const distribution: LayerProbe = {
   id: ProbeId.distribution,
   scope: 'layer',
+  reads: ['forward'],
   description: 'quantiles (1, 5, 25, 50, 75, 95, 99%) of z and a per layer, every --distribution-every steps',
   schedule: (step, settings) => step % settings.distributionEvery === 0,
   kernels: stats.configs,

@@ -67,6 +67,7 @@ const figures = defineKernel<{ lr: number; w: boolean; b: boolean }>({
 export const gradients: LayerProbe = {
   id: ProbeId.gradients,
   scope: 'layer',
+  reads: ['backward', 'update'],
   kernels: figures.configs,
   description: 'L2 norm and max |·| of dL/dW, dL/db, dL/dz; update-to-weight norm ratio',
   metrics(layer) {

@@ -82,6 +82,12 @@ export class ProbeHost implements TensorHooks {
     return slots.length > 0;
   }
 
+  /** Whether a probe due this step reads the update (the engine skips its moments otherwise). */
+  wantsMoments(): boolean {
+    const due = this.active === null ? this.plan : this.active.map((i) => this.plan[i]);
+    return due.some(({ probe }) => probe.scope === 'layer' && (probe.reads?.includes('update') ?? true));
+  }
+
   onForward(t: ForwardTensors): void {
     this.forward[t.layer - 1] = t;
   }

@@ -75,6 +75,12 @@ export interface LayerProbe extends ProbeBase {
   readonly scope: 'layer';
   /** values averaged over windows of steps and written once per window, not every step */
   readonly window?: boolean;
+  /**
+   * The step's tensors it reads. The engine computes the update's moments (`update.wMoments`, half
+   * the arithmetic of the optimizer's pass) only on steps where a due probe reads `update`; absent
+   * = it may read all three.
+   */
+  readonly reads?: readonly ('forward' | 'backward' | 'update')[];
   /** names of the values recorded for this layer; empty when the probe does not apply to it */
   metrics(layer: LayerInfo, settings: ProbeSettings): readonly string[];
   compute(ctx: LayerContext): ProbeValues;

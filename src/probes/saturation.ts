@@ -62,6 +62,7 @@ function bounds(layer: LayerInfo, s: ProbeSettings): { lo: number; hi: number } 
 export const saturation: LayerProbe = {
   id: ProbeId.saturation,
   scope: 'layer',
+  reads: ['forward'],
   kernels: stats.configs,
   description: 'share of outputs where the activation saturates (sigmoid, tanh, selu), and the mean local derivative',
   metrics(layer, settings) {

@@ -43,6 +43,7 @@ const shares = defineKernel<{ at: number }>({
 export const unitActivity: LayerProbe = {
   id: ProbeId.unitActivity,
   scope: 'layer',
+  reads: ['forward'],
   window: true,
   // every step whatever --every says: a unit is dead only if no training input woke it, and the
   // windows cost one row per unit each whatever the steps they average

@@ -201,6 +201,8 @@ export class Mlp {
     const output = inputs[L];
     const { loss, grad } = softmaxCrossEntropy(output, batch.labels, batch.onehot);
     const { lr, momentum } = this.opt;
+    // the optimizer's moments only where a hook reads them (half the arithmetic of its pass)
+    const moments = !!hooks?.onUpdate && (hooks.wantsMoments?.(info) ?? true);
     // dL/dz of the layer being differentiated: at the output from the loss's gradient, below it
     // from the product that carries the signal down, with the activation's derivative fused in
     let dz = backActivation(grad, zs[L - 1], output, this.acts[L - 1]);
@@ -221,11 +223,11 @@ export class Mlp {
       const { db, B } = biasGradSgd(du, layer.b, layer.vb, lr, momentum);
       if (i === 0 && this.inputForm === 'sparse') {
         // dW over the batch's nonzeros (or dense on xf), with the new W·background; w and vw in place
-        const u = inputWeightUpdate(dzT!, batch.xf, batch.sparse, db, this.background!, layer.w, layer.vw, lr, momentum);
+        const u = inputWeightUpdate(dzT!, batch.xf, batch.sparse, db, this.background!, layer.w, layer.vw, lr, momentum, moments);
         grads[i] = { W: { w: layer.w, v: layer.vw, moments: u.moments }, B, db, wbg: u.wbg };
       } else {
         // dW fused with the optimizer: computed only if a hook asks for it
-        const W = weightUpdate(du, inputs[i], inputT, layer.w, layer.vw, lr, momentum);
+        const W = weightUpdate(du, inputs[i], inputT, layer.w, layer.vw, lr, momentum, moments);
         grads[i] = back ? { W, B, db, dGamma: back.dGamma, dBeta: back.dBeta } : { W, B, db };
       }
       let dW: tf.Tensor2D | null = null;

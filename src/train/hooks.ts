@@ -67,6 +67,11 @@ export interface TensorHooks {
   onForward?(t: ForwardTensors, info: StepInfo): void;
   onBackward?(t: BackwardTensors, info: StepInfo): void;
   onUpdate?(t: UpdateTensors, info: StepInfo): void;
+  /**
+   * Whether this step's `onUpdate` reads the moments (`wMoments`); when false the engine may skip
+   * them (NaN). Absent = always.
+   */
+  wantsMoments?(info: StepInfo): boolean;
   onStepTensors?(t: NetworkTensors, info: StepInfo): tf.Tensor1D | Float32Array | null;
 }
 

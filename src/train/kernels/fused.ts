@@ -135,12 +135,12 @@ function fusedBias(): boolean {
  * kernel reads the batch-major copy, made by `xb()` only when needed; tfjs-node multiplies by xᵀ
  * in its MatMul (one engine op with the update, no transpose).
  */
-export function weightUpdate(d: tf.Tensor2D, x: tf.Tensor2D, xb: () => tf.Tensor2D, w: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number): SgdResult {
+export function weightUpdate(d: tf.Tensor2D, x: tf.Tensor2D, xb: () => tf.Tensor2D, w: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number, withMoments = true): SgdResult {
   if (fusedNode()) {
     const [vo, wo, moments] = tf.engine().runKernel(NAMES.weightT, { d, x, w, v }, { lr, mu }) as tf.Tensor[];
     return { v: vo as tf.Tensor2D, w: wo as tf.Tensor2D, moments: moments as tf.Tensor1D };
   }
-  return weightGradSgd(d, xb(), w, v, lr, mu);
+  return weightGradSgd(d, xb(), w, v, lr, mu, withMoments);
 }
 
 /**

@@ -70,10 +70,11 @@ export const productKernels: tf.KernelConfig[] = [
     kernelName: NAMES.weightGradSgd, backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { d, xb, w, v } = inputs as Infos;
-      const { lr, mu } = attrs as unknown as { lr: number; mu: number };
+      const { lr, mu, moments } = attrs as unknown as { lr: number; mu: number; moments: boolean };
       const vo = alloc(backend, w.shape), wo = alloc(backend, w.shape), stats = alloc(backend, [4]);
       const be = wasmBackend(backend), off = (i: tf.TensorInfo) => be.getMemoryOffset(i.dataId);
-      productsFor(be.wasm.asm.memory).gemm_sgd(off(d), n(d, 1), 1, off(xb), n(d, 0), n(d, 1), n(xb, 1), off(v), off(w), off(vo), off(wo), lr, mu, off(stats), 0, 0);
+      const m = productsFor(be.wasm.asm.memory);
+      (moments ? m.gemm_sgd : m.gemm_sgd_nm)(off(d), n(d, 1), 1, off(xb), n(d, 0), n(d, 1), n(xb, 1), off(v), off(w), off(vo), off(wo), lr, mu, off(stats), 0, 0);
       return [vo, wo, stats];
     },
   },
@@ -98,10 +99,13 @@ export function weightGrad(d: tf.Tensor2D, xb: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(d, xb) as tf.Tensor2D;
 }
 
-/** SGD with momentum on `w` with the gradient d·xb, which the own kernel never stores. */
-export function weightGradSgd(d: tf.Tensor2D, xb: tf.Tensor2D, w: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number): SgdResult {
+/**
+ * SGD with momentum on `w` with the gradient d·xb, which the own kernel never stores. Without
+ * `withMoments` the own kernel skips the moments (NaN), half its arithmetic; the update is the same.
+ */
+export function weightGradSgd(d: tf.Tensor2D, xb: tf.Tensor2D, w: tf.Tensor2D, v: tf.Tensor2D, lr: number, mu: number, withMoments = true): SgdResult {
   if (ownProducts()) {
-    const [vo, wo, moments] = tf.engine().runKernel(NAMES.weightGradSgd, { d, xb, w, v }, { lr, mu }) as tf.Tensor[];
+    const [vo, wo, moments] = tf.engine().runKernel(NAMES.weightGradSgd, { d, xb, w, v }, { lr, mu, moments: withMoments }) as tf.Tensor[];
     return { v: vo as tf.Tensor2D, w: wo as tf.Tensor2D, moments: moments as tf.Tensor1D };
   }
   return sgdMomentum(w, v, weightGrad(d, xb), lr, mu);

@@ -21,5 +21,5 @@ import { probeStats } from './wat/stats.js';
 /** @param {{ relaxed: boolean, mr?: number, nv?: number }} o */
 export default function products(o) {
   const g = gemmRoutine(o);
-  return ['(module', '(import "env" "memory" (memory 1))', gemm(g), weightGradSgd(g), activationKernels(g), sparseKernels(g), biasSgd(), moments(), probeStats(), peak(g), ')'].join('\n');
+  return ['(module', '(import "env" "memory" (memory 1))', gemm(g), weightGradSgd(g), weightGradSgd(g, false), activationKernels(g), sparseKernels(g), biasSgd(), moments(), probeStats(), peak(g), ')'].join('\n');
 }

@@ -18,12 +18,16 @@ export interface ProductsModule {
   peak(n: number): number;
   /** dW = A·B fused with SGD; with BG ≠ 0 also WBG ← W'ᵀ·BG (an input-major layer's weights times the background) */
   gemm_sgd(A: number, ai: number, as: number, B: number, I: number, S: number, N: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, stats: number, BG: number, WBG: number): void;
+  /** {@link gemm_sgd} without the moments (stats ← NaN): the same v', w', W'ᵀ·BG */
+  gemm_sgd_nm: ProductsModule['gemm_sgd'];
   /** the input layer over a sparse input (wat/sparse.js), one export per fused activation */
   sparse_relu: SparseForward;
   sparse_sigmoid: SparseForward;
   sparse_tanh: SparseForward;
   sparse_selu: SparseForward;
   sparse_sgd(DT: number, M: number, CP: number, CI: number, CV: number, K: number, BG: number, DB: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, WBG: number, stats: number): void;
+  /** {@link sparse_sgd} without the moments (stats ← NaN) */
+  sparse_sgd_nm: ProductsModule['sparse_sgd'];
   /** attach/moments.ts: [Σg², max|g|, Σ(wb − wa)², Σwa²] over n floats into out */
   moments(G: number, WB: number, WA: number, n: number, out: number): void;
   /** the probes' statistics (host.ts: {@link WasmStats}); out in a scratch region */

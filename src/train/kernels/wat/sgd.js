@@ -5,34 +5,41 @@
 
 /**
  * The SGD step on one vector of 4 weights whose gradient is the local $g, at byte address `at(base)`
- * of V, W, Vo, Wo (Vo, Wo may be V, W: each element is read before it is written); accumulates the
- * moments in $sg, $sv, $sw, $mx. With `bg` (an f32x4 expression of the row's background value),
- * also adds bg·w' into the four floats at `at('$WBG')`: the weights' product with the input's
- * background (sparse.js), summed over rows as the rows are updated.
+ * of V, W, Vo, Wo (Vo, Wo may be V, W: each element is read before it is written); with `moments`,
+ * accumulates the moments in $sg, $sv, $sw, $mx. With `bg` (an f32x4 expression of the row's
+ * background value), also adds bg·w' into the four floats at `at('$WBG')`: the weights' product
+ * with the input's background (sparse.js), summed over rows as the rows are updated.
+ *
+ * The moments are half the pass's arithmetic: the steps no probe reads them on run the kernels made
+ * without (`_nm`), which change nothing else (the same v', w', W·bg, bit for bit).
  */
-export function sgdVector(at, bg = null) {
+export function sgdVector(at, bg = null, moments = true) {
   return [
     `(local.set $nv (f32x4.add (f32x4.mul (v128.load ${at('$V')}) (local.get $mu4)) (local.get $g)))`,
     `(local.set $nw (f32x4.sub (v128.load ${at('$W')}) (f32x4.mul (local.get $nv) (local.get $lr4))))`,
     `(v128.store ${at('$Vo')} (local.get $nv)) (v128.store ${at('$Wo')} (local.get $nw))`,
-    `(local.set $sg (f32x4.add (local.get $sg) (f32x4.mul (local.get $g) (local.get $g))))`,
-    `(local.set $sv (f32x4.add (local.get $sv) (f32x4.mul (local.get $nv) (local.get $nv))))`,
-    `(local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $nw) (local.get $nw))))`,
-    `(local.set $mx (f32x4.pmax (local.get $mx) (f32x4.abs (local.get $g))))`,
+    ...(moments ? [
+      `(local.set $sg (f32x4.add (local.get $sg) (f32x4.mul (local.get $g) (local.get $g))))`,
+      `(local.set $sv (f32x4.add (local.get $sv) (f32x4.mul (local.get $nv) (local.get $nv))))`,
+      `(local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $nw) (local.get $nw))))`,
+      `(local.set $mx (f32x4.pmax (local.get $mx) (f32x4.abs (local.get $g))))`,
+    ] : []),
     ...(bg ? [`(v128.store ${at('$WBG')} (f32x4.add (v128.load ${at('$WBG')}) (f32x4.mul ${bg} (local.get $nw))))`] : []),
   ].join('\n');
 }
 
 /** {@link sgdVector} on one float: gradient $ga, moments in $sgs, $svs, $sws (f64) and $mxs; `bg` an f32 expression. */
-export function sgdScalar(at, bg = null) {
+export function sgdScalar(at, bg = null, moments = true) {
   return [
     `(local.set $va (f32.add (f32.mul (f32.load ${at('$V')}) (local.get $mu)) (local.get $ga)))`,
     `(local.set $wa (f32.sub (f32.load ${at('$W')}) (f32.mul (local.get $va) (local.get $lr))))`,
     `(f32.store ${at('$Vo')} (local.get $va)) (f32.store ${at('$Wo')} (local.get $wa))`,
-    `(local.set $sgs (f64.add (local.get $sgs) (f64.promote_f32 (f32.mul (local.get $ga) (local.get $ga)))))`,
-    `(local.set $svs (f64.add (local.get $svs) (f64.promote_f32 (f32.mul (local.get $va) (local.get $va)))))`,
-    `(local.set $sws (f64.add (local.get $sws) (f64.promote_f32 (f32.mul (local.get $wa) (local.get $wa)))))`,
-    `(local.set $mxs (f32.max (local.get $mxs) (f32.abs (local.get $ga))))`,
+    ...(moments ? [
+      `(local.set $sgs (f64.add (local.get $sgs) (f64.promote_f32 (f32.mul (local.get $ga) (local.get $ga)))))`,
+      `(local.set $svs (f64.add (local.get $svs) (f64.promote_f32 (f32.mul (local.get $va) (local.get $va)))))`,
+      `(local.set $sws (f64.add (local.get $sws) (f64.promote_f32 (f32.mul (local.get $wa) (local.get $wa)))))`,
+      `(local.set $mxs (f32.max (local.get $mxs) (f32.abs (local.get $ga))))`,
+    ] : []),
     ...(bg ? [`(f32.store ${at('$WBG')} (f32.add (f32.load ${at('$WBG')}) (f32.mul ${bg} (local.get $wa))))`] : []),
   ].join('\n');
 }
@@ -48,6 +55,9 @@ const fold = (x, y) => `(local.set ${y} (f64.add (local.get ${y}) (f64.add (f64.
 /** Folds the f32 lanes of the sums into the f64 totals (after a group of rows: ~1e-6 relative). */
 export const SGD_FOLD = [fold('$sg', '$sgs'), fold('$sv', '$svs'), fold('$sw', '$sws')].join('\n');
 
+/** Stores NaN ×4 at $stats: what the kernels without moments (`_nm`) leave there, so no reader takes them for values. */
+export const SGD_NO_MOMENTS = '(v128.store (local.get $stats) (v128.const f32x4 nan nan nan nan))';
+
 /** Stores [Σg², max|g|, Σv'², Σw'²] at $stats (max|g| is NaN when Σg² is). */
 export const SGD_FINALE = [
   `(local.set $mxs (f32.max (local.get $mxs) (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx))) (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx))))))`,
@@ -62,18 +72,18 @@ export const SGD_FINALE = [
  * Σv'², Σw'²] (f32 per block, f64 across). With $BG ≠ 0 (the input layer stored input-major, a row
  * per input feature: sparse.ts), also WBG[n] ← Σᵢ BG[i]·W'[i, n], rows in order.
  */
-export function weightGradSgd(g) {
+export function weightGradSgd(g, moments = true) {
   const { routine, cAddr, sAddr } = g;
   const bgVec = (r) => `(v128.load32_splat (i32.add (local.get $BG) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))`;
   const bgScalar = (r) => `(f32.load (i32.add (local.get $BG) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))`;
   // WBG's address for column $n + 4v, in bytes
   const wbgAt = (v) => `(i32.add (local.get $WBG) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v})))`;
-  return routine('gemm_sgd', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32) (param $BG i32) (param $WBG i32)',
-    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v))} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r)).split('\n').pop()}))`,
-    (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r))} (if (local.get $BG) (then ${sgdScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r)).split('\n').pop()}))`,
+  return routine(moments ? 'gemm_sgd' : 'gemm_sgd_nm', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32) (param $BG i32) (param $WBG i32)',
+    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments)} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r)).split('\n').pop()}))`,
+    (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r), null, moments)} (if (local.get $BG) (then ${sgdScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r)).split('\n').pop()}))`,
     `${SGD_PROLOGUE} (if (local.get $BG) (then (memory.fill (local.get $WBG) (i32.const 0) (i32.shl (local.get $N) (i32.const 2)))))`,
-    SGD_FOLD,
-    SGD_FINALE,
+    moments ? SGD_FOLD : '',
+    moments ? SGD_FINALE : SGD_NO_MOMENTS,
     // one panel: its B (the batch-major input, batch × fanIn) is small, the moments' f32 lane
     // groups stay whole rows, and WBG sums its rows in order
     1 << 30);

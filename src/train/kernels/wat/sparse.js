@@ -17,7 +17,7 @@
 // the nonzeros stream by; leftover units in narrower chunks, then one at a time.
 
 import { ACT_LOCALS, FUSED_ACTIVATIONS, activate } from './activation-math.js';
-import { SGD_FINALE, SGD_FOLD, SGD_LOCALS, SGD_PROLOGUE, sgdScalar, sgdVector } from './sgd.js';
+import { SGD_FINALE, SGD_FOLD, SGD_LOCALS, SGD_NO_MOMENTS, SGD_PROLOGUE, sgdScalar, sgdVector } from './sgd.js';
 
 // Vectors per chunk, measured (best of 40 interleaved rounds, MNIST batches, under load): forward 4
 // (16 units; the chunk's rows of W, 64 B each, mostly stay in L1) 243 µs, 2: 278, 8: 298, 8 with
@@ -94,42 +94,44 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
     emit(')');
   }
 
-  // sparse_sgd: rows f in order; per row, chunks of units
-  emit('(func (export "sparse_sgd") (param $DT i32) (param $M i32) (param $CP i32) (param $CI i32) (param $CV i32) (param $K i32) (param $BG i32) (param $DB i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $WBG i32) (param $stats i32)');
-  emit(`(local $f i32) (local $j i32) (local $k i32) (local $k0 i32) (local $kend i32) (local $M4 i32) (local $row i32) (local $p i32) (local $d v128) (local $bg v128) (local $bgs f32) ${accs(nvSgd)} ${SGD_LOCALS}`);
-  emit(`${SGD_PROLOGUE} (local.set $M4 (i32.shl ${get('$M')} ${i32(2)}))`);
-  emit(`(memory.fill ${get('$WBG')} ${i32(0)} ${get('$M4')})`);
-  emit(`(block $fd (loop $fl (br_if $fd (i32.ge_u ${get('$f')} ${get('$K')}))`);
-  emit(`(local.set $bgs (f32.load (i32.add ${get('$BG')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $bg (f32x4.splat ${get('$bgs')}))`);
-  emit(`(local.set $k0 (i32.load (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)}))))`);
-  emit(`(local.set $row (i32.mul ${get('$f')} ${get('$M4')})) (local.set $j ${i32(0)})`);
-  // byte address of the vector v of the chunk at unit $j in row $f of base (WBG and DB: of unit $j)
-  const at = (v) => (base) => (base === '$WBG' || base === '$DB'
-    ? `(i32.add ${get(base)} (i32.add (i32.shl ${get('$j')} ${i32(2)}) ${i32(16 * v)}))`
-    : `(i32.add ${get(base)} (i32.add ${get('$row')} (i32.add (i32.shl ${get('$j')} ${i32(2)}) ${i32(16 * v)})))`);
-  for (const V of widths(nvSgd)) {
-    emit(`(block $jd${V} (loop $jl${V} (br_if $jd${V} (i32.gt_u ${add(get('$j'), i32(4 * V))} ${get('$M')}))`);
-    for (let v = 0; v < V; v++) emit(`(local.set $c${v} (f32x4.mul ${get('$bg')} (v128.load ${at(v)('$DB')})))`);
-    emit(`(local.set $k ${get('$k0')})`);
-    emit(`(block $kd${V} (loop $kl${V} (br_if $kd${V} (i32.ge_u ${get('$k')} ${get('$kend')}))`);
-    emit(`(local.set $p (i32.add ${get('$DT')} (i32.add (i32.mul (i32.load (i32.add ${get('$CI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')}) (i32.shl ${get('$j')} ${i32(2)}))))`);
-    emit(`(local.set $d (v128.load32_splat (i32.add ${get('$CV')} (i32.shl ${get('$k')} ${i32(2)}))))`);
-    for (let v = 0; v < V; v++) emit(`(local.set $c${v} ${madd(get('$d'), `(v128.load offset=${16 * v} ${get('$p')})`, get(`$c${v}`))})`);
-    emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl${V})))`);
-    for (let v = 0; v < V; v++) emit(`(local.set $g ${get(`$c${v}`)}) ${sgdVector(at(v), get('$bg'))}`);
-    emit(`(local.set $j (i32.add ${get('$j')} ${i32(4 * V)})) (br $jl${V})))`);
+  // sparse_sgd: rows f in order; per row, chunks of units; sparse_sgd_nm the same without the moments
+  for (const withMoments of [true, false]) {
+    emit(`(func (export "sparse_sgd${withMoments ? '' : '_nm'}") (param $DT i32) (param $M i32) (param $CP i32) (param $CI i32) (param $CV i32) (param $K i32) (param $BG i32) (param $DB i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $WBG i32) (param $stats i32)`);
+    emit(`(local $f i32) (local $j i32) (local $k i32) (local $k0 i32) (local $kend i32) (local $M4 i32) (local $row i32) (local $p i32) (local $d v128) (local $bg v128) (local $bgs f32) ${accs(nvSgd)} ${SGD_LOCALS}`);
+    emit(`${SGD_PROLOGUE} (local.set $M4 (i32.shl ${get('$M')} ${i32(2)}))`);
+    emit(`(memory.fill ${get('$WBG')} ${i32(0)} ${get('$M4')})`);
+    emit(`(block $fd (loop $fl (br_if $fd (i32.ge_u ${get('$f')} ${get('$K')}))`);
+    emit(`(local.set $bgs (f32.load (i32.add ${get('$BG')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $bg (f32x4.splat ${get('$bgs')}))`);
+    emit(`(local.set $k0 (i32.load (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)}))))`);
+    emit(`(local.set $row (i32.mul ${get('$f')} ${get('$M4')})) (local.set $j ${i32(0)})`);
+    // byte address of the vector v of the chunk at unit $j in row $f of base (WBG and DB: of unit $j)
+    const at = (v) => (base) => (base === '$WBG' || base === '$DB'
+      ? `(i32.add ${get(base)} (i32.add (i32.shl ${get('$j')} ${i32(2)}) ${i32(16 * v)}))`
+      : `(i32.add ${get(base)} (i32.add ${get('$row')} (i32.add (i32.shl ${get('$j')} ${i32(2)}) ${i32(16 * v)})))`);
+    for (const V of widths(nvSgd)) {
+      emit(`(block $jd${V} (loop $jl${V} (br_if $jd${V} (i32.gt_u ${add(get('$j'), i32(4 * V))} ${get('$M')}))`);
+      for (let v = 0; v < V; v++) emit(`(local.set $c${v} (f32x4.mul ${get('$bg')} (v128.load ${at(v)('$DB')})))`);
+      emit(`(local.set $k ${get('$k0')})`);
+      emit(`(block $kd${V} (loop $kl${V} (br_if $kd${V} (i32.ge_u ${get('$k')} ${get('$kend')}))`);
+      emit(`(local.set $p (i32.add ${get('$DT')} (i32.add (i32.mul (i32.load (i32.add ${get('$CI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')}) (i32.shl ${get('$j')} ${i32(2)}))))`);
+      emit(`(local.set $d (v128.load32_splat (i32.add ${get('$CV')} (i32.shl ${get('$k')} ${i32(2)}))))`);
+      for (let v = 0; v < V; v++) emit(`(local.set $c${v} ${madd(get('$d'), `(v128.load offset=${16 * v} ${get('$p')})`, get(`$c${v}`))})`);
+      emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl${V})))`);
+      for (let v = 0; v < V; v++) emit(`(local.set $g ${get(`$c${v}`)}) ${sgdVector(at(v), get('$bg'), withMoments)}`);
+      emit(`(local.set $j (i32.add ${get('$j')} ${i32(4 * V)})) (br $jl${V})))`);
+    }
+    // the last M mod 4 units
+    emit(`(block $td (loop $tl (br_if $td (i32.ge_u ${get('$j')} ${get('$M')}))`);
+    emit(`(local.set $ga (f32.mul ${get('$bgs')} (f32.load ${at(0)('$DB')}))) (local.set $k ${get('$k0')})`);
+    emit(`(block $kd (loop $kl (br_if $kd (i32.ge_u ${get('$k')} ${get('$kend')}))`);
+    emit(`(local.set $ga ${maddS(`(f32.load (i32.add ${get('$CV')} (i32.shl ${get('$k')} ${i32(2)})))`, `(f32.load (i32.add ${get('$DT')} (i32.add (i32.mul (i32.load (i32.add ${get('$CI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')}) (i32.shl ${get('$j')} ${i32(2)}))))`, get('$ga'))})`);
+    emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl)))`);
+    emit(sgdScalar(at(0), get('$bgs'), withMoments));
+    emit(`(local.set $j (i32.add ${get('$j')} ${i32(1)})) (br $tl)))`);
+    if (withMoments) emit(SGD_FOLD);
+    emit(`(local.set $f (i32.add ${get('$f')} ${i32(1)})) (br $fl)))`);
+    emit(withMoments ? SGD_FINALE : SGD_NO_MOMENTS);
+    emit(')');
   }
-  // the last M mod 4 units
-  emit(`(block $td (loop $tl (br_if $td (i32.ge_u ${get('$j')} ${get('$M')}))`);
-  emit(`(local.set $ga (f32.mul ${get('$bgs')} (f32.load ${at(0)('$DB')}))) (local.set $k ${get('$k0')})`);
-  emit(`(block $kd (loop $kl (br_if $kd (i32.ge_u ${get('$k')} ${get('$kend')}))`);
-  emit(`(local.set $ga ${maddS(`(f32.load (i32.add ${get('$CV')} (i32.shl ${get('$k')} ${i32(2)})))`, `(f32.load (i32.add ${get('$DT')} (i32.add (i32.mul (i32.load (i32.add ${get('$CI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')}) (i32.shl ${get('$j')} ${i32(2)}))))`, get('$ga'))})`);
-  emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl)))`);
-  emit(sgdScalar(at(0), get('$bgs')));
-  emit(`(local.set $j (i32.add ${get('$j')} ${i32(1)})) (br $tl)))`);
-  emit(SGD_FOLD);
-  emit(`(local.set $f (i32.add ${get('$f')} ${i32(1)})) (br $fl)))`);
-  emit(SGD_FINALE);
-  emit(')');
   return out.join('\n');
 }
