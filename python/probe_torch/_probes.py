@@ -1,8 +1,8 @@
 """The per-step probes, computed with torch ops on the tensors the step already made.
 
-Each probe issues its reductions as tensors (no readback); the recorder stacks all of a step's
-tensors into one and reads it back once; each probe then turns its numbers into the figures the
-trace records. Meanings, names and order are the engine's (docs/trace-format.md):
+Each probe issues its reductions as tensors at its step (no readback); the recorder gathers the
+tensors of a block of steps into one and reads it back once (Recorder._flush); each probe then
+turns its numbers into the figures the trace records. Meanings, names and order are the engine's (docs/trace-format.md):
 
   loss           loss, accuracy (arg-max of the model's output vs the targets, when given)
   saturation     sat_frac, sat_low, [sat_high,] mean_deriv — layers whose activation saturates
@@ -14,11 +14,14 @@ trace records. Meanings, names and order are the engine's (docs/trace-format.md)
 A value a step could not measure (a layer it did not run through, a gradient that is None) is NaN,
 never a made-up number.
 
-Cost: every op here runs on every probed step, so each figure takes as few passes as its meaning
-allows (measured with bench/torch_attach.py): norms are dot products (one BLAS pass, 2-3× faster
-than vector_norm on torch 1.13's CPU build), a dying layer's per-unit counts serve dead-relu and
-unit-activity at once, everything is float32 so one stack gathers it, and quantiles are selected
-through a histogram of the values' bit patterns instead of a full sort (4× faster on 16,000 values).
+Cost: every op here runs on every probed step, right after the training step, when each small op
+costs ~3x what it costs in a loop of its own (measured: the step's work has pushed torch's and
+Python's code and data out of the caches), so each figure takes as few ops and passes as its
+meaning allows (bench/torch_attach.py): norms are dot products (one BLAS pass, 2-3× faster than
+vector_norm on torch 1.13's CPU build); comparisons write float32 1.0/0.0 into kept buffers (3x
+cheaper than bool); dead-relu's totals are counted on the host from the per-unit counts and
+per-sample maxima it reads back anyway; quantiles are selected, not sorted: by numpy's introselect
+on a CPU tensor's memory, by a histogram of the values' bit patterns on other devices.
 The one place the figures may differ from the engine's loops: a step whose z holds NaN (its loss is
 then NaN and the run is marked diverged at that step) counts NaN entries as inactive (and a unit
 with NaN on every sample as dead). A non-decreasing activation's quantiles of a are its function of
@@ -26,6 +29,7 @@ z's order statistics: the same values as selecting them on a, up to how the func
 """
 import math
 
+import numpy as np
 import torch
 
 from . import _names as N
@@ -90,13 +94,13 @@ class Issued:
     summing a mask to int64 costs less than summing it to float32, which copies it first) and 1-d
     float32 ones. Scalar indices of counts are negative (-1 the first)."""
 
-    __slots__ = ("scalars", "counts", "vectors", "_vlen")
+    __slots__ = ("scalars", "counts", "vectors", "vlen")
 
     def __init__(self):
         self.scalars = []
         self.counts = []
         self.vectors = []
-        self._vlen = 0
+        self.vlen = 0  # the vectors' entries
 
     def s(self, t):
         self.scalars.append(t)
@@ -108,31 +112,10 @@ class Issued:
         return -len(self.counts)
 
     def v(self, t):
-        at = self._vlen
+        at = self.vlen
         self.vectors.append(t)
-        self._vlen += t.numel()
+        self.vlen += t.numel()
         return at
-
-    def read(self):
-        """One readback: (scalars, vectors) as Python floats; scalars[-k] is the k-th count."""
-        counts = self.counts
-        if len(counts) <= 2:
-            # a light step's one or two counts: converting each costs less than a second stack
-            scalars = self.scalars + [c.to(F32) for c in reversed(counts)]
-            tail = None
-        else:
-            scalars, tail = self.scalars, torch.stack(counts).to(F32)
-        parts = ([torch.stack(scalars)] if scalars else []) + self.vectors + ([tail] if tail is not None else [])
-        if not parts:
-            return [], []
-        flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
-        k = len(self.scalars)
-        if tail is None:
-            # the counts follow the scalars, last count first: s[-1] is the first count
-            n = k + len(counts)
-            return flat[:n], flat[n:]
-        n = len(flat) - len(counts)
-        return flat[:k] + flat[n:][::-1], flat[k:n]
 
 
 # ---------------------------------------------------------------- quantiles
@@ -150,9 +133,20 @@ def _quantile_ranks(n):
 
 def order_statistics(flat, ranks):
     """The values of `flat` at these ranks of its ascending order (NaN last), as torch.sort would
-    give them, selected without sorting all of it: a histogram of the values' leading bits (the
-    bit pattern mapped so that integer order is numeric order) tells which buckets hold the ranks;
-    only those buckets' values are sorted."""
+    give them, selected without sorting all of it."""
+    if flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64):
+        # on the CPU, numpy's introselect (np.partition puts NaN last, as torch.sort does) on the
+        # tensor's own memory: one call, 3-10x cheaper than the histogram's ~20 small torch ops
+        # (bench/torch_attach.py); the values are the same order statistics
+        values = flat.detach().contiguous().numpy()
+        return torch.from_numpy(np.partition(values, ranks)[ranks])
+    return _by_histogram(flat, ranks)
+
+
+def _by_histogram(flat, ranks):
+    """order_statistics on a device: selected by a histogram of the values' leading bits (the bit
+    pattern mapped so that integer order is numeric order), which tells which buckets hold the
+    ranks; only those buckets' values are sorted."""
     n = flat.numel()
     if n < _SORT_BELOW:
         return torch.sort(flat).values.index_select(0, torch.tensor(ranks, device=flat.device))
@@ -252,22 +246,19 @@ class LayerProgram:
         self.needs_a = self.sat or (self.dist and self.f is None)
         self.weight, self.bias = layer.weight, layer.bias
         self.plain = len(layer.shape) == 1  # a Linear's [samples, units]: z is its own unit maximum
+        self._mask = None  # _above's buffer
         self.n_dead = len(layer_metrics(layer, N.DEAD_RELU, settings))
         self.n_sat = len(layer_metrics(layer, N.SATURATION, settings))
 
     def issue(self, out, cap, due_every, due_dist, update):
-        """Issues the layer's due probes (unit-activity's every step, the others when `due_every`
-        or `due_dist`). Returns (finish(s, v) -> figures, per-unit activity shares of the step or
-        None)."""
-        if not (due_every or due_dist):
-            # a light step: only unit-activity, every step
-            return _NOTHING, (self._shares(cap.z if cap is not None else None) if self.window else None)
+        """Issues the layer's due probes (the per-step ones when `due_every`, distribution when
+        `due_dist`; unit-activity is the recorder's, over blocks of steps). Returns
+        finish(s, v) -> figures."""
         z = cap.z if cap is not None else None
         a = cap.a if cap is not None else None
         if z is not None and a is None and self.needs_a and self.spec is not None:
             a = self.spec.fn(z)
         parts = []
-        shares = None
         if due_every and self.sat:
             if a is None:
                 parts.append(lambda s, v, k=self.n_sat: [NAN] * k)
@@ -280,31 +271,11 @@ class LayerProgram:
                 else:
                     i_hi = out.c((a > self.hi32).sum())
                     parts.append(lambda s, v: [(s[i_lo] + s[i_hi]) / n, s[i_lo] / n, s[i_hi] / n, s[i_d] / n])
-        dead = due_every and self.dead
-        if dead or self.window:  # unit-activity runs every step
+        if due_every and self.dead:
             if z is None:
-                if dead:
-                    parts.append(lambda s, v, k=self.n_dead: [NAN] * k)
+                parts.append(lambda s, v, k=self.n_dead: [NAN] * k)
             else:
-                at = self.at
-                zu = z if self.plain else unit_max(z, self.layer)  # [samples, units]
-                rows, units = zu.shape
-                active = (zu > at).sum(0)  # per unit: samples with z above the death point (int64)
-                if self.window:
-                    shares = (active, 1 / rows) if self.plain else unit_counts(self.layer, z)
-                if dead:
-                    i_act = out.c(active.sum())
-                    i_du = out.c((active == 0).sum())
-                    i_dr = out.c((zu.amax(1) <= at).sum())
-                    i_u = out.v(active.to(F32)) if self.small else None
-                    pairs = rows * units
-
-                    def dead(s, v):
-                        vals = [1 - s[i_act] / pairs, s[i_du] / units, s[i_dr] / rows]
-                        if i_u is not None:
-                            vals += [c / rows for c in v[i_u:i_u + units]]
-                        return vals
-                    parts.append(dead)
+                parts.append(self._dead(out, z))
         if due_every and self.grad:
             parts.append(self._gradients(out, cap, update))
         if due_dist and self.dist:
@@ -319,15 +290,50 @@ class LayerProgram:
             for p in parts:
                 vals += p(s, v)
             return vals
-        return finish, shares
+        return finish
 
-    def _shares(self, z):
-        """unit-activity of a light step: (active entries per unit, 1 / entries), or None."""
+    def _dead(self, out, z):
+        """dead-relu: with per-unit figures (units <= perUnitMax) the per-unit counts and each
+        sample's largest z are read back and the totals counted on the host (exact: integers in
+        float64); otherwise the totals are counted on the device."""
+        at = self.at
+        zu = z if self.plain else unit_max(z, self.layer)  # [samples, units]
+        rows, units = zu.shape
+        pairs = rows * units
+        if self.small:
+            # per unit: samples with z above the death point, as float32 1.0/0.0 summed (exact)
+            i_u = out.v(self._above(zu).sum(0))
+            i_m = out.v(zu.amax(1).to(F32))
+
+            def dead(s, v):
+                counts = v[i_u:i_u + units]
+                # NaN is never <= at: a sample with NaN is not a dead row, as on the device
+                dead_rows = sum(1 for m in v[i_m:i_m + rows] if m <= at)
+                return [1 - sum(counts) / pairs, counts.count(0.0) / units, dead_rows / rows] + [c / rows for c in counts]
+            return dead
+        active = (zu > at).sum(0)  # per unit: samples with z above the death point (int64)
+        i_act = out.c(active.sum())
+        i_du = out.c((active == 0).sum())
+        i_dr = out.c((zu.amax(1) <= at).sum())
+        return lambda s, v: [1 - s[i_act] / pairs, s[i_du] / units, s[i_dr] / rows]
+
+    def _above(self, zu):
+        """zu > at as float32 1.0/0.0, into a buffer kept between steps (for float32 zu; torch's
+        comparison into bool is ~3x slower)."""
+        if zu.dtype != F32:
+            return (zu > self.at).to(F32)
+        buf = self._mask
+        if buf is None or buf.shape != zu.shape or buf.device != zu.device:
+            buf = self._mask = torch.empty(zu.shape, dtype=F32, device=zu.device)
+        return torch.gt(zu, self.at, out=buf)
+
+    def step_shares(self, z):
+        """unit-activity of one step: (active entries per unit as float32, 1 / entries); NaN per
+        unit for a step that did not run through the layer."""
         if z is None:
-            return None
-        if self.plain:
-            return (z > self.at).sum(0), 1 / z.shape[0]
-        return unit_counts(self.layer, z)
+            return torch.full((self.layer.units,), math.nan), 1.0
+        counts, scale = unit_counts(self.layer, z)
+        return counts.to(F32), scale
 
     def _gradients(self, out, cap, update):
         w, b = self.weight, self.bias
@@ -355,10 +361,3 @@ def unit_counts(layer, z):
     1 / the number of entries: their share is the product."""
     zf = flat_units(z, layer)
     return (zf > layer.spec.dies_at).sum(0), 1 / zf.shape[0]
-
-
-def _nothing(s, v):
-    return []
-
-
-_NOTHING = _nothing

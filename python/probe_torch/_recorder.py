@@ -4,8 +4,11 @@
                 model itself, for its output); takes the run's lock; keeps the initial weights
     forward     the first forward pass shows which modules make up each probed layer (_plan.py);
                 on a probed step, the hooks keep z and a and a gradient hook keeps dL/dz
-    rec.step    the due probes as torch ops on those tensors, one readback, one row per value;
-                the trace is created at the first step and checkpointed every 10 seconds
+    rec.step    the due probes issued as torch ops on those tensors; kept with the step's loss
+                and output for a block of steps (BLOCK_STEPS), whose figures come back with one
+                readback and are written as rows; the trace is created at the first step and
+                checkpointed every 10 seconds (a checkpoint ends the block: nothing computed is
+                left out of it)
     evaluate    test loss and accuracy, the diagnosis (_diagnosis.py), timing; ends the epoch
                 and checkpoints
     close       final checkpoint with the run's status; hooks removed, lock released
@@ -36,8 +39,10 @@ from ._update import Updates
 
 __version__ = "0.1.0"
 CHECKPOINT_SECONDS = 10.0
-#: light steps (only loss and unit activity due) kept on the device before one readback of them all
-LIGHT_STEPS = 32
+#: steps kept on the device before one readback of them all: a block ends after each step s with
+#: (s + 1) % BLOCK_STEPS == 0, and at checkpoints, evaluate and close (the rows come in the same
+#: order wherever the blocks end: Recorder._flush)
+BLOCK_STEPS = 32
 #: optimizer options that choose an implementation, not the numbers: left out of the config
 _IMPLEMENTATION = {"params", "foreach", "fused", "differentiable", "capturable"}
 
@@ -178,6 +183,7 @@ class Recorder:
         self._mode = "discover"
         self._want_dz = True
         self._pending = []
+        self._zbufs = {}  # per dying layer: a buffer for its z over a block of steps
         self._programs = []
         self._wprogs = []
         self._events, self._disc = [], None
@@ -437,7 +443,7 @@ class Recorder:
         return p
 
     def _checkpoint(self):
-        self._flush_light()
+        self._flush()
         t0 = time.perf_counter()
         # facts learnt since the file was made (the epoch's length, the test set's size) go in the footer
         self._trace.set_metadata({N.META_FACTS: self._facts()})
@@ -477,19 +483,12 @@ class Recorder:
             if self._first_batch is None:
                 self._first_batch = self._batch_size(caps, target)
             self._open(target is not None)
-        due_ev, due_di = self._due(step)
         if self._epoch == 1:
             # the training set's size, as the first epoch's batches add up (when they are known)
             self._samples = self._samples + int(target.shape[0]) if isinstance(target, torch.Tensor) and target.dim() >= 1 and self._samples is not None else None
-        if not (due_ev or due_di):
-            self._light(step, caps, loss, target)
-        else:
-            self._flush_light()
-            if self._diverged is None:
-                lossv = self._record(step, caps, loss, target, due_ev, due_di)
-                self._loss_sum += lossv
-                if not math.isfinite(lossv):
-                    self._diverge(step, f"loss {_fmt(lossv)}")
+        self._keep(step, caps, loss, target)
+        if (step + 1) % BLOCK_STEPS == 0:
+            self._flush()
         self._advance(step)
         # the step's time in the recorder, but rows and checkpoints: those are write time
         self._epoch_probe_s += time.perf_counter() - t0 - (self._epoch_write_s - w0)
@@ -512,34 +511,57 @@ class Recorder:
         if self._trace is not None and time.monotonic() - self._last_checkpoint > self.checkpoint_seconds:
             self._checkpoint()
 
-    def _light(self, step, caps, loss, target):
-        """A step whose only probes are the every-step ones (loss, accuracy, unit activity): its
-        tensors are kept as they are, no op issued; the next probed step (or LIGHT_STEPS later, an
-        evaluation, a checkpoint, the end) computes their figures for all of them at once, stacked,
-        and reads them back with one readback."""
+    def _keep(self, step, caps, loss, target):
+        """Keeps the step's figures on the device until the end of its block (BLOCK_STEPS): its
+        loss and output as they are, z of the dying layers (their per-unit activity is counted for
+        the whole block at once), and on a probed step the reductions of its due probes, issued
+        now (they read this step's gradients and weights) and read back with the block."""
         l = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
         if l.dtype != torch.float32 or l.dim() != 0:
             l = l.reshape(()).to(torch.float32)
         o = self._output
-        if not (self._with_accuracy and o is not None and isinstance(target, torch.Tensor) and target.dim() == 1
-                and o.dim() == 2 and o.shape[0] == target.shape[0]):
+        if not (N.LOSS in self.probes and self._with_accuracy and o is not None and isinstance(target, torch.Tensor)
+                and target.dim() == 1 and o.dim() == 2 and o.shape[0] == target.shape[0]):
             o = None
-        zs = [caps[i].z if caps is not None else None for i, _ in self._wprogs]
-        self._pending.append((step, self._steps_in_epoch, l, o, target if o is not None else None, zs))
-        if len(self._pending) >= LIGHT_STEPS:
-            self._flush_light()
+        zs = []
+        for i, prog in self._wprogs:
+            z = caps[i].z if caps is not None else None
+            # a layer whose units are not a Linear's: counted now, so the block keeps no large z
+            zs.append(z if z is None or prog.plain else prog.step_shares(z))
+        due_ev, due_di = self._due(step)
+        probed = None
+        if due_ev or due_di:
+            out = P.Issued()
+            with torch.no_grad():
+                finishers = [prog.issue(out, cap, due_ev, due_di, self._updates)
+                             for prog, cap in zip(self._programs, caps or [None] * len(self._programs))]
+            probed = (out, finishers, (due_ev, due_di))
+        self._pending.append((step, self._steps_in_epoch, l, o, target if o is not None else None, zs, probed))
 
-    @staticmethod
-    def _stacked(tensors):
-        """The tensors stacked when they are all there and of one shape, else None."""
-        if not tensors or any(t is None for t in tensors):
+    def _block_counts(self, j, zs, at):
+        """[steps, units]: per step, the entries of z above `at` per unit (as float32), for the z
+        of one dying Linear layer (float32, all of one shape, else None) over a block of steps.
+        Stacked and compared in a buffer kept from block to block: a fresh stack and its mask cost
+        more in page faults than the comparison, and torch's comparison into a bool tensor and its
+        sum are ~3x slower than into float32 (1.0/0.0: the sum over samples is the count, exact)."""
+        if not zs or any(z is None or isinstance(z, tuple) for z in zs):
             return None
-        shape = tensors[0].shape
-        return torch.stack(tensors) if all(t.shape == shape for t in tensors) else None
+        z0 = zs[0]
+        if z0.dtype != torch.float32 or any(z.shape != z0.shape or z.dtype != z0.dtype or z.device != z0.device for z in zs):
+            return None
+        k = len(zs)
+        buf = self._zbufs.get(j)
+        if buf is None or buf.shape[1:] != z0.shape or buf.device != z0.device or buf.shape[0] < k:
+            buf = self._zbufs[j] = torch.empty((max(k, BLOCK_STEPS),) + tuple(z0.shape), dtype=torch.float32, device=z0.device)
+        values = buf[:k]
+        torch.stack(zs, out=values)
+        return torch.gt(values, at, out=values).sum(1)
 
-    def _flush_light(self):
-        """The kept light steps: their losses, accuracies and per-unit activity computed stacked,
-        read back in one go, written as one block of rows."""
+    def _flush(self):
+        """The kept steps: their losses, accuracies, per-unit activity and probe reductions
+        gathered into one tensor and read back in one go, written as one block of rows in step
+        order. A non-finite loss ends the block there: the rows up to that step, then the run is
+        diverged at that step (as the engine's recorder)."""
         pending = self._pending
         if not pending:
             return
@@ -560,123 +582,117 @@ class Recorder:
             counts = []
             for j, (_, prog) in enumerate(self._wprogs):
                 zs = [p[5][j] for p in pending]
-                stacked = self._stacked(zs) if prog.plain else None
-                if stacked is not None:
-                    counts.append(("block", (stacked > prog.at).sum(1), 1 / stacked.shape[1]))
+                block = self._block_counts(j, zs, prog.at) if prog.plain else None
+                if block is not None:
+                    counts.append(("block", block, 1 / zs[0].shape[0]))
                 else:
-                    counts.append(("each", [prog._shares(z) if z is not None else (torch.full((prog.layer.units,), math.nan), 1.0) for z in zs], None))
+                    counts.append(("each", [z if isinstance(z, tuple) else prog.step_shares(z) for z in zs], None))
+            # every probed step's reductions: scalars, then vectors, then counts, each kind of all
+            # steps in one stack
+            probed = [p[6] for p in pending if p[6] is not None]
+            scalars = [t for pr in probed for t in pr[0].scalars]
+            counts_t = [t for pr in probed for t in pr[0].counts]
+            vectors = [t for pr in probed for t in pr[0].vectors]
+            at_s = sum(t.numel() for t in parts)
+            if scalars:
+                parts.append(torch.stack(scalars))
+            at_v = at_s + len(scalars)
+            parts += vectors
+            at_c = at_v + sum(pr[0].vlen for pr in probed)
+            if counts_t:
+                parts.append(torch.stack(counts_t).to(torch.float32))
             flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
-        loss_v, acc_v = flat[:k], dict(zip(with_acc, flat[k:]))
-        rows = []
-        for i, ((step, _, _, _, target, _), lv) in enumerate(zip(pending, loss_v)):
+        t0 = time.perf_counter()
+        acc_v = dict(zip(with_acc, flat[k:]))
+        loss_on = N.LOSS in self.probes
+        rows = []  # per step kept: (step, values, (layers, probes, metrics), slot index), or None
+        for i, (step, _, _, _, target, _, pr) in enumerate(pending):
+            lv = flat[i]
             self._loss_sum += lv
-            acc = acc_v[i] / target.shape[0] if i in acc_v else math.nan
-            rows.append((step, lv, acc))
-            if not math.isfinite(lv):
-                # as the engine's recorder: the step's rows, then the run ends as diverged there
-                break
-        t0 = time.perf_counter()
-        if counts:
-            self._add_window_block(pending[:len(rows)], counts)
-        if N.LOSS in self.probes:
-            (layers, probes, metrics), index = self._layouts[False, False]
-            m = len(index)  # loss, and accuracy when recorded
-            values = np.array([(lv, acc)[:m] for _, lv, acc in rows], dtype=np.float64)
-            steps = np.repeat(np.array([r[0] for r in rows], dtype=np.int32), m)
-            n = len(rows)
-            self._trace.append_rows(steps, self._epoch, np.tile(layers, n), np.tile(probes, n), np.tile(metrics, n),
-                                    values.reshape(-1).astype(np.float32))
-            self._sums[index] += values.sum(0)
-            self._counts[index] += n
-        self._epoch_write_s += time.perf_counter() - t0
-        last = rows[-1]
-        if not math.isfinite(last[1]):
-            self._diverge(last[0], f"loss {_fmt(last[1])}")
-
-    def _record(self, step, caps, loss, target, due_ev, due_di):
-        """The due probes of this step: issued, read back once, written. Returns the loss."""
-        out = P.Issued()
-        with torch.no_grad():
-            if isinstance(loss, torch.Tensor):
-                l = loss.detach()
-                i_loss = out.s(l if l.dim() == 0 and l.dtype == torch.float32 else l.reshape(()).to(torch.float32))
+            head = (lv, acc_v[i] / target.shape[0] if i in acc_v else math.nan)
+            if pr is None:
+                codes, index = self._layouts[False, False]
+                vals = list(head[:len(index)]) if loss_on else []
             else:
-                i_loss = out.s(torch.tensor(float(loss)))
-            i_acc = None
-            if N.LOSS in self.probes and self._with_accuracy and target is not None and self._output is not None:
-                o = self._output
-                if o.dim() == 2 and isinstance(target, torch.Tensor) and target.shape == o.shape[:1]:
-                    i_acc = out.c((o.argmax(1) == target).sum())
-            finishers, shares = [], []
-            for prog, cap in zip(self._programs, caps or [None] * len(self._programs)):
-                finish, share = prog.issue(out, cap, due_ev, due_di, self._updates)
-                finishers.append(finish)
-                if prog.window:
-                    shares.append(share if share is not None else (torch.full((prog.layer.units,), math.nan), 1.0))
-        s, v = out.read()
-        lossv = s[i_loss]
-        vals = []
-        if N.LOSS in self.probes:
-            vals.append(lossv)
-            if self._with_accuracy:
-                n = target.shape[0] if isinstance(target, torch.Tensor) and target.dim() >= 1 else 0
-                vals.append(s[i_acc] / n if i_acc is not None and n else math.nan)
-        for f in finishers:
-            vals += f(s, v)
-        t0 = time.perf_counter()
-        (layers, probes, metrics), index = self._layouts[due_ev, due_di]
-        if len(vals) != len(index):
-            raise AssertionError(f"probe: {len(vals)} values for {len(index)} slots")
-        arr = np.asarray(vals, dtype=np.float64)
-        self._trace.append_rows(step, self._epoch, layers, probes, metrics, arr.astype(np.float32))
-        self._sums[index] += arr
-        self._counts[index] += 1
-        if shares:
-            self._add_window(shares)
+                out, finishers, due = pr
+                ns, nc, nv = len(out.scalars), len(out.counts), out.vlen
+                s = flat[at_s:at_s + ns] + flat[at_c:at_c + nc][::-1]
+                v = flat[at_v:at_v + nv]
+                at_s, at_c, at_v = at_s + ns, at_c + nc, at_v + nv
+                vals = list(head[:2 if self._with_accuracy else 1]) if loss_on else []
+                for f in finishers:
+                    vals += f(s, v)
+                codes, index = self._layouts[due]
+                if len(vals) != len(index):
+                    raise AssertionError(f"probe: {len(vals)} values for {len(index)} slots")
+            rows.append((step, vals, codes, index) if vals else None)
+            if not math.isfinite(lv):
+                break
+        n = len(rows)
+        kept = pending[:n]
+        # rows in one order whatever the blocks are (a checkpoint ends a block early): a window's
+        # unit-activity rows come right before the rows of the first step after the window
+        w = self._window_steps() if counts and self._spe else None
+        i = 0
+        while i < n:
+            j = n
+            if w is not None:
+                start = kept[i][0] - kept[i][1] + (kept[i][1] // w) * w
+                j = i + 1
+                while j < n and kept[j][0] - kept[j][1] + (kept[j][1] // w) * w == start:
+                    j += 1
+                if start != self._wstart:
+                    self._flush_window()
+                    self._wstart = start
+            self._write_rows([r for r in rows[i:j] if r is not None])
+            if counts:
+                self._add_window_steps(kept, counts, i, j)
+            i = j
         self._epoch_write_s += time.perf_counter() - t0
-        return lossv
+        if not math.isfinite(flat[n - 1]):
+            self._diverge(kept[-1][0], f"loss {_fmt(flat[n - 1])}")
+
+    def _write_rows(self, rows):
+        """Steps' rows [(step, values, (layers, probes, metrics), slot index)] in one append."""
+        if not rows:
+            return
+        values = np.array([x for r in rows for x in r[1]], dtype=np.float64)
+        index = np.concatenate([r[3] for r in rows])
+        steps = np.repeat(np.array([r[0] for r in rows], dtype=np.int32), [len(r[1]) for r in rows])
+        self._trace.append_rows(steps, self._epoch, np.concatenate([r[2][0] for r in rows]),
+                                np.concatenate([r[2][1] for r in rows]), np.concatenate([r[2][2] for r in rows]),
+                                values.astype(np.float32))
+        self._sums += np.bincount(index, weights=values, minlength=len(self._sums))
+        self._counts += np.bincount(index, minlength=len(self._counts))
+
+    @staticmethod
+    def _stacked(tensors):
+        """The tensors stacked when they are all there and of one shape, else None."""
+        if not tensors or any(t is None for t in tensors):
+            return None
+        shape = tensors[0].shape
+        return torch.stack(tensors) if all(t.shape == shape for t in tensors) else None
 
     # ------------------------------------------------------------------ per-unit activity windows
 
-    def _add_window(self, shares):
-        """`shares`: per dying layer, the step's share of active entries per unit (on the device)."""
+    def _add_window_steps(self, pending, counts, i, j):
+        """Per-unit activity of steps i..j-1 of a block (all in one window once the epoch's length
+        is known): per dying layer, `counts` holds either a [steps, units] block of counts with
+        one scale, or a list of per-step (counts, scale)."""
         if not self._spe:
-            self._wbuffer.append((self._steps_in_epoch, shares))
+            for k in range(i, j):
+                self._wbuffer.append((pending[k][1], [(c[1][k], c[2]) if c[0] == "block" else c[1][k] for c in counts]))
             return
-        self._window_boundary()
-        self._accumulate(shares)
-
-    def _add_window_block(self, pending, counts):
-        """Per-unit activity of a block of light steps: per dying layer either a [steps, units]
-        block of counts with one scale, or a list of per-step (counts, scale)."""
-        n = len(pending)
-        if not self._spe:
-            for i, p in enumerate(pending):
-                self._wbuffer.append((p[1], [(c[1][i], c[2]) if c[0] == "block" else c[1][i] for c in counts]))
-            return
-        w = self._window_steps()
-        i = 0
-        while i < n:
-            # the steps of one window: one slice-sum per layer
-            step, in_epoch = pending[i][0], pending[i][1]
-            start = step - in_epoch + (in_epoch // w) * w
-            j = i + 1
-            while j < n and pending[j][0] - pending[j][1] + (pending[j][1] // w) * w == start:
-                j += 1
-            if start != self._wstart:
-                self._flush_window()
-                self._wstart = start
-            sums = []
-            for kind, data, scale in counts:
-                if kind == "block":
-                    sums.append((data[i:j].sum(0), scale))
-                else:
-                    acc = data[i][0] * data[i][1]
-                    for c, sc in data[i + 1:j]:
-                        acc = acc + c * sc
-                    sums.append((acc, 1.0))
-            self._accumulate(sums, j - i)
-            i = j
+        sums = []
+        for kind, data, scale in counts:
+            if kind == "block":
+                sums.append((data[i:j].sum(0), scale))
+            else:
+                acc = data[i][0] * data[i][1]
+                for c, sc in data[i + 1:j]:
+                    acc = acc + c * sc
+                sums.append((acc, 1.0))
+        self._accumulate(sums, j - i)
 
     def _accumulate(self, shares, steps=1):
         """`shares`: per dying layer (active counts per unit, 1 / entries) of `steps` steps (their
@@ -690,14 +706,6 @@ class Recorder:
 
     def _window_steps(self):
         return max(1, math.ceil(self._spe / N.UNIT_WINDOWS_PER_EPOCH))
-
-    def _window_boundary(self):
-        """At the first probed step of a new window, the previous window's rows are written."""
-        w = self._window_steps()
-        start = self._step - self._steps_in_epoch + (self._steps_in_epoch // w) * w
-        if start != self._wstart:
-            self._flush_window()
-            self._wstart = start
 
     def _flush_window(self):
         if self._wcount == 0 or self._wsum is None:
@@ -735,7 +743,7 @@ class Recorder:
             return None
         loss_fn = loss_fn or self.loss_fn or F.cross_entropy
         t0 = time.perf_counter()
-        self._flush_light()
+        self._flush()
         if self._diverged is not None:
             return None
         try:
@@ -911,7 +919,7 @@ class Recorder:
             self._mode = None
             if self._status == N.Status.running:
                 self._status = status or N.Status.complete
-            self._flush_light()
+            self._flush()
             if self._trace is None and self._plan is not None:
                 self._open(False)
             if self._trace is not None:

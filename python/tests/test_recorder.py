@@ -277,6 +277,50 @@ class Ending(Tmp):
         self.assertEqual(meta["probe.progress"]["epochsDone"], 1)
 
 
+class Determinism(Tmp):
+    def rows_in_order(self, path):
+        """The rows as (step, epoch, layer, probe, metric, value) in file order; timing values
+        (wall time) as None."""
+        with pa.ipc.open_file(path) as f:
+            t = f.read_all()
+        cols = [t.column(n).to_pylist() for n in ("step", "epoch", "layer", "probe", "metric", "value")]
+        return [r[:5] + ((None,) if r[3] == "timing" else (r[5],)) for r in zip(*cols)]
+
+    def test_the_same_run_writes_its_rows_in_the_same_order_wherever_its_checkpoints_fall(self):
+        data = batches(20)
+        traces = []
+        for run, seconds in (("often", 1e-9), ("rarely", 1e9)):
+            torch.manual_seed(3)
+            model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 12), nn.Sigmoid(), nn.Linear(12, 5), nn.ReLU())
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+            # windows of 2 steps; blocks of steps that end at checkpoints (every step) or not
+            with attach(model, out=self.dir, run=run, optimizer=opt, steps_per_epoch=20, every=3,
+                        checkpoint_seconds=seconds) as rec:
+                train(model, rec, data, opt)
+            traces.append(self.rows_in_order(os.path.join(self.dir, run + ".arrow")))
+        self.assertTrue(any(r[3] == "unit-activity" for r in traces[0]))
+        self.assertEqual(traces[0], traces[1])
+
+
+class OrderStatistics(unittest.TestCase):
+    def test_both_selections_give_the_values_a_full_sort_puts_at_the_ranks_nan_last(self):
+        from probe_torch import _probes as P
+        g = torch.Generator().manual_seed(5)
+        special = torch.tensor([1.0, math.nan, -2.0, math.inf, 0.0, -0.0, 3.0, -math.inf, -math.nan])
+        cases = [torch.randn(16000, generator=g), torch.randn(300, generator=g), special.repeat(700),
+                 torch.zeros(5000), torch.randn(8192, generator=g).clamp(min=0), torch.randn(6000, generator=g).double()]
+        for flat in cases:
+            _, lo, hi = P._quantile_ranks(flat.numel())
+            ranks = lo + hi
+            want = torch.sort(flat).values[torch.tensor(ranks)]
+            for name, select in (("order_statistics", P.order_statistics), ("histogram", P._by_histogram)):
+                if name == "histogram" and flat.dtype != torch.float32:
+                    continue  # the histogram reads float32 bit patterns
+                got = select(flat, ranks)
+                self.assertTrue(torch.equal(got.isnan(), want.isnan()), name)
+                self.assertTrue(torch.equal(got[~got.isnan()], want[~want.isnan()]), f"{name}: {got} != {want}")
+
+
 class Overflow(Tmp):
     def test_update_ratio_is_nan_not_0_where_the_weights_norm_overflows_float32(self):
         # layer 1's weights at 1e19: ‖W‖² = 320·1e38 is beyond float32; with inputs of zeros its
