@@ -3,9 +3,10 @@
  *
  *   1. cost: the study's MLP in PyTorch on real MNIST batches, batch 32, PyTorch at 1 thread (its
  *      best setting here), the same loop without the recorder and with it (the default schedules,
- *      and every probe every step), alternated over rounds in one process (bench/torch_attach.py); the
- *      overhead is the median of the per-round ratios, with their spread; and an epoch's evaluation
- *      with the diagnosis against a plain evaluation;
+ *      and every probe every step), three copies of the model taking the same steps, alternated in
+ *      blocks of 50 steps over 40 rounds in one process (bench/torch_attach.py); the overhead is the
+ *      median of the per-round ratios, with their interquartile range and range; and an epoch's
+ *      evaluation with the diagnosis against a plain evaluation;
  *   2. agreement over a real run: one epoch of MNIST (1,875 steps) by the engine and by PyTorch from
  *      the same weights and batches, compared row by row (test/torch-spec.ts): how far the two
  *      trajectories part, per kind of value, in units of the tolerance the test holds 20 steps to.
@@ -25,7 +26,10 @@ import { diffTraces, runStudyMlp, writeStudySpec } from '../test/torch-spec.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs: readonly number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const quartile = (xs: readonly number[], q: number) => [...xs].sort((a, b) => a - b)[Math.round(q * (xs.length - 1))];
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+/** steps of each mode in a round: short blocks, many rounds (a round's ratio compares steps a fraction of a second apart) */
+const STEPS = 50;
 
 interface Costs {
   torch: string; threads: number; steps: number; rounds: number; combo: string;
@@ -44,6 +48,7 @@ function torchEnv(kind: 'debian' | 'wheel'): { python: string } | { why: string 
 export async function torchAttachSection(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<string[]> {
   const log = opts.log ?? (() => {});
   const quick = opts.quick ?? false;
+  const rounds = quick ? 6 : 40;
   const dir = mkdtempSync(join(tmpdir(), 'probe-bench-torch-'));
   const out: string[] = ['', 'probe_torch (PyTorch recorder), the study MLP relu-sigmoid-relu 784-500-256-10 on MNIST, SGD lr 0.01 momentum 0.5, batch 32:'];
   try {
@@ -51,22 +56,23 @@ export async function torchAttachSection(opts: { quick?: boolean; log?: (s: stri
     mkdirSync(spec);
     const { testN } = writeStudySpec(spec, { combo: 'relu-sigmoid-relu', seed: 1, epochs: 1 });
     const envs = (['debian', 'wheel'] as const).map((k) => ({ kind: k, ...torchEnv(k) }));
-    out.push('', '| PyTorch | without recorder ms/step (median, range) | with it, default schedules | overhead (median of per-round ratios, range) | every probe every step (every=1) | overhead | the same in CPU time: default, every=1 | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|---|');
+    out.push('', '| PyTorch | without recorder ms/step (median, range) | with it, default schedules | overhead (median of per-round ratios; interquartile range; range) | every probe every step (every=1) | overhead | the same in CPU time: default, every=1 | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|---|');
     const skipped: string[] = [];
     for (const e of envs) {
       if (!('python' in e)) { skipped.push(`${e.kind}: ${e.why}`); continue; }
-      log(`probe_torch cost (${e.kind}): ${quick ? 3 : 9} rounds…`);
-      const r = spawnSync(e.python, [join(ROOT, 'bench', 'torch_attach.py'), spec, '--steps', quick ? '100' : '300', '--rounds', quick ? '3' : '9', '--threads', '1'], { encoding: 'utf8' });
+      log(`probe_torch cost (${e.kind}): ${rounds} rounds…`);
+      const r = spawnSync(e.python, [join(ROOT, 'bench', 'torch_attach.py'), spec, '--steps', String(STEPS), '--rounds', String(rounds), '--threads', '1'], { encoding: 'utf8' });
       if (r.status !== 0) { skipped.push(`${e.kind}: torch_attach.py failed: ${r.stderr.trim().split('\n').pop()}`); continue; }
       const c = JSON.parse(r.stdout.trim().split('\n').pop()!) as Costs;
       const { off, default: def, every1 } = c.msPerStep;
       const ratios = (xs: number[]) => xs.map((x, i) => x / off[i] - 1);
       const rd = ratios(def), r1 = ratios(every1);
       const range = (rs: number[]) => `${pct(Math.min(...rs))}–${pct(Math.max(...rs))}`;
+      const iqr = (rs: number[]) => `${pct(quartile(rs, 0.25))}–${pct(quartile(rs, 0.75))}`;
       const cpu = c.cpuMsPerStep, cr = (xs: number[]) => xs.map((x, i) => x / cpu.off[i] - 1);
-      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(def).toFixed(2)} (${spread(def)}) | ${pct(median(rd))} (${range(rd)}) | ${median(every1).toFixed(2)} | ${pct(median(r1))} (${range(r1)}) | ${pct(median(cr(cpu.default)))} (${range(cr(cpu.default))}), ${pct(median(cr(cpu.every1)))} | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
+      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(def).toFixed(2)} (${spread(def)}) | ${pct(median(rd))} (${iqr(rd)}; ${range(rd)}) | ${median(every1).toFixed(2)} | ${pct(median(r1))} (${range(r1)}) | ${pct(median(cr(cpu.default)))} (${range(cr(cpu.default))}), ${pct(median(cr(cpu.every1)))} | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
     }
-    out.push('', `${quick ? 3 : 9} alternated rounds of ${quick ? 100 : 300} steps each mode (each "on" round: a fresh recorder, its first step untimed); target: ≤ 10% (the default schedules, as probe run records).`);
+    out.push('', `${rounds} rounds of ${STEPS} steps of each mode, the modes in turn first (a copy of the model per mode, the same batches; each recorder attached for the whole bench, its first step untimed); target: ≤ 10% (the default schedules, as probe run records).`);
     for (const s of skipped) out.push(`skipped ${s}`);
     // agreement over one real epoch
     const first = envs.find((e): e is { kind: 'debian' | 'wheel'; python: string } => 'python' in e);

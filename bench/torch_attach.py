@@ -2,15 +2,19 @@
 """probe_torch's cost: the study's MLP (784-500-256-10) in PyTorch on real MNIST batches, SGD lr 0.01
 momentum 0.5, batch 32, the same loop without the recorder and with it (the default schedules:
 loss and unit activity every step, the other probes every 10th; and every probe every step,
-every=1), alternated over rounds in one process; and an epoch's evaluation with the diagnosis
-against a plain evaluation of the same test set. Prints one JSON line.
+every=1), alternated in short blocks over many rounds in one process; and an epoch's evaluation
+with the diagnosis against a plain evaluation of the same test set. Prints one JSON line.
 
-    python bench/torch_attach.py SPEC [--steps 200] [--rounds 7] [--threads 1] [--combo relu-sigmoid-relu]
+    python bench/torch_attach.py SPEC [--steps 50] [--rounds 40] [--threads 1] [--combo relu-sigmoid-relu]
 
 SPEC is written by bench/torch-attach.ts (test/torch-spec.ts): the engine's initial weights and
-the MNIST images. Each "on" round attaches a fresh recorder and takes one untimed step (the first
-forward pass shows the layers, the trace file is created), then times its steps; closing is
-untimed too: the figure is the steady cost per step.
+the MNIST images. Each mode has its own copy of the model and optimizer, from the same initial
+weights, trained on the same batches: the three loops take the same steps. A recorder stays
+attached to its model for the whole bench, as in a run (blocks, windows and checkpoints as they
+fall); its first step (the first forward pass shows the layers, the trace file is created) and
+its closing are untimed: the figure is the steady cost per step. Each round times --steps steps
+of each mode, the modes in turn first; short blocks, many rounds: the machine's other load falls
+on all modes alike, and a round's ratio is taken over steps a fraction of a second apart.
 """
 import argparse
 import json
@@ -20,8 +24,8 @@ import time
 
 p = argparse.ArgumentParser()
 p.add_argument("spec")
-p.add_argument("--steps", type=int, default=200)
-p.add_argument("--rounds", type=int, default=7)
+p.add_argument("--steps", type=int, default=50, help="steps of each mode in a round")
+p.add_argument("--rounds", type=int, default=40)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--combo", default="relu-sigmoid-relu")
 p.add_argument("--test", type=int, default=10000, help="test images in the evaluation timing")
@@ -35,6 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from probe_torch import attach  # noqa: E402
+from probe_torch._names import DEFAULT_EVERY as N_DEFAULT  # noqa: E402
 
 torch.set_num_threads(args.threads)
 spec = json.load(open(os.path.join(args.spec, "spec.json")))
@@ -63,17 +68,20 @@ class Net(nn.Module):
         return F.log_softmax(x, dim=1)
 
 
-model = Net()
-with torch.no_grad():
-    at = 0
-    for lin in (model.fc1, model.fc2, model.fc3):
-        for t in (lin.weight, lin.bias):
-            t.copy_(torch.from_numpy(init[at:at + t.numel()].reshape(t.shape)))
-            at += t.numel()
-opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
+def study_model():
+    """The MLP with the engine's initial weights, and its optimizer."""
+    model = Net()
+    with torch.no_grad():
+        at = 0
+        for lin in (model.fc1, model.fc2, model.fc3):
+            for t in (lin.weight, lin.bias):
+                t.copy_(torch.from_numpy(init[at:at + t.numel()].reshape(t.shape)))
+                at += t.numel()
+    return model, torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
+
+
 batch = spec["batch"]
 per_epoch = len(order) // batch
-cursor = [0]
 activations = {f"fc{i + 1}": a for i, a in enumerate(args.combo.split("-"))}
 test = [(xte[i:i + 1000], yte[i:i + 1000]) for i in range(0, len(yte), 1000)]
 out = tempfile.mkdtemp(prefix="probe-torch-bench-")
@@ -82,11 +90,11 @@ out = tempfile.mkdtemp(prefix="probe-torch-bench-")
 cpu = {}  # CPU seconds per step of the last timed block: less disturbed by other processes than wall time
 
 
-def steps(n, rec=None):
+def steps(model, opt, rec, first, n):
+    """n steps on batches first..first+n-1 (wrapping at the epoch's end); wall ms per step."""
     t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        s = cursor[0] % per_epoch
-        cursor[0] += 1
+    for i in range(first, first + n):
+        s = i % per_epoch
         idx = order[s * batch:(s + 1) * batch]
         x, y = xtr[idx], ytr[idx]
         opt.zero_grad()
@@ -101,17 +109,27 @@ def steps(n, rec=None):
     return (time.perf_counter() - t0) / n * 1000
 
 
-runs = [0]
-
-
-def recorded(n, every=None):
-    runs[0] += 1
-    rec = attach(model, out=out, run=f"r{runs[0]}", activations=activations, optimizer=opt, steps_per_epoch=per_epoch,
-                 **({} if every is None else {"every": every}))
-    steps(1, rec)  # the layers are found and the file is made: not the steady cost
-    ms = steps(n, rec)
-    rec.close()
-    return ms
+loops = {}
+for mode, every in (("off", None), ("default", N_DEFAULT), ("every1", 1)):
+    m, o = study_model()
+    rec = None if every is None else attach(m, out=out, run=mode, activations=activations, optimizer=o,
+                                            steps_per_epoch=per_epoch, every=every)
+    loops[mode] = (m, o, rec)
+ms = {m: [] for m in loops}
+ms_cpu = {m: [] for m in loops}
+warm = 50  # the recorders' first step, and the caches and allocator settling: untimed
+for m in loops:
+    steps(*loops[m], 0, warm)
+for r in range(args.rounds):
+    names = list(loops)
+    first = warm + r * args.steps
+    for m in names[r % len(names):] + names[:r % len(names)]:  # each mode first in turn
+        ms[m].append(steps(*loops[m], first, args.steps))
+        ms_cpu[m].append(cpu["last"])
+for _, _, rec in loops.values():
+    if rec is not None:
+        rec.close()
+model, opt, _ = loops["off"]
 
 
 def plain_eval():
@@ -126,27 +144,18 @@ def plain_eval():
     return total, correct
 
 
-modes = {"off": lambda: steps(args.steps), "default": lambda: recorded(args.steps), "every1": lambda: recorded(args.steps, 1)}
-ms = {m: [] for m in modes}
-ms_cpu = {m: [] for m in modes}
-steps(50)
-recorded(50)
-for r in range(args.rounds):
-    names = list(modes)
-    for m in names[r % len(names):] + names[:r % len(names)]:  # each mode first in turn
-        ms[m].append(modes[m]())
-        ms_cpu[m].append(cpu["last"])
-
 # an epoch's evaluation: the recorder's (test loss, accuracy and the diagnosis) against a plain one
 ev = {"plain": [], "diagnosed": []}
 rec = attach(model, out=out, run="eval", activations=activations, optimizer=opt)
-steps(1, rec)
+at = warm + args.rounds * args.steps
+steps(model, opt, rec, at, 1)
 rec.evaluate(test)  # the first also evaluates the weights before training: untimed
-for r in range(max(3, args.rounds // 2)):
+for r in range(max(3, min(7, args.rounds // 4))):
     t0 = time.perf_counter()
     plain_eval()
     ev["plain"].append(time.perf_counter() - t0)
-    steps(1, rec)
+    at += 1
+    steps(model, opt, rec, at, 1)
     t0 = time.perf_counter()
     rec.evaluate(test)
     ev["diagnosed"].append(time.perf_counter() - t0)
