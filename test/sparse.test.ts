@@ -19,7 +19,7 @@ import { ProbeHost } from '../src/probes/host.js';
 import { DEFAULT_PROBE_SETTINGS } from '../src/probes/probe.js';
 import { PROBES } from '../src/probes/registry.js';
 import type { BackwardTensors, ForwardTensors, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
-import { inputWeightUpdate, sparseDenseActivate } from '../src/train/kernels/sparse.js';
+import { fromInputLayout, inputOffset, inputWeightUpdate, sparseDenseActivate, toInputLayout } from '../src/train/kernels/sparse.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
 import { permutation, rng } from '../src/train/rng.js';
 import { SPARSE_BELOW, type InputProfile } from '../src/train/sparse-input.js';
@@ -36,6 +36,18 @@ function synthetic(n: number, dim: number, share: (i: number) => number, seed: n
   const pixels = new Uint8Array(n * dim);
   for (let i = 0; i < n; i++) for (let f = 0; f < dim; f++) if (r.float() < share(i)) pixels[i * dim + f] = 1 + r.int(255);
   return { n, dim, pixels, labels: Uint8Array.from({ length: n }, () => r.int(10)) };
+}
+
+/** The stored form (column blocks: kernels/sparse.ts) of input-major weights `wT` `[K, M]`, and back. */
+function toStored(wT: ArrayLike<number>, K: number, M: number): Float32Array {
+  const w = new Float32Array(M * K);
+  for (let f = 0; f < K; f++) for (let j = 0; j < M; j++) w[j * K + f] = wT[f * M + j];
+  return toInputLayout(w, M, K);
+}
+function fromStored(s: ArrayLike<number>, K: number, M: number): Float32Array {
+  const w = fromInputLayout(s, M, K), wT = new Float32Array(K * M);
+  for (let f = 0; f < K; f++) for (let j = 0; j < M; j++) wT[f * M + j] = w[j * K + f];
+  return wT;
 }
 
 /** x batch-major, as the definition gives it: the lookup table at each pixel. */
@@ -121,7 +133,7 @@ test('the sparse forward: z within 1e-5·Σ|terms| of float64, a = f(z) as the f
     const c = layerCase(M, size, M + size);
     for (const act of ACTS) {
       const out = tf.tidy(() => {
-        const { z, a, aT } = sparseDenseActivate(tf.tensor2d(c.w, [c.K, M]), c.batch.sparse!, size, tf.tensor1d(c.wbg), tf.tensor2d(c.b, [M, 1]), act);
+        const { z, a, aT } = sparseDenseActivate(tf.tensor2d(toStored(c.w, c.K, M), [c.K, M]), c.batch.sparse!, size, tf.tensor1d(c.wbg), tf.tensor2d(c.b, [M, 1]), act);
         return [z.dataSync(), a.dataSync(), aT.dataSync()];
       });
       const [z, a, aT] = out;
@@ -151,10 +163,10 @@ test('the input layer\'s update, over the nonzeros and dense: v\', w\' within th
     const v = Float32Array.from({ length: c.K * M }, () => (r.float() * 2 - 1) * 1e-3);
     for (const sparse of [true, false]) {
       const [vo, wo, moments, wbg] = tf.tidy(() => {
-        const [wt, vt] = [tf.tensor2d(c.w, [c.K, M]), tf.tensor2d(v, [c.K, M])];
+        const [wt, vt] = [tf.tensor2d(toStored(c.w, c.K, M), [c.K, M]), tf.tensor2d(toStored(v, c.K, M), [c.K, M])];
         // in place
         const u = inputWeightUpdate(tf.tensor2d(dzT, [size, M]), c.batch.xf, sparse ? c.batch.sparse : undefined, tf.tensor2d(db, [M, 1]), tf.tensor1d(c.bg), wt, vt, lr, mu);
-        return [vt.dataSync(), wt.dataSync(), u.moments.dataSync(), u.wbg.dataSync()];
+        return [fromStored(vt.dataSync(), c.K, M), fromStored(wt.dataSync(), c.K, M), u.moments.dataSync(), u.wbg.dataSync()];
       });
       let sg = 0, mx = 0, sv = 0, sw = 0;
       for (let f = 0; f < c.K; f++) for (let j = 0; j < M; j++) {
@@ -173,9 +185,9 @@ test('the input layer\'s update, over the nonzeros and dense: v\', w\' within th
       }
       // without the moments (the steps no probe reads them on): the same v', w', W'·bg bit for bit, NaN moments
       const [vn, wn, mn, wbgn] = tf.tidy(() => {
-        const [wt, vt] = [tf.tensor2d(c.w, [c.K, M]), tf.tensor2d(v, [c.K, M])];
+        const [wt, vt] = [tf.tensor2d(toStored(c.w, c.K, M), [c.K, M]), tf.tensor2d(toStored(v, c.K, M), [c.K, M])];
         const u = inputWeightUpdate(tf.tensor2d(dzT, [size, M]), c.batch.xf, sparse ? c.batch.sparse : undefined, tf.tensor2d(db, [M, 1]), tf.tensor1d(c.bg), wt, vt, lr, mu, false);
-        return [vt.dataSync(), wt.dataSync(), u.moments.dataSync(), u.wbg.dataSync()];
+        return [fromStored(vt.dataSync(), c.K, M), fromStored(wt.dataSync(), c.K, M), u.moments.dataSync(), u.wbg.dataSync()];
       });
       for (let k = 0; k < c.K * M; k++) if (!Object.is(vn[k], vo[k]) || !Object.is(wn[k], wo[k])) assert.fail(`${sparse ? 'sparse' : 'dense'} M=${M} without moments [${k}]: v ${vn[k]} vs ${vo[k]}, w ${wn[k]} vs ${wo[k]}`);
       for (let j = 0; j < M; j++) assert.ok(Object.is(wbgn[j], wbg[j]), `${sparse ? 'sparse' : 'dense'} M=${M} without moments: W'·bg[${j}]`);
@@ -356,4 +368,16 @@ test('the optimizer\'s moments only where a probe reads them: a run whose gradie
   host.due(6, 3);
   const grads = host.activeSlots.map((slot, k) => ({ slot: host.slots[slot], v: lean.values[6][1 + k] })).filter(({ slot }) => slot.probe === 'gradients');
   assert.ok(grads.length > 0 && grads.every(({ v }) => Number.isFinite(v)), `gradients at step 6: ${grads.map(({ slot, v }) => `${slot.layer}.${slot.metric}=${v}`).join(' ')}`);
+});
+
+test('the input layer\'s stored layout: column blocks of 16 units, each K rows of its units (by hand for 18 × 2), and back', () => {
+  const M = 18, K = 2, w = Float32Array.from({ length: M * K }, (_, i) => 10 * Math.floor(i / K) + (i % K)); // w[j, f] = 10j + f
+  const stored = Array.from(toInputLayout(w, M, K));
+  const block0 = [0, 1].flatMap((f) => Array.from({ length: 16 }, (_, u) => 10 * u + f));
+  assert.deepEqual(stored, [...block0, 160, 170, 161, 171]);
+  for (let j = 0; j < M; j++) for (let f = 0; f < K; f++) assert.equal(stored[inputOffset(j, f, M, K)], 10 * j + f);
+  for (const [m, k] of [[500, 784], [37, 5], [16, 3], [15, 4]]) {
+    const x = Float32Array.from({ length: m * k }, (_, i) => i);
+    assert.deepEqual(fromInputLayout(toInputLayout(x, m, k), m, k), x, `${m} × ${k}`);
+  }
 });

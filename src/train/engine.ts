@@ -21,7 +21,7 @@ import { sgdMomentum, type SgdResult } from './kernels/sgd.js';
 import { dense, weightGrad } from './kernels/products.js';
 import { activateFused, backActivation, backDataActivation, backDataActivationT, biasGradSgd, denseActivate, fusedActivation, weightUpdate, type FusedActivation } from './kernels/fused.js';
 import { ownProducts } from './kernels/products.js';
-import { inputWeightUpdate, sparseDenseActivate } from './kernels/sparse.js';
+import { fromInputLayout, inputWeightUpdate, sparseDenseActivate, toInputLayout } from './kernels/sparse.js';
 import { SPARSE_BELOW, type InputForm, type InputProfile, type SparseInput } from './sparse-input.js';
 import { BN_EPS, bnBackward, bnDispose, bnEval, bnForward, bnInit, bnRunning, type BnForward, type BnState } from './batchnorm.js';
 import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
@@ -81,19 +81,13 @@ function stateTensors(l: LayerState): [string, tf.Tensor2D][] {
 }
 
 /** `rows × cols` row-major → `cols × rows`. */
-function transposeArray(v: ArrayLike<number>, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c];
-  return t;
-}
+/** The input layer's stored weights (`[K, M]` floats in the sparse form's layout) as `[M, K]`. */
+const unstored = (t: tf.Tensor2D): Float32Array => fromInputLayout(t.dataSync() as Float32Array, t.shape[1], t.shape[0]);
 
-/** A 2-D tensor's values, transposed. */
-const transposed = (t: tf.Tensor2D): Float32Array => transposeArray(t.dataSync() as Float32Array, t.shape[0], t.shape[1]);
-
-/** W·background for input-major weights `[K, M]` (K = bg's length), summed in float64. */
-function backgroundProduct(wT: ArrayLike<number>, M: number, bg: ArrayLike<number>): Float32Array {
-  const out = new Float64Array(M);
-  for (let f = 0; f < bg.length; f++) for (let j = 0; j < M; j++) out[j] += wT[f * M + j] * bg[f];
+/** W·background for weights `w` `[M, K]` (K = bg's length), summed in float64, features in order. */
+function backgroundProduct(w: ArrayLike<number>, M: number, bg: ArrayLike<number>): Float32Array {
+  const out = new Float64Array(M), K = bg.length;
+  for (let f = 0; f < K; f++) for (let j = 0; j < M; j++) out[j] += w[j * K + f] * bg[f];
   return Float32Array.from(out);
 }
 
@@ -146,9 +140,8 @@ export class Mlp {
       if (!(bg && i === 0)) {
         return { w: tf.tensor2d(p.w, [p.fanOut, p.fanIn]), b: tf.tensor2d(p.b, [p.fanOut, 1]), vw: tf.zeros([p.fanOut, p.fanIn]) as tf.Tensor2D, vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D, bn: bn[i] ? bnInit(p.fanOut) : null };
       }
-      // input-major, and W·background for the first forward
-      const wT = transposeArray(p.w, p.fanOut, p.fanIn);
-      return { w: tf.tensor2d(wT, [p.fanIn, p.fanOut]), b: tf.tensor2d(p.b, [p.fanOut, 1]), vw: tf.zeros([p.fanIn, p.fanOut]) as tf.Tensor2D, vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D, bn: null, wbg: tf.tensor1d(backgroundProduct(wT, p.fanOut, bg)) };
+      // stored input-major in column blocks (kernels/sparse.ts), and W·background for the first forward
+      return { w: tf.tensor2d(toInputLayout(p.w, p.fanOut, p.fanIn), [p.fanIn, p.fanOut]), b: tf.tensor2d(p.b, [p.fanOut, 1]), vw: tf.zeros([p.fanIn, p.fanOut]) as tf.Tensor2D, vb: tf.zeros([p.fanOut, 1]) as tf.Tensor2D, bn: null, wbg: tf.tensor1d(backgroundProduct(p.w, p.fanOut, bg)) };
     });
     if (bg) {
       this.backgroundValues = Float32Array.from(bg);
@@ -308,8 +301,9 @@ export class Mlp {
       }
       this.layers[i] = { w: tf.keep(W.w), b: tf.keep(B.w), vw: tf.keep(W.v), vb: tf.keep(B.v), bn, ...(wbg ? { wbg: tf.keep(wbg) } : {}) };
       if (!hooks?.onUpdate) return;
-      // hooks see [fanOut, fanIn]: an input-major layer's, transposed if asked for
-      const [w, v] = wbg ? [() => tf.transpose(W.w) as tf.Tensor2D, () => tf.transpose(W.v) as tf.Tensor2D] : [() => W.w, () => W.v];
+      // hooks see [fanOut, fanIn]: the sparse form's input layer, from its stored layout if asked for
+      const [K, M] = W.w.shape;
+      const [w, v] = wbg ? [() => tf.tensor2d(unstored(W.w), [M, K]), () => tf.tensor2d(unstored(W.v), [M, K])] : [() => W.w, () => W.v];
       hooks.onUpdate({ layer: i + 1, get w() { return w(); }, get velocityW() { return v(); }, lr, wMoments: W.moments, bMoments: B.moments }, info);
     });
   }
@@ -450,7 +444,7 @@ export class Mlp {
   state(): { readonly name: string; readonly values: Float32Array }[] {
     return this.layers.flatMap((l, i) => [
       // weights and velocity as [fanOut, fanIn] whatever the layout, so either input form resumes them
-      ...stateTensors(l).map(([k, t]) => ({ name: `${i + 1}.${k}`, values: l.wbg && (k === 'w' || k === 'vw') ? transposed(t) : t.dataSync() as Float32Array })),
+      ...stateTensors(l).map(([k, t]) => ({ name: `${i + 1}.${k}`, values: l.wbg && (k === 'w' || k === 'vw') ? unstored(t) : t.dataSync() as Float32Array })),
       // W·background as the kernels summed it: a resumed run continues bit for bit
       ...(l.wbg ? [{ name: `${i + 1}.wbg`, values: l.wbg.dataSync() as Float32Array }] : []),
     ]);
@@ -464,8 +458,8 @@ export class Mlp {
         const v = byName.get(`${i + 1}.${k}`);
         if (!v || v.length !== t.size) throw new Error(`state of layer ${i + 1}: ${k} ${v ? `has ${v.length} values, the model ${t.size}` : 'is missing'}`);
         const [rows, cols] = t.shape;
-        // an input-major layer's weights and velocity come as [fanOut, fanIn]
-        const n = l.wbg && (k === 'w' || k === 'vw') ? tf.tensor2d(transposeArray(v, cols, rows), [rows, cols]) : tf.tensor2d(v, [rows, cols]);
+        // the sparse form's input layer: weights and velocity come as [fanOut, fanIn] = [cols, rows]
+        const n = l.wbg && (k === 'w' || k === 'vw') ? tf.tensor2d(toInputLayout(v, cols, rows), [rows, cols]) : tf.tensor2d(v, [rows, cols]);
         t.dispose();
         return n;
       };
@@ -475,7 +469,7 @@ export class Mlp {
       // W·background: as saved (a state of the sparse form), else made from the weights
       const saved = byName.get(`${i + 1}.wbg`);
       l.wbg.dispose();
-      const wbg = saved && saved.length === w.shape[1] ? tf.tensor1d(saved) : tf.tensor1d(backgroundProduct(w.dataSync() as Float32Array, w.shape[1], this.backgroundValues!));
+      const wbg = saved && saved.length === w.shape[1] ? tf.tensor1d(saved) : tf.tensor1d(backgroundProduct(unstored(w), w.shape[1], this.backgroundValues!));
       return { w, b: take('b', l.b), vw: take('vw', l.vw), vb: take('vb', l.vb), bn, wbg };
     });
   }
@@ -484,7 +478,7 @@ export class Mlp {
   params(): LayerParams[] {
     return this.layers.map(({ w, b, wbg }) => {
       // the input-major input layer, as [fanOut, fanIn]
-      if (wbg) return { fanIn: w.shape[0], fanOut: w.shape[1], w: transposed(w), b: b.dataSync() as Float32Array };
+      if (wbg) return { fanIn: w.shape[0], fanOut: w.shape[1], w: unstored(w), b: b.dataSync() as Float32Array };
       return { fanIn: w.shape[1], fanOut: w.shape[0], w: w.dataSync() as Float32Array, b: b.dataSync() as Float32Array };
     });
   }

@@ -18,7 +18,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { SELU_ALPHA, SELU_SCALE, type TrainedActivation } from '../../activations/index.js';
 import { activate, backpropActivation } from '../activation-ops.js';
-import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
+import { alloc, hostKernelsEnabled, view, wasmBackend } from './host.js';
+import { INPUT_BLOCK } from './sparse.js';
 import { backData, dense, ownProducts, productsFor, weightGradSgd } from './products.js';
 import { sgdMomentum, type SgdResult } from './sgd.js';
 
@@ -64,13 +65,25 @@ export const fusedKernels: tf.KernelConfig[] = [
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { w, x, b } = inputs as Infos;
       const { act, transposed, inputMajor } = attrs as unknown as { act: FusedActivation; transposed: boolean; inputMajor: boolean };
-      // w is [M, K], or [K, M] input-major (sparse.ts: the input layer of a sparse input)
-      const [M, K] = inputMajor ? [n(w, 1), n(w, 0)] : [n(w, 0), n(w, 1)];
-      const z = alloc(backend, [M, n(x, 1)]), a = alloc(backend, [M, n(x, 1)]);
-      const aT = transposed ? alloc(backend, [n(x, 1), M]) : null;
+      // w is [M, K], or [K, M] in the sparse form's stored layout (sparse.ts: the input layer of a
+      // sparse input, column blocks of INPUT_BLOCK units): then one product per block
+      const [M, K] = inputMajor ? [n(w, 1), n(w, 0)] : [n(w, 0), n(w, 1)], N = n(x, 1);
+      const z = alloc(backend, [M, N]), a = alloc(backend, [M, N]);
+      const aT = transposed ? alloc(backend, [N, M]) : null;
       const { f, off } = exportOf<Gemm>(backend, `gemm_${act}`);
-      f(off(w), inputMajor ? 1 : K, inputMajor ? M : 1, off(x), off(z), off(a), aT ? off(aT) : 0, M, K, n(x, 1), off(b), ...consts(act));
-      return aT ? [z, a, aT] : [z, a];
+      if (!inputMajor) {
+        f(off(w), K, 1, off(x), off(z), off(a), aT ? off(aT) : 0, M, K, N, off(b), ...consts(act));
+        return aT ? [z, a, aT] : [z, a];
+      }
+      for (let jb = 0; jb < M; jb += INPUT_BLOCK) {
+        const width = Math.min(INPUT_BLOCK, M - jb);
+        f(off(w) + 4 * jb * K, 1, width, off(x), off(z) + 4 * jb * N, off(a) + 4 * jb * N, 0, width, K, N, off(b) + 4 * jb, ...consts(act));
+      }
+      if (!aT) return [z, a];
+      // batch-major a (rare: a batch too dense for the sparse lists)
+      const av = view(backend, a) as Float32Array, tv = view(backend, aT) as Float32Array;
+      for (let j = 0; j < M; j++) for (let s = 0; s < N; s++) tv[s * M + j] = av[j * N + s];
+      return [z, a, aT];
     },
   },
   {
@@ -158,7 +171,9 @@ export function biasGradSgd(d: tf.Tensor2D, b: tf.Tensor2D, v: tf.Tensor2D, lr: 
 
 /**
  * z = W·x + b and a = f(z): `w` `[M, K]`, `x` `[K, N]`, `b` `[M, 1]` → both `[M, N]`. With
- * `transposed`, the wasm kernel also returns `aT`, a batch-major `[N, M]` (absent elsewhere).
+ * `transposed`, the wasm kernel also returns `aT`, a batch-major `[N, M]` (absent elsewhere). With
+ * `inputMajor`, `w` is the sparse form's stored input layer (`[K, M]` floats in column blocks,
+ * sparse.ts's toInputLayout): for a batch too dense for the sparse lists.
  */
 export function denseActivate(w: tf.Tensor2D, x: tf.Tensor2D, b: tf.Tensor2D, act: TrainedActivation, transposed = false, inputMajor = false): { z: tf.Tensor2D; a: tf.Tensor2D; aT?: tf.Tensor2D } {
   if (inputMajor && !(fusedActivation(act) && ownProducts())) throw new Error('an input-major layer needs the own wasm kernels and a fused activation');

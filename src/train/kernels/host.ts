@@ -17,6 +17,7 @@ interface WasmBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Views;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   getMemoryOffset(dataId: tf.DataId): number;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
   wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
 }
 

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 export const KernelSet = { relaxedSimd: 'wasm-relaxed-simd', simd: 'wasm-simd', tfjs: 'tfjs' } as const;
 export type KernelSet = (typeof KernelSet)[keyof typeof KernelSet];
 
-type SparseForward = (W: number, M: number, RP: number, RI: number, RV: number, N: number, WBG: number, b: number, Z: number, A: number, T: number, p0: number, p1: number) => void;
+type SparseForward = (W: number, M: number, K: number, RP: number, RI: number, RV: number, N: number, WBG: number, b: number, Z: number, A: number, T: number, p0: number, p1: number) => void;
 
 export interface ProductsModule {
   gemm(A: number, ai: number, as: number, B: number, C: number, I: number, S: number, N: number, bias: number): void;

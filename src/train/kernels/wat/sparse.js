@@ -4,8 +4,12 @@
 // so both products run over the nonzeros of d only, plus a rank-one term: W·bg (WBG, kept by the
 // weights' update, sgd.js) and the bias gradient db = dz·1 times bg.
 //
-// The layer's weights are stored input-major, W[f, j] = the weight from input f to unit j (one
-// row of M units per input feature), so that each nonzero of d reads one contiguous row:
+// The layer's weights are stored input-major in column blocks of BLOCK = 16 units: block c holds
+// units 16c … 16c + w − 1 (w = 16, or M mod 16 for the last) as K rows of w floats, W[f, j] at
+// float 16c·K + f·w + (j − 16c) (sparse.ts: toInputLayout). A nonzero of d reads one 64-byte row
+// of a block, and a block's rows lie together (50 KB at K = 784), so the rows a batch reads mostly
+// stay in L1 while a block's accumulators stream them (the forward took 0.66× the time it took on
+// plain input-major rows, whose 16-unit pieces lie 2 KB apart: 220 against 330 µs at M = 512).
 //   sparse_KIND  z[j, n] = WBG[j] + Σ_{f: d[f,n] ≠ 0} d[f, n]·W[f, j] + b[j],  a = f(z)
 //                over the nonzeros of each sample (RP, RI, RV: by sample, features ascending);
 //                z and a written feature-major [M × N], a also batch-major [N × M] (T, when ≠ 0)
@@ -23,6 +27,8 @@ import { SGD_FINALE, SGD_FOLD, SGD_LOCALS, SGD_NO_MOMENTS, SGD_PROLOGUE, sgdScal
 // (16 units; the chunk's rows of W, 64 B each, mostly stay in L1) 243 µs, 2: 278, 8: 298, 8 with
 // two accumulator sets for alternate nonzeros 413, 4 with two sets 322; update 4.
 const NV_FWD = 4, NV_SGD = 4;
+/** Units per column block of the stored weights (sparse.ts's INPUT_BLOCK): the widest chunk. */
+export const BLOCK = 16;
 
 const get = (n) => `(local.get ${n})`;
 const i32 = (c) => `(i32.const ${c})`;
@@ -33,7 +39,14 @@ const widths = (nv) => { const w = []; for (let v = nv; v >= 1; v = v >> 1) w.pu
 
 /** @param {{ madd: (a: string, b: string, c: string) => string, relaxed: boolean }} g */
 export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
+  if (4 * nvFwd !== BLOCK || 4 * nvSgd !== BLOCK) throw new Error(`the widest chunk must be one column block (${BLOCK} units)`);
   const { madd } = g;
+  // $Wj (byte address of unit $j's column in row 0) and $S (bytes from one row to the next) of the
+  // chunk at $j: a whole block for the widest chunks, else in the last block (M mod 16 units)
+  const fullBlock = (W) => `(local.set $Wj (i32.add ${W} (i32.mul ${get('$j')} ${get('$K4')}))) (local.set $S ${i32(4 * BLOCK)})`;
+  const lastBlock = (W) => `(local.set $Wj (i32.add ${W} (i32.add (i32.mul ${get('$Mf')} ${get('$K4')}) (i32.shl (i32.sub ${get('$j')} ${get('$Mf')}) ${i32(2)})))) (local.set $S (i32.shl (i32.sub ${get('$M')} ${get('$Mf')}) ${i32(2)}))`;
+  const blockLocals = '(local $K4 i32) (local $Mf i32) (local $S i32)';
+  const blockPrologue = `(local.set $K4 (i32.shl ${get('$K')} ${i32(2)})) (local.set $Mf (i32.and ${get('$M')} ${i32(-BLOCK)}))`;
   const accs = (nv) => Array.from({ length: nv }, (_, v) => `(local $c${v} v128)`).join(' ');
   // scalar multiply-add of the same rounding as the vector one (relaxed: fused)
   const maddS = (a, b, c) => `(f32x4.extract_lane 0 ${madd(`(f32x4.splat ${a})`, `(f32x4.splat ${b})`, `(f32x4.splat ${c})`)})`;
@@ -41,20 +54,20 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
   const emit = (s) => out.push(s);
 
   for (const kind of FUSED_ACTIVATIONS) {
-    emit(`(func (export "sparse_${kind}") (param $W i32) (param $M i32) (param $RP i32) (param $RI i32) (param $RV i32) (param $N i32) (param $WBG i32) (param $b i32) (param $Z i32) (param $A i32) (param $T i32) (param $p0 f32) (param $p1 f32)`);
-    emit(`(local $j i32) (local $n i32) (local $k i32) (local $kend i32) (local $M4 i32) (local $N4 i32) (local $Wj i32) (local $p i32) (local $q i32) (local $d v128) (local $zv v128) (local $av v128) (local $zs f32) ${accs(nvFwd)} ${ACT_LOCALS}`);
-    emit(`(local.set $M4 (i32.shl ${get('$M')} ${i32(2)})) (local.set $N4 (i32.shl ${get('$N')} ${i32(2)}))`);
+    emit(`(func (export "sparse_${kind}") (param $W i32) (param $M i32) (param $K i32) (param $RP i32) (param $RI i32) (param $RV i32) (param $N i32) (param $WBG i32) (param $b i32) (param $Z i32) (param $A i32) (param $T i32) (param $p0 f32) (param $p1 f32)`);
+    emit(`(local $j i32) (local $n i32) (local $k i32) (local $kend i32) (local $M4 i32) (local $N4 i32) (local $Wj i32) (local $p i32) (local $q i32) (local $d v128) (local $zv v128) (local $av v128) (local $zs f32) ${blockLocals} ${accs(nvFwd)} ${ACT_LOCALS}`);
+    emit(`(local.set $M4 (i32.shl ${get('$M')} ${i32(2)})) (local.set $N4 (i32.shl ${get('$N')} ${i32(2)})) ${blockPrologue}`);
     // the lanes of a vector of units j..j+3 of sample n to Z and A, feature-major: stride N floats
     const lanesOut = (base, v, val) => [0, 1, 2, 3].map((l) => `(f32.store (i32.add ${get('$q')} ${i32(0)}) (f32x4.extract_lane ${l} ${get(val)})) (local.set $q (i32.add ${get('$q')} ${get('$N4')}))`).join(' ');
     for (const V of widths(nvFwd)) {
       emit(`(block $jd${V} (loop $jl${V} (br_if $jd${V} (i32.gt_u ${add(get('$j'), i32(4 * V))} ${get('$M')}))`);
-      emit(`(local.set $Wj (i32.add ${get('$W')} (i32.shl ${get('$j')} ${i32(2)}))) (local.set $n ${i32(0)})`);
+      emit(`${V === nvFwd ? fullBlock(get('$W')) : lastBlock(get('$W'))} (local.set $n ${i32(0)})`);
       emit(`(block $nd${V} (loop $nl${V} (br_if $nd${V} (i32.ge_u ${get('$n')} ${get('$N')}))`);
       // the background's share, then the nonzeros
       for (let v = 0; v < V; v++) emit(`(local.set $c${v} (v128.load offset=${16 * v} (i32.add ${get('$WBG')} (i32.shl ${get('$j')} ${i32(2)}))))`);
       emit(`(local.set $k (i32.load (i32.add ${get('$RP')} (i32.shl ${get('$n')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$RP')} (i32.shl ${get('$n')} ${i32(2)}))))`);
       emit(`(block $kd${V} (loop $kl${V} (br_if $kd${V} (i32.ge_u ${get('$k')} ${get('$kend')}))`);
-      emit(`(local.set $p (i32.add ${get('$Wj')} (i32.mul (i32.load (i32.add ${get('$RI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')})))`);
+      emit(`(local.set $p (i32.add ${get('$Wj')} (i32.mul (i32.load (i32.add ${get('$RI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$S')})))`);
       emit(`(local.set $d (v128.load32_splat (i32.add ${get('$RV')} (i32.shl ${get('$k')} ${i32(2)}))))`);
       for (let v = 0; v < V; v++) emit(`(local.set $c${v} ${madd(get('$d'), `(v128.load offset=${16 * v} ${get('$p')})`, get(`$c${v}`))})`);
       emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl${V})))`);
@@ -77,12 +90,12 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
     }
     // the last M mod 4 units, one at a time
     emit(`(block $td (loop $tl (br_if $td (i32.ge_u ${get('$j')} ${get('$M')}))`);
-    emit(`(local.set $Wj (i32.add ${get('$W')} (i32.shl ${get('$j')} ${i32(2)}))) (local.set $n ${i32(0)})`);
+    emit(`${lastBlock(get('$W'))} (local.set $n ${i32(0)})`);
     emit(`(block $nd (loop $nl (br_if $nd (i32.ge_u ${get('$n')} ${get('$N')}))`);
     emit(`(local.set $zs (f32.load (i32.add ${get('$WBG')} (i32.shl ${get('$j')} ${i32(2)}))))`);
     emit(`(local.set $k (i32.load (i32.add ${get('$RP')} (i32.shl ${get('$n')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$RP')} (i32.shl ${get('$n')} ${i32(2)}))))`);
     emit(`(block $kd (loop $kl (br_if $kd (i32.ge_u ${get('$k')} ${get('$kend')}))`);
-    emit(`(local.set $zs ${maddS(`(f32.load (i32.add ${get('$RV')} (i32.shl ${get('$k')} ${i32(2)})))`, `(f32.load (i32.add ${get('$Wj')} (i32.mul (i32.load (i32.add ${get('$RI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')})))`, get('$zs'))})`);
+    emit(`(local.set $zs ${maddS(`(f32.load (i32.add ${get('$RV')} (i32.shl ${get('$k')} ${i32(2)})))`, `(f32.load (i32.add ${get('$Wj')} (i32.mul (i32.load (i32.add ${get('$RI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$S')})))`, get('$zs'))})`);
     emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl)))`);
     emit(`(local.set $zv (f32x4.splat (f32.add ${get('$zs')} (f32.load (i32.add ${get('$b')} (i32.shl ${get('$j')} ${i32(2)}))))))`);
     emit(activate(kind, '$av', '$zv'));
@@ -94,23 +107,33 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
     emit(')');
   }
 
-  // sparse_sgd: rows f in order; per row, chunks of units; sparse_sgd_nm the same without the moments
+  // sparse_sgd: a chunk of units at a time (a column block of the stored weights, in memory
+  // order), its rows f in order; sparse_sgd_nm the same without the moments
   for (const withMoments of [true, false]) {
     emit(`(func (export "sparse_sgd${withMoments ? '' : '_nm'}") (param $DT i32) (param $M i32) (param $CP i32) (param $CI i32) (param $CV i32) (param $K i32) (param $BG i32) (param $DB i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $WBG i32) (param $stats i32)`);
-    emit(`(local $f i32) (local $j i32) (local $k i32) (local $k0 i32) (local $kend i32) (local $M4 i32) (local $row i32) (local $p i32) (local $d v128) (local $bg v128) (local $bgs f32) ${accs(nvSgd)} ${SGD_LOCALS}`);
-    emit(`${SGD_PROLOGUE} (local.set $M4 (i32.shl ${get('$M')} ${i32(2)}))`);
-    emit(`(memory.fill ${get('$WBG')} ${i32(0)} ${get('$M4')})`);
-    emit(`(block $fd (loop $fl (br_if $fd (i32.ge_u ${get('$f')} ${get('$K')}))`);
-    emit(`(local.set $bgs (f32.load (i32.add ${get('$BG')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $bg (f32x4.splat ${get('$bgs')}))`);
-    emit(`(local.set $k0 (i32.load (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)}))))`);
-    emit(`(local.set $row (i32.mul ${get('$f')} ${get('$M4')})) (local.set $j ${i32(0)})`);
-    // byte address of the vector v of the chunk at unit $j in row $f of base (WBG and DB: of unit $j)
+    emit(`(local $f i32) (local $j i32) (local $k i32) (local $k0 i32) (local $kend i32) (local $M4 i32) (local $row i32) (local $p i32) (local $d v128) (local $bg v128) (local $bgs f32) (local $Wj i32) ${blockLocals} ${accs(nvSgd)} ${Array.from({ length: nvSgd }, (_, v) => `(local $db${v} v128)`).join(' ')} ${SGD_LOCALS}`);
+    emit(`${SGD_PROLOGUE} (local.set $M4 (i32.shl ${get('$M')} ${i32(2)})) ${blockPrologue}`);
+    emit(`(memory.fill ${get('$WBG')} ${i32(0)} ${get('$M4')}) (local.set $j ${i32(0)})`);
+    // byte address of the vector v of the chunk at unit $j in row $f of base: for V, W, Vo, Wo the
+    // offset of that row of the chunk in the stored weights ($row); for WBG and DB, unit $j's
     const at = (v) => (base) => (base === '$WBG' || base === '$DB'
       ? `(i32.add ${get(base)} (i32.add (i32.shl ${get('$j')} ${i32(2)}) ${i32(16 * v)}))`
-      : `(i32.add ${get(base)} (i32.add ${get('$row')} (i32.add (i32.shl ${get('$j')} ${i32(2)}) ${i32(16 * v)})))`);
+      : `(i32.add ${get(base)} (i32.add ${get('$row')} ${i32(16 * v)}))`);
+    // the rows of the chunk at $j: $row from its first (byte offset $Wj), $S bytes apart; per row its
+    // background value and its nonzeros (k0 … kend in the by-feature lists)
+    const rowsBegin = (V, label) => [
+      `${V ? (V === nvSgd ? fullBlock(i32(0)) : lastBlock(i32(0))) : lastBlock(i32(0))} (local.set $row ${get('$Wj')}) (local.set $f ${i32(0)})`,
+      `(block $fd${label} (loop $fl${label} (br_if $fd${label} (i32.ge_u ${get('$f')} ${get('$K')}))`,
+      `(local.set $bgs (f32.load (i32.add ${get('$BG')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $bg (f32x4.splat ${get('$bgs')}))`,
+      `(local.set $k0 (i32.load (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)}))))`,
+    ].join('\n');
+    const rowsEnd = (label) => `(local.set $row (i32.add ${get('$row')} ${get('$S')})) (local.set $f (i32.add ${get('$f')} ${i32(1)})) (br $fl${label})))`;
     for (const V of widths(nvSgd)) {
       emit(`(block $jd${V} (loop $jl${V} (br_if $jd${V} (i32.gt_u ${add(get('$j'), i32(4 * V))} ${get('$M')}))`);
-      for (let v = 0; v < V; v++) emit(`(local.set $c${v} (f32x4.mul ${get('$bg')} (v128.load ${at(v)('$DB')})))`);
+      // the chunk's db, in registers for all its rows
+      for (let v = 0; v < V; v++) emit(`(local.set $db${v} (v128.load ${at(v)('$DB')}))`);
+      emit(rowsBegin(V, V));
+      for (let v = 0; v < V; v++) emit(`(local.set $c${v} (f32x4.mul ${get('$bg')} ${get(`$db${v}`)}))`);
       emit(`(local.set $k ${get('$k0')})`);
       emit(`(block $kd${V} (loop $kl${V} (br_if $kd${V} (i32.ge_u ${get('$k')} ${get('$kend')}))`);
       emit(`(local.set $p (i32.add ${get('$DT')} (i32.add (i32.mul (i32.load (i32.add ${get('$CI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')}) (i32.shl ${get('$j')} ${i32(2)}))))`);
@@ -118,18 +141,23 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
       for (let v = 0; v < V; v++) emit(`(local.set $c${v} ${madd(get('$d'), `(v128.load offset=${16 * v} ${get('$p')})`, get(`$c${v}`))})`);
       emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl${V})))`);
       for (let v = 0; v < V; v++) emit(`(local.set $g ${get(`$c${v}`)}) ${sgdVector(at(v), get('$bg'), withMoments)}`);
+      // the moments' f32 lanes into the f64 totals every 32 rows (≤ 128 terms a lane, as a row of
+      // 500 units was before: ~1e-6 relative)
+      if (withMoments) emit(`(if (i32.eq (i32.and ${get('$f')} ${i32(31)}) ${i32(31)}) (then ${SGD_FOLD}))`);
+      emit(rowsEnd(V));
+      if (withMoments) emit(SGD_FOLD);
       emit(`(local.set $j (i32.add ${get('$j')} ${i32(4 * V)})) (br $jl${V})))`);
     }
-    // the last M mod 4 units
+    // the last M mod 4 units, one at a time
     emit(`(block $td (loop $tl (br_if $td (i32.ge_u ${get('$j')} ${get('$M')}))`);
+    emit(rowsBegin(0, 's'));
     emit(`(local.set $ga (f32.mul ${get('$bgs')} (f32.load ${at(0)('$DB')}))) (local.set $k ${get('$k0')})`);
     emit(`(block $kd (loop $kl (br_if $kd (i32.ge_u ${get('$k')} ${get('$kend')}))`);
     emit(`(local.set $ga ${maddS(`(f32.load (i32.add ${get('$CV')} (i32.shl ${get('$k')} ${i32(2)})))`, `(f32.load (i32.add ${get('$DT')} (i32.add (i32.mul (i32.load (i32.add ${get('$CI')} (i32.shl ${get('$k')} ${i32(2)}))) ${get('$M4')}) (i32.shl ${get('$j')} ${i32(2)}))))`, get('$ga'))})`);
     emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl)))`);
     emit(sgdScalar(at(0), get('$bgs'), withMoments));
+    emit(rowsEnd('s'));
     emit(`(local.set $j (i32.add ${get('$j')} ${i32(1)})) (br $tl)))`);
-    if (withMoments) emit(SGD_FOLD);
-    emit(`(local.set $f (i32.add ${get('$f')} ${i32(1)})) (br $fl)))`);
     emit(withMoments ? SGD_FINALE : SGD_NO_MOMENTS);
     emit(')');
   }
