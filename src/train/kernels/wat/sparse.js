@@ -7,9 +7,10 @@
 // The layer's weights are stored input-major in column blocks of BLOCK = 16 units: block c holds
 // units 16c … 16c + w − 1 (w = 16, or M mod 16 for the last) as K rows of w floats, W[f, j] at
 // float 16c·K + f·w + (j − 16c) (sparse.ts: toInputLayout). A nonzero of d reads one 64-byte row
-// of a block, and a block's rows lie together (50 KB at K = 784), so the rows a batch reads mostly
-// stay in L1 while a block's accumulators stream them (the forward took 0.66× the time it took on
-// plain input-major rows, whose 16-unit pieces lie 2 KB apart: 220 against 330 µs at M = 512).
+// of a block, and a block's rows lie together (50 KB at K = 784): the forward over a batch of 32
+// took 232 µs against 300 with plain input-major rows, whose 16-unit pieces lie 2 KB apart and
+// mostly straddle two cache lines (kernel alone, MNIST batches, M = 500, alternated rounds, quiet);
+// blocks of 32 units took 327. The update runs block by block too (as fast as by rows: 358 / 352 µs).
 //   sparse_KIND  z[j, n] = WBG[j] + Σ_{f: d[f,n] ≠ 0} d[f, n]·W[f, j] + b[j],  a = f(z)
 //                over the nonzeros of each sample (RP, RI, RV: by sample, features ascending);
 //                z and a written feature-major [M × N], a also batch-major [N × M] (T, when ≠ 0)
@@ -23,9 +24,10 @@
 import { ACT_LOCALS, FUSED_ACTIVATIONS, activate } from './activation-math.js';
 import { SGD_FINALE, SGD_FOLD, SGD_LOCALS, SGD_NO_MOMENTS, SGD_PROLOGUE, sgdScalar, sgdVector } from './sgd.js';
 
-// Vectors per chunk, measured (best of 40 interleaved rounds, MNIST batches, under load): forward 4
-// (16 units; the chunk's rows of W, 64 B each, mostly stay in L1) 243 µs, 2: 278, 8: 298, 8 with
-// two accumulator sets for alternate nonzeros 413, 4 with two sets 322; update 4.
+// Vectors per chunk, measured on plain input-major rows (best of 40 interleaved rounds, MNIST
+// batches, under load): forward 4 (16 units) 243 µs, 2: 278, 8: 298, 8 with two accumulator sets
+// for alternate nonzeros 413, 4 with two sets 322, two samples' nonzeros in lockstep slower too;
+// update 4. A chunk of the widest width is one column block.
 const NV_FWD = 4, NV_SGD = 4;
 /** Units per column block of the stored weights (sparse.ts's INPUT_BLOCK): the widest chunk. */
 export const BLOCK = 16;
