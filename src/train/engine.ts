@@ -474,6 +474,20 @@ export class Mlp {
     });
   }
 
+  /**
+   * Each layer's weights and biases lent to `use` for the length of the call, in whatever order the
+   * model stores them (the sparse form's input layer in column blocks): for checks that do not
+   * depend on the order (finite values, norms). On host backends the arrays are the tensors' own
+   * memory (no copy, no reordering: a scan of the study's MLP takes 0.6 ms so, 1.8–2.7 ms through
+   * {@link params}); `use`
+   * must not run tf ops nor keep them.
+   */
+  withParamValues<T>(use: (layers: readonly { readonly w: Float32Array; readonly b: Float32Array }[]) => T): T {
+    if (!(HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) return use(this.layers.map(({ w, b }) => ({ w: w.dataSync() as Float32Array, b: b.dataSync() as Float32Array })));
+    const backend = tf.backend();
+    return use(this.layers.map(({ w, b }) => ({ w: view(backend, w) as Float32Array, b: view(backend, b) as Float32Array })));
+  }
+
   /** Current parameters, read back from the device. */
   params(): LayerParams[] {
     return this.layers.map(({ w, b, wbg }) => {
