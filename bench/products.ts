@@ -94,7 +94,8 @@ export interface ProcessFigures { readonly probe: number[]; readonly torch: numb
 
 /**
  * `probe run relu-sigmoid-relu` for 1,000 steps of batch 32 and an evaluation of 1,000 test
- * images, all probes every step, wasm — against bench/torch_run.py doing the same in PyTorch at
+ * images, all probes on their default schedules (as `probe run` records: loss and unit activity
+ * every step, the others every 10th), wasm — against bench/torch_run.py doing the same in PyTorch at
  * one thread; alternated `repeats` times.
  */
 export async function measureProcesses(root: string, python: string, repeats = 3): Promise<ProcessFigures> {

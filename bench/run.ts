@@ -283,7 +283,7 @@ async function main(): Promise<void> {
   }
   if (processes && processes.probe.length && processes.torch.length) {
     const a = median(processes.probe), b = median(processes.torch);
-    p(`\nwhole process, 1,000 steps of batch 32 + evaluation of 1,000 (relu-sigmoid-relu, all probes every step, wasm), wall time from spawn to exit, alternated ×${processes.probe.length}: probe run ${a.toFixed(2)} s · PyTorch ${processes.torchVersion} Debian OpenBLAS 1 thread ${b.toFixed(2)} s (bench/torch_run.py) · ratio ${(a / b).toFixed(2)}×`);
+    p(`\nwhole process, 1,000 steps of batch 32 + evaluation of 1,000 (relu-sigmoid-relu, all probes on probe run's default schedules, wasm), wall time from spawn to exit, alternated ×${processes.probe.length}: probe run ${a.toFixed(2)} s · PyTorch ${processes.torchVersion} Debian OpenBLAS 1 thread ${b.toFixed(2)} s (bench/torch_run.py) · ratio ${(a / b).toFixed(2)}×`);
   }
   const wasm = rows.filter((r) => r.backend === 'wasm');
   if (wasm.length) p(`\ntrace writing (rows appended + checkpoints): ${(100 * median(wasm.map((r) => r.writeShare))).toFixed(2)}% of the probed step time (wasm, median over combinations)`);
@@ -292,7 +292,7 @@ async function main(): Promise<void> {
     const r = memory.rssMB, n = r.length;
     const win = (a: number, b: number) => median(r.slice(Math.floor(n * a), Math.max(Math.floor(n * a) + 1, Math.floor(n * b))));
     const early = win(0.1, 0.2), late = win(0.85, 0.95);
-    p(`\nfull run (10 epochs × 1875 steps, all probes, wasm): ${memory.seconds.toFixed(0)} s wall, ${((memory.json.seconds * 1000) / memory.json.steps).toFixed(2)} ms/step incl. evaluation, probes ${(100 * memory.json.probeOverhead).toFixed(1)}% and writing ${(100 * memory.json.writeOverhead).toFixed(2)}% of run time, final test acc ${(100 * memory.json.epochs.at(-1)!.testAcc).toFixed(2)}%`);
+    p(`\nfull run (10 epochs × 1875 steps, all probes on the default schedules, wasm): ${memory.seconds.toFixed(0)} s wall, ${((memory.json.seconds * 1000) / memory.json.steps).toFixed(2)} ms/step incl. evaluation, probes ${(100 * memory.json.probeOverhead).toFixed(1)}% and writing ${(100 * memory.json.writeOverhead).toFixed(2)}% of run time, final test acc ${(100 * memory.json.epochs.at(-1)!.testAcc).toFixed(2)}%`);
     p(`RSS (median of samples every 0.5 s): ${early.toFixed(0)} MB at 10–20% of the run → ${late.toFixed(0)} MB at 85–95% (growth ${(late - early).toFixed(0)} MB; peak ${Math.max(...r).toFixed(0)} MB)`);
   }
   if (pair && memory) {

@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fastest } from '../src/train/calibrate.js';
+import type { Activation } from '../src/activations/index.js';
+import { calibrate, cachedCalibration, fastest, mlpRig } from '../src/train/calibrate.js';
+import { BatchBuilder } from '../src/train/batch.js';
+import { loadMnist } from '../src/train/data.js';
 import { readTrace } from '../src/trace/reader.js';
-import { allModes, BIN, FIXTURES, ROOT, tmp } from './helpers.js';
+import { allModes, BIN, FIXTURES, ROOT, tmp, useBackend } from './helpers.js';
 
 const node = (await allModes()).find((m) => m.name.startsWith('node'))!;
 
@@ -53,5 +57,33 @@ test('--backend auto times tfjs-node and wasm, runs on the faster, records the f
     assert.equal(next.recorded, want);
     // with the answer cached, the slower backend is not even loaded
     assert.equal(next.tfLoaded, want === 'node', `libtensorflow ${next.tfLoaded ? '' : 'not '}loaded when ${want} is cached as faster`);
+  }
+});
+
+test('auto times the run\'s own step: its first batches in the input form each backend gives the model (sparse on wasm for MNIST, dense on cpu), cached apart from random-data figures', async () => {
+  const data = loadMnist({ trainLimit: 320 });
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
+  const w = { sizes: [784, 20, 10], activations: ['relu', 'sigmoid'] as Activation[], batch: 32, engine: 'fast' as const, bn: [false, false], hooks: () => null, input: builder };
+  for (const [b, form] of [['wasm', 'sparse'], ['cpu', 'dense']] as const) {
+    await useBackend(b);
+    const rig = await mlpRig(w)();
+    try {
+      assert.equal(rig.inputForm, form, b);
+      for (let s = 0; s < 12; s++) await rig.step(s); // past the 10 batches of the 320 samples
+    } finally {
+      rig.dispose();
+    }
+  }
+  await useBackend('wasm');
+  const cache = mkdtempSync(join(tmpdir(), 'probe-calib-'));
+  process.env.PROBE_CACHE = cache;
+  try {
+    const c = await calibrate(w, ['wasm', 'cpu'], (b) => useBackend(b));
+    assert.ok(c.msPerStep.wasm! > 0 && c.msPerStep.cpu! > 0, JSON.stringify(c.msPerStep));
+    assert.ok(cachedCalibration(w, ['wasm', 'cpu']), 'cached');
+    assert.equal(cachedCalibration({ ...w, input: undefined }, ['wasm', 'cpu']), null, 'random-data figures are another entry');
+  } finally {
+    delete process.env.PROBE_CACHE;
+    rmSync(cache, { recursive: true, force: true });
   }
 });

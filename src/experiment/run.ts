@@ -251,7 +251,7 @@ async function train(config: RunConfig, run: string, path: string, opts: RunOpti
     }
     // auto times this very step on each fast backend (cached per machine), see calibrate.ts
     backend = await selectBackend(from ? (from.state.backend as BackendChoice) : config.backend, {
-      sizes, activations: acts, batch: config.batch, engine: config.engine, bn: bnFlags,
+      sizes, activations: acts, batch: config.batch, engine: config.engine, bn: bnFlags, input: builder,
       // most steps of a run sampling `--every N > 1` compute no probes
       // a typical probed step: the probes on their own sparser schedules (distribution) are not due
       hooks: () => {

@@ -58,8 +58,9 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
   const sizes = [data.train.dim, ...config.hidden, data.classes];
   const layers: LayerInfo[] = config.activations.map((activation, i) => ({ layer: i + 1, activation, fanIn: sizes[i], fanOut: sizes[i + 1], isOutput: i === config.activations.length - 1 }));
   const bn = layers.map((l) => config.bn === 'all' || (config.bn === 'last' && l.isOutput));
+  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const workload = {
-    sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn,
+    sizes, activations: config.activations, batch: config.batch, engine: config.engine, bn, input: builder,
     hooks: () => { const h = new ProbeHost(resolveProbes(config.probes), layers, config.thresholds); return h.due(1, config.every) ? h : null; },
   };
   const backend = await selectBackend(config.backend, workload);
@@ -69,7 +70,6 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
   // probed step on random dense data, for comparing backends) overstated a sweep: the 64-run
   // slice was said to take ~32 min and took 22. The same model then times one evaluation of a
   // slice of the test set, in that input form too (its cost does not depend on the weights).
-  const builder = new BatchBuilder(data.train, data.lut, data.lutOffset, data.classes);
   const arch = { sizes, activations: config.activations };
   const model = new Mlp(arch, initParams(arch, config.seed), { lr: config.lr, momentum: config.momentum }, config.engine, bn, builder.inputProfile());
   const slice = { ...data, test: { ...data.test, n: Math.min(EVAL_SLICE, data.test.n) } };

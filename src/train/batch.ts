@@ -51,6 +51,11 @@ export class BatchBuilder {
   private lists: { start: Int32Array; feature: Uint16Array | Int32Array; byte: Uint8Array } | null = null;
   private rows: Float32Array | null = null;
 
+  /** how many samples its split holds */
+  get samples(): number {
+    return this.split.n;
+  }
+
   constructor(private readonly split: Split, private readonly lut: Float32Array, lutOffset: Int32Array, private readonly classes: number) {
     // a feature without an offset would be left unwritten (on wasm: whatever the heap held)
     if (lutOffset.length !== split.dim) throw new Error(`BatchBuilder: ${lutOffset.length} lookup offsets for ${split.dim} features`);

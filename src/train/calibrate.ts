@@ -5,8 +5,11 @@
  * measured both 2× slower and faster than wasm on the same 2-core machine as the code changed.
  *
  * The timing runs the real step (the run's layer sizes, activations, batch size, engine, batch
- * normalization and probes) on a throw-away model with fixed random data, in interleaved rounds
- * (so a burst of load from other processes hits every backend alike), and takes the median.
+ * normalization and probes) on a throw-away model, in interleaved rounds
+ * (so a burst of load from other processes hits every backend alike), and takes the median. Given
+ * the run's data (`input`), it steps through the run's own batches in the input form each backend
+ * gives the model (on MNIST, the sparse input layer on wasm, dense on tfjs-node); else fixed random
+ * dense data.
  * It costs ~0.5 s and is cached per machine and workload in `$PROBE_CACHE/backend-calibration.json`
  * (default ~/.cache/probe); `PROBE_RECALIBRATE=1` measures again. The trace records the figures.
  */
@@ -19,6 +22,7 @@ import type { TrainedActivation } from '../activations/index.js';
 import { writeAtomic } from '../fs-util.js';
 import { packageVersion, probeVersion } from '../versions.js';
 import type { BackendName } from './choices.js';
+import { BatchBuilder, disposeBatch } from './batch.js';
 import { Mlp, type Batch, type EngineKind } from './engine.js';
 import type { TensorHooks } from './hooks.js';
 import { initParams } from './model.js';
@@ -34,6 +38,8 @@ export interface Workload {
   readonly bn: readonly boolean[];
   /** fresh hooks for the timed steps (the run's probes), or null when probes are off */
   readonly hooks: () => TensorHooks | null;
+  /** the run's training data: its first batches are the timed ones, in each backend's input form */
+  readonly input?: BatchBuilder;
 }
 
 /** One training step of a model that is not probe's own MLP, built on whichever backend is current. */
@@ -41,6 +47,8 @@ export interface StepRig {
   /** one training step; `s` counts steps from 0 in the warm-up and in each round */
   step(s: number): void | Promise<void>;
   dispose(): void;
+  /** probe's MLP: the input form its model took on this backend (engine.ts) */
+  readonly inputForm?: string;
 }
 
 /**
@@ -109,7 +117,10 @@ function software(): Record<string, unknown> {
 function cacheKey(w: AnyWorkload, backends: readonly BackendName[]): string {
   if (isRig(w)) return JSON.stringify({ ...software(), backends, ...w.key });
   const probes = w.hooks() !== null;
-  return JSON.stringify({ ...software(), backends, sizes: w.sizes, activations: w.activations, batch: w.batch, engine: w.engine, bn: w.bn, probes });
+  // real batches time each backend's own input form, which depends on the data's share of nonzeros
+  const p = w.input?.inputProfile();
+  const input = p ? { density: Math.round(p.density * 100) / 100 } : 'random';
+  return JSON.stringify({ ...software(), backends, sizes: w.sizes, activations: w.activations, batch: w.batch, engine: w.engine, bn: w.bn, probes, input });
 }
 
 /**
@@ -193,8 +204,9 @@ async function timeRigs(build: () => Promise<StepRig>, backends: readonly Backen
   return out;
 }
 
-/** The run's own step on probe's MLP: a throw-away model with fixed random data, built per backend. */
-function mlpRig(w: Workload): () => Promise<StepRig> {
+/** The run's own step on probe's MLP: a throw-away model built per backend, on the run's batches or fixed random data. */
+export function mlpRig(w: Workload): () => Promise<StepRig> {
+  if (w.input) return dataRig(w, w.input);
   const r = rng(0, 'calibration');
   const [dim, classes] = [w.sizes[0], w.sizes[w.sizes.length - 1]];
   const x = Float32Array.from({ length: w.batch * dim }, () => r.float() * 2 - 1);
@@ -207,6 +219,28 @@ function mlpRig(w: Workload): () => Promise<StepRig> {
     return {
       step: (s) => { model.step(batch, hooks, { step: s, epoch: 1, batchSize: w.batch }); },
       dispose: () => { model.dispose(); tf.dispose([batch.xf, batch.xb, batch.onehot, batch.labels]); },
+    };
+  };
+}
+
+/** The run's first batches in the input form the current backend gives the model (sparse or dense), in order. */
+function dataRig(w: Workload, builder: BatchBuilder): () => Promise<StepRig> {
+  const arch = { sizes: w.sizes, activations: w.activations };
+  return async () => {
+    const model = new Mlp(arch, initParams(arch, 0), { lr: 0.01, momentum: 0.5 }, w.engine, w.bn, builder.inputProfile());
+    const hooks = w.hooks(), n = builder.samples, batches = Math.max(1, Math.floor(n / w.batch));
+    const order = Uint32Array.from({ length: n }, (_, i) => i);
+    return {
+      step: (s) => {
+        const batch = builder.build(order, (s % batches) * w.batch, Math.min(w.batch, n), model.inputForm);
+        try {
+          model.step(batch, hooks, { step: s, epoch: 1, batchSize: batch.size });
+        } finally {
+          disposeBatch(batch);
+        }
+      },
+      dispose: () => model.dispose(),
+      inputForm: model.inputForm,
     };
   };
 }
