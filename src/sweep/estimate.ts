@@ -66,7 +66,7 @@ export async function estimateSweep(run: RunInput, runs: number, workers: number
   const backend = await selectBackend(config.backend, workload);
   const startSeconds = importSeconds + (performance.now() - t0) / 1000;
   // the step as a run takes it: its input form (the sparse input layer on MNIST), real batches, the
-  // probes on their schedule (9 in 10 steps unprobed with --every 10) — calibration's step (one
+  // probes on their schedule (9 in 10 steps unprobed with --every 10) — calibration's step (then a
   // probed step on random dense data, for comparing backends) overstated a sweep: the 64-run
   // slice was said to take ~32 min and took 22. The same model then times one evaluation of a
   // slice of the test set, in that input form too (its cost does not depend on the weights).

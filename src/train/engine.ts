@@ -80,7 +80,6 @@ function stateTensors(l: LayerState): [string, tf.Tensor2D][] {
   return out;
 }
 
-/** `rows × cols` row-major → `cols × rows`. */
 /** The input layer's stored weights (`[K, M]` floats in the sparse form's layout) as `[M, K]`. */
 const unstored = (t: tf.Tensor2D): Float32Array => fromInputLayout(t.dataSync() as Float32Array, t.shape[1], t.shape[0]);
 
@@ -479,8 +478,7 @@ export class Mlp {
    * model stores them (the sparse form's input layer in column blocks): for checks that do not
    * depend on the order (finite values, norms). On host backends the arrays are the tensors' own
    * memory (no copy, no reordering: a scan of the study's MLP takes 0.6 ms so, 1.8–2.7 ms through
-   * {@link params}); `use`
-   * must not run tf ops nor keep them.
+   * {@link params}); `use` must not run tf ops nor keep them.
    */
   withParamValues<T>(use: (layers: readonly { readonly w: Float32Array; readonly b: Float32Array }[]) => T): T {
     if (!(HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) return use(this.layers.map(({ w, b }) => ({ w: w.dataSync() as Float32Array, b: b.dataSync() as Float32Array })));

@@ -124,7 +124,7 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
     // the rows of the chunk at $j: $row from its first (byte offset $Wj), $S bytes apart; per row its
     // background value and its nonzeros (k0 … kend in the by-feature lists)
     const rowsBegin = (V, label) => [
-      `${V ? (V === nvSgd ? fullBlock(i32(0)) : lastBlock(i32(0))) : lastBlock(i32(0))} (local.set $row ${get('$Wj')}) (local.set $f ${i32(0)})`,
+      `${V === nvSgd ? fullBlock(i32(0)) : lastBlock(i32(0))} (local.set $row ${get('$Wj')}) (local.set $f ${i32(0)})`,
       `(block $fd${label} (loop $fl${label} (br_if $fd${label} (i32.ge_u ${get('$f')} ${get('$K')}))`,
       `(local.set $bgs (f32.load (i32.add ${get('$BG')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $bg (f32x4.splat ${get('$bgs')}))`,
       `(local.set $k0 (i32.load (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)})))) (local.set $kend (i32.load offset=4 (i32.add ${get('$CP')} (i32.shl ${get('$f')} ${i32(2)}))))`,
