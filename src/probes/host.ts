@@ -12,6 +12,9 @@ export interface ValueSlot {
   readonly window: boolean;
 }
 
+/** A layer probe that reads the step's update (one that does not say what it reads may). */
+const readsUpdate = (probe: Probe): boolean => probe.scope === 'layer' && (probe.reads?.includes('update') ?? true);
+
 /**
  * Subscribes to the step's hooks, runs every active probe on the tensors it captured, and hands
  * the engine one tensor holding all their values, so a step costs a single device readback.
@@ -23,6 +26,8 @@ export class ProbeHost implements TensorHooks {
   private readonly plan: { probe: Probe; layer: LayerInfo | null; count: number; first: number }[] = [];
   /** plan entries due this step (all of them until {@link due} is called) */
   private active: number[] | null = null;
+  /** whether one of them reads the update (set with {@link active}) */
+  private momentsDue: boolean;
   /** indexes into {@link slots} of the values this step's tensor holds, ascending */
   activeSlots: readonly number[];
   private forward: ForwardTensors[] = [];
@@ -63,6 +68,7 @@ export class ProbeHost implements TensorHooks {
     this.slots = slots;
     this.stepSlots = slots.filter((s) => !s.window).length;
     this.activeSlots = slots.map((_, i) => i);
+    this.momentsDue = this.plan.some(({ probe }) => readsUpdate(probe));
   }
 
   /**
@@ -79,13 +85,13 @@ export class ProbeHost implements TensorHooks {
       for (let k = 0; k < e.count; k++) slots.push(e.first + k);
     });
     this.activeSlots = slots;
+    this.momentsDue = this.active.some((i) => readsUpdate(this.plan[i].probe));
     return slots.length > 0;
   }
 
   /** Whether a probe due this step reads the update (the engine skips its moments otherwise). */
   wantsMoments(): boolean {
-    const due = this.active === null ? this.plan : this.active.map((i) => this.plan[i]);
-    return due.some(({ probe }) => probe.scope === 'layer' && (probe.reads?.includes('update') ?? true));
+    return this.momentsDue;
   }
 
   onForward(t: ForwardTensors): void {
