@@ -1,4 +1,4 @@
-import type * as tfjs from '@tensorflow/tfjs';
+import type tfjs from '../tf.cjs';
 import { defineActivation } from './spec.js';
 
 export const softsign = defineActivation({

@@ -6,7 +6,7 @@
  * read these specs; adding an activation is one spec file, one line in the registry (index.ts)
  * and its reference test.
  */
-import type * as tfjs from '@tensorflow/tfjs';
+import type tfjs from '../tf.cjs';
 
 /** tfjs, passed in by the caller, so that reading a spec never loads tfjs. */
 export type Tf = typeof tfjs;

@@ -10,7 +10,7 @@
  * The layer's `activation` is swapped only for the duration of the call, so saving the model
  * while attached saves the real activation.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { gradientTap } from './grad-hook.js';
 import { LayerRole, type ActivationFn, type PlannedLayer } from './layer-plan.js';
 

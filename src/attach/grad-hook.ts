@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 
 /**
  * An identity whose gradient is handed to `sink` on its way back: the equivalent of PyTorch's

@@ -2,7 +2,7 @@
  * tfjs layers compute sample-major (`[batch, …positions, units]`); probes read the engine's
  * feature-major layout (`[units, columns]`, see train/hooks.ts). These convert once per probed step.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 
 /** `[N, …P, C]` → `[C, N·P]`: one row per unit, columns sample by sample (positions within a sample). */
 export function featureMajor(t: tf.Tensor): tf.Tensor2D {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { NetworkProbe } from '../probes/probe.js';
 import { Metric } from '../trace/metrics.js';
 

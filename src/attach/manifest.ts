@@ -8,7 +8,7 @@
  */
 import { closeSync, readSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import type tf from '../tf.cjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { openConfined, RefusedPath } from '../fs-util.js';

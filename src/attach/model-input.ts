@@ -3,7 +3,7 @@
  * (`[28, 28, 1]`, channels last), or `[28, 28]` for one channel. CIFAR-10's bytes are planar
  * (red plane, green, blue); a channels-last image input gets them interleaved.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { loadDataset, type Dataset, type LoadOptions, type Split } from '../train/data.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { alloc, defineKernel, wasmBackend } from '../train/kernels/host.js';
 import type { H } from '../train/kernels/tf-raw.js';
 import { productsFor } from '../train/kernels/products.js';

@@ -9,7 +9,7 @@
  *   batches in the engine's order → close.
  */
 import { basename, dirname } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { checkRunName, resolveConfig, runName, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { Activation } from '../activations/index.js';
 import type { LayerParams } from '../train/model.js';
 

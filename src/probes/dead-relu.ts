@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { canDie, specOf } from '../activations/index.js';
 import { defineKernel } from '../host-kernels.js';
 import { ProbeId } from './ids.js';

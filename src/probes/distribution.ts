@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { defineKernel } from '../host-kernels.js';
 import { QUANTILES, quantileMetric } from '../trace/metrics.js';
 import { ProbeId } from './ids.js';

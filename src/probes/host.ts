@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { concatVectors, registerKernels } from '../host-kernels.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../train/hooks.js';
 import type { LayerInfo, Probe, ProbeSettings, ProbeValues } from './probe.js';

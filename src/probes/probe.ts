@@ -8,7 +8,7 @@
  * computed at once from the tensors' memory (its kernel's `eager`), elsewhere as a 1-D tensor
  * computed on the device; the host concatenates them and reads the tensors back in one transfer.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type tf from '../tf.cjs';
 import type { SatThresholds, TrainedActivation } from '../activations/index.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, UpdateTensors } from '../train/hooks.js';
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { canSaturate, SELU_ALPHA, SELU_SCALE, specOf } from '../activations/index.js';
 import { defineKernel, RAW_DERIVATIVE } from '../host-kernels.js';
 import { ProbeId } from './ids.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { defineKernel } from '../host-kernels.js';
 import { unitMetric } from '../trace/metrics.js';
 import { deathAt } from './dead-relu.js';

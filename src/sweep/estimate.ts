@@ -25,7 +25,7 @@ import { initParams } from '../train/model.js';
 import { ProbeHost } from '../probes/host.js';
 import { resolveProbes } from '../probes/registry.js';
 import type { LayerInfo } from '../probes/probe.js';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 
 export interface SweepEstimate {
   readonly backend: string;

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { activationSpec, type TrainedActivation } from '../activations/index.js';
 
 /** a = f(z), as the activation's spec (src/activations) defines it. */

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import tf from '../tf.cjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { cachedCalibration, calibrate, fastest, type AnyWorkload, type Calibration } from './calibrate.js';
@@ -16,6 +17,9 @@ export { BackendChoice, isBackendChoice, type BackendName } from './choices.js';
 /** tfjs registers each backend under its own name. */
 const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
+/** tfjs's packages are CommonJS: required, not imported (why: tf.cts). */
+const require = createRequire(import.meta.url);
+
 async function load(name: BackendName): Promise<string | null> {
   try {
     if (name === 'node') {
@@ -23,12 +27,12 @@ async function load(name: BackendName): Promise<string | null> {
       const pkg = '@tensorflow/tfjs-node';
       // threads and logging, read once when the binding loads (tfjs-node-env.ts)
       applyTfjsNodeEnv();
-      await import(pkg as string);
+      require(pkg);
       // the fused kernels as TensorFlow op chains, bypassing tfjs's per-op overhead
       registerKernels((await import('./kernels/tensorflow.js')).tensorflowKernels);
       FUSED_BACKENDS.add('tensorflow');
     } else if (name === 'wasm') {
-      await import('@tensorflow/tfjs-backend-wasm');
+      require('@tensorflow/tfjs-backend-wasm');
     }
     // the wasm module, once instantiated, would rethrow every error of the process (quiet.ts)
     const ok = await withoutAddedHandlers(async () => (await tf.setBackend(TFJS_NAME[name])) && (await tf.ready(), true));

@@ -13,7 +13,7 @@
  * nonzeros (`sparse`): x = background + d, d listed by sample and, for the weight gradient, by
  * feature. No `xb`: that model never reads it.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { Split } from './data.js';
 import type { Batch } from './engine.js';
 import { wasmBackend } from './kernels/host.js';

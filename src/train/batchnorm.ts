@@ -4,7 +4,7 @@
  * unbiased variance) for evaluation. Tensors are feature-major `[units, batch]`; γ, β and the
  * running statistics are `[units, 1]`.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 
 export const BN_EPS = 1e-5;
 export const BN_MOMENTUM = 0.1;

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { TrainedActivation } from '../activations/index.js';
 import { writeAtomic } from '../fs-util.js';
 import { packageVersion, probeVersion } from '../versions.js';

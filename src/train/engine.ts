@@ -12,7 +12,7 @@
  * Both apply PyTorch's SGD with momentum (v ← μv + g; w ← w − lr·v) and report, through
  * {@link TensorHooks}, the same tensors in the same layout.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { TrainedActivation } from '../activations/index.js';
 import type { Architecture, LayerParams } from './model.js';
 import { joinStepValues, type TensorHooks, type StepInfo } from './hooks.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type tf from '../tf.cjs';
 import type { TrainedActivation } from '../activations/index.js';
 
 /**

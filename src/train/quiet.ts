@@ -6,7 +6,7 @@
  * `tf-backend-wasm.node.js: throw ex` with exit code 7 (Node's "internal exception handler
  * failed") instead of the error itself and Node's own exit code.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 
 const EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
 type Handler = (...args: unknown[]) => void;

@@ -2,7 +2,7 @@
  * A mostly-background input as the engine takes it (batch.ts builds it, kernels/sparse.ts
  * computes with it): x = background + d, with d listed by its nonzeros.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type tf from '../tf.cjs';
 
 /**
  * A batch goes sparse when at most this share of its pixels differ from the background, and an

@@ -3,7 +3,7 @@
  * its kernels in one file; backend.ts registers them with the backend it selects (and
  * tensorflow.ts's with tfjs-node).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type tf from '../../tf.cjs';
 import { fusedKernels } from './fused.js';
 import { concatKernels } from './host.js';
 import { productKernels } from './products.js';

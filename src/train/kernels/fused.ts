@@ -15,7 +15,7 @@
  * own exp (wat/activation-math.js: within ~2 ulp of float64), so a and dz differ from tfjs's ops in the
  * last bits; the derivatives repeat tfjs's operation order exactly.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { SELU_ALPHA, SELU_SCALE, type TrainedActivation } from '../../activations/index.js';
 import { activate, backpropActivation } from '../activation-ops.js';
 import { alloc, hostKernelsEnabled, view, wasmBackend } from './host.js';

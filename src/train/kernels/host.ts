@@ -7,7 +7,7 @@
  * One kernel = a name, a host function over typed arrays, and a device composite:
  * {@link defineKernel}; kernels/registry.ts registers the configs it is given. `PROBE_HOST_KERNELS=0` forces the composites (tests compare both).
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { rawKernel, type H, type Raw, type RawImpl } from './tf-raw.js';
 import { productsFor, type ProductsModule } from './wasm-module.js';
 

@@ -12,7 +12,7 @@
  * FMA rounds once where mul + add rounds twice, so values differ from tfjs's products in the last
  * bits (relative ~1e-6 on the study's shapes); the tests allow 1e-4 relative against float64.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { alloc, hostKernelsEnabled, wasmBackend } from './host.js';
 import { sgdMomentum, type SgdResult } from './sgd.js';
 import { compiledSet, KernelSet, productsFor } from './wasm-module.js';

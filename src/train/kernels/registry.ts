@@ -4,7 +4,7 @@
  * backend.ts; tensorflow.ts's with tfjs-node), the probes' with the ProbeHost that runs them, the
  * attach path's with its session. Nothing registers on import.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 
 const registered = new Set<string>();
 

@@ -6,7 +6,7 @@
  * so weights must never change in place.
  */
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { alloc, hostKernelsEnabled, view, wasmBackend, HOST_BACKENDS } from './host.js';
 
 const NAME = 'ProbeSgdMomentum';

@@ -3,7 +3,7 @@
  * (no transposes): loss = −mean log softmax(a)[label], dL/da = (softmax(a) − onehot) / batch.
  * Computed in float64, stored as float32. Elsewhere: tf ops (log-softmax on the transposed output).
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { alloc, hostKernelsEnabled, view, HOST_BACKENDS } from './host.js';
 
 const NAME = 'ProbeSoftmaxXent';

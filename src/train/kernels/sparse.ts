@@ -17,7 +17,7 @@
  * - {@link inputWeightUpdate}: SGD with momentum with dW over the nonzeros (sparse batch) or as
  *   the dense product on `xf` (a batch too dense for it), with the moments and the new W·bg
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { SELU_ALPHA, SELU_SCALE } from '../../activations/index.js';
 import type { SparseInput } from '../sparse-input.js';
 import type { FusedActivation } from './fused.js';

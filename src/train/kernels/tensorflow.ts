@@ -6,7 +6,7 @@
  * (plain loops) beside each name, and the engine's reference tests run on this backend. The
  * probes' raw forms sit in the probes' own files.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type tf from '../../tf.cjs';
 import { RAW_ACTIVATION, rawBackActivation, rawKernel, type RawImpl } from './tf-raw.js';
 
 const KERNELS: Record<string, RawImpl> = {

@@ -9,7 +9,7 @@
  * the `tensorflow` form of its kernel definition (host.ts). Nothing here loads tfjs-node: these
  * configs only run once backend.ts has loaded it.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { SELU_ALPHA, SELU_SCALE } from '../../activations/index.js';
 
 export interface Meta { id: number; shape: number[]; dtype: number }
