@@ -72,6 +72,20 @@ function unknownFlags(given: readonly string[], y: Argv, command: string): strin
   return msg.unknownFlag(names, names.map((n) => didYouMean(n, flags)), command);
 }
 
+/**
+ * yargs renders the whole help text right after it starts a command's handler, only to keep it
+ * in case the handler asks for it; none of ours does (errors are one line, .fail below), and
+ * `--help` renders it afresh. That render took 80–115 ms of every `probe run`'s start-up, on the
+ * way to the first training step (measured here: handler start to the next macrotask, 4 runs
+ * each way). yargs has no option for it: its usage instance's cacheHelpMessage is made a no-op,
+ * where yargs has one (an internal API; should it move, the help is cached again, no harm).
+ */
+function skipHelpCache(y: Argv): void {
+  const internals = y as unknown as { getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?: () => void } | undefined } };
+  const usage = internals.getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
+
 export async function main(args: readonly string[]): Promise<void> {
   const verbose = args.includes('--verbose');
   setupColor(args);
@@ -92,6 +106,7 @@ export async function main(args: readonly string[]): Promise<void> {
     const mod = chosen === undefined ? null : await COMMANDS[chosen].load();
     const parsed = attachDashValues(args);
     const y = yargs(parsed);
+    skipHelpCache(y);
     // the others are listed by usage line only: their modules are not loaded
     for (const [name, c] of Object.entries(COMMANDS)) {
       if (name === chosen && mod) y.command(c.command, c.describe, mod.builder, mod.handler as (argv: unknown) => void | Promise<void>);
