@@ -211,6 +211,29 @@ test('a hand-written loop: optimizer.minimize is probed; a wrapped loss adds bat
   }
 });
 
+test('an attached output layer\'s wrong-side saturation reads the gradient of the caller\'s loss at its output: pinned at 1, every unit but the label\'s is on the wrong side; pinned at 0, the label\'s only', async () => {
+  for (const [bias, wrong] of [[50, 2 / 3], [-50, 1 / 3]]) {
+    const model = tf.sequential({ name: `pinned_${bias > 0 ? 'high' : 'low'}` });
+    model.add(tf.layers.dense({ inputShape: [5], units: 4, activation: 'tanh' }));
+    model.add(tf.layers.dense({ units: 3, activation: 'sigmoid', biasInitializer: tf.initializers.constant({ value: bias }) }));
+    // the study's loss: cross-entropy of log-softmax over the activated outputs
+    model.compile({ optimizer: tf.train.sgd(0), loss: (yt: tf.Tensor, yp: tf.Tensor) => tf.losses.softmaxCrossEntropy(yt, yp) });
+    const session = attachProbes(model, { out: tmp() });
+    const x = tf.tensor2d(seeded(8 * 5, 6, 1), [8, 5]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3).toFloat();
+    await model.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0, callbacks: [session.callback] });
+    session.close();
+    const t = readTrace(session.path);
+    assert.deepEqual(metricRows(t, 'saturation', 'sat_frac', 2).value, [1]);
+    assert.deepEqual(metricRows(t, 'saturation', 'sat_wrong_frac', 2).value, [Math.fround(wrong)]);
+    // a hidden layer keeps its plain share alone
+    assert.equal(metricRows(t, 'saturation', 'sat_frac', 1).value.length, 1);
+    assert.equal(metricRows(t, 'saturation', 'sat_wrong_frac', 1).value.length, 0);
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+});
+
 test('--every 2 probes steps 0, 2, 4 (loss every step) and leaves no tensor behind', async () => {
   const before = tf.memory().numTensors;
   const model = tf.sequential({ name: 'every' });

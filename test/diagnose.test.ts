@@ -66,6 +66,28 @@ test('diagnosis: saturation above half at the end is a finding, since the span f
   assert.deepEqual(kinds(edge), []);
 });
 
+test('diagnosis: an output layer saturated on the side its loss asks for is no finding; on the wrong side it is, said as such; without the wrong-side rows it is not checked, never judged by sat_frac', () => {
+  const dir = tmp();
+  // a sigmoid output at its extremes almost everywhere (a trained classifier), hidden layer 2 unsaturated
+  const out = (wrong: number | null) => (s: number): Row[] => [
+    ...healthy(s, 400), [3, 'saturation', 'sat_frac', 0.95],
+    ...(wrong === null ? [] : [[3, 'saturation', 'sat_wrong_frac', s < 200 ? 0.01 : wrong] as Row]),
+  ];
+  const b = (wrong: number | null): Built => ({ acts: ['relu', 'sigmoid', 'sigmoid'], widths: [64, 32, 10], steps: 400, rows: out(wrong), testAcc: 0.95 });
+  const right = diagnose(dir, 'right', b(0.01));
+  assert.deepEqual(kinds(right), []);
+  assert.equal(right.layers[2].saturated, Math.fround(0.95), 'the plain share is kept as information');
+  assert.equal(right.layers[2].satWrong, Math.fround(0.01));
+  assert.ok(!right.lines.some((l) => /output.*at the extremes|saturated/.test(l) && !/^no pathology/.test(l)), right.lines.join('\n'));
+  const wrong = diagnose(dir, 'wrong', b(0.7));
+  assert.deepEqual(kinds(wrong), ['saturated@3']);
+  assert.equal(wrong.findings[0].since, 200);
+  assert.match(wrong.findings[0].text, /^layer 3 \(sigmoid, output\): 70\.0% of its outputs saturated on the wrong side at the end \(at an extreme the loss pushes them away from/);
+  const none = diagnose(dir, 'none', b(null));
+  assert.deepEqual(kinds(none), []);
+  assert.ok(none.notChecked.some((n) => /^wrong-side saturation of the output layer 3 \(no sat_wrong_frac rows/.test(n)), none.notChecked.join('; '));
+});
+
 test('diagnosis: exactly-zero weight gradients (a dead output ReLU) are one finding per layer, counted and dated, never vanishing', () => {
   const dir = tmp();
   // from step 120 every gradient is exactly 0, except one step in 80

@@ -25,6 +25,44 @@ export function refSaturation(act: Activation, z: ArrayLike<number>, a: ArrayLik
   return [(low + high) / n, low / n, high / n, deriv / n];
 }
 
+/** The band of a saturating activation as the reference reads the settings: [low end, high end]. */
+function band(act: Activation, s: ProbeSettings): [number, number] {
+  if (act === 'sigmoid') return [s.sigmoidLow, s.sigmoidHigh];
+  if (act === 'tanh') return [-s.tanhSat, s.tanhSat];
+  if (act === 'selu') return [-s.seluSat * SELU_SCALE * SELU_ALPHA, Infinity];
+  throw new Error(`no saturation band for '${act}'`);
+}
+
+/**
+ * dL/da of the study's loss (mean over the batch of −log softmax(a)[label]) at the output a
+ * `[classes][batch]`, in float64: (softmax(a) − onehot(label)) / batch, column by column.
+ */
+export function refOutputGrad(a: ArrayLike<number>, labels: ArrayLike<number>, classes: number, batch: number): Float64Array {
+  const g = new Float64Array(classes * batch);
+  for (let s = 0; s < batch; s++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, a[c * batch + s]);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(a[c * batch + s] - max);
+    for (let c = 0; c < classes; c++) g[c * batch + s] = (Math.exp(a[c * batch + s] - max) / sum - (c === labels[s] ? 1 : 0)) / batch;
+  }
+  return g;
+}
+
+/**
+ * Share of the output's entries saturated on the wrong side: below the band with dL/da < 0 (the
+ * loss wants it higher) or above it with dL/da > 0. `g` is dL/da in a's layout.
+ */
+export function refSatWrong(act: Activation, a: ArrayLike<number>, g: ArrayLike<number>, s: ProbeSettings): number {
+  const [lo, hi] = band(act, s);
+  let wrong = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] < lo && g[i] < 0) wrong++;
+    else if (a[i] > hi && g[i] > 0) wrong++;
+  }
+  return wrong / a.length;
+}
+
 /** z is `[units][batch]`. Inactive means z ≤ 0, active z > 0; NaN is neither. */
 export function refDeadRelu(z: ArrayLike<number>, units: number, batch: number, perUnit: boolean): number[] {
   let inactive = 0, deadUnits = 0, deadRows = 0;
@@ -129,7 +167,13 @@ export const REFERENCES: { readonly [K in ProbeId]: Reference } = {
   loss: { rtol: 1e-6, atol: 1e-7, network: (s) => refLossProbe(s.loss, s.output, s.labels, s.classes, s.batch) },
   saturation: {
     rtol: 1e-5, atol: 1e-7,
-    layer: (l, x, s) => (canSaturate(specOf(known(l.activation))!) ? refSaturation(known(l.activation), x.z, x.a, s.settings) : []),
+    layer: (l, x, s) => {
+      const act = known(l.activation);
+      if (!canSaturate(specOf(act)!)) return [];
+      const plain = refSaturation(act, x.z, x.a, s.settings);
+      // the output layer: the wrong side of the study's loss, its gradient computed here from the labels
+      return l.isOutput ? [...plain, refSatWrong(act, x.a, refOutputGrad(s.output, s.labels, s.classes, s.batch), s.settings)] : plain;
+    },
   },
   'dead-relu': { rtol: 1e-6, atol: 1e-7, layer: (l, x, s) => (dies(l.activation) ? refDeadRelu(x.z, l.fanOut, s.batch, l.fanOut <= s.settings.perUnitMax) : []) },
   gradients: { rtol: 1e-4, atol: 1e-12, layer: (_l, x, s) => refGradients(x.dW, x.db, x.dz, x.w, x.v, s.lr) },

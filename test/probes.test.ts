@@ -9,9 +9,12 @@ import { PROBES } from '../src/probes/registry.js';
 import { deadRelu } from '../src/probes/dead-relu.js';
 import { saturation } from '../src/probes/saturation.js';
 import { Mlp } from '../src/train/engine.js';
+import type { EngineKind } from '../src/train/choices.js';
+import { Metric } from '../src/trace/metrics.js';
+import { registerKernels } from '../src/host-kernels.js';
 import type { BackwardTensors, ForwardTensors, NetworkTensors, StepInfo, TensorHooks, UpdateTensors } from '../src/train/hooks.js';
 import { initParams, type LayerParams } from '../src/train/model.js';
-import { REFERENCES, refDeadRelu, refDistribution, refSaturation, type Reference, type SeenLayer, type SeenStep } from './probe-reference.js';
+import { REFERENCES, refDeadRelu, refDistribution, refOutputGrad, refSatWrong, refSaturation, type Reference, type SeenLayer, type SeenStep } from './probe-reference.js';
 import { distribution, QUANTILES } from '../src/probes/distribution.js';
 import { allModes, closeness, disposeBatch, randomBatchData, toBatch, useBackend, valuesOf, type Mode } from './helpers.js';
 
@@ -29,7 +32,7 @@ const SIZES = [30, 24, 16, 10];
 const S = DEFAULT_PROBE_SETTINGS;
 
 /** Runs one step with every probe, and keeps host copies of what the probes saw. */
-function probedStep(acts: Activation[], params: LayerParams[], B = 12, seed = 4) {
+function probedStep(acts: Activation[], params: LayerParams[], B = 12, seed = 4, engine: EngineKind = 'fast') {
   const layers: LayerInfo[] = acts.map((activation, i) => ({ layer: i + 1, activation, fanIn: SIZES[i], fanOut: SIZES[i + 1], isOutput: i === acts.length - 1 }));
   const host = new ProbeHost(PROBES, layers, S);
   const seen: Record<number, Record<string, Float32Array>> = {};
@@ -44,7 +47,7 @@ function probedStep(acts: Activation[], params: LayerParams[], B = 12, seed = 4)
       return host.onStepTensors(t, i);
     },
   };
-  const model = new Mlp({ sizes: SIZES, activations: acts }, params, { lr: 0.01, momentum: 0.5 });
+  const model = new Mlp({ sizes: SIZES, activations: acts }, params, { lr: 0.01, momentum: 0.5 }, engine);
   const { x, labels } = randomBatchData(B, SIZES[0], 10, seed);
   const batch = toBatch(x, labels, SIZES[0], 10);
   const values = model.step(batch, hooks, { step: 0, epoch: 1, batchSize: B });
@@ -75,7 +78,7 @@ for (const mode of MODES) {
   test(`every probe matches its plain-loop reference on all activations (${mode.name})`, { skip: mode.skip }, async () => {
     await mode.enter();
     try {
-      for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'relu'], ['sigmoid', 'tanh', 'selu'], ['selu', 'relu', 'tanh']] as Activation[][]) {
+      for (const acts of [['relu', 'sigmoid', 'relu'], ['tanh', 'selu', 'relu'], ['sigmoid', 'tanh', 'selu'], ['selu', 'relu', 'tanh'], ['relu', 'tanh', 'sigmoid']] as Activation[][]) {
         checkAll(acts, initParams({ sizes: SIZES, activations: acts }, 5), `${mode.name} ${acts.join('-')}`);
       }
     } finally {
@@ -111,6 +114,77 @@ test('a fully saturated sigmoid layer reads sat_frac 1 and a vanishing mean deri
   const [frac2, low2, high2] = probedStep(acts, params).got(2, 'saturation');
   assert.deepEqual([frac2, low2, high2], [1, 1, 0]);
 });
+
+// sigmoid outputs [classes][batch] (3 × 4) and labels: samples 0 and 1 saturated on the side their
+// label asks for; sample 2: a non-label unit at 1 and the label's at 0; sample 3: a non-label unit at 1
+const OUT_A = [[0.999, 0.001, 0.999, 0.5], [0.001, 0.999, 0.5, 0.001], [0.001, 0.001, 0.001, 0.999]];
+const OUT_LABELS = [0, 1, 2, 0];
+
+/** saturation's values on a hand-made sigmoid output layer with its dL/da given (null: none) */
+function outputSaturation(a: number[][], grad: ArrayLike<number> | null) {
+  const logit = (p: number) => Math.log(p / (1 - p));
+  const z = tf.tensor2d(a.map((r) => r.map(logit))) as tf.Tensor2D;
+  const act = tf.sigmoid(z) as tf.Tensor2D;
+  const g = grad ? tf.tensor2d(Array.from(grad), z.shape) as tf.Tensor2D : null;
+  const layer: LayerInfo = { layer: 2, activation: 'sigmoid', fanIn: 4, fanOut: a.length, isOutput: true };
+  const ctx = { info: { step: 0, epoch: 1, batchSize: a[0].length }, layer, forward: { layer: 2, activation: 'sigmoid' as const, input: z, z, a: act }, backward: null!, update: null!, ...(g ? { outputGrad: g } : {}), settings: S };
+  // the probe host registers a probe's kernels; here the probe runs alone
+  registerKernels(saturation.kernels ?? []);
+  const names = saturation.metrics(layer, S);
+  const v = tf.tidy(() => valuesOf(saturation.compute(ctx)));
+  const aHost = act.dataSync().slice();
+  tf.dispose([z, act, ...(g ? [g] : [])]);
+  return { got: Object.fromEntries(names.map((n, i) => [n, v[i]])), a: aHost };
+}
+
+for (const mode of MODES) {
+  test(`sat_wrong_frac counts an output saturated against its loss only: the side the label asks for reads 0, the wrong side is counted (hand-made outputs, labels, gradients; ${mode.name})`, { skip: mode.skip }, async () => {
+    await mode.enter();
+    try {
+      // a float32 mean on the device may be an ulp off the quotient
+      const near = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 1e-6, `${what}: ${got}, want ${want}`);
+      const xent = refOutputGrad(OUT_A.flat(), OUT_LABELS, 3, 4);
+      const { got, a } = outputSaturation(OUT_A, xent);
+      // every entry but the two 0.5s is in the band; wrong: (unit 0, sample 2), (unit 2, sample 2), (unit 2, sample 3)
+      near(got[Metric.satFrac], 10 / 12, 'sat_frac');
+      near(got[Metric.satWrongFrac], 3 / 12, 'sat_wrong_frac');
+      near(got[Metric.satWrongFrac], refSatWrong('sigmoid', a, xent, S), 'sat_wrong_frac against the reference');
+      // the two right-side samples alone: saturated through and through, none of it on the wrong side
+      const right = OUT_A.map((r) => r.slice(0, 2));
+      const r = outputSaturation(right, refOutputGrad(right.flat(), OUT_LABELS.slice(0, 2), 3, 2)).got;
+      assert.deepEqual([r[Metric.satFrac], r[Metric.satWrongFrac]], [1, 0]);
+      // another loss's gradient, given as it is: the opposite signs make the other saturated entries wrong
+      const flipped = xent.map((g) => -g);
+      near(outputSaturation(OUT_A, flipped).got[Metric.satWrongFrac], 7 / 12, 'flipped');
+      assert.equal(refSatWrong('sigmoid', a, flipped, S), 7 / 12);
+      // a gradient exactly 0 or NaN points nowhere: not counted
+      const flat = Float32Array.from(xent, (_g, i) => (i % 2 ? 0 : NaN));
+      assert.equal(outputSaturation(OUT_A, flat).got[Metric.satWrongFrac], 0);
+      // without dL/da the share is not known: NaN, never the plain share
+      assert.ok(Number.isNaN(outputSaturation(OUT_A, null).got[Metric.satWrongFrac]));
+    } finally {
+      await mode.leave();
+    }
+  });
+}
+
+for (const engine of ['fast', 'tape'] as const) {
+  test(`probe's MLP hands the probes its loss's dL/da: an output pinned at 1 is on the wrong side but for the label's unit, one pinned at 0 only there (${engine} engine)`, () => {
+    const acts: Activation[] = ['relu', 'relu', 'sigmoid'];
+    const params = initParams({ sizes: SIZES, activations: acts }, 5);
+    const wrongAt = (bias: number) => {
+      params[2].b.fill(bias);
+      const { got, host, seen, net, B } = probedStep(acts, params, 12, 4, engine);
+      const names = host.slots.filter((x) => x.layer === 3 && x.probe === 'saturation').map((x) => x.metric);
+      const v = got(3, 'saturation');
+      const want = refSatWrong('sigmoid', seen[3].a, refOutputGrad(net.output, net.labels, 10, B), S);
+      return { sat: v[names.indexOf(Metric.satFrac)], wrong: v[names.indexOf(Metric.satWrongFrac)], want };
+    };
+    const high = wrongAt(50), low = wrongAt(-50);
+    assert.deepEqual([high.sat, high.wrong, high.want], [1, Math.fround(0.9), 0.9]);
+    assert.deepEqual([low.sat, low.wrong, low.want], [1, Math.fround(0.1), 0.1]);
+  });
+}
 
 function layerCtx(z: number[][], activation: Activation) {
   const t = tf.tensor2d(z);

@@ -66,6 +66,22 @@ test('dead-output reads the output layer only, and fires on units dead for the b
   assert.deepEqual(feed(new RuleWatch([rule('dead-output', { patience: 0 })], SLOTS, 2), [[0, { 0: 1, 1: 0.49, 2: 0.49 }]]), []);
 });
 
+test('saturation reads the output layer\'s wrong-side share, not its sat_frac: saturated where the loss wants it never fires, on the wrong side it does; hidden layers read sat_frac as before; an output without the share is not watched', () => {
+  const slots: WatchedSlot[] = [
+    { layer: 1, metric: 'sat_frac', window: false },
+    { layer: 2, metric: 'sat_frac', window: false },
+    { layer: 2, metric: 'sat_wrong_frac', window: false },
+  ];
+  const steps = (hidden: number, out: number, wrong: number) => Array.from({ length: 31 }, (_, k): [number, Record<number, number>] => [10 * k, { 0: hidden, 1: out, 2: wrong }]);
+  const fired = (rows: [number, Record<number, number>][], sl = slots) => feed(new RuleWatch([rule('saturation')], sl, 2), rows).map((e) => [e.layer, e.metric, e.step]);
+  // a trained sigmoid output: 95% at the extremes, 1% of it on the wrong side
+  assert.deepEqual(fired(steps(0.1, 0.95, 0.01)), []);
+  assert.deepEqual(fired(steps(0.1, 0.95, 0.6)), [[2, 'sat_wrong_frac', 200]]);
+  assert.deepEqual(fired(steps(0.9, 0.1, 0)), [[1, 'sat_frac', 200]]);
+  // a trace without sat_wrong_frac (older, or a writer without the output's gradient): the output is not read through sat_frac
+  assert.deepEqual(fired(steps(0.1, 0.95, 0).map(([s, v]) => [s, { 0: v[0], 1: v[1] }]), slots.slice(0, 2)), []);
+});
+
 test('vanishing-gradients wants tiny but not zero gradients: exact zeros are dead units\' (dead-layer, dead-output), not vanishing ones', () => {
   const w = new RuleWatch([rule('vanishing-gradients', { patience: 10 })], SLOTS, 2);
   assert.deepEqual(feed(w, [[0, { 3: 0 }], [10, { 3: 0 }], [20, { 3: 0 }]]), []);

@@ -24,6 +24,8 @@ export interface ForwardSink {
   readonly capturing: boolean;
   forward(layer: number, t: ForwardCapture): void;
   backward(layer: number, dz: tf.Tensor): void;
+  /** the model's output layer: dL/da of its output, from the caller's loss */
+  outputGrad(layer: number, da: tf.Tensor): void;
 }
 
 const LINEAR: ActivationFn & { getConfig(): object } = {
@@ -58,6 +60,8 @@ export function hookLayer(p: PlannedLayer, sink: ForwardSink): () => void {
   const layer = p.tfLayer as unknown as { call: Call; activation?: ActivationFn };
   const original = layer.call;
   const tap = gradientTap((dy) => sink.backward(p.layer, tf.keep(tf.clone(dy))));
+  // the output's own gradient, dL/da, whose sign says on which side a saturated output sits
+  const tapOut = p.isOutput ? gradientTap((dy) => sink.outputGrad(p.layer, tf.keep(tf.clone(dy)))) : (a: tf.Tensor) => a;
   const wrapped: Call = function (this: unknown, inputs, kwargs) {
     if (!sink.capturing) return original.call(layer, inputs, kwargs);
     let z: tf.Tensor, a: tf.Tensor;
@@ -69,10 +73,10 @@ export function hookLayer(p: PlannedLayer, sink: ForwardSink): () => void {
       } finally {
         layer.activation = act;
       }
-      a = act.apply(tap(z));
+      a = tapOut(act.apply(tap(z)));
     } else {
       z = one(inputs);
-      a = one(original.call(layer, tap(z), kwargs));
+      a = tapOut(one(original.call(layer, tap(z), kwargs)));
     }
     // copies (sharing memory) kept past the gradient scope; the session disposes them after the step.
     // Copies, because z may be the caller's own input tensor.

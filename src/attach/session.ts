@@ -99,6 +99,8 @@ type NamedGrads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
 interface Pending {
   readonly forward: Map<number, ForwardCapture>;
   readonly dz: Map<number, tf.Tensor>;
+  /** dL/da of the output layer (the caller's loss), when the step's gradient reached it */
+  da: tf.Tensor | null;
   yTrue: tf.Tensor | null;
   yPred: tf.Tensor | null;
   loss: tf.Tensor | null;
@@ -246,6 +248,15 @@ export class ProbeSession implements ForwardSink {
     if (old) tf.dispose([old, dz]);
   }
 
+  outputGrad(_layer: number, da: tf.Tensor): void {
+    const p = this.pending;
+    if (!p) return void da.dispose();
+    // an output used twice in one step: its gradients add
+    const old = p.da;
+    p.da = old ? tf.keep(tf.add(old, da)) : da;
+    if (old) tf.dispose([old, da]);
+  }
+
   private wrapLoss(fn: LossFn): LossFn {
     return (yTrue, yPred) => {
       if (this.capturing && this.pending) {
@@ -274,7 +285,7 @@ export class ProbeSession implements ForwardSink {
       this.discard();
       // each probe by its own schedule (distribution: every distributionEvery steps), the others every `every`
       const probed = this.host.due(this.step, this.every);
-      if (probed) this.pending = { forward: new Map(), dz: new Map(), yTrue: null, yPred: null, loss: null };
+      if (probed) this.pending = { forward: new Map(), dz: new Map(), da: null, yTrue: null, yPred: null, loss: null };
       this.capturing = probed;
       let r: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
@@ -371,7 +382,7 @@ export class ProbeSession implements ForwardSink {
     const ts: tf.Tensor[] = [];
     for (const f of p.forward.values()) ts.push(f.z, f.a);
     ts.push(...p.dz.values());
-    for (const t of [p.yTrue, p.yPred, p.loss]) if (t) ts.push(t);
+    for (const t of [p.da, p.yTrue, p.yPred, p.loss]) if (t) ts.push(t);
     tf.dispose([...new Set(ts)]);
   }
 
@@ -395,7 +406,9 @@ export class ProbeSession implements ForwardSink {
       const loss = (p.loss ?? tf.scalar(NaN)) as tf.Scalar;
       const output = p.yPred ? (tf.transpose(tf.reshape(p.yPred, [p.yPred.shape[0], -1])) as tf.Tensor2D) : (tf.zeros([1, 1]) as tf.Tensor2D);
       const labels = p.yTrue && p.yPred ? labelsOf(p.yTrue, p.yPred) : (tf.zeros([1], 'int32') as tf.Tensor1D);
-      const extra = this.host.onStepTensors({ loss, output, labels }, info);
+      // dL/da as the probes read the output: feature-major, beside a (the output layer's own capture)
+      const outputGrad = p.da ? featureMajor(p.da) : undefined;
+      const extra = this.host.onStepTensors({ loss, output, labels, ...(outputGrad ? { outputGrad } : {}) }, info);
       const l = tf.reshape(loss, [1]) as tf.Tensor1D;
       if (extra instanceof Float32Array) { host = extra; return l; }
       return extra ? tf.concat([l, extra]) : l;

@@ -101,11 +101,13 @@ export function layerFiguresTable(last: readonly Figure[], layers: readonly { re
   const red = (s: string, bad: boolean) => (bad ? chalk.red(s) : s);
   const rows = layers.map(({ layer: l, cells }) => {
     const dead = get(l, Metric.inactiveFrac) !== undefined ? `${pct(get(l, Metric.inactiveFrac))} / ${pct(get(l, Metric.deadUnits))} / ${pct(get(l, Metric.deadRows))}` : '—';
-    const sat = get(l, Metric.satFrac) !== undefined ? `${pct(get(l, Metric.satFrac))} · ${num(get(l, Metric.meanDeriv), 3)}` : '—';
+    // the output layer: at the extremes either way is information; the wrong side is what is red
+    const wrong = get(l, Metric.satWrongFrac);
+    const sat = get(l, Metric.satFrac) !== undefined ? `${pct(get(l, Metric.satFrac))} · ${num(get(l, Metric.meanDeriv), 3)}${wrong !== undefined ? ` (wrong side ${pct(wrong)})` : ''}` : '—';
     return [
       ...cells,
       red(dead, (get(l, Metric.deadRows) ?? 0) > 0.5),
-      red(sat, (get(l, Metric.satFrac) ?? 0) > 0.5),
+      red(sat, (wrong ?? get(l, Metric.satFrac) ?? 0) > 0.5),
       num(get(l, Metric.wGradNorm)), num(get(l, Metric.zGradNorm)), num(get(l, Metric.updateRatio)),
     ];
   });

@@ -120,7 +120,8 @@ export class ProbeHost implements TensorHooks {
         out = probe.compute({ info, network, settings: this.settings });
       } else {
         const i = layer!.layer - 1;
-        out = probe.compute({ info, layer: layer!, forward: this.forward[i], backward: this.backward[i], update: this.update[i], settings: this.settings });
+        const outputGrad = layer!.isOutput ? network.outputGrad : undefined;
+        out = probe.compute({ info, layer: layer!, forward: this.forward[i], backward: this.backward[i], update: this.update[i], ...(outputGrad ? { outputGrad } : {}), settings: this.settings });
       }
       const isTensor = out instanceof tf.Tensor;
       const shape = out instanceof tf.Tensor ? out.shape : [out.length];

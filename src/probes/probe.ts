@@ -49,6 +49,8 @@ export interface LayerContext {
   readonly forward: ForwardTensors;
   readonly backward: BackwardTensors;
   readonly update: UpdateTensors;
+  /** the output layer only: dL/da of its output (NetworkTensors.outputGrad), when the loop saw it */
+  readonly outputGrad?: tf.Tensor2D;
   readonly settings: ProbeSettings;
 }
 

@@ -1,8 +1,8 @@
 import tf from '../tf.cjs';
 import { canSaturate, SELU_ALPHA, SELU_SCALE, specOf } from '../activations/index.js';
-import { defineKernel, RAW_DERIVATIVE } from '../host-kernels.js';
+import { concatVectors, defineKernel, RAW_DERIVATIVE } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
-import type { LayerInfo, LayerProbe, ProbeSettings } from './probe.js';
+import type { LayerInfo, LayerProbe, ProbeSettings, ProbeValues } from './probe.js';
 import { Metric } from '../trace/metrics.js';
 
 const frac = (mask: tf.Tensor): tf.Scalar => tf.mean(tf.cast(mask, 'float32'));
@@ -45,6 +45,30 @@ const stats = defineKernel<{ act: string; lo: number; hi: number }>({
   },
 });
 
+/**
+ * The output layer's share of entries saturated on the wrong side: a below the band's low end
+ * while dL/da < 0 (the loss wants it higher), or above its high end while dL/da > 0. a and g
+ * (dL/da) in the same layout. NaN in either is not counted.
+ */
+const wrongSide = defineKernel<{ lo: number; hi: number }>({
+  name: 'ProbeSaturationWrongSide',
+  inputs: ['a', 'g'],
+  host([a, g], { lo, hi }) {
+    const n = a.length;
+    let wrong = 0;
+    for (let i = 0; i < n; i++) {
+      const v = a[i], d = g[i];
+      if ((v < lo && d < 0) || (v > hi && d > 0)) wrong++;
+    }
+    return [wrong / n];
+  },
+  device([a, g], { lo, hi }) {
+    const low = tf.logicalAnd(tf.less(a, lo), tf.less(g, 0));
+    const high = tf.logicalAnd(tf.greater(a, hi), tf.greater(g, 0));
+    return tf.reshape(frac(tf.logicalOr(low, high)), [1]) as tf.Tensor1D;
+  },
+});
+
 /** The saturation rule of a layer's activation with the run's thresholds, or null when it cannot saturate. */
 function bounds(layer: LayerInfo, s: ProbeSettings): { lo: number; hi: number } | null {
   const spec = specOf(layer.activation);
@@ -58,24 +82,41 @@ function bounds(layer: LayerInfo, s: ProbeSettings): { lo: number; hi: number } 
  * What "saturated" means is each activation's spec (src/activations): sigmoid a < sigmoidLow or
  * a > sigmoidHigh; tanh |a| > tanhSat; selu only low, a < −seluSat·λα (towards its negative
  * asymptote). Layers whose activation cannot saturate record nothing.
+ *
+ * On the output layer the loss decides which extreme is right (a trained sigmoid output has the
+ * label's unit near 1 and the others near 0), so it also records `sat_wrong_frac`: the entries at an
+ * extreme while dL/da points back out of it, read from the loop's own gradient at the output
+ * (NetworkTensors.outputGrad) — its sign, which dL/dz loses where f′(z) underflows to 0.
  */
 export const saturation: LayerProbe = {
   id: ProbeId.saturation,
   scope: 'layer',
   reads: ['forward'],
-  kernels: stats.configs,
-  description: 'share of outputs where the activation saturates (sigmoid, tanh, selu), and the mean local derivative',
+  kernels: [...stats.configs, ...wrongSide.configs],
+  description: 'share of outputs where the activation saturates (sigmoid, tanh, selu), and the mean local derivative; on the output layer also the share saturated on the side the loss pushes away from',
   metrics(layer, settings) {
     const b = bounds(layer, settings);
     if (!b) return [];
-    return b.hi === Infinity ? [Metric.satFrac, Metric.satLow, Metric.meanDeriv] : [Metric.satFrac, Metric.satLow, Metric.satHigh, Metric.meanDeriv];
+    const plain = b.hi === Infinity ? [Metric.satFrac, Metric.satLow, Metric.meanDeriv] : [Metric.satFrac, Metric.satLow, Metric.satHigh, Metric.meanDeriv];
+    return layer.isOutput ? [...plain, Metric.satWrongFrac] : plain;
   },
-  compute({ layer, forward: { a, z }, settings }) {
+  compute({ layer, forward: { a, z }, outputGrad, settings }) {
     const b = bounds(layer, settings);
     if (!b) throw new Error(`saturation does not apply to ${layer.activation}`);
     const attrs = { act: specOf(layer.activation)!.name, ...b };
     // tfjs-node's raw form knows the derivatives of RAW_DERIVATIVE; other activations take the composite there
-    if (tf.getBackend() === 'tensorflow' && !Object.hasOwn(RAW_DERIVATIVE, attrs.act)) return stats.device([a, z], attrs);
-    return stats.eager([a, z], attrs);
+    const plain = tf.getBackend() === 'tensorflow' && !Object.hasOwn(RAW_DERIVATIVE, attrs.act) ? stats.device([a, z], attrs) : stats.eager([a, z], attrs);
+    if (!layer.isOutput) return plain;
+    if (outputGrad && String(outputGrad.shape) !== String(a.shape)) throw new Error(`layer ${layer.layer}: dL/da of shape [${outputGrad.shape}] for outputs of shape [${a.shape}]`);
+    // without dL/da the share is not known: NaN, never the plain share in its place
+    const wrong = outputGrad ? wrongSide.eager([a, outputGrad], b) : [NaN];
+    return join(plain, wrong);
   },
 };
+
+/** Two parts of a probe's values as one: numbers when both are, else one tensor. */
+function join(x: ProbeValues, y: ProbeValues): ProbeValues {
+  if (!(x instanceof tf.Tensor) && !(y instanceof tf.Tensor)) return [...Array.from(x), ...Array.from(y)];
+  const t = (v: ProbeValues) => (v instanceof tf.Tensor ? v : tf.tensor1d(Array.from(v)));
+  return concatVectors([t(x), t(y)]);
+}

@@ -67,7 +67,7 @@ function allowedFor(probe: string, layer: number, layers: readonly LayerFacts[],
   switch (probe) {
     case ProbeId.saturation:
       if (!saturates) return null;
-      put([Metric.satFrac, Metric.satLow, ...(spec.saturation.high ? [Metric.satHigh] : [])], 'share');
+      put([Metric.satFrac, Metric.satLow, ...(spec.saturation.high ? [Metric.satHigh] : []), ...(layer === L ? [Metric.satWrongFrac] : [])], 'share');
       put([Metric.meanDeriv], 'size');
       return m;
     case ProbeId.deadRelu:

@@ -45,8 +45,14 @@ export interface LayerHealth {
   readonly output: boolean;
   /** null: the layer cannot die, or its units' activity was not recorded */
   readonly dead: { readonly dead: number; readonly since: number | null; readonly first: number | null } | null;
-  /** sat_frac at the end; null: cannot saturate or not recorded */
+  /**
+   * sat_frac at the end: outputs at the extremes on either side; null: cannot saturate or not
+   * recorded. On the output layer this is information, not a finding (a trained classifier's outputs
+   * sit at the extremes the loss pushes them to): {@link satWrong} is.
+   */
   readonly saturated: number | null;
+  /** the output layer: sat_wrong_frac at the end, saturated on the side the loss pushes away from; null: not an output that can saturate, or not recorded */
+  readonly satWrong: number | null;
   /** probed steps with an exactly-zero weight gradient, over the run and their share at the end; null: no gradients recorded */
   readonly zeroGrad: { readonly steps: number; readonly probed: number; readonly endShare: number } | null;
   /** ‖dL/dz‖ and ‖dL/dz‖/loss at the start and the end; null: not recorded */
@@ -176,7 +182,7 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
   for (let i = 0; i < c.length; i++) if (stepProbe[c.probe[i]] && c.step[i] > maxStep) maxStep = c.step[i];
   const steps = maxStep >= 0 ? maxStep + 1 : Math.max(1, t.progress?.stepsDone ?? 1);
   const sp = spansOf(steps);
-  const satM = id(Metric.satFrac), wMaxM = id(Metric.wGradMax), zMaxM = id(Metric.zGradMax), zNormM = id(Metric.zGradNorm);
+  const satM = id(Metric.satFrac), satWrongM = id(Metric.satWrongFrac), wMaxM = id(Metric.wGradMax), zMaxM = id(Metric.zGradMax), zNormM = id(Metric.zGradNorm);
   const lossM = id(Metric.loss), accM = id(Metric.accuracy);
   const satP = pid(ProbeId.saturation), gradP = pid(ProbeId.gradients), lossP = pid(ProbeId.loss), unitP = pid(UNIT_ACTIVITY_PROBE);
   const evalP = pid(RunProbe.eval), diagP = pid(DIAGNOSIS_PROBE), testAccM = id('test_acc');
@@ -186,6 +192,7 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
   for (let i = 0; i < c.length; i++) if (c.probe[i] === gradP && c.metric[i] === wMaxM) hasW[c.layer[i]] = 1;
 
   const sat = Array.from({ length: L + 1 }, () => new SpanSeries(sp));
+  const satWrong = new SpanSeries(sp);
   const zero = Array.from({ length: L + 1 }, () => new SpanSeries(sp));
   const norm = Array.from({ length: L + 1 }, () => new SpanSeries(sp));
   const zeroSteps = new Float64Array(L + 1), gradSteps = new Float64Array(L + 1);
@@ -217,6 +224,7 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
     if (!stepProbe[p]) continue;
     if (!Number.isFinite(v)) bad.add(layer * steps + step);
     if (p === satP && m === satM) { if (Number.isFinite(v)) sat[layer].add(step, v); continue; }
+    if (p === satP && m === satWrongM && layer === L) { if (Number.isFinite(v)) satWrong.add(step, v); continue; }
     if (p === gradP) {
       if (m === (hasW[layer] ? wMaxM : zMaxM) && !Number.isNaN(v)) {
         gradSteps[layer]++;
@@ -320,17 +328,26 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
         });
       }
     } else if (spec && canDie(spec)) deathsWanted.push(l);
-    // saturation
-    let saturated: number | null = null;
-    if (sat[l].any) {
-      saturated = sat[l].end();
-      if (saturated > SATURATED) {
-        const since = sat[l].since((m) => m > SATURATED), es = share(l, LayerErrorShare.mostSat);
+    // saturation: a hidden layer's at either extreme; the output layer's on the wrong side only
+    let saturated: number | null = null, wrong: number | null = null;
+    if (output && satWrong.any) {
+      wrong = satWrong.end();
+      if (wrong > SATURATED) {
+        const since = satWrong.since((m) => m > SATURATED);
+        // no share of errors: the evaluation's per-input form (layer_err_most_sat) counts either extreme
         findings.push({
-          kind: 'saturated', layer: l, since, errorShare: es,
-          text: `${name}: ${pct(saturated)} of its outputs at the extremes at the end, most of them since step ${int(since)}${es !== null ? ` — most of its units are at their extremes for ${pct(es)} of the misclassified test inputs` : ''}`,
+          kind: 'saturated', layer: l, since, errorShare: null,
+          text: `${name}: ${pct(wrong)} of its outputs saturated on the wrong side at the end (at an extreme the loss pushes them away from, where the vanished derivative keeps them), most of them since step ${int(since)}`,
         });
       }
+    }
+    if (sat[l].any) saturated = sat[l].end();
+    if (saturated !== null && !output && saturated > SATURATED) {
+      const since = sat[l].since((m) => m > SATURATED), es = share(l, LayerErrorShare.mostSat);
+      findings.push({
+        kind: 'saturated', layer: l, since, errorShare: es,
+        text: `${name}: ${pct(saturated)} of its outputs at the extremes at the end, most of them since step ${int(since)}${es !== null ? ` — most of its units are at their extremes for ${pct(es)} of the misclassified test inputs` : ''}`,
+      });
     }
     // gradients: exactly zero, vanishing, exploding
     let zeroGrad: LayerHealth['zeroGrad'] = null;
@@ -368,7 +385,7 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
     }
     const nf = nonFinite.get(l) ?? null;
     if (nf) findings.push({ kind: 'non-finite', layer: l, since: nf.first, errorShare: null, text: `${name}: values that are not finite numbers (NaN or ±∞) at ${int(nf.steps)} probed step(s), the first at step ${int(nf.first)}` });
-    layers.push({ layer: l, activation: act, units, output, dead, saturated, zeroGrad, gradient, nonFinite: nf });
+    layers.push({ layer: l, activation: act, units, output, dead, saturated, satWrong: wrong, zeroGrad, gradient, nonFinite: nf });
   }
   const lossBad = nonFinite.get(0);
   const diverged = t.progress?.diverged ?? null;
@@ -381,6 +398,8 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
   if (deathsWanted.length) notChecked.push(`dead units of layer${deathsWanted.length > 1 ? 's' : ''} ${deathsWanted.join(', ')} (no unit-activity rows)`);
   const canSat = f.layers.map((lf, i) => ({ l: i + 1, spec: specOf(layerActivation(lf)) })).filter((x) => x.spec && canSaturate(x.spec) && !sat[x.l].any).map((x) => x.l);
   if (canSat.length) notChecked.push(`saturation of layer${canSat.length > 1 ? 's' : ''} ${canSat.join(', ')} (${recorded.has(ProbeId.saturation) ? 'no rows' : 'the saturation probe was off'})`);
+  // an output layer with plain saturation rows but no wrong-side ones: never judged by the plain share
+  if (L > 0 && sat[L].any && !satWrong.any) notChecked.push(`wrong-side saturation of the output layer ${L} (no ${Metric.satWrongFrac} rows: a trace written before it existed, or by a writer without the output's gradient; its ${Metric.satFrac} at the extremes is not a finding on an output layer)`);
   if (!recorded.has(ProbeId.gradients)) notChecked.push('zero, vanishing and exploding gradients (the gradients probe was off)');
   else if (!recorded.has(ProbeId.loss)) notChecked.push('vanishing gradients (no loss per step to relate them to)');
 

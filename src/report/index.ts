@@ -26,6 +26,7 @@ import { collectTraces } from '../read/folder.js';
 export { collectTraces };
 import { digestTrace, MAX_POINTS, type RunDigest } from '../read/digest.js';
 import { PROBE_IDS, ProbeId } from '../probes/ids.js';
+import { Metric } from '../trace/metrics.js';
 import { AGGREGATED_POINTS, buildDatasets, PER_RUN_LIMIT, withZeros, type Datasets, type Row } from './datasets.js';
 import { prevalences as testPrevalences, testHypotheses, MIN_RUNS, type HypothesisResult, type Prevalence } from '../study/hypotheses.js';
 import { diagnose, type Diagnosis } from '../study/diagnosis-line.js';
@@ -371,9 +372,11 @@ function singleRunSummary(d: RunDigest): string {
 function modelRunSummary(d: RunDigest): string {
   const parts = [`final test accuracy ${d.finalTestAcc === null ? '—' : `${(100 * d.finalTestAcc).toFixed(1)}%`}`];
   d.acts.forEach((act, i) => {
-    const dead = d.lastEpoch[`${i + 1}/dead_units`], sat = d.lastEpoch[`${i + 1}/sat_frac`];
+    const dead = d.lastEpoch[`${i + 1}/${Metric.deadUnits}`], sat = d.lastEpoch[`${i + 1}/${Metric.satFrac}`], wrong = d.lastEpoch[`${i + 1}/${Metric.satWrongFrac}`];
     if (dead !== undefined) parts.push(`layer ${i + 1} (${act}): ${(100 * dead).toFixed(1)}% of units dead`);
-    if (sat !== undefined) parts.push(`layer ${i + 1} (${act}): ${(100 * sat).toFixed(1)}% of outputs saturated`);
+    // the output layer: at the extremes is where the loss sends a trained classifier's outputs; the wrong side is the measure
+    if (i === d.acts.length - 1 && sat !== undefined) parts.push(`layer ${i + 1} (${act}, output): ${wrong === undefined ? 'wrong-side saturation not recorded' : `${(100 * wrong).toFixed(1)}% of outputs saturated on the wrong side`} (${(100 * sat).toFixed(1)}% at the extremes either way, which for an output is information, not a fault)`);
+    else if (sat !== undefined) parts.push(`layer ${i + 1} (${act}): ${(100 * sat).toFixed(1)}% of outputs saturated`);
   });
   return `${d.run} (attached model): ${parts.join('; ')}`;
 }

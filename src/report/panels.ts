@@ -27,7 +27,7 @@ export const PANEL_NEEDS = {
   'run-training': { series: [[ProbeId.loss, Metric.loss]] },
   'run-dead-relu': { series: [[ProbeId.deadRelu, Metric.inactiveFrac], [ProbeId.deadRelu, Metric.deadUnits], [ProbeId.deadRelu, Metric.deadRows]] },
   'run-units': { units: true },
-  'run-saturation': { series: [[ProbeId.saturation, Metric.satFrac], [ProbeId.saturation, Metric.meanDeriv]] },
+  'run-saturation': { series: [[ProbeId.saturation, Metric.satFrac], [ProbeId.saturation, Metric.satWrongFrac], [ProbeId.saturation, Metric.meanDeriv]] },
   'run-gradients': { series: [[ProbeId.gradients, Metric.wGradNorm], [ProbeId.gradients, Metric.updateRatio]] },
   'run-distribution': { quantiles: true },
 } as const satisfies Record<string, Partial<DigestNeeds>>;
@@ -218,7 +218,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('saturation', 'Saturation')) {
     out.push({
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series'],
-      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace); mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
+      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer', log: true }),
     });

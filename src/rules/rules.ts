@@ -38,6 +38,12 @@ export interface RuleSpec {
    * step when it holds for any of them (`*`: every per-step figure, and the loss)
    */
   readonly metrics: readonly string[];
+  /**
+   * the figures read on the output layer instead, where they differ; a trace without them (written
+   * before they existed, or by a writer that has none) leaves the output layer unwatched by this
+   * rule, never read through {@link metrics} in their place
+   */
+  readonly outputMetrics?: readonly string[];
   readonly scope: Scope;
   /** `above`: value > threshold; `atLeast`: value ≥ threshold; `belowNonZero`: 0 < value < threshold; `nonFinite`: ±∞ (NaN too for the loss) */
   readonly test: 'above' | 'atLeast' | 'belowNonZero' | 'nonFinite';
@@ -70,9 +76,9 @@ export const RULES: Readonly<Record<RuleName, RuleSpec>> = {
     why: 'SageMaker VanishingGradient\'s threshold (1e-7), asked of the largest |dL/dW| rather than the mean: it fires later, never on one large gradient among tiny ones.',
   },
   [RuleName.saturation]: {
-    name: RuleName.saturation, metrics: [Metric.satFrac], scope: 'any', test: 'atLeast', threshold: 0.5, patience: PATIENCE,
-    describe: 'at least this share of a bounded layer\'s (unit, sample) outputs sit at its extremes (--sigmoid-low/--sigmoid-high, --tanh-sat, --selu-sat)',
-    why: 'SageMaker SaturatedActivation\'s threshold_layer (50%), on the share of outputs rather than of units saturated for 99% of inputs (which implies ≥ 49.5% of outputs).',
+    name: RuleName.saturation, metrics: [Metric.satFrac], outputMetrics: [Metric.satWrongFrac], scope: 'any', test: 'atLeast', threshold: 0.5, patience: PATIENCE,
+    describe: 'at least this share of a bounded hidden layer\'s (unit, sample) outputs sit at its extremes (--sigmoid-low/--sigmoid-high, --tanh-sat, --selu-sat); on the output layer, at least this share sit at an extreme the loss pushes them away from (sat_wrong_frac)',
+    why: 'SageMaker SaturatedActivation\'s threshold_layer (50%), on the share of outputs rather than of units saturated for 99% of inputs (which implies ≥ 49.5% of outputs). On the output layer the loss decides which extreme is right: a trained sigmoid output has the label\'s unit near 1 and the others near 0, saturated where the loss wants it, so only the wrong side (dL/da pointing back out of the extreme, whose vanished derivative keeps the unit there) counts; a trace without sat_wrong_frac leaves the output layer unwatched.',
   },
   [RuleName.deadLayer]: {
     name: RuleName.deadLayer, metrics: [Metric.deadUnits], scope: 'hidden', test: 'atLeast', threshold: 0.5, patience: PATIENCE,

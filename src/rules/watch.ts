@@ -57,7 +57,8 @@ export class RuleWatch {
       slots.forEach((s, i) => {
         if (s.window || s.layer === 0) return;
         const inScope = spec.scope === 'any' || (spec.scope === 'output') === (s.layer === outputLayer);
-        if (!inScope || !(spec.metrics.includes('*') || spec.metrics.includes(s.metric))) return;
+        const metrics = s.layer === outputLayer && spec.outputMetrics ? spec.outputMetrics : spec.metrics;
+        if (!inScope || !(metrics.includes('*') || metrics.includes(s.metric))) return;
         let w = byLayer.get(s.layer);
         if (!w) {
           w = { rule, layer: s.layer, since: null, fired: false };

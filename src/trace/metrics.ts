@@ -30,6 +30,14 @@ export const Metric = {
   satHigh: 'sat_high',
   /** saturation: mean local derivative f′(z) over the batch's (unit, sample) entries */
   meanDeriv: 'mean_deriv',
+  /**
+   * saturation, output layer only: share of its (unit, sample) entries at an extreme of the band
+   * while the loss's gradient dL/da points back out of it (at the low extreme dL/da < 0, at the high
+   * one dL/da > 0): saturated on the wrong side, where the vanished derivative blocks learning.
+   * Saturation on the side the loss pushes to (a trained sigmoid output: the label's unit near 1,
+   * the others near 0) is the loss's goal, not a pathology.
+   */
+  satWrongFrac: 'sat_wrong_frac',
   /** dead-relu: share of (unit, sample) entries with a zero-derivative input (ReLU: z ≤ 0) */
   inactiveFrac: 'inactive_frac',
   /** dead-relu: share of units inactive for every sample of the batch */

@@ -228,7 +228,7 @@ export class Mlp {
     }
     this.updateRunning(norms, batch.size);
     this.applyUpdate(grads, hooks, info);
-    return this.finish(loss, output, batch, hooks, info);
+    return this.finish(loss, output, grad, batch, hooks, info);
   }
 
   private tapeStep(batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {
@@ -269,7 +269,10 @@ export class Mlp {
     this.updateRunning(norms, batch.size);
     tf.dispose(norms.flatMap((n) => (n ? [n.mean, n.variance] : [])));
     this.applyUpdate(g, hooks, info);
-    const out = this.finish(loss, forward[L - 1].a, batch, hooks, info);
+    // dL/da at the output by its own gradient, for the probes that read its sign (only when one may)
+    const output = forward[L - 1].a;
+    const outputGrad = hooks?.onStepTensors ? tf.grad((a: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(batch.onehot, tf.logSoftmax(tf.transpose(a))), 1))))(output) as tf.Tensor2D : null;
+    const out = this.finish(loss, output, outputGrad, batch, hooks, info);
     // kept to outlive the gradient closure; not owned by the surrounding tidy
     tf.dispose(forward.flatMap((t) => [t.z, t.a]));
     return out;
@@ -307,8 +310,8 @@ export class Mlp {
     });
   }
 
-  private finish(loss: tf.Scalar, output: tf.Tensor2D, batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {
-    const extra = hooks?.onStepTensors?.({ loss, output, labels: batch.labels }, info) ?? null;
+  private finish(loss: tf.Scalar, output: tf.Tensor2D, outputGrad: tf.Tensor2D | null, batch: Batch, hooks: TensorHooks | null, info: StepInfo): StepOut {
+    const extra = hooks?.onStepTensors?.({ loss, output, labels: batch.labels, ...(outputGrad ? { outputGrad } : {}) }, info) ?? null;
     const l = tf.reshape(loss, [1]) as tf.Tensor1D;
     if (extra instanceof Float32Array) return { values: l, host: extra };
     return { values: extra ? concatVectors([l, extra]) : l, host: null };

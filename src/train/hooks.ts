@@ -57,6 +57,12 @@ export interface NetworkTensors {
   readonly output: tf.Tensor2D;
   /** `[batch]` int32 */
   readonly labels: tf.Tensor1D;
+  /**
+   * dL/da of the output layer (the loss's gradient with respect to `output`), `[classes, batch]`;
+   * absent when the loop did not see it. Its sign is what the wrong-side saturation reads: dL/dz
+   * would not do, as a saturated unit's f′(z) underflows to 0 in float32 and takes the sign with it.
+   */
+  readonly outputGrad?: tf.Tensor2D;
 }
 
 /**
