@@ -146,7 +146,8 @@ export function diffTraces(engine: Trace, torch: Trace, o: { readonly batch: num
   }
   return {
     compared, failures,
-    missing: [...want.keys()].filter((k) => !got.has(k)),
+    // probe_torch does not write the output's wrong-side saturation yet (docs/trace-format.md: readers then leave it unjudged)
+    missing: [...want.keys()].filter((k) => !got.has(k) && !k.endsWith('|sat_wrong_frac')),
     extra: [...got.keys()].filter((k) => !want.has(k)),
     worst: [...worst.entries()].map(([kind, v]) => ({ kind, ...v })).sort((a, b) => b.ratio - a.ratio),
   };
