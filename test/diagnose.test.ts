@@ -85,7 +85,7 @@ test('diagnosis: an output layer saturated on the side its loss asks for is no f
   assert.match(wrong.findings[0].text, /^layer 3 \(sigmoid, output\): 70\.0% of its outputs saturated on the wrong side at the end \(at an extreme the loss pushes them away from/);
   const none = diagnose(dir, 'none', b(null));
   assert.deepEqual(kinds(none), []);
-  assert.ok(none.notChecked.some((n) => /^wrong-side saturation of the output layer 3 \(no sat_wrong_frac rows/.test(n)), none.notChecked.join('; '));
+  assert.ok(none.notChecked.some((n) => /^wrong-side saturation of the output layer 3 \(no measured sat_wrong_frac/.test(n)), none.notChecked.join('; '));
 });
 
 test('diagnosis: exactly-zero weight gradients (a dead output ReLU) are one finding per layer, counted and dated, never vanishing', () => {

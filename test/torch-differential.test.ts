@@ -53,7 +53,9 @@ for (const env of TORCH_ENVS) for (const c of CASES) {
     const torch2 = /^2\./.test(tt.facts.versions.torch);
     assert.equal((tt.config.raw.optimizer as { className?: string } | undefined)?.className, c.extra?.includes('--no-optimizer') && !torch2 ? undefined : 'SGD');
     assert.deepEqual(tt.facts.layers.map((l) => [l.activation, l.fanIn, l.fanOut]), et.facts.layers.map((l) => [l.activation, l.fanIn, l.fanOut]));
-    const d = diffTraces(et, tt, { batch: c.batch ?? BATCH, testN });
+    // the functional model applies its output activation and log_softmax inside forward: the
+    // output's a, and so dL/da, is never a tensor probe_torch sees (sat_wrong_frac is NaN there)
+    const d = diffTraces(et, tt, { batch: c.batch ?? BATCH, testN, ...(c.model === 'functional' ? { unseen: /\|sat_wrong_frac$/ } : {}) });
     assert.deepEqual(d.extra, [], 'rows the engine does not write');
     assert.deepEqual(d.missing, [], 'rows of the engine missing');
     assert.deepEqual(d.failures.slice(0, 5), [], `${d.failures.length} value(s) beyond their tolerance`);

@@ -55,6 +55,7 @@ class Layer:
         self.param = None
         self.functional = False
         self.index = 0
+        self.is_output = False
         self.shape = ()  # output shape without the batch axis
         self.units = 0
         self.unit_axis = 1
@@ -164,6 +165,8 @@ def discover(named, events, activations):
         layers = layers[:MAX_LAYERS]
     for i, layer in enumerate(layers):
         layer.index = i + 1
+        # the trace's output layer: the last probed one (L)
+        layer.is_output = i == len(layers) - 1
         layer.units, layer.unit_axis, layer.shape, layer.fan_in = _shape_info(layer, layer.z)
         # this pass's tensors, for its step's probes: the caller takes them and deletes them
         layer._z = layer.z

@@ -5,7 +5,9 @@ tensors of a block of steps into one and reads it back once (Recorder._flush); e
 turns its numbers into the figures the trace records. Meanings, names and order are the engine's (docs/trace-format.md):
 
   loss           loss, accuracy (arg-max of the model's output vs the targets, when given)
-  saturation     sat_frac, sat_low, [sat_high,] mean_deriv — layers whose activation saturates
+  saturation     sat_frac, sat_low, [sat_high,] mean_deriv — layers whose activation saturates;
+                 on the output layer also sat_wrong_frac: entries at an extreme while dL/da points
+                 back out of it (the gradient of the loss at the model's output, when that is a)
   dead-relu      inactive_frac, dead_units, dead_rows, [active_u{k}] — layers whose activation dies
   gradients      [w_grad_norm, w_grad_max,] [b_grad_norm, b_grad_max,] z_grad_norm, z_grad_max, [update_ratio]
   distribution   z_p{q}, a_p{q} for q in QUANTILES — every distributionEvery steps
@@ -54,7 +56,8 @@ def layer_metrics(layer, probe, settings):
         if spec is None or not spec.saturates:
             return []
         _, hi = spec.band(settings)
-        return ["sat_frac", "sat_low", "mean_deriv"] if hi == math.inf else ["sat_frac", "sat_low", "sat_high", "mean_deriv"]
+        plain = ["sat_frac", "sat_low", "mean_deriv"] if hi == math.inf else ["sat_frac", "sat_low", "sat_high", "mean_deriv"]
+        return plain + (["sat_wrong_frac"] if layer.is_output else [])
     if probe == N.DEAD_RELU:
         if spec is None or not spec.dies:
             return []
@@ -197,12 +200,13 @@ def finish_distribution(tokens, v):
 # ---------------------------------------------------------------- one layer
 
 class LayerStep:
-    """What a probed step captured of one layer: z, a, dL/dz (any may be None)."""
+    """What a probed step captured of one layer: z, a, dL/dz, and for the output layer dL/da
+    (any may be None)."""
 
-    __slots__ = ("z", "a", "dz")
+    __slots__ = ("z", "a", "dz", "da")
 
     def __init__(self):
-        self.z = self.a = self.dz = None
+        self.z = self.a = self.dz = self.da = None
 
 
 def _sq_min_max(out, t):
@@ -249,6 +253,7 @@ class LayerProgram:
         self._mask = None  # _above's buffer
         self.n_dead = len(layer_metrics(layer, N.DEAD_RELU, settings))
         self.n_sat = len(layer_metrics(layer, N.SATURATION, settings))
+        self.wrong = self.sat and layer.is_output
 
     def issue(self, out, cap, due_every, due_dist, update):
         """Issues the layer's due probes (the per-step ones when `due_every`, distribution when
@@ -271,6 +276,8 @@ class LayerProgram:
                 else:
                     i_hi = out.c((a > self.hi32).sum())
                     parts.append(lambda s, v: [(s[i_lo] + s[i_hi]) / n, s[i_lo] / n, s[i_hi] / n, s[i_d] / n])
+                if self.wrong:
+                    parts.append(self._wrong_side(out, a, cap.da))
         if due_every and self.dead:
             if z is None:
                 parts.append(lambda s, v, k=self.n_dead: [NAN] * k)
@@ -291,6 +298,17 @@ class LayerProgram:
                 vals += p(s, v)
             return vals
         return finish
+
+    def _wrong_side(self, out, a, da):
+        """sat_wrong_frac: entries below the band with dL/da < 0 or above it with dL/da > 0 (NaN
+        without dL/da: never the plain share in its place)."""
+        if da is None or da.shape != a.shape:
+            return lambda s, v: [NAN]
+        wrong = (a < self.lo32) & (da < 0)
+        if self.hi32 is not None:
+            wrong |= (a > self.hi32) & (da > 0)
+        i_w, n = out.c(wrong.sum()), a.numel()
+        return lambda s, v: [s[i_w] / n]
 
     def _dead(self, out, z):
         """dead-relu: with per-unit figures (units <= perUnitMax) the per-unit counts and each

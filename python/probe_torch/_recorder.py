@@ -182,6 +182,7 @@ class Recorder:
             self._handles.append(global_hook(self._on_optimizer_step))
         self._mode = "discover"
         self._want_dz = True
+        self._want_da = True
         self._pending = []
         self._zbufs = {}  # per dying layer: a buffer for its z over a block of steps
         self._programs = []
@@ -191,6 +192,7 @@ class Recorder:
         self._plan = None
         self._caps = None
         self._output = None
+        self._out_grads = {}  # id(model output) -> (output, [dL/d output]): this step's forward passes
         self._trace = None
         self._step = 0
         self._epoch = 1
@@ -241,6 +243,12 @@ class Recorder:
         if mode is None:
             return
         self._output = output if isinstance(output, torch.Tensor) else None
+        # dL/d(output): the output layer's dL/da when the model returns its a (sat_wrong_frac)
+        if ((mode == "discover" or (mode == "train" and self._want_da)) and N.SATURATION in self.probes and self._output is not None
+                and self._output.requires_grad and torch.is_grad_enabled()):
+            kept = [None]
+            self._out_grads[id(output)] = (output, kept)
+            output.register_hook(self._grad_keeper(kept, 0))
         if mode == "discover" and self._events:
             # the forward pass ended: keep it as the one that shows the plan (one with gradients wins)
             grad = torch.is_grad_enabled()
@@ -256,7 +264,8 @@ class Recorder:
     def _discover_event(self, module, role, x, y):
         self._events.append((module, role, x, y))
         if torch.is_grad_enabled():
-            for t in ((y,) if role != "activation" else (x,)):
+            # an activation's output too: the output layer's a, whose gradient is its dL/da
+            for t in ((y,) if role != "activation" else (x, y)):
                 if t.requires_grad and id(t) not in self._disc_grads:
                     self._disc_grads[id(t)] = None
                     t.register_hook(self._grad_keeper(self._disc_grads, id(t)))
@@ -278,6 +287,8 @@ class Recorder:
                 c = caps[layer.index - 1]
                 if c.a is None and c.z is x:
                     c.a = y
+                    if layer.is_output and mode == "train" and self._want_da and y.requires_grad:
+                        y.register_hook(self._da_keeper(c))
                     return
             layer = self._alone.get(module)
             if layer is not None:
@@ -286,11 +297,19 @@ class Recorder:
                     c.z, c.a, c.u = x, y, x
                     if mode == "train" and self._want_dz and x.requires_grad:
                         x.register_hook(self._dz_keeper(c))
+                    if layer.is_output and mode == "train" and self._want_da and y.requires_grad:
+                        y.register_hook(self._da_keeper(c))
 
     @staticmethod
     def _dz_keeper(cap):
         def keep(g):
             cap.dz = g
+        return keep
+
+    @staticmethod
+    def _da_keeper(cap):
+        def keep(g):
+            cap.da = g
         return keep
 
     # ------------------------------------------------------------------ the plan and the file
@@ -323,6 +342,8 @@ class Recorder:
             c.z, c.a = l._z, l._a
             c.u = l._u
             c.dz = self._disc_grads.get(id(l._z))
+            if l.is_output and l._a is not None:
+                c.da = self._disc_grads.get(id(l._a))
             del l._z, l._a, l._u
         self._output = self._disc[2] if self._output is None else self._output
         self._disc, self._events, self._disc_grads = None, [], {}
@@ -505,6 +526,7 @@ class Recorder:
         self._step = step + 1
         self._steps_in_epoch += 1
         self._output = None
+        self._out_grads = {}
         self._arm()
         if self._mode == "train":
             self._updates.after_step(self._due(self._step)[0] and N.GRADIENTS in self.probes)
@@ -530,6 +552,8 @@ class Recorder:
             zs.append(z if z is None or prog.plain else prog.step_shares(z))
         due_ev, due_di = self._due(step)
         probed = None
+        if due_ev and caps is not None:
+            self._output_grad(caps)
         if due_ev or due_di:
             out = P.Issued()
             with torch.no_grad():
@@ -537,6 +561,28 @@ class Recorder:
                              for prog, cap in zip(self._programs, caps or [None] * len(self._programs))]
             probed = (out, finishers, (due_ev, due_di))
         self._pending.append((step, self._steps_in_epoch, l, o, target if o is not None else None, zs, probed))
+
+    def _output_grad(self, caps):
+        """The output layer's dL/da: kept from its activation module's output (_capture), else
+        the gradient of the model's output when that output is the layer's a: the activation
+        module's own output tensor, or (a functional activation) a tensor equal to the activation
+        of the layer's z. A functional activation whose output the model transforms further (the
+        study's log_softmax inside forward) is never seen: dL/da stays None, NaN recorded."""
+        layer = self._plan.layers[-1]
+        c = caps[-1]
+        if c.da is not None or not layer.is_output:
+            return
+        o = self._output
+        got = self._out_grads.get(id(o)) if o is not None else None
+        if got is None or got[0] is not o or got[1][0] is None or layer.spec is None:
+            return
+        if c.a is not None:
+            same = c.a is o
+        else:
+            with torch.no_grad():
+                same = c.z is not None and c.z.shape == o.shape and torch.equal(layer.spec.fn(c.z), o)
+        if same:
+            c.da = got[1][0]
 
     def _block_counts(self, j, zs, at):
         """[steps, units]: per step, the entries of z above `at` per unit (as float32), for the z
@@ -788,6 +834,8 @@ class Recorder:
             self._mode = "train" if probed else None
             # dL/dz only where the gradients probe will read it
             self._want_dz = ev and N.GRADIENTS in self.probes
+            # the output's dL/da where saturation will read it
+            self._want_da = ev and N.SATURATION in self.probes
             self._caps = [_Cap() for _ in self._plan.layers] if probed else None
 
     def _write_initial(self):

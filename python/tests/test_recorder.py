@@ -387,6 +387,63 @@ class ConvProbes(Tmp):
             self.assertAlmostEqual(rows[(0, 1, 2, "distribution", f"z_p{p}")], v, places=5)
 
 
+class OutputSaturation(Tmp):
+    """sat_wrong_frac of the output layer against a float64 reference: dL/da of the study's loss
+    (softmax(a) - onehot(y)) / batch from the captured a, counted where a sits at an extreme the
+    loss pushes it away from."""
+
+    def test_wrong_side_saturation_of_the_output_matches_a_plain_loop(self):
+        torch.manual_seed(7)
+
+        class Functional(nn.Module):
+            def __init__(self, inner_log_softmax):
+                super().__init__()
+                self.fc1, self.fc2, self.inner = nn.Linear(6, 4), nn.Linear(4, 3), inner_log_softmax
+
+            def forward(self, x):
+                a = torch.sigmoid(self.fc2(torch.tanh(self.fc1(x))))
+                return F.log_softmax(a, dim=1) if self.inner else a
+
+        cases = {
+            "modules": (nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3), nn.Sigmoid()), None, False),
+            "returns-a": (Functional(False), {"fc1": "tanh", "fc2": "sigmoid"}, False),
+            "log-softmax-inside": (Functional(True), {"fc1": "tanh", "fc2": "sigmoid"}, True),
+        }
+        for run, (model, acts, inner) in cases.items():
+            out_fc = model[2] if isinstance(model, nn.Sequential) else model.fc2
+            with torch.no_grad():
+                out_fc.bias.copy_(torch.tensor([50.0, -50.0, 0.0]))  # unit 0 pinned at 1, unit 1 at 0, unit 2 free
+                out_fc.weight.mul_(0.1)
+            seen = []
+            out_fc.register_forward_hook(lambda m, i, o: seen.append(torch.sigmoid(o.detach()).double()))
+            opt = torch.optim.SGD(model.parameters(), lr=0.0)
+            data = [(torch.randn(8, 6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])) for _ in range(2)]
+            with attach(model, out=self.dir, run=run, optimizer=opt, activations=acts, every=1) as rec:
+                for x, y in data:
+                    opt.zero_grad()
+                    out = model(x)
+                    loss = F.nll_loss(out if inner else F.log_softmax(out, dim=1), y)
+                    loss.backward()
+                    opt.step()
+                    rec.step(loss, y)
+            rows, _ = read(os.path.join(self.dir, f"{run}.arrow"))
+            for step, ((_, y), a) in enumerate(zip(data, seen)):
+                got = rows[(step, 1, 2, "saturation", "sat_wrong_frac")]
+                if inner:
+                    # a functional output activation transformed further inside forward: dL/da is never seen
+                    self.assertTrue(math.isnan(got), (run, step, got))
+                    continue
+                a = a.numpy()
+                p = np.exp(a - a.max(1, keepdims=True))
+                g = (p / p.sum(1, keepdims=True) - np.eye(3)[y.numpy()]) / len(y)
+                wrong = sum(1 for s in range(8) for c in range(3) if (a[s, c] < 0.01 and g[s, c] < 0) or (a[s, c] > 0.99 and g[s, c] > 0))
+                # units 0 and 1 pinned: the labels 1 (unit 1 at 0) and 0, 2 (unit 0 at 1) put 3 + 5 entries on the wrong side
+                self.assertEqual(wrong, 8, (run, step))
+                self.assertAlmostEqual(got, wrong / 24, places=6, msg=(run, step))
+                self.assertAlmostEqual(rows[(step, 1, 2, "saturation", "sat_frac")], 16 / 24, places=6, msg=(run, step))
+                self.assertNotIn((step, 1, 1, "saturation", "sat_wrong_frac"), rows, "a hidden layer has no wrong side")
+
+
 class DiagnosisErrorShares(Tmp):
     """The diagnosis's per-layer shares of the errors against a per-input float64 reference: each
     test input run alone, its own backward pass for ‖∂L_x/∂z‖ (the recorder takes one batched one)."""

@@ -399,7 +399,7 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
   const canSat = f.layers.map((lf, i) => ({ l: i + 1, spec: specOf(layerActivation(lf)) })).filter((x) => x.spec && canSaturate(x.spec) && !sat[x.l].any).map((x) => x.l);
   if (canSat.length) notChecked.push(`saturation of layer${canSat.length > 1 ? 's' : ''} ${canSat.join(', ')} (${recorded.has(ProbeId.saturation) ? 'no rows' : 'the saturation probe was off'})`);
   // an output layer with plain saturation rows but no wrong-side ones: never judged by the plain share
-  if (L > 0 && sat[L].any && !satWrong.any) notChecked.push(`wrong-side saturation of the output layer ${L} (no ${Metric.satWrongFrac} rows: a trace written before it existed, or by a writer without the output's gradient; its ${Metric.satFrac} at the extremes is not a finding on an output layer)`);
+  if (L > 0 && sat[L].any && !satWrong.any) notChecked.push(`wrong-side saturation of the output layer ${L} (no measured ${Metric.satWrongFrac}: a trace written before it existed, or a writer that did not see the gradient at the output, dL/da; its ${Metric.satFrac} at the extremes is not a finding on an output layer)`);
   if (!recorded.has(ProbeId.gradients)) notChecked.push('zero, vanishing and exploding gradients (the gradients probe was off)');
   else if (!recorded.has(ProbeId.loss)) notChecked.push('vanishing gradients (no loss per step to relate them to)');
 
