@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { buildReport } from '../src/report/index.js';
+import { compareTraces } from '../src/compare/compare.js';
+import { compareHtml } from '../src/compare/html.js';
 import { writeSyntheticTrace } from './synthetic.js';
 import { deadLayerModel, ZERO_RUN, zeroGradientRun } from './built-trace.js';
 import { ROOT, tmp } from './helpers.js';
@@ -175,6 +177,55 @@ test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 
     assert.ok(drawn.maxLabel >= 5000, `the x axis spans the run (last label ${drawn.maxLabel})`);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await (await page.$('#chart-run-gradients'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'zero-gradients.png') });
+  } finally {
+    await browser.close();
+  }
+});
+
+test('compare --html renders in headless Chromium, offline, without console errors: both charts draw, and what is wrong with each run is on the first screen', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const dir = tmp();
+  const paths = [
+    ...[1, 2].map((seed) => writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.098, deadRows: 0.99, deathSteps: Array(10).fill(20) })),
+    ...[1, 2].map((seed) => writeSyntheticTrace(dir, { combo: 'relu-relu-relu', seed, acc: 0.97, deadRows: 0.01 })),
+  ];
+  const c = compareTraces(paths);
+  const file = join(dir, 'cmp.html');
+  writeFileSync(file, compareHtml(c));
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (req) => { if (!/^(file|data|blob|about):/.test(req.url())) problems.push(`network request: ${req.url()}`); });
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.error ?? null), null);
+    const marks = await page.$$eval('.chart', (els) => els.map((el) => ({
+      id: (el as HTMLElement).dataset.panel,
+      lines: el.querySelectorAll('.mark-line path').length,
+      bands: el.querySelectorAll('.mark-area path').length,
+    })));
+    assert.deepEqual(marks.map((m) => m.id), ['overlay', 'accuracy']);
+    // two groups of two seeds: a mean line and a min–max band each, in both charts
+    for (const m of marks) {
+      assert.equal(m.lines, 2, `chart ${m.id}: one line per group`);
+      assert.equal(m.bands, 2, `chart ${m.id}: one band per group`);
+    }
+    const seen = await page.evaluate(() => {
+      const s = document.getElementById('what-is-wrong');
+      const parts = s ? Array.from(s.querySelectorAll(':scope > .verdict, :scope > ul.findings li, :scope > table.diagnoses tbody tr')) : [];
+      return { found: parts.length, bottom: Math.max(...parts.map((e) => e.getBoundingClientRect().bottom)), scrollY: window.scrollY, text: s?.innerText ?? '' };
+    });
+    assert.equal(seen.scrollY, 0);
+    assert.ok(seen.found > 0, 'the page has a what-is-wrong section with a verdict and findings');
+    assert.ok(seen.bottom <= 900, `what is wrong ends at ${seen.bottom} px, below the first screen`);
+    assert.match(seen.text, /relu-sigmoid-relu_s1\s+failing/);
+    assert.deepEqual(problems, []);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'test-artifacts', 'compare.png') });
   } finally {
     await browser.close();
   }
