@@ -196,7 +196,7 @@ export const msg = {
   sweepConflict: (path: string, n: number) =>
     `${path} was run with other settings (config hash differs)${n > 1 ? ` and so were ${n - 1} more` : ''}: pass ${opt('force', true)} to redo them with these settings, or choose another ${opt('out')}`,
   isFolder: (flag: string, path: string, want: string) => `${flag} ${path} is a folder: give ${want}`,
-  emptyPath: (flag: string) => `${flag} must name a folder or file, got '' (an empty name would mean the current folder)`,
+  emptyPath: (flag: string, kind: 'folder' | 'file') => `${flag} must name a ${kind}, got '' (an empty name would mean the current folder)`,
   noSuchEpoch: (epoch: number, last: number) =>
     `--epochs ${epoch}: no run finished epoch ${epoch}${last > 0 ? ` (the runs finished epochs 1 to ${last})` : ' (no run finished an epoch)'}`,
   mixedArchitectures: (shapes: readonly string[]) =>

@@ -73,7 +73,7 @@ test("empty output names are refused in one line, as --out '' and --html '' are:
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      await oneLine(['export', runs, flag, ''], new RegExp(`^error ${flag} must name a folder or file, got ''`));
+      await oneLine(['export', runs, flag, ''], new RegExp(`^error ${flag} must name a file, got ''`));
     } finally {
       process.chdir(cwd);
     }

@@ -127,7 +127,7 @@ export async function main(args: readonly string[]): Promise<void> {
         }
         restoreNumericText(argv, options.number, rawFlagValues(parsed, SWITCHES));
         // '' resolves to the current folder: never what was meant
-        for (const flag of ['out', 'html', 'csv', 'parquet', 'data-dir']) if (argv[flag] === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${flag}`));
+        for (const [flag, kind] of [['out', 'folder'], ['data-dir', 'folder'], ['html', 'file'], ['csv', 'file'], ['parquet', 'file']] as const) if (argv[flag] === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${flag}`, kind));
       }, true)
       .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces of errors' })
       .option('color', { type: 'boolean', describe: 'colour the output; --no-color: never [default: only on a terminal; FORCE_COLOR and NO_COLOR are honoured]' })

@@ -98,7 +98,7 @@ const EXPORT_OPTION_KEYS = optionKeys<ExportOptions>({ format: 1, force: 1, onPr
 
 export async function exportTraces(inputs: readonly string[], file: string, opts: ExportOptions): Promise<ExportResult> {
   checkOptions('exportTraces', opts, EXPORT_OPTION_KEYS);
-  if (file === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${opts.format}`));
+  if (file === '') throw new ProbeError(ErrorCode.usage, msg.emptyPath(`--${opts.format}`, 'file'));
   const paths = collectTraces(inputs, opts.onWarning);
   const existed = existsSync(file);
   if (existed && !opts.force) throw new ProbeError(ErrorCode.exists, msg.fileExists(file));
