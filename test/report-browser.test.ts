@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildReport } from '../src/report/index.js';
 import { compareTraces } from '../src/compare/compare.js';
 import { compareHtml } from '../src/compare/html.js';
@@ -12,6 +12,16 @@ import { deadLayerModel, ZERO_RUN, zeroGradientRun } from './built-trace.js';
 import { ROOT, tmp } from './helpers.js';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A 1280×900 page whose console errors and warnings, page errors and network requests are listed in `problems`. */
+async function watchedPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (req) => { if (!/^(file|data|blob|about):/.test(req.url())) problems.push(`network request: ${req.url()}`); });
+  return { page, problems };
+}
 
 test('the report page renders every chart in headless Chromium, offline, without console errors', async (t) => {
   const exe = process.env.PROBE_CHROMIUM;
@@ -25,11 +35,7 @@ test('the report page renders every chart in headless Chromium, offline, without
   const r = await buildReport([dir], { noImages: true });
   const browser = await chromium.launch({ executablePath: exe, args: ARGS });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (req) => { if (!/^(file|data|blob|about):/.test(req.url())) problems.push(`network request: ${req.url()}`); });
+    const { page, problems } = await watchedPage(browser);
     const t0 = Date.now();
     await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
     await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
@@ -195,11 +201,7 @@ test('compare --html renders in headless Chromium, offline, without console erro
   writeFileSync(file, compareHtml(c));
   const browser = await chromium.launch({ executablePath: exe, args: ARGS });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (req) => { if (!/^(file|data|blob|about):/.test(req.url())) problems.push(`network request: ${req.url()}`); });
+    const { page, problems } = await watchedPage(browser);
     await page.goto(pathToFileURL(file).href);
     await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.error ?? null), null);
