@@ -137,6 +137,9 @@ def _quantile_ranks(n):
 def order_statistics(flat, ranks):
     """The values of `flat` at these ranks of its ascending order (NaN last), as torch.sort would
     give them, selected without sorting all of it."""
+    if flat.dtype in _HALF:
+        # float16 and bfloat16 are float32 numbers: the same order statistics, selected in float32
+        flat = flat.float()
     if flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64):
         # on the CPU, numpy's introselect (np.partition puts NaN last, as torch.sort does) on the
         # tensor's own memory: one call, 3-10x cheaper than the histogram's ~20 small torch ops
@@ -146,12 +149,18 @@ def order_statistics(flat, ranks):
     return _by_histogram(flat, ranks)
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
 def _by_histogram(flat, ranks):
     """order_statistics on a device: selected by a histogram of the values' leading bits (the bit
-    pattern mapped so that integer order is numeric order), which tells which buckets hold the
-    ranks; only those buckets' values are sorted."""
+    pattern of a float32 mapped so that integer order is numeric order), which tells which buckets
+    hold the ranks; only those buckets' values are sorted. float16 and bfloat16 values are read as
+    the float32 numbers they are; other types are sorted."""
+    if flat.dtype in _HALF:
+        flat = flat.float()
     n = flat.numel()
-    if n < _SORT_BELOW:
+    if n < _SORT_BELOW or flat.dtype != torch.float32:
         return torch.sort(flat).values.index_select(0, torch.tensor(ranks, device=flat.device))
     # NaN of either sign as a positive NaN, which the key orders after +inf
     flat = torch.nan_to_num(flat.contiguous(), nan=math.nan, posinf=math.inf, neginf=-math.inf)
