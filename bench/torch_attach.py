@@ -5,7 +5,7 @@ loss and unit activity every step, the other probes every 10th; and every probe 
 every=1), alternated in short blocks over many rounds in one process; and an epoch's evaluation
 with the diagnosis against a plain evaluation of the same test set. Prints one JSON line.
 
-    python bench/torch_attach.py SPEC [--steps 50] [--rounds 40] [--threads 1] [--combo relu-sigmoid-relu]
+    python bench/torch_attach.py SPEC [--steps 50] [--rounds 120] [--threads 1] [--combo relu-sigmoid-relu] [--seed 1]
 
 SPEC is written by bench/torch-attach.ts (test/torch-spec.ts): the engine's initial weights and
 the MNIST images. Each mode has its own copy of the model and optimizer, from the same initial
@@ -13,19 +13,24 @@ weights, trained on the same batches: the three loops take the same steps. A rec
 attached to its model for the whole bench, as in a run (blocks, windows and checkpoints as they
 fall); its first step (the first forward pass shows the layers, the trace file is created) and
 its closing are untimed: the figure is the steady cost per step. Each round times --steps steps
-of each mode, the modes in turn first; short blocks, many rounds: the machine's other load falls
-on all modes alike, and a round's ratio is taken over steps a fraction of a second apart.
+of each mode, in an order drawn at random for the round (seeded: --seed), so that no mode is
+always first or always after the same other, and no rhythm of the machine's other load lines up
+with the order; short blocks, many rounds: the machine's other load falls on all modes alike, and
+a round's ratio is taken over steps a fraction of a second apart (bench/torch-attach.ts says what
+is made of them).
 """
 import argparse
 import json
 import os
+import random
 import tempfile
 import time
 
 p = argparse.ArgumentParser()
 p.add_argument("spec")
 p.add_argument("--steps", type=int, default=50, help="steps of each mode in a round")
-p.add_argument("--rounds", type=int, default=40)
+p.add_argument("--rounds", type=int, default=120)
+p.add_argument("--seed", type=int, default=1, help="seeds the order of the modes in each round")
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--combo", default="relu-sigmoid-relu")
 p.add_argument("--test", type=int, default=10000, help="test images in the evaluation timing")
@@ -120,10 +125,12 @@ ms_cpu = {m: [] for m in loops}
 warm = 50  # the recorders' first step, and the caches and allocator settling: untimed
 for m in loops:
     steps(*loops[m], 0, warm)
+orders = random.Random(args.seed)
 for r in range(args.rounds):
     names = list(loops)
+    orders.shuffle(names)
     first = warm + r * args.steps
-    for m in names[r % len(names):] + names[:r % len(names)]:  # each mode first in turn
+    for m in names:
         ms[m].append(steps(*loops[m], first, args.steps))
         ms_cpu[m].append(cpu["last"])
 for _, _, rec in loops.values():
