@@ -3,7 +3,8 @@
  *
  *   1. cost: the study's MLP in PyTorch on real MNIST batches, batch 32, PyTorch at 1 thread (its
  *      best setting here), the same loop without the recorder and with it (the default schedules,
- *      and every probe every step), three copies of the model taking the same steps, alternated in
+ *      and every probe every step; and a second copy without it, the A/A check of what two copies of
+ *      one loop differ by), four copies of the model taking the same steps, alternated in
  *      blocks of 50 steps over 120 rounds in one process, each round's order of the modes drawn at
  *      random (bench/torch_attach.py); the overhead is the median of the per-round ratios, with its
  *      95% confidence interval, the ratios' interquartile range and range (why this statistic:
@@ -50,8 +51,8 @@ const STEPS = 50;
 
 interface Costs {
   torch: string; threads: number; steps: number; rounds: number; combo: string;
-  msPerStep: { off: number[]; default: number[]; every1: number[] };
-  cpuMsPerStep: { off: number[]; default: number[]; every1: number[] };
+  msPerStep: { off: number[]; off2: number[]; default: number[]; every1: number[] };
+  cpuMsPerStep: { off: number[]; off2: number[]; default: number[]; every1: number[] };
   evalSeconds: { plain: number[]; diagnosed: number[] };
   testImages: number; stepsPerEpoch: number;
 }
@@ -73,7 +74,7 @@ export async function torchAttachSection(opts: { quick?: boolean; log?: (s: stri
     mkdirSync(spec);
     const { testN } = writeStudySpec(spec, { combo: 'relu-sigmoid-relu', seed: 1, epochs: 1 });
     const envs = (['debian', 'wheel'] as const).map((k) => ({ kind: k, ...torchEnv(k) }));
-    out.push('', '| PyTorch | without recorder ms/step (median, range) | with it, default schedules | overhead (median of per-round ratios [95% CI of the median]; interquartile range; range) | every probe every step (every=1) | overhead | the same in CPU time: default, every=1 | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|---|');
+    out.push('', '| PyTorch | without recorder ms/step (median, range) | with it, default schedules | overhead (median of per-round ratios [95% CI of the median]; interquartile range; range) | every probe every step (every=1) | overhead | the same in CPU time: default, every=1 | A/A: a second copy of the loop without recorder (median [95% CI]; interquartile range) | epoch evaluation: plain s → with diagnosis s |', '|---|---|---|---|---|---|---|---|---|');
     const skipped: string[] = [];
     for (const e of envs) {
       if (!('python' in e)) { skipped.push(`${e.kind}: ${e.why}`); continue; }
@@ -81,16 +82,16 @@ export async function torchAttachSection(opts: { quick?: boolean; log?: (s: stri
       const r = spawnSync(e.python, [join(ROOT, 'bench', 'torch_attach.py'), spec, '--steps', String(STEPS), '--rounds', String(rounds), '--threads', '1'], { encoding: 'utf8' });
       if (r.status !== 0) { skipped.push(`${e.kind}: torch_attach.py failed: ${r.stderr.trim().split('\n').pop()}`); continue; }
       const c = JSON.parse(r.stdout.trim().split('\n').pop()!) as Costs;
-      const { off, default: def, every1 } = c.msPerStep;
+      const { off, off2, default: def, every1 } = c.msPerStep;
       const ratios = (xs: number[]) => xs.map((x, i) => x / off[i] - 1);
-      const rd = ratios(def), r1 = ratios(every1);
+      const rd = ratios(def), r1 = ratios(every1), ra = ratios(off2);
       const range = (rs: number[]) => `${pct(Math.min(...rs))}–${pct(Math.max(...rs))}`;
       const iqr = (rs: number[]) => `${pct(quartile(rs, 0.25))}–${pct(quartile(rs, 0.75))}`;
       const ci = (rs: number[]) => medianInterval(rs).map(pct).join('–');
       const cpu = c.cpuMsPerStep, cr = (xs: number[]) => xs.map((x, i) => x / cpu.off[i] - 1);
-      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(def).toFixed(2)} (${spread(def)}) | ${pct(median(rd))} [${ci(rd)}] (${iqr(rd)}; ${range(rd)}) | ${median(every1).toFixed(2)} | ${pct(median(r1))} (${range(r1)}) | ${pct(median(cr(cpu.default)))} (${range(cr(cpu.default))}), ${pct(median(cr(cpu.every1)))} | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
+      out.push(`| ${c.torch} (${e.kind === 'debian' ? 'Debian, OpenBLAS' : 'pip wheel'}), ${c.threads} thread | ${median(off).toFixed(2)} (${spread(off)}) | ${median(def).toFixed(2)} (${spread(def)}) | ${pct(median(rd))} [${ci(rd)}] (${iqr(rd)}; ${range(rd)}) | ${median(every1).toFixed(2)} | ${pct(median(r1))} (${range(r1)}) | ${pct(median(cr(cpu.default)))} (${range(cr(cpu.default))}), ${pct(median(cr(cpu.every1)))} | ${pct(median(ra))} [${ci(ra)}] (${iqr(ra)}) | ${median(c.evalSeconds.plain).toFixed(2)} → ${median(c.evalSeconds.diagnosed).toFixed(2)} (${c.testImages} images) |`);
     }
-    out.push('', `${rounds} rounds of ${STEPS} steps of each mode, in an order drawn at random each round (a copy of the model per mode, the same batches; each recorder attached for the whole bench, its first step untimed); target: ≤ 10% (the default schedules, as probe run records).`);
+    out.push('', `${rounds} rounds of ${STEPS} steps of each mode, in an order drawn at random each round (a copy of the model per mode, the same batches; A/A: two copies of the loop without recorder, what the setting alone makes of nothing; each recorder attached for the whole bench, its first step untimed); target: ≤ 10% (the default schedules, as probe run records).`);
     for (const s of skipped) out.push(`skipped ${s}`);
     // agreement over one real epoch
     const first = envs.find((e): e is { kind: 'debian' | 'wheel'; python: string } => 'python' in e);

@@ -2,7 +2,8 @@
 """probe_torch's cost: the study's MLP (784-500-256-10) in PyTorch on real MNIST batches, SGD lr 0.01
 momentum 0.5, batch 32, the same loop without the recorder and with it (the default schedules:
 loss and unit activity every step, the other probes every 10th; and every probe every step,
-every=1), alternated in short blocks over many rounds in one process; and an epoch's evaluation
+every=1; and a second copy without it, the A/A check), alternated in short blocks over many
+rounds in one process; and an epoch's evaluation
 with the diagnosis against a plain evaluation of the same test set. Prints one JSON line.
 
     python bench/torch_attach.py SPEC [--steps 50] [--rounds 120] [--threads 1] [--combo relu-sigmoid-relu] [--seed 1]
@@ -115,7 +116,9 @@ def steps(model, opt, rec, first, n):
 
 
 loops = {}
-for mode, every in (("off", None), ("default", N_DEFAULT), ("every1", 1)):
+# off2: a second copy of the loop without the recorder (A/A): what two copies of one loop differ by
+# here (where their tensors lie in memory, the order within rounds), the floor under any overhead
+for mode, every in (("off", None), ("off2", None), ("default", N_DEFAULT), ("every1", 1)):
     m, o = study_model()
     rec = None if every is None else attach(m, out=out, run=mode, activations=activations, optimizer=o,
                                             steps_per_epoch=per_epoch, every=every)
