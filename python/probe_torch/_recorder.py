@@ -184,6 +184,8 @@ class Recorder:
         self._want_dz = True
         self._want_da = True
         self._pending = []
+        self._probed = True  # whether the step to come runs probes beyond loss and unit activity
+        self._window_layers = set()  # the layers whose unit activity is counted
         self._zbufs = {}  # per dying layer: a buffer for its z over a block of steps
         self._programs = []
         self._wprogs = []
@@ -274,7 +276,9 @@ class Recorder:
         caps = self._caps
         for layer in self._z_of.get(module, ()):
             c = caps[layer.index - 1]
-            if c.z is None:
+            # an unprobed training step needs the z of the layers whose unit activity is counted, no
+            # other: a z held is held through the backward pass, which that slows
+            if c.z is None and (mode == "eval" or self._probed or layer.index in self._window_layers):
                 c.z = y
                 if mode == "train" and self._want_dz and y.requires_grad:
                     y.register_hook(self._dz_keeper(c))
@@ -377,6 +381,7 @@ class Recorder:
         self._programs = [P.LayerProgram(l, self.probes, self.settings) for l in self._plan.layers]
         self._every_step_known = N.LOSS in self.probes or any(p.window for p in self._programs)
         self._wprogs = [(i, p) for i, p in enumerate(self._programs) if p.window]
+        self._window_layers = {p.layer.index for _, p in self._wprogs}
         # per-unit activity: per dying layer, the running sum of the window's shares (on the device)
         self._wsum = None
         self._wcount = 0
@@ -535,9 +540,11 @@ class Recorder:
 
     def _keep(self, step, caps, loss, target):
         """Keeps the step's figures on the device until the end of its block (BLOCK_STEPS): its
-        loss and output as they are, z of the dying layers (their per-unit activity is counted for
+        loss and output, z of the dying layers (their per-unit activity is counted for
         the whole block at once), and on a probed step the reductions of its due probes, issued
-        now (they read this step's gradients and weights) and read back with the block."""
+        now (they read this step's gradients and weights) and read back with the block. The block
+        keeps z and the output detached: the step's autograd graph goes with the step (kept for
+        the block, the graphs made the recorded copy ~1% slower in bench/torch_attach.py)."""
         l = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
         if l.dtype != torch.float32 or l.dim() != 0:
             l = l.reshape(()).to(torch.float32)
@@ -549,7 +556,7 @@ class Recorder:
         for i, prog in self._wprogs:
             z = caps[i].z if caps is not None else None
             # a layer whose units are not a Linear's: counted now, so the block keeps no large z
-            zs.append(z if z is None or prog.plain else prog.step_shares(z))
+            zs.append(z if z is None else z.detach() if prog.plain else prog.step_shares(z))
         due_ev, due_di = self._due(step)
         probed = None
         if due_ev and caps is not None:
@@ -560,6 +567,8 @@ class Recorder:
                 finishers = [prog.issue(out, cap, due_ev, due_di, self._updates)
                              for prog, cap in zip(self._programs, caps or [None] * len(self._programs))]
             probed = (out, finishers, (due_ev, due_di))
+        if o is not None:
+            o = o.detach()
         self._pending.append((step, self._steps_in_epoch, l, o, target if o is not None else None, zs, probed))
 
     def _output_grad(self, caps):
@@ -830,7 +839,8 @@ class Recorder:
             self._mode = "discover"
         else:
             ev, di = self._due(self._step)
-            probed = ev or di or self._every_step or self._trace is None
+            self._probed = ev or di or self._trace is None
+            probed = self._probed or self._every_step
             self._mode = "train" if probed else None
             # dL/dz only where the gradients probe will read it
             self._want_dz = ev and N.GRADIENTS in self.probes
