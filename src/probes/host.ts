@@ -15,6 +15,12 @@ export interface ValueSlot {
 /** A layer probe that reads the step's update (one that does not say what it reads may). */
 const readsUpdate = (probe: Probe): boolean => probe.scope === 'layer' && (probe.reads?.includes('update') ?? true);
 
+/** Probes' values as one: numbers when every part is, else one tensor (numbers moved to the device). */
+export function joinValues(parts: readonly ProbeValues[]): ProbeValues {
+  if (!parts.some((p) => p instanceof tf.Tensor)) return parts.flatMap((p) => Array.from(p as ArrayLike<number>));
+  return concatVectors(parts.map((p) => (p instanceof tf.Tensor ? p : tf.tensor1d(Array.from(p)))));
+}
+
 /**
  * Subscribes to the step's hooks, runs every active probe on the tensors it captured, and hands
  * the engine one tensor holding all their values, so a step costs a single device readback.
@@ -140,7 +146,7 @@ export class ProbeHost implements TensorHooks {
       let o = 0;
       for (const p of parts as ArrayLike<number>[]) for (let k = 0; k < p.length; k++) out[o++] = p[k];
     } else {
-      out = concatVectors(parts.map((p) => (p instanceof tf.Tensor ? (p as tf.Tensor1D) : tf.tensor1d(Array.from(p)))));
+      out = joinValues(parts) as tf.Tensor1D;
     }
     this.computeMs += performance.now() - t0;
     return out;

@@ -1,8 +1,9 @@
 import tf from '../tf.cjs';
 import { canSaturate, SELU_ALPHA, SELU_SCALE, specOf } from '../activations/index.js';
-import { concatVectors, defineKernel, RAW_DERIVATIVE } from '../host-kernels.js';
+import { defineKernel, RAW_DERIVATIVE } from '../host-kernels.js';
 import { ProbeId } from './ids.js';
-import type { LayerInfo, LayerProbe, ProbeSettings, ProbeValues } from './probe.js';
+import { joinValues } from './host.js';
+import type { LayerInfo, LayerProbe, ProbeSettings } from './probe.js';
 import { Metric } from '../trace/metrics.js';
 
 const frac = (mask: tf.Tensor): tf.Scalar => tf.mean(tf.cast(mask, 'float32'));
@@ -110,13 +111,7 @@ export const saturation: LayerProbe = {
     if (outputGrad && String(outputGrad.shape) !== String(a.shape)) throw new Error(`layer ${layer.layer}: dL/da of shape [${outputGrad.shape}] for outputs of shape [${a.shape}]`);
     // without dL/da the share is not known: NaN, never the plain share in its place
     const wrong = outputGrad ? wrongSide.eager([a, outputGrad], b) : [NaN];
-    return join(plain, wrong);
+    return joinValues([plain, wrong]);
   },
 };
 
-/** Two parts of a probe's values as one: numbers when both are, else one tensor. */
-function join(x: ProbeValues, y: ProbeValues): ProbeValues {
-  if (!(x instanceof tf.Tensor) && !(y instanceof tf.Tensor)) return [...Array.from(x), ...Array.from(y)];
-  const t = (v: ProbeValues) => (v instanceof tf.Tensor ? v : tf.tensor1d(Array.from(v)));
-  return concatVectors([t(x), t(y)]);
-}
