@@ -90,6 +90,14 @@ const ATTACH_OPTION_KEYS = optionKeys<AttachOptions>({
   backendCalibration: 1, stepsPerEpoch: 1, loss: 1, rules: 1, onPathology: 1,
 });
 
+/** A gradient reaching a tensor used twice in one step: the two add, like the weights' (both kept, the parts disposed). */
+function addGrad(old: tf.Tensor | null | undefined, g: tf.Tensor): tf.Tensor {
+  if (!old) return g;
+  const sum = tf.keep(tf.add(old, g));
+  tf.dispose([old, g]);
+  return sum;
+}
+
 /** Automatic names tried before giving up (a folder holding that many traces of one model name). */
 const MAX_AUTO_NAMES = 1000;
 
@@ -242,19 +250,13 @@ export class ProbeSession implements ForwardSink {
   backward(layer: number, dz: tf.Tensor): void {
     const p = this.pending;
     if (!p) return void dz.dispose();
-    // a layer used twice in one step: its gradients add, like the weights'
-    const old = p.dz.get(layer);
-    p.dz.set(layer, old ? tf.keep(tf.add(old, dz)) : dz);
-    if (old) tf.dispose([old, dz]);
+    p.dz.set(layer, addGrad(p.dz.get(layer), dz));
   }
 
   outputGrad(_layer: number, da: tf.Tensor): void {
     const p = this.pending;
     if (!p) return void da.dispose();
-    // an output used twice in one step: its gradients add
-    const old = p.da;
-    p.da = old ? tf.keep(tf.add(old, da)) : da;
-    if (old) tf.dispose([old, da]);
+    p.da = addGrad(p.da, da);
   }
 
   private wrapLoss(fn: LossFn): LossFn {
