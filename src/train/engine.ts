@@ -96,6 +96,11 @@ interface StepOut {
   readonly host: Float32Array | null;
 }
 
+/** The tape's loss: the batch's mean of −log softmax(a) at the label, for `a` `[classes, batch]` (log-softmax + NLL, as PyTorch). */
+function meanCrossEntropy(a: tf.Tensor2D, onehot: tf.Tensor2D): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(tf.transpose(a))), 1))) as tf.Scalar;
+}
+
 /** A layer's gradients; the fast engine hands over the weights' update already done (`W`), not dW. */
 type Grads = ({ dW: tf.Tensor2D; W?: undefined } | { W: SgdResult; dW?: undefined }) & { db: tf.Tensor2D; B?: SgdResult; dGamma?: tf.Tensor2D; dBeta?: tf.Tensor2D; wbg?: tf.Tensor1D };
 
@@ -250,8 +255,7 @@ export class Mlp {
         forward.push({ input: tf.keep(h), z: tf.keep(z), a: tf.keep(a) });
         h = a;
       }
-      const logp = tf.logSoftmax(tf.transpose(h));
-      return tf.neg(tf.mean(tf.sum(tf.mul(batch.onehot, logp), 1))) as tf.Scalar;
+      return meanCrossEntropy(h, batch.onehot);
     };
     const { value: loss, grads } = tf.valueAndGrads(f)([
       ...this.layers.map((l) => l.w),
@@ -271,7 +275,7 @@ export class Mlp {
     this.applyUpdate(g, hooks, info);
     // dL/da at the output by its own gradient, for the probes that read its sign (only when one may)
     const output = forward[L - 1].a;
-    const outputGrad = hooks?.onStepTensors ? tf.grad((a: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(batch.onehot, tf.logSoftmax(tf.transpose(a))), 1))))(output) as tf.Tensor2D : null;
+    const outputGrad = hooks?.onStepTensors ? tf.grad((a: tf.Tensor) => meanCrossEntropy(a as tf.Tensor2D, batch.onehot))(output) as tf.Tensor2D : null;
     const out = this.finish(loss, output, outputGrad, batch, hooks, info);
     // kept to outlive the gradient closure; not owned by the surrounding tidy
     tf.dispose(forward.flatMap((t) => [t.z, t.a]));
