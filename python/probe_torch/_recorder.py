@@ -281,7 +281,7 @@ class Recorder:
             if c.z is None and (mode == "eval" or self._probed or layer.index in self._window_layers):
                 c.z = y
                 if mode == "train" and self._want_dz and y.requires_grad:
-                    y.register_hook(self._dz_keeper(c))
+                    y.register_hook(self._keeper(c, "dz"))
         if mode == "eval" and role == "weighted":
             layer = self._layer_of.get(module)
             if layer is not None and caps[layer.index - 1].u is None:
@@ -292,7 +292,7 @@ class Recorder:
                 if c.a is None and c.z is x:
                     c.a = y
                     if layer.is_output and mode == "train" and self._want_da and y.requires_grad:
-                        y.register_hook(self._da_keeper(c))
+                        y.register_hook(self._keeper(c, "da"))
                     return
             layer = self._alone.get(module)
             if layer is not None:
@@ -300,20 +300,15 @@ class Recorder:
                 if c.z is None:
                     c.z, c.a, c.u = x, y, x
                     if mode == "train" and self._want_dz and x.requires_grad:
-                        x.register_hook(self._dz_keeper(c))
+                        x.register_hook(self._keeper(c, "dz"))
                     if layer.is_output and mode == "train" and self._want_da and y.requires_grad:
-                        y.register_hook(self._da_keeper(c))
+                        y.register_hook(self._keeper(c, "da"))
 
     @staticmethod
-    def _dz_keeper(cap):
+    def _keeper(cap, field):
+        """A gradient hook that keeps the gradient in the capture's `field` (dz, da)."""
         def keep(g):
-            cap.dz = g
-        return keep
-
-    @staticmethod
-    def _da_keeper(cap):
-        def keep(g):
-            cap.da = g
+            setattr(cap, field, g)
         return keep
 
     # ------------------------------------------------------------------ the plan and the file
