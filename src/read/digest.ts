@@ -6,6 +6,7 @@
  */
 import { DATASET_NOT_RECORDED, type StoredConfig } from '../trace/stored-config.js';
 import type { Trace } from '../trace/reader.js';
+import type { RuleConfig } from '../rules/rules.js';
 import { isAttached, RunProbe } from '../trace/schema.js';
 import { layerActivation } from '../activations/index.js';
 import { ProbeId } from '../probes/ids.js';
@@ -107,6 +108,8 @@ export interface RunDigest {
   readonly truncated: boolean;
   /** the rule that stopped the run (--stop-when), said in one line; null when none did */
   readonly stoppedBy: string | null;
+  /** the rules the run was given (--stop-when, --warn-when): their thresholds are drawn on the charts of the shares they read */
+  readonly rules: readonly RuleConfig[];
   readonly epochsDone: number;
   readonly epochsPlanned: number | null;
   readonly stepsPerEpoch: number;
@@ -297,6 +300,7 @@ export function digestTrace(t: Trace, needs: DigestNeeds): RunDigest {
     status: t.status,
     truncated: t.truncated,
     stoppedBy: t.progress?.stopped ? `${t.progress.stopped.text} (step ${t.progress.stopped.step})` : null,
+    rules: t.config.rules,
     epochsDone: evalPoints.length,
     epochsPlanned: t.config.epochs,
     stepsPerEpoch: f.stepsPerEpoch,

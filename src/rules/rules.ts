@@ -92,6 +92,19 @@ export const RULES: Readonly<Record<RuleName, RuleSpec>> = {
   },
 };
 
+/**
+ * The per-step metrics `spec` reads on a layer (its scope, and on the output layer its
+ * `outputMetrics` where it has them): the watcher and the report's charts ask the same question
+ * here.
+ */
+export function ruleMetrics(spec: RuleSpec, isOutput: boolean): readonly string[] {
+  if (spec.scope !== 'any' && (spec.scope === 'output') !== isOutput) return [];
+  return isOutput && spec.outputMetrics ? spec.outputMetrics : spec.metrics;
+}
+
+/** How a rule compares, in a word: `>`, `≥`, `<` (and not 0), or none for the non-finite test. */
+export const RULE_RELATION: Readonly<Record<RuleSpec['test'], string>> = { above: '>', atLeast: '≥', belowNonZero: '<', nonFinite: '' };
+
 /** A rule as a run uses it: its defaults, or the values given. */
 export interface RuleConfig {
   readonly rule: RuleName;

@@ -4,7 +4,7 @@
  * where its condition has held at every probed step for `patience` steps.
  */
 import type { RuleEvent } from '../trace/schema.js';
-import { RULES, RuleAction, type RuleConfig } from './rules.js';
+import { RULES, RULE_RELATION, RuleAction, ruleMetrics, type RuleConfig } from './rules.js';
 
 /** A per-step value the recorder writes: its layer and metric. */
 export interface WatchedSlot {
@@ -33,8 +33,6 @@ function holds(r: RuleConfig, v: number, isLoss: boolean): boolean {
 
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
-const RELATION: Readonly<Record<string, string>> = { above: '>', atLeast: '≥', belowNonZero: '<' };
-
 /** What a watcher saw at a step: whether its condition held, on which figure and value. */
 interface Seen { holds: boolean; metric: string; value: number }
 
@@ -56,9 +54,8 @@ export class RuleWatch {
       const byLayer = new Map<number, Watcher>();
       slots.forEach((s, i) => {
         if (s.window || s.layer === 0) return;
-        const inScope = spec.scope === 'any' || (spec.scope === 'output') === (s.layer === outputLayer);
-        const metrics = s.layer === outputLayer && spec.outputMetrics ? spec.outputMetrics : spec.metrics;
-        if (!inScope || !(metrics.includes('*') || metrics.includes(s.metric))) return;
+        const metrics = ruleMetrics(spec, s.layer === outputLayer);
+        if (!(metrics.includes('*') || metrics.includes(s.metric))) return;
         let w = byLayer.get(s.layer);
         if (!w) {
           w = { rule, layer: s.layer, since: null, fired: false };
@@ -116,7 +113,7 @@ export class RuleWatch {
     w.fired = true;
     const spec = RULES[w.rule.rule];
     const where = w.layer === 0 ? 'the loss' : `layer ${w.layer} ${r.metric}`;
-    const cond = spec.test === 'nonFinite' ? `is ${fmt(r.value)}` : `${fmt(r.value)} ${RELATION[spec.test]} ${fmt(w.rule.threshold)}`;
+    const cond = spec.test === 'nonFinite' ? `is ${fmt(r.value)}` : `${fmt(r.value)} ${RULE_RELATION[spec.test]} ${fmt(w.rule.threshold)}`;
     const span = w.rule.patience > 0 ? ` at every probed step since step ${w.since} (patience ${w.rule.patience} steps)` : '';
     return [{
       // as the trace stores them: NaN and ±∞ as null (JSON has no such numbers)

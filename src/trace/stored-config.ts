@@ -10,6 +10,7 @@
  * and still give the common figures below.
  */
 import { configHash, type RunConfig } from '../config.js';
+import { isRuleName, RuleAction, type RuleConfig } from '../rules/rules.js';
 
 /** The dataset of an attached model's trace whose config does not name it (readers may know it from the facts). */
 export const DATASET_NOT_RECORDED = 'data not recorded';
@@ -34,6 +35,12 @@ export interface StoredConfig {
   readonly intervention: string;
   /** probes configured: `all` (every probe of the version that wrote it), or those named (empty when not recorded) */
   readonly probes: 'all' | readonly string[];
+  /**
+   * the rules the run was given (--stop-when, --warn-when, attachProbes' `rules`), as in force for
+   * it: probe's runs and attached models store them alike; entries that are not a known rule with
+   * its numbers are left out; none when not recorded
+   */
+  readonly rules: readonly RuleConfig[];
   /** the full RunConfig, checked against its hash; null for anything else */
   readonly run: RunConfig | null;
   /** the JSON as stored, for settings no type covers (attached models) and for comparing settings */
@@ -66,6 +73,18 @@ function asRunConfig(raw: Readonly<Record<string, unknown>>): RunConfig | null {
   return configHash(run) === hash ? run : null;
 }
 
+/** The rules stored with a run: known rules with their numbers (a threshold JSON wrote as null is NaN, as the non-finite rule's is). */
+function rulesOf(raw: unknown): RuleConfig[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((r): RuleConfig[] => {
+    if (r === null || typeof r !== 'object') return [];
+    const { rule, action, threshold, patience } = r as Record<string, unknown>;
+    if (typeof rule !== 'string' || !isRuleName(rule) || (action !== RuleAction.warn && action !== RuleAction.stop)) return [];
+    if (!(typeof threshold === 'number' || threshold === null) || typeof patience !== 'number') return [];
+    return [{ rule, action, threshold: threshold ?? NaN, patience }];
+  });
+}
+
 /** Reads a trace's stored config; anything that is not an object reads as an empty one. */
 export function readStoredConfig(json: unknown): StoredConfig {
   const raw: Readonly<Record<string, unknown>> = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
@@ -82,6 +101,7 @@ export function readStoredConfig(json: unknown): StoredConfig {
     intervention: typeof raw.intervention === 'string' ? raw.intervention : 'none',
     // traces before 2026-12-07 list every probe where newer ones say `all`
     probes: raw.probes === 'all' ? 'all' : Array.isArray(raw.probes) ? raw.probes.filter((p): p is string => typeof p === 'string') : [],
+    rules: rulesOf(raw.rules),
     run,
     raw,
   };
