@@ -6,6 +6,7 @@
  * Changing a number here changes what a diagnosis says: each says why it is what it is.
  */
 import { DEAD_LAYER, FAIL_MARGIN, GRAD_VANISHED, MOST } from '../study/study.js';
+import { Metric } from '../trace/metrics.js';
 
 /** The end of a run: its last tenth of steps; figures "at the end" are means over the probed steps there. */
 export const END_SHARE = 0.1;
@@ -19,6 +20,29 @@ export const SPANS = 50;
 export const DEAD_SHARE = DEAD_LAYER;
 /** "Most": a layer is saturated when more than this share of its outputs are at the extremes at the end (the study's MOST). */
 export const SATURATED = MOST;
+/**
+ * The per-step shares the diagnosis holds against a threshold, as data: a finding when the share's
+ * mean at the end is above it. diagnose.ts reads its thresholds here, and the report draws each on
+ * its share's chart, so a line on the page is the number the verdict used. (Dead units are counted
+ * from the per-unit activity windows, not from a per-step share: they have no line.)
+ */
+export interface ShareFinding {
+  readonly finding: 'saturated';
+  readonly metric: string;
+  /** the layers it reads: the hidden ones, or the output one */
+  readonly scope: 'hidden' | 'output';
+  readonly threshold: number;
+}
+export const SHARE_FINDINGS: readonly ShareFinding[] = [
+  { finding: 'saturated', metric: Metric.satFrac, scope: 'hidden', threshold: SATURATED },
+  { finding: 'saturated', metric: Metric.satWrongFrac, scope: 'output', threshold: SATURATED },
+];
+/** The threshold of the diagnosis's finding on a share, read from {@link SHARE_FINDINGS}. */
+export const shareThreshold = (metric: string, scope: ShareFinding['scope']): number => {
+  const f = SHARE_FINDINGS.find((x) => x.metric === metric && x.scope === scope);
+  if (!f) throw new Error(`no finding reads ${metric} on ${scope} layers`);
+  return f.threshold;
+};
 /** A zero-gradient finding: more than this share of the probed steps at the end had an exactly-zero weight gradient. */
 export const ZERO_STEPS = MOST;
 /** Vanishing: ‖dL/dz‖/loss at the end below this fraction of its value at the start (the study's GRAD_VANISHED: an order of magnitude). */

@@ -20,8 +20,11 @@ import { ProbeId } from '../probes/ids.js';
 import { canDie, canSaturate, layerActivation, specOf } from '../activations/index.js';
 import { Diag } from '../study/study.js';
 import {
-  DEAD_SHARE, END_SHARE, EXPLODED, NEAR_CHANCE, RULE_TEXT, SATURATED, SPANS, STUDY_EPOCHS, STUDY_TRAIN, VANISHED, ZERO_STEPS,
+  DEAD_SHARE, END_SHARE, EXPLODED, NEAR_CHANCE, RULE_TEXT, shareThreshold, SPANS, STUDY_EPOCHS, STUDY_TRAIN, VANISHED, ZERO_STEPS,
 } from './diagnose-rules.js';
+
+/** The saturation findings' thresholds: a hidden layer's sat_frac, the output's sat_wrong_frac (the lines the report draws). */
+const SAT_AT = shareThreshold(Metric.satFrac, 'hidden'), SAT_WRONG_AT = shareThreshold(Metric.satWrongFrac, 'output');
 
 export type FindingKind = 'non-finite' | 'dead' | 'zero-gradient' | 'saturated' | 'vanishing' | 'exploding';
 /** The order of kinds with the same onset: what stops learning outright first. */
@@ -332,8 +335,8 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
     let saturated: number | null = null, wrong: number | null = null;
     if (output && satWrong.any) {
       wrong = satWrong.end();
-      if (wrong > SATURATED) {
-        const since = satWrong.since((m) => m > SATURATED);
+      if (wrong > SAT_WRONG_AT) {
+        const since = satWrong.since((m) => m > SAT_WRONG_AT);
         // no share of errors: the evaluation's per-input form (layer_err_most_sat) counts either extreme
         findings.push({
           kind: 'saturated', layer: l, since, errorShare: null,
@@ -342,8 +345,8 @@ export function diagnoseTrace(t: Trace): RunDiagnosis {
       }
     }
     if (sat[l].any) saturated = sat[l].end();
-    if (saturated !== null && !output && saturated > SATURATED) {
-      const since = sat[l].since((m) => m > SATURATED), es = share(l, LayerErrorShare.mostSat);
+    if (saturated !== null && !output && saturated > SAT_AT) {
+      const since = sat[l].since((m) => m > SAT_AT), es = share(l, LayerErrorShare.mostSat);
       findings.push({
         kind: 'saturated', layer: l, since, errorShare: es,
         text: `${name}: ${pct(saturated)} of its outputs at the extremes at the end, most of them since step ${int(since)}${es !== null ? ` — most of its units are at their extremes for ${pct(es)} of the misclassified test inputs` : ''}`,
