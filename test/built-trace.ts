@@ -103,3 +103,30 @@ export function zeroGradientRun(dir: string): string {
     deaths: { 3: Array(10).fill(diesAt) },
   });
 }
+
+/**
+ * The screenshot's relu-relu-sigmoid (a learning run): its output's wrong-side saturation is noise
+ * between 0 and 1%, its sat_frac at 0.6 (a trained sigmoid output's, where the loss wants it), its
+ * hidden ReLUs with 2–8% of units dead per batch; `rules` stored as a run given --warn-when/--stop-when
+ * stores them. `acts` may put sigmoids in hidden layers (their sat_frac 0.1).
+ */
+export function wrongSideNoiseRun(dir: string, name = 'relu-relu-sigmoid_s1', acts: readonly string[] = ['relu', 'relu', 'sigmoid'], rules?: readonly Record<string, unknown>[]): string {
+  const L = acts.length;
+  return writeBuilt(dir, name, {
+    acts, widths: [64, 32, 10].slice(3 - L), steps: 300, stepsPerEpoch: 100, testAcc: 0.87,
+    rows: (s) => {
+      const wobble = ((s * 7919) % 13) / 13; // deterministic noise in [0, 1)
+      const out: Row[] = [[0, 'loss', 'loss', 1.5 - s / 1000]];
+      acts.forEach((a, i) => {
+        const l = i + 1;
+        if (a === 'relu') out.push([l, 'dead-relu', 'inactive_frac', 0.3], [l, 'dead-relu', 'dead_units', 0.02 + 0.06 * wobble], [l, 'dead-relu', 'dead_rows', 0]);
+        else {
+          out.push([l, 'saturation', 'sat_frac', l === L ? 0.6 : 0.1], [l, 'saturation', 'mean_deriv', 0.04]);
+          if (l === L) out.push([l, 'saturation', 'sat_wrong_frac', 0.01 * wobble]);
+        }
+      });
+      return out;
+    },
+    ...(rules ? { config: { rules } } : {}),
+  });
+}

@@ -8,7 +8,7 @@ import { buildReport } from '../src/report/index.js';
 import { compareTraces } from '../src/compare/compare.js';
 import { compareHtml } from '../src/compare/html.js';
 import { writeSyntheticTrace } from './synthetic.js';
-import { deadLayerModel, ZERO_RUN, zeroGradientRun } from './built-trace.js';
+import { deadLayerModel, wrongSideNoiseRun, ZERO_RUN, zeroGradientRun } from './built-trace.js';
 import { ROOT, tmp } from './helpers.js';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -183,6 +183,45 @@ test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 
     assert.ok(drawn.maxLabel >= 5000, `the x axis spans the run (last label ${drawn.maxLabel})`);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await (await page.$('#chart-run-gradients'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'zero-gradients.png') });
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s dashed line at 0.5, labelled, its axis from 0 to the line', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const dir = tmp();
+  wrongSideNoiseRun(dir);
+  const r = await buildReport([dir], { noImages: true });
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const { page, problems } = await watchedPage(browser);
+    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
+    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    const seen = () => page.evaluate(() => {
+      const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] } } } }).probeCharts.view('run-saturation');
+      return {
+        // the charts left to right: sat_frac, sat_wrong_frac, mean_deriv
+        domain: view.scale('concat_1_concat_0_y').domain(),
+        labels: Array.from(document.querySelectorAll('#chart-run-saturation .mark-text text')).map((e) => e.textContent ?? ''),
+        dashed: document.querySelectorAll('#chart-run-saturation .mark-rule line[stroke-dasharray]').length,
+      };
+    });
+    for (const log of [false, true]) {
+      if (log) {
+        await page.evaluate(() => { document.body.dataset.rendered = ''; const c = document.getElementById('logscale') as HTMLInputElement; c.checked = true; c.dispatchEvent(new Event('change', { bubbles: true })); });
+        await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
+      }
+      const s = await seen();
+      assert.ok(s.domain[1] >= 0.5, `${log ? 'log' : 'linear'} axis ends at ${s.domain[1]}, under the threshold`);
+      if (!log) assert.equal(s.domain[0], 0, 'a share axis starts at 0');
+      assert.equal(s.dashed, 1, 'one dashed line: the output\'s sat_frac has none');
+      assert.ok(s.labels.some((l) => /what is wrong.*saturated above 0\.5/.test(l)), s.labels.join(' | '));
+    }
+    assert.deepEqual(problems, []);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await (await page.$('#chart-run-saturation'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'saturation-threshold.png') });
   } finally {
     await browser.close();
   }

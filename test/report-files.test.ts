@@ -25,7 +25,8 @@ test('per-run chart files name their run and carry only its rows; log panels spa
   // and each metric's chart has its strip of steps exactly 0 under it
   const g = spec('run-gradients');
   for (const m of g.hconcat) {
-    const [line, strip] = m.vconcat;
+    const [chart, strip] = m.vconcat;
+    const line = chart.layer[0]; // the series' layers (after them, the thresholds of a share)
     assert.ok(!JSON.stringify([g.transform, line.transform]).includes('"filter":"datum.value > 0"'));
     assert.equal(line.layer[0].mark.invalid, 'break-paths-show-domains');
     assert.equal(strip.mark.type, 'rect');
@@ -33,7 +34,7 @@ test('per-run chart files name their run and carry only its rows; log panels spa
   // integer epochs, no fixed-decimal labels
   const tr = spec('run-training');
   assert.equal(tr.hconcat[1].encoding.x.axis.format, 'd');
-  assert.equal(spec('run-dead-relu').hconcat[0].vconcat[0].encoding.y.axis.format, '~r');
+  assert.equal(spec('run-dead-relu').hconcat[0].vconcat[0].layer[0].encoding.y.axis.format, '~r');
   // legends name layers by activation
   assert.ok(spec('run-dead-relu').datasets.series.some((x: { layerName: string }) => x.layerName === '3 · relu (out)'));
 });

@@ -8,6 +8,7 @@ import { groupOf, measureOf, type HypothesisResult } from '../study/hypotheses.j
 import type { Diagnosis } from '../study/diagnosis-line.js';
 import { CAUSE_SETS, errorCell, errorShare, Cause, HYPOTHESES } from '../study/study.js';
 import { bucketSize, bucketStart, mean, sd } from '../read/stats.js';
+import { thresholdRows } from './thresholds.js';
 
 export const PER_RUN_LIMIT = 24;
 export const AGGREGATED_POINTS = 100;
@@ -24,6 +25,11 @@ export interface Datasets {
    * them to their series rows (few rows: most series have none)
    */
   readonly zeros: Row[];
+  /**
+   * per pick and share metric, the thresholds of the rules that read it (thresholds.ts): `label`
+   * (a line per rule) and `detail`; the share's chart draws each as a dashed rule
+   */
+  readonly thresholds: Row[];
   /** quantile bands of z and a per layer (the distribution probe), keyed by `pick` */
   readonly quantiles: Row[];
   /** share of samples each unit of a small layer is active, keyed by `pick` */
@@ -154,7 +160,7 @@ export function buildDatasets(digests: readonly RunDigest[], hyps: readonly Hypo
   const all = [...new Set(digests.map(pickOf))];
   const first = digests.find((d) => training.has(d.path)) ?? digests.find((d) => d.study && groupOf(d.acts) === 'target');
   const picks = first ? [pickOf(first), ...all.filter((p) => p !== pickOf(first))] : all;
-  return { series, zeros, quantiles, units, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
+  return { series, zeros, thresholds: thresholdRows(digests, pickOf), quantiles, units, evals, runs, grid, deaths, claims, attribution, picks, aggregated, variants: [...new Set(digests.map((d) => d.variant))].sort() };
 }
 
 /**

@@ -6,7 +6,8 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { Datasets } from './datasets.js';
 import { VL_SCHEMA, type ChartPanel } from '../page/shell.js';
-import { Metric } from '../trace/metrics.js';
+import { Metric, SHARE_METRICS } from '../trace/metrics.js';
+import { END_SHARE } from '../read/diagnose-rules.js';
 import { ProbeId } from '../probes/ids.js';
 import { unionNeeds, type DigestNeeds, type SeriesNeed } from '../read/digest.js';
 
@@ -74,6 +75,25 @@ const LINE_HEIGHT = 160;
 const STRIP_ROW = 7;
 
 /**
+ * On the chart of a share: the thresholds of the rules that read it for the chosen run (the
+ * `thresholds` table, thresholds.ts), each a dashed rule labelled under it at the right. In the
+ * line's layer, they share its y scale: the axis always reaches the threshold, so a share far below
+ * it is drawn as far below it.
+ */
+function thresholdLayers(metric: string) {
+  const shown = { data: { name: 'thresholds' }, transform: [{ filter: `datum.pick === pick && datum.metric === ${JSON.stringify(metric)}` }] };
+  const y = { field: 'threshold', type: 'quantitative', title: null } as const;
+  const tooltip = [{ field: 'label', title: 'threshold' }, { field: 'threshold', title: 'at' }, { field: 'detail', title: 'meaning' }];
+  return [
+    { ...shown, mark: { type: 'rule', color: THRESHOLD_COLOR, strokeDash: [5, 3], strokeWidth: 1.2 }, encoding: { y, tooltip } },
+    { ...shown, mark: { type: 'text', color: THRESHOLD_COLOR, align: 'right', baseline: 'top', dx: -3, dy: 3, fontSize: 9, lineBreak: '\n' }, encoding: { y, x: { value: 'width' }, text: { field: 'label' }, tooltip } },
+  ];
+}
+const THRESHOLD_COLOR = '#555';
+/** What the captions of share charts say of the dashed lines. */
+const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads the share, as in force for the chosen run (hover it for what it means), and the axis always reaches it:';
+
+/**
  * Per-step metrics, one chart per metric side by side, lines per layer (colour) and run (dash, in
  * the legend when runs are overlaid). On a log axis a value exactly 0 cannot be drawn: the line
  * then draws the mean of a bucket's other steps (a mean with the zeros would fall towards 0 and
@@ -87,30 +107,35 @@ function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?:
     vconcat: [
       {
         title: metric,
-        transform: [
-          { filter: `datum.metric === ${JSON.stringify(metric)}` },
-          // on a log axis: a bucket's steps other than its zeros; nothing where all are 0 (a break,
-          // while the row still spans the x axis, so the axis covers the whole run)
-          ...(opts.log ? [{ calculate: 'datum.zero > 0 ? datum.nz : datum.value', as: 'value' }, { calculate: 'datum.value > 0 ? datum.value : null', as: 'value' }] : []),
-        ],
-        encoding: {
-          x,
-          y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true }, axis: opts.log ? LOGNUM : NUM },
-          color: LAYER_COLOR,
-          detail: { field: 'pick' },
-          opacity: { condition: { test: 'datum.pick === pick', value: 1 }, value: 0.45 },
-          tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }, ...(opts.log ? [{ field: 'zero', title: 'share of steps exactly 0', format: '.0%' }] : [])],
-        },
         layer: [
           {
-            mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5, invalid: 'break-paths-show-domains' },
-            encoding: { strokeDash: { field: 'pick', type: 'nominal', title: 'run', legend: { labelLimit: 260 } } },
+            transform: [
+              { filter: `datum.metric === ${JSON.stringify(metric)}` },
+              // on a log axis: a bucket's steps other than its zeros; nothing where all are 0 (a break,
+              // while the row still spans the x axis, so the axis covers the whole run)
+              ...(opts.log ? [{ calculate: 'datum.zero > 0 ? datum.nz : datum.value', as: 'value' }, { calculate: 'datum.value > 0 ? datum.value : null', as: 'value' }] : []),
+            ],
+            encoding: {
+              x,
+              y: { field: 'value', type: 'quantitative', title: null, scale: opts.log ? { type: 'log' } : { zero: true }, axis: opts.log ? LOGNUM : NUM },
+              color: LAYER_COLOR,
+              detail: { field: 'pick' },
+              opacity: { condition: { test: 'datum.pick === pick', value: 1 }, value: 0.45 },
+              tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'metric' }, { field: 'step' }, { field: 'value', format: '.4~g' }, ...(opts.log ? [{ field: 'zero', title: 'share of steps exactly 0', format: '.0%' }] : [])],
+            },
+            layer: [
+              {
+                mark: { type: 'line', interpolate: 'monotone', strokeWidth: 1.5, invalid: 'break-paths-show-domains' },
+                encoding: { strokeDash: { field: 'pick', type: 'nominal', title: 'run', legend: { labelLimit: 260 } } },
+              },
+              // a bucket with zeros and other steps: a dot at the size of the others (alone between two
+              // buckets of zeros it has no line to sit on)
+              // (the same handling of missing values as the line: a layer that filtered them would filter the line's too, and bridge its breaks)
+              // (smaller the more of its steps are 0, so a bucket of zeros with one step of gradient reads as the zeros it mostly is)
+              ...(opts.log ? [{ transform: [{ filter: 'datum.zero > 0 && isValid(datum.value)' }], mark: { type: 'point', filled: true, invalid: 'break-paths-show-domains' }, encoding: { size: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], range: [40, 3] }, legend: null } } }] : []),
+            ],
           },
-          // a bucket with zeros and other steps: a dot at the size of the others (alone between two
-          // buckets of zeros it has no line to sit on)
-          // (the same handling of missing values as the line: a layer that filtered them would filter the line's too, and bridge its breaks)
-          // (smaller the more of its steps are 0, so a bucket of zeros with one step of gradient reads as the zeros it mostly is)
-          ...(opts.log ? [{ transform: [{ filter: 'datum.zero > 0 && isValid(datum.value)' }], mark: { type: 'point', filled: true, invalid: 'break-paths-show-domains' }, encoding: { size: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], range: [40, 3] }, legend: null } } }] : []),
+          ...(SHARE_METRICS.has(metric) ? thresholdLayers(metric) : []),
         ],
         width: 220,
         height: LINE_HEIGHT,
@@ -182,8 +207,8 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   });
   if (need('dead-relu', 'Dead ReLUs')) {
     out.push({
-      id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series'],
-      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${perRun}.`,
+      id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series', 'thresholds'],
+      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). Every axis starts at 0. ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here. ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer', log: true }),
     });
@@ -217,8 +242,8 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   }
   if (need('saturation', 'Saturation')) {
     out.push({
-      id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series'],
-      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${perRun}.`,
+      id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series', 'thresholds'],
+      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. Every axis starts at 0. ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it. ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer', log: true }),
     });

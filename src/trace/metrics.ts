@@ -57,6 +57,14 @@ export const Metric = {
 export type Metric = (typeof Metric)[keyof typeof Metric];
 
 /**
+ * The per-step metrics whose values are shares (0 to 1) of a layer's entries, units or samples: a
+ * chart of one starts its axis at 0, and draws the threshold of any rule that reads it.
+ */
+export const SHARE_METRICS: ReadonlySet<string> = new Set<string>([
+  Metric.accuracy, Metric.satFrac, Metric.satLow, Metric.satHigh, Metric.satWrongFrac, Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows,
+]);
+
+/**
  * Rows of the `diagnosis` probe per layer (1..L) at every labelled evaluation: the share of the
  * misclassified test inputs to which the per-input form of a layer's finding applies (the generic
  * diagnosis's "share of errors", read/diagnose-rules.ts): most of the layer's units off (z at or
