@@ -57,12 +57,15 @@ function inputsOf(split: Split, lut: Float32Array, offsets: Int32Array, order: A
   return x;
 }
 
-test('a sparse batch: xf bit for bit, and its nonzeros by sample and by feature as the definition lists them', () => {
+test('a sparse batch: xf bit for bit, and its nonzeros by sample and by feature as the definition lists them, samples listed as batches first take them', () => {
   const means = [0.4914, 0.4822, 0.4465], stds = [0.247, 0.2435, 0.2616];
   const cases = [
     { split: mnist.train, lut: mnist.lut, offsets: mnist.lutOffset },
     // three channels, each with its own background (a zero byte is −mean/std of its channel)
     { split: synthetic(40, 21, () => 0.2, 1), lut: normalizationTable(means, stds), offsets: Int32Array.from({ length: 21 }, (_, f) => Math.floor(f / 7) * 256) },
+    // every 16th sample (those inputProfile reads) blank, the others not: the lists' room, sized
+    // from that share, must grow as samples are listed
+    { split: synthetic(40, 21, (i) => (i % 16 === 0 ? 0 : 0.3), 4), lut: mnist.lut, offsets: new Int32Array(21) },
   ];
   for (const { split, lut, offsets } of cases) {
     const builder = new BatchBuilder(split, lut, offsets, 10);

@@ -39,6 +39,18 @@ function channelRuns(lut: Float32Array, lutOffset: Int32Array): readonly Run[] {
   return runs;
 }
 
+/** Each sample's nonzero pixels, listed when a batch first takes the sample (BatchBuilder.nonzeros). */
+interface NonzeroLists {
+  /** per sample, where its list starts in `feature` and `byte`; −1 until listed */
+  readonly at: Int32Array;
+  /** per sample, how many nonzeros it has */
+  readonly length: Int32Array;
+  feature: Uint16Array | Int32Array;
+  byte: Uint8Array;
+  /** entries of `feature` and `byte` in use */
+  used: number;
+}
+
 /** Builds the batches of one split; between batches it keeps only scratch space for the nonzeros. */
 export class BatchBuilder {
   private readonly runs: readonly Run[];
@@ -48,7 +60,7 @@ export class BatchBuilder {
   private readonly deltas: Float32Array;
   private readonly lutOffset: Int32Array;
   private density: number | null = null;
-  private lists: { start: Int32Array; feature: Uint16Array | Int32Array; byte: Uint8Array } | null = null;
+  private lists: NonzeroLists | null = null;
   private rows: Float32Array | null = null;
 
   /** how many samples its split holds */
@@ -147,35 +159,37 @@ export class BatchBuilder {
   }
 
   /**
-   * Every sample's nonzero pixels (feature, byte), listed once on the first sparse batch: a scan of
-   * the split that skips four zero bytes at a time (72% of MNIST's 4-byte words are zero). A batch
-   * then copies its samples' lists instead of scanning 25,088 bytes: 164 µs → 45 µs per batch of
-   * 32 measured here (under load), for 27 MB of lists on MNIST's 60,000 training images.
+   * Lists the nonzero pixels (feature, byte) of each of `order[start] … order[start + size − 1]`
+   * not listed yet, and returns the lists. A sample is listed the first time a batch takes it (a
+   * scan of its bytes that skips four zero bytes at a time: 72% of MNIST's 4-byte words are zero)
+   * and its list kept for the run: a batch then copies its samples' lists instead of scanning
+   * 25,088 bytes (164 µs → 45 µs per batch of 32 measured here, under load). Listing the whole
+   * split on the first batch instead cost 121–141 ms before the first step (MNIST's 60,000
+   * training images, 27 MB of lists), most of it for samples a short run never takes.
    */
-  private nonzeros(): { start: Int32Array; feature: Uint16Array | Int32Array; byte: Uint8Array } {
-    if (this.lists) return this.lists;
+  private nonzeros(order: ArrayLike<number>, start: number, size: number): NonzeroLists {
     const { n, dim, pixels } = this.split;
+    if (!this.lists) {
+      // room for the density inputProfile measured, +10%; grown by doubling if a run needs more
+      const cap = Math.max(dim, Math.ceil(1.1 * this.inputProfile().density * n * dim));
+      this.lists = { at: new Int32Array(n).fill(-1), length: new Int32Array(n), feature: dim <= 65536 ? new Uint16Array(cap) : new Int32Array(cap), byte: new Uint8Array(cap), used: 0 };
+    }
+    const lists = this.lists;
     // 4-byte words where each sample's row starts on one (dim a multiple of 4, the buffer aligned)
     const words = dim % 4 === 0 && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, (n * dim) / 4) : null;
-    const start = new Int32Array(n + 1);
-    const count = (i: number): number => {
-      let c = 0;
-      if (words) {
-        for (let w = (i * dim) / 4, end = w + dim / 4; w < end; w++) {
-          const v = words[w];
-          if (v !== 0) c += ((v & 0xff) !== 0 ? 1 : 0) + ((v & 0xff00) !== 0 ? 1 : 0) + ((v & 0xff0000) !== 0 ? 1 : 0) + (v >>> 24 !== 0 ? 1 : 0);
-        }
-      } else {
-        for (let f = i * dim, end = f + dim; f < end; f++) if (pixels[f] !== 0) c++;
+    for (let s = 0; s < size; s++) {
+      const i = order[start + s];
+      if (lists.at[i] >= 0) continue;
+      if (lists.used + dim > lists.byte.length) {
+        const cap = 2 * lists.byte.length;
+        const feature = lists.feature instanceof Uint16Array ? new Uint16Array(cap) : new Int32Array(cap), byte = new Uint8Array(cap);
+        feature.set(lists.feature.subarray(0, lists.used));
+        byte.set(lists.byte.subarray(0, lists.used));
+        lists.feature = feature;
+        lists.byte = byte;
       }
-      return c;
-    };
-    for (let i = 0; i < n; i++) start[i + 1] = start[i] + count(i);
-    const total = start[n];
-    const feature = dim <= 65536 ? new Uint16Array(total) : new Int32Array(total), byte = new Uint8Array(total);
-    for (let i = 0; i < n; i++) {
-      let k = start[i];
-      const base = i * dim;
+      const feature = lists.feature, byte = lists.byte, base = i * dim;
+      let k = lists.used;
       if (words) {
         for (let w = base / 4, end = w + dim / 4; w < end; w++) {
           if (words[w] === 0) continue;
@@ -184,9 +198,11 @@ export class BatchBuilder {
       } else {
         for (let f = 0; f < dim; f++) { const p = pixels[base + f]; if (p !== 0) { feature[k] = f; byte[k] = p; k++; } }
       }
+      lists.at[i] = lists.used;
+      lists.length[i] = k - lists.used;
+      lists.used = k;
     }
-    this.lists = { start, feature, byte };
-    return this.lists;
+    return lists;
   }
 
   /** `[dim, size]` of each feature's background, the start of a sparse batch's xf (kept for the last size asked). */
@@ -203,9 +219,9 @@ export class BatchBuilder {
     if (tf.getBackend() !== 'wasm') throw new Error(`sparse input batches are built on wasm only (backend: ${tf.getBackend()})`);
     const { dim, labels } = this.split;
     const classes = this.classes, lut = this.lut, deltas = this.deltas, offsets = this.lutOffset, bg = this.background;
-    const lists = this.nonzeros(), first = lists.start, feature = lists.feature, byte = lists.byte;
+    const lists = this.nonzeros(order, start, size), first = lists.at, length = lists.length, feature = lists.feature, byte = lists.byte;
     let nnz = 0;
-    for (let s = 0; s < size; s++) { const i = order[start + s]; nnz += first[i + 1] - first[i]; }
+    for (let s = 0; s < size; s++) nnz += length[order[start + s]];
     const sparse = nnz <= SPARSE_BELOW * size * dim;
     const be = wasmBackend(tf.backend());
     // every allocation before the first view: a malloc may grow the memory and detach views
@@ -223,7 +239,7 @@ export class BatchBuilder {
     for (let s = 0; s < size; s++) {
       const i = order[start + s];
       if (index) index[s] = k;
-      for (let q = first[i], end = first[i + 1]; q < end; q++, k++) {
+      for (let q = first[i], end = q + length[i]; q < end; q++, k++) {
         const f = feature[q], o = offsets[f] + byte[q];
         xf[f * size + s] = lut[o];
         if (index) { index[ri + k] = f; value![k] = deltas[o]; }
