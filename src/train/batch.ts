@@ -17,6 +17,7 @@ import tf from '../tf.cjs';
 import type { Split } from './data.js';
 import type { Batch } from './engine.js';
 import { wasmBackend } from './kernels/host.js';
+import { productsFor } from './kernels/wasm-module.js';
 import { SPARSE_BELOW, type InputForm, type InputProfile, type SparseInput } from './sparse-input.js';
 
 /** A run of features that share one channel, i.e. one 256-entry slice of the lookup table. */
@@ -257,21 +258,9 @@ export class BatchBuilder {
     };
     if (!index || !value) return batch;
     index[size] = nnz;
-    if (byFeature) {
-      // by feature: a counting sort of the same nonzeros, samples ascending within a feature
-      const cp = ri + nnz, ci = cp + dim + 1;
-      const next = new Int32Array(dim + 1);
-      for (let q = ri, end = ri + nnz; q < end; q++) next[index[q] + 1]++;
-      for (let f = 0; f < dim; f++) next[f + 1] += next[f];
-      index.set(next, cp);
-      for (let s = 0, q = 0; s < size; s++) {
-        for (const end = index[s + 1]; q < end; q++) {
-          const at = next[index[ri + q]]++;
-          index[ci + at] = s;
-          value[nnz + at] = value[q];
-        }
-      }
-    }
+    // by feature: a counting sort of the same nonzeros, samples ascending within a feature (in
+    // wasm: 40 µs a batch of MNIST in JavaScript)
+    if (byFeature) productsFor(be.wasm.asm.memory).sparse_by_feature(be.getMemoryOffset(infos[3].dataId), be.getMemoryOffset(infos[4].dataId), size, nnz, dim);
     const input: SparseInput = { background: bg, nnz, byFeature, index: e.makeTensorFromTensorInfo(infos[3]) as tf.Tensor1D, value: e.makeTensorFromTensorInfo(infos[4]) as tf.Tensor1D };
     return { ...batch, sparse: input };
   }

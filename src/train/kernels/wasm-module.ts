@@ -26,6 +26,8 @@ export interface ProductsModule {
   sparse_tanh: SparseForward;
   sparse_selu: SparseForward;
   sparse_sgd(DT: number, M: number, CP: number, CI: number, CV: number, K: number, BG: number, DB: number, V: number, W: number, Vo: number, Wo: number, lr: number, mu: number, WBG: number, stats: number): void;
+  /** a batch's nonzeros by sample (IDX, VAL) also listed by feature, after them (wat/sparse.js) */
+  sparse_by_feature(IDX: number, VAL: number, N: number, nnz: number, K: number): void;
   /** {@link sparse_sgd} without the moments (stats ← NaN) */
   sparse_sgd_nm: ProductsModule['sparse_sgd'];
   /** attach/moments.ts: [Σg², max|g|, Σ(wb − wa)², Σwa²] over n floats into out */

@@ -163,5 +163,46 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
     emit(withMoments ? SGD_FINALE : SGD_NO_MOMENTS);
     emit(')');
   }
+  // sparse_by_feature: a batch's nonzeros listed by sample (IDX: N + 1 starts, then nnz features;
+  // VAL: nnz values) also listed by feature (batch.ts): K + 1 starts at CP = IDX + 4(N + 1 + nnz),
+  // the samples at CI = CP + 4(K + 1), the values at VAL + 4·nnz, samples ascending within a
+  // feature. A counting sort: the counts go to CP[f + 1] and are summed into starts, the scatter
+  // advances CP[f] to the end of feature f (the start of f + 1), then CP moves up one place.
+  emit('(func (export "sparse_by_feature") (param $IDX i32) (param $VAL i32) (param $N i32) (param $nnz i32) (param $K i32)');
+  emit('(local $RI i32) (local $CP i32) (local $CI i32) (local $q i32) (local $end i32) (local $s i32) (local $f i32) (local $p i32) (local $at i32) (local $sum i32) (local $c i32)');
+  emit('(local.set $RI (i32.add (local.get $IDX) (i32.shl (i32.add (local.get $N) (i32.const 1)) (i32.const 2))))');
+  emit('(local.set $CP (i32.add (local.get $RI) (i32.shl (local.get $nnz) (i32.const 2))))');
+  emit('(local.set $CI (i32.add (local.get $CP) (i32.shl (i32.add (local.get $K) (i32.const 1)) (i32.const 2))))');
+  emit('(memory.fill (local.get $CP) (i32.const 0) (i32.shl (i32.add (local.get $K) (i32.const 1)) (i32.const 2)))');
+  // counts of feature f at CP[f + 1]
+  emit('(block $cd (loop $cl (br_if $cd (i32.ge_u (local.get $q) (local.get $nnz)))');
+  emit('(local.set $p (i32.add (local.get $CP) (i32.shl (i32.add (i32.load (i32.add (local.get $RI) (i32.shl (local.get $q) (i32.const 2)))) (i32.const 1)) (i32.const 2))))');
+  emit('(i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))');
+  emit('(local.set $q (i32.add (local.get $q) (i32.const 1))) (br $cl)))');
+  // starts: CP[f] = Σ counts of features < f
+  emit('(local.set $f (i32.const 1))');
+  emit('(block $pd (loop $pl (br_if $pd (i32.gt_u (local.get $f) (local.get $K)))');
+  emit('(local.set $p (i32.add (local.get $CP) (i32.shl (local.get $f) (i32.const 2))))');
+  emit('(local.set $sum (i32.add (local.get $sum) (i32.load (local.get $p)))) (i32.store (local.get $p) (local.get $sum))');
+  emit('(local.set $f (i32.add (local.get $f) (i32.const 1))) (br $pl)))');
+  // the scatter, samples in order: CP[f] is feature f's next free place
+  emit('(local.set $q (i32.const 0))');
+  emit('(block $sd (loop $sl (br_if $sd (i32.ge_u (local.get $s) (local.get $N)))');
+  emit('(local.set $end (i32.load offset=4 (i32.add (local.get $IDX) (i32.shl (local.get $s) (i32.const 2)))))');
+  emit('(block $qd (loop $ql (br_if $qd (i32.ge_u (local.get $q) (local.get $end)))');
+  emit('(local.set $p (i32.add (local.get $CP) (i32.shl (i32.load (i32.add (local.get $RI) (i32.shl (local.get $q) (i32.const 2)))) (i32.const 2))))');
+  emit('(local.set $at (i32.load (local.get $p))) (i32.store (local.get $p) (i32.add (local.get $at) (i32.const 1)))');
+  emit('(i32.store (i32.add (local.get $CI) (i32.shl (local.get $at) (i32.const 2))) (local.get $s))');
+  emit('(f32.store (i32.add (local.get $VAL) (i32.shl (i32.add (local.get $nnz) (local.get $at)) (i32.const 2))) (f32.load (i32.add (local.get $VAL) (i32.shl (local.get $q) (i32.const 2)))))');
+  emit('(local.set $q (i32.add (local.get $q) (i32.const 1))) (br $ql)))');
+  emit('(local.set $s (i32.add (local.get $s) (i32.const 1))) (br $sl)))');
+  // each CP[f] now ends feature f: move them up one place, CP[0] = 0
+  emit('(local.set $f (local.get $K))');
+  emit('(block $md (loop $ml (br_if $md (i32.eqz (local.get $f)))');
+  emit('(local.set $p (i32.add (local.get $CP) (i32.shl (local.get $f) (i32.const 2))))');
+  emit('(i32.store (local.get $p) (i32.load offset=0 (i32.sub (local.get $p) (i32.const 4))))');
+  emit('(local.set $f (i32.sub (local.get $f) (i32.const 1))) (br $ml)))');
+  emit('(i32.store (local.get $CP) (i32.const 0))');
+  emit(')');
   return out.join('\n');
 }
