@@ -13,15 +13,18 @@
  * The moments are half the pass's arithmetic: the steps no probe reads them on run the kernels made
  * without (`_nm`), which change nothing else (the same v', w', W·bg, bit for bit).
  */
-export function sgdVector(at, bg = null, moments = true) {
+export function sgdVector(at, bg = null, moments = true, madd = null) {
+  // a sum of squares by the kernel set's multiply-add (`madd`): relaxed SIMD's fused one is one
+  // instruction instead of two (the moments are half the pass's arithmetic) and rounds once
+  const sq = (x, sum) => (madd ? madd(`(local.get ${x})`, `(local.get ${x})`, `(local.get ${sum})`) : `(f32x4.add (local.get ${sum}) (f32x4.mul (local.get ${x}) (local.get ${x})))`);
   return [
     `(local.set $nv (f32x4.add (f32x4.mul (v128.load ${at('$V')}) (local.get $mu4)) (local.get $g)))`,
     `(local.set $nw (f32x4.sub (v128.load ${at('$W')}) (f32x4.mul (local.get $nv) (local.get $lr4))))`,
     `(v128.store ${at('$Vo')} (local.get $nv)) (v128.store ${at('$Wo')} (local.get $nw))`,
     ...(moments ? [
-      `(local.set $sg (f32x4.add (local.get $sg) (f32x4.mul (local.get $g) (local.get $g))))`,
-      `(local.set $sv (f32x4.add (local.get $sv) (f32x4.mul (local.get $nv) (local.get $nv))))`,
-      `(local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $nw) (local.get $nw))))`,
+      `(local.set $sg ${sq('$g', '$sg')})`,
+      `(local.set $sv ${sq('$nv', '$sv')})`,
+      `(local.set $sw ${sq('$nw', '$sw')})`,
       `(local.set $mx (f32x4.pmax (local.get $mx) (f32x4.abs (local.get $g))))`,
     ] : []),
     ...(bg ? [`(v128.store ${at('$WBG')} (f32x4.add (v128.load ${at('$WBG')}) (f32x4.mul ${bg} (local.get $nw))))`] : []),
@@ -73,13 +76,13 @@ export const SGD_FINALE = [
  * per input feature: sparse.ts), also WBG[n] ← Σᵢ BG[i]·W'[i, n], rows in order.
  */
 export function weightGradSgd(g, moments = true) {
-  const { routine, cAddr, sAddr } = g;
+  const { routine, cAddr, sAddr, madd } = g;
   const bgVec = (r) => `(v128.load32_splat (i32.add (local.get $BG) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))`;
   const bgScalar = (r) => `(f32.load (i32.add (local.get $BG) (i32.shl (i32.add (local.get $i) (i32.const ${r})) (i32.const 2))))`;
   // WBG's address for column $n + 4v, in bytes
   const wbgAt = (v) => `(i32.add (local.get $WBG) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v})))`;
   return routine(moments ? 'gemm_sgd' : 'gemm_sgd_nm', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32) (param $BG i32) (param $WBG i32)',
-    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments)} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r)).split('\n').pop()}))`,
+    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments, madd)} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r)).split('\n').pop()}))`,
     (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r), null, moments)} (if (local.get $BG) (then ${sgdScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r)).split('\n').pop()}))`,
     `${SGD_PROLOGUE} (if (local.get $BG) (then (memory.fill (local.get $WBG) (i32.const 0) (i32.shl (local.get $N) (i32.const 2)))))`,
     moments ? SGD_FOLD : '',

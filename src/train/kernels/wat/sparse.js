@@ -142,7 +142,7 @@ export function sparseKernels(g, { nvFwd = NV_FWD, nvSgd = NV_SGD } = {}) {
       emit(`(local.set $d (v128.load32_splat (i32.add ${get('$CV')} (i32.shl ${get('$k')} ${i32(2)}))))`);
       for (let v = 0; v < V; v++) emit(`(local.set $c${v} ${madd(get('$d'), `(v128.load offset=${16 * v} ${get('$p')})`, get(`$c${v}`))})`);
       emit(`(local.set $k (i32.add ${get('$k')} ${i32(1)})) (br $kl${V})))`);
-      for (let v = 0; v < V; v++) emit(`(local.set $g ${get(`$c${v}`)}) ${sgdVector(at(v), get('$bg'), withMoments)}`);
+      for (let v = 0; v < V; v++) emit(`(local.set $g ${get(`$c${v}`)}) ${sgdVector(at(v), get('$bg'), withMoments, madd)}`);
       // the moments' f32 lanes into the f64 totals every 32 rows (≤ 128 terms a lane, as a row of
       // 500 units was before: ~1e-6 relative)
       if (withMoments) emit(`(if (i32.eq (i32.and ${get('$f')} ${i32(31)}) ${i32(31)}) (then ${SGD_FOLD}))`);
