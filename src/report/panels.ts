@@ -208,7 +208,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('dead-relu', 'Dead ReLUs')) {
     out.push({
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series', 'thresholds'],
-      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). Every axis starts at 0. ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here. ${perRun}.`,
+      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). Every axis starts at 0. ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here. Shown for ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer', log: true }),
     });
@@ -243,7 +243,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('saturation', 'Saturation')) {
     out.push({
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series', 'thresholds'],
-      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. Every axis starts at 0. ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it. ${perRun}.`,
+      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. Every axis starts at 0. ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it. Shown for ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer', log: true }),
     });
@@ -251,7 +251,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('gradients', 'Gradients')) {
     out.push({
       id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
-      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale. A step whose value is exactly 0 (no gradient at all: the layer does not learn) cannot sit on a log axis: the strip under each chart marks the buckets of steps holding such steps, one row per layer, darker for a larger share of the bucket; the line draws the mean of the bucket's other steps and breaks where all are 0. Smoothing restarts after every bucket holding a 0, so it never draws a decay into it. ${perRun}.`,
+      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale. A step whose value is exactly 0 (no gradient at all: the layer does not learn) cannot sit on a log axis: the strip under each chart marks the buckets of steps holding such steps, one row per layer, darker for a larger share of the bucket; the line draws the mean of the bucket's other steps and breaks where all are 0. Smoothing restarts after every bucket holding a 0, so it never draws a decay into it. Shown for ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-gradients'), { title: 'gradient size per layer', log: true }),
     });
   }
