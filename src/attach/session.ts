@@ -17,6 +17,7 @@ import tf from '../tf.cjs';
 import { ensureWritableDir } from '../fs-util.js';
 import { ProbeHost } from '../probes/host.js';
 import { ENGINE_KERNELS } from '../train/kernels/engine-kernels.js';
+import { alignTensorMemory } from '../train/kernels/host.js';
 import { registerKernels } from '../train/kernels/registry.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo, type LayerProbe, type Probe, type ProbeSettings } from '../probes/probe.js';
 import { resolveProbes } from '../probes/registry.js';
@@ -142,7 +143,11 @@ export class ProbeSession implements ForwardSink {
 
   constructor(readonly model: tf.LayersModel, opts: AttachOptions = {}) {
     checkOptions('attachProbes', opts, ATTACH_OPTION_KEYS);
-    if (tf.getBackend() === 'wasm') dropEmscriptenHandlers();
+    if (tf.getBackend() === 'wasm') {
+      dropEmscriptenHandlers();
+      // its tensors from now on on cache lines, as selectBackend does (host.ts): faster products, nothing else changes
+      alignTensorMemory(tf.backend());
+    }
     // the user may have picked the backend (tf.setBackend), not selectBackend: probe's kernels must still exist
     registerKernels([...ENGINE_KERNELS, ...attachKernels]);
     const inner = innerModel(model);

@@ -4,7 +4,7 @@ import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { cachedCalibration, calibrate, fastest, type AnyWorkload, type Calibration } from './calibrate.js';
 import { ENGINE_KERNELS } from './kernels/engine-kernels.js';
-import { FUSED_BACKENDS } from './kernels/host.js';
+import { alignTensorMemory, FUSED_BACKENDS } from './kernels/host.js';
 import { registerKernels } from './kernels/registry.js';
 import { packageVersion } from '../versions.js';
 import { applyTfjsNodeEnv } from './tfjs-node-env.js';
@@ -38,6 +38,8 @@ async function load(name: BackendName): Promise<string | null> {
     const ok = await withoutAddedHandlers(async () => (await tf.setBackend(TFJS_NAME[name])) && (await tf.ready(), true));
     if (!ok) return 'tfjs could not initialize it';
     registerKernels(ENGINE_KERNELS);
+    // the products read rows in 64-byte groups: tensors on cache lines (host.ts)
+    if (name === 'wasm') alignTensorMemory(tf.backend());
     // The cpu backend prints an install-tfjs-node banner on first use; we already said which
     // backend runs and why.
     if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
