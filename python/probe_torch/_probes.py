@@ -145,8 +145,32 @@ def order_statistics(flat, ranks):
         # tensor's own memory: one call, 3-10x cheaper than the histogram's ~20 small torch ops
         # (bench/torch_attach.py); the values are the same order statistics
         values = flat.detach().contiguous().numpy()
-        return torch.from_numpy(np.partition(values, ranks)[ranks])
+        return torch.from_numpy(_select_numpy(values, ranks))
     return _by_histogram(flat, ranks)
+
+
+def _select_numpy(values, ranks):
+    """The order statistics of a 1-D numpy array at these ranks (NaN last): for float32 of
+    _SORT_BELOW values or more, as _by_histogram does on a device (a histogram of the values'
+    leading bits tells which buckets hold the ranks; only those values are sorted): ~1.6x cheaper
+    than numpy's introselect on the study's 16,000 z (bench/torch_attach.py); with an infinity or
+    NaN (their buckets are the first and last 8), and otherwise, numpy's introselect."""
+    if values.dtype != np.float32 or values.size < _SORT_BELOW:
+        return np.partition(values, ranks)[ranks]
+    bits = values.view(np.int32)
+    # the bit pattern mapped so that integer order is numeric order (-0.0 just before +0.0)
+    bucket = ((bits ^ ((bits >> 31) & 0x7FFFFFFF)) >> _BUCKET_SHIFT) + _BUCKETS // 2
+    counts = np.bincount(bucket, minlength=_BUCKETS)
+    if counts[:8].any() or counts[-8:].any():
+        return np.partition(values, ranks)[ranks]
+    upto = np.cumsum(counts)  # values in the buckets up to each
+    r = np.asarray(ranks)
+    rb = np.searchsorted(upto, r, side="right")  # the bucket holding each rank
+    wanted = np.zeros(_BUCKETS, dtype=bool)
+    wanted[rb] = True
+    chosen = np.sort(values[wanted[bucket]])
+    kept = np.where(wanted, counts, 0)
+    return chosen[(np.cumsum(kept) - kept)[rb] + r - (upto[rb] - counts[rb])]
 
 
 _HALF = (torch.float16, torch.bfloat16)

@@ -309,6 +309,14 @@ class OrderStatistics(unittest.TestCase):
         special = torch.tensor([1.0, math.nan, -2.0, math.inf, 0.0, -0.0, 3.0, -math.inf, -math.nan])
         cases = [torch.randn(16000, generator=g), torch.randn(300, generator=g), special.repeat(700),
                  torch.zeros(5000), torch.randn(8192, generator=g).clamp(min=0), torch.randn(6000, generator=g).double()]
+        # the CPU's histogram: zeros of both signs among values; magnitudes over many octaves (ranks
+        # in many buckets); values in a few buckets with ties; one infinity (its bucket: numpy's path)
+        signed_zeros = torch.randn(16000, generator=g)
+        signed_zeros[::3], signed_zeros[1::7] = 0.0, -0.0
+        wide = torch.randn(12000, generator=g) * torch.pow(10.0, torch.randint(-30, 30, (12000,), generator=g).float())
+        one_inf = torch.randn(9000, generator=g)
+        one_inf[4321] = math.inf
+        cases += [signed_zeros, wide, torch.randint(0, 4, (7000,), generator=g).float() - 1.5, one_inf, -one_inf]
         # a half-precision z (a model trained in float16 or bfloat16): its values are float32 numbers
         cases += [torch.randn(16000, generator=g).to(torch.float16), torch.randn(6001, generator=g).to(torch.bfloat16),
                   special.repeat(700).to(torch.float16), torch.randn(300, generator=g).to(torch.bfloat16)]
