@@ -183,6 +183,7 @@ class Recorder:
         self._mode = "discover"
         self._want_dz = True
         self._want_da = True
+        self._da_read = N.SATURATION in self.probes  # until the layers' programs say (_open)
         self._pending = []
         self._probed = True  # whether the step to come runs probes beyond loss and unit activity
         self._window_layers = set()  # the layers whose unit activity is counted
@@ -376,6 +377,8 @@ class Recorder:
         self._programs = [P.LayerProgram(l, self.probes, self.settings) for l in self._plan.layers]
         self._every_step_known = N.LOSS in self.probes or any(p.window for p in self._programs)
         self._wprogs = [(i, p) for i, p in enumerate(self._programs) if p.window]
+        # dL/da at the output: read by the output layer's sat_wrong_frac only (a saturating output)
+        self._da_read = any(p.wrong for p in self._programs)
         self._window_layers = {p.layer.index for _, p in self._wprogs}
         # per-unit activity: per dying layer, the running sum of the window's shares (on the device)
         self._wsum = None
@@ -554,7 +557,7 @@ class Recorder:
             zs.append(z if z is None else z.detach() if prog.plain else prog.step_shares(z))
         due_ev, due_di = self._due(step)
         probed = None
-        if due_ev and caps is not None:
+        if due_ev and caps is not None and self._da_read:
             self._output_grad(caps)
         if due_ev or due_di:
             out = P.Issued()
@@ -840,7 +843,7 @@ class Recorder:
             # dL/dz only where the gradients probe will read it
             self._want_dz = ev and N.GRADIENTS in self.probes
             # the output's dL/da where saturation will read it
-            self._want_da = ev and N.SATURATION in self.probes
+            self._want_da = ev and self._da_read
             self._caps = [_Cap() for _ in self._plan.layers] if probed else None
 
     def _write_initial(self):
