@@ -188,6 +188,8 @@ class Recorder:
         self._probed = True  # whether the step to come runs probes beyond loss and unit activity
         self._window_layers = set()  # the layers whose unit activity is counted
         self._zbufs = {}  # per dying layer: a buffer for its z over a block of steps
+        self._targets = None  # the block's targets, a row per step (_keep_target)
+        self._target_rows = False  # whether a step of the block to come has its targets there
         self._programs = []
         self._wprogs = []
         self._events, self._disc = [], None
@@ -565,9 +567,28 @@ class Recorder:
                 finishers = [prog.issue(out, cap, due_ev, due_di, self._updates)
                              for prog, cap in zip(self._programs, caps or [None] * len(self._programs))]
             probed = (out, finishers, (due_ev, due_di))
+        t = None
         if o is not None:
             o = o.detach()
-        self._pending.append((step, self._steps_in_epoch, l, o, target if o is not None else None, zs, probed))
+            t = self._keep_target(target)
+        self._pending.append((step, self._steps_in_epoch, l, o, t, zs, probed))
+
+    def _keep_target(self, target):
+        """The step's targets (for its accuracy at the block's end), copied into its row of a buffer
+        kept from block to block: returns the number of targets; or the tensor itself, held, when
+        it does not fit the buffer. Held, the targets made the training passes ~2% slower
+        (bench/torch_attach.py's loop holding them against copying them, torch 2.13, 150 rounds)."""
+        k = len(self._pending)
+        buf = self._targets
+        fits = buf is not None and buf.device == target.device and buf.dtype == target.dtype and buf.shape[1:] == target.shape
+        if not fits and not self._target_rows:  # no row of this block in use: a buffer for these targets
+            buf = self._targets = torch.empty((BLOCK_STEPS,) + tuple(target.shape), dtype=target.dtype, device=target.device)
+            fits = True
+        if not fits or k >= BLOCK_STEPS:
+            return target
+        buf[k].copy_(target)
+        self._target_rows = True
+        return int(target.shape[0])
 
     def _output_grad(self, caps):
         """The output layer's dL/da: kept from its activation module's output (_capture), else
@@ -619,6 +640,7 @@ class Recorder:
         if not pending:
             return
         self._pending = []
+        self._target_rows = False
         k = len(pending)
         with torch.no_grad():
             # (under no_grad: stacking the captured tensors records nothing; no detach needed)
@@ -626,10 +648,13 @@ class Recorder:
             with_acc = [i for i, p in enumerate(pending) if p[3] is not None]
             if with_acc:
                 outs = self._stacked([pending[i][3] for i in with_acc])
+                # the targets: row i of the buffer for step i of the block, or the tensor held
+                tgs = [self._targets[i] if isinstance(pending[i][4], int) else pending[i][4] for i in with_acc]
                 if outs is not None:
-                    correct = (outs.argmax(2) == torch.stack([pending[i][4] for i in with_acc])).sum(1)
+                    whole = len(with_acc) == k and all(isinstance(p[4], int) for p in pending)
+                    correct = (outs.argmax(2) == (self._targets[:k] if whole else torch.stack(tgs))).sum(1)
                 else:
-                    correct = torch.stack([(pending[i][3].argmax(1) == pending[i][4]).sum() for i in with_acc])
+                    correct = torch.stack([(pending[i][3].argmax(1) == t).sum() for i, t in zip(with_acc, tgs)])
                 parts.append(correct.to(torch.float32))
             # per dying layer, per step: entries above the death point per unit, and 1 / entries
             counts = []
@@ -662,7 +687,7 @@ class Recorder:
         for i, (step, _, _, _, target, _, pr) in enumerate(pending):
             lv = flat[i]
             self._loss_sum += lv
-            head = (lv, acc_v[i] / target.shape[0] if i in acc_v else math.nan)
+            head = (lv, acc_v[i] / (target if isinstance(target, int) else target.shape[0]) if i in acc_v else math.nan)
             if pr is None:
                 codes, index = self._layouts[False, False]
                 vals = list(head[:len(index)]) if loss_on else []

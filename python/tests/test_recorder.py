@@ -238,6 +238,30 @@ class Ending(Tmp):
         # train_loss averages every step, probed or not
         self.assertTrue(math.isfinite(rows[(12, 1, 0, "eval", "train_loss")]))
 
+    def test_each_steps_accuracy_is_its_own_batchs_whatever_the_batch_sizes_and_blocks(self):
+        # batch sizes that change within a block (the buffer of targets fits the first), over
+        # more than one block of steps, and a block ended early by checkpoints
+        from probe_torch import _recorder
+        sizes = [8, 8, 5, 8, 3] * 9
+        g = torch.Generator().manual_seed(4)
+        data = [(torch.randn(b, 20, generator=g), torch.randint(0, 5, (b,), generator=g)) for b in sizes]
+        self.assertGreater(len(data), _recorder.BLOCK_STEPS)
+        for run, seconds in (("blocks", 10.0), ("checkpoints", 1e-9)):
+            model, opt = self.model()
+            want = []
+            with attach(model, out=self.dir, run=run, optimizer=opt, checkpoint_seconds=seconds) as rec:
+                for x, y in data:
+                    opt.zero_grad()
+                    out = model(x)
+                    want.append((out.argmax(1) == y).sum().item() / len(y))
+                    loss = F.cross_entropy(out, y)
+                    loss.backward()
+                    opt.step()
+                    rec.step(loss, y)
+            rows, _ = read(os.path.join(self.dir, f"{run}.arrow"))
+            got = [rows[(i, 1, 0, "loss", "accuracy")] for i in range(len(data))]
+            self.assertEqual(got, [float(np.float32(a)) for a in want], run)
+
     def test_a_loss_that_stops_being_a_number_ends_the_trace_as_diverged(self):
         model, opt = self.model()
         with warnings.catch_warnings(record=True) as w:
