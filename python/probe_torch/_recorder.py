@@ -576,8 +576,8 @@ class Recorder:
     def _keep_target(self, target):
         """The step's targets (for its accuracy at the block's end), copied into its row of a buffer
         kept from block to block: returns the number of targets; or the tensor itself, held, when
-        it does not fit the buffer. Held, the targets made the training passes ~2% slower
-        (bench/torch_attach.py's loop holding them against copying them, torch 2.13, 150 rounds)."""
+        it does not fit the buffer. Held, the targets made the training passes ~2% slower (the
+        bench's loop holding them against copying them, alternated, torch 2.13, 150 rounds)."""
         k = len(self._pending)
         buf = self._targets
         fits = buf is not None and buf.device == target.device and buf.dtype == target.dtype and buf.shape[1:] == target.shape
@@ -649,11 +649,12 @@ class Recorder:
             if with_acc:
                 outs = self._stacked([pending[i][3] for i in with_acc])
                 # the targets: row i of the buffer for step i of the block, or the tensor held
-                tgs = [self._targets[i] if isinstance(pending[i][4], int) else pending[i][4] for i in with_acc]
+                whole = len(with_acc) == k and all(isinstance(p[4], int) for p in pending)
+                tgs = None if whole else [self._targets[i] if isinstance(pending[i][4], int) else pending[i][4] for i in with_acc]
                 if outs is not None:
-                    whole = len(with_acc) == k and all(isinstance(p[4], int) for p in pending)
                     correct = (outs.argmax(2) == (self._targets[:k] if whole else torch.stack(tgs))).sum(1)
                 else:
+                    tgs = tgs if tgs is not None else list(self._targets[:k])
                     correct = torch.stack([(pending[i][3].argmax(1) == t).sum() for i, t in zip(with_acc, tgs)])
                 parts.append(correct.to(torch.float32))
             # per dying layer, per step: entries above the death point per unit, and 1 / entries

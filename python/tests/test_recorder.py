@@ -239,14 +239,14 @@ class Ending(Tmp):
         self.assertTrue(math.isfinite(rows[(12, 1, 0, "eval", "train_loss")]))
 
     def test_each_steps_accuracy_is_its_own_batchs_whatever_the_batch_sizes_and_blocks(self):
-        # batch sizes that change within a block (the buffer of targets fits the first), over
-        # more than one block of steps, and a block ended early by checkpoints
+        # one batch size, and sizes that change within a block (the buffer of targets fits the
+        # first), over more than one block of steps, and blocks ended early by checkpoints
         from probe_torch import _recorder
-        sizes = [8, 8, 5, 8, 3] * 9
         g = torch.Generator().manual_seed(4)
-        data = [(torch.randn(b, 20, generator=g), torch.randint(0, 5, (b,), generator=g)) for b in sizes]
-        self.assertGreater(len(data), _recorder.BLOCK_STEPS)
-        for run, seconds in (("blocks", 10.0), ("checkpoints", 1e-9)):
+        for run, seconds, sizes in (("same", 10.0, [8] * 45), ("blocks", 10.0, [8, 8, 5, 8, 3] * 9),
+                                    ("checkpoints", 1e-9, [8, 8, 5, 8, 3] * 9)):
+            data = [(torch.randn(b, 20, generator=g), torch.randint(0, 5, (b,), generator=g)) for b in sizes]
+            self.assertGreater(len(data), _recorder.BLOCK_STEPS)
             model, opt = self.model()
             want = []
             with attach(model, out=self.dir, run=run, optimizer=opt, checkpoint_seconds=seconds) as rec:
