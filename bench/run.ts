@@ -2,8 +2,9 @@
  * `npm run bench`: probe's training step against PyTorch on this machine, side by side in one run.
  *
  *   1. ms/step of probe's step on the study's MLP (batch 32, real MNIST batches), per backend, for a
- *      few combinations: probes off, all probes on every step (with trace rows appended), and the
- *      tfjs-autodiff reference engine, and probes off/on again with the activations outside the
+ *      few combinations: probes off, all probes on every step (with trace rows appended), the
+ *      probes on the schedules `probe run` records with (its default --every 10: what a run pays),
+ *      and the tfjs-autodiff reference engine, and probes off/on again with the activations outside the
  *      products (PROBE_FUSED=0) in the same rounds;
  *   2. the same step in PyTorch: Debian's python3-torch with OpenBLAS and a PyTorch 2.x wheel in a
  *      virtualenv (bench/setup-python.sh installs both; a missing one is skipped with its reason);
@@ -20,6 +21,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseCombo } from '../src/activations/index.js';
+import { DEFAULT_EVERY } from '../src/config.js';
 import { ProbeHost } from '../src/probes/host.js';
 import { DEFAULT_PROBE_SETTINGS, type LayerInfo } from '../src/probes/probe.js';
 import { PROBES } from '../src/probes/registry.js';
@@ -48,17 +50,20 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-interface Mode { readonly name: 'off' | 'on' | 'tape' | 'offUnfused' | 'onUnfused'; readonly engine: EngineKind; readonly probes: boolean; readonly fused: boolean }
+interface Mode { readonly name: 'off' | 'on' | 'run' | 'tape' | 'offUnfused' | 'onUnfused'; readonly engine: EngineKind; readonly probes: boolean; readonly fused: boolean; readonly every?: number }
 const MODES: Mode[] = [
   { name: 'off', engine: 'fast', probes: false, fused: true },
   { name: 'on', engine: 'fast', probes: true, fused: true },
+  // what `probe run` records: each probe on its default schedule (--every 10; the loss and unit
+  // activity every step, the distribution every 25th), rows appended as a run writes them
+  { name: 'run', engine: 'fast', probes: true, fused: true, every: DEFAULT_EVERY },
   { name: 'tape', engine: 'tape', probes: false, fused: true },
   // the same fast step with the activations outside the products (PROBE_FUSED=0), in the same rounds
   { name: 'offUnfused', engine: 'fast', probes: false, fused: false },
   { name: 'onUnfused', engine: 'fast', probes: true, fused: false },
 ];
 
-interface StepResult { backend: string; combo: string; input: string; paired: number; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
+interface StepResult { backend: string; combo: string; input: string; paired: number; runPaired: number; run: number; off: number; on: number; tape: number; offUnfused: number; onUnfused: number; writeShare: number; dispatch?: NodeDispatch }
 
 async function measureSteps(backend: BackendName): Promise<StepResult[] | string> {
   try {
@@ -113,7 +118,7 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
       for (let i = 0; i < n; i++) {
         const start = (cursor++ % 1875) * 32;
         const batch = builder.build(order, start, 32, model.inputForm);
-        const probed = m.probes && host.due(cursor, 1);
+        const probed = m.probes && host.due(cursor, m.every ?? 1);
         const v = model.step(batch, probed ? host : null, { step: cursor, epoch: 1, batchSize: 32 });
         disposeBatch(batch);
         if (probed) {
@@ -129,7 +134,7 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     // the cpu backend has no fused kernels: its unfused step is the same step
     const modes = MODES.filter((m) => !(slow && m.name === 'tape' && quick) && (m.fused || backend !== 'cpu'));
     for (const m of modes) steps(m, warmup);
-    const times: Record<Mode['name'], number[]> = { off: [], on: [], tape: [], offUnfused: [], onUnfused: [] };
+    const times: Record<Mode['name'], number[]> = { off: [], on: [], run: [], tape: [], offUnfused: [], onUnfused: [] };
     let onMs = 0;
     writeMs = 0;
     for (let r = 0; r < rounds; r++) {
@@ -150,8 +155,9 @@ async function measureSteps(backend: BackendName): Promise<StepResult[] | string
     // probes' overhead paired by round: each round times off, then on, back to back, so a drift
     // of the machine's speed between rounds cancels in the round's ratio
     const paired = median(times.on.map((t, r) => t / times.off[r])) - 1;
-    const res = { backend, combo, input: models.get('on')!.inputForm, paired, off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
-    log(`  ${backend} ${combo} (${res.input} input): off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · unfused off ${res.offUnfused.toFixed(2)} ms, on ${res.onUnfused.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
+    const runPaired = median(times.run.map((t, r) => t / times.off[r])) - 1;
+    const res = { backend, combo, input: models.get('on')!.inputForm, paired, runPaired, run: median(times.run), off: median(times.off), on: median(times.on), tape: opt(times.tape), offUnfused: opt(times.offUnfused), onUnfused: opt(times.onUnfused), writeShare: writeMs / onMs, ...(dispatch ? { dispatch } : {}) };
+    log(`  ${backend} ${combo} (${res.input} input): off ${res.off.toFixed(2)} ms · on ${res.on.toFixed(2)} ms · run's schedules ${res.run.toFixed(2)} ms · tape ${res.tape.toFixed(2)} ms · unfused off ${res.offUnfused.toFixed(2)} ms, on ${res.onUnfused.toFixed(2)} ms · writing ${(100 * res.writeShare).toFixed(2)}%`);
     out.push(res);
   }
   return out;
@@ -255,11 +261,11 @@ async function main(): Promise<void> {
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
   p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better; "unfused": the activations and their derivatives as separate ops, PROBE_FUSED=0, in the same rounds; input layer: the form `probe run` takes — sparse, over the batch\'s nonzeros, on MNIST with wasm and fused activations, else dense — the unfused columns take the dense one)\n');
   const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
-  p(`| backend | combination | input layer | probes off | all probes on | overhead (median of per-round on ÷ off) | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
-  p(`|---|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
+  p(`| backend | combination | input layer | probes off | all probes on | overhead (median of per-round on ÷ off) | the run's default schedules | overhead (per-round ÷ off) | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
+  p(`|---|---|---|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
   const cell = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
   for (const r of rows) {
-    p(`| ${r.backend} | ${r.combo} | ${r.input} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+    p(`| ${r.backend} | ${r.combo} | ${r.input} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${r.run.toFixed(2)} | ${(100 * r.runPaired).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   }
   for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
   const nodeRows = rows.filter((r) => r.dispatch);
