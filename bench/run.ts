@@ -298,7 +298,7 @@ async function main(): Promise<void> {
     const r = memory.rssMB, n = r.length;
     const win = (a: number, b: number) => median(r.slice(Math.floor(n * a), Math.max(Math.floor(n * a) + 1, Math.floor(n * b))));
     const early = win(0.1, 0.2), late = win(0.85, 0.95);
-    p(`\nfull run (10 epochs × 1875 steps, all probes on the default schedules, wasm): ${memory.seconds.toFixed(0)} s wall, ${((memory.json.seconds * 1000) / memory.json.steps).toFixed(2)} ms/step incl. evaluation, probes ${(100 * memory.json.probeOverhead).toFixed(1)}% and writing ${(100 * memory.json.writeOverhead).toFixed(2)}% of run time, final test acc ${(100 * memory.json.epochs.at(-1)!.testAcc).toFixed(2)}%`);
+    p(`\nfull run (10 epochs × 1875 steps, all probes on the default schedules, wasm): ${memory.seconds.toFixed(0)} s wall, ${((memory.json.seconds * 1000) / memory.json.steps).toFixed(2)} ms/step incl. evaluation, the probes' own compute ${(100 * memory.json.probeOverhead).toFixed(1)}% and writing ${(100 * memory.json.writeOverhead).toFixed(2)}% of run time, final test acc ${(100 * memory.json.epochs.at(-1)!.testAcc).toFixed(2)}%`);
     p(`RSS (median of samples every 0.5 s): ${early.toFixed(0)} MB at 10–20% of the run → ${late.toFixed(0)} MB at 85–95% (growth ${(late - early).toFixed(0)} MB; peak ${Math.max(...r).toFixed(0)} MB)`);
   }
   if (pair && memory) {

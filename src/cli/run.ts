@@ -228,7 +228,7 @@ export function humanSummary(r: RunResult, diagnosis?: RunDiagnosis, studyLine?:
   if (warned.length) lines.push('', ...warned.map((e) => `${chalk.yellow('rule fired')} at step ${e.step}: ${e.text}`));
   let size = '';
   try { size = ` · ${(statSync(r.path).size / 1e6).toFixed(1)} MB`; } catch { /* gone */ }
-  lines.push('', `trace ${chalk.cyan(r.path)}${size} · probes ${pct(r.probeOverhead)} of run time · writing ${pct(r.writeOverhead, 2)}`);
+  lines.push('', `trace ${chalk.cyan(r.path)}${size} · probes' own compute ${pct(r.probeOverhead)} of run time · writing ${pct(r.writeOverhead, 2)}`);
   return lines.join('\n');
 }
 
