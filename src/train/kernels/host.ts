@@ -77,11 +77,11 @@ const aligned = new WeakSet<object>();
  */
 export function alignTensorMemory(backend: unknown): void {
   const be = backend as WasmBackend;
-  if (aligned.has(be) || typeof be.wasm?._malloc !== 'function') return;
+  if (aligned.has(be)) return;
   aligned.add(be);
   // the module's own exports: its `_malloc`, `_free` are stubs that replace themselves with these
   // on first call (emscripten's lazy binding), which would undo the wrapping
-  const wasm = be.wasm, malloc = wasm.asm.malloc, free = wasm.asm.free;
+  const wasm = be.wasm, malloc = wasm?.asm?.malloc, free = wasm?.asm?.free;
   if (typeof malloc !== 'function' || typeof free !== 'function') return;
   const given = new Map<number, number>();
   wasm._malloc = (bytes: number): number => {
