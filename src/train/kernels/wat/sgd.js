@@ -13,10 +13,11 @@
  * The moments are half the pass's arithmetic: the steps no probe reads them on run the kernels made
  * without (`_nm`), which change nothing else (the same v', w', W·bg, bit for bit).
  */
-export function sgdVector(at, bg = null, moments = true, madd = null) {
+export function sgdVector(at, bg, moments, madd) {
   // a sum of squares by the kernel set's multiply-add (`madd`): relaxed SIMD's fused one is one
-  // instruction instead of two (the moments are half the pass's arithmetic) and rounds once
-  const sq = (x, sum) => (madd ? madd(`(local.get ${x})`, `(local.get ${x})`, `(local.get ${sum})`) : `(f32x4.add (local.get ${sum}) (f32x4.mul (local.get ${x}) (local.get ${x})))`);
+  // instruction instead of two (the moments are half the pass's arithmetic) and rounds once; the
+  // plain set's is mul + add, as the sums were written before
+  const sq = (x, sum) => madd(`(local.get ${x})`, `(local.get ${x})`, `(local.get ${sum})`);
   return [
     `(local.set $nv (f32x4.add (f32x4.mul (v128.load ${at('$V')}) (local.get $mu4)) (local.get $g)))`,
     `(local.set $nw (f32x4.sub (v128.load ${at('$W')}) (f32x4.mul (local.get $nv) (local.get $lr4))))`,
@@ -82,7 +83,7 @@ export function weightGradSgd(g, moments = true) {
   // WBG's address for column $n + 4v, in bytes
   const wbgAt = (v) => `(i32.add (local.get $WBG) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v})))`;
   return routine(moments ? 'gemm_sgd' : 'gemm_sgd_nm', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32) (param $BG i32) (param $WBG i32)',
-    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments, madd)} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r)).split('\n').pop()}))`,
+    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments, madd)} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r), false, madd).split('\n').pop()}))`,
     (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r), null, moments)} (if (local.get $BG) (then ${sgdScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r)).split('\n').pop()}))`,
     `${SGD_PROLOGUE} (if (local.get $BG) (then (memory.fill (local.get $WBG) (i32.const 0) (i32.shl (local.get $N) (i32.const 2)))))`,
     moments ? SGD_FOLD : '',
