@@ -50,6 +50,8 @@ interface NonzeroLists {
   byte: Uint8Array;
   /** entries of `feature` and `byte` in use */
   used: number;
+  /** the split's pixels as 4-byte words, where each sample's row starts on one (dim a multiple of 4, the buffer aligned) */
+  readonly words: Uint32Array | null;
 }
 
 /** Builds the batches of one split; between batches it keeps only scratch space for the nonzeros. */
@@ -173,11 +175,10 @@ export class BatchBuilder {
     if (!this.lists) {
       // room for the density inputProfile measured, +10%; grown by doubling if a run needs more
       const cap = Math.max(dim, Math.ceil(1.1 * this.inputProfile().density * n * dim));
-      this.lists = { at: new Int32Array(n).fill(-1), length: new Int32Array(n), feature: dim <= 65536 ? new Uint16Array(cap) : new Int32Array(cap), byte: new Uint8Array(cap), used: 0 };
+      const words = dim % 4 === 0 && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, (n * dim) / 4) : null;
+      this.lists = { at: new Int32Array(n).fill(-1), length: new Int32Array(n), feature: dim <= 65536 ? new Uint16Array(cap) : new Int32Array(cap), byte: new Uint8Array(cap), used: 0, words };
     }
-    const lists = this.lists;
-    // 4-byte words where each sample's row starts on one (dim a multiple of 4, the buffer aligned)
-    const words = dim % 4 === 0 && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, (n * dim) / 4) : null;
+    const lists = this.lists, words = lists.words;
     for (let s = 0; s < size; s++) {
       const i = order[start + s];
       if (lists.at[i] >= 0) continue;
