@@ -14,6 +14,11 @@ import { ROOT, tmp } from './helpers.js';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** A 1280×900 page whose console errors and warnings, page errors and network requests are listed in `problems`. */
+/** Waits for a probe page to say it has drawn its charts (or failed to). */
+function rendered(page: Page): Promise<unknown> {
+  return page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+}
+
 async function watchedPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems: string[] = [];
@@ -38,7 +43,7 @@ test('the report page renders every chart in headless Chromium, offline, without
     const { page, problems } = await watchedPage(browser);
     const t0 = Date.now();
     await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    await rendered(page);
     const renderMs = Date.now() - t0;
     assert.equal(await page.evaluate(() => document.body.dataset.error ?? null), null);
     const marks = await page.$$eval('.chart', (els) => els.map((el) => ({
@@ -109,7 +114,7 @@ test('what is wrong is on the first screen (1280×900) of the page, for an attac
       const r = await buildReport([dir], { noImages: true });
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-      await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+      await rendered(page);
       // the verdict and every finding shown (the first rows, for several runs) end above the fold, unscrolled
       const seen = await page.evaluate(() => {
         const s = document.getElementById('what-is-wrong');
@@ -146,7 +151,7 @@ test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    await rendered(page);
     // smoothing 0.9, as in the issue: the page redraws every chart
     await page.evaluate(() => { document.body.dataset.rendered = ''; const s = document.getElementById('smooth') as HTMLInputElement; s.value = '0.9'; s.dispatchEvent(new Event('change', { bubbles: true })); });
     await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
@@ -198,7 +203,7 @@ test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s
   try {
     const { page, problems } = await watchedPage(browser);
     await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    await rendered(page);
     const seen = () => page.evaluate(() => {
       const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] } } } }).probeCharts.view('run-saturation');
       return {
@@ -242,7 +247,7 @@ test('compare --html renders in headless Chromium, offline, without console erro
   try {
     const { page, problems } = await watchedPage(browser);
     await page.goto(pathToFileURL(file).href);
-    await page.waitForFunction(() => document.body.dataset.rendered || document.body.dataset.error, null, { timeout: 60_000 });
+    await rendered(page);
     assert.equal(await page.evaluate(() => document.body.dataset.error ?? null), null);
     const marks = await page.$$eval('.chart', (els) => els.map((el) => ({
       id: (el as HTMLElement).dataset.panel,
