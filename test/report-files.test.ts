@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildReport } from '../src/report/index.js';
+import { NUM } from '../src/report/panels.js';
 import { writeSyntheticTrace } from './synthetic.js';
 import { tmp } from './helpers.js';
 
@@ -34,7 +35,7 @@ test('per-run chart files name their run and carry only its rows; log panels spa
   // integer epochs, no fixed-decimal labels
   const tr = spec('run-training');
   assert.equal(tr.hconcat[1].encoding.x.axis.format, 'd');
-  assert.equal(spec('run-dead-relu').hconcat[0].vconcat[0].layer[0].encoding.y.axis.format, '~r');
+  assert.equal(spec('run-dead-relu').hconcat[0].vconcat[0].layer[0].encoding.y.axis.format, NUM.format);
   // legends name layers by activation
   assert.ok(spec('run-dead-relu').datasets.series.some((x: { layerName: string }) => x.layerName === '3 · relu (out)'));
 });

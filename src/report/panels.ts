@@ -40,8 +40,14 @@ export const REPORT_NEEDS: DigestNeeds = unionNeeds(Object.values(PANEL_NEEDS));
 const drawn = (id: keyof typeof PANEL_NEEDS): string[] => [...(((PANEL_NEEDS[id] as Partial<DigestNeeds>).series ?? []) as readonly SeriesNeed[])].map(([, m]) => m);
 
 const LAYER_COLOR = { field: 'layerName', type: 'nominal', title: 'layer', scale: { scheme: 'category10' } } as const;
-/** Axis labels without float noise: `1`, not `1.000000`; `0`, not `0.000000`; `10`, not `1e+1`. */
-const NUM = { format: '~r' } as const;
+/**
+ * Axis labels without float noise: `1`, not `1.000000`; `0`, not `0.000000`; `10`, not `1e+1`.
+ * Fixed-point ('f'): d3's tick format gives it as many decimals as the tick step has, so every
+ * tick of a 0.02 step reads 0.1, 0.12. Significant digits ('r') count them from the domain's end
+ * minus the step, which floats put below a power of ten (0.12 − 0.02 = 0.0999…): one digit short,
+ * 0.12 printed as a second "0.1".
+ */
+export const NUM = { format: '~f' } as const;
 /** log axes: `0.001` and `1e-7` alike */
 const LOGNUM = { format: '~g' } as const;
 /**
