@@ -10,6 +10,7 @@ import { compareHtml } from '../src/compare/html.js';
 import { writeSyntheticTrace } from './synthetic.js';
 import { deadLayerModel, wrongSideNoiseRun, ZERO_RUN, zeroGradientRun } from './built-trace.js';
 import { ROOT, tmp } from './helpers.js';
+import { labelsOverData, type SceneNode } from './scene.js';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -221,12 +222,54 @@ test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s
       const s = await seen();
       assert.ok(s.domain[1] >= 0.5, `${log ? 'log' : 'linear'} axis ends at ${s.domain[1]}, under the threshold`);
       if (!log) assert.equal(s.domain[0], 0, 'a share axis starts at 0');
-      assert.equal(s.dashed, 1, 'one dashed line: the output\'s sat_frac has none');
+      assert.equal(s.dashed, 2, 'one dashed line and its sample in the key under the chart: the output\'s sat_frac has none');
       assert.ok(s.labels.some((l) => /what is wrong.*saturated above 0\.5/.test(l)), s.labels.join(' | '));
     }
     assert.deepEqual(problems, []);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await (await page.$('#chart-run-saturation'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'saturation-threshold.png') });
+  } finally {
+    await browser.close();
+  }
+});
+
+test('in the browser, a threshold\'s label is drawn where no point of the data is, though its line runs through the data (linear and log forms)', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const dir = tmp();
+  wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid'], [{ rule: 'dead-layer', action: 'warn', threshold: 0.05, patience: 50 }]);
+  const r = await buildReport([dir], { noImages: true });
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const { page, problems } = await watchedPage(browser);
+    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
+    await rendered(page);
+    // the chart's scenegraph as plain data (its items hold their marks and groups: cycles)
+    const scene = () => page.evaluate(() => {
+      type N = { items?: N[]; marktype?: string; x?: number; y?: number; bounds?: { x1: number; y1: number; x2: number; y2: number }; datum?: Record<string, unknown> };
+      const copy = (n: N): N => ({
+        marktype: n.marktype, x: n.x, y: n.y,
+        bounds: n.bounds && { x1: n.bounds.x1, y1: n.bounds.y1, x2: n.bounds.x2, y2: n.bounds.y2 },
+        datum: n.datum && Object.fromEntries(['metric', 'value', 'threshold', 'label', 'line'].filter((k) => k in n.datum!).map((k) => [k, n.datum![k]])),
+        items: n.items?.map(copy),
+      });
+      const view = (window as unknown as { probeCharts: { view(id: string): { scenegraph(): { root: N } } } }).probeCharts.view('run-dead-relu');
+      return copy(view.scenegraph().root);
+    });
+    for (const log of [false, true]) {
+      if (log) {
+        await page.evaluate(() => { document.body.dataset.rendered = ''; const c = document.getElementById('logscale') as HTMLInputElement; c.checked = true; c.dispatchEvent(new Event('change', { bubbles: true })); });
+        await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
+      }
+      const seen = labelsOverData(await scene() as SceneNode, 'dead_units');
+      assert.equal(seen.boxes.length, 1, `${log ? 'log' : 'linear'}: the rule is labelled once`);
+      assert.match(seen.boxes[0].text, /rule dead-layer \(warn\) fires at ≥ 0\.05/);
+      assert.ok(seen.points.length > 100, `${log ? 'log' : 'linear'}: the line is drawn (${seen.points.length} points)`);
+      assert.deepEqual(seen.inside, [], `${log ? 'log' : 'linear'}: ${seen.inside.length} points of the data under the label`);
+    }
+    assert.deepEqual(problems, []);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await (await page.$('#chart-run-dead-relu'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'threshold-label.png') });
   } finally {
     await browser.close();
   }

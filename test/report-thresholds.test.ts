@@ -12,6 +12,7 @@ import { Metric } from '../src/trace/metrics.js';
 import { readStoredConfig } from '../src/trace/stored-config.js';
 import { wrongSideNoiseRun } from './built-trace.js';
 import { tmp } from './helpers.js';
+import { labelsOverData, type SceneNode } from './scene.js';
 
 /** The report's panels for one trace, and each panel's chart file spec (its rows attached). */
 function reportOf(path: string) {
@@ -32,7 +33,8 @@ async function drawn(spec: ReturnType<ReturnType<typeof reportOf>['spec']>, metr
   const rules: { metric: unknown; threshold: unknown }[] = [];
   const walk = (n: Item, type?: string) => {
     const t = n.marktype ?? type;
-    if (t === 'rule' && n.datum && 'threshold' in n.datum) rules.push({ metric: n.datum.metric, threshold: n.datum.threshold });
+    // the dashed rules in the plot, not their samples in the key under it (rows of one `line` of a label)
+    if (t === 'rule' && n.datum && 'threshold' in n.datum && !('line' in n.datum)) rules.push({ metric: n.datum.metric, threshold: n.datum.threshold });
     for (const c of n.items ?? []) walk(c, t);
   };
   walk((view.scenegraph() as unknown as { root: Item }).root);
@@ -120,4 +122,17 @@ test('a run\'s rules read back from its stored config: known rules with their nu
   assert.deepEqual(c.rules.map((r) => [r.rule, r.action, r.threshold, r.patience]), [['saturation', 'warn', 0.3, 200], ['non-finite', 'stop', NaN, 0]]);
   assert.deepEqual(readStoredConfig({}).rules, []);
   assert.deepEqual(readStoredConfig({ rules: 'all' }).rules, []);
+});
+
+test('a threshold inside the data\'s range is labelled where no point of the data is: the label of a dead-layer rule at 0.05 through dead_units of 0.02–0.08', async () => {
+  const rules = [{ rule: 'dead-layer', action: 'warn', threshold: 0.05, patience: 50 }];
+  const { spec } = reportOf(wrongSideNoiseRun(tmp(), 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid'], rules));
+  const view = new vega.View(vega.parse(vl.compile(spec('run-dead-relu')).spec), { renderer: 'none' });
+  await view.runAsync();
+  const seen = labelsOverData((view.scenegraph() as unknown as { root: SceneNode }).root, Metric.deadUnits);
+  view.finalize();
+  assert.equal(seen.boxes.length, 1, 'the rule is labelled once');
+  assert.match(seen.boxes[0].text, /rule dead-layer \(warn\) fires at ≥ 0\.05/);
+  assert.ok(seen.points.length > 100, `the line is drawn: ${seen.points.length} points`);
+  assert.deepEqual(seen.inside, [], `${seen.inside.length} points of the data under the label`);
 });

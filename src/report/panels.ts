@@ -80,24 +80,44 @@ const SHOWN = `datum.pick === pick || datum.pick === also || overlay === '${Over
 const LINE_HEIGHT = 160;
 const STRIP_ROW = 7;
 
+/** The chosen run's thresholds of a share metric (the `thresholds` table, thresholds.ts). */
+const thresholdsOf = (metric: string) => ({ data: { name: 'thresholds' }, transform: [{ filter: `datum.pick === pick && datum.metric === ${JSON.stringify(metric)}` }] });
+const THRESHOLD_DASH = { color: '#555', strokeDash: [5, 3], strokeWidth: 1.2 } as const;
+const THRESHOLD_TOOLTIP = [{ field: 'label', title: 'threshold' }, { field: 'threshold', title: 'at' }, { field: 'detail', title: 'meaning' }];
+
 /**
- * On the chart of a share: the thresholds of the rules that read it for the chosen run (the
- * `thresholds` table, thresholds.ts), each a dashed rule labelled under it at the right. In the
- * line's layer, they share its y scale: the axis always reaches the threshold, so a share far below
- * it is drawn as far below it.
+ * On the chart of a share: the thresholds of the rules that read it for the chosen run, each a
+ * dashed rule. In the line's layer, they share its y scale: the axis always reaches the threshold,
+ * so a share far below it is drawn as far below it. Their labels are in {@link thresholdKey}.
  */
 function thresholdLayers(metric: string) {
-  const shown = { data: { name: 'thresholds' }, transform: [{ filter: `datum.pick === pick && datum.metric === ${JSON.stringify(metric)}` }] };
-  const y = { field: 'threshold', type: 'quantitative', title: null } as const;
-  const tooltip = [{ field: 'label', title: 'threshold' }, { field: 'threshold', title: 'at' }, { field: 'detail', title: 'meaning' }];
-  return [
-    { ...shown, mark: { type: 'rule', color: THRESHOLD_COLOR, strokeDash: [5, 3], strokeWidth: 1.2 }, encoding: { y, tooltip } },
-    { ...shown, mark: { type: 'text', color: THRESHOLD_COLOR, align: 'right', baseline: 'top', dx: -3, dy: 3, fontSize: 9, lineBreak: '\n' }, encoding: { y, x: { value: 'width' }, text: { field: 'label' }, tooltip } },
-  ];
+  return [{ ...thresholdsOf(metric), mark: { type: 'rule', ...THRESHOLD_DASH }, encoding: { y: { field: 'threshold', type: 'quantitative', title: null }, tooltip: THRESHOLD_TOOLTIP } }];
 }
-const THRESHOLD_COLOR = '#555';
+
+/**
+ * Under the chart of a share, outside its plot: a key of its dashed lines, one line of text per
+ * rule (each names its threshold), the highest threshold first as on the chart. Drawn in the plot, by
+ * its line, a label lay over the data wherever the share runs near its threshold (a dead_units of
+ * 0.06–0.11 under a rule at 0.08 hid the line under the text, on either side of it).
+ */
+function thresholdKey(metric: string) {
+  const shown = thresholdsOf(metric);
+  return {
+    ...shown,
+    transform: [...shown.transform, { calculate: "split(datum.label, '\\n')", as: 'line' }, { flatten: ['line'] }],
+    encoding: { y: { field: 'line', type: 'nominal', axis: null, sort: { field: 'threshold', order: 'descending' } }, tooltip: THRESHOLD_TOOLTIP },
+    layer: [
+      { mark: { type: 'rule', ...THRESHOLD_DASH }, encoding: { x: { value: 0 }, x2: { value: 18 } } },
+      { mark: { type: 'text', color: THRESHOLD_DASH.color, align: 'left', baseline: 'middle', fontSize: 9 }, encoding: { x: { value: 22 }, text: { field: 'line' } } },
+    ],
+    width: 220,
+    height: { step: 12 },
+    // a key, not a plot: no frame (an empty one drew a stray line under the chart)
+    view: { stroke: null },
+  };
+}
 /** What the captions of share charts say of the dashed lines. */
-const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads the share, as in force for the chosen run (hover it for what it means), and the axis always reaches it:';
+const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads the share, as in force for the chosen run (named under the chart; hover it for what it means), and the axis always reaches it:';
 
 /**
  * Per-step metrics, one chart per metric side by side, lines per layer (colour) and run (dash, in
@@ -161,6 +181,7 @@ function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?:
         width: 220,
         height: { step: STRIP_ROW },
       }] : []),
+      ...(SHARE_METRICS.has(metric) ? [thresholdKey(metric)] : []),
     ],
     resolve: { scale: { x: 'shared', y: 'independent' } },
   });
