@@ -136,3 +136,20 @@ test('a threshold inside the data\'s range is labelled where no point of the dat
   assert.ok(seen.points.length > 100, `the line is drawn: ${seen.points.length} points`);
   assert.deepEqual(seen.inside, [], `${seen.inside.length} points of the data under the label`);
 });
+
+test('the dead-units chart, which draws no line of "What is wrong" (it counts dead units from the activity windows), says where on the page that count is', () => {
+  const path = wrongSideNoiseRun(tmp(), 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']);
+  const digest = digestTrace(readTrace(path), REPORT_NEEDS);
+  const d = buildDatasets([digest], []);
+  for (const deaths of [false, true]) {
+    const ps = panels(d, { probes: new Set(digest.probes), h1: false, h2: false, deaths, study: false }).panels;
+    const caption = (ps.find((p) => p.id === 'run-dead-relu') as Panel).caption;
+    assert.match(caption, /draws no line here/);
+    assert.match(caption, /count of each layer's dead units is in What is wrong at the top of this page/);
+    // the chart of the units' deaths, by the title it has on the page, when the page has it
+    const died = ps.find((p) => p.id === 'deaths');
+    assert.equal(Boolean(died), deaths);
+    if (died) assert.ok(caption.includes(`in ${died.title}, below`), caption);
+    else assert.ok(!/step of death/.test(caption), caption);
+  }
+});

@@ -116,6 +116,7 @@ function thresholdKey(metric: string) {
     view: { stroke: null },
   };
 }
+const DEATHS_TITLE = 'When ReLU units died';
 /** What the captions of share charts say of the dashed lines. */
 const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads the share, as in force for the chosen run (named under the chart; hover it for what it means), and the axis always reaches it:';
 
@@ -235,7 +236,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('dead-relu', 'Dead ReLUs')) {
     out.push({
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series', 'thresholds'],
-      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). Every axis starts at 0. ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here. Shown for ${perRun}.`,
+      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). Every axis starts at 0. ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here: its count of each layer's dead units is in What is wrong at the top of this page${has.deaths ? `, and each of those units at its step of death in ${DEATHS_TITLE}, below` : ''}. Shown for ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer', log: true }),
     });
@@ -362,7 +363,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   }
   if (has.deaths) {
     out.push({
-      id: 'deaths', title: 'When ReLU units died', section: 'across', data: ['deaths'],
+      id: 'deaths', title: DEATHS_TITLE, section: 'across', data: ['deaths'],
       caption: 'ReLU units (any layer) that stayed inactive for every probed training input from some window of steps to the end of the run (for at least a tenth of the run): one mark per unit, at the first step of the window it died in, colored by layer.',
       spec: {
         $schema: VL_SCHEMA,
