@@ -10,7 +10,7 @@
  * Units are the last axis (Dense units, a convolution's channels: a channel is a unit). Anything
  * else is listed as not probed, with the reason, never an error.
  */
-import type tf from '../tf.cjs';
+import type tf from '../tf-layers.cjs';
 
 export const LayerRole = { weighted: 'weighted', activation: 'activation' } as const;
 export type LayerRole = (typeof LayerRole)[keyof typeof LayerRole];

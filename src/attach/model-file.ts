@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, readSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import tf from '../tf.cjs';
+import tf from '../tf-layers.cjs';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';
 import { ensureWritableDir, openConfined, RefusedPath } from '../fs-util.js';

@@ -9,7 +9,7 @@
  *   batches in the engine's order → close.
  */
 import { basename, dirname } from 'node:path';
-import tf from '../tf.cjs';
+import tf from '../tf-layers.cjs';
 import { checkRunName, resolveConfig, runName, type RunInput } from '../config.js';
 import { ProbeError, ErrorCode } from '../errors.js';
 import { msg } from '../messages.js';

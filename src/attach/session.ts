@@ -13,7 +13,7 @@
  */
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import tf from '../tf.cjs';
+import tf from '../tf-layers.cjs';
 import { ensureWritableDir } from '../fs-util.js';
 import { ProbeHost } from '../probes/host.js';
 import { ENGINE_KERNELS } from '../train/kernels/engine-kernels.js';

@@ -1,4 +1,4 @@
-import tf from '../tf.cjs';
+import tf from '../tf-layers.cjs';
 import type { Activation } from '../activations/index.js';
 import type { LayerParams } from '../train/model.js';
 

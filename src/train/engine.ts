@@ -12,6 +12,7 @@
  * Both apply PyTorch's SGD with momentum (v ← μv + g; w ← w − lr·v) and report, through
  * {@link TensorHooks}, the same tensors in the same layout.
  */
+import { createRequire } from 'node:module';
 import tf from '../tf.cjs';
 import type { TrainedActivation } from '../activations/index.js';
 import type { Architecture, LayerParams } from './model.js';
@@ -28,6 +29,18 @@ import { softmaxCrossEntropy } from './kernels/softmax-xent.js';
 import { concatVectors, HOST_BACKENDS, view } from './kernels/host.js';
 
 import type { EngineKind } from './choices.js';
+
+/** tfjs's CommonJS packages are required, not imported (tf.cts). */
+const require = createRequire(import.meta.url);
+
+/**
+ * tfjs-core registers no gradient functions (tf.cts loads the core only): the @tensorflow/tfjs
+ * bundle registers them all as it loads. The tape engine differentiates with them, so a tape model
+ * loads the bundle; the fast engine never differentiates with tfjs and never does.
+ */
+function registerGradients(): void {
+  require('@tensorflow/tfjs');
+}
 
 export { EngineKind, isEngineKind } from './choices.js';
 
@@ -138,6 +151,7 @@ export class Mlp {
     input: InputProfile | null = null,
   ) {
     this.acts = arch.activations;
+    if (engine === 'tape') registerGradients();
     this.inputForm = Mlp.inputFormFor(arch.activations, engine, bn, input);
     const bg = this.inputForm === 'sparse' ? input!.background : null;
     this.layers = params.map((p, i) => {
