@@ -6,7 +6,9 @@ import type { TopLevelSpec } from 'vega-lite';
 import { readTrace } from '../src/trace/reader.js';
 import { digestTrace } from '../src/read/digest.js';
 import { buildDatasets } from '../src/report/datasets.js';
-import { panels, REPORT_NEEDS, NUM, type Panel } from '../src/report/panels.js';
+import { panels, REPORT_NEEDS, NUM, SHARE_AXIS_MIN, type Panel } from '../src/report/panels.js';
+import { Metric, SHARE_METRICS } from '../src/trace/metrics.js';
+import type { SceneNode } from './scene.js';
 import { fileSpec } from '../src/report/index.js';
 import { wrongSideNoiseRun } from './built-trace.js';
 import { tmp } from './helpers.js';
@@ -55,3 +57,55 @@ test('every linear axis of the report labels each tick with a distinct text that
   }
   assert.deepEqual(bad, []);
 });
+
+test('a share exactly 0 at every step (dead_rows of a healthy run) is drawn on the floor of an axis reaching SHARE_AXIS_MIN, not halfway up an axis [0, 0] with a lone "0"', async () => {
+  const path = wrongSideNoiseRun(tmp(), 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']);
+  const digest = digestTrace(readTrace(path), REPORT_NEEDS);
+  const d = buildDatasets([digest], []);
+  assert.ok(d.series.filter((r) => r.metric === Metric.deadRows).every((r) => r.value === 0), 'the fixture: dead_rows is 0 throughout');
+  const p = panels(d, { probes: new Set(digest.probes), h1: false, h2: false, deaths: false, study: false }).panels.find((x) => x.id === 'run-dead-relu') as Panel;
+  const view = new vega.View(vega.parse(vl.compile(fileSpec(p, d) as TopLevelSpec).spec), { renderer: 'none' });
+  await view.runAsync();
+  // the panel's charts left to right: inactive_frac, dead_units, dead_rows
+  const domain = view.scale('concat_2_concat_0_y').domain() as number[];
+  const ys = new Set<number>();
+  const walk = (n: SceneNode, type?: string) => {
+    const t = n.marktype ?? type;
+    if (t === 'line' && n.datum?.metric === Metric.deadRows) ys.add(n.y ?? NaN);
+    for (const c of n.items ?? []) walk(c, c.marktype ? undefined : t);
+  };
+  walk((view.scenegraph() as unknown as { root: SceneNode }).root);
+  view.finalize();
+  assert.deepEqual(domain, [0, SHARE_AXIS_MIN], 'the axis runs from 0 to the least extent of a share axis');
+  assert.deepEqual([...ys], [160], 'every point of the line at the bottom of the 160 px plot');
+  const labels = (await axisLabels(fileSpec(p, d) as TopLevelSpec)).filter((a) => a.some((l) => l.tick === SHARE_AXIS_MIN));
+  assert.ok(labels.length >= 1 && labels.every((a) => a.length > 2), `ticks up the axis: ${JSON.stringify(labels.map((a) => a.map((l) => l.text)))}`);
+});
+
+test('every share axis of the per-step charts reaches at least SHARE_AXIS_MIN (linear views) and still reaches a threshold above it; no other axis has the floor; vega-lite compiles them without a warning', async () => {
+  const rules = [{ rule: 'dead-layer', action: 'warn', threshold: 0.115, patience: 50 }];
+  const path = wrongSideNoiseRun(tmp(), 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid'], rules);
+  const digest = digestTrace(readTrace(path), REPORT_NEEDS);
+  const d = buildDatasets([digest], []);
+  const ps = panels(d, { probes: new Set(digest.probes), h1: false, h2: false, deaths: false, study: false }).panels;
+  const ends: Record<string, number> = {};
+  const warnings: unknown[] = [];
+  const logger = { level() { return logger; }, info() { return logger; }, debug() { return logger; }, error(...m: unknown[]) { warnings.push(m); return logger; }, warn(...m: unknown[]) { warnings.push(m); return logger; } };
+  for (const p of ps.filter((x) => x.id === 'run-dead-relu' || x.id === 'run-saturation')) {
+    const metrics = (p.spec as unknown as { hconcat: { vconcat: { title: string }[] }[] }).hconcat.map((c) => c.vconcat[0].title);
+    const view = new vega.View(vega.parse(vl.compile(fileSpec(p, d) as TopLevelSpec, { logger }).spec), { renderer: 'none' });
+    await view.runAsync();
+    metrics.forEach((m, i) => { ends[m] = (view.scale(`concat_${i}_concat_0_y`).domain() as number[])[1]; });
+    view.finalize();
+    assert.match(p.caption, new RegExp(`reaches at least ${SHARE_AXIS_MIN}`));
+  }
+  assert.deepEqual(Object.keys(ends), [Metric.inactiveFrac, Metric.deadUnits, Metric.deadRows, Metric.satFrac, Metric.satWrongFrac, Metric.meanDeriv]);
+  // the fixture: dead_rows 0, sat_wrong_frac ≤ 0.01 and dead_units ≤ 0.08 (under a rule at 0.115), mean_deriv 0.04
+  assert.equal(ends[Metric.deadRows], SHARE_AXIS_MIN);
+  assert.ok(ends[Metric.deadUnits] >= 0.115 && ends[Metric.deadUnits] < 0.2, `dead_units reaches its rule at 0.115: ${ends[Metric.deadUnits]}`);
+  assert.ok(ends[Metric.satWrongFrac] >= 0.5, 'sat_wrong_frac reaches What is wrong\'s line at 0.5');
+  for (const m of Object.keys(ends)) if (SHARE_METRICS.has(m)) assert.ok(ends[m] >= SHARE_AXIS_MIN, `${m} ends at ${ends[m]}`);
+  assert.ok(ends[Metric.meanDeriv] < SHARE_AXIS_MIN, `mean_deriv (not a share) fits its data: ${ends[Metric.meanDeriv]}`);
+  assert.deepEqual(warnings, []);
+});
+

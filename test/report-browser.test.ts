@@ -233,6 +233,42 @@ test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s
   }
 });
 
+test('in the browser, a share exactly 0 at every step (dead_rows of a healthy run) is a line on the floor of an axis from 0 to 0.1 with its ticks, not halfway up beside a lone "0"', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const dir = tmp();
+  wrongSideNoiseRun(dir);
+  const r = await buildReport([dir], { noImages: true });
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const { page, problems } = await watchedPage(browser);
+    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
+    await rendered(page);
+    const seen = await page.evaluate(() => {
+      type N = { items?: N[]; marktype?: string; y?: number; datum?: Record<string, unknown>; role?: string; text?: unknown };
+      const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] }; scenegraph(): { root: N } } } }).probeCharts.view('run-dead-relu');
+      const ys: number[] = [], axes: string[][] = [];
+      const walk = (n: N, type?: string) => {
+        const t = n.marktype ?? type;
+        if (t === 'line' && n.datum?.metric === 'dead_rows') ys.push(n.y as number);
+        if (n.role === 'axis-label') axes.push((n.items ?? []).map((i) => String(i.text)));
+        for (const c of n.items ?? []) walk(c, c.marktype ? undefined : t);
+      };
+      walk(view.scenegraph().root);
+      // the charts left to right: inactive_frac, dead_units, dead_rows; the axes per chart: x then y
+      return { domain: view.scale('concat_2_concat_0_y').domain(), ys: [...new Set(ys)], yLabels: axes[5] };
+    });
+    assert.deepEqual(seen.domain, [0, 0.1]);
+    assert.deepEqual(seen.ys, [160], 'every point on the floor of the 160 px plot');
+    assert.deepEqual(seen.yLabels, ['0', '0.02', '0.04', '0.06', '0.08', '0.1']);
+    assert.deepEqual(problems, []);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await (await page.$('#chart-run-dead-relu'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'share-all-zero.png') });
+  } finally {
+    await browser.close();
+  }
+});
+
 test('in the browser, a threshold\'s label is drawn where no point of the data is, though its line runs through the data (linear and log forms)', async (t) => {
   const exe = process.env.PROBE_CHROMIUM;
   if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');

@@ -117,6 +117,21 @@ function thresholdKey(metric: string) {
   };
 }
 const DEATHS_TITLE = 'When ReLU units died';
+
+/**
+ * The least a share's linear axis reaches: 0.1, whatever its data and thresholds (fixed from the
+ * plot's size, before looking at any run). Every share axis starts at 0 and reaches any threshold
+ * drawn on it; without this floor a share under every threshold drew its axis over its own data:
+ * a share exactly 0 throughout got the domain [0, 0], drawn as a line halfway up beside a lone "0"
+ * tick, and a share of a few tenths of a percent filled the plot as if it rose. At 0.1 over the
+ * plot's 160 px, a percentage point is 16 px: noise of a few tenths of a percent stays by the floor,
+ * a share of a few percent (where a run's own low thresholds sit, 0.05–0.12 in our tests) still spans
+ * the plot, and a share exactly 0 lies on the floor of an axis 0–0.1. The log view has no floor (its
+ * axis cannot hold 0).
+ */
+export const SHARE_AXIS_MIN = 0.1;
+/** What the captions of share charts say of their axes. */
+const SHARE_AXES = `Every axis starts at 0; on the linear scale an axis of a share reaches at least ${SHARE_AXIS_MIN}, so a share near 0 is drawn by the floor, not magnified.`;
 /** What the captions of share charts say of the dashed lines. */
 const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads the share, as in force for the chosen run (named under the chart; hover it for what it means), and the axis always reaches it:';
 
@@ -130,11 +145,22 @@ const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads th
  */
 function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?: boolean; title: string }): TopLevelSpec {
   const x = { field: 'step', type: 'quantitative', title: 'step', axis: NUM } as const;
+  // A share's floor ({@link SHARE_AXIS_MIN}) is one more value on its y scale, from a layer that
+  // draws nothing: vega-lite's scale.domain.unionWith is an explicit domain, which on one layer
+  // drops the other layers' data (the thresholds) from the union and, on each, is a conflict it
+  // warns of. The log view has none: its axis cannot hold 0.
+  const floorLayer = (metric: string) => (opts.log || !SHARE_METRICS.has(metric) ? [] : [{
+    data: { values: [{ floor: SHARE_AXIS_MIN }] },
+    mark: { type: 'rule', opacity: 0 },
+    encoding: { y: { field: 'floor', type: 'quantitative', title: null } },
+  }]);
   const chartOf = (metric: string) => ({
     vconcat: [
       {
         title: metric,
         layer: [
+          // first, under the others: an invisible mark on top would take the pointer from a threshold at the floor
+          ...floorLayer(metric),
           {
             transform: [
               { filter: `datum.metric === ${JSON.stringify(metric)}` },
@@ -236,7 +262,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('dead-relu', 'Dead ReLUs')) {
     out.push({
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series', 'thresholds'],
-      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). Every axis starts at 0. ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here: its count of each layer's dead units is in What is wrong at the top of this page${has.deaths ? `, and each of those units at its step of death in ${DEATHS_TITLE}, below` : ''}. Shown for ${perRun}.`,
+      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${SHARE_AXES} ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here: its count of each layer's dead units is in What is wrong at the top of this page${has.deaths ? `, and each of those units at its step of death in ${DEATHS_TITLE}, below` : ''}. Shown for ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer', log: true }),
     });
@@ -271,7 +297,7 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('saturation', 'Saturation')) {
     out.push({
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series', 'thresholds'],
-      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. Every axis starts at 0. ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it. Shown for ${perRun}.`,
+      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${SHARE_AXES} ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it. Shown for ${perRun}.`,
       spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
       logSpec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer', log: true }),
     });
