@@ -109,3 +109,52 @@ test('every share axis of the per-step charts reaches at least SHARE_AXIS_MIN (l
   assert.deepEqual(warnings, []);
 });
 
+/** The saturation panel of a page of these runs (one built trace each). */
+function saturationOf(runs: readonly [string, readonly string[]][]) {
+  const dir = tmp();
+  const digests = runs.map(([name, acts]) => digestTrace(readTrace(wrongSideNoiseRun(dir, name, acts)), REPORT_NEEDS));
+  const d = buildDatasets(digests, []);
+  const p = panels(d, { probes: new Set(digests.flatMap((x) => x.probes)), h1: false, h2: false, deaths: false, study: false }).panels.find((x) => x.id === 'run-saturation') as Panel;
+  const titles = (spec: TopLevelSpec) => (spec as unknown as { hconcat: { vconcat: { title: string }[] }[] }).hconcat.map((c) => c.vconcat[0].title);
+  return { d, p, titles };
+}
+
+/** The texts a spec draws headless with its run selector at `pick`. */
+async function textsAt(spec: TopLevelSpec, pick: string): Promise<string[]> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  view.signal('pick', pick);
+  await view.runAsync();
+  const out: string[] = [];
+  const walk = (n: Item & { marktype?: string }, type?: string) => {
+    const t = n.marktype ?? type;
+    if (t === 'text' && n.text !== undefined) out.push((Array.isArray(n.text) ? n.text.join('\n') : String(n.text)).replace(/\n/g, ' '));
+    for (const c of n.items ?? []) walk(c, (c as { marktype?: string }).marktype ? undefined : t);
+  };
+  walk((view.scenegraph() as unknown as { root: Item }).root);
+  view.finalize();
+  return out;
+}
+
+test('a run whose output layer cannot saturate (relu-sigmoid-relu) gets no sat_wrong_frac chart (not an empty axis reading "0"), and its caption says why', () => {
+  const { d, p, titles } = saturationOf([['relu-sigmoid-relu_s1', ['relu', 'sigmoid', 'relu']]]);
+  assert.ok(!d.series.some((r) => r.metric === Metric.satWrongFrac), 'the fixture: no sat_wrong_frac');
+  assert.deepEqual(titles(p.spec), [Metric.satFrac, Metric.meanDeriv]);
+  assert.deepEqual(titles(p.logSpec!), [Metric.satFrac, Metric.meanDeriv]);
+  assert.match(p.caption, /No chart of sat_wrong_frac: no run here records it \(it is recorded only for an output layer that can saturate\)/);
+  // a run with a sigmoid output: all three, and no word of a missing chart
+  const other = saturationOf([['relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']]]);
+  assert.deepEqual(other.titles(other.p.spec), [Metric.satFrac, Metric.satWrongFrac, Metric.meanDeriv]);
+  assert.doesNotMatch(other.p.caption, /No chart of|does not record/);
+});
+
+test('on a page where only some runs record sat_wrong_frac, its chart states that the chosen run has none when that run is chosen, and nothing when it has the figure', async () => {
+  const { d, p, titles } = saturationOf([['relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']], ['relu-sigmoid-relu_s1', ['relu', 'sigmoid', 'relu']]]);
+  assert.deepEqual(titles(p.spec), [Metric.satFrac, Metric.satWrongFrac, Metric.meanDeriv]);
+  assert.match(p.caption, /When the chosen run does not record sat_wrong_frac, its chart says so/);
+  for (const spec of [p.spec, p.logSpec!]) {
+    const none = (await textsAt(fileSpec({ ...p, spec }, d) as TopLevelSpec, 'relu-sigmoid-relu_s1')).filter((t) => /no sat_wrong_frac in the chosen run/.test(t));
+    assert.deepEqual(none, ['no sat_wrong_frac in the chosen run it is recorded only for an output layer that can saturate']);
+    const has = (await textsAt(fileSpec({ ...p, spec }, d) as TopLevelSpec, 'relu-relu-sigmoid_s1')).filter((t) => /no sat_wrong_frac/.test(t));
+    assert.deepEqual(has, []);
+  }
+});

@@ -269,6 +269,44 @@ test('in the browser, a share exactly 0 at every step (dead_rows of a healthy ru
   }
 });
 
+test('in the browser, the sat_wrong_frac chart of a page where one run has a relu output says, with that run chosen, that it records none, on a readable axis, and says nothing with the other run chosen', async (t) => {
+  const exe = process.env.PROBE_CHROMIUM;
+  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const dir = tmp();
+  wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']);
+  wrongSideNoiseRun(dir, 'relu-sigmoid-relu_s1', ['relu', 'sigmoid', 'relu']);
+  const r = await buildReport([dir], { noImages: true });
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const { page, problems } = await watchedPage(browser);
+    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
+    await rendered(page);
+    const seen = () => page.evaluate(() => ({
+      texts: Array.from(document.querySelectorAll('#chart-run-saturation .mark-text text')).map((e) => e.textContent ?? ''),
+      titles: Array.from(document.querySelectorAll('#chart-run-saturation .role-title-text text')).map((e) => e.textContent ?? ''),
+      // the charts left to right: sat_frac, sat_wrong_frac, mean_deriv
+      domain: (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] } } } }).probeCharts.view('run-saturation').scale('concat_1_concat_0_y').domain(),
+    }));
+    const none = /no sat_wrong_frac in the chosen run/;
+    for (const [pick, says] of [['relu-sigmoid-relu_s1', true], ['relu-relu-sigmoid_s1', false], ['relu-sigmoid-relu_s1', true]] as const) {
+      await page.selectOption('#pick', pick);
+      // the chart redraws after the selector's change: wait for the state asked (a wrong one times out)
+      await page.waitForFunction(([re, want]) => Array.from(document.querySelectorAll('#chart-run-saturation .mark-text text')).some((e) => new RegExp(re).test(e.textContent ?? '')) === want, [none.source, says] as const, { timeout: 10_000 }).catch(() => undefined);
+      const s = await seen();
+      // a share's axis: 0–0.1 where nothing is drawn; up to What is wrong's line at 0.5 for the sigmoid output
+      assert.deepEqual(s.domain, [0, says ? 0.1 : 0.5], pick);
+      assert.ok(s.titles.includes('sat_wrong_frac'), `the chart is drawn: ${s.titles.join(' | ')}`);
+      assert.equal(s.texts.some((x) => none.test(x)), says, `${pick}: ${s.texts.filter((x) => /sat_wrong/.test(x)).join(' | ')}`);
+      if (says) assert.ok(s.texts.some((x) => /it is recorded only for an output/.test(x)), 'and why');
+    }
+    assert.deepEqual(problems, []);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await (await page.$('#chart-run-saturation'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'metric-not-recorded.png') });
+  } finally {
+    await browser.close();
+  }
+});
+
 test('in the browser, a threshold\'s label is drawn where no point of the data is, though its line runs through the data (linear and log forms)', async (t) => {
   const exe = process.env.PROBE_CHROMIUM;
   if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');

@@ -78,6 +78,7 @@ const SHOWN = `datum.pick === pick || datum.pick === also || overlay === '${Over
 
 /** Height of each per-step line chart and of one layer's row in its "exactly 0" strip. */
 const LINE_HEIGHT = 160;
+const PLOT_WIDTH = 220;
 const STRIP_ROW = 7;
 
 /** The chosen run's thresholds of a share metric (the `thresholds` table, thresholds.ts). */
@@ -110,7 +111,7 @@ function thresholdKey(metric: string) {
       { mark: { type: 'rule', ...THRESHOLD_DASH }, encoding: { x: { value: 0 }, x2: { value: 18 } } },
       { mark: { type: 'text', color: THRESHOLD_DASH.color, align: 'left', baseline: 'middle', fontSize: 9 }, encoding: { x: { value: 22 }, text: { field: 'line' } } },
     ],
-    width: 220,
+    width: PLOT_WIDTH,
     height: { step: 12 },
     // a key, not a plot: no frame (an empty one drew a stray line under the chart)
     view: { stroke: null },
@@ -135,6 +136,47 @@ const SHARE_AXES = `Every axis starts at 0; on the linear scale an axis of a sha
 /** What the captions of share charts say of the dashed lines. */
 const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads the share, as in force for the chosen run (named under the chart; hover it for what it means), and the axis always reaches it:';
 
+/** Per metric of the per-step series, the picks (runs, or combinations) that record it. */
+function recordedBy(d: Datasets): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const r of d.series) (out.get(r.metric as string) ?? out.set(r.metric as string, new Set()).get(r.metric as string)!).add(r.pick as string);
+  return out;
+}
+
+/**
+ * Why a run may lack a metric its panel draws: the probes record it only on some layers (the
+ * activations' specs say which can die or saturate), so a run without such a layer has none.
+ */
+const DIE = ['it is recorded only for layers', "whose units can die, as a ReLU's"];
+const SATURATE = ['it is recorded only for layers', 'that can saturate'];
+const RECORDED_ONLY: Readonly<Record<string, readonly string[]>> = {
+  // lines of the statement in its plot (220 px wide); the caption joins them
+  [Metric.inactiveFrac]: DIE, [Metric.deadUnits]: DIE, [Metric.deadRows]: DIE,
+  [Metric.satFrac]: SATURATE, [Metric.meanDeriv]: SATURATE,
+  [Metric.satWrongFrac]: ['it is recorded only for an output', 'layer that can saturate'],
+};
+const recordedOnly = (m: string) => (RECORDED_ONLY[m] ? ` (${RECORDED_ONLY[m].join(' ')})` : '');
+
+/**
+ * A panel's metrics split by whether any run on the page records them: a chart of a metric no
+ * run records would be an empty axis ("0" alone), which reads as a share of 0 rather than as a
+ * figure that does not apply; it is not drawn, and the caption says so ({@link absenceNote}).
+ */
+function splitRecorded(metrics: readonly string[], recorded: ReadonlyMap<string, ReadonlySet<string>>) {
+  const drawnHere = metrics.filter((m) => (recorded.get(m)?.size ?? 0) > 0);
+  // a panel whose probe recorded none of them is not drawn at all (need()): never an empty panel here
+  return { drawn: drawnHere.length ? drawnHere : [...metrics], absent: metrics.filter((m) => !drawnHere.includes(m)) };
+}
+
+/** The caption's sentence on the metrics not drawn, and on runs that lack a drawn one. */
+function absenceNote(d: Datasets, metrics: readonly string[], recorded: ReadonlyMap<string, ReadonlySet<string>>): string {
+  const { drawn: shown, absent } = splitRecorded(metrics, recorded);
+  const parts = absent.map((m) => `No chart of ${m}: no ${d.aggregated ? 'combination' : 'run'} here records it${recordedOnly(m)}.`);
+  const partly = shown.filter((m) => (recorded.get(m)?.size ?? 0) < d.picks.length);
+  if (partly.length) parts.push(`When the chosen ${d.aggregated ? 'combination' : 'run'} does not record ${partly.join(' or ')}, its chart says so.`);
+  return parts.length ? ` ${parts.join(' ')}` : '';
+}
+
 /**
  * Per-step metrics, one chart per metric side by side, lines per layer (colour) and run (dash, in
  * the legend when runs are overlaid). On a log axis a value exactly 0 cannot be drawn: the line
@@ -143,7 +185,8 @@ const SHARE_RULE_LINES = 'A dashed line is the threshold of a rule that reads th
  * marks each bucket holding zeros, one row per layer, darker for a larger share of its steps — a
  * dead layer is drawn as dead, not as vanishing.
  */
-function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?: boolean; title: string }): TopLevelSpec {
+function metricsOverSteps(d: Datasets, all: readonly string[], recorded: ReadonlyMap<string, ReadonlySet<string>>, opts: { log?: boolean; title: string }): TopLevelSpec {
+  const metrics = splitRecorded(all, recorded).drawn;
   const x = { field: 'step', type: 'quantitative', title: 'step', axis: NUM } as const;
   // A share's floor ({@link SHARE_AXIS_MIN}) is one more value on its y scale, from a layer that
   // draws nothing: vega-lite's scale.domain.unionWith is an explicit domain, which on one layer
@@ -154,6 +197,19 @@ function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?:
     mark: { type: 'rule', opacity: 0 },
     encoding: { y: { field: 'floor', type: 'quantitative', title: null } },
   }]);
+  // in the plot of a metric some runs lack: for a chosen one of them, a statement that it has no
+  // such figure, not an empty axis that reads as a share of 0
+  const lackingLayer = (metric: string) => {
+    const lacking = d.picks.filter((p) => !recorded.get(metric)?.has(p));
+    if (!lacking.length) return [];
+    const text = [`no ${metric} in the chosen ${d.aggregated ? 'combination' : 'run'}`, ...(RECORDED_ONLY[metric] ?? [])];
+    return [{
+      data: { values: lacking.map((pick) => ({ pick, metric })) },
+      transform: [{ filter: 'datum.pick === pick' }],
+      mark: { type: 'text', color: '#555', fontSize: 10, align: 'center', baseline: 'middle', lineBreak: '\n' },
+      encoding: { x: { value: PLOT_WIDTH / 2 }, y: { value: LINE_HEIGHT / 2 }, text: { value: text.join('\n') } },
+    }];
+  };
   const chartOf = (metric: string) => ({
     vconcat: [
       {
@@ -189,8 +245,9 @@ function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?:
             ],
           },
           ...(SHARE_METRICS.has(metric) ? thresholdLayers(metric) : []),
+          ...lackingLayer(metric),
         ],
-        width: 220,
+        width: PLOT_WIDTH,
         height: LINE_HEIGHT,
       },
       ...(opts.log ? [{
@@ -205,7 +262,7 @@ function metricsOverSteps(d: Datasets, metrics: readonly string[], opts: { log?:
           fillOpacity: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], range: [0.2, 1] }, legend: null },
           tooltip: [{ field: 'pick', title: 'run' }, { field: 'layerName', title: 'layer' }, { field: 'step', title: 'from step' }, { field: 'stepEnd', title: 'to step' }, { field: 'zero', title: 'share of steps exactly 0', format: '.0%' }, { field: 'nz', title: 'mean of the other steps', format: '.4~g' }],
         },
-        width: 220,
+        width: PLOT_WIDTH,
         height: { step: STRIP_ROW },
       }] : []),
       ...(SHARE_METRICS.has(metric) ? [thresholdKey(metric)] : []),
@@ -229,6 +286,9 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   const skipped: string[] = [];
   const need = (probe: string, title: string) => (has.probes.has(probe) ? true : (skipped.push(`${title}: no run recorded the '${probe}' probe`), false));
   const perRun = d.aggregated ? 'mean over the seeds of the chosen combination' : 'the chosen run';
+  const recorded = recordedBy(d);
+  const overSteps = (id: keyof typeof PANEL_NEEDS, title: string, log?: boolean) => metricsOverSteps(d, drawn(id), recorded, { title, log });
+  const absent = (id: keyof typeof PANEL_NEEDS) => absenceNote(d, drawn(id), recorded);
   out.push({
     id: 'run-training', title: 'Training', section: 'run', data: ['series', 'evals'],
     caption: `Train loss per step (bucket means) and test accuracy after each epoch, for ${perRun}.`,
@@ -262,9 +322,9 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('dead-relu', 'Dead ReLUs')) {
     out.push({
       id: 'run-dead-relu', title: 'Dead ReLUs', section: 'run', data: ['series', 'thresholds'],
-      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${SHARE_AXES} ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here: its count of each layer's dead units is in What is wrong at the top of this page${has.deaths ? `, and each of those units at its step of death in ${DEATHS_TITLE}, below` : ''}. Shown for ${perRun}.`,
-      spec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer' }),
-      logSpec: metricsOverSteps(d, drawn('run-dead-relu'), { title: 'dead ReLUs per layer', log: true }),
+      caption: `ReLU layers only. inactive_frac: share of (unit, sample) entries with z ≤ 0; dead_units: share of units inactive for the whole batch; dead_rows: share of samples for which the whole layer is inactive (on the output layer: every logit is 0 and the prediction is uniform). ${SHARE_AXES} ${SHARE_RULE_LINES} on dead_units and dead_rows those of the rules dead-layer and dead-output when the run was given them; "What is wrong" counts dead units from the per-unit activity windows, not from these shares, so it draws no line here: its count of each layer's dead units is in What is wrong at the top of this page${has.deaths ? `, and each of those units at its step of death in ${DEATHS_TITLE}, below` : ''}.${absent('run-dead-relu')} Shown for ${perRun}.`,
+      spec: overSteps('run-dead-relu', 'dead ReLUs per layer'),
+      logSpec: overSteps('run-dead-relu', 'dead ReLUs per layer', true),
     });
     if (d.units.length > 0) {
       out.push({
@@ -297,16 +357,16 @@ export function panels(d: Datasets, has: { probes: ReadonlySet<string>; h1: bool
   if (need('saturation', 'Saturation')) {
     out.push({
       id: 'run-saturation', title: 'Saturation', section: 'run', data: ['series', 'thresholds'],
-      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${SHARE_AXES} ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it. Shown for ${perRun}.`,
-      spec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer' }),
-      logSpec: metricsOverSteps(d, drawn('run-saturation'), { title: 'saturation per layer', log: true }),
+      caption: `Sigmoid, tanh and selu layers. sat_frac: share of outputs at the extremes (thresholds recorded in each trace) — on the output layer information, not a fault: a trained classifier's outputs sit at the extremes the loss pushes them to; sat_wrong_frac (output layer only): share of its outputs at an extreme the loss pushes them away from, the output's saturation that blocks learning; mean_deriv: mean local derivative, the factor that scales the gradient flowing back through the layer. ${SHARE_AXES} ${SHARE_RULE_LINES} here the saturation of "What is wrong" (sat_frac of hidden layers, sat_wrong_frac of the output, mean over the last ${100 * END_SHARE}% of steps) and the rule saturation when the run was given it; the output's sat_frac has none: no rule reads it.${absent('run-saturation')} Shown for ${perRun}.`,
+      spec: overSteps('run-saturation', 'saturation per layer'),
+      logSpec: overSteps('run-saturation', 'saturation per layer', true),
     });
   }
   if (need('gradients', 'Gradients')) {
     out.push({
       id: 'run-gradients', title: 'Gradients', section: 'run', data: ['series'],
-      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale. A step whose value is exactly 0 (no gradient at all: the layer does not learn) cannot sit on a log axis: the strip under each chart marks the buckets of steps holding such steps, one row per layer, darker for a larger share of the bucket; the line draws the mean of the bucket's other steps and breaks where all are 0. Smoothing restarts after every bucket holding a 0, so it never draws a decay into it. Shown for ${perRun}.`,
-      spec: metricsOverSteps(d, drawn('run-gradients'), { title: 'gradient size per layer', log: true }),
+      caption: `‖dL/dW‖ per layer and the update-to-weight ratio ‖ΔW‖/‖W‖, log scale. A step whose value is exactly 0 (no gradient at all: the layer does not learn) cannot sit on a log axis: the strip under each chart marks the buckets of steps holding such steps, one row per layer, darker for a larger share of the bucket; the line draws the mean of the bucket's other steps and breaks where all are 0. Smoothing restarts after every bucket holding a 0, so it never draws a decay into it.${absent('run-gradients')} Shown for ${perRun}.`,
+      spec: overSteps('run-gradients', 'gradient size per layer', true),
     });
   }
   if (need('distribution', 'Distributions')) {
