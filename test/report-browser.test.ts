@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,9 +29,43 @@ async function watchedPage(browser: Browser): Promise<{ page: Page; problems: st
   return { page, problems };
 }
 
-test('the report page renders every chart in headless Chromium, offline, without console errors', async (t) => {
+const NO_CHROMIUM = 'PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)';
+
+/** The Chromium `npm test` installs (scripts/chromium.sh), or null with the test marked skipped: a test takes it before building anything. */
+function chromiumOrSkip(t: TestContext): string | null {
   const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  if (!exe) t.skip(NO_CHROMIUM);
+  return exe || null;
+}
+
+/** Opens `file` in a fresh headless Chromium (a watchedPage), waits for its charts, runs `use`, and closes the browser. */
+async function onPage(exe: string, file: string, use: (page: Page, problems: string[]) => Promise<void>): Promise<void> {
+  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
+  try {
+    const { page, problems } = await watchedPage(browser);
+    await page.goto(pathToFileURL(file).href);
+    await rendered(page);
+    await use(page, problems);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Saves a screenshot of the element `selector` under test-artifacts/ (for a reader of the test run, not checked). */
+async function artifact(page: Page, selector: string, file: string): Promise<void> {
+  mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+  await (await page.$(selector))!.screenshot({ path: join(ROOT, 'test-artifacts', file) });
+}
+
+/** Ticks the page's log scale and waits for its charts to be drawn again. */
+async function logView(page: Page): Promise<void> {
+  await page.evaluate(() => { document.body.dataset.rendered = ''; const c = document.getElementById('logscale') as HTMLInputElement; c.checked = true; c.dispatchEvent(new Event('change', { bubbles: true })); });
+  await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
+}
+
+test('the report page renders every chart in headless Chromium, offline, without console errors', async (t) => {
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   for (const seed of [1, 2, 3]) {
     writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.1 * seed, deadRows: 0.9, sat: 0.2 });
@@ -100,8 +134,8 @@ test('the report page renders every chart in headless Chromium, offline, without
 });
 
 test('what is wrong is on the first screen (1280×900) of the page, for an attached model and for a study folder; a model page has no H1/H2 section', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const model = tmp(), study = tmp();
   deadLayerModel(model);
   for (const seed of [1, 2, 3]) {
@@ -143,16 +177,12 @@ test('what is wrong is on the first screen (1280×900) of the page, for an attac
 });
 
 test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 — a strip over the whole run — never as a smoothed decay (H2)', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   zeroGradientRun(dir);
   const r = await buildReport([dir], { noImages: true });
-  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await rendered(page);
+  await onPage(exe, join(r.out, 'index.html'), async (page) => {
     // smoothing 0.9, as in the issue: the page redraws every chart
     await page.evaluate(() => { document.body.dataset.rendered = ''; const s = document.getElementById('smooth') as HTMLInputElement; s.value = '0.9'; s.dispatchEvent(new Event('change', { bubbles: true })); });
     await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
@@ -187,24 +217,17 @@ test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 
     assert.ok(Math.min(...strip.map((d) => d.step as number)) <= ZERO_RUN.diesAt, 'and starts where the layer died');
     assert.ok(strip.filter((d) => d.zero === 1).length > strip.length / 2, 'most buckets are all zeros');
     assert.ok(drawn.maxLabel >= 5000, `the x axis spans the run (last label ${drawn.maxLabel})`);
-    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
-    await (await page.$('#chart-run-gradients'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'zero-gradients.png') });
-  } finally {
-    await browser.close();
-  }
+    await artifact(page, '#chart-run-gradients', 'zero-gradients.png');
+  });
 });
 
 test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s dashed line at 0.5, labelled, its axis from 0 to the line', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   wrongSideNoiseRun(dir);
   const r = await buildReport([dir], { noImages: true });
-  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
-  try {
-    const { page, problems } = await watchedPage(browser);
-    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await rendered(page);
+  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
     const seen = () => page.evaluate(() => {
       const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] } } } }).probeCharts.view('run-saturation');
       return {
@@ -215,10 +238,7 @@ test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s
       };
     });
     for (const log of [false, true]) {
-      if (log) {
-        await page.evaluate(() => { document.body.dataset.rendered = ''; const c = document.getElementById('logscale') as HTMLInputElement; c.checked = true; c.dispatchEvent(new Event('change', { bubbles: true })); });
-        await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
-      }
+      if (log) await logView(page);
       const s = await seen();
       assert.ok(s.domain[1] >= 0.5, `${log ? 'log' : 'linear'} axis ends at ${s.domain[1]}, under the threshold`);
       if (!log) assert.equal(s.domain[0], 0, 'a share axis starts at 0');
@@ -226,24 +246,17 @@ test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s
       assert.ok(s.labels.some((l) => /what is wrong.*saturated above 0\.5/.test(l)), s.labels.join(' | '));
     }
     assert.deepEqual(problems, []);
-    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
-    await (await page.$('#chart-run-saturation'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'saturation-threshold.png') });
-  } finally {
-    await browser.close();
-  }
+    await artifact(page, '#chart-run-saturation', 'saturation-threshold.png');
+  });
 });
 
 test('in the browser, a share exactly 0 at every step (dead_rows of a healthy run) is a line on the floor of an axis from 0 to 0.1 with its ticks, not halfway up beside a lone "0"', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   wrongSideNoiseRun(dir);
   const r = await buildReport([dir], { noImages: true });
-  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
-  try {
-    const { page, problems } = await watchedPage(browser);
-    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await rendered(page);
+  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
     const seen = await page.evaluate(() => {
       type N = { items?: N[]; marktype?: string; y?: number; datum?: Record<string, unknown>; role?: string; text?: unknown };
       const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] }; scenegraph(): { root: N } } } }).probeCharts.view('run-dead-relu');
@@ -262,25 +275,18 @@ test('in the browser, a share exactly 0 at every step (dead_rows of a healthy ru
     assert.deepEqual(seen.ys, [160], 'every point on the floor of the 160 px plot');
     assert.deepEqual(seen.yLabels, ['0', '0.02', '0.04', '0.06', '0.08', '0.1']);
     assert.deepEqual(problems, []);
-    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
-    await (await page.$('#chart-run-dead-relu'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'share-all-zero.png') });
-  } finally {
-    await browser.close();
-  }
+    await artifact(page, '#chart-run-dead-relu', 'share-all-zero.png');
+  });
 });
 
 test('in the browser, the sat_wrong_frac chart of a page where one run has a relu output says, with that run chosen, that it records none, on a readable axis, and says nothing with the other run chosen', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']);
   wrongSideNoiseRun(dir, 'relu-sigmoid-relu_s1', ['relu', 'sigmoid', 'relu']);
   const r = await buildReport([dir], { noImages: true });
-  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
-  try {
-    const { page, problems } = await watchedPage(browser);
-    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await rendered(page);
+  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
     const seen = () => page.evaluate(() => ({
       texts: Array.from(document.querySelectorAll('#chart-run-saturation .mark-text text')).map((e) => e.textContent ?? ''),
       titles: Array.from(document.querySelectorAll('#chart-run-saturation .role-title-text text')).map((e) => e.textContent ?? ''),
@@ -300,24 +306,17 @@ test('in the browser, the sat_wrong_frac chart of a page where one run has a rel
       if (says) assert.ok(s.texts.some((x) => /it is recorded only for an output/.test(x)), 'and why');
     }
     assert.deepEqual(problems, []);
-    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
-    await (await page.$('#chart-run-saturation'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'metric-not-recorded.png') });
-  } finally {
-    await browser.close();
-  }
+    await artifact(page, '#chart-run-saturation', 'metric-not-recorded.png');
+  });
 });
 
 test('in the browser, a threshold\'s label is drawn where no point of the data is, though its line runs through the data (linear and log forms)', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid'], [{ rule: 'dead-layer', action: 'warn', threshold: 0.05, patience: 50 }]);
   const r = await buildReport([dir], { noImages: true });
-  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
-  try {
-    const { page, problems } = await watchedPage(browser);
-    await page.goto(pathToFileURL(join(r.out, 'index.html')).href);
-    await rendered(page);
+  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
     // the chart's scenegraph as plain data (its items hold their marks and groups: cycles)
     const scene = () => page.evaluate(() => {
       type N = { items?: N[]; marktype?: string; x?: number; y?: number; bounds?: { x1: number; y1: number; x2: number; y2: number }; datum?: Record<string, unknown> };
@@ -331,10 +330,7 @@ test('in the browser, a threshold\'s label is drawn where no point of the data i
       return copy(view.scenegraph().root);
     });
     for (const log of [false, true]) {
-      if (log) {
-        await page.evaluate(() => { document.body.dataset.rendered = ''; const c = document.getElementById('logscale') as HTMLInputElement; c.checked = true; c.dispatchEvent(new Event('change', { bubbles: true })); });
-        await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
-      }
+      if (log) await logView(page);
       const seen = labelsOverData(await scene() as SceneNode, 'dead_units');
       assert.equal(seen.boxes.length, 1, `${log ? 'log' : 'linear'}: the rule is labelled once`);
       assert.match(seen.boxes[0].text, /rule dead-layer \(warn\) fires at ≥ 0\.05/);
@@ -342,16 +338,13 @@ test('in the browser, a threshold\'s label is drawn where no point of the data i
       assert.deepEqual(seen.inside, [], `${log ? 'log' : 'linear'}: ${seen.inside.length} points of the data under the label`);
     }
     assert.deepEqual(problems, []);
-    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
-    await (await page.$('#chart-run-dead-relu'))!.screenshot({ path: join(ROOT, 'test-artifacts', 'threshold-label.png') });
-  } finally {
-    await browser.close();
-  }
+    await artifact(page, '#chart-run-dead-relu', 'threshold-label.png');
+  });
 });
 
 test('compare --html renders in headless Chromium, offline, without console errors: both charts draw, and what is wrong with each run is on the first screen', async (t) => {
-  const exe = process.env.PROBE_CHROMIUM;
-  if (!exe) return t.skip('PROBE_CHROMIUM unset: npm test sets it after installing Debian chromium (scripts/chromium.sh)');
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
   const dir = tmp();
   const paths = [
     ...[1, 2].map((seed) => writeSyntheticTrace(dir, { combo: 'relu-sigmoid-relu', seed, acc: 0.098, deadRows: 0.99, deathSteps: Array(10).fill(20) })),
@@ -360,11 +353,7 @@ test('compare --html renders in headless Chromium, offline, without console erro
   const c = compareTraces(paths);
   const file = join(dir, 'cmp.html');
   writeFileSync(file, compareHtml(c));
-  const browser = await chromium.launch({ executablePath: exe, args: ARGS });
-  try {
-    const { page, problems } = await watchedPage(browser);
-    await page.goto(pathToFileURL(file).href);
-    await rendered(page);
+  await onPage(exe, file, async (page, problems) => {
     assert.equal(await page.evaluate(() => document.body.dataset.error ?? null), null);
     const marks = await page.$$eval('.chart', (els) => els.map((el) => ({
       id: (el as HTMLElement).dataset.panel,
@@ -389,7 +378,5 @@ test('compare --html renders in headless Chromium, offline, without console erro
     assert.deepEqual(problems, []);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-artifacts', 'compare.png') });
-  } finally {
-    await browser.close();
-  }
+  });
 });
