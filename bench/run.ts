@@ -261,11 +261,11 @@ async function main(): Promise<void> {
   p(`\n### Benchmark ${started.toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model} · node ${process.versions.node}\n`);
   p('ms per training step, batch 32, MLP 784-500-256-10 (median of rounds; lower is better; "unfused": the activations and their derivatives as separate ops, PROBE_FUSED=0, in the same rounds; input layer: the form `probe run` takes — sparse, over the batch\'s nonzeros, on MNIST with wasm and fused activations, else dense — the unfused columns take the dense one)\n');
   const torchHeads = torch.results.map((t) => `torch ${t.torch} ${t.env.startsWith('debian') ? 'Debian' : 'pip'} ${t.blas}, ${t.env.endsWith('1 thread') ? '--threads 1' : `default (${t.threads} thr)`}`);
-  p(`| backend | combination | input layer | probes off | all probes on | overhead (median of per-round on ÷ off) | the run's default schedules | overhead (per-round ÷ off) | off, unfused | on, unfused | tfjs autodiff | ${torchHeads.join(' | ')} | on ÷ torch (Debian, 1 thread) |`);
+  p(`| backend | combination | input layer | probes off | all probes on | overhead (median of per-round on ÷ off) | the run's default schedules | overhead (per-round ÷ off) | off, unfused | on, unfused | tfjs autodiff |${torchHeads.map((h) => ` ${h} |`).join('')} on ÷ torch (Debian, 1 thread) |`);
   p(`|---|---|---|---|---|---|---|---|---|---|---|${torchHeads.map(() => '---|').join('')}---|`);
   const cell = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
   for (const r of rows) {
-    p(`| ${r.backend} | ${r.combo} | ${r.input} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${r.run.toFixed(2)} | ${(100 * r.runPaired).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} | ${torch.results.map((t) => (t.ms[r.combo] ?? NaN).toFixed(2)).join(' | ')} | ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+    p(`| ${r.backend} | ${r.combo} | ${r.input} | ${r.off.toFixed(2)} | ${r.on.toFixed(2)} | ${(100 * r.overhead).toFixed(1)}% | ${r.run.toFixed(2)} | ${(100 * r.runPaired).toFixed(1)}% | ${cell(r.offUnfused)} | ${cell(r.onUnfused)} | ${cell(r.tape)} |${torch.results.map((t) => ` ${cell(t.ms[r.combo] ?? NaN)} |`).join('')} ${Number.isNaN(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   }
   for (const s of [...skippedBackends, ...torch.skipped]) p(`\nskipped ${s}`);
   const nodeRows = rows.filter((r) => r.dispatch);
