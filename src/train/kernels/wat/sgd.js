@@ -28,8 +28,13 @@ export function sgdVector(at, bg, moments, madd) {
       `(local.set $sw ${sq('$nw', '$sw')})`,
       `(local.set $mx (f32x4.pmax (local.get $mx) (f32x4.abs (local.get $g))))`,
     ] : []),
-    ...(bg ? [`(v128.store ${at('$WBG')} (f32x4.add (v128.load ${at('$WBG')}) (f32x4.mul ${bg} (local.get $nw))))`] : []),
+    ...(bg ? [wbgVector(at, bg)] : []),
   ].join('\n');
+}
+
+/** The W·bg term of {@link sgdVector} alone: bg·w' (w' in $nw) added into the four floats at `at('$WBG')`. */
+export function wbgVector(at, bg) {
+  return `(v128.store ${at('$WBG')} (f32x4.add (v128.load ${at('$WBG')}) (f32x4.mul ${bg} (local.get $nw))))`;
 }
 
 /** {@link sgdVector} on one float: gradient $ga, moments in $sgs, $svs, $sws (f64) and $mxs; `bg` an f32 expression. */
@@ -44,8 +49,13 @@ export function sgdScalar(at, bg = null, moments = true) {
       `(local.set $sws (f64.add (local.get $sws) (f64.promote_f32 (f32.mul (local.get $wa) (local.get $wa)))))`,
       `(local.set $mxs (f32.max (local.get $mxs) (f32.abs (local.get $ga))))`,
     ] : []),
-    ...(bg ? [`(f32.store ${at('$WBG')} (f32.add (f32.load ${at('$WBG')}) (f32.mul ${bg} (local.get $wa))))`] : []),
+    ...(bg ? [wbgScalar(at, bg)] : []),
   ].join('\n');
+}
+
+/** The W·bg term of {@link sgdScalar} alone: bg·w' (w' in $wa) added into the float at `at('$WBG')`. */
+export function wbgScalar(at, bg) {
+  return `(f32.store ${at('$WBG')} (f32.add (f32.load ${at('$WBG')}) (f32.mul ${bg} (local.get $wa))))`;
 }
 
 /** The locals {@link sgdVector}, {@link sgdScalar} and the folds use (besides $lr, $mu). */
@@ -83,8 +93,8 @@ export function weightGradSgd(g, moments = true) {
   // WBG's address for column $n + 4v, in bytes
   const wbgAt = (v) => `(i32.add (local.get $WBG) (i32.add (i32.shl (local.get $n) (i32.const 2)) (i32.const ${16 * v})))`;
   return routine(moments ? 'gemm_sgd' : 'gemm_sgd_nm', '(param $A i32) (param $ai i32) (param $as i32) (param $B i32) (param $I i32) (param $S i32) (param $N i32) (param $V i32) (param $W i32) (param $Vo i32) (param $Wo i32) (param $lr f32) (param $mu f32) (param $stats i32) (param $BG i32) (param $WBG i32)',
-    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments, madd)} (if (local.get $BG) (then ${sgdVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r), false, madd).split('\n').pop()}))`,
-    (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r), null, moments)} (if (local.get $BG) (then ${sgdScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r)).split('\n').pop()}))`,
+    (r, v, acc) => `(local.set $g ${acc}) ${sgdVector((base) => cAddr(base, r, v), null, moments, madd)} (if (local.get $BG) (then ${wbgVector((base) => (base === '$WBG' ? wbgAt(v) : cAddr(base, r, v)), bgVec(r))}))`,
+    (r) => `(local.set $ga (local.get $acc)) ${sgdScalar((base) => sAddr(base, r), null, moments)} (if (local.get $BG) (then ${wbgScalar((base) => (base === '$WBG' ? `(i32.add (local.get $WBG) (i32.shl (local.get $n) (i32.const 2)))` : sAddr(base, r)), bgScalar(r))}))`,
     `${SGD_PROLOGUE} (if (local.get $BG) (then (memory.fill (local.get $WBG) (i32.const 0) (i32.shl (local.get $N) (i32.const 2)))))`,
     moments ? SGD_FOLD : '',
     moments ? SGD_FINALE : SGD_NO_MOMENTS,
