@@ -185,7 +185,8 @@ export interface RunProgress {
   /**
    * share of wall time spent in the probes' own compute and readback. Not their whole cost: the
    * engine's work for them on every probed step (hooks, the values it hands over) is not in it;
-   * measured per step against no probes, the default schedules cost 4–9% (README, Performance)
+   * the bench measures that per step against no probes (its "run's default schedules" column;
+   * README, Performance)
    */
   readonly probeOverhead: number | null;
   /** share of wall time spent appending rows and writing the file */

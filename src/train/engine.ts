@@ -30,16 +30,14 @@ import { concatVectors, HOST_BACKENDS, view } from './kernels/host.js';
 
 import type { EngineKind } from './choices.js';
 
-/** tfjs's CommonJS packages are required, not imported (tf.cts). */
-const require = createRequire(import.meta.url);
-
 /**
  * tfjs-core registers no gradient functions (tf.cts loads the core only): the @tensorflow/tfjs
  * bundle registers them all as it loads. The tape engine differentiates with them, so a tape model
- * loads the bundle; the fast engine never differentiates with tfjs and never does.
+ * loads the bundle, through tf-layers.cts, the one module that loads it; the fast engine never
+ * differentiates with tfjs and never does. (Required, not imported: the constructor is synchronous.)
  */
 function registerGradients(): void {
-  require('@tensorflow/tfjs');
+  createRequire(import.meta.url)('../tf-layers.cjs');
 }
 
 export { EngineKind, isEngineKind } from './choices.js';
