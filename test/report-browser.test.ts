@@ -51,6 +51,16 @@ async function onPage(exe: string, file: string, use: (page: Page, problems: str
   }
 }
 
+/** Skips without Chromium; else writes traces into a fresh folder (`traces`), builds its report and opens it ({@link onPage}). */
+async function onReport(t: TestContext, traces: (dir: string) => void, use: (page: Page, problems: string[]) => Promise<void>): Promise<void> {
+  const exe = chromiumOrSkip(t);
+  if (!exe) return;
+  const dir = tmp();
+  traces(dir);
+  const r = await buildReport([dir], { noImages: true });
+  await onPage(exe, join(r.out, 'index.html'), use);
+}
+
 /** Saves a screenshot of the element `selector` under test-artifacts/ (for a reader of the test run, not checked). */
 async function artifact(page: Page, selector: string, file: string): Promise<void> {
   mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
@@ -177,12 +187,7 @@ test('what is wrong is on the first screen (1280×900) of the page, for an attac
 });
 
 test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 — a strip over the whole run — never as a smoothed decay (H2)', async (t) => {
-  const exe = chromiumOrSkip(t);
-  if (!exe) return;
-  const dir = tmp();
-  zeroGradientRun(dir);
-  const r = await buildReport([dir], { noImages: true });
-  await onPage(exe, join(r.out, 'index.html'), async (page) => {
+  await onReport(t, (dir) => zeroGradientRun(dir), async (page) => {
     // smoothing 0.9, as in the issue: the page redraws every chart
     await page.evaluate(() => { document.body.dataset.rendered = ''; const s = document.getElementById('smooth') as HTMLInputElement; s.value = '0.9'; s.dispatchEvent(new Event('change', { bubbles: true })); });
     await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 60_000 });
@@ -222,12 +227,7 @@ test('a gradient exactly 0 at most steps (a dead output ReLU, H1) is drawn as 0 
 });
 
 test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s dashed line at 0.5, labelled, its axis from 0 to the line', async (t) => {
-  const exe = chromiumOrSkip(t);
-  if (!exe) return;
-  const dir = tmp();
-  wrongSideNoiseRun(dir);
-  const r = await buildReport([dir], { noImages: true });
-  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
+  await onReport(t, (dir) => wrongSideNoiseRun(dir), async (page, problems) => {
     const seen = () => page.evaluate(() => {
       const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] } } } }).probeCharts.view('run-saturation');
       return {
@@ -251,12 +251,7 @@ test('a wrong-side saturation of ~0.5% is drawn in the browser under its rule\'s
 });
 
 test('in the browser, a share exactly 0 at every step (dead_rows of a healthy run) is a line on the floor of an axis from 0 to 0.1 with its ticks, not halfway up beside a lone "0"', async (t) => {
-  const exe = chromiumOrSkip(t);
-  if (!exe) return;
-  const dir = tmp();
-  wrongSideNoiseRun(dir);
-  const r = await buildReport([dir], { noImages: true });
-  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
+  await onReport(t, (dir) => wrongSideNoiseRun(dir), async (page, problems) => {
     const seen = await page.evaluate(() => {
       type N = { items?: N[]; marktype?: string; y?: number; datum?: Record<string, unknown>; role?: string; text?: unknown };
       const view = (window as unknown as { probeCharts: { view(id: string): { scale(n: string): { domain(): number[] }; scenegraph(): { root: N } } } }).probeCharts.view('run-dead-relu');
@@ -280,13 +275,10 @@ test('in the browser, a share exactly 0 at every step (dead_rows of a healthy ru
 });
 
 test('in the browser, the sat_wrong_frac chart of a page where one run has a relu output says, with that run chosen, that it records none, on a readable axis, and says nothing with the other run chosen', async (t) => {
-  const exe = chromiumOrSkip(t);
-  if (!exe) return;
-  const dir = tmp();
-  wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']);
-  wrongSideNoiseRun(dir, 'relu-sigmoid-relu_s1', ['relu', 'sigmoid', 'relu']);
-  const r = await buildReport([dir], { noImages: true });
-  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
+  await onReport(t, (dir) => {
+    wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid']);
+    wrongSideNoiseRun(dir, 'relu-sigmoid-relu_s1', ['relu', 'sigmoid', 'relu']);
+  }, async (page, problems) => {
     const seen = () => page.evaluate(() => ({
       texts: Array.from(document.querySelectorAll('#chart-run-saturation .mark-text text')).map((e) => e.textContent ?? ''),
       titles: Array.from(document.querySelectorAll('#chart-run-saturation .role-title-text text')).map((e) => e.textContent ?? ''),
@@ -311,12 +303,7 @@ test('in the browser, the sat_wrong_frac chart of a page where one run has a rel
 });
 
 test('in the browser, a threshold\'s label is drawn where no point of the data is, though its line runs through the data (linear and log forms)', async (t) => {
-  const exe = chromiumOrSkip(t);
-  if (!exe) return;
-  const dir = tmp();
-  wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid'], [{ rule: 'dead-layer', action: 'warn', threshold: 0.05, patience: 50 }]);
-  const r = await buildReport([dir], { noImages: true });
-  await onPage(exe, join(r.out, 'index.html'), async (page, problems) => {
+  await onReport(t, (dir) => wrongSideNoiseRun(dir, 'relu-relu-sigmoid_s1', ['relu', 'relu', 'sigmoid'], [{ rule: 'dead-layer', action: 'warn', threshold: 0.05, patience: 50 }]), async (page, problems) => {
     // the chart's scenegraph as plain data (its items hold their marks and groups: cycles)
     const scene = () => page.evaluate(() => {
       type N = { items?: N[]; marktype?: string; x?: number; y?: number; bounds?: { x1: number; y1: number; x2: number; y2: number }; datum?: Record<string, unknown> };
